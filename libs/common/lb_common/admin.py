@@ -1,0 +1,69 @@
+"""Admin app factory: every service's FastAPI app gets health, readiness, metrics and bearer auth."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable, Sequence
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import SecretStr
+
+ReadinessCheck = Callable[[], Awaitable[None]]
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def require_admin(
+    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
+) -> None:
+    """Bearer auth for admin routes; the token is LEDGERBRIDGE_ADMIN_TOKEN."""
+    expected: SecretStr | None = request.app.state.admin_token
+    if expected is None or not expected.get_secret_value():
+        raise HTTPException(503, "admin API disabled: set LEDGERBRIDGE_ADMIN_TOKEN to enable it")
+    given = credentials.credentials if credentials else ""
+    if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
+        raise HTTPException(
+            401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"}
+        )
+
+
+def create_admin_app(
+    service: str,
+    *,
+    admin_token: SecretStr | None,
+    readiness: Sequence[tuple[str, ReadinessCheck]],
+    routers: Sequence[APIRouter] = (),
+    open_routers: Sequence[APIRouter] = (),
+) -> FastAPI:
+    """`routers` need the admin token; `open_routers` (webhooks) authenticate themselves."""
+    app = FastAPI(title=f"ledgerbridge {service}", version="0.1.0")
+    app.state.admin_token = admin_token
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": service}
+
+    @app.get("/readyz", tags=["ops"])
+    async def readyz() -> JSONResponse:
+        failures: dict[str, str] = {}
+        for name, check in readiness:
+            try:
+                await check()
+            except Exception as exc:
+                failures[name] = type(exc).__name__
+        if failures:
+            return JSONResponse({"status": "not ready", "failing": failures}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/metrics", tags=["ops"])
+    async def metrics() -> PlainTextResponse:
+        return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
+
+    for router in routers:
+        app.include_router(router, dependencies=[Depends(require_admin)])
+    for router in open_routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,69 @@
+"""The message envelope every event travels in (see docs/architecture.md, "Messages")."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Event(BaseModel):
+    """Base of every payload. Subclasses set TYPE (the routing key) and VERSION."""
+
+    model_config = ConfigDict(frozen=True)
+    TYPE: ClassVar[str]
+    VERSION: ClassVar[int] = 1
+
+
+E = TypeVar("E", bound=Event)
+
+
+class Envelope(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    message_id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    type: str
+    version: int = 1
+    connection: str
+    order_key: str | None = None
+    occurred_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    correlation_id: str
+    causation_id: str | None = None
+    payload: dict[str, Any]
+
+    @classmethod
+    def wrap(
+        cls,
+        event: Event,
+        *,
+        connection: str,
+        order_key: str | None,
+        correlation_id: str | None = None,
+        caused_by: Envelope | None = None,
+    ) -> Envelope:
+        """Build an envelope; when caused by another message, carry its correlation on."""
+        if correlation_id is None:
+            correlation_id = caused_by.correlation_id if caused_by else (order_key or "")
+        return cls(
+            type=event.TYPE,
+            version=event.VERSION,
+            connection=connection,
+            order_key=order_key,
+            correlation_id=correlation_id,
+            causation_id=caused_by.message_id if caused_by else None,
+            payload=event.model_dump(mode="json"),
+        )
+
+    def parse(self, model: type[E]) -> E:
+        if self.type != model.TYPE:
+            raise ValueError(f"envelope of type {self.type!r} is not a {model.TYPE!r}")
+        return model.model_validate(self.payload)
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+    @classmethod
+    def from_bytes(cls, body: bytes) -> Envelope:
+        return cls.model_validate_json(body)

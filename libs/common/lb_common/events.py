@@ -1,0 +1,115 @@
+"""Versioned event payloads exchanged between services. Money is Decimal, serialised as a string."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lb_common.envelope import Event
+from lb_common.orders import CanonicalOrder
+
+
+class OrderReady(Event):
+    """ingest → customers: the order met the connection's transfer trigger."""
+
+    TYPE = "order.ready"
+    order: CanonicalOrder
+
+
+class CustomerResolved(Event):
+    """customers → invoicing: the ledger customer the order will be invoiced to."""
+
+    TYPE = "customer.resolved"
+    order: CanonicalOrder
+    customer_number: int
+    created: bool = False
+
+
+class BookedLine(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    sku: str | None
+    product_number: str
+    quantity: Decimal
+
+
+class InvoiceBooked(Event):
+    """invoicing → inventory (and anyone): the order's invoice is booked in the ledger."""
+
+    TYPE = "invoice.booked"
+    order_key: str
+    customer_number: int
+    draft_invoice_number: int | None = None
+    booked_invoice_number: int
+    currency: str
+    net_amount: Decimal
+    gross_amount: Decimal
+    lines: tuple[BookedLine, ...] = ()
+
+
+class CreditNoteBooked(Event):
+    TYPE = "creditnote.booked"
+    order_key: str
+    customer_number: int
+    booked_invoice_number: int
+    currency: str
+    gross_amount: Decimal
+    lines: tuple[BookedLine, ...] = ()
+
+
+class RefundLine(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    line_id: str
+    sku: str | None = None
+    title: str = ""
+    quantity: Decimal
+    subtotal: Decimal
+    tax: Decimal = Decimal("0")
+    restock: bool = False
+
+
+class Refund(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    refund_id: str
+    created_at: str
+    currency: str
+    lines: tuple[RefundLine, ...] = ()
+    shipping: Decimal = Decimal("0")
+    adjustments: Decimal = Decimal("0")  # amount-only refunds, positive = refunded to buyer
+    total: Decimal
+    note: str | None = None
+
+
+class OrderRefunded(Event):
+    TYPE = "order.refunded"
+    order_key: str
+    refund: Refund
+
+
+class OrderCancelled(Event):
+    TYPE = "order.cancelled"
+    order_key: str
+    reason: str | None = None
+
+
+class OrderProgress(Event):
+    """Any service → ingest: one step on the order's timeline."""
+
+    TYPE = "order.progress"
+    service: str
+    step: str
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class OrderFailed(Event):
+    """Any service → ingest: the order stopped; `reason` is written for a bookkeeper."""
+
+    TYPE = "order.failed"
+    service: str
+    step: str
+    reason: str
+    detail: str | None = None
+    parked: bool = True
+    kind: Literal["permanent", "transient_exhausted"] = "permanent"

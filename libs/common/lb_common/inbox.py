@@ -1,0 +1,38 @@
+"""Inbox: the ids of messages a consumer has handled, written in the same transaction as the effect.
+
+A redelivered message finds its id here and becomes a no-op. Two replicas racing on the same
+message: the second commit fails on the primary key, and the consumer treats that as a duplicate.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column
+from sqlmodel import Field, SQLModel, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from lb_common.db import UTCDateTime, utcnow
+
+
+class InboxEntry(SQLModel, table=True):
+    __tablename__ = "inbox"
+
+    consumer: str = Field(primary_key=True)
+    message_id: str = Field(primary_key=True)
+    handled_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+
+
+async def already_handled(session: AsyncSession, consumer: str, message_id: str) -> bool:
+    found = await session.exec(
+        select(InboxEntry.message_id).where(
+            InboxEntry.consumer == consumer, InboxEntry.message_id == message_id
+        )
+    )
+    return found.first() is not None
+
+
+def mark_handled(session: AsyncSession, consumer: str, message_id: str) -> None:
+    session.add(InboxEntry(consumer=consumer, message_id=message_id))

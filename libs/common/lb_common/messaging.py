@@ -1,0 +1,481 @@
+"""RabbitMQ messaging: one topic exchange, per-service quorum queues, delayed retry, parking.
+
+Topology for a service `svc` under prefix `p`:
+
+- `p.events`: the durable topic exchange; routing key = event type.
+- `p.svc`: the service's work queue (quorum, with a delivery limit), bound to the event types it
+  handles. Replicas of the service compete on it.
+- `p.svc.retry.<i>`: one queue per retry delay, each with a fixed TTL; expired messages
+  dead-letter back to `p.svc` through the default exchange, so a retry reaches only this service.
+- `p.svc.parked`: what failed for good, kept for inspection and replay. The work queue also
+  dead-letters here when a message exceeds the delivery limit (a consumer that keeps crashing).
+
+Publishing uses publisher confirms and `mandatory`: a message no queue would take is an error,
+not a silent loss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
+)
+from sqlalchemy.exc import IntegrityError
+
+from lb_common import inbox, tracing
+from lb_common.db import Database
+from lb_common.envelope import Envelope
+from lb_common.errors import PermanentError, TransientError
+from lb_common.events import OrderFailed, OrderProgress
+from lb_common.logging import log_context
+from lb_common.metrics import MESSAGES_HANDLED
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Envelope], Awaitable[None]]
+
+ATTEMPT_HEADER = "x-lb-attempt"
+REASON_HEADER = "x-lb-reason"
+
+
+@dataclass(frozen=True)
+class Topology:
+    prefix: str
+
+    @property
+    def exchange(self) -> str:
+        return f"{self.prefix}.events"
+
+    def work_queue(self, service: str) -> str:
+        return f"{self.prefix}.{service}"
+
+    def retry_queue(self, service: str, step: int) -> str:
+        return f"{self.prefix}.{service}.retry.{step}"
+
+    def parking_queue(self, service: str) -> str:
+        return f"{self.prefix}.{service}.parked"
+
+
+class Broker:
+    """One robust connection per process; a confirming channel for publishing."""
+
+    def __init__(self, amqp_url: str, prefix: str) -> None:
+        self._url = amqp_url
+        self.topology = Topology(prefix)
+        self._connection: AbstractRobustConnection | None = None
+        self._publish_channel: AbstractChannel | None = None
+        self._exchange: AbstractExchange | None = None
+        self._publish_lock = asyncio.Lock()
+
+    @property
+    def connection(self) -> AbstractRobustConnection:
+        if self._connection is None:
+            raise RuntimeError("broker is not connected")
+        return self._connection
+
+    async def connect(self) -> None:
+        self._connection = await aio_pika.connect_robust(self._url, timeout=10)
+        self._publish_channel = await self._connection.channel(
+            publisher_confirms=True, on_return_raises=True
+        )
+        self._exchange = await self._publish_channel.declare_exchange(
+            self.topology.exchange, aio_pika.ExchangeType.TOPIC, durable=True
+        )
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._connection is not None and not self._connection.is_closed
+
+    async def publish_event(
+        self,
+        routing_key: str,
+        body: bytes,
+        message_id: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """Publish to the events exchange; returns once the broker confirmed it."""
+        if self._exchange is None:
+            raise RuntimeError("broker is not connected")
+        message = aio_pika.Message(
+            body,
+            message_id=message_id,
+            type=routing_key,
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            headers=dict(headers or {}),
+        )
+        await self._exchange.publish(message, routing_key, mandatory=True, timeout=10)
+
+    async def publish_envelope(self, envelope: Envelope) -> None:
+        await self.publish_event(
+            envelope.type,
+            envelope.to_bytes(),
+            envelope.message_id,
+            {"traceparent": tracing.child_traceparent()},
+        )
+
+    async def send_to_queue(
+        self,
+        queue: str,
+        message: AbstractIncomingMessage,
+        headers: dict[str, Any],
+        *,
+        expiration_ms: int | None = None,
+    ) -> None:
+        """Re-publish a received message to one queue (retry or parking), confirmed."""
+        if self._publish_channel is None:
+            raise RuntimeError("broker is not connected")
+        copy = aio_pika.Message(
+            message.body,
+            message_id=message.message_id,
+            type=message.type,
+            content_type=message.content_type,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            headers=headers,
+            expiration=expiration_ms / 1000 if expiration_ms else None,
+        )
+        await self._publish_channel.default_exchange.publish(
+            copy, routing_key=queue, mandatory=True, timeout=10
+        )
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    delays_ms: tuple[int, ...]
+
+    def delay_for(self, attempt: int, retry_after: float | None) -> tuple[int, int] | None:
+        """(step, delay in ms) for the given 1-based failed attempt, or None when exhausted.
+
+        A Retry-After from the other side moves the message to the first step that waits at
+        least that long. Jitter shortens the wait by up to 20% so retries do not arrive in herds.
+        """
+        step = attempt - 1
+        if retry_after is not None:
+            wanted = int(retry_after * 1000)
+            while step < len(self.delays_ms) and self.delays_ms[step] < wanted:
+                step += 1
+        if step >= len(self.delays_ms):
+            return None
+        delay = self.delays_ms[step]
+        return step, int(delay * random.uniform(0.8, 1.0))
+
+
+class Consumer:
+    """Consumes a service's work queue and routes each message to its handler.
+
+    Outcomes: success → ack. TransientError (or an unexpected exception) → copy to the next retry
+    queue, emit `order.progress`, ack; when the retries are used up → park. PermanentError →
+    park at once and emit `order.failed` with the reason. Ack always comes after the copy is
+    confirmed, so a crash in between redelivers rather than loses.
+    """
+
+    def __init__(
+        self,
+        broker: Broker,
+        db: Database,
+        *,
+        service: str,
+        handlers: Mapping[str, Handler],
+        retry: RetryPolicy,
+        delivery_limit: int,
+        prefetch: int,
+    ) -> None:
+        self._broker = broker
+        self._db = db
+        self._service = service
+        self._handlers = dict(handlers)
+        self._retry = retry
+        self._delivery_limit = delivery_limit
+        self._prefetch = prefetch
+        self._channel: AbstractChannel | None = None
+        self._queue: AbstractQueue | None = None
+        self._consumer_tag: str | None = None
+        self._in_flight = 0
+        # Copies of one message arriving together are handled one after the other, so the
+        # second finds the first's inbox entry (across replicas the primary key does this).
+        self._ids_in_flight: dict[str, asyncio.Lock] = {}
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def declare(self) -> None:
+        """Declare this service's queues and bindings (idempotent; every replica does it)."""
+        topo = self._broker.topology
+        channel = await self._broker.connection.channel(publisher_confirms=False)
+        await channel.set_qos(prefetch_count=self._prefetch)
+        exchange = await channel.declare_exchange(
+            topo.exchange, aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        parking = topo.parking_queue(self._service)
+        await channel.declare_queue(parking, durable=True, arguments={"x-queue-type": "quorum"})
+        work = topo.work_queue(self._service)
+        queue = await channel.declare_queue(
+            work,
+            durable=True,
+            arguments={
+                "x-queue-type": "quorum",
+                "x-delivery-limit": self._delivery_limit,
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-routing-key": parking,
+            },
+        )
+        for step, delay in enumerate(self._retry.delays_ms):
+            await channel.declare_queue(
+                topo.retry_queue(self._service, step),
+                durable=True,
+                arguments={
+                    "x-message-ttl": delay,
+                    "x-dead-letter-exchange": "",
+                    "x-dead-letter-routing-key": work,
+                },
+            )
+        for routing_key in self._handlers:
+            await queue.bind(exchange, routing_key)
+        self._channel = channel
+        self._queue = queue
+
+    async def start(self) -> None:
+        if self._queue is None:
+            await self.declare()
+        assert self._queue is not None
+        self._consumer_tag = await self._queue.consume(self._on_message)
+
+    async def stop(self, timeout: float = 30.0) -> None:
+        """Stop taking new messages, then wait for the ones in flight to finish."""
+        if self._queue is not None and self._consumer_tag is not None:
+            try:
+                await self._queue.cancel(self._consumer_tag)
+            except Exception:  # the connection may already be gone; nothing left to cancel
+                log.warning("could not cancel consumer cleanly", exc_info=True)
+            self._consumer_tag = None
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            log.warning("stopped with %d messages still in flight", self._in_flight)
+        if self._channel is not None and not self._channel.is_closed:
+            await self._channel.close()
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        self._in_flight += 1
+        self._idle.clear()
+        try:
+            await self._process(message)
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()
+
+    async def _process(self, message: AbstractIncomingMessage) -> None:
+        try:
+            envelope = Envelope.from_bytes(message.body)
+        except ValueError as exc:
+            await self._park(message, None, f"unreadable message: {exc}"[:500])
+            return
+        handler = self._handlers.get(envelope.type)
+        if handler is None:
+            await self._park(message, envelope, f"no handler for message type {envelope.type!r}")
+            return
+        lock = self._ids_in_flight.setdefault(envelope.message_id, asyncio.Lock())
+        try:
+            async with lock:
+                await self._handle(message, envelope, handler)
+        finally:
+            if not lock.locked():
+                self._ids_in_flight.pop(envelope.message_id, None)
+
+    async def _handle(
+        self, message: AbstractIncomingMessage, envelope: Envelope, handler: Handler
+    ) -> None:
+        tracing.set_current(_header(message, "traceparent"))
+        with log_context(order_key=envelope.order_key, correlation_id=envelope.correlation_id):
+            if await self._seen(envelope):
+                MESSAGES_HANDLED.labels(self._service, envelope.type, "duplicate").inc()
+                await message.ack()
+                return
+            try:
+                await handler(envelope)
+                await self._mark_handled(envelope)
+            except PermanentError as exc:
+                MESSAGES_HANDLED.labels(self._service, envelope.type, "parked").inc()
+                await self._fail(message, envelope, exc.reason, exc.detail, "permanent")
+                return
+            except TransientError as exc:
+                MESSAGES_HANDLED.labels(self._service, envelope.type, "retry").inc()
+                await self._retry_or_park(message, envelope, exc.reason, exc.retry_after)
+                return
+            except IntegrityError:
+                if await self._seen(envelope):  # another replica handled it first
+                    MESSAGES_HANDLED.labels(self._service, envelope.type, "duplicate").inc()
+                    await message.ack()
+                    return
+                log.exception("database integrity error while handling %s", envelope.type)
+                await self._retry_or_park(message, envelope, "a database conflict", None)
+                return
+            except Exception as exc:  # a bug or an unexpected outage: retry, then park
+                log.exception("unexpected error while handling %s", envelope.type)
+                MESSAGES_HANDLED.labels(self._service, envelope.type, "retry").inc()
+                reason = f"unexpected error in {self._service}: {type(exc).__name__}"
+                await self._retry_or_park(message, envelope, reason, None)
+                return
+            MESSAGES_HANDLED.labels(self._service, envelope.type, "ok").inc()
+            await message.ack()
+
+    async def _seen(self, envelope: Envelope) -> bool:
+        async with self._db.session() as session:
+            return await inbox.already_handled(session, self._service, envelope.message_id)
+
+    async def _mark_handled(self, envelope: Envelope) -> None:
+        """Handlers record the inbox entry with their effect; this covers those without one."""
+        if await self._seen(envelope):
+            return
+        try:
+            async with self._db.transaction() as session:
+                inbox.mark_handled(session, self._service, envelope.message_id)
+        except IntegrityError:
+            pass  # recorded concurrently: the same outcome
+
+    async def _retry_or_park(
+        self,
+        message: AbstractIncomingMessage,
+        envelope: Envelope,
+        reason: str,
+        retry_after: float | None,
+    ) -> None:
+        attempt = int(_header(message, ATTEMPT_HEADER) or 0) + 1
+        plan = self._retry.delay_for(attempt, retry_after)
+        if plan is None:
+            await self._fail(
+                message,
+                envelope,
+                f"{reason} (gave up after {attempt} attempts)",
+                None,
+                "transient_exhausted",
+            )
+            return
+        step, delay_ms = plan
+        headers = {**(message.headers or {}), ATTEMPT_HEADER: attempt, REASON_HEADER: reason}
+        await self._broker.send_to_queue(
+            self._broker.topology.retry_queue(self._service, step),
+            message,
+            headers,
+            expiration_ms=delay_ms,
+        )
+        await self._emit(
+            Envelope.wrap(
+                OrderProgress(
+                    service=self._service,
+                    step="retry",
+                    message=f"{reason}; trying again in {delay_ms / 1000:.0f} s (attempt {attempt})",
+                    details={"attempt": attempt, "delay_ms": delay_ms},
+                ),
+                connection=envelope.connection,
+                order_key=envelope.order_key,
+                caused_by=envelope,
+            )
+        )
+        await message.ack()
+
+    async def _fail(
+        self,
+        message: AbstractIncomingMessage,
+        envelope: Envelope,
+        reason: str,
+        detail: str | None,
+        kind: str,
+    ) -> None:
+        log.warning("parking message: %s", reason, extra={"data": {"type": envelope.type}})
+        await self._park(message, envelope, reason)
+        await self._emit(
+            Envelope.wrap(
+                OrderFailed(
+                    service=self._service,
+                    step=envelope.type,
+                    reason=reason,
+                    detail=detail,
+                    kind=kind,  # type: ignore[arg-type]
+                ),
+                connection=envelope.connection,
+                order_key=envelope.order_key,
+                caused_by=envelope,
+            )
+        )
+
+    async def _park(
+        self, message: AbstractIncomingMessage, envelope: Envelope | None, reason: str
+    ) -> None:
+        headers = {**(message.headers or {}), REASON_HEADER: reason}
+        await self._broker.send_to_queue(
+            self._broker.topology.parking_queue(self._service), message, headers
+        )
+        await message.ack()
+
+    async def _emit(self, envelope: Envelope) -> None:
+        # Timeline events about a failure are published directly: there is no state change to
+        # pair them with, and the message is only acked after this is confirmed.
+        if envelope.order_key is None:
+            return
+        try:
+            await self._broker.publish_envelope(envelope)
+        except Exception:
+            log.warning("could not publish %s for the timeline", envelope.type, exc_info=True)
+
+
+def _header(message: AbstractIncomingMessage, name: str) -> str | None:
+    value = (message.headers or {}).get(name)
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return value.decode()
+    return str(value)
+
+
+async def parked_messages(broker: Broker, service: str, limit: int = 100) -> list[dict[str, Any]]:
+    """Peek at parked messages (get + nack/requeue), for the admin API."""
+    channel = await broker.connection.channel()
+    try:
+        queue = await channel.declare_queue(
+            broker.topology.parking_queue(service),
+            durable=True,
+            arguments={"x-queue-type": "quorum"},
+        )
+        seen: list[AbstractIncomingMessage] = []
+        out: list[dict[str, Any]] = []
+        for _ in range(limit):
+            msg = await queue.get(fail=False, no_ack=False)
+            if msg is None:
+                break
+            seen.append(msg)
+            try:
+                body: Any = json.loads(msg.body)
+            except ValueError:
+                body = msg.body.decode(errors="replace")
+            out.append(
+                {
+                    "message_id": msg.message_id,
+                    "type": msg.type,
+                    "reason": _header(msg, REASON_HEADER),
+                    "attempts": _header(msg, ATTEMPT_HEADER),
+                    "body": body,
+                }
+            )
+        for msg in seen:
+            await msg.nack(requeue=True)
+        return out
+    finally:
+        await channel.close()

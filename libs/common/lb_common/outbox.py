@@ -1,0 +1,170 @@
+"""Outbox: messages are written in the transaction of the state change that causes them; the relay
+publishes them with publisher confirms and marks them sent.
+
+Relay semantics: at-least-once. A crash after the broker's confirm and before `published_at` is
+written publishes the message again; consumers drop it through their inbox. A message that cannot
+be published (unroutable, broker down) is retried with backoff and never blocks the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import Column, LargeBinary, Text, Update, func, update
+from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from lb_common import tracing
+from lb_common.db import Database, UTCDateTime, utcnow
+from lb_common.envelope import Envelope
+
+log = logging.getLogger(__name__)
+
+_SESSION_FLAG = "outbox_added"
+
+
+class OutboxMessage(SQLModel, table=True):
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: str = Field(unique=True)
+    routing_key: str
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    headers: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    published_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, index=True))
+    attempts: int = 0
+    next_attempt_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    last_error: str | None = None
+
+
+def add_to_outbox(session: AsyncSession, envelope: Envelope) -> None:
+    """Queue `envelope` for publishing when (and only if) the surrounding transaction commits."""
+    session.add(
+        OutboxMessage(
+            message_id=envelope.message_id,
+            routing_key=envelope.type,
+            body=envelope.to_bytes(),
+            headers=json.dumps({"traceparent": tracing.child_traceparent()}),
+        )
+    )
+    session.info[_SESSION_FLAG] = True
+
+
+async def pending_count(session: AsyncSession) -> int:
+    result = await session.exec(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(col(OutboxMessage.published_at).is_(None))
+    )
+    return int(result.one())
+
+
+Publish = Callable[[str, bytes, str, dict[str, str]], Awaitable[None]]
+
+
+class OutboxRelay:
+    """Publishes pending outbox rows. Woken right after a commit that added rows, polls otherwise."""
+
+    def __init__(
+        self, db: Database, publish: Publish, *, batch_size: int = 100, poll_interval: float = 1.0
+    ) -> None:
+        self._db = db
+        self._publish = publish
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._wake = asyncio.Event()
+        db.on_commit(self._after_commit)
+
+    def _after_commit(self, session: AsyncSession) -> None:
+        if session.info.pop(_SESSION_FLAG, False):
+            self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                published = await self.publish_pending()
+            except Exception:  # the relay must outlive a broken database or broker moment
+                log.exception("outbox relay pass failed")
+                published = 0
+            if published:
+                continue
+            self._wake.clear()
+            waiters = {asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())}
+            _, pending = await asyncio.wait(
+                waiters, timeout=self._poll_interval, return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in pending:
+                task.cancel()
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of due messages; returns how many were published."""
+        query = (
+            select(OutboxMessage)
+            .where(
+                col(OutboxMessage.published_at).is_(None),
+                OutboxMessage.next_attempt_at <= utcnow(),
+            )
+            .order_by(col(OutboxMessage.id))
+            .limit(self._batch_size)
+        )
+        if self._db.is_sqlite:
+            # SQLite has one writer: never hold its lock while waiting on the broker. Two
+            # replicas may both publish a row; consumers drop the second through their inbox.
+            async with self._db.session() as session:
+                rows = (await session.exec(query)).all()
+            outcomes = [await self._try_publish(row) for row in rows]
+            async with self._db.transaction() as session:
+                for row, error in zip(rows, outcomes, strict=True):
+                    await session.exec(self._record(row, error))  # type: ignore[call-overload]
+        else:
+            # PostgreSQL replicas split the pending rows between them with SKIP LOCKED.
+            async with self._db.transaction() as session:
+                rows = (await session.exec(query.with_for_update(skip_locked=True))).all()
+                outcomes = []
+                for row in rows:
+                    error = await self._try_publish(row)
+                    outcomes.append(error)
+                    await session.exec(self._record(row, error))  # type: ignore[call-overload]
+        return sum(1 for error in outcomes if error is None)
+
+    async def _try_publish(self, row: OutboxMessage) -> str | None:
+        try:
+            await self._publish(row.routing_key, row.body, row.message_id, json.loads(row.headers))
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"[:500]
+            log.warning(
+                "outbox publish failed, will retry",
+                extra={"data": {"message_id": row.message_id, "error": error}},
+            )
+            return error
+        return None
+
+    @staticmethod
+    def _record(row: OutboxMessage, error: str | None) -> Update:
+        statement = update(OutboxMessage).where(col(OutboxMessage.id) == row.id)
+        if error is None:
+            return statement.values(published_at=utcnow())
+        attempts = row.attempts + 1
+        delay = min(60.0, 0.5 * 2**attempts) * random.uniform(0.5, 1.0)
+        return statement.values(
+            attempts=attempts,
+            last_error=error,
+            next_attempt_at=utcnow() + timedelta(seconds=delay),
+        )
+
+    async def flush(self, timeout: float = 10.0) -> None:
+        """Publish everything due now (used on shutdown)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline and await self.publish_pending():
+            pass

@@ -1,0 +1,181 @@
+"""The shared mechanisms against the real RabbitMQ and a real SQLite file: outbox, inbox,
+delayed retry, parking, unroutable publishes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import aio_pika
+import pytest
+
+from lb_common import inbox
+from lb_common.db import Database
+from lb_common.envelope import Envelope
+from lb_common.errors import PermanentError, TransientError
+from lb_common.events import OrderCancelled
+from lb_common.messaging import Broker, Consumer, RetryPolicy
+from lb_common.outbox import OutboxRelay, add_to_outbox, pending_count
+from lb_common.runtime import COMMON_TABLES
+from tests.support.broker import probe, queue_depth
+
+
+def cancelled(order_key: str) -> Envelope:
+    return Envelope.wrap(OrderCancelled(order_key=order_key), connection="c", order_key=order_key)
+
+
+class Harness:
+    def __init__(self, amqp_url: str, prefix: str, db: Database) -> None:
+        self.broker = Broker(amqp_url, prefix)
+        self.db = db
+        self.relay = OutboxRelay(db, self.broker.publish_event, poll_interval=0.1)
+        self.stop = asyncio.Event()
+        self.consumers: list[Consumer] = []
+
+    async def consumer(self, handler: Callable, delays: tuple[int, ...] = (200, 400)) -> Consumer:
+        consumer = Consumer(
+            self.broker,
+            self.db,
+            service="svc",
+            handlers={"order.cancelled": handler},
+            retry=RetryPolicy(delays),
+            delivery_limit=5,
+            prefetch=4,
+        )
+        await consumer.declare()
+        await consumer.start()
+        self.consumers.append(consumer)
+        return consumer
+
+
+@pytest.fixture
+async def harness(amqp_url, broker_prefix, sqlite_url) -> AsyncIterator[Harness]:
+    db = Database(sqlite_url("svc"))
+    await db.create_tables(COMMON_TABLES)
+    h = Harness(amqp_url, broker_prefix, db)
+    await h.broker.connect()
+    relay_task = asyncio.create_task(h.relay.run(h.stop))
+    yield h
+    h.stop.set()
+    for consumer in h.consumers:
+        await consumer.stop(timeout=5)
+    await relay_task
+    await h.broker.close()
+    await db.dispose()
+
+
+async def test_outbox_message_is_published_after_commit_and_handled_once(harness):
+    seen: list[str] = []
+
+    async def handler(envelope: Envelope) -> None:
+        seen.append(envelope.message_id)
+
+    await harness.consumer(handler)
+    envelope = cancelled("shopify:s:1")
+    async with harness.db.transaction() as session:
+        add_to_outbox(session, envelope)
+    # The same message published a second time (a relay crash before marking it sent).
+    await harness.broker.publish_envelope(envelope)
+
+    for _ in range(100):
+        if seen:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.5)
+    assert seen == [envelope.message_id]
+    async with harness.db.session() as session:
+        assert await pending_count(session) == 0
+        assert await inbox.already_handled(session, "svc", envelope.message_id)
+
+
+async def test_rolled_back_transaction_publishes_nothing(harness):
+    async def handler(envelope: Envelope) -> None:
+        raise AssertionError("nothing should arrive")
+
+    await harness.consumer(handler)
+    with pytest.raises(RuntimeError):
+        async with harness.db.transaction() as session:
+            add_to_outbox(session, cancelled("shopify:s:2"))
+            raise RuntimeError("effect failed")
+    async with harness.db.session() as session:
+        assert await pending_count(session) == 0
+
+
+async def test_transient_failure_is_retried_after_a_delay(harness, amqp_url, broker_prefix):
+    attempts: list[float] = []
+    loop = asyncio.get_running_loop()
+
+    async def flaky(envelope: Envelope) -> None:
+        attempts.append(loop.time())
+        if len(attempts) == 1:
+            raise TransientError("the ledger did not answer")
+
+    async with probe(amqp_url, broker_prefix) as events:
+        await harness.consumer(flaky)
+        await harness.broker.publish_envelope(cancelled("shopify:s:3"))
+        progress = await events.wait_for("order.progress")
+        for _ in range(100):
+            if len(attempts) == 2:
+                break
+            await asyncio.sleep(0.05)
+    assert len(attempts) == 2
+    assert attempts[1] - attempts[0] >= 0.15  # waited in the 200 ms retry queue (minus jitter)
+    assert "the ledger did not answer" in progress[0].payload["message"]
+    assert events.of_type("order.failed") == []
+
+
+async def test_permanent_failure_is_parked_with_its_reason(harness, amqp_url, broker_prefix):
+    async def refuse(envelope: Envelope) -> None:
+        raise PermanentError("SKU 'X-1' does not exist in e-conomic")
+
+    async with probe(amqp_url, broker_prefix) as events:
+        await harness.consumer(refuse)
+        await harness.broker.publish_envelope(cancelled("shopify:s:4"))
+        failed = await events.wait_for("order.failed")
+    assert failed[0].payload["reason"] == "SKU 'X-1' does not exist in e-conomic"
+    assert failed[0].order_key == "shopify:s:4"
+    assert await queue_depth(amqp_url, f"{broker_prefix}.svc.parked") == 1
+
+
+async def test_retries_used_up_park_the_message(harness, amqp_url, broker_prefix):
+    calls = 0
+
+    async def always_down(envelope: Envelope) -> None:
+        nonlocal calls
+        calls += 1
+        raise TransientError("e-conomic answered 503")
+
+    async with probe(amqp_url, broker_prefix) as events:
+        await harness.consumer(always_down, delays=(100, 100))
+        await harness.broker.publish_envelope(cancelled("shopify:s:5"))
+        failed = await events.wait_for("order.failed", timeout=10)
+    assert calls == 3  # the first try and two retries
+    assert "gave up after 3 attempts" in failed[0].payload["reason"]
+    assert failed[0].payload["kind"] == "transient_exhausted"
+    assert await queue_depth(amqp_url, f"{broker_prefix}.svc.parked") == 1
+
+
+async def test_unroutable_publish_is_an_error(harness):
+    # No queue is bound to this service's events yet: the broker returns the message.
+    with pytest.raises(aio_pika.exceptions.DeliveryError):
+        await harness.broker.publish_envelope(cancelled("shopify:s:6"))
+
+
+async def test_unroutable_outbox_message_stays_pending_and_is_delivered_later(harness):
+    async with harness.db.transaction() as session:
+        add_to_outbox(session, cancelled("shopify:s:7"))
+    await asyncio.sleep(0.3)
+    async with harness.db.session() as session:
+        assert await pending_count(session) == 1  # nobody listens yet: kept, not lost
+
+    seen: list[str] = []
+
+    async def handler(envelope: Envelope) -> None:
+        seen.append(envelope.order_key or "")
+
+    await harness.consumer(handler)
+    for _ in range(100):  # the relay's backoff for this row is about a second
+        if seen:
+            break
+        await asyncio.sleep(0.1)
+    assert seen == ["shopify:s:7"]

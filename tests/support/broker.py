@@ -1,0 +1,82 @@
+"""Broker helpers for tests: a probe queue that sees every event, and cleanup by prefix."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import aio_pika
+from lb_common.envelope import Envelope
+
+SERVICES = ("ingest", "customers", "invoicing", "inventory", "svc", "other")
+
+
+async def delete_prefix(amqp_url: str, prefix: str, services: tuple[str, ...] = SERVICES) -> None:
+    """Delete the exchange and every queue a test under `prefix` can have declared."""
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        channel = await connection.channel()
+        for service in services:
+            base = f"{prefix}.{service}"
+            for queue in (base, f"{base}.parked", *(f"{base}.retry.{i}" for i in range(10))):
+                await channel.queue_delete(queue)
+        await channel.exchange_delete(f"{prefix}.events")
+    finally:
+        await connection.close()
+
+
+class Probe:
+    """A private queue bound to every event type: what the services said to each other."""
+
+    def __init__(self) -> None:
+        self.envelopes: list[Envelope] = []
+        self._changed = asyncio.Event()
+
+    def _add(self, envelope: Envelope) -> None:
+        self.envelopes.append(envelope)
+        self._changed.set()
+
+    def of_type(self, type_: str) -> list[Envelope]:
+        return [e for e in self.envelopes if e.type == type_]
+
+    async def wait_for(self, type_: str, count: int = 1, timeout: float = 20.0) -> list[Envelope]:
+        async def _until() -> list[Envelope]:
+            while len(self.of_type(type_)) < count:
+                self._changed.clear()
+                await self._changed.wait()
+            return self.of_type(type_)
+
+        return await asyncio.wait_for(_until(), timeout)
+
+
+@contextlib.asynccontextmanager
+async def probe(amqp_url: str, prefix: str) -> AsyncIterator[Probe]:
+    connection = await aio_pika.connect(amqp_url)
+    result = Probe()
+    try:
+        channel = await connection.channel()
+        exchange = await channel.declare_exchange(
+            f"{prefix}.events", aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+        await queue.bind(exchange, "#")
+
+        async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            async with message.process():
+                result._add(Envelope.from_bytes(message.body))
+
+        await queue.consume(on_message)
+        yield result
+    finally:
+        await connection.close()
+
+
+async def queue_depth(amqp_url: str, queue: str) -> int:
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        channel = await connection.channel()
+        declared = await channel.declare_queue(queue, passive=True)
+        return declared.declaration_result.message_count or 0
+    finally:
+        await connection.close()

@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import aio_pika
+
 from lb_common.envelope import Envelope
 
 SERVICES = ("ingest", "customers", "invoicing", "inventory", "svc", "other")

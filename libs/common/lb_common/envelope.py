@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
@@ -56,7 +57,7 @@ class Envelope(BaseModel):
             payload=event.model_dump(mode="json"),
         )
 
-    def parse(self, model: type[E]) -> E:
+    def parse(self, model: builtins.type[E]) -> E:
         if self.type != model.TYPE:
             raise ValueError(f"envelope of type {self.type!r} is not a {model.TYPE!r}")
         return model.model_validate(self.payload)

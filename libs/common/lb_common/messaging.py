@@ -22,7 +22,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import aio_pika
 from aio_pika.abc import (
@@ -102,6 +102,11 @@ class Broker:
     @property
     def is_open(self) -> bool:
         return self._connection is not None and not self._connection.is_closed
+
+    async def ping(self) -> None:
+        """Readiness check: raises when the connection is down."""
+        if not self.is_open:
+            raise ConnectionError("broker connection is closed")
 
     async def publish_event(
         self,
@@ -397,7 +402,7 @@ class Consumer:
         envelope: Envelope,
         reason: str,
         detail: str | None,
-        kind: str,
+        kind: Literal["permanent", "transient_exhausted"],
     ) -> None:
         log.warning("parking message: %s", reason, extra={"data": {"type": envelope.type}})
         await self._park(message, envelope, reason)
@@ -408,7 +413,7 @@ class Consumer:
                     step=envelope.type,
                     reason=reason,
                     detail=detail,
-                    kind=kind,  # type: ignore[arg-type]
+                    kind=kind,
                 ),
                 connection=envelope.connection,
                 order_key=envelope.order_key,

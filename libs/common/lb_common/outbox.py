@@ -125,7 +125,7 @@ class OutboxRelay:
             outcomes = [await self._try_publish(row) for row in rows]
             async with self._db.transaction() as session:
                 for row, error in zip(rows, outcomes, strict=True):
-                    await session.exec(self._record(row, error))  # type: ignore[call-overload]
+                    await session.exec(self._record(row, error))
         else:
             # PostgreSQL replicas split the pending rows between them with SKIP LOCKED.
             async with self._db.transaction() as session:
@@ -134,7 +134,7 @@ class OutboxRelay:
                 for row in rows:
                     error = await self._try_publish(row)
                     outcomes.append(error)
-                    await session.exec(self._record(row, error))  # type: ignore[call-overload]
+                    await session.exec(self._record(row, error))
         return sum(1 for error in outcomes if error is None)
 
     async def _try_publish(self, row: OutboxMessage) -> str | None:

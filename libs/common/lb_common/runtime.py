@@ -10,8 +10,9 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Generator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -39,8 +40,11 @@ class ServiceParts:
     tables: Sequence[type[SQLModel]]
     handlers: dict[str, Handler]
     app_factory: Callable[[], FastAPI]
-    background: list[Callable[[asyncio.Event], Awaitable[None]]] = field(default_factory=list)
+    background: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = field(
+        default_factory=list
+    )
     on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
 class ServiceRuntime:
@@ -85,6 +89,9 @@ class ServiceRuntime:
         with contextlib.suppress(Exception):
             await self.relay.flush()
         await self.parts.broker.close()
+        for hook in self.parts.on_stop:
+            with contextlib.suppress(Exception):
+                await hook()
         await self.parts.db.dispose()
         log.info("service stopped")
 

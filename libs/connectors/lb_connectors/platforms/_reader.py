@@ -1,0 +1,286 @@
+"""Typed, path-aware reading of webhook JSON, so every failure names the field that is wrong.
+
+All adapters read bodies through `load()` and `Obj`: numbers never pass through float, and any
+problem surfaces as PayloadError("line_items[2].price: 'abc' is not a number").
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+
+from lb_common.money import MoneyError, to_decimal
+
+from .base import PayloadError
+
+T = TypeVar("T")
+ZERO = Decimal("0")
+# No real order amount comes near this; refusing larger ones keeps Decimal arithmetic from
+# overflowing later (which would raise something other than PayloadError).
+_MAX_ADJUSTED_EXPONENT = 18
+
+
+def _reject_constant(name: str) -> Any:
+    raise PayloadError(f"body is not valid JSON: {name} is not a number")
+
+
+def load(body: bytes | str) -> Obj:
+    """Parse a body that must be a JSON object. JSON floats become Decimal, never float."""
+    try:
+        data = json.loads(body, parse_float=Decimal, parse_constant=_reject_constant)
+    except PayloadError:
+        raise
+    # ValueError covers JSONDecodeError, bad UTF-8 and Python's int-digit limit; deep nesting
+    # exhausts the recursion limit.
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise PayloadError(f"body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise PayloadError(f"body: expected a JSON object, got {_kind(data)}")
+    return Obj(data, "")
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | Decimal | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class Obj:
+    """A JSON object plus its path from the body root, for error messages."""
+
+    __slots__ = ("data", "path")
+
+    def __init__(self, data: Mapping[str, Any], path: str) -> None:
+        self.data = data
+        self.path = path
+
+    def where(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def error(self, key: str, problem: str) -> PayloadError:
+        return PayloadError(f"{self.where(key)}: {problem}")
+
+    def raw(self, key: str) -> Any:
+        return self.data.get(key)
+
+    def has(self, key: str) -> bool:
+        return self.data.get(key) is not None
+
+    # --- nested structures --------------------------------------------------------------
+
+    def opt_obj(self, key: str) -> Obj | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise self.error(key, f"expected an object, got {_kind(value)}")
+        return Obj(value, self.where(key))
+
+    def obj(self, key: str) -> Obj:
+        found = self.opt_obj(key)
+        if found is None:
+            raise self.error(key, "is required")
+        return found
+
+    def objs(self, key: str) -> list[Obj]:
+        """A list of objects; absent or null reads as empty."""
+        return list(self._iter_objs(key))
+
+    def _iter_objs(self, key: str) -> Iterator[Obj]:
+        value = self.data.get(key)
+        if value is None:
+            return
+        if not isinstance(value, list):
+            raise self.error(key, f"expected an array, got {_kind(value)}")
+        for index, item in enumerate(value):
+            where = f"{self.where(key)}[{index}]"
+            if not isinstance(item, dict):
+                raise PayloadError(f"{where}: expected an object, got {_kind(item)}")
+            yield Obj(item, where)
+
+    def texts(self, key: str) -> tuple[str, ...]:
+        value = self.data.get(key)
+        if value is None:
+            return ()
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.error(key, "expected an array of strings")
+        return tuple(value)
+
+    # --- scalars ------------------------------------------------------------------------
+
+    def opt_text(self, key: str) -> str | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise self.error(key, f"expected a string, got {_kind(value)}")
+        return value
+
+    def text(self, key: str) -> str:
+        value = self.opt_text(key)
+        if value is None:
+            raise self.error(key, "is required")
+        return value
+
+    def clean_text(self, key: str) -> str | None:
+        """Optional text with surrounding blanks removed; "" reads as None."""
+        value = self.opt_text(key)
+        if value is None:
+            return None
+        return value.strip() or None
+
+    def opt_id(self, key: str) -> str | None:
+        # Ids stay strings: Shopify's exceed 2^53, which JSON tooling with doubles cannot hold.
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+        raise self.error(key, f"{_short(value)} is not an id")
+
+    def ident(self, key: str) -> str:
+        value = self.opt_id(key)
+        if value is None:
+            raise self.error(key, "is required")
+        return value
+
+    def opt_money(self, key: str) -> Decimal | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, list | dict):
+            raise self.error(key, f"expected an amount, got {_kind(value)}")
+        try:
+            amount = to_decimal(value, field=self.where(key))
+        except MoneyError as exc:
+            raise PayloadError(str(exc)) from None
+        if amount and amount.adjusted() > _MAX_ADJUSTED_EXPONENT:
+            raise self.error(key, f"{_short(value)} is out of range")
+        return amount
+
+    def money(self, key: str, default: Decimal | None = None) -> Decimal:
+        value = self.opt_money(key)
+        if value is None:
+            if default is None:
+                raise self.error(key, "is required")
+            return default
+        return value
+
+    def opt_int(self, key: str) -> int | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, Decimal) and value == value.to_integral_value():
+            return int(value)
+        raise self.error(key, f"{_short(value)} is not a whole number")
+
+    def flag(self, key: str, default: bool = False) -> bool:
+        value = self.data.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise self.error(key, f"expected true or false, got {_kind(value)}")
+        return value
+
+    def opt_when(self, key: str, *, naive_is_utc: bool = False) -> datetime | None:
+        """An ISO-8601 timestamp converted to UTC.
+
+        Without `naive_is_utc`, a timestamp lacking an offset is an error: guessing the zone
+        would silently shift the order's time by hours.
+        """
+        value = self.opt_text(key)
+        if value is None or not value.strip():
+            return None
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise self.error(key, f"{_short(value)} is not an ISO-8601 timestamp") from None
+        if parsed.tzinfo is None:
+            if not naive_is_utc:
+                raise self.error(key, f"{_short(value)} has no UTC offset")
+            return parsed.replace(tzinfo=UTC)
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            raise self.error(key, f"{_short(value)} is out of range") from None
+
+    def when(self, key: str, *, naive_is_utc: bool = False) -> datetime:
+        value = self.opt_when(key, naive_is_utc=naive_is_utc)
+        if value is None:
+            raise self.error(key, "is required")
+        return value
+
+
+def total(amounts: Iterator[Decimal] | list[Decimal]) -> Decimal:
+    return sum(amounts, ZERO)
+
+
+def single_rate(rates: list[Decimal]) -> Decimal | None:
+    """The rate when every tax line agrees on one; None for none or a mix (e.g. GST + PST)."""
+    distinct = set(rates)
+    return distinct.pop() if len(distinct) == 1 else None
+
+
+def first_match(pairs: list[tuple[str, str]], wanted: tuple[str, ...]) -> str | None:
+    """The value of the first wanted name (in `wanted` order) present with a non-blank value."""
+    by_name: dict[str, str] = {}
+    for name, value in pairs:
+        key = name.strip().casefold()
+        if value.strip() and key not in by_name:
+            by_name[key] = value.strip()
+    for name in wanted:
+        found = by_name.get(name.strip().casefold())
+        if found:
+            return found
+    return None
+
+
+def name_value_pairs(items: list[Obj], name_key: str, value_key: str) -> list[tuple[str, str]]:
+    """Name/value pairs from a list like note_attributes or meta_data.
+
+    Entries whose name or value is not text (or a whole number) are skipped rather than failing
+    the order: plugins store all sorts of things there, and only a few names matter to us.
+    """
+    pairs: list[tuple[str, str]] = []
+    for item in items:
+        name, value = item.raw(name_key), item.raw(value_key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if isinstance(name, str) and isinstance(value, str):
+            pairs.append((name, value))
+    return pairs
+
+
+def build(factory: Callable[..., T], what: str, **kwargs: Any) -> T:
+    """Construct a contract model; a validation failure becomes a PayloadError about `what`."""
+    try:
+        return factory(**kwargs)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        location = ".".join(str(p) for p in first.get("loc", ()))
+        detail = f"{location}: {first['msg']}" if location else first["msg"]
+        raise PayloadError(f"{what}: {detail}") from None

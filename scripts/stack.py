@@ -1,0 +1,182 @@
+"""Start the four services and the sandbox as separate processes, and stop them cleanly.
+
+Used by `make up` (runs until Ctrl-C) and `make demo` (see demo.py). Standard library only, so
+it runs before anything of ours is importable.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# (name, module, port variable, default port, readiness path)
+PROCESSES = (
+    ("sandbox", "lb_sandbox", "LEDGERBRIDGE_SANDBOX_PORT", 8100, "/healthz"),
+    ("ingest", "lb_ingest", "LEDGERBRIDGE_INGEST_PORT", 8001, "/readyz"),
+    ("customers", "lb_customers", "LEDGERBRIDGE_CUSTOMERS_PORT", 8002, "/readyz"),
+    ("invoicing", "lb_invoicing", "LEDGERBRIDGE_INVOICING_PORT", 8003, "/readyz"),
+    ("inventory", "lb_inventory", "LEDGERBRIDGE_INVENTORY_PORT", 8004, "/readyz"),
+)
+
+
+def say(message: str) -> None:
+    print(f"[ledgerbridge] {message}", flush=True)
+
+
+def port_of(variable: str, default: int) -> int:
+    return int(os.environ.get(variable, default))
+
+
+def amqp_reachable(host: str = "127.0.0.1", port: int = 5672) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def ensure_rabbitmq() -> None:
+    """Start the local RabbitMQ if it does not answer (it is installed on our machines)."""
+    if amqp_reachable():
+        return
+    server = shutil.which("rabbitmq-server")
+    if server is None:
+        sys.exit("RabbitMQ does not answer on 127.0.0.1:5672 and rabbitmq-server is not installed.")
+    say("RabbitMQ is not running; starting it (rabbitmq-server -detached)")
+    subprocess.run([server, "-detached"], check=False)
+    for _ in range(60):
+        if amqp_reachable():
+            return
+        time.sleep(1)
+    sys.exit("RabbitMQ did not come up within 60 s.")
+
+
+@dataclass
+class Stack:
+    data_dir: Path
+    env: dict[str, str]
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @classmethod
+    def prepare(cls, *, data_dir: Path, broker_prefix: str) -> Stack:
+        env = dict(os.environ)
+        env.setdefault("LEDGERBRIDGE_ADMIN_TOKEN", secrets.token_urlsafe(18))
+        env["LEDGERBRIDGE_DATA_DIR"] = str(data_dir)
+        env.setdefault("LEDGERBRIDGE_BROKER_PREFIX", broker_prefix)
+        sandbox_port = port_of("LEDGERBRIDGE_SANDBOX_PORT", 8100)
+        env.setdefault(
+            "LEDGERBRIDGE_ECONOMIC_BASE_URL", f"http://127.0.0.1:{sandbox_port}/economic"
+        )
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        return cls(data_dir=data_dir, env=env)
+
+    @property
+    def admin_token(self) -> str:
+        return self.env["LEDGERBRIDGE_ADMIN_TOKEN"]
+
+    def url(self, name: str) -> str:
+        for proc_name, _, variable, default, _ in PROCESSES:
+            if proc_name == name:
+                return f"http://127.0.0.1:{port_of(variable, default)}"
+        raise KeyError(name)
+
+    def start(self) -> None:
+        ensure_rabbitmq()
+        logs = self.data_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        for name, module, variable, default, _ in PROCESSES:
+            port = port_of(variable, default)
+            if _port_taken(port):
+                self.stop()
+                sys.exit(f"port {port} for {name} is taken (another `make up`?); set {variable}.")
+            with open(logs / f"{name}.log", "ab") as log:  # the child keeps its own copy
+                self.processes[name] = subprocess.Popen(
+                    [sys.executable, "-m", module], env=self.env, stdout=log, stderr=log, cwd=ROOT
+                )
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        for name, _, _, _, path in PROCESSES:
+            while True:
+                proc = self.processes[name]
+                if proc.poll() is not None:
+                    self.stop()
+                    sys.exit(
+                        f"{name} exited with {proc.returncode}; see {self.data_dir}/logs/{name}.log"
+                    )
+                if _answers(self.url(name) + path):
+                    break
+                if time.monotonic() > deadline:
+                    self.stop()
+                    sys.exit(f"{name} was not ready within {timeout:.0f} s")
+                time.sleep(0.2)
+        say("all services ready: " + ", ".join(f"{n} {self.url(n)}" for n, *_ in PROCESSES))
+
+    def stop(self) -> None:
+        """SIGTERM every process (they drain and flush their outbox), then wait."""
+        for proc in self.processes.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for name, proc in self.processes.items():
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                say(f"{name} did not stop within 30 s; killing it")
+                proc.kill()
+        self.processes.clear()
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return 200 <= response.status < 300
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _port_taken(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def up() -> None:
+    stack = Stack.prepare(data_dir=ROOT / "data", broker_prefix="ledgerbridge")
+    stack.start()
+    say(f"admin token: {stack.admin_token}  (Authorization: Bearer <token>)")
+    say(f"webhooks: POST {stack.url('ingest')}/webhooks/shopify/demo (secret: demo-secret)")
+    say(f"logs: {stack.data_dir}/logs; Ctrl-C stops everything")
+    stopping = False
+
+    def request_stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        while not stopping:
+            for name, proc in stack.processes.items():
+                if proc.poll() is not None:
+                    say(f"{name} exited with {proc.returncode}; stopping the rest")
+                    stopping = True
+            time.sleep(0.5)
+    finally:
+        say("stopping")
+        stack.stop()
+
+
+if __name__ == "__main__":
+    up()

@@ -1,0 +1,53 @@
+"""Composition root of the customers service."""
+
+from __future__ import annotations
+
+import functools
+
+import httpx
+from fastapi import FastAPI
+
+from lb_common.admin import create_admin_app
+from lb_common.db import Database
+from lb_common.messaging import Broker
+from lb_common.runtime import ServiceParts
+from lb_connectors.ledgers import LedgerDirectory
+from lb_customers import resolve
+from lb_customers.api import admin_router
+from lb_customers.settings import CustomersSettings
+from lb_customers.store import TABLES
+
+SERVICE = "customers"
+
+
+def bootstrap(
+    settings: CustomersSettings | None = None,
+    *,
+    ledger_transport: httpx.AsyncBaseTransport | None = None,
+) -> ServiceParts:
+    settings = settings or CustomersSettings()
+    common = settings.common
+    db = Database(settings.resolved_database_url(SERVICE))
+    broker = Broker(common.amqp_url.get_secret_value(), common.broker_prefix)
+    ledgers = LedgerDirectory(common, transport=ledger_transport)
+
+    def app_factory() -> FastAPI:
+        return create_admin_app(
+            SERVICE,
+            admin_token=common.admin_token,
+            readiness=[("database", db.ping), ("broker", broker.ping)],
+            routers=[admin_router(db)],
+        )
+
+    return ServiceParts(
+        name=SERVICE,
+        settings=common,
+        db=db,
+        broker=broker,
+        tables=TABLES,
+        handlers={
+            "order.ready": functools.partial(resolve.handle_order_ready, db=db, ledgers=ledgers)
+        },
+        app_factory=app_factory,
+        on_stop=[ledgers.aclose],
+    )

@@ -1,0 +1,222 @@
+"""ingest's HTTP surface: the webhook endpoint (open, signature-checked) and the admin API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy import func, or_
+from sqlmodel import col, select
+
+from lb_common.db import Database
+from lb_ingest import transfer
+from lb_ingest.connections import IngestConnectionSettings, public_view
+from lb_ingest.replay import replay_order
+from lb_ingest.store import Connection, Delivery, Order, TimelineEntry
+from lb_ingest.webhooks import receive_webhook
+
+
+def webhook_router(db: Database, *, max_body_bytes: int) -> APIRouter:
+    router = APIRouter(tags=["webhooks"])
+
+    @router.post("/webhooks/{platform}/{connection}")
+    async def webhook(platform: str, connection: str, request: Request) -> JSONResponse:
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
+            return _too_large(max_body_bytes)
+        body = bytearray()
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > max_body_bytes:
+                return _too_large(max_body_bytes)
+        answer = await receive_webhook(
+            db,
+            platform=platform,
+            connection_name=connection,
+            headers=dict(request.headers),
+            body=bytes(body),
+        )
+        return JSONResponse(answer.body, status_code=answer.status_code)
+
+    return router
+
+
+def _too_large(limit: int) -> JSONResponse:
+    return JSONResponse({"error": f"body larger than {limit} bytes"}, status_code=413)
+
+
+def order_view(order: Order) -> dict[str, Any]:
+    return {
+        "order_key": order.order_key,
+        "connection": order.connection,
+        "platform": order.platform,
+        "order_name": order.order_name,
+        "email": order.email,
+        "currency": order.currency,
+        "total": order.total,
+        "status": order.status,
+        "status_reason": order.status_reason,
+        "version": order.version,
+        "customer_number": order.customer_number,
+        "invoice_number": order.invoice_number,
+        "transferred_at": order.transferred_at,
+        "received_at": order.received_at,
+        "updated_at": order.updated_at,
+    }
+
+
+def _delivery_view(delivery: Delivery) -> dict[str, Any]:
+    return {
+        "id": delivery.id,
+        "connection": delivery.connection,
+        "topic": delivery.topic,
+        "delivery_id": delivery.delivery_id,
+        "order_key": delivery.order_key,
+        "received_at": delivery.received_at,
+        "outcome": delivery.outcome,
+        "error": delivery.error,
+        "body_url": f"/deliveries/{delivery.id}/body",
+    }
+
+
+class ConnectionUpdate(BaseModel):
+    platform: str
+    secrets: list[str] | None = Field(
+        default=None, description="Write-only. Give old and new during a rotation."
+    )
+    enabled: bool = True
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+def admin_router(db: Database) -> APIRouter:
+    router = APIRouter(tags=["admin"])
+
+    @router.get("/orders")
+    async def list_orders(
+        status: str | None = Query(None, description=f"one of {', '.join(transfer.STATUSES)}"),
+        connection: str | None = None,
+        q: str | None = Query(None, description="text in the order name or e-mail"),
+        limit: int = Query(50, ge=1, le=500),
+        offset: int = Query(0, ge=0),
+    ) -> dict[str, Any]:
+        if status is not None and status not in transfer.STATUSES:
+            raise HTTPException(422, f"unknown status {status!r}; use one of {transfer.STATUSES}")
+        query = select(Order)
+        if status:
+            query = query.where(Order.status == status)
+        if connection:
+            query = query.where(Order.connection == connection)
+        if q:
+            pattern = f"%{q.lower()}%"
+            query = query.where(
+                or_(
+                    func.lower(col(Order.order_name)).like(pattern),
+                    func.lower(col(Order.email)).like(pattern),
+                )
+            )
+        async with db.session() as session:
+            total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
+            rows = (
+                await session.exec(
+                    query.order_by(col(Order.updated_at).desc()).offset(offset).limit(limit)
+                )
+            ).all()
+        return {"total": total, "orders": [order_view(o) for o in rows]}
+
+    @router.get("/orders/{order_key}")
+    async def get_order(order_key: str) -> dict[str, Any]:
+        async with db.session() as session:
+            order = await session.get(Order, order_key)
+            if order is None:
+                raise HTTPException(404, f"no order {order_key!r}")
+            timeline = (
+                await session.exec(
+                    select(TimelineEntry)
+                    .where(TimelineEntry.order_key == order_key)
+                    .order_by(col(TimelineEntry.at), col(TimelineEntry.id))
+                )
+            ).all()
+            deliveries = (
+                await session.exec(
+                    select(Delivery)
+                    .where(Delivery.order_key == order_key)
+                    .order_by(col(Delivery.id))
+                )
+            ).all()
+        return {
+            **order_view(order),
+            "order": order.canonical,
+            "timeline": [
+                {
+                    "at": e.at,
+                    "service": e.service,
+                    "step": e.step,
+                    "level": e.level,
+                    "message": e.message,
+                    "details": e.details,
+                }
+                for e in timeline
+            ],
+            "deliveries": [_delivery_view(d) for d in deliveries],
+        }
+
+    @router.post("/orders/{order_key}/replay")
+    async def replay(order_key: str, dry_run: bool = False) -> JSONResponse:
+        outcome = await replay_order(db, order_key, dry_run=dry_run)
+        return JSONResponse(outcome.body, status_code=outcome.status_code)
+
+    @router.get("/deliveries")
+    async def list_deliveries(
+        outcome: str | None = Query(
+            None, description="accepted, duplicate, stale, stored, unusable"
+        ),
+        connection: str | None = None,
+        limit: int = Query(100, ge=1, le=1000),
+        offset: int = Query(0, ge=0),
+    ) -> list[dict[str, Any]]:
+        query = select(Delivery).order_by(col(Delivery.id).desc())
+        if outcome:
+            query = query.where(Delivery.outcome == outcome)
+        if connection:
+            query = query.where(Delivery.connection == connection)
+        async with db.session() as session:
+            rows = (await session.exec(query.offset(offset).limit(limit))).all()
+        return [_delivery_view(d) for d in rows]
+
+    @router.get("/deliveries/{delivery_id}/body")
+    async def delivery_body(delivery_id: int) -> Response:
+        async with db.session() as session:
+            delivery = await session.get(Delivery, delivery_id)
+        if delivery is None:
+            raise HTTPException(404, f"no delivery {delivery_id}")
+        return Response(delivery.body, media_type="application/json")
+
+    @router.get("/connections")
+    async def list_connections() -> list[dict[str, object]]:
+        async with db.session() as session:
+            rows = (await session.exec(select(Connection).order_by(col(Connection.name)))).all()
+        return [public_view(c) for c in rows]
+
+    @router.put("/connections/{name}")
+    async def put_connection(name: str, update: ConnectionUpdate) -> dict[str, object]:
+        try:
+            settings = IngestConnectionSettings.model_validate(update.settings)
+        except ValidationError as exc:
+            raise HTTPException(422, f"invalid settings: {exc.errors(include_url=False)}") from exc
+        async with db.transaction() as session:
+            connection = await session.get(Connection, name)
+            if connection is None:
+                if not update.secrets:
+                    raise HTTPException(422, "a new connection needs at least one webhook secret")
+                connection = Connection(name=name, platform=update.platform)
+            connection.platform = update.platform
+            connection.enabled = update.enabled
+            connection.settings = settings.model_dump(mode="json")
+            if update.secrets is not None:
+                connection.secrets = update.secrets
+            session.add(connection)
+        return public_view(connection)
+
+    return router

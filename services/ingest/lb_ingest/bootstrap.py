@@ -1,0 +1,60 @@
+"""Composition root of ingest: builds every dependency once and wires the handlers to them."""
+
+from __future__ import annotations
+
+import functools
+
+from fastapi import FastAPI
+
+from lb_common.admin import create_admin_app
+from lb_common.db import Database
+from lb_common.messaging import Broker
+from lb_common.runtime import ServiceParts
+from lb_ingest import consumers
+from lb_ingest.api import admin_router, webhook_router
+from lb_ingest.settings import IngestSettings
+from lb_ingest.store import TABLES, Connection
+
+SERVICE = "ingest"
+
+
+def bootstrap(settings: IngestSettings | None = None) -> ServiceParts:
+    settings = settings or IngestSettings()
+    common = settings.common
+    db = Database(settings.resolved_database_url(SERVICE))
+    broker = Broker(common.amqp_url.get_secret_value(), common.broker_prefix)
+
+    async def seed_demo_connection() -> None:
+        async with db.transaction() as session:
+            if await session.get(Connection, "demo") is None:
+                session.add(
+                    Connection(
+                        name="demo",
+                        platform="shopify",
+                        secrets=[settings.demo_shopify_secret.get_secret_value()],
+                        settings={},
+                    )
+                )
+
+    def app_factory() -> FastAPI:
+        return create_admin_app(
+            SERVICE,
+            admin_token=common.admin_token,
+            readiness=[("database", db.ping), ("broker", broker.ping)],
+            routers=[admin_router(db)],
+            open_routers=[webhook_router(db, max_body_bytes=settings.max_body_bytes)],
+        )
+
+    return ServiceParts(
+        name=SERVICE,
+        settings=common,
+        db=db,
+        broker=broker,
+        tables=TABLES,
+        handlers={
+            "order.progress": functools.partial(consumers.handle_progress, db=db),
+            "order.failed": functools.partial(consumers.handle_failed, db=db),
+        },
+        app_factory=app_factory,
+        on_start=[seed_demo_connection] if settings.seed_demo_connection else [],
+    )

@@ -1,0 +1,95 @@
+"""Replay: send an order on again after the cause of its failure was fixed.
+
+Every step downstream is idempotent by business key (customer links, the order key on the
+invoice), so a replay finishes what is missing and never makes a second document.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import col, desc, select
+
+from lb_common.db import Database
+from lb_common.orders import CanonicalOrder
+from lb_connectors.platforms.base import PayloadError
+from lb_connectors.platforms.registry import get_adapter
+from lb_ingest import transfer
+from lb_ingest.connections import settings_of
+from lb_ingest.store import Connection, Delivery, Order
+from lb_ingest.timeline import add_entry
+from lb_ingest.webhooks import apply_version, emit_order_ready
+
+REPLAYABLE = frozenset({transfer.FAILED, transfer.TRANSFERRED, transfer.CUSTOMER_RESOLVED})
+
+
+@dataclass(frozen=True)
+class ReplayOutcome:
+    status_code: int
+    body: dict[str, object]
+
+
+async def replay_order(db: Database, order_key: str, *, dry_run: bool = False) -> ReplayOutcome:
+    async with db.transaction() as session:
+        order = await session.get(Order, order_key)
+        if order is None:
+            return ReplayOutcome(404, {"error": f"no order {order_key!r}"})
+        if order.status not in REPLAYABLE:
+            return ReplayOutcome(
+                409,
+                {
+                    "error": f"order is {order.status}; replay is for orders that failed or are stuck",
+                    "status": order.status,
+                },
+            )
+        connection = await session.get(Connection, order.connection)
+        if connection is None:
+            return ReplayOutcome(
+                409, {"error": f"connection {order.connection!r} no longer exists"}
+            )
+        canonical, problem = await _current_version(session, order, connection)
+        if canonical is None:
+            return ReplayOutcome(
+                409, {"error": f"the stored webhook still cannot be read: {problem}"}
+            )
+        plan = {
+            "order_key": order_key,
+            "action": "send order.ready again",
+            "previous_status": order.status,
+            "previous_reason": order.status_reason,
+        }
+        if dry_run:
+            return ReplayOutcome(200, {"dry_run": True, **plan})
+        if order.canonical is None:
+            order = apply_version(session, order, connection.name, canonical)
+        emit_order_ready(session, order, canonical)
+        order.status_reason = None
+        session.add(order)
+        add_entry(
+            session, order_key, "replay", "Replayed by an operator: sent on to the ledger again."
+        )
+        return ReplayOutcome(202, {"replayed": True, **plan})
+
+
+async def _current_version(
+    session, order: Order, connection: Connection
+) -> tuple[CanonicalOrder | None, str | None]:
+    """The stored canonical order, or a fresh parse of its newest delivery (after a fix)."""
+    if order.canonical is not None:
+        return CanonicalOrder.model_validate(order.canonical), None
+    newest = (
+        await session.exec(
+            select(Delivery)
+            .where(Delivery.order_key == order.order_key)
+            .order_by(desc(col(Delivery.id)))
+        )
+    ).first()
+    if newest is None:
+        return None, "no delivery is stored for this order"
+    try:
+        parsed = get_adapter(order.platform).parse_order(
+            newest.body, shop=order.shop, fields=settings_of(connection).customer_fields
+        )
+    except PayloadError as exc:
+        return None, str(exc)
+    return parsed, None

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from lb_common.settings import ServiceSettings
+
+
+class IngestSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="LEDGERBRIDGE_INGEST_", extra="ignore")
+
+    port: int = 8001
+    max_body_bytes: int = 2 * 1024 * 1024
+    # The `demo` connection is created at start-up unless it exists (see docs/configuration.md).
+    seed_demo_connection: bool = True
+    demo_shopify_secret: SecretStr = Field(
+        default=SecretStr("demo-secret"),
+        validation_alias=AliasChoices(
+            "LEDGERBRIDGE_DEMO_SHOPIFY_SECRET", "LEDGERBRIDGE_INGEST_DEMO_SHOPIFY_SECRET"
+        ),
+    )

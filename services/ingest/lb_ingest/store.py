@@ -1,0 +1,94 @@
+"""ingest's own tables: connections, webhook deliveries (raw bytes kept), orders, timeline."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, LargeBinary, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from lb_common.db import UTCDateTime, utcnow
+
+
+class Connection(SQLModel, table=True):
+    """One shop ↔ ledger pair, as ingest sees it: how to verify and when to transfer."""
+
+    __tablename__ = "connections"
+
+    name: str = Field(primary_key=True)
+    platform: str
+    # Several secrets are accepted during a rotation; never returned by the API.
+    secrets: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    enabled: bool = True
+
+
+class Delivery(SQLModel, table=True):
+    """One webhook request, stored before it is answered."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (UniqueConstraint("connection", "delivery_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    connection: str = Field(index=True)
+    platform: str
+    topic: str
+    delivery_id: str
+    event_key: str | None = Field(default=None, index=True)
+    shop: str | None = None
+    received_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    # accepted | duplicate | stale | unusable
+    outcome: str
+    error: str | None = None
+    order_key: str | None = Field(default=None, index=True)
+
+
+class Order(SQLModel, table=True):
+    """The newest version of an order, and where it stands."""
+
+    __tablename__ = "orders"
+
+    order_key: str = Field(primary_key=True)
+    connection: str = Field(index=True)
+    platform: str
+    shop: str
+    order_id: str
+    order_name: str | None = None
+    email: str | None = Field(default=None, index=True)
+    currency: str | None = None
+    total: str | None = None  # Decimal as text: exact, and portable between databases
+    status: str = Field(index=True)
+    status_reason: str | None = None
+    version: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    canonical: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    transferred_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    customer_number: int | None = None
+    invoice_number: int | None = None
+    received_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False, index=True)
+    )
+
+
+class TimelineEntry(SQLModel, table=True):
+    __tablename__ = "timeline"
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_key: str = Field(index=True)
+    at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    service: str
+    step: str
+    message: str = Field(sa_column=Column(Text, nullable=False))
+    level: str = "info"  # info | warning | error
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # The event that reported this step: a redelivered event adds no second line.
+    message_id: str | None = Field(default=None, unique=True)
+
+
+TABLES = (Connection, Delivery, Order, TimelineEntry)

@@ -1,0 +1,292 @@
+"""One booked invoice per order, even when a reply from the ledger is lost.
+
+The steps, each recorded in our database before the next call:
+
+1. intent: the link row exists (order key, customer) before anything is created.
+2. Look up the ledger by the order key (`references.other`) among booked invoices, then drafts:
+   an earlier attempt may have got further than our records say (its reply was lost).
+3. Create the draft (with an Idempotency-Key derived from the order key) → step drafted.
+4. Compare the ledger's total with the shop's; a difference above the tolerance stops here and
+   leaves the draft for a bookkeeper.
+5. Book it (Idempotency-Key again). If booking fails because the draft is gone, look the booked
+   invoice up by the order key before giving up.
+6. Step booked, `invoice.booked` and the timeline entry, in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from lb_common import inbox
+from lb_common.db import Database, utcnow
+from lb_common.envelope import Envelope
+from lb_common.errors import PermanentError
+from lb_common.events import BookedLine, CustomerResolved, InvoiceBooked, OrderProgress
+from lb_common.money import ZERO
+from lb_common.orders import CanonicalOrder
+from lb_common.outbox import add_to_outbox
+from lb_connectors.economic.client import EconomicClient
+from lb_connectors.economic.errors import EconomicNotFound, EconomicValidationError
+from lb_connectors.economic.models import BookedInvoice, Customer, DraftInvoice
+from lb_connectors.ledgers import LedgerDirectory
+from lb_invoicing import store
+from lb_invoicing.documents import draft_body
+from lb_invoicing.lines import InvoicePlan, plan_invoice, products_needed
+from lb_invoicing.policy import InvoiceSettings
+from lb_invoicing.store import InvoiceConnectionSettings, InvoiceLink
+
+log = logging.getLogger(__name__)
+SERVICE = "invoicing"
+
+
+@dataclass(frozen=True)
+class Context:
+    envelope: Envelope
+    order: CanonicalOrder
+    customer_number: int
+    client: EconomicClient
+    db: Database
+
+
+async def handle_customer_resolved(
+    envelope: Envelope, *, db: Database, ledgers: LedgerDirectory
+) -> None:
+    event = envelope.parse(CustomerResolved)
+    ctx = Context(
+        envelope,
+        event.order,
+        event.customer_number,
+        ledgers.for_connection(envelope.connection),
+        db,
+    )
+    link = await _link_with_intent(ctx)
+    if link.step == store.BOOKED:
+        await _already_booked(ctx, link)
+        return
+
+    booked = await _find_booked(ctx)
+    if booked is None:
+        settings = await load_settings(db, envelope.connection)
+        draft = await _draft(ctx, link, settings)
+        if not settings.book:
+            await _leave_as_draft(ctx, draft)
+            return
+        booked = await _book(ctx, draft)
+    await _record_booked(ctx, booked)
+
+
+async def load_settings(db: Database, connection: str) -> InvoiceSettings:
+    async with db.session() as session:
+        row = await session.get(InvoiceConnectionSettings, connection)
+    return InvoiceSettings.model_validate(row.settings if row else {})
+
+
+async def _link_with_intent(ctx: Context) -> InvoiceLink:
+    async with ctx.db.transaction() as session:
+        link = await session.get(InvoiceLink, ctx.order.order_key)
+        if link is None:
+            link = InvoiceLink(
+                order_key=ctx.order.order_key,
+                connection=ctx.envelope.connection,
+                step=store.INTENT,
+                customer_number=ctx.customer_number,
+                currency=ctx.order.currency,
+            )
+            session.add(link)
+        return link
+
+
+async def _find_booked(ctx: Context) -> BookedInvoice | None:
+    found = await ctx.client.find_booked_invoices(reference=ctx.order.order_key)
+    if len(found) > 1:
+        log.error("the ledger holds %d booked invoices for one order", len(found))
+    return min(found, key=lambda b: b.booked_invoice_number) if found else None
+
+
+async def _draft(ctx: Context, link: InvoiceLink, settings: InvoiceSettings) -> DraftInvoice:
+    draft: DraftInvoice | None = None
+    if link.draft_invoice_number is not None:
+        draft = await ctx.client.get_draft_invoice(link.draft_invoice_number)
+    if draft is None:
+        existing = await ctx.client.find_draft_invoices(reference=ctx.order.order_key)
+        draft = min(existing, key=lambda d: d.draft_invoice_number) if existing else None
+        if draft is not None:  # the list leaves out lines and totals; read it whole
+            draft = await ctx.client.get_draft_invoice(draft.draft_invoice_number) or draft
+    if draft is None:
+        plan, layout = await _plan(ctx, settings)
+        draft = await ctx.client.create_draft_invoice(
+            draft_body(ctx.order, await _customer(ctx), plan, layout),
+            idempotency_key=f"{ctx.order.order_key}:draft",
+        )
+        await _progress(
+            ctx,
+            "invoice.drafted",
+            f"Draft invoice {draft.draft_invoice_number} created with {len(plan.lines)} lines.",
+            {"draft_invoice_number": draft.draft_invoice_number, "notes": list(plan.notes)},
+        )
+    async with ctx.db.transaction() as session:
+        stored = await session.get(InvoiceLink, ctx.order.order_key)
+        assert stored is not None
+        stored.step = store.DRAFTED
+        stored.draft_invoice_number = draft.draft_invoice_number
+        stored.updated_at = utcnow()
+        session.add(stored)
+    _check_total(ctx, draft, settings)
+    return draft
+
+
+async def _plan(ctx: Context, settings: InvoiceSettings) -> tuple[InvoicePlan, int]:
+    known = set()
+    for number in products_needed(ctx.order, settings):
+        product = await ctx.client.get_product(number)
+        if product is not None and not product.barred:
+            known.add(number)
+    plan = plan_invoice(ctx.order, settings, frozenset(known))
+    customer = await _customer(ctx)
+    layout = settings.layout or (customer.layout.layout_number if customer.layout else None)
+    if layout is None:
+        layouts = await ctx.client.list_layouts()
+        if not layouts:
+            raise PermanentError("The e-conomic agreement has no invoice layout; create one.")
+        layout = layouts[0].layout_number
+    return plan, layout
+
+
+async def _customer(ctx: Context) -> Customer:
+    customer = await ctx.client.get_customer(ctx.customer_number)
+    if customer is None:
+        raise PermanentError(
+            f"e-conomic customer {ctx.customer_number} no longer exists. Re-link the buyer "
+            "in the customers service, then replay the order."
+        )
+    return customer
+
+
+def _check_total(ctx: Context, draft: DraftInvoice, settings: InvoiceSettings) -> None:
+    ledger_total = draft.gross_amount
+    if ledger_total is None:
+        return
+    difference = abs(ledger_total - ctx.order.total_price)
+    if difference > settings.tolerance:
+        raise PermanentError(
+            f"The invoice total in e-conomic ({ctx.order.currency} {ledger_total}) differs from "
+            f"the shop's total ({ctx.order.currency} {ctx.order.total_price}) by {difference}. "
+            f"Draft invoice {draft.draft_invoice_number} is left unbooked for a bookkeeper to check "
+            "(VAT zone, prices, discounts)."
+        )
+
+
+async def _book(ctx: Context, draft: DraftInvoice) -> BookedInvoice:
+    try:
+        return await ctx.client.book_draft_invoice(
+            draft.draft_invoice_number, idempotency_key=f"{ctx.order.order_key}:book"
+        )
+    except (EconomicNotFound, EconomicValidationError):
+        # The draft is gone or refused: an earlier attempt may have booked it already.
+        booked = await _find_booked(ctx)
+        if booked is None:
+            raise
+        return booked
+
+
+async def _record_booked(ctx: Context, booked: BookedInvoice) -> None:
+    lines = tuple(
+        BookedLine(
+            sku=line.product.product_number if line.product else None,
+            product_number=line.product.product_number if line.product else "",
+            quantity=line.quantity or ZERO,
+        )
+        for line in booked.lines
+        if line.product is not None
+    )
+    async with ctx.db.transaction() as session:
+        link = await session.get(InvoiceLink, ctx.order.order_key)
+        assert link is not None
+        link.step = store.BOOKED
+        link.booked_invoice_number = booked.booked_invoice_number
+        link.net_amount = str(booked.net_amount)
+        link.vat_amount = str(booked.vat_amount)
+        link.gross_amount = str(booked.gross_amount)
+        link.document = booked.model_dump(mode="json", by_alias=True, exclude_none=True)
+        link.updated_at = utcnow()
+        session.add(link)
+        add_to_outbox(
+            session,
+            Envelope.wrap(
+                InvoiceBooked(
+                    order_key=ctx.order.order_key,
+                    customer_number=booked.customer.customer_number,
+                    draft_invoice_number=link.draft_invoice_number,
+                    booked_invoice_number=booked.booked_invoice_number,
+                    currency=booked.currency,
+                    net_amount=booked.net_amount,
+                    gross_amount=booked.gross_amount,
+                    lines=lines,
+                ),
+                connection=ctx.envelope.connection,
+                order_key=ctx.order.order_key,
+                caused_by=ctx.envelope,
+            ),
+        )
+        _add_progress(
+            session,
+            ctx,
+            "invoice.booked",
+            f"Invoice {booked.booked_invoice_number} booked: {booked.currency} "
+            f"{booked.gross_amount} incl. VAT {booked.vat_amount}.",
+            {
+                "booked_invoice_number": booked.booked_invoice_number,
+                "customer_number": booked.customer.customer_number,
+            },
+        )
+        inbox.mark_handled(session, SERVICE, ctx.envelope.message_id)
+
+
+async def _already_booked(ctx: Context, link: InvoiceLink) -> None:
+    async with ctx.db.transaction() as session:
+        _add_progress(
+            session,
+            ctx,
+            "invoice.booked",
+            f"Already booked as invoice {link.booked_invoice_number}; nothing was created again.",
+            {
+                "booked_invoice_number": link.booked_invoice_number,
+                "customer_number": link.customer_number,
+            },
+        )
+        inbox.mark_handled(session, SERVICE, ctx.envelope.message_id)
+
+
+async def _leave_as_draft(ctx: Context, draft: DraftInvoice) -> None:
+    async with ctx.db.transaction() as session:
+        _add_progress(
+            session,
+            ctx,
+            "invoice.left_as_draft",
+            f"Draft invoice {draft.draft_invoice_number} left for a bookkeeper to book "
+            "(the connection creates drafts only).",
+            {"draft_invoice_number": draft.draft_invoice_number},
+        )
+        inbox.mark_handled(session, SERVICE, ctx.envelope.message_id)
+
+
+async def _progress(ctx: Context, step: str, message: str, details: dict[str, object]) -> None:
+    async with ctx.db.transaction() as session:
+        _add_progress(session, ctx, step, message, details)
+
+
+def _add_progress(
+    session: AsyncSession, ctx: Context, step: str, message: str, details: dict[str, object]
+) -> None:
+    add_to_outbox(
+        session,
+        Envelope.wrap(
+            OrderProgress(service=SERVICE, step=step, message=message, details=details),
+            connection=ctx.envelope.connection,
+            order_key=ctx.order.order_key,
+            caused_by=ctx.envelope,
+        ),
+    )

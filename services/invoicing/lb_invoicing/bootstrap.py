@@ -1,0 +1,66 @@
+"""Composition root of the invoicing service."""
+
+from __future__ import annotations
+
+import functools
+
+import httpx
+from fastapi import FastAPI
+
+from lb_common.admin import create_admin_app
+from lb_common.db import Database
+from lb_common.messaging import Broker
+from lb_common.runtime import ServiceParts
+from lb_connectors.ledgers import LedgerDirectory
+from lb_invoicing import book
+from lb_invoicing.api import admin_router
+from lb_invoicing.policy import DEMO_SETTINGS
+from lb_invoicing.settings import InvoicingSettings
+from lb_invoicing.store import TABLES, InvoiceConnectionSettings
+
+SERVICE = "invoicing"
+
+
+def bootstrap(
+    settings: InvoicingSettings | None = None,
+    *,
+    ledger_transport: httpx.AsyncBaseTransport | None = None,
+) -> ServiceParts:
+    settings = settings or InvoicingSettings()
+    common = settings.common
+    db = Database(settings.resolved_database_url(SERVICE))
+    broker = Broker(common.amqp_url.get_secret_value(), common.broker_prefix)
+    ledgers = LedgerDirectory(common, transport=ledger_transport)
+
+    async def seed_demo_connection() -> None:
+        async with db.transaction() as session:
+            if await session.get(InvoiceConnectionSettings, "demo") is None:
+                session.add(
+                    InvoiceConnectionSettings(
+                        connection="demo", settings=DEMO_SETTINGS.model_dump(mode="json")
+                    )
+                )
+
+    def app_factory() -> FastAPI:
+        return create_admin_app(
+            SERVICE,
+            admin_token=common.admin_token,
+            readiness=[("database", db.ping), ("broker", broker.ping)],
+            routers=[admin_router(db)],
+        )
+
+    return ServiceParts(
+        name=SERVICE,
+        settings=common,
+        db=db,
+        broker=broker,
+        tables=TABLES,
+        handlers={
+            "customer.resolved": functools.partial(
+                book.handle_customer_resolved, db=db, ledgers=ledgers
+            )
+        },
+        app_factory=app_factory,
+        on_start=[seed_demo_connection] if settings.seed_demo_connection else [],
+        on_stop=[ledgers.aclose],
+    )

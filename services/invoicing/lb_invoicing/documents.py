@@ -1,0 +1,92 @@
+"""The draft invoice body e-conomic gets for an order (pure: the inputs are already fetched)."""
+
+from __future__ import annotations
+
+from lb_common.orders import Address, CanonicalOrder
+from lb_connectors.economic.models import (
+    Customer,
+    CustomerRef,
+    Delivery,
+    DraftInvoiceCreate,
+    InvoiceLine,
+    LayoutRef,
+    Notes,
+    PaymentTermsRef,
+    ProductRef,
+    Recipient,
+    References,
+)
+from lb_invoicing.lines import InvoicePlan
+
+
+def _street(address: Address) -> str | None:
+    parts = [p.strip() for p in (address.address1, address.address2) if p and p.strip()]
+    return "\n".join(parts) or None
+
+
+def recipient_name(order: CanonicalOrder, customer: Customer) -> str:
+    """The buyer's own name on the invoice, even when the sale is booked on a shared customer."""
+    address = order.billing_address
+    if (
+        address is not None
+        and address.company
+        and order.buyer
+        and order.buyer.customer_type != "b2c"
+    ):
+        return address.company
+    if address is not None and address.name:
+        return address.name
+    if order.buyer is not None and order.buyer.full_name:
+        return order.buyer.full_name
+    return customer.name
+
+
+def draft_body(
+    order: CanonicalOrder, customer: Customer, plan: InvoicePlan, layout: int
+) -> DraftInvoiceCreate:
+    billing = order.billing_address
+    shipping = order.shipping_address
+    gateways = ", ".join(order.payment_gateways)
+    return DraftInvoiceCreate(
+        date=order.created_at.date(),
+        currency=order.currency,
+        customer=CustomerRef(customer_number=customer.customer_number),
+        layout=LayoutRef(layout_number=layout),
+        payment_terms=PaymentTermsRef(
+            payment_terms_number=customer.payment_terms.payment_terms_number
+        ),
+        recipient=Recipient(
+            name=recipient_name(order, customer)[:250],
+            vat_zone=customer.vat_zone,
+            address=(_street(billing) or None) if billing else customer.address,
+            zip=billing.zip if billing else customer.zip,
+            city=billing.city if billing else customer.city,
+            country=billing.country if billing else customer.country,
+            ean=order.buyer.ean if order.buyer else None,
+        ),
+        delivery=Delivery(
+            address=_street(shipping),
+            zip=shipping.zip,
+            city=shipping.city,
+            country=shipping.country,
+        )
+        if shipping is not None and _street(shipping)
+        else None,
+        notes=Notes(
+            heading=f"Webshop order {order.order_name}"[:250],
+            text_line1=f"Paid with {gateways}"[:1000] if gateways else None,
+        ),
+        # The order key is how a lost reply is found again: never change its format lightly.
+        references=References(other=order.order_key[:250]),
+        lines=[
+            InvoiceLine(
+                line_number=i,
+                sort_key=i,
+                description=line.description,
+                product=ProductRef(product_number=line.product_number),
+                quantity=line.quantity,
+                unit_net_price=line.unit_net_price,
+            )
+            for i, line in enumerate(plan.lines, start=1)
+        ],
+    )

@@ -1,0 +1,30 @@
+"""The invoicing service's part of a connection's settings."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class InvoiceSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # What to do with a line whose SKU is not a product in the ledger, or that has no SKU.
+    unknown_product: Literal["fail", "default_product"] = "fail"
+    missing_sku: Literal["fail", "default_product"] = "fail"
+    default_product: str | None = None
+    shipping_product: str = "SHIPPING"
+    # Layout for new invoices: this one, else the customer's, else the agreement's first.
+    layout: int | None = None
+    book: bool = True  # False: leave a draft for the bookkeeper
+    # Largest difference between the ledger's invoice total and the shop's, per document.
+    tolerance: Decimal = Decimal("0.01")
+
+
+# The demo connection books lines without a SKU (the public Shopify sample has none) on a
+# default product, and says so on the timeline.
+DEMO_SETTINGS = InvoiceSettings(
+    missing_sku="default_product", default_product="WEB-DEFAULT", layout=21
+)

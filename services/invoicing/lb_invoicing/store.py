@@ -1,0 +1,49 @@
+"""The invoicing service's tables: order ↔ document links with the step reached, and settings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column
+from sqlmodel import Field, SQLModel
+
+from lb_common.db import UTCDateTime, utcnow
+
+# Steps, written before and after each call to the ledger (see book.py).
+INTENT = "intent"  # about to create the draft
+DRAFTED = "drafted"  # the draft exists in the ledger
+BOOKED = "booked"
+
+
+class InvoiceLink(SQLModel, table=True):
+    __tablename__ = "invoice_links"
+
+    order_key: str = Field(primary_key=True)
+    connection: str = Field(index=True)
+    step: str
+    customer_number: int = Field(index=True)
+    draft_invoice_number: int | None = None
+    booked_invoice_number: int | None = Field(default=None, index=True)
+    currency: str | None = None
+    net_amount: str | None = None  # Decimal as text
+    vat_amount: str | None = None
+    gross_amount: str | None = None
+    # The booked document as the ledger returned it, with its lines (purchase history).
+    document: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+
+
+class InvoiceConnectionSettings(SQLModel, table=True):
+    __tablename__ = "invoice_settings"
+
+    connection: str = Field(primary_key=True)
+    settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+TABLES = (InvoiceLink, InvoiceConnectionSettings)

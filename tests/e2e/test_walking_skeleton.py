@@ -1,0 +1,166 @@
+"""A signed Shopify order becomes exactly one booked invoice, through all four services on the
+real RabbitMQ, each with its own SQLite database, booking into the sandbox."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import pytest
+
+from lb_common.envelope import Envelope
+from tests.platforms.factories import SHOPIFY_SHOP, fixture, shopify_json, shopify_order
+from tests.support.system import System, running_system
+
+HKD = fixture("shopify_orders_create_discounts_HKD.json")
+HKD_ID = json.loads(HKD)["id"]
+HKD_KEY = f"shopify:{SHOPIFY_SHOP}:{HKD_ID}"
+
+
+@pytest.fixture
+async def system(amqp_url, broker_prefix, tmp_path) -> AsyncIterator[System]:
+    async with running_system(amqp_url, broker_prefix, tmp_path) as running:
+        yield running
+
+
+async def test_public_hkd_order_becomes_one_booked_invoice(system: System):
+    response = await system.post_shopify("orders/create", HKD)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"status": "accepted", "order_key": HKD_KEY}
+
+    order = await system.wait_for_status(HKD_KEY, "booked")
+
+    ledger = await system.ledger_state()
+    assert len(ledger["booked_invoices"]) == 1
+    invoice = ledger["booked_invoices"][0]
+    assert invoice["references"]["other"] == HKD_KEY
+    assert invoice["currency"] == "HKD"
+    assert Decimal(str(invoice["grossAmount"])) == Decimal("394.00")
+    # Four product lines without SKU on the default product, and the shipping line.
+    products = [line["product"]["productNumber"] for line in invoice["lines"]]
+    assert products == ["WEB-DEFAULT"] * 4 + ["SHIPPING"]
+    nets = [Decimal(str(line["unitNetPrice"])) for line in invoice["lines"]]
+    assert nets == [Decimal(v) for v in ("89.22", "94.92", "94.93", "94.93", "20.00")]
+    assert ledger["drafts"] == []
+
+    [customer] = ledger["customers"]
+    assert customer["email"] == "redacted@example.com"
+    assert customer["vatZone"]["vatZoneNumber"] == 3  # Hong Kong: outside the EU
+    assert invoice["customer"]["customerNumber"] == customer["customerNumber"]
+    assert order["customer_number"] == customer["customerNumber"]
+    assert order["invoice_number"] == invoice["bookedInvoiceNumber"]
+
+    steps = [entry["step"] for entry in order["timeline"]]
+    for expected in (
+        "webhook.received",
+        "order.transferred",
+        "customer.resolved",
+        "invoice.drafted",
+        "invoice.booked",
+    ):
+        assert expected in steps, steps
+    drafted = next(e for e in order["timeline"] if e["step"] == "invoice.drafted")
+    assert any("no SKU" in note for note in drafted["details"]["notes"])
+
+
+async def test_duplicate_webhook_and_duplicate_message_give_one_invoice(system: System, amqp_url):
+    first = await system.post_shopify("orders/paid", HKD, webhook_id="delivery-1")
+    again = await system.post_shopify("orders/paid", HKD, webhook_id="delivery-1")
+    assert first.json()["status"] == "accepted"
+    assert again.json() == {"status": "duplicate"}
+    await system.wait_for_status(HKD_KEY, "booked")
+
+    # Deliver the order.ready that started it all a second time, as the broker may.
+    ingest_db = system.runtimes["ingest"].parts.db
+    from sqlmodel import select
+
+    from lb_common.outbox import OutboxMessage
+
+    async with ingest_db.session() as session:
+        rows = (await session.exec(select(OutboxMessage))).all()
+    [ready] = [r for r in rows if r.routing_key == "order.ready"]
+    await system.runtimes["ingest"].parts.broker.publish_envelope(Envelope.from_bytes(ready.body))
+
+    # And a replay by an operator after it was booked is refused rather than repeated.
+    replay = await system.apps["ingest"].post(f"/orders/{HKD_KEY}/replay")
+    assert replay.status_code == 409
+
+    await _settle(system)
+    ledger = await system.ledger_state()
+    assert len(ledger["booked_invoices"]) == 1
+    assert len(ledger["customers"]) == 1
+
+
+async def test_forged_signature_is_refused_and_leaves_nothing(system: System):
+    response = await system.post_shopify("orders/create", HKD, secret="not-the-secret")
+    assert response.status_code == 401
+    assert "signature" in response.json()["error"]
+    orders = (await system.apps["ingest"].get("/orders")).json()
+    assert orders["total"] == 0
+    deliveries = (await system.apps["ingest"].get("/deliveries")).json()
+    assert deliveries == []
+
+
+async def test_malformed_body_with_valid_signature_is_kept_and_explained(system: System):
+    body = b'{"id": 4242, "currency": "DKK", "line_items": "not a list"'
+    response = await system.post_shopify("orders/create", body)
+    assert response.status_code == 422
+    assert "could not be read" in response.json()["error"]
+    [kept] = (await system.apps["ingest"].get("/deliveries")).json()
+    assert kept["outcome"] == "unusable"
+    raw = await system.apps["ingest"].get(f"/deliveries/{kept['id']}/body")
+    assert raw.content == body
+
+
+async def test_unusable_order_fails_visibly_and_replays_after_the_fix(system: System):
+    # The SKU is not in the ledger and the connection fails on unknown products.
+    body = shopify_json(
+        shopify_order(
+            lines=[{"sku": "NOT-IN-LEDGER", "title": "Mystery box", "price": "80.00"}],
+            email="mystery@example.com",
+        )
+    )
+    response = await system.post_shopify("orders/paid", body)
+    key = response.json()["order_key"]
+    failed = await system.wait_for_status(key, "failed")
+    assert "NOT-IN-LEDGER" in failed["status_reason"]
+    assert any(e["level"] == "error" for e in failed["timeline"])
+
+    # The bookkeeper decides unknown SKUs go on the default product, then replays.
+    settings = (await system.apps["invoicing"].get("/connections/demo/settings")).json()
+    settings["unknown_product"] = "default_product"
+    put = await system.apps["invoicing"].put("/connections/demo/settings", json=settings)
+    assert put.status_code == 200
+    dry = await system.apps["ingest"].post(f"/orders/{key}/replay", params={"dry_run": True})
+    assert dry.status_code == 200 and dry.json()["dry_run"] is True
+    replay = await system.apps["ingest"].post(f"/orders/{key}/replay")
+    assert replay.status_code == 202
+    await system.wait_for_status(key, "booked")
+    ledger = await system.ledger_state()
+    assert len(ledger["booked_invoices"]) == 1
+    assert len(ledger["customers"]) == 1  # the customer was resolved once, reused on replay
+
+
+async def test_returning_customer_is_found_not_created_again(system: System):
+    keys = []
+    for total in ("100.00", "60.00"):
+        body = shopify_json(
+            shopify_order(
+                lines=[{"sku": "MUG-BLACK", "title": "Mug", "price": total}],
+                email="Returning@Example.com",
+            )
+        )
+        keys.append((await system.post_shopify("orders/paid", body)).json()["order_key"])
+    first = await system.wait_for_status(keys[0], "booked")
+    second = await system.wait_for_status(keys[1], "booked")
+    assert first["customer_number"] == second["customer_number"]
+    ledger = await system.ledger_state()
+    assert len(ledger["customers"]) == 1
+    assert len(ledger["booked_invoices"]) == 2
+
+
+async def _settle(system: System, seconds: float = 1.5) -> None:
+    import asyncio
+
+    await asyncio.sleep(seconds)

@@ -1,0 +1,156 @@
+"""The whole system in one test process: four services on the real RabbitMQ, each with its own
+SQLite file, all booking into their own sandbox agreement (reached in-process over ASGI).
+
+Services run their real composition roots (bootstrap.py) and runtimes; only the HTTP servers
+are skipped: the test talks to each FastAPI app through httpx's ASGI transport.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from lb_common.runtime import ServiceRuntime
+from lb_common.settings import CommonSettings
+from lb_customers.bootstrap import bootstrap as customers_bootstrap
+from lb_customers.settings import CustomersSettings
+from lb_ingest.bootstrap import bootstrap as ingest_bootstrap
+from lb_ingest.settings import IngestSettings
+from lb_inventory.bootstrap import bootstrap as inventory_bootstrap
+from lb_inventory.settings import InventorySettings
+from lb_invoicing.bootstrap import bootstrap as invoicing_bootstrap
+from lb_invoicing.settings import InvoicingSettings
+from lb_sandbox.app import create_app as create_sandbox_app
+from tests.platforms.factories import shopify_headers
+
+ADMIN_TOKEN = "test-admin-token"
+DEMO_SECRET = "demo-secret"
+
+
+def common_settings(amqp_url: str, prefix: str, data_dir: Path, grant: str) -> CommonSettings:
+    return CommonSettings(
+        amqp_url=SecretStr(amqp_url),
+        broker_prefix=prefix,
+        admin_token=SecretStr(ADMIN_TOKEN),
+        data_dir=data_dir,
+        retry_delays_ms=[200, 500, 1000],
+        economic_base_url="http://sandbox/economic",
+        economic_app_secret_token=SecretStr("test-app"),
+        economic_agreement_grant_token=SecretStr(grant),
+    )
+
+
+@dataclass
+class System:
+    common: CommonSettings
+    sandbox_app: Any
+    runtimes: dict[str, ServiceRuntime] = field(default_factory=dict)
+    apps: dict[str, httpx.AsyncClient] = field(default_factory=dict)
+
+    @property
+    def grant(self) -> str:
+        return self.common.economic_agreement_grant_token.get_secret_value()
+
+    @property
+    def ledger_transport(self) -> httpx.ASGITransport:
+        return httpx.ASGITransport(app=self.sandbox_app)
+
+    async def start(self, *names: str) -> None:
+        for name in names or ("ingest", "customers", "invoicing", "inventory"):
+            runtime = ServiceRuntime(self._parts(name))
+            await runtime.start()
+            self.runtimes[name] = runtime
+            self.apps[name] = httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=runtime.parts.app_factory()),
+                base_url=f"http://{name}",
+                headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+            )
+
+    def _parts(self, name: str):
+        c = self.common
+        if name == "ingest":
+            return ingest_bootstrap(IngestSettings(common=c))
+        transport = self.ledger_transport
+        if name == "customers":
+            return customers_bootstrap(CustomersSettings(common=c), ledger_transport=transport)
+        if name == "invoicing":
+            return invoicing_bootstrap(InvoicingSettings(common=c), ledger_transport=transport)
+        return inventory_bootstrap(InventorySettings(common=c), ledger_transport=transport)
+
+    async def stop(self, *names: str) -> None:
+        for name in names or list(self.runtimes):
+            runtime = self.runtimes.pop(name)
+            await runtime.stop()
+            await self.apps.pop(name).aclose()
+
+    # --- what a shop and an operator do --------------------------------------------------
+
+    async def post_shopify(
+        self,
+        topic: str,
+        body: bytes,
+        *,
+        secret: str = DEMO_SECRET,
+        connection: str = "demo",
+        webhook_id: str | None = None,
+        **header_overrides: str,
+    ) -> httpx.Response:
+        headers = shopify_headers(topic, body, secret, webhook_id=webhook_id)
+        headers.update(header_overrides)
+        return await self.apps["ingest"].post(
+            f"/webhooks/shopify/{connection}", content=body, headers=headers
+        )
+
+    async def order(self, order_key: str) -> dict[str, Any]:
+        response = await self.apps["ingest"].get(f"/orders/{order_key}")
+        response.raise_for_status()
+        return response.json()
+
+    async def wait_for_status(
+        self, order_key: str, *statuses: str, timeout: float = 20.0
+    ) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        last: dict[str, Any] = {}
+        while loop.time() < deadline:
+            response = await self.apps["ingest"].get(f"/orders/{order_key}")
+            if response.status_code == 200:
+                last = response.json()
+                if last["status"] in statuses:
+                    return last
+            await asyncio.sleep(0.1)
+        raise AssertionError(
+            f"order {order_key} did not reach {statuses}; last seen: "
+            f"{last.get('status')} {last.get('status_reason')} {last.get('timeline')}"
+        )
+
+    async def ledger_state(self) -> dict[str, Any]:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.sandbox_app), base_url="http://sandbox"
+        ) as client:
+            response = await client.get(f"/_sandbox/agreements/{self.grant}/state")
+            response.raise_for_status()
+            return response.json()
+
+
+@contextlib.asynccontextmanager
+async def running_system(
+    amqp_url: str, prefix: str, data_dir: Path, *services: str
+) -> AsyncIterator[System]:
+    system = System(
+        common=common_settings(amqp_url, prefix, data_dir, f"grant-{uuid.uuid4().hex}"),
+        sandbox_app=create_sandbox_app(),
+    )
+    try:
+        await system.start(*services)
+        yield system
+    finally:
+        await system.stop()

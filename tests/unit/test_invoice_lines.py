@@ -1,0 +1,70 @@
+"""Invoice lines net of VAT, with the shop's discount allocations, products and shipping."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from lb_common.errors import PermanentError
+from lb_connectors.platforms.registry import get_adapter
+from lb_invoicing.lines import plan_invoice, products_needed
+from lb_invoicing.policy import DEMO_SETTINGS, InvoiceSettings
+from tests.platforms.factories import fixture, shopify_json, shopify_order
+
+SHOP = "demo-shop.myshopify.com"
+KNOWN = frozenset({"WEB-DEFAULT", "SHIPPING", "TSHIRT-RED-M"})
+
+
+def parse(raw: bytes):
+    return get_adapter("shopify").parse_order(raw, shop=SHOP)
+
+
+def test_hkd_sample_lines_carry_the_allocated_discounts_and_sum_to_the_shop_total():
+    order = parse(fixture("shopify_orders_create_discounts_HKD.json"))
+    plan = plan_invoice(order, DEMO_SETTINGS, KNOWN)
+    assert [line.unit_net_price for line in plan.lines] == [
+        Decimal("89.22"), Decimal("94.92"), Decimal("94.93"), Decimal("94.93"), Decimal("20.00"),
+    ]  # fmt: skip
+    assert plan.net_total == order.total_price == Decimal("394.00")
+    assert len(plan.notes) == 4 and "no SKU" in plan.notes[0]
+
+
+def test_prices_including_vat_are_sent_net():
+    order = parse(shopify_json(shopify_order(
+        lines=[{"sku": "TSHIRT-RED-M", "quantity": 2, "price": "125.00"}], shipping="50.00"
+    )))  # fmt: skip
+    plan = plan_invoice(order, InvoiceSettings(), KNOWN)
+    assert [(line.product_number, line.quantity, line.unit_net_price) for line in plan.lines] == [
+        ("TSHIRT-RED-M", Decimal(2), Decimal("100.00")),
+        ("SHIPPING", Decimal(1), Decimal("40.00")),
+    ]
+    assert plan.net_total * Decimal("1.25") == order.total_price
+
+
+def test_unknown_sku_fails_naming_it_unless_a_default_product_is_set():
+    order = parse(shopify_json(shopify_order(lines=[{"sku": "NOPE-1", "title": "Ghost"}])))
+    with pytest.raises(PermanentError, match=r"SKU 'NOPE-1'.*Ghost"):
+        plan_invoice(order, InvoiceSettings(), KNOWN)
+    lenient = InvoiceSettings(unknown_product="default_product", default_product="WEB-DEFAULT")
+    plan = plan_invoice(order, lenient, KNOWN)
+    assert plan.lines[0].product_number == "WEB-DEFAULT"
+    assert plan.lines[0].sku == "NOPE-1"
+    assert "NOPE-1" in plan.notes[0]
+
+
+def test_missing_sku_fails_by_default_with_what_to_do():
+    order = parse(fixture("shopify_orders_create_discounts_HKD.json"))
+    with pytest.raises(PermanentError, match="has no SKU"):
+        plan_invoice(order, InvoiceSettings(), KNOWN)
+
+
+def test_missing_shipping_product_is_named():
+    order = parse(shopify_json(shopify_order(lines=[{"sku": "TSHIRT-RED-M"}], shipping="10.00")))
+    with pytest.raises(PermanentError, match="shipping product 'FRAGT'"):
+        plan_invoice(order, InvoiceSettings(shipping_product="FRAGT"), KNOWN)
+
+
+def test_products_to_look_up():
+    order = parse(shopify_json(shopify_order(lines=[{"sku": "A"}, {"sku": "B"}], shipping="5.00")))
+    assert products_needed(order, DEMO_SETTINGS) == {"A", "B", "SHIPPING", "WEB-DEFAULT"}

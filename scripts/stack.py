@@ -35,8 +35,8 @@ def say(message: str) -> None:
     print(f"[ledgerbridge] {message}", flush=True)
 
 
-def port_of(variable: str, default: int) -> int:
-    return int(os.environ.get(variable, default))
+def port_of(variable: str, default: int, env: dict[str, str] | None = None) -> int:
+    return int((env if env is not None else os.environ).get(variable, default))
 
 
 def amqp_reachable(host: str = "127.0.0.1", port: int = 5672) -> bool:
@@ -89,27 +89,44 @@ class Stack:
     def url(self, name: str) -> str:
         for proc_name, _, variable, default, _ in PROCESSES:
             if proc_name == name:
-                return f"http://127.0.0.1:{port_of(variable, default)}"
+                return f"http://127.0.0.1:{port_of(variable, default, self.env)}"
         raise KeyError(name)
 
     def start(self) -> None:
         ensure_rabbitmq()
-        logs = self.data_dir / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-        for name, module, variable, default, _ in PROCESSES:
-            port = port_of(variable, default)
-            if _port_taken(port):
-                self.stop()
-                sys.exit(f"port {port} for {name} is taken (another `make up`?); set {variable}.")
-            with open(logs / f"{name}.log", "ab") as log:  # the child keeps its own copy
-                self.processes[name] = subprocess.Popen(
-                    [sys.executable, "-m", module], env=self.env, stdout=log, stderr=log, cwd=ROOT
-                )
+        for name, *_ in PROCESSES:
+            self.start_one(name)
         self.wait_ready()
 
-    def wait_ready(self, timeout: float = 60.0) -> None:
+    def start_one(self, name: str, extra_env: dict[str, str] | None = None) -> None:
+        """Start one process (again); `extra_env` applies to this start only."""
+        _, module, variable, default, _ = next(p for p in PROCESSES if p[0] == name)
+        port = port_of(variable, default, self.env)
+        if _port_taken(port):
+            self.stop()
+            sys.exit(f"port {port} for {name} is taken (another `make up`?); set {variable}.")
+        logs = self.data_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        with open(logs / f"{name}.log", "ab") as log:  # the child keeps its own copy
+            self.processes[name] = subprocess.Popen(
+                [sys.executable, "-m", module],
+                env={**self.env, **(extra_env or {})},
+                stdout=log,
+                stderr=log,
+                cwd=ROOT,
+            )
+
+    def kill(self, name: str) -> None:
+        """SIGKILL: no drain, no flush (what a crash or an OOM kill does)."""
+        proc = self.processes.pop(name)
+        proc.kill()
+        proc.wait()
+
+    def wait_ready(self, *names: str, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         for name, _, _, _, path in PROCESSES:
+            if name not in self.processes or (names and name not in names):
+                continue
             while True:
                 proc = self.processes[name]
                 if proc.poll() is not None:
@@ -123,7 +140,8 @@ class Stack:
                     self.stop()
                     sys.exit(f"{name} was not ready within {timeout:.0f} s")
                 time.sleep(0.2)
-        say("all services ready: " + ", ".join(f"{n} {self.url(n)}" for n, *_ in PROCESSES))
+        if not names:
+            say("all services ready: " + ", ".join(f"{n} {self.url(n)}" for n, *_ in PROCESSES))
 
     def stop(self) -> None:
         """SIGTERM every process (they drain and flush their outbox), then wait."""

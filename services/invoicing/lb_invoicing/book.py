@@ -25,6 +25,7 @@ from lb_common.db import Database, utcnow
 from lb_common.envelope import Envelope
 from lb_common.errors import PermanentError
 from lb_common.events import BookedLine, CustomerResolved, InvoiceBooked, OrderProgress
+from lb_common.failpoints import failpoint
 from lb_common.money import ZERO
 from lb_common.orders import CanonicalOrder
 from lb_common.outbox import add_to_outbox
@@ -63,6 +64,7 @@ async def handle_customer_resolved(
         db,
     )
     link = await _link_with_intent(ctx)
+    failpoint("invoicing.after_intent")
     if link.step == store.BOOKED:
         await _already_booked(ctx, link)
         return
@@ -75,6 +77,7 @@ async def handle_customer_resolved(
             await _leave_as_draft(ctx, draft)
             return
         booked = await _book(ctx, draft)
+        failpoint("invoicing.after_booked")
     await _record_booked(ctx, booked)
 
 
@@ -121,6 +124,7 @@ async def _draft(ctx: Context, link: InvoiceLink, settings: InvoiceSettings) -> 
             draft_body(ctx.order, await _customer(ctx), plan, layout),
             idempotency_key=f"{ctx.order.order_key}:draft",
         )
+        failpoint("invoicing.after_draft_created")
         await _progress(
             ctx,
             "invoice.drafted",

@@ -1,0 +1,104 @@
+"""Kill invoicing at each point of the booking flow; the restarted process finishes the order with
+exactly one invoice. Real processes (the same launcher as `make up`), real RabbitMQ, real SQLite.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scripts.stack import PROCESSES, Stack
+from tests.platforms.factories import shopify_headers, shopify_json, shopify_order
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _request(
+    method: str, url: str, *, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> Any:
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read() or b"null")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    running = Stack.prepare(
+        data_dir=Path(tmp_path_factory.mktemp("stack")), broker_prefix=f"t{uuid.uuid4().hex[:10]}"
+    )
+    for _, _, variable, _, _ in PROCESSES:
+        running.env[variable] = str(_free_port())
+    running.env["LEDGERBRIDGE_ECONOMIC_BASE_URL"] = f"{running.url('sandbox')}/economic"
+    running.env["LEDGERBRIDGE_RETRY_DELAYS_MS"] = "[300, 600, 1200]"
+    running.start()
+    yield running
+    running.stop()
+
+
+def _post_order(stack: Stack, email: str) -> str:
+    body = shopify_json(
+        shopify_order(lines=[{"sku": "TSHIRT-RED-M", "price": "150.00"}], email=email)
+    )
+    answer = _request(
+        "POST",
+        f"{stack.url('ingest')}/webhooks/shopify/demo",
+        body=body,
+        headers=shopify_headers("orders/paid", body, "demo-secret"),
+    )
+    return str(answer["order_key"])
+
+
+def _order(stack: Stack, key: str) -> dict[str, Any]:
+    return _request(
+        "GET",
+        f"{stack.url('ingest')}/orders/{key}",
+        headers={"Authorization": f"Bearer {stack.admin_token}"},
+    )
+
+
+def _wait(predicate, timeout: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.parametrize(
+    "point", ["invoicing.after_intent", "invoicing.after_draft_created", "invoicing.after_booked"]
+)
+def test_invoicing_killed_mid_flight_resumes_with_one_invoice(stack: Stack, point: str) -> None:
+    stack.kill("invoicing")
+    stack.start_one("invoicing", {"LEDGERBRIDGE_FAILPOINTS": point})
+    stack.wait_ready("invoicing")
+    crashing = stack.processes["invoicing"]
+
+    key = _post_order(stack, f"crash-{point}@example.com")
+    _wait(lambda: crashing.poll() is not None, what=f"invoicing to die at {point}")
+    assert crashing.returncode == 137
+
+    stack.start_one("invoicing")
+    stack.wait_ready("invoicing")
+    _wait(lambda: _order(stack, key)["status"] == "booked", what=f"{key} to be booked")
+
+    state = _request("GET", f"{stack.url('sandbox')}/_sandbox/agreements/demo/state")
+    mine = [i for i in state["booked_invoices"] if i["references"]["other"] == key]
+    assert len(mine) == 1, f"{len(mine)} invoices for one order after a crash at {point}"
+    assert [d for d in state["drafts"] if d.get("references", {}).get("other") == key] == []
+    order = _order(stack, key)
+    assert order["invoice_number"] == mine[0]["bookedInvoiceNumber"]

@@ -28,7 +28,6 @@ from lb_inventory.bootstrap import bootstrap as inventory_bootstrap
 from lb_inventory.settings import InventorySettings
 from lb_invoicing.bootstrap import bootstrap as invoicing_bootstrap
 from lb_invoicing.settings import InvoicingSettings
-from lb_sandbox.app import create_app as create_sandbox_app
 from tests.platforms.factories import shopify_headers
 
 ADMIN_TOKEN = "test-admin-token"
@@ -145,9 +144,14 @@ class System:
 async def running_system(
     amqp_url: str, prefix: str, data_dir: Path, *services: str
 ) -> AsyncIterator[System]:
+    sandbox_app = None
+    if set(services or ("customers",)) - {"ingest"}:  # only ledger-facing services need it
+        from lb_sandbox.app import create_app
+
+        sandbox_app = create_app()
     system = System(
         common=common_settings(amqp_url, prefix, data_dir, f"grant-{uuid.uuid4().hex}"),
-        sandbox_app=create_sandbox_app(),
+        sandbox_app=sandbox_app,
     )
     try:
         await system.start(*services)

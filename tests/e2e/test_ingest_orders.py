@@ -1,0 +1,193 @@
+"""ingest on its own (real RabbitMQ, real SQLite): what a platform's chaos becomes.
+
+Out-of-order and duplicate deliveries, the transfer trigger, skips, and bad input. A probe
+queue bound to every event shows what ingest emitted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.platforms.factories import (
+    shopify_headers,
+    shopify_json,
+    shopify_order,
+    woocommerce_ping,
+)
+from tests.support.broker import Probe, probe
+from tests.support.system import System, running_system
+
+
+@pytest.fixture
+async def system(amqp_url, broker_prefix, tmp_path) -> AsyncIterator[System]:
+    async with running_system(amqp_url, broker_prefix, tmp_path, "ingest") as running:
+        yield running
+
+
+@pytest.fixture
+async def events(amqp_url, broker_prefix, system) -> AsyncIterator[Probe]:
+    async with probe(amqp_url, broker_prefix) as seen:
+        yield seen
+
+
+def versions(**changes):
+    """The same order at several moments: its id is fixed, its updated_at and status change."""
+    base = shopify_order(id=5550001, financial_status="pending", updated_at="2025-03-01T10:00:00Z")
+    return shopify_json({**base, **changes})
+
+
+async def _ready_count(events: Probe, order_key: str) -> int:
+    import asyncio
+
+    await asyncio.sleep(0.8)  # the relay publishes right after commit; give the broker a moment
+    return len([e for e in events.of_type("order.ready") if e.order_key == order_key])
+
+
+async def test_paid_before_create_transfers_once_with_the_paid_version(system, events):
+    paid = versions(financial_status="paid", updated_at="2025-03-01T10:05:00Z")
+    created = versions()
+    first = await system.post_shopify("orders/paid", paid)
+    key = first.json()["order_key"]
+    late = await system.post_shopify("orders/create", created)
+    assert late.json()["status"] == "stale"
+
+    [ready] = await events.wait_for("order.ready")
+    assert ready.payload["order"]["financial_status"] == "paid"
+    assert await _ready_count(events, key) == 1
+    order = await system.order(key)
+    assert order["status"] == "transferred"
+    assert order["version"].startswith("2025-03-01T10:05:00")
+    assert "webhook.stale" in [e["step"] for e in order["timeline"]]
+    assert [d["outcome"] for d in order["deliveries"]] == ["accepted", "stale"]
+
+
+async def test_waits_for_payment_then_transfers_exactly_once(system, events):
+    key = (await system.post_shopify("orders/create", versions())).json()["order_key"]
+    waiting = await system.order(key)
+    assert waiting["status"] == "waiting"
+    assert "paid" in waiting["status_reason"]
+
+    await system.post_shopify(
+        "orders/paid", versions(financial_status="paid", updated_at="2025-03-01T10:05:00Z")
+    )
+    await system.post_shopify(
+        "orders/updated", versions(financial_status="paid", updated_at="2025-03-01T10:06:00Z")
+    )
+    assert await _ready_count(events, key) == 1
+    assert (await system.order(key))["version"].startswith("2025-03-01T10:06:00")
+
+
+async def test_same_merchant_action_twice_is_one_delivery(system, events):
+    body = versions(financial_status="paid")
+    one = await system.post_shopify("orders/paid", body, **{"X-Shopify-Event-Id": "evt-1"})
+    other = await system.post_shopify("orders/paid", body, **{"X-Shopify-Event-Id": "evt-1"})
+    assert one.json()["status"] == "accepted"
+    assert other.json() == {"status": "duplicate"}
+    assert await _ready_count(events, one.json()["order_key"]) == 1
+
+
+async def test_test_orders_are_skipped_with_a_reason(system, events):
+    body = shopify_json(shopify_order(test=True))
+    key = (await system.post_shopify("orders/paid", body)).json()["order_key"]
+    order = await system.order(key)
+    assert order["status"] == "skipped"
+    assert "Test order" in order["status_reason"]
+    assert await _ready_count(events, key) == 0
+
+
+async def test_cancelled_before_transfer_makes_no_document(system, events):
+    body = shopify_json(
+        shopify_order(financial_status="pending", cancelled_at="2025-03-01T11:00:00Z")
+    )
+    key = (await system.post_shopify("orders/cancelled", body)).json()["order_key"]
+    order = await system.order(key)
+    assert order["status"] == "cancelled"
+    assert "no invoice" in order["status_reason"]
+    assert await _ready_count(events, key) == 0
+
+
+async def test_orders_list_filters_by_status_and_text(system):
+    await system.post_shopify(
+        "orders/create",
+        shopify_json(shopify_order(email="anna@example.com", financial_status="pending")),
+    )
+    await system.post_shopify("orders/paid", shopify_json(shopify_order(email="bo@example.com")))
+    ingest = system.apps["ingest"]
+    waiting = (await ingest.get("/orders", params={"status": "waiting"})).json()
+    assert [o["email"] for o in waiting["orders"]] == ["anna@example.com"]
+    found = (await ingest.get("/orders", params={"q": "BO@"})).json()
+    assert [o["email"] for o in found["orders"]] == ["bo@example.com"]
+    bad = await ingest.get("/orders", params={"status": "lost"})
+    assert bad.status_code == 422 and "unknown status" in bad.json()["detail"]
+
+
+async def test_bad_requests_get_clear_errors(system):
+    ingest = system.apps["ingest"]
+    body = versions(financial_status="paid")
+
+    unknown = await system.post_shopify("orders/paid", body, connection="nope")
+    assert unknown.status_code == 404 and "nope" in unknown.json()["error"]
+
+    no_topic = shopify_headers("orders/paid", body, "demo-secret")
+    del no_topic["X-Shopify-Topic"]
+    missing = await ingest.post("/webhooks/shopify/demo", content=body, headers=no_topic)
+    assert missing.status_code == 400 and "X-Shopify-Topic" in missing.json()["error"]
+
+    unsigned = shopify_headers("orders/paid", body, "demo-secret")
+    del unsigned["X-Shopify-Hmac-Sha256"]
+    refused = await ingest.post("/webhooks/shopify/demo", content=body, headers=unsigned)
+    assert refused.status_code == 401
+
+    topic = await system.post_shopify("products/create", body)
+    assert topic.status_code == 400 and "unknown topic" in topic.json()["error"]
+
+    huge = b"{" + b" " * (2 * 1024 * 1024) + b"}"
+    too_large = await system.post_shopify("orders/paid", huge)
+    assert too_large.status_code == 413
+
+    platform = await ingest.post("/webhooks/magento/demo", content=body)
+    assert platform.status_code == 404 and "magento" in platform.json()["error"]
+
+
+async def test_admin_routes_need_the_token(system):
+    ingest = system.apps["ingest"]
+    assert (
+        await ingest.get("/orders", headers={"Authorization": "Bearer wrong"})
+    ).status_code == 401
+    assert (await ingest.get("/orders", headers={"Authorization": ""})).status_code == 401
+    assert (await ingest.get("/healthz", headers={"Authorization": ""})).status_code == 200
+    ready = await ingest.get("/readyz", headers={"Authorization": ""})
+    assert ready.status_code == 200 and ready.json()["status"] == "ready"
+    metrics = await ingest.get("/metrics", headers={"Authorization": ""})
+    assert "ledgerbridge_messages_handled_total" in metrics.text
+
+
+async def test_connections_never_show_their_secrets_and_rotate(system):
+    ingest = system.apps["ingest"]
+    [demo] = (await ingest.get("/connections")).json()
+    assert demo["secrets_configured"] == 1 and "demo-secret" not in str(demo)
+
+    rotated = await ingest.put(
+        "/connections/demo", json={"platform": "shopify", "secrets": ["new-secret", "demo-secret"]}
+    )
+    assert rotated.status_code == 200 and "new-secret" not in rotated.text
+    for secret in ("new-secret", "demo-secret"):
+        answer = await system.post_shopify(
+            "orders/paid", shopify_json(shopify_order()), secret=secret
+        )
+        assert answer.status_code == 200, secret
+    await ingest.put("/connections/demo", json={"platform": "shopify", "secrets": ["new-secret"]})
+    old = await system.post_shopify(
+        "orders/paid", shopify_json(shopify_order()), secret="demo-secret"
+    )
+    assert old.status_code == 401
+
+
+async def test_woocommerce_ping_is_answered(system):
+    ingest = system.apps["ingest"]
+    await ingest.put("/connections/woo", json={"platform": "woocommerce", "secrets": ["w"]})
+    headers, body = woocommerce_ping()
+    answer = await ingest.post("/webhooks/woocommerce/woo", content=body, headers=headers)
+    assert answer.status_code == 200

@@ -1,0 +1,245 @@
+"""Benchmark: signed, real-size Shopify order webhooks posted at ingest from a separate process.
+
+Prints accepted/s, p50/p99 latency, and whether every webhook was stored and every order.ready
+emitted; then the same load against a bare FastAPI endpoint that only returns 200, on the same
+machine in the same run, so the ratio is visible.
+
+    .venv/bin/python bench/ingest_webhooks.py [--requests 5000] [--connections 32]
+
+Needs the local RabbitMQ. Starts ingest (real process, SQLite in a temp dir, its own broker
+prefix) and the bare endpoint itself, and stops them after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import copy
+import hashlib
+import hmac
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import aio_pika
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "tests" / "fixtures" / "public" / "shopify_orders_create_discounts_HKD.json"
+SECRET = "bench-secret"
+BARE_APP = """
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+app = FastAPI()
+@app.post("/webhooks/shopify/demo")
+async def ok(request: Request):
+    await request.body()
+    return JSONResponse({"status": "accepted"})
+"""
+
+
+def make_bodies(count: int, first_id: int = 9_000_000_000) -> list[bytes]:
+    """Distinct orders in the shape and size of the public sample (about 14 kB each)."""
+    sample = json.loads(SAMPLE.read_bytes())
+    bodies = []
+    for i in range(count):
+        order = copy.deepcopy(sample)
+        order["id"] = first_id + i
+        order["name"] = f"#B{i}"
+        bodies.append(json.dumps(order, separators=(",", ":")).encode())
+    return bodies
+
+
+def request_bytes(port: int, body: bytes) -> bytes:
+    signature = base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
+    head = (
+        f"POST /webhooks/shopify/demo HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        "Content-Type: application/json\r\nX-Shopify-Topic: orders/paid\r\n"
+        f"X-Shopify-Hmac-Sha256: {signature}\r\nX-Shopify-Shop-Domain: bench.myshopify.com\r\n"
+        f"X-Shopify-API-Version: 2025-01\r\nX-Shopify-Webhook-Id: {uuid.uuid4()}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+async def _read_response(reader: asyncio.StreamReader) -> int:
+    status_line = await reader.readline()
+    status = int(status_line.split()[1])
+    length = 0
+    while True:
+        line = await reader.readline()
+        if line in (b"\r\n", b""):
+            break
+        name, _, value = line.decode().partition(":")
+        if name.lower() == "content-length":
+            length = int(value)
+    await reader.readexactly(length)
+    return status
+
+
+async def load(
+    port: int, requests: list[bytes], connections: int
+) -> tuple[float, list[float], dict[int, int]]:
+    """Keep-alive HTTP/1.1 over `connections` sockets; returns (seconds, latencies, statuses)."""
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for request in requests:
+        queue.put_nowait(request)
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while not queue.empty():
+                request = queue.get_nowait()
+                started = time.perf_counter()
+                writer.write(request)
+                await writer.drain()
+                status = await _read_response(reader)
+                latencies.append(time.perf_counter() - started)
+                statuses[status] = statuses.get(status, 0) + 1
+        finally:
+            writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return time.perf_counter() - started, latencies, statuses
+
+
+def wait_port(port: int, path: str, timeout: float = 30) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"nothing answered on port {port}")
+
+
+def report(name: str, seconds: float, latencies: list[float], statuses: dict[int, int]) -> float:
+    rate = len(latencies) / seconds
+    ordered = sorted(latencies)
+    p50 = statistics.median(ordered) * 1000
+    p99 = ordered[int(len(ordered) * 0.99) - 1] * 1000
+    print(
+        f"{name:<28} {rate:8.0f} req/s   p50 {p50:6.1f} ms   p99 {p99:6.1f} ms   statuses {statuses}"
+    )
+    return rate
+
+
+async def count_ready(amqp_url: str, prefix: str, expected: int, timeout: float = 60) -> int:
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(f"{prefix}.bench-ready", passive=True)
+        deadline = time.monotonic() + timeout
+        count = 0
+        while time.monotonic() < deadline:
+            declared = await channel.declare_queue(queue.name, passive=True)
+            count = declared.declaration_result.message_count or 0
+            if count >= expected:
+                break
+            await asyncio.sleep(0.5)
+        await channel.queue_delete(queue.name)
+        await channel.exchange_delete(f"{prefix}.events")
+        await channel.queue_delete(f"{prefix}.ingest")
+        await channel.queue_delete(f"{prefix}.ingest.parked")
+        for i in range(10):
+            await channel.queue_delete(f"{prefix}.ingest.retry.{i}")
+        return count
+
+
+async def bind_ready_queue(amqp_url: str, prefix: str) -> None:
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        exchange = await channel.declare_exchange(
+            f"{prefix}.events", aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        queue = await channel.declare_queue(f"{prefix}.bench-ready", durable=True)
+        await queue.bind(exchange, "order.ready")
+
+
+def stored_count(data_dir: Path) -> int:
+    import sqlite3
+
+    with sqlite3.connect(data_dir / "ingest.db") as db:
+        return int(
+            db.execute("SELECT count(*) FROM deliveries WHERE outcome = 'accepted'").fetchone()[0]
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=5000)
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+    amqp_url = os.environ.get("LEDGERBRIDGE_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    prefix = f"bench-{uuid.uuid4().hex[:8]}"
+    ingest_port, bare_port = 18001, 18099
+    bodies = make_bodies(args.requests)
+    warmup = [request_bytes(ingest_port, b) for b in make_bodies(200, first_id=8_000_000_000)]
+    print(
+        f"{args.requests} webhooks of {len(bodies[0]) / 1024:.1f} kB, {args.connections} connections, "
+        f"{os.cpu_count()} cores"
+    )
+
+    asyncio.run(bind_ready_queue(amqp_url, prefix))
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {
+            **os.environ, "LEDGERBRIDGE_DATA_DIR": tmp, "LEDGERBRIDGE_BROKER_PREFIX": prefix,
+            "LEDGERBRIDGE_INGEST_PORT": str(ingest_port), "LEDGERBRIDGE_DEMO_SHOPIFY_SECRET": SECRET,
+            "LEDGERBRIDGE_LOG_LEVEL": "WARNING",
+        }  # fmt: skip
+        ingest = subprocess.Popen([sys.executable, "-m", "lb_ingest"], env=env, cwd=ROOT)
+        try:
+            wait_port(ingest_port, "/healthz")
+            asyncio.run(load(ingest_port, warmup, args.connections))
+            requests = [request_bytes(ingest_port, b) for b in bodies]
+            seconds, latencies, statuses = asyncio.run(
+                load(ingest_port, requests, args.connections)
+            )
+            ingest_rate = report("ingest (verify+store+emit)", seconds, latencies, statuses)
+            emitted = asyncio.run(count_ready(amqp_url, prefix, args.requests + len(warmup)))
+            stored = stored_count(Path(tmp))
+        finally:
+            ingest.terminate()
+            ingest.wait(timeout=30)
+    print(
+        f"stored {stored - len(warmup)}/{args.requests} deliveries, emitted "
+        f"{emitted - len(warmup)}/{args.requests} order.ready"
+    )
+
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "bare_app.py").write_text(BARE_APP)
+        bare = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "bare_app:app", "--port", str(bare_port),
+             "--log-level", "warning", "--no-access-log"], cwd=tmp,
+        )  # fmt: skip
+        try:
+            wait_port(bare_port, "/docs")
+            asyncio.run(
+                load(
+                    bare_port, [request_bytes(bare_port, b) for b in bodies[:200]], args.connections
+                )
+            )
+            requests = [request_bytes(bare_port, b) for b in bodies]
+            seconds, latencies, statuses = asyncio.run(load(bare_port, requests, args.connections))
+            bare_rate = report("bare FastAPI (200 only)", seconds, latencies, statuses)
+        finally:
+            bare.terminate()
+            bare.wait(timeout=10)
+    print(f"ingest reaches {ingest_rate / bare_rate:.0%} of the bare endpoint's throughput")
+
+
+if __name__ == "__main__":
+    main()

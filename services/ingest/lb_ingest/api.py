@@ -12,13 +12,16 @@ from sqlmodel import col, select
 
 from lb_common.db import Database
 from lb_ingest import transfer
-from lb_ingest.connections import IngestConnectionSettings, public_view
+from lb_ingest.connections import ConnectionCache, IngestConnectionSettings, public_view
 from lb_ingest.replay import replay_order
 from lb_ingest.store import Connection, Delivery, Order, TimelineEntry
 from lb_ingest.webhooks import receive_webhook
+from lb_ingest.writer import DeliveryWriter
 
 
-def webhook_router(db: Database, *, max_body_bytes: int) -> APIRouter:
+def webhook_router(
+    connections: ConnectionCache, writer: DeliveryWriter, *, max_body_bytes: int
+) -> APIRouter:
     router = APIRouter(tags=["webhooks"])
 
     @router.post("/webhooks/{platform}/{connection}")
@@ -32,7 +35,8 @@ def webhook_router(db: Database, *, max_body_bytes: int) -> APIRouter:
             if len(body) > max_body_bytes:
                 return _too_large(max_body_bytes)
         answer = await receive_webhook(
-            db,
+            connections,
+            writer,
             platform=platform,
             connection_name=connection,
             headers=dict(request.headers),
@@ -90,7 +94,7 @@ class ConnectionUpdate(BaseModel):
     settings: dict[str, Any] = Field(default_factory=dict)
 
 
-def admin_router(db: Database) -> APIRouter:
+def admin_router(db: Database, connections: ConnectionCache) -> APIRouter:
     router = APIRouter(tags=["admin"])
 
     @router.get("/orders")
@@ -217,6 +221,7 @@ def admin_router(db: Database) -> APIRouter:
             if update.secrets is not None:
                 connection.secrets = update.secrets
             session.add(connection)
+        connections.forget(name)
         return public_view(connection)
 
     return router

@@ -12,8 +12,10 @@ from lb_common.messaging import Broker
 from lb_common.runtime import ServiceParts
 from lb_ingest import consumers
 from lb_ingest.api import admin_router, webhook_router
+from lb_ingest.connections import ConnectionCache
 from lb_ingest.settings import IngestSettings
 from lb_ingest.store import TABLES, Connection
+from lb_ingest.writer import DeliveryWriter
 
 SERVICE = "ingest"
 
@@ -23,6 +25,8 @@ def bootstrap(settings: IngestSettings | None = None) -> ServiceParts:
     common = settings.common
     db = Database(settings.resolved_database_url(SERVICE))
     broker = Broker(common.amqp_url.get_secret_value(), common.broker_prefix)
+    connections = ConnectionCache(db)
+    writer = DeliveryWriter(db)
 
     async def seed_demo_connection() -> None:
         async with db.transaction() as session:
@@ -41,8 +45,10 @@ def bootstrap(settings: IngestSettings | None = None) -> ServiceParts:
             SERVICE,
             admin_token=common.admin_token,
             readiness=[("database", db.ping), ("broker", broker.ping)],
-            routers=[admin_router(db)],
-            open_routers=[webhook_router(db, max_body_bytes=settings.max_body_bytes)],
+            routers=[admin_router(db, connections)],
+            open_routers=[
+                webhook_router(connections, writer, max_body_bytes=settings.max_body_bytes)
+            ],
         )
 
     return ServiceParts(
@@ -56,5 +62,6 @@ def bootstrap(settings: IngestSettings | None = None) -> ServiceParts:
             "order.failed": functools.partial(consumers.handle_failed, db=db),
         },
         app_factory=app_factory,
+        background=[writer.run],
         on_start=[seed_demo_connection] if settings.seed_demo_connection else [],
     )

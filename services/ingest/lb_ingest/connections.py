@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 from pydantic import BaseModel, ConfigDict
 
+from lb_common.db import Database
 from lb_connectors.platforms.base import CustomerFieldMap
 from lb_ingest.store import Connection
 from lb_ingest.transfer import TransferSettings
@@ -29,3 +32,26 @@ def public_view(connection: Connection) -> dict[str, object]:
         "secrets_configured": len(connection.secrets),
         "settings": settings_of(connection).model_dump(mode="json"),
     }
+
+
+class ConnectionCache:
+    """Connections read on every webhook, cached briefly: a change made through this process's
+    API applies at once, one made through another replica within `ttl` seconds."""
+
+    def __init__(self, db: Database, ttl: float = 5.0) -> None:
+        self._db = db
+        self._ttl = ttl
+        self._entries: dict[str, tuple[float, Connection | None]] = {}
+
+    async def get(self, name: str) -> Connection | None:
+        now = time.monotonic()
+        cached = self._entries.get(name)
+        if cached is not None and now - cached[0] < self._ttl:
+            return cached[1]
+        async with self._db.session() as session:
+            connection = await session.get(Connection, name)
+        self._entries[name] = (now, connection)
+        return connection
+
+    def forget(self, name: str) -> None:
+        self._entries.pop(name, None)

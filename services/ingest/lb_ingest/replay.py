@@ -16,9 +16,9 @@ from lb_connectors.platforms.base import PayloadError
 from lb_connectors.platforms.registry import get_adapter
 from lb_ingest import transfer
 from lb_ingest.connections import settings_of
+from lb_ingest.orders import apply_version, emit_order_ready
 from lb_ingest.store import Connection, Delivery, Order
 from lb_ingest.timeline import add_entry
-from lb_ingest.webhooks import apply_version, emit_order_ready
 
 REPLAYABLE = frozenset({transfer.FAILED, transfer.TRANSFERRED, transfer.CUSTOMER_RESOLVED})
 

@@ -14,8 +14,9 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Column, LargeBinary, Text, Update, func, update
+from sqlalchemy import Column, LargeBinary, Text, Update, func, insert, update
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -47,17 +48,32 @@ class OutboxMessage(SQLModel, table=True):
     last_error: str | None = None
 
 
+def outbox_row(envelope: Envelope) -> dict[str, Any]:
+    """The outbox row for `envelope`, as plain values (for bulk inserts)."""
+    now = utcnow()
+    return {
+        "message_id": envelope.message_id,
+        "routing_key": envelope.type,
+        "body": envelope.to_bytes(),
+        "headers": json.dumps({"traceparent": tracing.child_traceparent()}),
+        "created_at": now,
+        "next_attempt_at": now,
+        "attempts": 0,
+    }
+
+
 def add_to_outbox(session: AsyncSession, envelope: Envelope) -> None:
     """Queue `envelope` for publishing when (and only if) the surrounding transaction commits."""
-    session.add(
-        OutboxMessage(
-            message_id=envelope.message_id,
-            routing_key=envelope.type,
-            body=envelope.to_bytes(),
-            headers=json.dumps({"traceparent": tracing.child_traceparent()}),
-        )
-    )
+    session.add(OutboxMessage(**outbox_row(envelope)))
     session.info[_SESSION_FLAG] = True
+
+
+async def insert_outbox_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Bulk form of add_to_outbox, for hot paths that write many messages in one transaction."""
+    if rows:
+        connection = await session.connection()
+        await connection.execute(insert(OutboxMessage), rows)
+        session.info[_SESSION_FLAG] = True
 
 
 async def pending_count(session: AsyncSession) -> int:

@@ -8,11 +8,10 @@ from lb_common.db import utcnow
 from lb_common.envelope import Envelope
 from lb_common.events import OrderReady
 from lb_common.orders import CanonicalOrder
-from lb_common.outbox import add_to_outbox
 from lb_ingest import transfer
 from lb_ingest.connections import settings_of
+from lb_ingest.recorder import Recorder
 from lb_ingest.store import Connection, Order
-from lb_ingest.timeline import add_entry
 
 
 def apply_version(
@@ -40,23 +39,22 @@ def apply_version(
 
 
 def decide_and_emit(
-    session: AsyncSession, stored: Order, order: CanonicalOrder, connection: Connection
+    recorder: Recorder, stored: Order, order: CanonicalOrder, connection: Connection
 ) -> None:
     """Apply the connection's trigger; emit `order.ready` (once) through the outbox when met."""
     decision = transfer.decide(order, settings_of(connection).transfer)
     if stored.status != decision.status or decision.transfer:
-        add_entry(session, order.order_key, f"order.{decision.status}", decision.reason)
+        recorder.timeline(order.order_key, f"order.{decision.status}", decision.reason)
     stored.status = decision.status
     stored.status_reason = None if decision.transfer else decision.reason
     if decision.transfer:
-        emit_order_ready(session, stored, order)
+        emit_order_ready(recorder, stored, order)
 
 
-def emit_order_ready(session: AsyncSession, stored: Order, order: CanonicalOrder) -> None:
+def emit_order_ready(recorder: Recorder, stored: Order, order: CanonicalOrder) -> None:
     stored.transferred_at = utcnow()
     stored.status = transfer.TRANSFERRED
-    add_to_outbox(
-        session,
+    recorder.emit(
         Envelope.wrap(
             OrderReady(order=order), connection=stored.connection, order_key=order.order_key
         ),

@@ -17,6 +17,7 @@ from lb_connectors.platforms.registry import get_adapter
 from lb_ingest import transfer
 from lb_ingest.connections import settings_of
 from lb_ingest.orders import apply_version, emit_order_ready
+from lb_ingest.recorder import SessionRecorder
 from lb_ingest.store import Connection, Delivery, Order
 from lb_ingest.timeline import add_entry
 
@@ -62,7 +63,7 @@ async def replay_order(db: Database, order_key: str, *, dry_run: bool = False) -
             return ReplayOutcome(200, {"dry_run": True, **plan})
         if order.canonical is None:
             order = apply_version(session, order, connection.name, canonical)
-        emit_order_ready(session, order, canonical)
+        emit_order_ready(SessionRecorder(session), order, canonical)
         order.status_reason = None
         session.add(order)
         add_entry(

@@ -11,8 +11,7 @@ from lb_common.db import utcnow
 from lb_ingest.store import TimelineEntry
 
 
-def add_entry(
-    session: AsyncSession,
+def entry_row(
     order_key: str,
     step: str,
     message: str,
@@ -22,16 +21,18 @@ def add_entry(
     details: dict[str, Any] | None = None,
     at: datetime | None = None,
     message_id: str | None = None,
-) -> None:
-    session.add(
-        TimelineEntry(
-            order_key=order_key,
-            at=at or utcnow(),
-            service=service,
-            step=step,
-            message=message,
-            level=level,
-            details=details or {},
-            message_id=message_id,
-        )
-    )
+) -> dict[str, Any]:
+    return {
+        "order_key": order_key,
+        "at": at or utcnow(),
+        "service": service,
+        "step": step,
+        "message": message,
+        "level": level,
+        "details": details or {},
+        "message_id": message_id,
+    }
+
+
+def add_entry(session: AsyncSession, order_key: str, step: str, message: str, **kw: Any) -> None:
+    session.add(TimelineEntry(**entry_row(order_key, step, message, **kw)))

@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -25,8 +26,8 @@ from lb_common.orders import CanonicalOrder
 from lb_connectors.platforms.base import DeliveryInfo, TopicKind
 from lb_ingest import transfer
 from lb_ingest.orders import apply_version, decide_and_emit
+from lb_ingest.recorder import RowRecorder
 from lb_ingest.store import Connection, Delivery, Order
-from lb_ingest.timeline import add_entry
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,14 @@ class _Batch:
     known_deliveries: set[tuple[str, str]]
     known_events: set[str]
     orders: dict[str, Order]
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+    recorder: RowRecorder = field(default_factory=RowRecorder)
+
+    def delivery(self, **values: Any) -> dict[str, Any]:
+        row = {"received_at": utcnow(), "event_key": None, "shop": None, "error": None,
+               "order_key": None, **values}  # fmt: skip
+        self.deliveries.append(row)
+        return row
 
 
 class DeliveryWriter:
@@ -123,7 +132,12 @@ class DeliveryWriter:
     async def _store(self, arrivals: list[Arrival]) -> list[Outcome]:
         async with self._db.transaction() as session:
             state = await _load_known(session, arrivals)
-            return [_accept(state, arrival) for arrival in arrivals]
+            outcomes = [_accept(state, arrival) for arrival in arrivals]
+            if state.deliveries:
+                connection = await session.connection()
+                await connection.execute(insert(Delivery), state.deliveries)
+            await state.recorder.write(session)
+            return outcomes
 
 
 async def _load_known(session: AsyncSession, arrivals: list[Arrival]) -> _Batch:
@@ -154,19 +168,16 @@ async def _load_known(session: AsyncSession, arrivals: list[Arrival]) -> _Batch:
 
 
 def _accept(state: _Batch, arrival: Arrival) -> Outcome:
-    session = state.session
     info = arrival.info
     if info is None:
-        session.add(
-            Delivery(
-                connection=arrival.connection.name,
-                platform=arrival.platform,
-                topic="(unknown)",
-                delivery_id=f"unidentified-{uuid.uuid4()}",
-                body=arrival.body,
-                outcome="unusable",
-                error=arrival.problem,
-            )
+        state.delivery(
+            connection=arrival.connection.name,
+            platform=arrival.platform,
+            topic="(unknown)",
+            delivery_id=f"unidentified-{uuid.uuid4()}",
+            body=arrival.body,
+            outcome="unusable",
+            error=arrival.problem,
         )
         return _error(400, arrival.problem or "the delivery cannot be identified")
 
@@ -176,7 +187,7 @@ def _accept(state: _Batch, arrival: Arrival) -> Outcome:
     # One merchant action can reach us as several deliveries (one per subscription).
     same_event = info.event_id is not None and info.dedup_key in state.known_events
     state.known_events.add(info.dedup_key)
-    delivery = Delivery(
+    delivery = state.delivery(
         connection=arrival.connection.name,
         platform=info.platform,
         topic=info.topic,
@@ -186,26 +197,23 @@ def _accept(state: _Batch, arrival: Arrival) -> Outcome:
         body=arrival.body,
         outcome="duplicate" if same_event else "accepted",
     )
-    session.add(delivery)
     if same_event:
         return Outcome(200, {"status": "duplicate"})
 
     if arrival.kind is TopicKind.UNKNOWN:
-        delivery.outcome, delivery.error = "unusable", f"unknown topic {info.topic!r}"
+        delivery.update(outcome="unusable", error=f"unknown topic {info.topic!r}")
         return _error(400, f"unknown topic {info.topic!r}")
     if arrival.kind in (TopicKind.ORDER, TopicKind.CANCELLED):
         return _accept_order(state, arrival, info, delivery)
     # Refunds and stock levels are stored and shown; acting on them comes with credit notes
     # and stock sync (see docs/roadmap.md).
-    delivery.outcome = "stored"
-    delivery.error = f"topic {info.topic} is stored but not acted on yet"
+    delivery.update(outcome="stored", error=f"topic {info.topic} is stored but not acted on yet")
     return Outcome(200, {"status": "stored", "topic": info.topic})
 
 
 def _accept_order(
-    state: _Batch, arrival: Arrival, info: DeliveryInfo, delivery: Delivery
+    state: _Batch, arrival: Arrival, info: DeliveryInfo, delivery: dict[str, Any]
 ) -> Outcome:
-    session = state.session
     order = arrival.order
     if order is None:
         delivery.outcome, delivery.error = "unusable", arrival.problem
@@ -216,12 +224,11 @@ def _accept_order(
             422, f"the order could not be read: {arrival.problem}", order_key=arrival.order_key
         )
 
-    delivery.order_key = order.order_key
+    delivery["order_key"] = order.order_key
     stored = state.orders.get(order.order_key)
     if stored is not None and stored.version is not None and order.version < stored.version:
-        delivery.outcome = "stale"
-        add_entry(
-            session,
+        delivery["outcome"] = "stale"
+        state.recorder.timeline(
             order.order_key,
             "webhook.stale",
             f"{info.topic} carried an older version ({order.version.isoformat()}); kept, not applied.",
@@ -229,20 +236,18 @@ def _accept_order(
         )
         return Outcome(200, {"status": "stale", "order_key": order.order_key})
 
-    stored = apply_version(session, stored, arrival.connection.name, order)
+    stored = apply_version(state.session, stored, arrival.connection.name, order)
     state.orders[order.order_key] = stored
-    add_entry(
-        session,
+    state.recorder.timeline(
         order.order_key,
         "webhook.received",
         f"{info.topic} received ({order.financial_status}, {order.currency} {order.total_price}).",
         details={"delivery_id": info.delivery_id, "topic": info.topic},
     )
     if stored.transferred_at is None:
-        decide_and_emit(session, stored, order, arrival.connection)
+        decide_and_emit(state.recorder, stored, order, arrival.connection)
     elif order.cancelled_at is not None:
-        add_entry(
-            session,
+        state.recorder.timeline(
             order.order_key,
             "order.cancelled",
             "Cancelled after transfer: the booked invoice stands until credit notes are made.",
@@ -270,8 +275,7 @@ def _mark_unusable_order(
         order.status_reason = f"The webshop sent an order that could not be read: {arrival.problem}"
     order.updated_at = utcnow()
     state.session.add(order)
-    add_entry(
-        state.session,
+    state.recorder.timeline(
         order_key,
         "webhook.unusable",
         f"{info.topic} could not be read: {arrival.problem}. The delivery is kept; replay after "

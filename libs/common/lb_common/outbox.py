@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Column, LargeBinary, Text, Update, func, insert, update
+from sqlalchemy import Column, LargeBinary, Text, func, insert, update
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -137,21 +137,21 @@ class OutboxRelay:
             # SQLite has one writer: never hold its lock while waiting on the broker. Two
             # replicas may both publish a row; consumers drop the second through their inbox.
             async with self._db.session() as session:
-                rows = (await session.exec(query)).all()
-            outcomes = [await self._try_publish(row) for row in rows]
+                rows = list((await session.exec(query)).all())
+            outcomes = await self._publish_all(rows)
             async with self._db.transaction() as session:
-                for row, error in zip(rows, outcomes, strict=True):
-                    await session.exec(self._record(row, error))
+                await self._record(session, rows, outcomes)
         else:
             # PostgreSQL replicas split the pending rows between them with SKIP LOCKED.
             async with self._db.transaction() as session:
-                rows = (await session.exec(query.with_for_update(skip_locked=True))).all()
-                outcomes = []
-                for row in rows:
-                    error = await self._try_publish(row)
-                    outcomes.append(error)
-                    await session.exec(self._record(row, error))
+                rows = list((await session.exec(query.with_for_update(skip_locked=True))).all())
+                outcomes = await self._publish_all(rows)
+                await self._record(session, rows, outcomes)
         return sum(1 for error in outcomes if error is None)
+
+    async def _publish_all(self, rows: list[OutboxMessage]) -> list[str | None]:
+        # Confirms are awaited together, so a batch costs about one broker round trip.
+        return list(await asyncio.gather(*(self._try_publish(row) for row in rows)))
 
     async def _try_publish(self, row: OutboxMessage) -> str | None:
         try:
@@ -166,17 +166,30 @@ class OutboxRelay:
         return None
 
     @staticmethod
-    def _record(row: OutboxMessage, error: str | None) -> Update:
-        statement = update(OutboxMessage).where(col(OutboxMessage.id) == row.id)
-        if error is None:
-            return statement.values(published_at=utcnow())
-        attempts = row.attempts + 1
-        delay = min(60.0, 0.5 * 2**attempts) * random.uniform(0.5, 1.0)
-        return statement.values(
-            attempts=attempts,
-            last_error=error,
-            next_attempt_at=utcnow() + timedelta(seconds=delay),
-        )
+    async def _record(
+        session: AsyncSession, rows: list[OutboxMessage], outcomes: list[str | None]
+    ) -> None:
+        sent = [row.id for row, error in zip(rows, outcomes, strict=True) if error is None]
+        if sent:
+            await session.exec(
+                update(OutboxMessage)
+                .where(col(OutboxMessage.id).in_(sent))
+                .values(published_at=utcnow())
+            )
+        for row, error in zip(rows, outcomes, strict=True):
+            if error is None:
+                continue
+            attempts = row.attempts + 1
+            delay = min(60.0, 0.5 * 2**attempts) * random.uniform(0.5, 1.0)
+            await session.exec(
+                update(OutboxMessage)
+                .where(col(OutboxMessage.id) == row.id)
+                .values(
+                    attempts=attempts,
+                    last_error=error,
+                    next_attempt_at=utcnow() + timedelta(seconds=delay),
+                )
+            )
 
     async def flush(self, timeout: float = 10.0) -> None:
         """Publish everything due now (used on shutdown)."""

@@ -191,3 +191,21 @@ async def test_woocommerce_ping_is_answered(system):
     headers, body = woocommerce_ping()
     answer = await ingest.post("/webhooks/woocommerce/woo", content=body, headers=headers)
     assert answer.status_code == 200
+
+
+async def test_authentic_but_unusable_order_is_kept_and_shows_as_failed(system, events):
+    body = shopify_json({**shopify_order(id=777001), "total_price": "lots"})
+    answer = await system.post_shopify("orders/paid", body)
+    assert answer.status_code == 422
+    assert "total_price" in answer.json()["error"]
+    key = answer.json()["order_key"]
+    order = await system.order(key)
+    assert order["status"] == "failed"
+    assert "total_price" in order["status_reason"]
+    assert order["deliveries"][0]["outcome"] == "unusable"
+    raw = await system.apps["ingest"].get(order["deliveries"][0]["body_url"])
+    assert raw.content == body
+    # Replay re-reads the stored delivery; still unreadable, it says why instead of guessing.
+    replay = await system.apps["ingest"].post(f"/orders/{key}/replay")
+    assert replay.status_code == 409 and "total_price" in replay.json()["error"]
+    assert await _ready_count(events, key) == 0

@@ -216,9 +216,9 @@ def _accept_order(
 ) -> Outcome:
     order = arrival.order
     if order is None:
-        delivery.outcome, delivery.error = "unusable", arrival.problem
+        delivery.update(outcome="unusable", error=arrival.problem)
         if arrival.order_key is not None:
-            delivery.order_key = arrival.order_key
+            delivery["order_key"] = arrival.order_key
             _mark_unusable_order(state, arrival, info, arrival.order_key)
         return _error(
             422, f"the order could not be read: {arrival.problem}", order_key=arrival.order_key

@@ -1,0 +1,411 @@
+"""Async client for e-conomic's REST API (restapi.e-conomic.com).
+
+Retry policy: writes are never retried here. The service's messaging layer owns retries (with
+backoff and an Idempotency-Key), so a retry decision is made once, where the order's state is
+known. Only a GET whose connection could not even be opened is retried, once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+from . import jsoncodec
+from .errors import EconomicNotFound, error_from_response, unavailable_from_exception
+from .filters import Field, Filter
+from .metrics import count_call
+from .models import (
+    BookedInvoice,
+    BookInvoiceRequest,
+    Currency,
+    Customer,
+    CustomerCreate,
+    CustomerGroup,
+    DraftInvoice,
+    DraftInvoiceCreate,
+    Layout,
+    PaymentTerms,
+    Product,
+    ProductCreate,
+    VatZone,
+    Voucher,
+    VoucherCreate,
+)
+from .paths import encode_id
+from .ratelimit import RateLimitPacer, shared_pacer
+
+log = logging.getLogger("lb_connectors.economic")
+
+MAX_PAGE_SIZE = 1000
+_NOT_FOUND = object()
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None  # an HTTP-date; e-conomic is not known to send one
+
+
+class EconomicClient:
+    """One agreement's view of e-conomic. Use as `async with EconomicClient(...) as client:`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        app_secret_token: str,
+        agreement_grant_token: str,
+        *,
+        timeout: float = 30,
+        transport: httpx.AsyncBaseTransport | None = None,
+        pacer: RateLimitPacer | None = None,
+    ) -> None:
+        # One pacer per agreement, shared by all clients of it in this process (see ratelimit.py).
+        self._pacer = pacer or shared_pacer(base_url, agreement_grant_token)
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/") + "/",
+            headers={
+                "X-AppSecretToken": app_secret_token,
+                "X-AgreementGrantToken": agreement_grant_token,
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+            },
+            timeout=timeout,
+            transport=transport,
+        )
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # --- transport ------------------------------------------------------------------------
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        params: Mapping[str, str | int] | None = None,
+        body: Any = None,
+        idempotency_key: str | None = None,
+    ) -> httpx.Response:
+        request_line = f"{method} {path}"
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        content = jsoncodec.dumps(body) if body is not None else None
+        attempts = 2 if method == "GET" else 1
+        for attempt in range(1, attempts + 1):
+            await self._pacer.before_call()
+            started = time.monotonic()
+            try:
+                response = await self._http.request(
+                    method, path.lstrip("/"), params=params, content=content, headers=headers
+                )
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                count_call(path, method, "error")
+                # Nothing reached e-conomic, so a GET can safely go again at once.
+                if attempt < attempts:
+                    continue
+                raise unavailable_from_exception(exc, what=what, request_line=request_line) from exc
+            except httpx.HTTPError as exc:
+                count_call(path, method, "error")
+                raise unavailable_from_exception(exc, what=what, request_line=request_line) from exc
+            count_call(path, method, response.status_code)
+            self._pacer.observe(response.headers, response.status_code, _retry_after(response))
+            log.debug(
+                "e-conomic call",
+                extra={
+                    "data": {
+                        "method": method,
+                        "path": path,
+                        "status": response.status_code,
+                        "ms": round((time.monotonic() - started) * 1000),
+                        "from_cache": response.headers.get("X-ResultFromCache") == "true",
+                    }
+                },
+            )
+            return response
+        raise AssertionError("unreachable")
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        params: Mapping[str, str | int] | None = None,
+        body: Any = None,
+        idempotency_key: str | None = None,
+        none_on_404: bool = False,
+    ) -> Any:
+        """Send and decode; raise the mapped EconomicError for any non-2xx answer."""
+        response = await self._send(
+            method, path, what=what, params=params, body=body, idempotency_key=idempotency_key
+        )
+        if response.status_code == 404 and none_on_404:
+            return _NOT_FOUND
+        if response.is_success:
+            return jsoncodec.loads(response.content) if response.content else None
+        try:
+            error_body = jsoncodec.loads(response.content) if response.content else None
+        except ValueError:
+            error_body = None
+        raise error_from_response(
+            response.status_code,
+            error_body,
+            what=what,
+            request_line=f"{method} {path}",
+            retry_after=_retry_after(response),
+        )
+
+    async def _get_one(self, path: str, *, what: str) -> Any:
+        data = await self._call("GET", path, what=what, none_on_404=True)
+        return None if data is _NOT_FOUND else data
+
+    async def _iter_collection(
+        self,
+        path: str,
+        *,
+        what: str,
+        filter: str | Filter | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Yield every item of a collection, page by page, until `pagination.nextPage` is absent.
+
+        Only `skippages` is taken from nextPage: the request keeps going to our own base URL, so
+        the tokens are never sent to whatever host a link might name.
+        """
+        params: dict[str, str | int] = {"skippages": 0, "pagesize": min(page_size, MAX_PAGE_SIZE)}
+        if filter is not None:
+            params["filter"] = str(filter)
+        while True:
+            page = await self._call("GET", path, what=what, params=params)
+            for item in page.get("collection", []):
+                yield item
+            next_page = (page.get("pagination") or {}).get("nextPage")
+            if not next_page:
+                return
+            query = parse_qs(urlsplit(next_page).query)
+            next_skip = int(query.get("skippages", [int(params["skippages"]) + 1])[0])
+            if next_skip <= int(params["skippages"]):
+                return  # a link that does not move forward would loop for ever
+            params["skippages"] = next_skip
+
+    async def _list(self, path: str, *, what: str, filter: str | Filter | None = None) -> list[Any]:
+        return [item async for item in self._iter_collection(path, what=what, filter=filter)]
+
+    # --- customers ------------------------------------------------------------------------
+
+    async def find_customers(self, filter: str | Filter) -> list[Customer]:
+        items = await self._list("/customers", what="the customer search", filter=filter)
+        return [Customer.model_validate(i) for i in items]
+
+    async def iter_customers(
+        self, filter: str | Filter | None = None, page_size: int = MAX_PAGE_SIZE
+    ) -> AsyncIterator[Customer]:
+        async for item in self._iter_collection(
+            "/customers", what="the customer list", filter=filter, page_size=page_size
+        ):
+            yield Customer.model_validate(item)
+
+    async def get_customer(self, number: int) -> Customer | None:
+        data = await self._get_one(f"/customers/{int(number)}", what=f"customer {number}")
+        return None if data is None else Customer.model_validate(data)
+
+    async def create_customer(
+        self, body: CustomerCreate, *, idempotency_key: str | None = None
+    ) -> Customer:
+        data = await self._call(
+            "POST",
+            "/customers",
+            what="the customer",
+            body=body.to_json_body(),
+            idempotency_key=idempotency_key,
+        )
+        return Customer.model_validate(data)
+
+    async def replace_customer(self, number: int, body: CustomerCreate) -> Customer:
+        """PUT: a full replace. Fields left out of `body` are cleared in e-conomic."""
+        payload = body.to_json_body()
+        payload["customerNumber"] = int(number)
+        data = await self._call(
+            "PUT", f"/customers/{int(number)}", what=f"customer {number}", body=payload
+        )
+        return Customer.model_validate(data)
+
+    # --- reference data -------------------------------------------------------------------
+
+    async def get_customer_group(self, number: int) -> CustomerGroup | None:
+        data = await self._get_one(f"/customer-groups/{int(number)}", what="the customer group")
+        return None if data is None else CustomerGroup.model_validate(data)
+
+    async def list_customer_groups(self) -> list[CustomerGroup]:
+        items = await self._list("/customer-groups", what="the customer groups")
+        return [CustomerGroup.model_validate(i) for i in items]
+
+    async def get_payment_terms(self, number: int) -> PaymentTerms | None:
+        data = await self._get_one(f"/payment-terms/{int(number)}", what="the payment terms")
+        return None if data is None else PaymentTerms.model_validate(data)
+
+    async def list_payment_terms(self) -> list[PaymentTerms]:
+        items = await self._list("/payment-terms", what="the payment terms")
+        return [PaymentTerms.model_validate(i) for i in items]
+
+    async def get_vat_zone(self, number: int) -> VatZone | None:
+        data = await self._get_one(f"/vat-zones/{int(number)}", what="the VAT zone")
+        return None if data is None else VatZone.model_validate(data)
+
+    async def list_vat_zones(self) -> list[VatZone]:
+        items = await self._list("/vat-zones", what="the VAT zones")
+        return [VatZone.model_validate(i) for i in items]
+
+    async def list_layouts(self) -> list[Layout]:
+        items = await self._list("/layouts", what="the layouts")
+        return [Layout.model_validate(i) for i in items]
+
+    async def list_currencies(self) -> list[Currency]:
+        items = await self._list("/currencies", what="the currencies")
+        return [Currency.model_validate(i) for i in items]
+
+    # --- products -------------------------------------------------------------------------
+
+    async def get_product(self, product_number: str) -> Product | None:
+        data = await self._get_one(
+            f"/products/{encode_id(product_number)}", what=f"product {product_number!r}"
+        )
+        return None if data is None else Product.model_validate(data)
+
+    async def iter_products(
+        self, filter: str | Filter | None = None, page_size: int = MAX_PAGE_SIZE
+    ) -> AsyncIterator[Product]:
+        async for item in self._iter_collection(
+            "/products", what="the product list", filter=filter, page_size=page_size
+        ):
+            yield Product.model_validate(item)
+
+    async def create_product(
+        self, body: ProductCreate, *, idempotency_key: str | None = None
+    ) -> Product:
+        data = await self._call(
+            "POST",
+            "/products",
+            what=f"the product {body.product_number!r}",
+            body=body.to_json_body(),
+            idempotency_key=idempotency_key,
+        )
+        return Product.model_validate(data)
+
+    # --- draft invoices -------------------------------------------------------------------
+
+    async def create_draft_invoice(
+        self, body: DraftInvoiceCreate, *, idempotency_key: str | None = None
+    ) -> DraftInvoice:
+        data = await self._call(
+            "POST",
+            "/invoices/drafts",
+            what="the draft invoice",
+            body=body.to_json_body(),
+            idempotency_key=idempotency_key,
+        )
+        return DraftInvoice.model_validate(data)
+
+    async def get_draft_invoice(self, number: int) -> DraftInvoice | None:
+        data = await self._get_one(
+            f"/invoices/drafts/{int(number)}", what=f"draft invoice {number}"
+        )
+        return None if data is None else DraftInvoice.model_validate(data)
+
+    async def find_draft_invoices(self, *, reference: str) -> list[DraftInvoice]:
+        """Drafts whose `references.other` equals `reference` (the list omits their lines)."""
+        items = await self._list(
+            "/invoices/drafts",
+            what="the draft invoice search",
+            filter=Field("references.other").eq(reference),
+        )
+        return [DraftInvoice.model_validate(i) for i in items]
+
+    async def delete_draft_invoice(self, number: int, *, missing_ok: bool = False) -> bool:
+        """Delete one draft. Returns False if it was already gone and `missing_ok` is set."""
+        try:
+            await self._call(
+                "DELETE", f"/invoices/drafts/{int(number)}", what=f"draft invoice {number}"
+            )
+        except EconomicNotFound:
+            if missing_ok:
+                return False
+            raise
+        return True
+
+    # --- booked invoices ------------------------------------------------------------------
+
+    async def book_draft_invoice(
+        self,
+        draft_invoice_number: int,
+        *,
+        idempotency_key: str | None = None,
+        send_by: str | None = None,
+        book_with_number: int | None = None,
+    ) -> BookedInvoice:
+        body = BookInvoiceRequest(
+            draft_invoice=BookInvoiceRequest.DraftRef(draft_invoice_number=draft_invoice_number),
+            book_with_number=book_with_number,
+            send_by=send_by,
+        )
+        data = await self._call(
+            "POST",
+            "/invoices/booked",
+            what=f"draft invoice {draft_invoice_number} for booking",
+            body=body.to_json_body(),
+            idempotency_key=idempotency_key,
+        )
+        return BookedInvoice.model_validate(data)
+
+    async def get_booked_invoice(self, number: int) -> BookedInvoice | None:
+        data = await self._get_one(
+            f"/invoices/booked/{int(number)}", what=f"booked invoice {number}"
+        )
+        return None if data is None else BookedInvoice.model_validate(data)
+
+    async def find_booked_invoices(self, *, reference: str) -> list[BookedInvoice]:
+        items = await self._list(
+            "/invoices/booked",
+            what="the booked invoice search",
+            filter=Field("references.other").eq(reference),
+        )
+        return [BookedInvoice.model_validate(i) for i in items]
+
+    # --- journals -------------------------------------------------------------------------
+
+    async def create_vouchers(
+        self, journal_number: int, body: VoucherCreate, *, idempotency_key: str | None = None
+    ) -> list[Voucher]:
+        """Add entries to a journal (kassekladde). e-conomic answers with an array: it may
+        split the entries over several vouchers."""
+        data = await self._call(
+            "POST",
+            f"/journals/{int(journal_number)}/vouchers",
+            what=f"the voucher for journal {journal_number}",
+            body=body.to_json_body(),
+            idempotency_key=idempotency_key,
+        )
+        items = data if isinstance(data, list) else [data]
+        return [Voucher.model_validate(i) for i in items]

@@ -1,0 +1,33 @@
+"""Prometheus counter of e-conomic calls, by endpoint template, method and outcome."""
+
+from __future__ import annotations
+
+import re
+
+from prometheus_client import Counter
+
+ECONOMIC_CALLS = Counter(
+    "ledgerbridge_economic_calls_total",
+    "Calls to e-conomic's REST API by endpoint template, method and HTTP status (or 'error').",
+    ["endpoint", "method", "status"],
+)
+
+_HAS_DIGIT = re.compile(r"\d")
+
+
+def endpoint_template(path: str) -> str:
+    """`/customers/17` → `/customers/{number}`: keeps label cardinality bounded."""
+    parts = path.split("?", 1)[0].strip("/").split("/")
+    out: list[str] = []
+    for i, part in enumerate(parts):
+        if i > 0 and parts[i - 1] == "products" and part:
+            out.append("{productNumber}")
+        elif _HAS_DIGIT.search(part):
+            out.append("{number}")
+        else:
+            out.append(part)
+    return "/" + "/".join(out)
+
+
+def count_call(path: str, method: str, status: int | str) -> None:
+    ECONOMIC_CALLS.labels(endpoint=endpoint_template(path), method=method, status=str(status)).inc()

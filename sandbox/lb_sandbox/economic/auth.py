@@ -1,0 +1,39 @@
+"""Token check and agreement lookup: every /economic request needs both e-conomic headers."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from .errors import EconomicHTTPError
+from .state import Agreement, AgreementRegistry
+
+DEMO_TOKEN = "demo"
+
+
+def _unauthorized() -> EconomicHTTPError:
+    return EconomicHTTPError(
+        401,
+        "The request is not authorized: X-AppSecretToken and X-AgreementGrantToken are required.",
+        "Send both headers on every request. To try the API without tokens, use the demo "
+        "agreement: X-AppSecretToken: demo and X-AgreementGrantToken: demo, or ?demo=true.",
+    )
+
+
+def str_base(request: Request) -> str:
+    return f"{str(request.base_url).rstrip('/')}/economic"
+
+
+def grant_token_of(request: Request) -> str | None:
+    if request.query_params.get("demo", "").lower() == "true":
+        return DEMO_TOKEN
+    app_secret = request.headers.get("X-AppSecretToken", "").strip()
+    grant = request.headers.get("X-AgreementGrantToken", "").strip()
+    return grant if app_secret and grant else None
+
+
+def current_agreement(request: Request) -> Agreement:
+    token = grant_token_of(request)
+    if token is None:
+        raise _unauthorized()
+    registry: AgreementRegistry = request.app.state.registry
+    return registry.get_or_create(token, str_base(request))

@@ -1,0 +1,166 @@
+"""/customers: list (filter, paging), get, create (POST) and replace (PUT, upserting)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from .auth import current_agreement
+from .errors import ALREADY_EXISTS, Problems, not_found
+from .jsonio import EconomicJSONResponse
+from .paging import collection
+from .pipeline import EconomicRoute
+from .state import Agreement, Entity, now_utc_text
+from .validation import (
+    currency_code,
+    integer,
+    read_object,
+    reference,
+    reject_nulls,
+    require,
+    string,
+)
+
+router = APIRouter(route_class=EconomicRoute)
+
+FILTERABLE = [
+    "address", "balance", "barred", "city", "corporateIdentificationNumber", "country",
+    "creditLimit", "currency", "customerNumber", "ean", "email", "lastUpdated", "name",
+    "publicEntryNumber", "telephoneAndFaxNumber", "mobilePhone", "vatNumber", "website", "zip",
+    "pNumber", "customerGroup.customerGroupNumber",
+]  # fmt: skip
+
+_TEXT_FIELDS: dict[str, tuple[int, int]] = {
+    "address": (0, 510), "zip": (0, 30), "city": (0, 50), "country": (0, 50),
+    "email": (0, 255), "telephoneAndFaxNumber": (0, 255), "mobilePhone": (0, 50),
+    "website": (0, 255), "corporateIdentificationNumber": (0, 40), "pNumber": (10, 10),
+    "ean": (0, 13), "publicEntryNumber": (0, 50), "vatNumber": (0, 20),
+}  # fmt: skip
+MAX_CUSTOMER_NUMBER = 999_999_999
+
+
+def _build(a: Agreement, body: dict[str, Any], number: int | None) -> Entity:
+    """Validate a POST/PUT body and return the stored customer (read-only input is ignored)."""
+    problems = Problems()
+    reject_nulls(body, problems)
+    require(
+        body,
+        problems,
+        ("currency",),
+        ("customerGroup",),
+        ("name",),
+        ("paymentTerms",),
+        ("vatZone",),
+    )
+    name = string(body, problems, ("name",), 255, min_length=1)
+    currency = currency_code(body, problems, ("currency",), a.currencies)
+    group = reference(body, problems, ("customerGroup",), "customerGroupNumber", a.customer_groups)
+    terms = reference(body, problems, ("paymentTerms",), "paymentTermsNumber", a.payment_terms)
+    zone = reference(body, problems, ("vatZone",), "vatZoneNumber", a.vat_zones)
+    layout = reference(body, problems, ("layout",), "layoutNumber", a.layouts)
+    if number is None:
+        number = integer(body, problems, ("customerNumber",), minimum=1)
+        if number is not None and number > MAX_CUSTOMER_NUMBER:
+            problems.add(
+                ("customerNumber",), ALREADY_EXISTS, "customerNumber is too large.", number
+            )
+        elif number is not None and number in a.customers:
+            problems.add(
+                ("customerNumber",), ALREADY_EXISTS, f"Customer {number} already exists.", number
+            )
+    texts = {
+        k: string(body, problems, (k,), hi, min_length=lo) for k, (lo, hi) in _TEXT_FIELDS.items()
+    }
+    problems.raise_if_any()
+    assert name and currency and group and terms and zone  # guaranteed by require()
+    if number is None:
+        # e-conomic hands out the next number after the highest in use (so deleted top numbers recur).
+        number = max(a.customers, default=0) + 1
+    link = a.link(f"/customers/{number}")
+    customer: Entity = {
+        "customerNumber": number,
+        "currency": currency,
+        "paymentTerms": {"paymentTermsNumber": terms, "self": a.payment_terms[terms]["self"]},
+        "customerGroup": {"customerGroupNumber": group, "self": a.customer_groups[group]["self"]},
+        "balance": Decimal("0.00"),
+        "dueAmount": Decimal("0.00"),
+        "name": name,
+        "vatZone": {"vatZoneNumber": zone, "self": a.vat_zones[zone]["self"]},
+    }
+    customer.update({k: v for k, v in texts.items() if v is not None})
+    if layout is not None:
+        customer["layout"] = {"layoutNumber": layout, "self": a.layouts[layout]["self"]}
+    if body.get("barred") is True:
+        customer["barred"] = True
+    if isinstance(body.get("creditLimit"), int | Decimal):
+        customer["creditLimit"] = Decimal(body["creditLimit"])
+    customer.update(
+        {
+            "lastUpdated": now_utc_text(),
+            "contacts": f"{link}/contacts",
+            "templates": {
+                "invoice": f"{link}/templates/invoice",
+                "invoiceLine": f"{link}/templates/invoiceline",
+                "self": f"{link}/templates",
+            },
+            "totals": {"self": f"{link}/totals"},
+            "deliveryLocations": f"{link}/delivery-locations",
+            "invoices": {
+                "drafts": f"{link}/invoices/drafts",
+                "booked": f"{link}/invoices/booked",
+                "self": f"{link}/invoices",
+            },
+            "metaData": {
+                "delete": {"href": link, "httpMethod": "delete"},
+                "replace": {"href": link, "httpMethod": "put"},
+            },
+            "self": link,
+        }
+    )
+    return customer
+
+
+@router.get("/customers")
+async def list_customers(
+    request: Request, agreement: Agreement = Depends(current_agreement)
+) -> Response:
+    items = [agreement.customers[n] for n in sorted(agreement.customers)]
+    return EconomicJSONResponse(
+        collection(request, agreement, "/customers", items, filterable=FILTERABLE)
+    )
+
+
+@router.get("/customers/{number}")
+async def get_customer(number: str, agreement: Agreement = Depends(current_agreement)) -> Response:
+    customer = agreement.customers.get(int(number)) if number.isdigit() else None
+    if customer is None:
+        raise not_found()
+    return EconomicJSONResponse(customer)
+
+
+@router.post("/customers", status_code=201)
+async def create_customer(
+    request: Request, agreement: Agreement = Depends(current_agreement)
+) -> Response:
+    customer = _build(agreement, await read_object(request), None)
+    agreement.customers[customer["customerNumber"]] = customer
+    return EconomicJSONResponse(customer, status_code=201, headers={"Location": customer["self"]})
+
+
+@router.put("/customers/{number}")
+async def replace_customer(
+    number: str, request: Request, agreement: Agreement = Depends(current_agreement)
+) -> Response:
+    if not number.isdigit() or not 1 <= int(number) <= MAX_CUSTOMER_NUMBER:
+        raise not_found()
+    existed = int(number) in agreement.customers
+    # PUT is a full replace: whatever the body omits is gone afterwards.
+    customer = _build(agreement, await read_object(request), int(number))
+    agreement.customers[int(number)] = customer
+    if existed:
+        return EconomicJSONResponse(customer)
+    # A PUT to an unknown number creates the customer (observed live).
+    return EconomicJSONResponse(customer, status_code=201, headers={"Location": customer["self"]})

@@ -1,0 +1,162 @@
+"""/journals/{n}/vouchers: finance vouchers into a journal (kassekladde), not yet booked."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from .auth import current_agreement
+from .errors import DOES_NOT_EXIST, INVALID_VALUE, SCALE_TOO_BIG, Problems, not_found
+from .jsonio import EconomicJSONResponse
+from .paging import collection
+from .pipeline import EconomicRoute
+from .state import Agreement, Entity
+from .validation import (
+    currency_code,
+    date_text,
+    get_path,
+    integer,
+    number,
+    read_object,
+    reference,
+    reject_nulls,
+    require,
+    string,
+)
+
+router = APIRouter(route_class=EconomicRoute)
+
+
+def _account(
+    a: Agreement, body: dict[str, Any], problems: Problems, path: tuple[str | int, ...]
+) -> int | None:
+    account = reference(body, problems, path, "accountNumber", a.accounts)
+    if account is not None and a.accounts[account].get("blockDirectEntries"):
+        problems.add(
+            path, INVALID_VALUE, f"Account {account} does not accept direct entries.", account
+        )
+        return None
+    return account
+
+
+def _finance_vouchers(a: Agreement, body: dict[str, Any], problems: Problems) -> list[Entity]:
+    raw = get_path(body, ("entries", "financeVouchers")) or []
+    if not isinstance(raw, list):
+        problems.add(
+            ("entries", "financeVouchers"), INVALID_VALUE, "financeVouchers must be an array."
+        )
+        return []
+    entries: list[Entity] = []
+    for i in range(len(raw)):
+        path: tuple[str | int, ...] = ("entries", "financeVouchers", i)
+        require(
+            body,
+            problems,
+            (*path, "date"),
+            (*path, "amount"),
+            (*path, "account"),
+            (*path, "contraAccount"),
+        )
+        when = date_text(body, problems, (*path, "date"))
+        amount = number(body, problems, (*path, "amount"))
+        if amount is not None and amount != amount.quantize(Decimal("0.01")):
+            # Documented as "max 2 decimals"; the code is the one e-conomic uses for unitNetPrice.
+            problems.add(
+                (*path, "amount"),
+                SCALE_TOO_BIG,
+                "amount scale cannot be greater then two decimal places.",
+                amount,
+            )
+        account = _account(a, body, problems, (*path, "account"))
+        contra = _account(a, body, problems, (*path, "contraAccount"))
+        currency = None
+        if get_path(body, (*path, "currency", "code")) is not None:
+            currency = currency_code(body, problems, (*path, "currency", "code"), a.currencies)
+        text = string(body, problems, (*path, "text"), 250)
+        if when and amount is not None and account and contra:
+            entry: Entity = {
+                "account": {"accountNumber": account, "self": a.accounts[account]["self"]},
+                "contraAccount": {"accountNumber": contra, "self": a.accounts[contra]["self"]},
+                "amount": amount,
+                "amountBaseCurrency": amount,
+                "currency": {
+                    "code": currency or "DKK",
+                    "self": a.link(f"/currencies/{currency or 'DKK'}"),
+                },
+                "date": when,
+            }
+            if text is not None:
+                entry["text"] = text
+            entries.append(entry)
+    return entries
+
+
+@router.post("/journals/{journal}/vouchers", status_code=201)
+async def create_vouchers(
+    journal: str, request: Request, agreement: Agreement = Depends(current_agreement)
+) -> Response:
+    journal_number = int(journal) if journal.isdigit() else 0
+    if journal_number not in agreement.journals:
+        raise not_found()
+    body = await read_object(request)
+    problems = Problems()
+    reject_nulls(body, problems)
+    require(body, problems, ("accountingYear",), ("entries",))
+    year = string(body, problems, ("accountingYear", "year"), 20, min_length=4)
+    requested = integer(body, problems, ("voucherNumber",), minimum=1)
+    journal_ref = get_path(body, ("journal", "journalNumber"))
+    if journal_ref is not None and journal_ref != journal_number:
+        problems.add(("journal",), DOES_NOT_EXIST, "journal does not match the path.", journal_ref)
+    entries = _finance_vouchers(agreement, body, problems)
+    if not entries and not problems:
+        problems.add(("entries",), INVALID_VALUE, "entries must hold at least one finance voucher.")
+    problems.raise_if_any()
+    assert year
+    voucher_number = requested or agreement.next_voucher_number
+    agreement.next_voucher_number = max(agreement.next_voucher_number, voucher_number + 1)
+    link = agreement.link(f"/journals/{journal_number}/vouchers/{year}-{voucher_number}")
+    for entry in entries:
+        entry["journalEntryNumber"] = agreement.next_entry_number
+        agreement.next_entry_number += 1
+        entry["voucher"] = {"voucherNumber": voucher_number, "self": link}
+        # Unbooked journal entries show on the accounts' draft balance only.
+        for side, sign in (("account", 1), ("contraAccount", -1)):
+            account = agreement.accounts[entry[side]["accountNumber"]]
+            account["draftBalance"] = (
+                account.get("draftBalance", Decimal("0.00")) + sign * entry["amount"]
+            )
+    voucher: Entity = {
+        "accountingYear": {"year": year, "self": agreement.link(f"/accounting-years/{year}")},
+        "journal": {
+            "journalNumber": journal_number,
+            "self": agreement.journals[journal_number]["self"],
+        },
+        "voucherNumber": voucher_number,
+        "entries": {"financeVouchers": entries},
+        "self": link,
+    }
+    agreement.vouchers.append(voucher)
+    # e-conomic answers a voucher POST with an array (it may split entries across vouchers).
+    return EconomicJSONResponse([voucher], status_code=201)
+
+
+@router.get("/journals/{journal}/vouchers")
+async def list_vouchers(
+    journal: str, request: Request, agreement: Agreement = Depends(current_agreement)
+) -> Response:
+    journal_number = int(journal) if journal.isdigit() else 0
+    if journal_number not in agreement.journals:
+        raise not_found()
+    items = [v for v in agreement.vouchers if v["journal"]["journalNumber"] == journal_number]
+    return EconomicJSONResponse(
+        collection(
+            request,
+            agreement,
+            f"/journals/{journal_number}/vouchers",
+            items,
+            filterable=["voucherNumber"],
+        )
+    )

@@ -1,0 +1,99 @@
+"""In-memory agreements. Each distinct X-AgreementGrantToken is one isolated, seeded agreement.
+
+Handlers mutate state without awaiting in between, so each request's read-check-write runs
+atomically on the event loop and no locks are needed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from .idempotency import IdempotencyCache
+from .ratelimit import TokenBucket
+
+Entity = dict[str, Any]
+
+
+def now_utc_text() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Agreement:
+    grant_token: str
+    # Links are absolute, like e-conomic's, and use the address the agreement was first reached at.
+    base_url: str
+    bucket: TokenBucket
+    idempotency: IdempotencyCache
+    customers: dict[int, Entity] = field(default_factory=dict)
+    customer_groups: dict[int, Entity] = field(default_factory=dict)
+    payment_terms: dict[int, Entity] = field(default_factory=dict)
+    vat_zones: dict[int, Entity] = field(default_factory=dict)
+    layouts: dict[int, Entity] = field(default_factory=dict)
+    currencies: dict[str, Entity] = field(default_factory=dict)
+    product_groups: dict[int, Entity] = field(default_factory=dict)
+    products: dict[str, Entity] = field(default_factory=dict)
+    drafts: dict[int, Entity] = field(default_factory=dict)
+    booked: dict[int, Entity] = field(default_factory=dict)
+    accounts: dict[int, Entity] = field(default_factory=dict)
+    journals: dict[int, Entity] = field(default_factory=dict)
+    vouchers: list[Entity] = field(default_factory=list)
+    next_draft_number: int = 1
+    next_voucher_number: int = 1
+    next_entry_number: int = 1
+    # Draft number → booked invoice number, to explain a second booking of the same draft.
+    booked_drafts: dict[int, int] = field(default_factory=dict)
+
+    def link(self, path: str) -> str:
+        return f"{self.base_url}{path}"
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "grantToken": self.grant_token,
+            "customers": list(self.customers.values()),
+            "drafts": list(self.drafts.values()),
+            "booked_invoices": list(self.booked.values()),
+            "products": list(self.products.values()),
+            "vouchers": list(self.vouchers),
+        }
+
+
+class AgreementRegistry:
+    def __init__(
+        self,
+        *,
+        rate_limit_tokens: int = 10000,
+        rate_limit_window_seconds: float = 60.0,
+        idempotency_ttl_seconds: float = 3600.0,
+    ) -> None:
+        self._agreements: dict[str, Agreement] = {}
+        self._limit = rate_limit_tokens
+        self._window = rate_limit_window_seconds
+        self._ttl = idempotency_ttl_seconds
+
+    def get_or_create(self, grant_token: str, base_url: str) -> Agreement:
+        agreement = self._agreements.get(grant_token)
+        if agreement is None:
+            from .reference_data import seed  # local: reference_data imports Agreement
+
+            agreement = Agreement(
+                grant_token=grant_token,
+                base_url=base_url,
+                bucket=TokenBucket(self._limit, self._window),
+                idempotency=IdempotencyCache(self._ttl),
+            )
+            seed(agreement)
+            self._agreements[grant_token] = agreement
+        return agreement
+
+    def find(self, grant_token: str) -> Agreement | None:
+        return self._agreements.get(grant_token)
+
+    def reset(self, grant_token: str | None = None) -> int:
+        if grant_token is None:
+            count = len(self._agreements)
+            self._agreements.clear()
+            return count
+        return 1 if self._agreements.pop(grant_token, None) is not None else 0

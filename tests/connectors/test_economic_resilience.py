@@ -1,0 +1,247 @@
+"""Transient failures, Idempotency-Key replay, pacing from X-RateLimiting, metrics, vouchers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from economic_support import APP_SECRET, BASE_URL, RecordingTransport, assert_schema
+from prometheus_client import REGISTRY
+
+from lb_common.errors import PermanentError, TransientError
+from lb_connectors.economic import (
+    AccountingYearRef,
+    AccountRef,
+    CurrencyCodeRef,
+    CustomerCreate,
+    CustomerGroupRef,
+    CustomerRef,
+    DraftInvoiceCreate,
+    EconomicClient,
+    EconomicUnavailable,
+    EconomicValidationError,
+    FinanceVoucher,
+    InvoiceLine,
+    JournalRef,
+    LayoutRef,
+    PaymentTermsRef,
+    ProductRef,
+    RateLimitPacer,
+    RateLimitStatus,
+    Recipient,
+    References,
+    VatZoneRef,
+    VoucherCreate,
+    VoucherEntries,
+)
+from lb_connectors.economic.metrics import endpoint_template
+
+
+def _customer() -> CustomerCreate:
+    return CustomerCreate(
+        name="Jane",
+        currency="DKK",
+        customer_group=CustomerGroupRef(customer_group_number=1),
+        payment_terms=PaymentTermsRef(payment_terms_number=1),
+        vat_zone=VatZoneRef(vat_zone_number=1),
+    )
+
+
+def _draft(customer: int) -> DraftInvoiceCreate:
+    return DraftInvoiceCreate(
+        date=dt.date(2026, 5, 3),
+        currency="DKK",
+        customer=CustomerRef(customer_number=customer),
+        layout=LayoutRef(layout_number=21),
+        payment_terms=PaymentTermsRef(payment_terms_number=1),
+        recipient=Recipient(name="Jane", vat_zone=VatZoneRef(vat_zone_number=1)),
+        references=References(other="order-lost-reply"),
+        lines=[
+            InvoiceLine(
+                product=ProductRef(product_number="MUG-BLACK"),
+                quantity=Decimal("1"),
+                unit_net_price=Decimal("60.00"),
+            )
+        ],
+    )
+
+
+async def _add_fault(sandbox: Any, **spec: Any) -> None:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=sandbox), base_url="http://sandbox.test"
+    ) as admin:
+        response = await admin.post("/_sandbox/faults", json=spec)
+        assert response.status_code == 201, response.text
+
+
+async def test_lost_reply_with_idempotency_key_gives_no_duplicate_draft(
+    client: EconomicClient, sandbox: Any, grant_token: str
+) -> None:
+    customer = await client.create_customer(_customer())
+    await _add_fault(
+        sandbox, kind="lost_reply", path="/invoices/drafts", method="POST", times=1,
+        agreement=grant_token,
+    )  # fmt: skip
+    key = "order-lost-reply:draft"
+    with pytest.raises(EconomicUnavailable) as caught:
+        await client.create_draft_invoice(_draft(customer.customer_number), idempotency_key=key)
+    assert isinstance(caught.value, TransientError)
+    # The messaging layer retries the same message with the same key:
+    draft = await client.create_draft_invoice(_draft(customer.customer_number), idempotency_key=key)
+    assert draft.draft_invoice_number == 1
+    drafts = await client.find_draft_invoices(reference="order-lost-reply")
+    assert [d.draft_invoice_number for d in drafts] == [1]
+
+
+async def test_without_idempotency_key_a_lost_reply_duplicates(
+    client: EconomicClient, sandbox: Any, grant_token: str
+) -> None:
+    # The contrast case, showing why the key matters.
+    customer = await client.create_customer(_customer())
+    await _add_fault(
+        sandbox, kind="lost_reply", path="/invoices/drafts", method="POST", times=1,
+        agreement=grant_token,
+    )  # fmt: skip
+    with pytest.raises(EconomicUnavailable):
+        await client.create_draft_invoice(_draft(customer.customer_number))
+    await client.create_draft_invoice(_draft(customer.customer_number))
+    assert len(await client.find_draft_invoices(reference="order-lost-reply")) == 2
+
+
+async def test_5xx_is_transient_with_a_readable_reason(
+    client: EconomicClient, sandbox: Any, grant_token: str
+) -> None:
+    await _add_fault(sandbox, kind="error", status=503, path="/customers/*", agreement=grant_token)
+    with pytest.raises(EconomicUnavailable) as caught:
+        await client.get_customer(1)
+    error = caught.value
+    assert error.status == 503 and error.log_id
+    assert "e-conomic failed while handling customer 1 (HTTP 503)" in error.reason
+    assert grant_token not in error.reason + (error.detail or "")
+    assert APP_SECRET not in error.reason + (error.detail or "")
+
+
+async def test_429_carries_retry_after_and_blocks_the_pacer(sandbox: Any, grant_token: str) -> None:
+    slept: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    pacer = RateLimitPacer(sleep=fake_sleep)
+    await _add_fault(sandbox, kind="rate_limit", retryAfter=4, times=1, agreement=grant_token)
+    async with EconomicClient(
+        BASE_URL, APP_SECRET, grant_token, transport=httpx.ASGITransport(app=sandbox), pacer=pacer
+    ) as client:
+        with pytest.raises(EconomicUnavailable) as caught:
+            await client.list_layouts()
+        assert caught.value.retry_after == 4 and "HTTP 429" in caught.value.reason
+        assert await client.list_layouts()
+    assert slept and 3.5 < slept[0] <= 4
+
+
+async def test_get_is_retried_once_on_connect_error(sandbox: Any, grant_token: str) -> None:
+    class FlakyTransport(httpx.AsyncBaseTransport):
+        def __init__(self) -> None:
+            self.inner = httpx.ASGITransport(app=sandbox)
+            self.failures = 1
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if self.failures:
+                self.failures -= 1
+                raise httpx.ConnectError("connection refused", request=request)
+            return await self.inner.handle_async_request(request)
+
+    async with EconomicClient(BASE_URL, APP_SECRET, grant_token, transport=FlakyTransport()) as c:
+        assert await c.get_vat_zone(1) is not None
+
+    class DeadTransport(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            raise httpx.ConnectError(f"cannot reach {request.url}", request=request)
+
+    async with EconomicClient(BASE_URL, APP_SECRET, grant_token, transport=DeadTransport()) as c:
+        with pytest.raises(EconomicUnavailable) as caught:
+            await c.create_customer(_customer())
+    assert (
+        caught.value.reason
+        == "could not reach e-conomic for the customer (ConnectError); retrying later"
+    )
+
+
+def test_rate_limit_header_parsing() -> None:
+    status = RateLimitStatus.parse("token-limit-10000-per-60-seconds: 147/10000")
+    assert status == RateLimitStatus(limit=10000, window_seconds=60.0, used=147)
+    assert RateLimitStatus.parse("garbage") is None and RateLimitStatus.parse(None) is None
+
+
+def test_pacer_slows_before_the_bucket_is_empty() -> None:
+    now = [0.0]
+    pacer = RateLimitPacer(clock=lambda: now[0])
+    assert pacer.delay_for_next_call() == 0  # nothing known yet
+
+    def seen(used: int) -> float:
+        pacer.observe(
+            {"X-CallCost": "3", "X-RateLimiting": f"token-limit-600-per-60-seconds: {used}/600"},
+            200,
+        )
+        return pacer.delay_for_next_call()
+
+    refill_one_call = 3 / 10  # 3 tokens at 10 tokens per second
+    assert seen(100) == 0
+    half_way = seen(522)  # (525 - 450) / 150 of the soft band
+    assert 0 < half_way < refill_one_call
+    assert seen(597) == pytest.approx(refill_one_call)  # at the limit: the sustainable rate
+    assert seen(600) == pytest.approx(refill_one_call)  # over: wait until the call fits
+    # Concurrent callers see each other's reservations and spread out.
+    pacer.observe({"X-RateLimiting": "token-limit-600-per-60-seconds: 597/600"}, 200)
+    waits = [pacer.delay_for_next_call() for _ in range(3)]
+    assert waits == sorted(waits) and waits[-1] > waits[0]
+
+
+def test_pacer_waits_after_429_and_caps_delays() -> None:
+    now = [100.0]
+    pacer = RateLimitPacer(clock=lambda: now[0], max_delay=5)
+    pacer.observe({"X-RateLimiting": "token-limit-600-per-60-seconds: 600/600"}, 429, 30)
+    assert pacer.delay_for_next_call() == 5
+
+
+async def test_calls_are_counted_by_endpoint_and_status(client: EconomicClient) -> None:
+    labels = {"endpoint": "/customers/{number}", "method": "GET", "status": "404"}
+    before = REGISTRY.get_sample_value("ledgerbridge_economic_calls_total", labels) or 0
+    await client.get_customer(424242)
+    after = REGISTRY.get_sample_value("ledgerbridge_economic_calls_total", labels)
+    assert after == before + 1
+    assert endpoint_template("/products/TSHIRT-RED-M") == "/products/{productNumber}"
+    assert endpoint_template("/journals/1/vouchers") == "/journals/{number}/vouchers"
+
+
+async def test_create_vouchers(client: EconomicClient, transport: RecordingTransport) -> None:
+    body = VoucherCreate(
+        accounting_year=AccountingYearRef(year="2026"),
+        journal=JournalRef(journal_number=1),
+        entries=VoucherEntries(
+            finance_vouchers=[
+                FinanceVoucher(
+                    date=dt.date(2026, 5, 3),
+                    text="Webshop order 1001",
+                    amount=Decimal("125.00"),
+                    account=AccountRef(account_number=5820),
+                    contra_account=AccountRef(account_number=1010),
+                    currency=CurrencyCodeRef(code="DKK"),
+                )
+            ]
+        ),
+    )
+    [voucher] = await client.create_vouchers(1, body, idempotency_key="order-1001:voucher")
+    assert voucher.voucher_number == 1
+    assert voucher.entries.finance_vouchers[0].journal_entry_number == 1
+    assert voucher.entries.finance_vouchers[0].amount == Decimal("125.00")
+    assert_schema("journals.journalNumber.vouchers.post", transport.bodies("POST", "/vouchers")[0])
+    bad = body.model_copy(deep=True)
+    bad.entries.finance_vouchers[0].amount = Decimal("1.005")
+    with pytest.raises(EconomicValidationError) as caught:
+        await client.create_vouchers(1, bad)
+    assert isinstance(caught.value, PermanentError)
+    assert "entries.financeVouchers[0].amount" in caught.value.reason

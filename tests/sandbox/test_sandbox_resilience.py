@@ -1,0 +1,171 @@
+"""Metering (X-CallCost / X-RateLimiting / 429), Idempotency-Key replay and faults on demand."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+from lb_sandbox.app import create_app
+from lb_sandbox.economic.ratelimit import TokenBucket
+from lb_sandbox.settings import SandboxSettings
+
+CUSTOMER = {
+    "name": "Jane Doe",
+    "currency": "DKK",
+    "customerGroup": {"customerGroupNumber": 1},
+    "paymentTerms": {"paymentTermsNumber": 1},
+    "vatZone": {"vatZoneNumber": 1},
+}
+
+
+def _client(app: Any, grant: str = "g-1") -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://sandbox.test",
+        headers={"X-AppSecretToken": "app", "X-AgreementGrantToken": grant},
+    )
+
+
+async def test_every_call_is_metered() -> None:
+    # A long window so the bucket does not visibly drain while the test runs.
+    app = create_app(SandboxSettings(rate_limit_tokens=100, rate_limit_window_seconds=3600))
+    async with _client(app) as http:
+        first = await http.get("/economic/vat-zones")
+        second = await http.post("/economic/customers", json={})
+    assert first.headers["X-CallCost"] == "3"
+    assert first.headers["X-RateLimiting"] == "token-limit-100-per-3600-seconds: 3/100"
+    assert second.status_code == 400  # errors are metered too
+    assert second.headers["X-RateLimiting"] == "token-limit-100-per-3600-seconds: 6/100"
+
+
+async def test_empty_bucket_gives_429_per_agreement() -> None:
+    app = create_app(SandboxSettings(rate_limit_tokens=6, call_cost=3))
+    async with _client(app) as http, _client(app, "g-2") as other:
+        assert (await http.get("/economic/vat-zones")).status_code == 200
+        assert (await http.get("/economic/vat-zones")).status_code == 200
+        refused = await http.get("/economic/vat-zones")
+        assert refused.status_code == 429
+        assert refused.json()["httpStatusCode"] == 429
+        assert int(refused.headers["Retry-After"]) >= 1
+        assert refused.headers["X-RateLimiting"] == "token-limit-6-per-60-seconds: 6/6"
+        assert (await other.get("/economic/vat-zones")).status_code == 200
+
+
+def test_token_bucket_drains_over_the_window() -> None:
+    now = [0.0]
+    bucket = TokenBucket(10, 60, clock=lambda: now[0])
+    assert bucket.take(6) and not bucket.take(6)
+    assert bucket.seconds_until(6) == 12.0
+    now[0] = 12.0
+    assert bucket.take(6) and bucket.used == 10
+
+
+async def test_idempotency_key_replays_the_first_result(http: httpx.AsyncClient) -> None:
+    headers = {"Idempotency-Key": "order-1-customer"}
+    first = await http.post("/economic/customers", json=CUSTOMER, headers=headers)
+    again = await http.post("/economic/customers", json=CUSTOMER, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.headers["X-ResultFromCache"] == "true"
+    assert "X-ResultFromCache" not in first.headers
+    assert again.json() == first.json() and again.headers["Location"] == first.headers["Location"]
+    listed = (await http.get("/economic/customers")).json()["collection"]
+    assert len(listed) == 1
+    different = await http.post(
+        "/economic/customers", json={**CUSTOMER, "name": "Other"}, headers=headers
+    )
+    assert different.status_code == 400
+    unkeyed = await http.post("/economic/customers", json=CUSTOMER)
+    assert unkeyed.status_code == 201 and unkeyed.json()["customerNumber"] == 2
+
+
+async def test_idempotency_is_per_agreement(app: Any) -> None:
+    headers = {"Idempotency-Key": "same-key"}
+    async with _client(app, "a") as one, _client(app, "b") as two:
+        await one.post("/economic/customers", json=CUSTOMER, headers=headers)
+        other = await two.post("/economic/customers", json=CUSTOMER, headers=headers)
+    assert "X-ResultFromCache" not in other.headers
+
+
+async def test_error_fault_with_count(http: httpx.AsyncClient) -> None:
+    added = await http.post(
+        "/_sandbox/faults", json={"kind": "error", "path": "/vat-zones", "status": 500, "times": 2}
+    )
+    assert added.status_code == 201
+    statuses = [(await http.get("/economic/vat-zones")).status_code for _ in range(3)]
+    assert statuses == [500, 500, 200]
+    assert (await http.get("/economic/layouts")).status_code == 200
+    faults = (await http.get("/_sandbox/faults")).json()
+    assert faults[0]["fired"] == 2
+
+
+async def test_rate_limit_burst_and_clear(http: httpx.AsyncClient) -> None:
+    await http.post(
+        "/_sandbox/faults", json={"kind": "rate_limit", "path": "/customers*", "retryAfter": 7}
+    )
+    refused = await http.get("/economic/customers")
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "7"
+    assert (await http.delete("/_sandbox/faults")).json() == {"cleared": 1}
+    assert (await http.get("/economic/customers")).status_code == 200
+
+
+async def test_latency_fault(http: httpx.AsyncClient) -> None:
+    await http.post("/_sandbox/faults", json={"kind": "latency", "latencyMs": 120, "times": 1})
+    started = time.monotonic()
+    assert (await http.get("/economic/layouts")).status_code == 200
+    assert time.monotonic() - started >= 0.1
+
+
+async def test_lost_reply_writes_then_fails(http: httpx.AsyncClient, grant_token: str) -> None:
+    await http.post(
+        "/_sandbox/faults",
+        json={
+            "kind": "lost_reply",
+            "path": "/customers",
+            "method": "POST",
+            "times": 1,
+            "agreement": grant_token,
+        },
+    )
+    lost = await http.post("/economic/customers", json=CUSTOMER)
+    assert lost.status_code == 500
+    state = (await http.get(f"/_sandbox/agreements/{grant_token}/state")).json()
+    assert len(state["customers"]) == 1
+
+
+async def test_fault_rate_zero_never_fires(http: httpx.AsyncClient) -> None:
+    await http.post("/_sandbox/faults", json={"kind": "error", "rate": 0})
+    assert (await http.get("/economic/layouts")).status_code == 200
+    bad = await http.post("/_sandbox/faults", json={"kind": "explode"})
+    assert bad.status_code == 400
+
+
+async def test_vouchers(http: httpx.AsyncClient, grant_token: str) -> None:
+    body = {
+        "accountingYear": {"year": "2026"},
+        "journal": {"journalNumber": 1},
+        "entries": {
+            "financeVouchers": [
+                {
+                    "date": "2026-05-03", "text": "Webshop order 1001", "amount": 125.00,
+                    "account": {"accountNumber": 5820}, "contraAccount": {"accountNumber": 1010},
+                    "currency": {"code": "DKK"},
+                }
+            ]
+        },
+    }  # fmt: skip
+    created = await http.post("/economic/journals/1/vouchers", json=body)
+    assert created.status_code == 201
+    [voucher] = created.json()
+    assert voucher["voucherNumber"] == 1
+    assert voucher["self"].endswith("/journals/1/vouchers/2026-1")
+    assert voucher["entries"]["financeVouchers"][0]["journalEntryNumber"] == 1
+    body["entries"]["financeVouchers"][0]["account"] = {"accountNumber": 9999}  # type: ignore[index]
+    refused = await http.post("/economic/journals/1/vouchers", json=body)
+    assert refused.status_code == 400
+    errors = refused.json()["errors"]["entries"]["financeVouchers"][0]
+    assert errors["arrayIndex"] == 0 and errors["account"]["errors"][0]["errorCode"] == "E06000"
+    assert (await http.post("/economic/journals/7/vouchers", json=body)).status_code == 404
+    state = (await http.get(f"/_sandbox/agreements/{grant_token}/state")).json()
+    assert len(state["vouchers"]) == 1

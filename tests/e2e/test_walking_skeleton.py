@@ -3,13 +3,16 @@ real RabbitMQ, each with its own SQLite database, booking into the sandbox."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
+from sqlmodel import select
 
 from lb_common.envelope import Envelope
+from lb_common.outbox import OutboxMessage
 from tests.platforms.factories import SHOPIFY_SHOP, fixture, shopify_json, shopify_order
 from tests.support.system import System, running_system
 
@@ -64,6 +67,24 @@ async def test_public_hkd_order_becomes_one_booked_invoice(system: System):
     assert any("no SKU" in note for note in drafted["details"]["notes"])
 
 
+async def test_sale_of_stocked_products_is_read_back_from_the_ledger(system: System):
+    body = shopify_json(
+        shopify_order(lines=[{"sku": "TSHIRT-RED-M", "title": "T-shirt", "quantity": 3}])
+    )
+    key = (await system.post_shopify("orders/paid", body)).json()["order_key"]
+    await system.wait_for_status(key, "booked")
+    for _ in range(100):
+        order = await system.order(key)
+        if any(e["step"] == "stock.read" for e in order["timeline"]):
+            break
+        await asyncio.sleep(0.1)
+    stock = (await system.apps["inventory"].get("/stock")).json()
+    levels = {row["product_number"]: row["available"] for row in stock}
+    assert Decimal(levels["TSHIRT-RED-M"]) == Decimal(47)  # the sandbox starts it at 50
+    [entry] = [e for e in order["timeline"] if e["step"] == "stock.read"]
+    assert "TSHIRT-RED-M: 47" in entry["message"]
+
+
 async def test_duplicate_webhook_and_duplicate_message_give_one_invoice(system: System, amqp_url):
     first = await system.post_shopify("orders/paid", HKD, webhook_id="delivery-1")
     again = await system.post_shopify("orders/paid", HKD, webhook_id="delivery-1")
@@ -73,9 +94,7 @@ async def test_duplicate_webhook_and_duplicate_message_give_one_invoice(system: 
 
     # Deliver the order.ready that started it all a second time, as the broker may.
     ingest_db = system.runtimes["ingest"].parts.db
-    from sqlmodel import select
 
-    from lb_common.outbox import OutboxMessage
 
     async with ingest_db.session() as session:
         rows = (await session.exec(select(OutboxMessage))).all()
@@ -161,6 +180,4 @@ async def test_returning_customer_is_found_not_created_again(system: System):
 
 
 async def _settle(system: System, seconds: float = 1.5) -> None:
-    import asyncio
-
     await asyncio.sleep(seconds)

@@ -95,7 +95,6 @@ async def test_duplicate_webhook_and_duplicate_message_give_one_invoice(system: 
     # Deliver the order.ready that started it all a second time, as the broker may.
     ingest_db = system.runtimes["ingest"].parts.db
 
-
     async with ingest_db.session() as session:
         rows = (await session.exec(select(OutboxMessage))).all()
     [ready] = [r for r in rows if r.routing_key == "order.ready"]
@@ -181,3 +180,36 @@ async def test_returning_customer_is_found_not_created_again(system: System):
 
 async def _settle(system: System, seconds: float = 1.5) -> None:
     await asyncio.sleep(seconds)
+
+
+async def test_parked_message_is_listed_retried_after_the_fix_and_dismissed(system: System):
+    body = shopify_json(
+        shopify_order(lines=[{"sku": "GHOST-9", "title": "Ghost"}], email="ghost@example.com")
+    )
+    key = (await system.post_shopify("orders/paid", body)).json()["order_key"]
+    await system.wait_for_status(key, "failed")
+    invoicing = system.apps["invoicing"]
+    [parked] = (await invoicing.get("/parked")).json()
+    assert parked["type"] == "customer.resolved"
+    assert parked["order_key"] == key
+    assert "GHOST-9" in parked["reason"]
+
+    # Fix the cause (unknown SKUs go on the default product), then send the parked message back.
+    settings = (await invoicing.get("/connections/demo/settings")).json()
+    await invoicing.put(
+        "/connections/demo/settings", json={**settings, "unknown_product": "default_product"}
+    )
+    retried = await invoicing.post(f"/parked/{parked['message_id']}/retry")
+    assert retried.status_code == 202
+    await system.wait_for_status(key, "booked")
+    assert (await invoicing.get("/parked")).json() == []
+    assert (await invoicing.post(f"/parked/{parked['message_id']}/retry")).status_code == 404
+
+    # Dismissing: park another failure and drop it.
+    await invoicing.put("/connections/demo/settings", json=settings)
+    body = shopify_json(shopify_order(lines=[{"sku": "GHOST-8"}], email="ghost2@example.com"))
+    key2 = (await system.post_shopify("orders/paid", body)).json()["order_key"]
+    await system.wait_for_status(key2, "failed")
+    [second] = (await invoicing.get("/parked")).json()
+    assert (await invoicing.delete(f"/parked/{second['message_id']}")).status_code == 200
+    assert (await invoicing.get("/parked")).json() == []

@@ -11,6 +11,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import SecretStr
 
+from lb_common.messaging import Broker
+from lb_common.parking import ParkingLot, parking_router
+
 ReadinessCheck = Callable[[], Awaitable[None]]
 
 _bearer = HTTPBearer(auto_error=False)
@@ -37,10 +40,14 @@ def create_admin_app(
     readiness: Sequence[tuple[str, ReadinessCheck]],
     routers: Sequence[APIRouter] = (),
     open_routers: Sequence[APIRouter] = (),
+    broker: Broker | None = None,
 ) -> FastAPI:
-    """`routers` need the admin token; `open_routers` (webhooks) authenticate themselves."""
+    """`routers` need the admin token; `open_routers` (webhooks) authenticate themselves.
+    With a broker, the service's parked messages are listed, retried and dismissed here too."""
     app = FastAPI(title=f"ledgerbridge {service}", version="0.1.0")
     app.state.admin_token = admin_token
+    if broker is not None:
+        routers = [*routers, parking_router(ParkingLot(broker, service))]
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

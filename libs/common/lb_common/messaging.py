@@ -17,7 +17,6 @@ not a silent loss.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
@@ -448,39 +447,3 @@ def _header(message: AbstractIncomingMessage, name: str) -> str | None:
     if isinstance(value, bytes):
         return value.decode()
     return str(value)
-
-
-async def parked_messages(broker: Broker, service: str, limit: int = 100) -> list[dict[str, Any]]:
-    """Peek at parked messages (get + nack/requeue), for the admin API."""
-    channel = await broker.connection.channel()
-    try:
-        queue = await channel.declare_queue(
-            broker.topology.parking_queue(service),
-            durable=True,
-            arguments={"x-queue-type": "quorum"},
-        )
-        seen: list[AbstractIncomingMessage] = []
-        out: list[dict[str, Any]] = []
-        for _ in range(limit):
-            msg = await queue.get(fail=False, no_ack=False)
-            if msg is None:
-                break
-            seen.append(msg)
-            try:
-                body: Any = json.loads(msg.body)
-            except ValueError:
-                body = msg.body.decode(errors="replace")
-            out.append(
-                {
-                    "message_id": msg.message_id,
-                    "type": msg.type,
-                    "reason": _header(msg, REASON_HEADER),
-                    "attempts": _header(msg, ATTEMPT_HEADER),
-                    "body": body,
-                }
-            )
-        for msg in seen:
-            await msg.nack(requeue=True)
-        return out
-    finally:
-        await channel.close()

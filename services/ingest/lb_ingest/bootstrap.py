@@ -45,6 +45,7 @@ def bootstrap(settings: IngestSettings | None = None) -> ServiceParts:
             SERVICE,
             admin_token=common.admin_token,
             readiness=[("database", db.ping), ("broker", broker.ping)],
+            broker=broker,
             routers=[admin_router(db, connections)],
             open_routers=[
                 webhook_router(connections, writer, max_body_bytes=settings.max_body_bytes)

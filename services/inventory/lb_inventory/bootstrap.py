@@ -36,6 +36,7 @@ def bootstrap(
             SERVICE,
             admin_token=common.admin_token,
             readiness=[("database", db.ping), ("broker", broker.ping)],
+            broker=broker,
             routers=[admin_router(db)],
         )
 

@@ -46,6 +46,7 @@ def bootstrap(
             SERVICE,
             admin_token=common.admin_token,
             readiness=[("database", db.ping), ("broker", broker.ping)],
+            broker=broker,
             routers=[admin_router(db)],
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -113,3 +114,13 @@ class OrderFailed(Event):
     detail: str | None = None
     parked: bool = True
     kind: Literal["permanent", "transient_exhausted"] = "permanent"
+
+
+class ShopStockReported(Event):
+    """ingest → inventory: the shop says a stock level changed (Shopify inventory_levels/update)."""
+
+    TYPE = "stock.shop_reported"
+    inventory_item_id: str
+    location_id: str
+    available: int | None
+    updated_at: datetime

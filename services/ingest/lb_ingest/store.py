@@ -68,6 +68,7 @@ class Order(SQLModel, table=True):
     transferred_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     customer_number: int | None = None
     invoice_number: int | None = None
+    cancellation_sent: bool = False
     received_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )
@@ -91,4 +92,18 @@ class TimelineEntry(SQLModel, table=True):
     message_id: str | None = Field(default=None, unique=True)
 
 
-TABLES = (Connection, Delivery, Order, TimelineEntry)
+class RefundRecord(SQLModel, table=True):
+    """A refund seen for an order (by the platform's refund id), and whether it was sent on."""
+
+    __tablename__ = "refunds"
+
+    order_key: str = Field(primary_key=True)
+    refund_id: str = Field(primary_key=True)
+    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    emitted: bool = False
+    received_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+
+
+TABLES = (Connection, Delivery, Order, TimelineEntry, RefundRecord)

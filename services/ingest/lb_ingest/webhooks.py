@@ -76,11 +76,20 @@ async def receive_webhook(
         body=body,
         kind=adapter.classify(info.topic),
     )
+    if arrival.kind is TopicKind.REFUND:
+        try:
+            order_id, refund = adapter.parse_refund(body, shop=info.shop)
+            arrival.order_key = make_order_key(info.platform, info.shop, order_id)
+            arrival.refunds = [refund]
+        except PayloadError as exc:
+            arrival.problem = str(exc)
     if arrival.kind in (TopicKind.ORDER, TopicKind.CANCELLED):
         try:
             arrival.order = adapter.parse_order(
                 body, shop=info.shop, fields=settings_of(connection).customer_fields
             )
+            # Refunds also travel inside order bodies (WooCommerce only sends them so).
+            arrival.refunds = adapter.parse_refunds_from_order(body, shop=info.shop)
         except PayloadError as exc:
             arrival.problem = str(exc)
             try:

@@ -22,12 +22,14 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from lb_common.db import Database, utcnow
+from lb_common.envelope import Envelope
+from lb_common.events import OrderCancelled, OrderRefunded, Refund
 from lb_common.orders import CanonicalOrder
 from lb_connectors.platforms.base import DeliveryInfo, TopicKind
 from lb_ingest import transfer
 from lb_ingest.orders import apply_version, decide_and_emit
 from lb_ingest.recorder import RowRecorder
-from lb_ingest.store import Connection, Delivery, Order
+from lb_ingest.store import Connection, Delivery, Order, RefundRecord
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +45,8 @@ class Arrival:
     kind: TopicKind | None = None
     order: CanonicalOrder | None = None
     problem: str | None = None  # why it cannot be used (missing header, unreadable payload)
-    order_key: str | None = None  # when only the order id could be read
+    order_key: str | None = None  # when only the order id could be read (or for a refund)
+    refunds: list[Refund] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,7 @@ class _Batch:
     known_deliveries: set[tuple[str, str]]
     known_events: set[str]
     orders: dict[str, Order]
+    refunds: dict[tuple[str, str], RefundRecord]
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     recorder: RowRecorder = field(default_factory=RowRecorder)
 
@@ -161,10 +165,16 @@ async def _load_known(session: AsyncSession, arrivals: list[Arrival]) -> _Batch:
         )
         known_events = {k for k in rows_e.all() if k}
     orders: dict[str, Order] = {}
+    refunds: dict[tuple[str, str], RefundRecord] = {}
     if order_keys:
         found = await session.exec(select(Order).where(col(Order.order_key).in_(order_keys)))
         orders = {o.order_key: o for o in found.all()}
-    return _Batch(session, known_deliveries, known_events, orders)
+        if any(a.refunds for a in arrivals):
+            seen = await session.exec(
+                select(RefundRecord).where(col(RefundRecord.order_key).in_(order_keys))
+            )
+            refunds = {(r.order_key, r.refund_id): r for r in seen.all()}
+    return _Batch(session, known_deliveries, known_events, orders, refunds)
 
 
 def _accept(state: _Batch, arrival: Arrival) -> Outcome:
@@ -205,8 +215,9 @@ def _accept(state: _Batch, arrival: Arrival) -> Outcome:
         return _error(400, f"unknown topic {info.topic!r}")
     if arrival.kind in (TopicKind.ORDER, TopicKind.CANCELLED):
         return _accept_order(state, arrival, info, delivery)
-    # Refunds and stock levels are stored and shown; acting on them comes with credit notes
-    # and stock sync (see docs/roadmap.md).
+    if arrival.kind is TopicKind.REFUND:
+        return _accept_refund(state, arrival, delivery)
+    # Stock levels are stored and shown; acting on them comes with stock sync.
     delivery.update(outcome="stored", error=f"topic {info.topic} is stored but not acted on yet")
     return Outcome(200, {"status": "stored", "topic": info.topic})
 
@@ -246,14 +257,79 @@ def _accept_order(
     )
     if stored.transferred_at is None:
         decide_and_emit(state.recorder, stored, order, arrival.connection)
-    elif order.cancelled_at is not None:
+        if stored.transferred_at is not None:
+            _send_held_refunds(state, stored)
+    elif order.cancelled_at is not None and not stored.cancellation_sent:
+        stored.cancellation_sent = True
         state.recorder.timeline(
             order.order_key,
             "order.cancelled",
-            "Cancelled after transfer: the booked invoice stands until credit notes are made.",
+            "Cancelled after it was transferred: a credit note for what is not yet credited follows.",
             level="warning",
         )
+        state.recorder.emit(
+            Envelope.wrap(
+                OrderCancelled(order_key=order.order_key, reason=order.note),
+                connection=stored.connection,
+                order_key=order.order_key,
+            )
+        )
+    for refund in arrival.refunds:
+        _record_refund(state, order.order_key, stored, refund)
     return Outcome(200, {"status": "accepted", "order_key": order.order_key})
+
+
+def _accept_refund(state: _Batch, arrival: Arrival, delivery: dict[str, Any]) -> Outcome:
+    if arrival.problem is not None or arrival.order_key is None or not arrival.refunds:
+        delivery.update(outcome="unusable", error=arrival.problem, order_key=arrival.order_key)
+        return _error(422, f"the refund could not be read: {arrival.problem}")
+    delivery["order_key"] = arrival.order_key
+    order = state.orders.get(arrival.order_key)
+    for refund in arrival.refunds:
+        _record_refund(state, arrival.order_key, order, refund)
+    return Outcome(200, {"status": "accepted", "order_key": arrival.order_key})
+
+
+def _record_refund(state: _Batch, order_key: str, order: Order | None, refund: Refund) -> None:
+    """Keep each refund once (by the platform's id); send it on once its order is transferred."""
+    if (order_key, refund.refund_id) in state.refunds:
+        return
+    record = RefundRecord(
+        order_key=order_key, refund_id=refund.refund_id, payload=refund.model_dump(mode="json")
+    )
+    state.refunds[(order_key, refund.refund_id)] = record
+    state.session.add(record)
+    amount = f"{refund.currency} {refund.total}"
+    if order is not None and order.transferred_at is not None:
+        _send_refund(state, order, record)
+        state.recorder.timeline(
+            order_key, "refund.received", f"Refund {refund.refund_id} of {amount} received."
+        )
+    else:
+        state.recorder.timeline(
+            order_key,
+            "refund.held",
+            f"Refund {refund.refund_id} of {amount} received before the order was transferred; "
+            "it follows the invoice.",
+        )
+
+
+def _send_held_refunds(state: _Batch, order: Order) -> None:
+    for (key, _), record in state.refunds.items():
+        if key == order.order_key and not record.emitted:
+            _send_refund(state, order, record)
+
+
+def _send_refund(state: _Batch, order: Order, record: RefundRecord) -> None:
+    record.emitted = True
+    state.session.add(record)
+    state.recorder.emit(
+        Envelope.wrap(
+            OrderRefunded(order_key=order.order_key, refund=Refund.model_validate(record.payload)),
+            connection=order.connection,
+            order_key=order.order_key,
+        )
+    )
 
 
 def _mark_unusable_order(

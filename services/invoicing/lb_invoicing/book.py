@@ -15,7 +15,6 @@ The steps, each recorded in our database before the next call:
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -30,16 +29,15 @@ from lb_common.money import ZERO
 from lb_common.orders import CanonicalOrder
 from lb_common.outbox import add_to_outbox
 from lb_connectors.economic.client import EconomicClient
-from lb_connectors.economic.errors import EconomicNotFound, EconomicValidationError
 from lb_connectors.economic.models import BookedInvoice, Customer, DraftInvoice
 from lb_connectors.ledgers import LedgerDirectory
 from lb_invoicing import store
 from lb_invoicing.documents import draft_body
+from lb_invoicing.exactly_once import book_or_find, find_booked, find_draft
 from lb_invoicing.lines import InvoicePlan, plan_invoice, products_needed
 from lb_invoicing.policy import InvoiceSettings
 from lb_invoicing.store import InvoiceConnectionSettings, InvoiceLink
 
-log = logging.getLogger(__name__)
 SERVICE = "invoicing"
 
 
@@ -69,14 +67,14 @@ async def handle_customer_resolved(
         await _already_booked(ctx, link)
         return
 
-    booked = await _find_booked(ctx)
+    booked = await find_booked(ctx.client, ctx.order.order_key)
     if booked is None:
         settings = await load_settings(db, envelope.connection)
         draft = await _draft(ctx, link, settings)
         if not settings.book:
             await _leave_as_draft(ctx, draft)
             return
-        booked = await _book(ctx, draft)
+        booked = await book_or_find(ctx.client, draft, ctx.order.order_key)
         failpoint("invoicing.after_booked")
     await _record_booked(ctx, booked)
 
@@ -97,27 +95,14 @@ async def _link_with_intent(ctx: Context) -> InvoiceLink:
                 step=store.INTENT,
                 customer_number=ctx.customer_number,
                 currency=ctx.order.currency,
+                taxes_included=ctx.order.taxes_included,
             )
             session.add(link)
         return link
 
 
-async def _find_booked(ctx: Context) -> BookedInvoice | None:
-    found = await ctx.client.find_booked_invoices(reference=ctx.order.order_key)
-    if len(found) > 1:
-        log.error("the ledger holds %d booked invoices for one order", len(found))
-    return min(found, key=lambda b: b.booked_invoice_number) if found else None
-
-
 async def _draft(ctx: Context, link: InvoiceLink, settings: InvoiceSettings) -> DraftInvoice:
-    draft: DraftInvoice | None = None
-    if link.draft_invoice_number is not None:
-        draft = await ctx.client.get_draft_invoice(link.draft_invoice_number)
-    if draft is None:
-        existing = await ctx.client.find_draft_invoices(reference=ctx.order.order_key)
-        draft = min(existing, key=lambda d: d.draft_invoice_number) if existing else None
-        if draft is not None:  # the list leaves out lines and totals; read it whole
-            draft = await ctx.client.get_draft_invoice(draft.draft_invoice_number) or draft
+    draft = await find_draft(ctx.client, ctx.order.order_key, link.draft_invoice_number)
     if draft is None:
         plan, layout = await _plan(ctx, settings)
         draft = await ctx.client.create_draft_invoice(
@@ -181,19 +166,6 @@ def _check_total(ctx: Context, draft: DraftInvoice, settings: InvoiceSettings) -
             f"Draft invoice {draft.draft_invoice_number} is left unbooked for a bookkeeper to check "
             "(VAT zone, prices, discounts)."
         )
-
-
-async def _book(ctx: Context, draft: DraftInvoice) -> BookedInvoice:
-    try:
-        return await ctx.client.book_draft_invoice(
-            draft.draft_invoice_number, idempotency_key=f"{ctx.order.order_key}:book"
-        )
-    except (EconomicNotFound, EconomicValidationError):
-        # The draft is gone or refused: an earlier attempt may have booked it already.
-        booked = await _find_booked(ctx)
-        if booked is None:
-            raise
-        return booked
 
 
 async def _record_booked(ctx: Context, booked: BookedInvoice) -> None:

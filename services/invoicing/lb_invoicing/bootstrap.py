@@ -12,7 +12,7 @@ from lb_common.db import Database
 from lb_common.messaging import Broker
 from lb_common.runtime import ServiceParts
 from lb_connectors.ledgers import LedgerDirectory
-from lb_invoicing import book
+from lb_invoicing import book, credit
 from lb_invoicing.api import admin_router
 from lb_invoicing.policy import DEMO_SETTINGS
 from lb_invoicing.settings import InvoicingSettings
@@ -59,7 +59,13 @@ def bootstrap(
         handlers={
             "customer.resolved": functools.partial(
                 book.handle_customer_resolved, db=db, ledgers=ledgers
-            )
+            ),
+            "order.refunded": functools.partial(
+                credit.handle_order_refunded, db=db, ledgers=ledgers
+            ),
+            "order.cancelled": functools.partial(
+                credit.handle_order_cancelled, db=db, ledgers=ledgers
+            ),
         },
         app_factory=app_factory,
         on_start=[seed_demo_connection] if settings.seed_demo_connection else [],

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from lb_common.db import utcnow
 from lb_common.orders import Address, CanonicalOrder
 from lb_connectors.economic.models import (
+    BookedInvoice,
     Customer,
     CustomerRef,
     Delivery,
@@ -16,7 +18,7 @@ from lb_connectors.economic.models import (
     Recipient,
     References,
 )
-from lb_invoicing.lines import InvoicePlan
+from lb_invoicing.lines import InvoicePlan, PlannedLine
 
 
 def _street(address: Address) -> str | None:
@@ -39,6 +41,44 @@ def recipient_name(order: CanonicalOrder, customer: Customer) -> str:
     if order.buyer is not None and order.buyer.full_name:
         return order.buyer.full_name
     return customer.name
+
+
+def credit_note_body(
+    invoice: BookedInvoice, lines: list[PlannedLine], *, reference: str, heading: str
+) -> DraftInvoiceCreate:
+    """A credit note: the original invoice's customer, recipient and terms, negative lines."""
+    if invoice.recipient is None or invoice.layout is None or invoice.payment_terms is None:
+        raise ValueError("the booked invoice lacks recipient, layout or payment terms")
+    return DraftInvoiceCreate(
+        date=utcnow().date(),
+        currency=invoice.currency,
+        customer=invoice.customer,
+        layout=invoice.layout,
+        payment_terms=PaymentTermsRef(
+            payment_terms_number=invoice.payment_terms.payment_terms_number
+        ),
+        recipient=invoice.recipient,
+        notes=Notes(
+            heading=heading[:250],
+            text_line1=f"Credits invoice {invoice.booked_invoice_number}",
+        ),
+        references=References(other=reference[:250]),
+        lines=_lines(lines),
+    )
+
+
+def _lines(lines: list[PlannedLine] | tuple[PlannedLine, ...]) -> list[InvoiceLine]:
+    return [
+        InvoiceLine(
+            line_number=i,
+            sort_key=i,
+            description=line.description,
+            product=ProductRef(product_number=line.product_number),
+            quantity=line.quantity,
+            unit_net_price=line.unit_net_price,
+        )
+        for i, line in enumerate(lines, start=1)
+    ]
 
 
 def draft_body(
@@ -78,15 +118,5 @@ def draft_body(
         ),
         # The order key is how a lost reply is found again: never change its format lightly.
         references=References(other=order.order_key[:250]),
-        lines=[
-            InvoiceLine(
-                line_number=i,
-                sort_key=i,
-                description=line.description,
-                product=ProductRef(product_number=line.product_number),
-                quantity=line.quantity,
-                unit_net_price=line.unit_net_price,
-            )
-            for i, line in enumerate(plan.lines, start=1)
-        ],
+        lines=_lines(plan.lines),
     )

@@ -16,6 +16,9 @@ class InvoiceSettings(BaseModel):
     missing_sku: Literal["fail", "default_product"] = "fail"
     default_product: str | None = None
     shipping_product: str = "SHIPPING"
+    # Refunds: credit notes on/off, and the product for amount-only refunds (else the default).
+    credit_notes: bool = True
+    refund_product: str | None = None
     # Layout for new invoices: this one, else the customer's, else the agreement's first.
     layout: int | None = None
     book: bool = True  # False: leave a draft for the bookkeeper

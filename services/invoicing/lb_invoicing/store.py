@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from lb_common.db import UTCDateTime, utcnow
 
@@ -26,6 +27,7 @@ class InvoiceLink(SQLModel, table=True):
     draft_invoice_number: int | None = None
     booked_invoice_number: int | None = Field(default=None, index=True)
     currency: str | None = None
+    taxes_included: bool = False  # how the shop priced it: refunds are read the same way
     net_amount: str | None = None  # Decimal as text
     vat_amount: str | None = None
     gross_amount: str | None = None
@@ -39,6 +41,36 @@ class InvoiceLink(SQLModel, table=True):
     )
 
 
+class CreditNoteLink(SQLModel, table=True):
+    """One credit note per refund (or cancellation) of an order, with the step reached."""
+
+    __tablename__ = "credit_note_links"
+
+    reference: str = Field(primary_key=True)  # "<order key>:refund:<id>" or "<order key>:cancel"
+    order_key: str = Field(index=True)
+    connection: str
+    step: str
+    draft_invoice_number: int | None = None
+    booked_invoice_number: int | None = None
+    gross_amount: str | None = None  # negative, Decimal as text
+    document: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+
+
+async def booked_credit_notes(session: AsyncSession, order_key: str) -> list[CreditNoteLink]:
+    rows = await session.exec(
+        select(CreditNoteLink).where(
+            CreditNoteLink.order_key == order_key, CreditNoteLink.step == BOOKED
+        )
+    )
+    return list(rows.all())
+
+
 class InvoiceConnectionSettings(SQLModel, table=True):
     __tablename__ = "invoice_settings"
 
@@ -46,4 +78,4 @@ class InvoiceConnectionSettings(SQLModel, table=True):
     settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
-TABLES = (InvoiceLink, InvoiceConnectionSettings)
+TABLES = (InvoiceLink, CreditNoteLink, InvoiceConnectionSettings)

@@ -1,0 +1,327 @@
+"""Refunds and cancellations become credit notes: booked once each, never crediting more than
+the invoice held.
+
+A credit note in e-conomic is an invoice with negative quantities, booked like any other
+(docs: "a credit note has negative amounts, and there is no type field"). It goes to the
+original invoice's customer, with the original's recipient, layout and payment terms. Its
+reference is `<order key>:refund:<refund id>` or `<order key>:cancel`, which is how a lost reply
+is found again (see exactly_once.py).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from lb_common import inbox
+from lb_common.db import Database, utcnow
+from lb_common.envelope import Envelope
+from lb_common.errors import PermanentError, TransientError
+from lb_common.events import (
+    BookedLine,
+    CreditNoteBooked,
+    OrderCancelled,
+    OrderProgress,
+    OrderRefunded,
+    Refund,
+)
+from lb_common.money import ZERO, round_2
+from lb_common.outbox import add_to_outbox
+from lb_connectors.economic.client import EconomicClient
+from lb_connectors.economic.models import BookedInvoice, DraftInvoice
+from lb_connectors.ledgers import LedgerDirectory
+from lb_invoicing import store
+from lb_invoicing.book import load_settings
+from lb_invoicing.documents import credit_note_body
+from lb_invoicing.exactly_once import book_or_find, find_booked, find_draft
+from lb_invoicing.lines import PlannedLine, product_for
+from lb_invoicing.policy import InvoiceSettings
+from lb_invoicing.store import CreditNoteLink, InvoiceLink
+
+SERVICE = "invoicing"
+
+LineBuilder = Callable[[BookedInvoice, InvoiceLink, InvoiceSettings], list[PlannedLine]]
+
+
+@dataclass(frozen=True)
+class CreditJob:
+    envelope: Envelope
+    order_key: str
+    reference: str
+    what: str  # for people: "refund 123", "the cancellation"
+    client: EconomicClient
+    db: Database
+
+
+async def handle_order_refunded(
+    envelope: Envelope, *, db: Database, ledgers: LedgerDirectory
+) -> None:
+    event = envelope.parse(OrderRefunded)
+    job = CreditJob(
+        envelope,
+        event.order_key,
+        f"{event.order_key}:refund:{event.refund.refund_id}",
+        f"refund {event.refund.refund_id}",
+        ledgers.for_connection(envelope.connection),
+        db,
+    )
+
+    def lines(
+        invoice: BookedInvoice, link: InvoiceLink, settings: InvoiceSettings
+    ) -> list[PlannedLine]:
+        return refund_lines(event.refund, invoice, link.taxes_included, settings)
+
+    await _credit(job, lines)
+
+
+async def handle_order_cancelled(
+    envelope: Envelope, *, db: Database, ledgers: LedgerDirectory
+) -> None:
+    event = envelope.parse(OrderCancelled)
+    job = CreditJob(
+        envelope,
+        event.order_key,
+        f"{event.order_key}:cancel",
+        "the cancellation",
+        ledgers.for_connection(envelope.connection),
+        db,
+    )
+    credited = await _credited_quantities(db, event.order_key)
+
+    def lines(
+        invoice: BookedInvoice, link: InvoiceLink, settings: InvoiceSettings
+    ) -> list[PlannedLine]:
+        return remaining_lines(invoice, credited)
+
+    await _credit(job, lines)
+
+
+async def _credit(job: CreditJob, build: LineBuilder) -> None:
+    settings = await load_settings(job.db, job.envelope.connection)
+    async with job.db.session() as session:
+        invoice_link = await session.get(InvoiceLink, job.order_key)
+        credit_link = await session.get(CreditNoteLink, job.reference)
+    if not settings.credit_notes:
+        await _finish_without_document(job, "Credit notes are off for this connection: not made.")
+        return
+    if invoice_link is None or invoice_link.step != store.BOOKED or invoice_link.document is None:
+        raise TransientError(
+            f"The invoice for this order is not booked yet; the credit note for {job.what} waits for it."
+        )
+    if credit_link is not None and credit_link.step == store.BOOKED:
+        await _finish_without_document(
+            job, f"Credit note {credit_link.booked_invoice_number} for {job.what} already booked."
+        )
+        return
+    invoice = BookedInvoice.model_validate(invoice_link.document)
+    if credit_link is None:
+        async with job.db.transaction() as session:
+            credit_link = CreditNoteLink(
+                reference=job.reference,
+                order_key=job.order_key,
+                connection=job.envelope.connection,
+                step=store.INTENT,
+            )
+            session.add(credit_link)
+
+    booked = await find_booked(job.client, job.reference)
+    if booked is None:
+        draft = await find_draft(job.client, job.reference, credit_link.draft_invoice_number)
+        if draft is None:
+            lines = build(invoice, invoice_link, settings)
+            if not lines:
+                await _finish_without_document(job, f"Nothing left to credit for {job.what}.")
+                return
+            draft = await job.client.create_draft_invoice(
+                credit_note_body(
+                    invoice, lines, reference=job.reference, heading=f"Credit note: {job.what}"
+                ),
+                idempotency_key=f"{job.reference}:draft",
+            )
+        async with job.db.transaction() as session:
+            stored = await session.get(CreditNoteLink, job.reference)
+            assert stored is not None
+            stored.step, stored.draft_invoice_number = store.DRAFTED, draft.draft_invoice_number
+            session.add(stored)
+        await _check_not_over_credited(job, invoice, draft, settings)
+        booked = await book_or_find(job.client, draft, job.reference)
+    await _record(job, booked)
+
+
+async def _check_not_over_credited(
+    job: CreditJob, invoice: BookedInvoice, draft: DraftInvoice, settings: InvoiceSettings
+) -> None:
+    async with job.db.session() as session:
+        earlier = await store.booked_credit_notes(session, job.order_key)
+    credited = sum((abs(Decimal(c.gross_amount or 0)) for c in earlier), ZERO)
+    this = abs(draft.gross_amount or ZERO)
+    if credited + this > invoice.gross_amount + settings.tolerance:
+        raise PermanentError(
+            f"Crediting {invoice.currency} {this} for {job.what} would credit "
+            f"{invoice.currency} {credited + this} in all, more than invoice "
+            f"{invoice.booked_invoice_number} held ({invoice.currency} {invoice.gross_amount}). "
+            f"Draft credit note {draft.draft_invoice_number} is left unbooked for a bookkeeper."
+        )
+
+
+async def _record(job: CreditJob, booked: BookedInvoice) -> None:
+    lines = tuple(
+        BookedLine(
+            sku=line.product.product_number,
+            product_number=line.product.product_number,
+            quantity=line.quantity or ZERO,
+        )
+        for line in booked.lines
+        if line.product is not None
+    )
+    async with job.db.transaction() as session:
+        link = await session.get(CreditNoteLink, job.reference)
+        assert link is not None
+        link.step = store.BOOKED
+        link.booked_invoice_number = booked.booked_invoice_number
+        link.gross_amount = str(booked.gross_amount)
+        link.document = booked.model_dump(mode="json", by_alias=True, exclude_none=True)
+        link.updated_at = utcnow()
+        session.add(link)
+        add_to_outbox(
+            session,
+            Envelope.wrap(
+                CreditNoteBooked(
+                    order_key=job.order_key,
+                    customer_number=booked.customer.customer_number,
+                    booked_invoice_number=booked.booked_invoice_number,
+                    currency=booked.currency,
+                    gross_amount=booked.gross_amount,
+                    lines=lines,
+                ),
+                connection=job.envelope.connection,
+                order_key=job.order_key,
+                caused_by=job.envelope,
+            ),
+        )
+        _progress(
+            session,
+            job,
+            "creditnote.booked",
+            f"Credit note {booked.booked_invoice_number} booked for {job.what}: "
+            f"{booked.currency} {booked.gross_amount}.",
+            {"booked_invoice_number": booked.booked_invoice_number},
+        )
+        inbox.mark_handled(session, SERVICE, job.envelope.message_id)
+
+
+async def _finish_without_document(job: CreditJob, message: str) -> None:
+    async with job.db.transaction() as session:
+        _progress(session, job, "creditnote.skipped", message, {})
+        inbox.mark_handled(session, SERVICE, job.envelope.message_id)
+
+
+def _progress(
+    session: AsyncSession, job: CreditJob, step: str, message: str, details: dict[str, object]
+) -> None:
+    add_to_outbox(
+        session,
+        Envelope.wrap(
+            OrderProgress(service=SERVICE, step=step, message=message, details=details),
+            connection=job.envelope.connection,
+            order_key=job.order_key,
+            caused_by=job.envelope,
+        ),
+    )
+
+
+# --- lines (pure) ---------------------------------------------------------------------------
+
+
+def _vat_rate(invoice: BookedInvoice) -> Decimal:
+    return invoice.vat_amount / invoice.net_amount if invoice.net_amount else ZERO
+
+
+def _net_of(gross: Decimal, invoice: BookedInvoice) -> Decimal:
+    return round_2(gross / (1 + _vat_rate(invoice)))
+
+
+def refund_lines(
+    refund: Refund, invoice: BookedInvoice, taxes_included: bool, settings: InvoiceSettings
+) -> list[PlannedLine]:
+    """Negative lines for what the shop refunded, on the products the invoice used."""
+    invoiced = frozenset(
+        line.product.product_number for line in invoice.lines if line.product is not None
+    )
+    lines: list[PlannedLine] = []
+    for item in refund.lines:
+        if item.quantity <= 0:
+            continue
+        product, _ = product_for(item.sku, item.title or item.line_id, settings, invoiced)
+        net = item.subtotal - item.tax if taxes_included else item.subtotal
+        lines.append(
+            PlannedLine(
+                product_number=product,
+                description=f"Refund: {item.title}"[:2500],
+                quantity=-item.quantity,
+                unit_net_price=round_2(net / item.quantity),
+                sku=item.sku,
+            )
+        )
+    if refund.shipping > 0:
+        lines.append(
+            PlannedLine(
+                settings.shipping_product,
+                "Refund: shipping",
+                Decimal(-1),
+                _net_of(refund.shipping, invoice),
+                None,
+            )
+        )
+    amount_only = refund.adjustments if refund.lines or refund.shipping else refund.total
+    if amount_only > 0:
+        on_product = settings.refund_product or settings.default_product
+        if on_product is None:
+            raise PermanentError(
+                f"Refund {refund.refund_id} of {refund.currency} {amount_only} has no lines to "
+                "credit. Set a refund product in the invoicing settings, then replay."
+            )
+        lines.append(
+            PlannedLine(on_product, "Refund", Decimal(-1), _net_of(amount_only, invoice), None)
+        )
+    return lines
+
+
+def remaining_lines(invoice: BookedInvoice, credited: dict[str, Decimal]) -> list[PlannedLine]:
+    """Negative lines for everything invoiced that is not credited yet (a cancellation)."""
+    left = dict(credited)
+    lines: list[PlannedLine] = []
+    for line in invoice.lines:
+        if line.product is None or not line.quantity:
+            continue
+        number = line.product.product_number
+        already = min(left.get(number, ZERO), line.quantity)
+        left[number] = left.get(number, ZERO) - already
+        quantity = line.quantity - already
+        if quantity > 0:
+            lines.append(
+                PlannedLine(
+                    number,
+                    f"Cancelled: {line.description or number}"[:2500],
+                    -quantity,
+                    line.unit_net_price or ZERO,
+                    None,
+                )
+            )
+    return lines
+
+
+async def _credited_quantities(db: Database, order_key: str) -> dict[str, Decimal]:
+    async with db.session() as session:
+        notes = await store.booked_credit_notes(session, order_key)
+    credited: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for note in notes:
+        document = BookedInvoice.model_validate(note.document or {})
+        for line in document.lines:
+            if line.product is not None and line.quantity:
+                credited[line.product.product_number] += abs(line.quantity)
+    return dict(credited)

@@ -1,0 +1,54 @@
+"""The lookups that make a ledger document exist once, whatever was lost on the way.
+
+Every document carries a unique reference in `references.other` (the order key for an invoice,
+order key + refund id for a credit note). Before creating we look it up; when booking fails
+because the draft is gone, we look up the booked document before giving up.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from lb_connectors.economic.client import EconomicClient
+from lb_connectors.economic.errors import EconomicNotFound, EconomicValidationError
+from lb_connectors.economic.models import BookedInvoice, DraftInvoice
+
+log = logging.getLogger(__name__)
+
+
+async def find_booked(client: EconomicClient, reference: str) -> BookedInvoice | None:
+    found = await client.find_booked_invoices(reference=reference)
+    if len(found) > 1:
+        log.error("the ledger holds %d booked documents for reference %s", len(found), reference)
+    return min(found, key=lambda b: b.booked_invoice_number) if found else None
+
+
+async def find_draft(
+    client: EconomicClient, reference: str, known_number: int | None
+) -> DraftInvoice | None:
+    """The draft we made earlier: by the number we recorded, else by the reference."""
+    if known_number is not None:
+        draft = await client.get_draft_invoice(known_number)
+        if draft is not None:
+            return draft
+    existing = await client.find_draft_invoices(reference=reference)
+    if not existing:
+        return None
+    first = min(existing, key=lambda d: d.draft_invoice_number)
+    # The list leaves out lines and totals; read it whole.
+    return await client.get_draft_invoice(first.draft_invoice_number) or first
+
+
+async def book_or_find(
+    client: EconomicClient, draft: DraftInvoice, reference: str
+) -> BookedInvoice:
+    try:
+        return await client.book_draft_invoice(
+            draft.draft_invoice_number, idempotency_key=f"{reference}:book"
+        )
+    except (EconomicNotFound, EconomicValidationError):
+        # The draft is gone or refused: an earlier attempt may have booked it already.
+        booked = await find_booked(client, reference)
+        if booked is None:
+            raise
+        return booked

@@ -1,141 +1,166 @@
 """How an order's buyer becomes a ledger customer: settings, match keys, VAT zones, the body.
 
-Plain functions over plain data: no I/O here, so every rule is tested directly.
+Plain functions over plain data: no I/O here, so every rule is tested directly. The parts live
+in small modules (config, validators, normalise, vat_zones, naming, matching, fields); this
+module re-exports them and holds the routing decisions around the lookup.
+
+The use case, in order:
+1. `fixed_booking(order, settings)`: all sales on one customer, or no customer details at all
+   → a DefaultBooking (or CustomerDecisionError when there is no default customer).
+2. `match_keys(order, settings)`: the keys to try; `str(keys[0])` is the link key.
+3. Per key: `ledger_filter(key)` for find_customers, then `pick_ledger_match(key, found)`.
+4. Nothing found: `not_found_booking(keys, settings)`; None means create with
+   `new_customer_fields(order, settings)`.
+5. Found: `fields_to_update(customer.model_dump(), order, settings)`, and
+   `delivery_location_for(existing_locations, order, settings)`.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict
+from lb_common.orders import CanonicalOrder
 
-from lb_common.orders import Address, CanonicalOrder, CustomerType
-
-MatchField = Literal["email", "phone", "customer_number"]
-
-EU_COUNTRIES = frozenset(
-    "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK".split()
+from .config import (
+    ALL_CUSTOMER_FIELDS,
+    CustomerDefaults,
+    CustomerField,
+    CustomerSettings,
+    CustomFieldMatch,
+    MatchField,
+    Profile,
+    TypeProfile,
 )
+from .fields import (
+    address_fields,
+    delivery_location_for,
+    fields_to_update,
+    new_customer_fields,
+    new_customer_number,
+    vat_zone_number,
+)
+from .matching import (
+    MatchKey,
+    ledger_customer_matches,
+    ledger_filter,
+    match_key,
+    match_keys,
+    pick_ledger_match,
+)
+from .naming import customer_name, format_name
+from .normalise import normalise_email, normalise_phone
+from .validators import (
+    CustomerDecisionError,
+    customer_number_problem,
+    cvr_problem,
+    ean_problem,
+    validate_customer_number,
+    validate_cvr,
+    validate_ean,
+)
+from .vat_zones import EU_COUNTRIES, VatZoneRules, vat_zone_for
+
+__all__ = [
+    "ALL_CUSTOMER_FIELDS",
+    "EU_COUNTRIES",
+    "CustomFieldMatch",
+    "CustomerDecisionError",
+    "CustomerDefaults",
+    "CustomerField",
+    "CustomerSettings",
+    "DefaultBooking",
+    "MatchField",
+    "MatchKey",
+    "Profile",
+    "TypeProfile",
+    "VatZoneRules",
+    "address_fields",
+    "customer_name",
+    "customer_number_problem",
+    "cvr_problem",
+    "delivery_location_for",
+    "ean_problem",
+    "fields_to_update",
+    "fixed_booking",
+    "format_name",
+    "ledger_customer_matches",
+    "ledger_filter",
+    "match_key",
+    "match_keys",
+    "new_customer_fields",
+    "new_customer_number",
+    "normalise_email",
+    "normalise_phone",
+    "not_found_booking",
+    "pick_ledger_match",
+    "validate_customer_number",
+    "validate_cvr",
+    "validate_ean",
+    "vat_zone_for",
+    "vat_zone_number",
+]
 
 
-class VatZoneRules(BaseModel):
-    """Which e-conomic VAT zone a new customer gets. Data, not code: numbers differ per agreement."""
+@dataclass(frozen=True)
+class DefaultBooking:
+    """Book the order on the default customer, and why (for the order's timeline)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    home_country: str = "DK"
-    domestic: int = 1
-    eu_business: int = 2  # EU buyer with a VAT number: reverse charge
-    eu_private: int = 1  # EU consumer: the seller charges VAT (OSS)
-    abroad: int = 3  # outside the EU
+    customer_number: int
+    explanation: str
 
 
-class CustomerDefaults(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    customer_group: int = 1
-    payment_terms: int = 1
-    layout: int | None = None
-
-
-class CustomerSettings(BaseModel):
-    """The customers service's part of a connection's settings (defaults in the docs)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    match_on: MatchField = "email"
-    create_if_missing: bool = True
-    default_customer_number: int | None = None
-    defaults: CustomerDefaults = CustomerDefaults()
-    vat_zones: VatZoneRules = VatZoneRules()
+def _no_default(why: str) -> CustomerDecisionError:
+    return CustomerDecisionError(
+        f"{why}, and there is no default customer. Set default_customer_number in the "
+        "customers settings (or fix the order in the shop), then replay the order."
+    )
 
 
-def normalise_email(email: str | None) -> str | None:
-    if not email:
+def _keys_wanted(order: CanonicalOrder, settings: CustomerSettings) -> str:
+    prof = settings.profile_for(order.buyer.customer_type if order.buyer else "b2c")
+    kinds = [k for k in (prof.match_on, prof.match_on_second) if k]
+    names = [MatchKey(kind, "", "").describe for kind in kinds]
+    return " or ".join(names)
+
+
+def fixed_booking(order: CanonicalOrder, settings: CustomerSettings) -> DefaultBooking | None:
+    """The default customer when no lookup is wanted or possible; None: look the buyer up.
+
+    - `single_customer`: every order goes on the default customer.
+    - No customer details at all, or none the match keys use: the default customer when set,
+      else CustomerDecisionError with the reason.
+    Also raises CustomerDecisionError when a CVR/EAN match key fails its check.
+    """
+    default = settings.default_customer_number
+    if settings.single_customer:
+        assert default is not None  # settings validation guarantees it
+        return DefaultBooking(
+            default, f"All sales are collected on customer {default} (single_customer)."
+        )
+    if order.buyer is None:
+        why = "The order has no customer details"
+    elif not match_keys(order, settings):
+        why = f"The order has no {_keys_wanted(order, settings)} to find the customer by"
+    else:
         return None
-    cleaned = email.strip().lower()
-    return cleaned if "@" in cleaned else None
+    if default is None:
+        raise _no_default(why)
+    return DefaultBooking(default, f"{why}: booked on the default customer {default}.")
 
 
-def match_key(order: CanonicalOrder, settings: CustomerSettings) -> str | None:
-    """The key this order's buyer is matched on, e.g. 'email:jane@example.com'; None if absent."""
-    buyer = order.buyer
-    if buyer is None:
+def not_found_booking(
+    keys: Sequence[MatchKey], settings: CustomerSettings
+) -> DefaultBooking | None:
+    """When no ledger customer matched any key: None means create one (create_if_missing).
+
+    Otherwise the default customer, or CustomerDecisionError when there is none.
+    """
+    if settings.create_if_missing:
         return None
-    if settings.match_on == "email":
-        email = normalise_email(buyer.email)
-        return f"email:{email}" if email else None
-    if settings.match_on == "phone":
-        digits = "".join(ch for ch in (buyer.phone or "") if ch.isdigit() or ch == "+")
-        return f"phone:{digits}" if digits else None
-    return f"shop-customer:{buyer.platform_customer_id}" if buyer.platform_customer_id else None
-
-
-def vat_zone_for(country_code: str | None, customer_type: CustomerType, rules: VatZoneRules) -> int:
-    country = (country_code or rules.home_country).upper()
-    if country == rules.home_country.upper():
-        return rules.domestic
-    if country in EU_COUNTRIES:
-        return rules.eu_business if customer_type in ("b2b", "ean") else rules.eu_private
-    return rules.abroad
-
-
-def customer_name(order: CanonicalOrder) -> str:
-    """Company name for business buyers, else 'first last'; never empty (e-conomic requires it)."""
-    buyer = order.buyer
-    address = order.billing_address or order.shipping_address
-    if buyer is not None and buyer.customer_type in ("b2b", "ean"):
-        company = buyer.company or (address.company if address else None)
-        if company:
-            return company.strip()
-    if buyer is not None and buyer.full_name:
-        return buyer.full_name
-    if address is not None and address.name:
-        return address.name.strip()
-    if buyer is not None and buyer.email:
-        return buyer.email
-    return f"Webshop customer {order.order_name}"
-
-
-def _street(address: Address) -> str | None:
-    parts = [p.strip() for p in (address.address1, address.address2) if p and p.strip()]
-    return "\n".join(parts) or None
-
-
-def new_customer_fields(order: CanonicalOrder, settings: CustomerSettings) -> dict[str, object]:
-    """The fields of a new ledger customer (e-conomic's names), from the order and the defaults."""
-    buyer = order.buyer
-    address = order.billing_address or order.shipping_address
-    customer_type: CustomerType = buyer.customer_type if buyer else "b2c"
-    fields: dict[str, object] = {
-        "name": customer_name(order)[:255],
-        "currency": order.currency,
-        "customer_group": {"customer_group_number": settings.defaults.customer_group},
-        "payment_terms": {"payment_terms_number": settings.defaults.payment_terms},
-        "vat_zone": {
-            "vat_zone_number": vat_zone_for(
-                address.country_code if address else None, customer_type, settings.vat_zones
-            )
-        },
-    }
-    if settings.defaults.layout is not None:
-        fields["layout"] = {"layout_number": settings.defaults.layout}
-    if buyer is not None:
-        if email := normalise_email(buyer.email):
-            fields["email"] = email
-        if buyer.phone:
-            fields["telephone_and_fax_number"] = buyer.phone
-        if buyer.vat_number:
-            fields["corporate_identification_number"] = buyer.vat_number
-        if buyer.ean:
-            fields["ean"] = buyer.ean
-    if address is not None:
-        if street := _street(address):
-            fields["address"] = street[:510]
-        if address.zip:
-            fields["zip"] = address.zip[:30]
-        if address.city:
-            fields["city"] = address.city[:50]
-        if address.country:
-            fields["country"] = address.country[:50]
-    return fields
+    tried = ", ".join(str(k) for k in keys) or "the order's details"
+    why = f"No e-conomic customer has {tried} and creating customers is switched off"
+    default = settings.default_customer_number
+    if default is None:
+        raise _no_default(why)
+    return DefaultBooking(default, f"{why}: booked on the default customer {default}.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
@@ -16,17 +16,25 @@ from lb_common.events import CustomerResolved, OrderProgress, OrderReady
 from lb_common.orders import CanonicalOrder
 from lb_common.outbox import add_to_outbox
 from lb_connectors.economic.client import EconomicClient
-from lb_connectors.economic.filters import Field
+from lb_connectors.economic.errors import EconomicValidationError
 from lb_connectors.economic.models import CustomerCreate
 from lb_connectors.ledgers import LedgerDirectory
-from lb_customers.policy import CustomerSettings, match_key, new_customer_fields
+from lb_customers.policy import (
+    CustomerSettings,
+    MatchKey,
+    fields_to_update,
+    fixed_booking,
+    ledger_filter,
+    match_keys,
+    new_customer_fields,
+    not_found_booking,
+    pick_ledger_match,
+)
 from lb_customers.store import CreationClaim, CustomerConnectionSettings, CustomerLink
 
 SERVICE = "customers"
 # A claim older than this belongs to a worker that died; the next one takes over.
 CLAIM_TIMEOUT = timedelta(minutes=2)
-
-_LEDGER_FIELD = {"email": "email", "phone": "telephoneAndFaxNumber"}
 
 
 @dataclass(frozen=True)
@@ -34,18 +42,18 @@ class Resolution:
     customer_number: int
     how: str  # linked | matched | created | default
     explanation: str
-    new_link: bool
+    link_key: str | None  # the key to store a new link under; None: nothing new to link
 
 
 async def handle_order_ready(envelope: Envelope, *, db: Database, ledgers: LedgerDirectory) -> None:
     order = envelope.parse(OrderReady).order
     settings = await load_settings(db, envelope.connection)
     client = ledgers.for_connection(envelope.connection)
-    key = match_key(order, settings)
-    resolution = await resolve(db, client, envelope.connection, order, settings, key)
+    resolution = await resolve(db, client, envelope.connection, order, settings)
 
     async with db.transaction() as session:
-        if resolution.new_link and key is not None:
+        key = resolution.link_key
+        if key is not None:
             await session.merge(
                 CustomerLink(
                     connection=envelope.connection,
@@ -54,7 +62,6 @@ async def handle_order_ready(envelope: Envelope, *, db: Database, ledgers: Ledge
                     source=resolution.how,
                 )
             )
-        if key is not None:
             await session.exec(
                 delete(CreationClaim).where(
                     CreationClaim.connection == envelope.connection,  # type: ignore[arg-type]
@@ -103,70 +110,117 @@ async def resolve(
     connection: str,
     order: CanonicalOrder,
     settings: CustomerSettings,
-    key: str | None,
 ) -> Resolution:
-    if key is None:
-        return _default_customer(
-            settings,
-            connection,
-            f"The order has no {settings.match_on.replace('_', ' ')} to find the customer by",
-        )
+    fixed = fixed_booking(order, settings)
+    if fixed is not None:
+        return Resolution(fixed.customer_number, "default", fixed.explanation, None)
+    keys = match_keys(order, settings)
+    link_key = str(keys[0])
 
     async with db.session() as session:
-        link = await session.get(CustomerLink, (connection, key))
-    if link is not None:
-        return Resolution(
-            link.customer_number,
-            "linked",
-            f"Known customer {link.customer_number} (linked on {key}).",
-            new_link=False,
-        )
+        for key in keys:
+            link = await session.get(CustomerLink, (connection, str(key)))
+            if link is not None:
+                return await _with_updates(
+                    client,
+                    order,
+                    settings,
+                    Resolution(
+                        link.customer_number,
+                        "linked",
+                        f"Known customer {link.customer_number} (linked on {key}).",
+                        None,
+                    ),
+                )
 
-    found = await _find_in_ledger(client, settings, key)
+    found = await _find_in_ledger(client, keys)
     if found is not None:
-        return Resolution(
-            found, "matched", f"Found e-conomic customer {found} by {key}.", new_link=True
+        number, key = found
+        return await _with_updates(
+            client,
+            order,
+            settings,
+            Resolution(number, "matched", f"Found e-conomic customer {number} by {key}.", link_key),
         )
 
-    if not settings.create_if_missing:
-        return _default_customer(settings, connection, f"No e-conomic customer has {key}")
+    default = not_found_booking(keys, settings)
+    if default is not None:
+        return Resolution(default.customer_number, "default", default.explanation, None)
 
-    await _claim(db, connection, key)
+    await _claim(db, connection, link_key)
     # Look again under the claim: a worker that held it before us may have just created it.
-    found = await _find_in_ledger(client, settings, key)
+    found = await _find_in_ledger(client, keys)
     if found is not None:
+        number, key = found
         return Resolution(
-            found, "matched", f"Found e-conomic customer {found} by {key}.", new_link=True
+            number, "matched", f"Found e-conomic customer {number} by {key}.", link_key
         )
-    fields = new_customer_fields(order, settings)
-    created = await client.create_customer(
-        CustomerCreate.model_validate(fields),
-        idempotency_key=f"{connection}:{key}:create-customer",
-    )
+    body = CustomerCreate.model_validate(new_customer_fields(order, settings))
+    try:
+        created = await client.create_customer(
+            body, idempotency_key=f"{connection}:{link_key}:create-customer"
+        )
+    except EconomicValidationError:
+        await _explain_taken_number(client, body)
+        raise
     return Resolution(
         created.customer_number,
         "created",
         f"Created e-conomic customer {created.customer_number} '{created.name}' "
-        f"(group {settings.defaults.customer_group}, VAT zone {created.vat_zone.vat_zone_number}).",
-        new_link=True,
+        f"(group {created.customer_group.customer_group_number}, "
+        f"VAT zone {created.vat_zone.vat_zone_number}).",
+        link_key,
     )
 
 
 async def _find_in_ledger(
-    client: EconomicClient, settings: CustomerSettings, key: str
-) -> int | None:
-    kind, _, value = key.partition(":")
-    if kind == "shop-customer":
-        return None  # a shop id says nothing about the ledger until a link exists
-    ledger_field = _LEDGER_FIELD.get(settings.match_on)
-    if ledger_field is None:
-        return None
-    matches = await client.find_customers(Field(ledger_field).eq(value))
-    if not matches:
-        return None
-    # Several ledger customers share the key (an old duplicate): the oldest number wins,
-    # consistently, and the duplicate report shows the rest.
-    return min(c.customer_number for c in matches)
+    client: EconomicClient, keys: tuple[MatchKey, ...]
+) -> tuple[int, MatchKey] | None:
+    """The first key that finds a ledger customer, and the customer's number."""
+    for key in keys:
+        query = ledger_filter(key)
+        if query is None:
+            continue  # a key that only links (e.g. the shop's customer id)
+        number = pick_ledger_match(key, await client.find_customers(query))
+        if number is not None:
+            return number, key
+    return None
+
+
+async def _with_updates(
+    client: EconomicClient, order: CanonicalOrder, settings: CustomerSettings, found: Resolution
+) -> Resolution:
+    """Write the fields the settings allow to update, when the order changes them."""
+    if not settings.update_fields and settings.update_addresses == "off":
+        return found
+    customer = await client.get_customer(found.customer_number)
+    if customer is None:
+        raise PermanentError(
+            f"e-conomic customer {found.customer_number} no longer exists. Re-link the buyer "
+            "(PUT /links/...) or remove the link, then replay the order."
+        )
+    changes = fields_to_update(customer.model_dump(), order, settings)
+    if not changes:
+        return found
+    merged = {**customer.to_create().model_dump(exclude_none=True), **changes}
+    await client.replace_customer(customer.customer_number, CustomerCreate.model_validate(merged))
+    return replace(
+        found,
+        explanation=f"{found.explanation} Updated {', '.join(sorted(changes))}.",
+        how=found.how,
+    )
+
+
+async def _explain_taken_number(client: EconomicClient, body: CustomerCreate) -> None:
+    if body.customer_number is None:
+        return
+    holder = await client.get_customer(body.customer_number)
+    if holder is not None:
+        raise PermanentError(
+            f"Customer number {body.customer_number} (taken from the shop) is already used by "
+            f"e-conomic customer '{holder.name}'. Link the buyer to it (PUT /links/...) or let "
+            "e-conomic number new customers, then replay the order."
+        )
 
 
 async def _claim(db: Database, connection: str, key: str) -> None:
@@ -188,18 +242,3 @@ async def _claim(db: Database, connection: str, key: str) -> None:
             f"Another worker is creating the customer for {key}; looking again shortly.",
             retry_after=1,
         ) from exc
-
-
-def _default_customer(settings: CustomerSettings, connection: str, why: str) -> Resolution:
-    if settings.default_customer_number is None:
-        raise PermanentError(
-            f"{why}, and connection '{connection}' has no default customer. "
-            "Set a default customer in the customers settings (or fix the order in the shop), "
-            "then replay the order."
-        )
-    return Resolution(
-        settings.default_customer_number,
-        "default",
-        f"{why}: booked on the default customer {settings.default_customer_number}.",
-        new_link=False,
-    )

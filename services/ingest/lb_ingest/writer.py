@@ -169,11 +169,11 @@ async def _load_known(session: AsyncSession, arrivals: list[Arrival]) -> _Batch:
     if order_keys:
         found = await session.exec(select(Order).where(col(Order.order_key).in_(order_keys)))
         orders = {o.order_key: o for o in found.all()}
-        if any(a.refunds for a in arrivals):
-            seen = await session.exec(
-                select(RefundRecord).where(col(RefundRecord.order_key).in_(order_keys))
-            )
-            refunds = {(r.order_key, r.refund_id): r for r in seen.all()}
+        # Also when no arrival carries a refund: held ones go out when their order transfers.
+        seen = await session.exec(
+            select(RefundRecord).where(col(RefundRecord.order_key).in_(order_keys))
+        )
+        refunds = {(r.order_key, r.refund_id): r for r in seen.all()}
     return _Batch(session, known_deliveries, known_events, orders, refunds)
 
 

@@ -1,0 +1,141 @@
+"""Refunds and cancellations become credit notes: once each, adding up, never over-crediting.
+
+The refund is the public VND capture (tests/fixtures/public), posted byte for byte, against an
+order built to match it (same order id and line)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import pytest
+
+from tests.platforms.factories import fixture, shopify_json, shopify_order
+from tests.support.system import System, running_system
+
+REFUND = fixture("shopify_refunds_create_VND.json")
+REFUND_DATA = json.loads(REFUND)
+VIETNAM = {
+    "first_name": "Lan", "last_name": "Nguyen", "name": "Lan Nguyen", "address1": "1 Le Loi",
+    "city": "Ho Chi Minh City", "zip": "700000", "country": "Vietnam", "country_code": "VN",
+}  # fmt: skip
+
+
+@pytest.fixture
+async def system(amqp_url, broker_prefix, tmp_path) -> AsyncIterator[System]:
+    async with running_system(amqp_url, broker_prefix, tmp_path) as running:
+        yield running
+
+
+def vnd_order(**changes) -> bytes:
+    body = shopify_order(
+        id=REFUND_DATA["order_id"],
+        currency="VND",
+        tax_rate=None,
+        taxes_included=False,
+        email="lan@example.com",
+        lines=[
+            {"id": 16014782595357, "sku": None, "title": "T-shirt 1", "price": "20", "quantity": 2}
+        ],
+        billing_address=VIETNAM,
+        shipping_address=VIETNAM,
+        **changes,
+    )
+    return shopify_json(body)
+
+
+def refund_body(refund_id: int, quantity: int = 1, subtotal: int = 20) -> bytes:
+    data = json.loads(REFUND)
+    data["id"] = refund_id
+    data["refund_line_items"][0].update(quantity=quantity, subtotal=subtotal)
+    data["transactions"][0]["amount"] = str(subtotal)
+    return json.dumps(data).encode()
+
+
+async def _booked_order(system: System) -> str:
+    key = (await system.post_shopify("orders/paid", vnd_order())).json()["order_key"]
+    await system.wait_for_status(key, "booked")
+    return key
+
+
+async def _wait_step(system: System, key: str, step: str, count: int = 1) -> list[dict]:
+    import asyncio
+
+    for _ in range(150):
+        entries = [e for e in (await system.order(key))["timeline"] if e["step"] == step]
+        if len(entries) >= count:
+            return entries
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{key} has no {count} x {step}: {(await system.order(key))['timeline']}")
+
+
+def _credit_notes(ledger: dict) -> list[dict]:
+    return [i for i in ledger["booked_invoices"] if Decimal(str(i["grossAmount"])) < 0]
+
+
+async def test_public_vnd_refund_becomes_one_credit_note(system: System):
+    key = await _booked_order(system)
+    response = await system.post_shopify("refunds/create", REFUND)
+    assert response.status_code == 200, response.text
+    # The same refund again, inside an orders/updated body and as a redelivery: still one.
+    await system.post_shopify("refunds/create", REFUND)
+    await _wait_step(system, key, "creditnote.booked")
+
+    ledger = await system.ledger_state()
+    [note] = _credit_notes(ledger)
+    [invoice] = [i for i in ledger["booked_invoices"] if i is not note]
+    assert Decimal(str(note["grossAmount"])) == Decimal("-20")
+    assert note["customer"] == invoice["customer"]
+    assert note["currency"] == "VND"
+    assert note["references"]["other"] == f"{key}:refund:{REFUND_DATA['id']}"
+    assert [
+        (line["product"]["productNumber"], Decimal(str(line["quantity"]))) for line in note["lines"]
+    ] == [("WEB-DEFAULT", Decimal(-1))]
+
+
+async def test_partial_refunds_add_up_and_never_credit_more_than_invoiced(system: System):
+    key = await _booked_order(system)  # 2 x 20 VND
+    await system.post_shopify("refunds/create", refund_body(1))
+    await _wait_step(system, key, "creditnote.booked")
+    await system.post_shopify("refunds/create", refund_body(2))
+    await _wait_step(system, key, "creditnote.booked", 2)
+    # A third refund would credit more than the invoice held: stopped, with the figures.
+    await system.post_shopify("refunds/create", refund_body(3))
+    failed = await system.wait_for_status(key, "booked")  # the invoice stands
+    entries = await _wait_step(system, key, "invoicing.failed")
+    assert "more than invoice" in entries[0]["message"]
+    assert "VND 60" in entries[0]["message"] and "VND 40" in entries[0]["message"]
+    ledger = await system.ledger_state()
+    assert sum(Decimal(str(n["grossAmount"])) for n in _credit_notes(ledger)) == Decimal("-40")
+    assert failed["status"] == "booked"
+
+
+async def test_cancellation_after_booking_credits_what_is_left(system: System):
+    key = await _booked_order(system)
+    await system.post_shopify("refunds/create", refund_body(7))
+    await _wait_step(system, key, "creditnote.booked")
+    cancelled = vnd_order(
+        cancelled_at="2025-03-02T09:00:00Z",
+        updated_at="2025-03-02T09:00:00Z",
+        financial_status="refunded",
+    )
+    await system.post_shopify("orders/cancelled", cancelled)
+    await _wait_step(system, key, "creditnote.booked", 2)
+    ledger = await system.ledger_state()
+    notes = _credit_notes(ledger)
+    assert sorted(Decimal(str(n["grossAmount"])) for n in notes) == [Decimal("-20"), Decimal("-20")]
+    assert {n["references"]["other"] for n in notes} == {f"{key}:refund:7", f"{key}:cancel"}
+
+
+async def test_refund_before_the_invoice_waits_for_it(system: System):
+    # The refund arrives first (the order was never seen): held, then sent after the invoice.
+    await system.post_shopify("refunds/create", REFUND)
+    key = await _booked_order(system)
+    await _wait_step(system, key, "creditnote.booked")
+    steps = [e["step"] for e in (await system.order(key))["timeline"]]
+    assert (
+        steps.index("refund.held")
+        < steps.index("invoice.booked")
+        < steps.index("creditnote.booked")
+    )

@@ -1,4 +1,5 @@
-"""The customers service's tables: links to ledger customers, creation claims, settings."""
+"""The customers service's tables: links to ledger customers, creation claims, settings, the
+imported debtor index and merges of duplicate debtors."""
 
 from __future__ import annotations
 
@@ -47,4 +48,51 @@ class CustomerConnectionSettings(SQLModel, table=True):
     settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
-TABLES = (CustomerLink, CreationClaim, CustomerConnectionSettings)
+class DebtorIndexEntry(SQLModel, table=True):
+    """One e-conomic customer as last imported (POST /connections/{c}/import-debtors).
+
+    Values are stored normalised (see normalise.py); several emails or phones are joined by
+    ';'. A copy for duplicate detection and suggestions: e-conomic stays the source of truth.
+    """
+
+    __tablename__ = "debtor_index"
+
+    connection: str = Field(primary_key=True)
+    customer_number: int = Field(primary_key=True)
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    cvr: str | None = None
+    ean: str | None = None
+    address: str | None = None
+    zip: str | None = None
+    city: str | None = None
+    barred: bool = False
+    imported_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+
+
+class CustomerMerge(SQLModel, table=True):
+    """A duplicate debtor merged into a surviving one: later orders that find `merged_number`
+    are booked on `survivor_number`. e-conomic's own records are left as they are."""
+
+    __tablename__ = "customer_merges"
+
+    connection: str = Field(primary_key=True)
+    merged_number: int = Field(primary_key=True)
+    survivor_number: int = Field(index=True)
+    group_id: str
+    rule: str
+    merged_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+
+
+TABLES = (
+    CustomerLink,
+    CreationClaim,
+    CustomerConnectionSettings,
+    DebtorIndexEntry,
+    CustomerMerge,
+)

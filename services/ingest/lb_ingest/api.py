@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import func, or_
+from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from lb_common.db import Database
 from lb_ingest import transfer
@@ -71,6 +73,49 @@ def order_view(order: Order) -> dict[str, Any]:
     }
 
 
+class OrderFilter:
+    """The filters the order list and bulk replay share (query parameters)."""
+
+    def __init__(
+        self,
+        status: str | None = Query(None, description=f"one of {', '.join(transfer.STATUSES)}"),
+        connection: str | None = None,
+        q: str | None = Query(None, description="text in the order name or e-mail"),
+        since: datetime | None = Query(None, description="received at or after (ISO 8601)"),
+        until: datetime | None = Query(None, description="received before (ISO 8601)"),
+    ) -> None:
+        if status is not None and status not in transfer.STATUSES:
+            raise HTTPException(422, f"unknown status {status!r}; use one of {transfer.STATUSES}")
+        for name, value in (("since", since), ("until", until)):
+            if value is not None and value.tzinfo is None:
+                raise HTTPException(422, f"{name} needs a time zone, e.g. 2025-03-01T00:00:00Z")
+        self.status, self.connection, self.q = status, connection, q
+        self.since, self.until = since, until
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = []
+        if self.status:
+            found.append(col(Order.status) == self.status)
+        if self.connection:
+            found.append(col(Order.connection) == self.connection)
+        if self.since:
+            found.append(col(Order.received_at) >= self.since)
+        if self.until:
+            found.append(col(Order.received_at) < self.until)
+        if self.q:
+            pattern = f"%{self.q.lower()}%"
+            found.append(
+                or_(
+                    func.lower(col(Order.order_name)).like(pattern),
+                    func.lower(col(Order.email)).like(pattern),
+                )
+            )
+        return found
+
+    def query(self) -> SelectOfScalar[Order]:
+        return select(Order).where(*self.conditions())
+
+
 def _delivery_view(delivery: Delivery) -> dict[str, Any]:
     return {
         "id": delivery.id,
@@ -80,6 +125,7 @@ def _delivery_view(delivery: Delivery) -> dict[str, Any]:
         "order_key": delivery.order_key,
         "received_at": delivery.received_at,
         "outcome": delivery.outcome,
+        "order_version": delivery.order_version,
         "error": delivery.error,
         "body_url": f"/deliveries/{delivery.id}/body",
     }
@@ -99,27 +145,11 @@ def admin_router(db: Database, connections: ConnectionCache) -> APIRouter:
 
     @router.get("/orders")
     async def list_orders(
-        status: str | None = Query(None, description=f"one of {', '.join(transfer.STATUSES)}"),
-        connection: str | None = None,
-        q: str | None = Query(None, description="text in the order name or e-mail"),
+        filters: OrderFilter = Depends(),
         limit: int = Query(50, ge=1, le=500),
         offset: int = Query(0, ge=0),
     ) -> dict[str, Any]:
-        if status is not None and status not in transfer.STATUSES:
-            raise HTTPException(422, f"unknown status {status!r}; use one of {transfer.STATUSES}")
-        query = select(Order)
-        if status:
-            query = query.where(Order.status == status)
-        if connection:
-            query = query.where(Order.connection == connection)
-        if q:
-            pattern = f"%{q.lower()}%"
-            query = query.where(
-                or_(
-                    func.lower(col(Order.order_name)).like(pattern),
-                    func.lower(col(Order.email)).like(pattern),
-                )
-            )
+        query = filters.query()
         async with db.session() as session:
             total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
             rows = (
@@ -164,7 +194,34 @@ def admin_router(db: Database, connections: ConnectionCache) -> APIRouter:
                 for e in timeline
             ],
             "deliveries": [_delivery_view(d) for d in deliveries],
+            "versions": sorted(
+                {d.order_version for d in deliveries if d.order_version is not None}, reverse=True
+            ),
         }
+
+    @router.post("/orders/replay")
+    async def bulk_replay(
+        filters: OrderFilter = Depends(),
+        dry_run: bool = False,
+        limit: int = Query(100, ge=1, le=1000),
+    ) -> dict[str, Any]:
+        """Replay every order the filter finds (default: the failed ones), oldest first."""
+        if filters.status is None:
+            filters.status = transfer.FAILED
+        async with db.session() as session:
+            keys = (
+                await session.exec(
+                    select(Order.order_key)
+                    .where(*filters.conditions())
+                    .order_by(col(Order.updated_at))
+                    .limit(limit)
+                )
+            ).all()
+        results = []
+        for key in keys:
+            outcome = await replay_order(db, str(key), dry_run=dry_run)
+            results.append({"order_key": key, "status_code": outcome.status_code, **outcome.body})
+        return {"matched": len(keys), "dry_run": dry_run, "results": results}
 
     @router.post("/orders/{order_key}/replay")
     async def replay(order_key: str, dry_run: bool = False) -> JSONResponse:

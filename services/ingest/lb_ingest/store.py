@@ -45,6 +45,8 @@ class Delivery(SQLModel, table=True):
     outcome: str
     error: str | None = None
     order_key: str | None = Field(default=None, index=True)
+    # The platform's updated_at of the order this delivery carried (its version).
+    order_version: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
 
 
 class Order(SQLModel, table=True):

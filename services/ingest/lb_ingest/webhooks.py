@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from lb_common.events import ShopStockReported
 from lb_common.orders import make_order_key
 from lb_connectors.platforms.base import MissingHeaderError, PayloadError, TopicKind
 from lb_connectors.platforms.registry import get_adapter
@@ -25,6 +26,10 @@ log = logging.getLogger(__name__)
 class WebhookAnswer:
     status_code: int
     body: dict[str, Any] = field(default_factory=dict)
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    return next((v for k, v in headers.items() if k.lower() == name), None)
 
 
 def _error(status: int, message: str, **extra: Any) -> WebhookAnswer:
@@ -51,6 +56,9 @@ async def receive_webhook(
         return _error(403, f"connection {connection_name!r} is disabled")
     if adapter.is_ping(headers, body):
         return WebhookAnswer(200, {"status": "ping received"})
+    content_type = _header(headers, "content-type")
+    if content_type and "json" not in content_type.lower():
+        return _error(415, f"expected a JSON body, got content type {content_type!r}")
     if not adapter.verify(headers, body, connection.secrets):
         # Forged or misconfigured: nothing is stored. The log names no secret and no body.
         log.warning(
@@ -76,6 +84,17 @@ async def receive_webhook(
         body=body,
         kind=adapter.classify(info.topic),
     )
+    if arrival.kind is TopicKind.INVENTORY_LEVEL:
+        try:
+            level = adapter.parse_inventory_level(body)
+            arrival.stock = ShopStockReported(
+                inventory_item_id=level.inventory_item_id,
+                location_id=level.location_id,
+                available=level.available,
+                updated_at=level.updated_at,
+            )
+        except PayloadError as exc:
+            return WebhookAnswer(422, {"error": f"the stock level could not be read: {exc}"})
     if arrival.kind is TopicKind.REFUND:
         try:
             order_id, refund = adapter.parse_refund(body, shop=info.shop)

@@ -23,7 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from lb_common.db import Database, utcnow
 from lb_common.envelope import Envelope
-from lb_common.events import OrderCancelled, OrderRefunded, Refund
+from lb_common.events import OrderCancelled, OrderRefunded, Refund, ShopStockReported
 from lb_common.orders import CanonicalOrder
 from lb_connectors.platforms.base import DeliveryInfo, TopicKind
 from lb_ingest import transfer
@@ -47,6 +47,7 @@ class Arrival:
     problem: str | None = None  # why it cannot be used (missing header, unreadable payload)
     order_key: str | None = None  # when only the order id could be read (or for a refund)
     refunds: list[Refund] = field(default_factory=list)
+    stock: ShopStockReported | None = None
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class _Batch:
 
     def delivery(self, **values: Any) -> dict[str, Any]:
         row = {"received_at": utcnow(), "event_key": None, "shop": None, "error": None,
-               "order_key": None, **values}  # fmt: skip
+               "order_key": None, "order_version": None, **values}  # fmt: skip
         self.deliveries.append(row)
         return row
 
@@ -217,7 +218,16 @@ def _accept(state: _Batch, arrival: Arrival) -> Outcome:
         return _accept_order(state, arrival, info, delivery)
     if arrival.kind is TopicKind.REFUND:
         return _accept_refund(state, arrival, delivery)
-    # Stock levels are stored and shown; acting on them comes with stock sync.
+    if arrival.kind is TopicKind.INVENTORY_LEVEL and arrival.stock is not None:
+        state.recorder.emit(
+            Envelope.wrap(
+                arrival.stock,
+                connection=arrival.connection.name,
+                order_key=None,
+                correlation_id=info.delivery_id,
+            )
+        )
+        return Outcome(200, {"status": "accepted", "topic": info.topic})
     delivery.update(outcome="stored", error=f"topic {info.topic} is stored but not acted on yet")
     return Outcome(200, {"status": "stored", "topic": info.topic})
 
@@ -235,7 +245,7 @@ def _accept_order(
             422, f"the order could not be read: {arrival.problem}", order_key=arrival.order_key
         )
 
-    delivery["order_key"] = order.order_key
+    delivery.update(order_key=order.order_key, order_version=order.version)
     stored = state.orders.get(order.order_key)
     if stored is not None and stored.version is not None and order.version < stored.version:
         delivery["outcome"] = "stale"

@@ -1,10 +1,13 @@
-"""The inventory service's tables: the ledger's last known stock per product."""
+"""The inventory service's tables: the ledger's last known stock per product, per-connection
+stock sync settings, the SKU links with the levels last seen and pushed, the mismatch report,
+and the full sync runs."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Column
+from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
 from lb_common.db import UTCDateTime, utcnow
@@ -23,4 +26,64 @@ class StockLevel(SQLModel, table=True):
     read_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
 
 
-TABLES = (StockLevel,)
+class StockConnectionSettings(SQLModel, table=True):
+    __tablename__ = "stock_settings"
+
+    connection: str = Field(primary_key=True)
+    settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class SkuLink(SQLModel, table=True):
+    """SKU ↔ ledger product number ↔ the shop's inventory item, rebuilt by each catalogue scan."""
+
+    __tablename__ = "sku_links"
+
+    connection: str = Field(primary_key=True)
+    sku: str = Field(primary_key=True)
+    product_number: str
+    inventory_item_id: str = Field(index=True)
+    variant_id: str
+    title: str = ""
+    ledger_level: str | None = None  # Decimal as text, as last read from the ledger
+    shop_level: int | None = None  # as last read from, or reported by, the shop
+    last_pushed: int | None = None  # what we last set in the shop
+    pushed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    shop_reported_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime, nullable=True)
+    )
+
+
+class MismatchRow(SQLModel, table=True):
+    __tablename__ = "stock_mismatches"
+
+    connection: str = Field(primary_key=True)
+    kind: str = Field(primary_key=True)
+    key: str = Field(primary_key=True)
+    message: str
+    ledger_level: int | None = None
+    shop_level: int | None = None
+    found_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+
+
+class SyncRun(SQLModel, table=True):
+    __tablename__ = "stock_sync_runs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    connection: str = Field(index=True)
+    trigger: str  # "schedule" | "admin"
+    status: str = "running"  # running | ok | failed
+    started_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    changed: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    mismatches: int = 0
+    error: str | None = None
+    shop_calls: int = 0
+
+
+TABLES = (StockLevel, StockConnectionSettings, SkuLink, MismatchRow, SyncRun)

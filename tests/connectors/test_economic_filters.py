@@ -2,11 +2,16 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from urllib.parse import unquote
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lb_connectors.economic.filters import Field, escape, or_
 from lb_connectors.economic.paths import encode_id
+from lb_sandbox.economic.filtering import Cond, Junction, parse_filter
+from lb_sandbox.economic.paths import decode_id
 
 
 def test_escape_covers_every_special_character() -> None:
@@ -45,3 +50,27 @@ def test_in_is_numeric_only_and_bounded() -> None:
 def test_product_number_self_link_escapes() -> None:
     assert encode_id("A_1/B C") == "A_8_1_6_B_9_C"
     assert encode_id("x.y:z") == "x_11_y_4_z"
+
+
+_TEXT = st.text(
+    alphabet=st.sampled_from(list("abcXYZ019 :-_.@$()*,[]&|=!'\"æøå")), min_size=1, max_size=30
+)
+
+
+@given(a=_TEXT, b=_TEXT)
+def test_escaped_values_parse_back_exactly(a: str, b: str) -> None:
+    # The client's escaping and the sandbox's parser must agree on every value.
+    expression = str(Field("name").eq(a) | (Field("city").ne(b) & Field("zip").like(b)))
+    node = parse_filter(expression, ["name", "city", "zip"])
+    assert isinstance(node, Junction) and node.op == "or"
+    first, second = node.items
+    assert first == Cond("name", "eq", a)
+    assert isinstance(second, Junction) and second.items == (
+        Cond("city", "ne", b),
+        Cond("zip", "like", b),
+    )
+
+
+@given(st.text(alphabet=st.sampled_from(list("AZ09-_<>*%:&/\\ ?.#+æ")), min_size=1, max_size=25))
+def test_product_number_path_escaping_round_trips(number: str) -> None:
+    assert decode_id(unquote(encode_id(number))) == number

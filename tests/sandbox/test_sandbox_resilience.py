@@ -169,3 +169,38 @@ async def test_vouchers(http: httpx.AsyncClient, grant_token: str) -> None:
     assert (await http.post("/economic/journals/7/vouchers", json=body)).status_code == 404
     state = (await http.get(f"/_sandbox/agreements/{grant_token}/state")).json()
     assert len(state["vouchers"]) == 1
+
+
+async def test_demo_agreement_can_be_read_only() -> None:
+    app = create_app(SandboxSettings(demo_writable=False))
+    async with _client(app, "demo") as demo:
+        assert (await demo.get("/economic/customers")).status_code == 200
+        refused = await demo.post("/economic/customers", json=CUSTOMER)
+    assert refused.status_code == 403
+
+
+async def test_retry_overtaking_a_slow_first_attempt_waits_for_its_result(
+    http: httpx.AsyncClient, grant_token: str
+) -> None:
+    import asyncio
+
+    await http.post(
+        "/_sandbox/faults",
+        json={
+            "kind": "latency",
+            "latencyMs": 150,
+            "times": 1,
+            "path": "/customers",
+            "method": "POST",
+        },
+    )
+    headers = {"Idempotency-Key": "slow"}
+    first, second = await asyncio.gather(
+        http.post("/economic/customers", json=CUSTOMER, headers=headers),
+        http.post("/economic/customers", json=CUSTOMER, headers=headers),
+    )
+    assert {first.status_code, second.status_code} == {201}
+    assert first.json()["customerNumber"] == second.json()["customerNumber"] == 1
+    assert second.headers.get("X-ResultFromCache") == "true"
+    state = (await http.get(f"/_sandbox/agreements/{grant_token}/state")).json()
+    assert len(state["customers"]) == 1

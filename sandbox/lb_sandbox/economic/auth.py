@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from ..settings import SandboxSettings
 from .errors import EconomicHTTPError
 from .state import Agreement, AgreementRegistry
 
@@ -35,5 +36,11 @@ def current_agreement(request: Request) -> Agreement:
     token = grant_token_of(request)
     if token is None:
         raise _unauthorized()
+    settings: SandboxSettings = request.app.state.settings
+    if token == DEMO_TOKEN and request.method != "GET" and not settings.demo_writable:
+        # Real e-conomic's demo agreement accepts GET only.
+        raise EconomicHTTPError(
+            403, "The demo agreement is read-only.", "Use your own agreement's tokens to write."
+        )
     registry: AgreementRegistry = request.app.state.registry
     return registry.get_or_create(token, str_base(request))

@@ -8,6 +8,7 @@ second request. Results of 5xx are not kept, so a failed attempt can be retried 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections.abc import Callable
@@ -28,7 +29,7 @@ class IdempotencyCache:
         self.ttl_seconds = ttl_seconds
         self._clock = clock
         self._results: dict[tuple[str, str, str], CachedResult] = {}
-        self._in_flight: set[tuple[str, str, str]] = set()
+        self._in_flight: dict[tuple[str, str, str], asyncio.Event] = {}
 
     @staticmethod
     def fingerprint(body: bytes) -> str:
@@ -41,12 +42,15 @@ class IdempotencyCache:
             return None
         return result
 
-    def begin(self, key: tuple[str, str, str]) -> bool:
-        """Mark a key as being processed; False if another request with it is still running."""
-        if key in self._in_flight:
-            return False
-        self._in_flight.add(key)
-        return True
+    def begin(self, key: tuple[str, str, str]) -> asyncio.Event | None:
+        """Claim a key. None when claimed; otherwise the event the running request will set,
+        so a retry that overtakes a slow first attempt waits for its result instead of
+        running the write twice."""
+        running = self._in_flight.get(key)
+        if running is not None:
+            return running
+        self._in_flight[key] = asyncio.Event()
+        return None
 
     def finish(
         self,
@@ -56,9 +60,14 @@ class IdempotencyCache:
         body: bytes,
         headers: tuple[tuple[str, str], ...],
     ) -> None:
-        self._in_flight.discard(key)
+        self._release(key)
         if status < 500:
             self._results[key] = CachedResult(fingerprint, status, body, headers, self._clock())
 
     def abandon(self, key: tuple[str, str, str]) -> None:
-        self._in_flight.discard(key)
+        self._release(key)
+
+    def _release(self, key: tuple[str, str, str]) -> None:
+        event = self._in_flight.pop(key, None)
+        if event is not None:
+            event.set()

@@ -18,7 +18,7 @@ from fastapi.routing import APIRoute
 from ..settings import SandboxSettings
 from .auth import grant_token_of, str_base
 from .errors import EconomicHTTPError
-from .faults import FaultRegistry
+from .faults import Fault, FaultRegistry
 from .state import Agreement, AgreementRegistry
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
@@ -67,23 +67,22 @@ async def _with_idempotency(handler: Handler, request: Request, agreement: Agree
     cache = agreement.idempotency
     slot = (request.method, request.url.path, key)
     fingerprint = cache.fingerprint(await request.body())
-    cached = cache.lookup(slot)
-    if cached is not None:
-        if cached.fingerprint != fingerprint:
-            raise EconomicHTTPError(
-                400,
-                "Idempotency-Key was already used for a different request.",
-                "Use a new Idempotency-Key for every distinct request.",
-            )
-        replay = Response(cached.body, status_code=cached.status, headers=dict(cached.headers))
-        replay.headers["X-ResultFromCache"] = "true"
-        return replay
-    if not cache.begin(slot):
-        raise EconomicHTTPError(
-            409,
-            "A request with this Idempotency-Key is still being processed.",
-            "Wait for the first request to finish, then retry with the same key.",
-        )
+    while True:
+        cached = cache.lookup(slot)
+        if cached is not None:
+            if cached.fingerprint != fingerprint:
+                raise EconomicHTTPError(
+                    400,
+                    "Idempotency-Key was already used for a different request.",
+                    "Use a new Idempotency-Key for every distinct request.",
+                )
+            replay = Response(cached.body, status_code=cached.status, headers=dict(cached.headers))
+            replay.headers["X-ResultFromCache"] = "true"
+            return replay
+        running = cache.begin(slot)
+        if running is None:
+            break
+        await running.wait()  # then replay its result, or run ourselves if it failed
     try:
         response = await _run(handler, request)
     except BaseException:
@@ -95,6 +94,18 @@ async def _with_idempotency(handler: Handler, request: Request, agreement: Agree
     )
     cache.finish(slot, fingerprint, response.status_code, body, headers)
     return response
+
+
+def _refusal(fired: list[Fault], agreement: Agreement, cost: int) -> Response | None:
+    """An `error` or `rate_limit` fault answers instead of the endpoint (nothing is written)."""
+    for fault in fired:
+        if fault.spec.kind == "error":
+            return _unavailable(fault.spec.status).response()
+        if fault.spec.kind == "rate_limit":
+            # Show a full bucket, so X-RateLimiting agrees with the 429.
+            agreement.bucket.exhaust()
+            return _too_many(agreement, cost, fault.spec.retry_after)
+    return None
 
 
 class EconomicRoute(APIRoute):
@@ -114,21 +125,23 @@ class EconomicRoute(APIRoute):
                 PREFIX
             )
             fired = faults.draw(request.method, path, token)
-            for fault in fired:
-                if fault.spec.kind == "latency":
-                    await asyncio.sleep(fault.spec.latency_ms / 1000)
-            for fault in fired:
-                if fault.spec.kind == "error":
-                    return _with_meter(_unavailable(fault.spec.status).response(), agreement, 0)
-                if fault.spec.kind == "rate_limit":
-                    agreement.bucket.exhaust()
-                    return _with_meter(
-                        _too_many(agreement, cost, fault.spec.retry_after), agreement, 0
-                    )
+            refusal = _refusal(fired, agreement, cost)
+            if refusal is not None:
+                return _with_meter(refusal, agreement, 0)
             if not agreement.bucket.take(cost):
                 return _with_meter(_too_many(agreement, cost, None), agreement, 0)
+            delay = sum(f.spec.latency_ms for f in fired if f.spec.kind == "latency") / 1000
+
+            async def slow_endpoint(req: Request) -> Response:
+                # Latency is spent "inside" the call, as a slow server would, so a retry
+                # arriving meanwhile meets the claimed Idempotency-Key.
+                await asyncio.sleep(delay)
+                return await endpoint(req)
+
             try:
-                response = await _with_idempotency(endpoint, request, agreement)
+                response = await _with_idempotency(
+                    slow_endpoint if delay else endpoint, request, agreement
+                )
             except EconomicHTTPError as exc:
                 response = exc.response()
             if any(f.spec.kind == "lost_reply" for f in fired):

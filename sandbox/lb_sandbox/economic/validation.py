@@ -132,10 +132,8 @@ def reference(
     problems: Problems,
     path: Path,
     number_key: str,
-    known: Mapping[Any, Any],
-    *,
-    as_text: bool = False,
-) -> Any:
+    known: Mapping[int, Any],
+) -> int | None:
     """Resolve `{"xNumber": n}` or `{"self": ".../n"}`; E06000 when it does not exist."""
     ref = get_path(body, path)
     if ref is None:
@@ -143,14 +141,9 @@ def reference(
     name = str(path[-1])
     key: Any = ref.get(number_key) if isinstance(ref, Mapping) else None
     if key is None and isinstance(ref, Mapping) and isinstance(ref.get("self"), str):
-        key = ref["self"].rstrip("/").rsplit("/", 1)[-1]
-        if not as_text:
-            key = int(key) if key.isdigit() else None
-    if (
-        key is None
-        or (as_text and not isinstance(key, str))
-        or (not as_text and (isinstance(key, bool) or not isinstance(key, int)))
-    ):
+        tail = ref["self"].rstrip("/").rsplit("/", 1)[-1]
+        key = int(tail) if tail.isdigit() else None
+    if key is None or isinstance(key, bool) or not isinstance(key, int):
         problems.add(path, INVALID_VALUE, f"{name} needs {number_key} or a self link.")
         return None
     if key not in known:

@@ -26,12 +26,14 @@ UtcDatetime = Annotated[dt.datetime, AfterValidator(_as_utc)]
 
 
 class EconomicModel(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=False
-    )
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
     def to_json_body(self) -> dict[str, Any]:
-        """The request body: camelCase, no nulls (e-conomic refuses null; omit to clear)."""
+        """The request body: camelCase, no nulls (e-conomic refuses null; omit to clear).
+
+        Python mode on purpose: JSON mode would turn Decimal into a string, while e-conomic
+        wants a JSON number; `jsoncodec.dumps` writes Decimal and dates exactly.
+        """
         return self.model_dump(mode="python", by_alias=True, exclude_none=True)
 
 

@@ -73,24 +73,25 @@ class RateLimitPacer:
         return max(0.0, self._used - max(0.0, now - self._at) * rate)
 
     def delay_for_next_call(self) -> float:
-        """Seconds to wait before the next call; also reserves that call's cost."""
+        """Seconds to wait before the next call; also reserves that call's cost and slot."""
         now = self._clock()
-        wait = max(0.0, self._blocked_until - now)
         status = self._status
         if status is None:
-            return wait
+            return max(0.0, self._blocked_until - now)
         rate = status.limit / status.window_seconds
-        used = self._estimate(now) + self._cost
+        # Calls already reserved for later go first: queue behind the last one.
+        start = max(now, self._at, self._blocked_until)
+        used = self._estimate(start) + self._cost
         soft = self.soft_fraction * status.limit
+        extra = 0.0
         if used > status.limit:
-            wait = max(wait, (used - status.limit) / rate)
+            extra = (used - status.limit) / rate
         elif used > soft:
-            pressure = (used - soft) / (status.limit - soft)
-            wait = max(wait, pressure * self._cost / rate)
-        wait = min(wait, self.max_delay)
-        self._used = max(0.0, used - wait * rate)
-        self._at = now + wait
-        return wait
+            extra = (used - soft) / (status.limit - soft) * self._cost / rate
+        send_at = min(start + extra, now + self.max_delay)
+        self._used = max(0.0, used - max(0.0, send_at - start) * rate)
+        self._at = send_at
+        return send_at - now
 
     async def before_call(self) -> None:
         wait = self.delay_for_next_call()

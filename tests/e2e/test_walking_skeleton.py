@@ -213,3 +213,40 @@ async def test_parked_message_is_listed_retried_after_the_fix_and_dismissed(syst
     [second] = (await invoicing.get("/parked")).json()
     assert (await invoicing.delete(f"/parked/{second['message_id']}")).status_code == 200
     assert (await invoicing.get("/parked")).json() == []
+
+
+async def test_ean_buyer_gets_an_e_invoice(system: System):
+    body = shopify_json(
+        shopify_order(
+            lines=[{"sku": "MUG-BLACK", "title": "Mug", "price": "75.00"}],
+            email="indkob@kommune.dk",
+            company="Kommunen",
+            note_attributes={"EAN": "5798000363007"},
+        )
+    )
+    key = (await system.post_shopify("orders/paid", body)).json()["order_key"]
+    order = await system.wait_for_status(key, "booked")
+    ledger = await system.ledger_state()
+    [sent] = ledger["sent_invoices"]
+    assert sent["sendBy"] == "ean"
+    assert sent["recipient"]["ean"] == "5798000363007"
+    assert sent["invoice"]["bookedInvoiceNumber"] == order["invoice_number"]
+
+
+async def test_customers_report_lists_big_buyers_as_json_and_csv(system: System):
+    for email, price in (("big@example.com", "5000.00"), ("small@example.com", "100.00")):
+        body = shopify_json(
+            shopify_order(lines=[{"sku": "MUG-BLACK", "title": "Mug", "price": price}], email=email)
+        )
+        key = (await system.post_shopify("orders/paid", body)).json()["order_key"]
+        await system.wait_for_status(key, "booked")
+    invoicing = system.apps["invoicing"]
+    report = (await invoicing.get("/reports/customers", params={"min_total": "1000"})).json()
+    assert [(r["total"], r["currency"]) for r in report] == [("5000.00", "DKK")]
+    csv_answer = await invoicing.get(
+        "/reports/customers", params={"min_total": "1000", "format": "csv"}
+    )
+    assert csv_answer.headers["content-type"].startswith("text/csv")
+    assert csv_answer.text.splitlines()[1].split(",")[3] == "5000.00"
+    history = (await invoicing.get("/invoices", params={"min_total": "1000"})).json()
+    assert len(history) == 1 and history[0]["gross_amount"] == "5000.00"

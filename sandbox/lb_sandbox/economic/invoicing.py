@@ -258,12 +258,36 @@ def book(a: Agreement, body: dict[str, Any]) -> Entity:
         raise EconomicHTTPError(
             404, message, "List /invoices/drafts to find the drafts that exist."
         )
+    if send_by == "EAN":
+        # e-conomic sends an e-invoice only to a recipient with a valid EAN (GLN) number.
+        ean = str((draft.get("recipient") or {}).get("ean") or "")
+        if not (len(ean) == 13 and ean.isdigit()):
+            problems.add(
+                ("recipient", "ean"),
+                INVALID_VALUE,
+                "An invoice sent by EAN needs the recipient's 13-digit EAN number.",
+                ean or None,
+            )
+            problems.raise_if_any()
     number = book_with if book_with is not None else max(a.booked, default=0) + 1
     booked = _booked_from(a, draft, number)
     _take_from_stock(a, booked["lines"])
     del a.drafts[draft_number]
     a.booked[number] = booked
     a.booked_drafts[draft_number] = number
+    if send_by in ("EAN", "Email"):
+        recipient = booked.get("recipient") or {}
+        a.sent.append(
+            {
+                "id": len(a.sent) + 1,
+                "creationDate": booked["date"],
+                "invoice": {"bookedInvoiceNumber": number, "self": booked["self"]},
+                "recipient": {"name": recipient.get("name"), "ean": recipient.get("ean")},
+                "sendBy": send_by.lower() if send_by == "EAN" else send_by,
+                "status": "sent",
+                "self": a.link(f"/invoices/sent/{len(a.sent) + 1}"),
+            }
+        )
     return booked
 
 

@@ -96,6 +96,13 @@ async def book_draft(
     return EconomicJSONResponse(booked, status_code=201, headers={"Location": booked["self"]})
 
 
+@router.get("/invoices/sent")
+async def list_sent(
+    request: Request, agreement: Agreement = Depends(current_agreement)
+) -> Response:
+    return EconomicJSONResponse(collection(request, agreement, "/invoices/sent", agreement.sent))
+
+
 @router.get("/invoices/booked/{number}")
 async def get_booked(number: str, agreement: Agreement = Depends(current_agreement)) -> Response:
     booked = agreement.booked.get(_number(number) or 0)

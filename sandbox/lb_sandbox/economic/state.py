@@ -40,6 +40,8 @@ class Agreement:
     accounts: dict[int, Entity] = field(default_factory=dict)
     journals: dict[int, Entity] = field(default_factory=dict)
     vouchers: list[Entity] = field(default_factory=list)
+    # Invoices sent electronically when booked with sendBy (GET /invoices/sent).
+    sent: list[Entity] = field(default_factory=list)
     next_draft_number: int = 1
     next_voucher_number: int = 1
     next_entry_number: int = 1
@@ -57,6 +59,7 @@ class Agreement:
             "booked_invoices": list(self.booked.values()),
             "products": list(self.products.values()),
             "vouchers": list(self.vouchers),
+            "sent_invoices": list(self.sent),
         }
 
 

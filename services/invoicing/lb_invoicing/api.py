@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import ValidationError
+from sqlalchemy import Numeric, cast
 from sqlmodel import col, select
 
 from lb_common.db import Database
 from lb_invoicing.policy import InvoiceSettings
-from lb_invoicing.store import InvoiceConnectionSettings, InvoiceLink
+from lb_invoicing.reports import as_csv, customer_totals
+from lb_invoicing.store import (
+    CreditNoteLink,
+    InvoiceConnectionSettings,
+    InvoiceLink,
+    report_documents,
+)
 
 
 def _view(link: InvoiceLink) -> dict[str, Any]:
@@ -25,9 +35,13 @@ def admin_router(db: Database) -> APIRouter:
         connection: str | None = None,
         customer_number: int | None = None,
         step: str | None = None,
-        limit: int = 100,
-        offset: int = 0,
+        since: date | None = Query(None, description="invoice date on or after"),
+        until: date | None = Query(None, description="invoice date before"),
+        min_total: Decimal | None = Query(None, description="gross amount at least"),
+        limit: int = Query(100, ge=1, le=1000),
+        offset: int = Query(0, ge=0),
     ) -> list[dict[str, Any]]:
+        """Purchase history: invoices by customer, by date, by amount."""
         query = select(InvoiceLink).order_by(col(InvoiceLink.updated_at).desc())
         if connection:
             query = query.where(InvoiceLink.connection == connection)
@@ -35,9 +49,46 @@ def admin_router(db: Database) -> APIRouter:
             query = query.where(InvoiceLink.customer_number == customer_number)
         if step:
             query = query.where(InvoiceLink.step == step)
+        if since:
+            query = query.where(col(InvoiceLink.invoice_date) >= since)
+        if until:
+            query = query.where(col(InvoiceLink.invoice_date) < until)
+        if min_total is not None:
+            query = query.where(cast(col(InvoiceLink.gross_amount), Numeric) >= min_total)
         async with db.session() as session:
             rows = (await session.exec(query.offset(offset).limit(limit))).all()
         return [_view(r) for r in rows]
+
+    @router.get("/credit-notes")
+    async def list_credit_notes(
+        order_key: str | None = None, customer_number: int | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        query = select(CreditNoteLink).order_by(col(CreditNoteLink.updated_at).desc())
+        if order_key:
+            query = query.where(CreditNoteLink.order_key == order_key)
+        if customer_number is not None:
+            query = query.where(CreditNoteLink.customer_number == customer_number)
+        async with db.session() as session:
+            rows = (await session.exec(query.limit(limit))).all()
+        return [r.model_dump(exclude={"document"}) for r in rows]
+
+    @router.get("/reports/customers", response_model=None)
+    async def customers_report(
+        min_total: Decimal = Query(Decimal(0), description="total at least, per currency"),
+        since: date | None = Query(None, description="documents dated on or after"),
+        format: str = Query("json", pattern="^(json|csv)$"),
+    ) -> Response | list[dict[str, Any]]:
+        """Customers who bought for at least `min_total` since `since` (a campaign list)."""
+        async with db.session() as session:
+            documents = await report_documents(session)
+        rows = customer_totals(documents, since=since, min_total=min_total)
+        if format == "csv":
+            return Response(
+                as_csv(rows),
+                media_type="text/csv",
+                headers={"Content-Disposition": 'attachment; filename="customers.csv"'},
+            )
+        return [{**asdict(r), "total": str(r.total)} for r in rows]
 
     @router.get("/invoices/{order_key}")
     async def get_invoice(order_key: str) -> dict[str, Any]:

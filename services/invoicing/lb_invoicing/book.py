@@ -74,9 +74,19 @@ async def handle_customer_resolved(
         if not settings.book:
             await _leave_as_draft(ctx, draft)
             return
-        booked = await book_or_find(ctx.client, draft, ctx.order.order_key)
+        booked = await book_or_find(
+            ctx.client, draft, ctx.order.order_key, send_by=send_by(ctx.order, settings)
+        )
         failpoint("invoicing.after_booked")
     await _record_booked(ctx, booked)
+
+
+def send_by(order: CanonicalOrder, settings: InvoiceSettings) -> str | None:
+    """EAN buyers get an e-invoice (OIOUBL through e-conomic's NemHandel), when switched on."""
+    buyer = order.buyer
+    if settings.ean_einvoice and buyer is not None and buyer.customer_type == "ean" and buyer.ean:
+        return "EAN"
+    return None
 
 
 async def load_settings(db: Database, connection: str) -> InvoiceSettings:
@@ -186,6 +196,7 @@ async def _record_booked(ctx: Context, booked: BookedInvoice) -> None:
         link.net_amount = str(booked.net_amount)
         link.vat_amount = str(booked.vat_amount)
         link.gross_amount = str(booked.gross_amount)
+        link.invoice_date = booked.date
         link.document = booked.model_dump(mode="json", by_alias=True, exclude_none=True)
         link.updated_at = utcnow()
         session.add(link)

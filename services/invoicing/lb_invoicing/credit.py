@@ -184,6 +184,9 @@ async def _record(job: CreditJob, booked: BookedInvoice) -> None:
         link.step = store.BOOKED
         link.booked_invoice_number = booked.booked_invoice_number
         link.gross_amount = str(booked.gross_amount)
+        link.customer_number = booked.customer.customer_number
+        link.currency = booked.currency
+        link.invoice_date = booked.date
         link.document = booked.model_dump(mode="json", by_alias=True, exclude_none=True)
         link.updated_at = utcnow()
         session.add(link)

@@ -103,6 +103,7 @@ def draft_body(
             city=billing.city if billing else customer.city,
             country=billing.country if billing else customer.country,
             ean=order.buyer.ean if order.buyer else None,
+            nem_handel_type="ean" if order.buyer and order.buyer.ean else None,
         ),
         delivery=Delivery(
             address=_street(shipping),

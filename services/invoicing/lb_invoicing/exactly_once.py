@@ -40,11 +40,11 @@ async def find_draft(
 
 
 async def book_or_find(
-    client: EconomicClient, draft: DraftInvoice, reference: str
+    client: EconomicClient, draft: DraftInvoice, reference: str, *, send_by: str | None = None
 ) -> BookedInvoice:
     try:
         return await client.book_draft_invoice(
-            draft.draft_invoice_number, idempotency_key=f"{reference}:book"
+            draft.draft_invoice_number, idempotency_key=f"{reference}:book", send_by=send_by
         )
     except (EconomicNotFound, EconomicValidationError):
         # The draft is gone or refused: an earlier attempt may have booked it already.

@@ -22,6 +22,8 @@ class InvoiceSettings(BaseModel):
     # Layout for new invoices: this one, else the customer's, else the agreement's first.
     layout: int | None = None
     book: bool = True  # False: leave a draft for the bookkeeper
+    # EAN buyers (Danish public sector) get their invoice sent as an e-invoice through e-conomic.
+    ean_einvoice: bool = True
     # Largest difference between the ledger's invoice total and the shop's, per document.
     tolerance: Decimal = Decimal("0.01")
 

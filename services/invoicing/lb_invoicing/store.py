@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import JSON, Column
@@ -10,6 +11,7 @@ from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from lb_common.db import UTCDateTime, utcnow
+from lb_invoicing.reports import Document
 
 # Steps, written before and after each call to the ledger (see book.py).
 INTENT = "intent"  # about to create the draft
@@ -31,6 +33,7 @@ class InvoiceLink(SQLModel, table=True):
     net_amount: str | None = None  # Decimal as text
     vat_amount: str | None = None
     gross_amount: str | None = None
+    invoice_date: date | None = Field(default=None, index=True)
     # The booked document as the ledger returned it, with its lines (purchase history).
     document: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     created_at: datetime = Field(
@@ -53,6 +56,9 @@ class CreditNoteLink(SQLModel, table=True):
     draft_invoice_number: int | None = None
     booked_invoice_number: int | None = None
     gross_amount: str | None = None  # negative, Decimal as text
+    customer_number: int | None = Field(default=None, index=True)
+    currency: str | None = None
+    invoice_date: date | None = Field(default=None, index=True)
     document: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
@@ -79,3 +85,49 @@ class InvoiceConnectionSettings(SQLModel, table=True):
 
 
 TABLES = (InvoiceLink, CreditNoteLink, InvoiceConnectionSettings)
+
+
+async def report_documents(session: AsyncSession) -> list[Document]:
+    """Every booked invoice and credit note, as the reports need them."""
+    documents: list[Document] = []
+    invoices = await session.exec(select(InvoiceLink).where(InvoiceLink.step == BOOKED))
+    for link in invoices.all():
+        documents.append(
+            _document(
+                link.customer_number,
+                link.currency,
+                link.gross_amount,
+                link.invoice_date,
+                link.document,
+            )
+        )
+    notes = await session.exec(select(CreditNoteLink).where(CreditNoteLink.step == BOOKED))
+    for note in notes.all():
+        if note.customer_number is not None:
+            documents.append(
+                _document(
+                    note.customer_number,
+                    note.currency,
+                    note.gross_amount,
+                    note.invoice_date,
+                    note.document,
+                )
+            )
+    return documents
+
+
+def _document(
+    customer: int,
+    currency: str | None,
+    gross: str | None,
+    day: date | None,
+    doc: dict[str, Any] | None,
+) -> Document:
+    recipient = (doc or {}).get("recipient") or {}
+    return Document(
+        customer_number=customer,
+        name=recipient.get("name"),
+        currency=currency or "",
+        gross=Decimal(gross or 0),
+        day=day or date.min,
+    )

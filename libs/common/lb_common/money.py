@@ -142,13 +142,14 @@ def split_exact(net_total: Decimal, quantity: Decimal) -> tuple[tuple[Decimal, D
 def vat_tolerance(currency: str, taxed_lines: int, tolerance: Decimal = CENT) -> Decimal:
     """Largest acceptable difference between the shop's VAT and the ledger's, per document.
 
-    `tolerance` (0.01) for currencies with 2 or more decimals. A currency with fewer decimals
-    (VND, JPY) has its VAT rounded by the shop to whole units per line, while the ledger rounds to
-    0.01: the shop's own rounding, up to half a unit per taxed line, is then accepted too.
+    `tolerance` (0.01) for currencies with 2 decimals: the shop and the ledger round each line's
+    VAT to the same cent. A currency with another minor unit cannot match cent for cent: the shop
+    rounds each line's VAT to its unit (1 VND, 0.001 KWD), the ledger to 0.01, so each taxed line
+    may add up to half of each: (0.005 + half a minor unit) × `taxed_lines`, if that is larger.
     """
-    if exponent(currency) >= 2:
+    if exponent(currency) == 2:
         return tolerance
-    return max(tolerance, minor_unit(currency) / 2 * taxed_lines)
+    return max(tolerance, (CENT + minor_unit(currency)) / 2 * taxed_lines)
 
 
 @dataclass(frozen=True)
@@ -191,14 +192,51 @@ def _moves(target: LineTarget, start: Decimal, window: int) -> list[int]:
     return sorted(m for m in near if -window <= m <= window)
 
 
-def _ledger_line(target: LineTarget, net: Decimal, moved: Decimal = ZERO) -> LedgerLine:
-    parts = split_exact(net, target.quantity)
-    nets = [ledger_line_net(q, u) for q, u in parts]
-    if target.rate is None:
-        vat = target.vat
+def split_variants(
+    net_total: Decimal, quantity: Decimal
+) -> list[tuple[tuple[Decimal, Decimal], ...]]:
+    """split_exact's parts first, then the other exact two-part splits whose unit prices are
+    within 2 cents of the exact unit price (100.00 for 3: 1 × 33.32 + 2 × 33.34, ...).
+
+    Each part is an invoice line on which e-conomic rounds the VAT, so the choice of split moves
+    the ledger's VAT by a cent: fit_ledger_nets picks the split whose VAT matches the shop's.
+    """
+    first = split_exact(net_total, quantity)
+    if len(first) == 1 or quantity != quantity.to_integral_value():
+        return [first]
+    units, cents = int(quantity), int(net_total * 100)
+    low = cents // units
+    found = [first]
+    for q1 in range(1, units):
+        q2 = units - q1
+        for a in range(low - 2, low + 1):
+            b, rest = divmod(cents - q1 * a, q2)
+            if rest or b <= a or (b - low) > 2:
+                continue
+            parts = (
+                (Decimal(q1), Decimal(a).scaleb(-2).quantize(CENT)),
+                (Decimal(q2), Decimal(b).scaleb(-2).quantize(CENT)),
+            )
+            if parts != first:
+                found.append(parts)
+    return found
+
+
+def _ledger_lines(target: LineTarget, net: Decimal, moved: Decimal) -> list[LedgerLine]:
+    """The ways to invoice `net` for the target's quantity, split_exact's first."""
+    if target.rate is None or target.rate == 0:
+        variants = [split_exact(net, target.quantity)]
     else:
-        vat = sum((ledger_vat(n, target.rate) for n in nets), ZERO)
-    return LedgerLine(parts, sum(nets, ZERO), vat, moved)
+        variants = split_variants(net, target.quantity)
+    lines = []
+    for parts in variants:
+        nets = [ledger_line_net(q, u) for q, u in parts]
+        if target.rate is None:
+            vat = target.vat
+        else:
+            vat = sum((ledger_vat(n, target.rate) for n in nets), ZERO)
+        lines.append(LedgerLine(parts, sum(nets, ZERO), vat, moved))
+    return lines
 
 
 def fit_ledger_nets(
@@ -217,9 +255,11 @@ def fit_ledger_nets(
 
     1. the ledger's gross is within `total_tolerance` of the shop's (sum of the lines' net + VAT);
     2. the ledger's VAT is within `vat_allowed` of the shop's (default: vat_tolerance);
-    3. the gross, then the VAT, differ as little as possible;
+    3. the gross differs as little as possible;
     4. the nets move as few cents as possible (none when the shop rounds VAT per line as the
-       ledger does, e.g. a shop with prices excluding VAT).
+       ledger does, e.g. a shop with prices excluding VAT), and lines are split as split_exact
+       does unless another exact split (split_variants) brings the VAT closer;
+    5. the VAT differs as little as possible.
 
     A line with an unknown rate keeps the shop's net. Differences beyond a few cents (a wrong VAT
     rate, a shop total that is not the sum of its lines) are not absorbed: reconcile reports them.
@@ -235,12 +275,14 @@ def fit_ledger_nets(
         moves = _moves(target, start, window)
         options: dict[tuple[Decimal, Decimal], tuple[Decimal, Decimal, int, LedgerLine]] = {}
         for move in moves:
-            line = _ledger_line(target, start + CENT * move, CENT * move)
-            gross = line.net + line.vat - target.net - target.vat
-            vat = line.vat - target.vat
-            key = (gross, vat)
-            if key not in options or abs(move) < options[key][2]:
-                options[key] = (gross, vat, abs(move), line)
+            for n, line in enumerate(_ledger_lines(target, start + CENT * move, CENT * move)):
+                gross = line.net + line.vat - target.net - target.vat
+                vat = line.vat - target.vat
+                # Cost: 10 a cent moved, 1 for a split other than split_exact's.
+                cost = 10 * abs(move) + min(n, 1)
+                key = (gross, vat)
+                if key not in options or cost < options[key][2]:
+                    options[key] = (gross, vat, cost, line)
         best = min(abs(o[0]) for o in options.values())
         # A line that cannot hit its own gross within 2 cents is left to the others to offset.
         menus.append([o for o in options.values() if abs(o[0]) <= best + 2 * CENT])
@@ -265,8 +307,8 @@ def fit_ledger_nets(
             max(ZERO, abs(gross) - total_tolerance),
             max(ZERO, abs(vat) - vat_allowed),
             abs(gross),
-            abs(vat),
             Decimal(moved),
+            abs(vat),
         )
 
     return list(min(states.items(), key=badness)[1][1])

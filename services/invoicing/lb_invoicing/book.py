@@ -25,7 +25,7 @@ from lb_common.envelope import Envelope
 from lb_common.errors import PermanentError
 from lb_common.events import BookedLine, CustomerResolved, InvoiceBooked, OrderProgress
 from lb_common.failpoints import failpoint
-from lb_common.money import ZERO
+from lb_common.money import ZERO, vat_tolerance
 from lb_common.orders import CanonicalOrder
 from lb_common.outbox import add_to_outbox
 from lb_connectors.economic.client import EconomicClient
@@ -176,6 +176,20 @@ def _check_total(ctx: Context, draft: DraftInvoice, settings: InvoiceSettings) -
             f"Draft invoice {draft.draft_invoice_number} is left unbooked for a bookkeeper to check "
             "(VAT zone, prices, discounts)."
         )
+    order = ctx.order
+    if draft.vat_amount is not None:
+        taxed = sum(1 for line in order.lines if line.tax) + sum(
+            1 for line in order.shipping_lines if line.tax
+        )
+        allowed = vat_tolerance(order.currency, max(taxed, 1), settings.tolerance)
+        vat_difference = abs(draft.vat_amount - order.total_tax)
+        if vat_difference > allowed:
+            raise PermanentError(
+                f"The VAT in e-conomic ({order.currency} {draft.vat_amount}) differs from the VAT "
+                f"the shop charged ({order.currency} {order.total_tax}) by {vat_difference}, more "
+                f"than the {allowed} allowed. Draft invoice {draft.draft_invoice_number} is left "
+                "unbooked: check the customer's VAT zone and the products' VAT in e-conomic."
+            )
 
 
 async def _record_booked(ctx: Context, booked: BookedInvoice) -> None:

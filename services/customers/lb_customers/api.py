@@ -1,7 +1,8 @@
-"""The customers admin API: links and per-connection settings."""
+"""The customers admin API: links, per-connection settings, debtor import and duplicates."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
@@ -9,8 +10,15 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlmodel import col, select
 
 from lb_common.db import Database
+from lb_connectors.ledgers import LedgerDirectory
+from lb_customers import debtors
+from lb_customers.duplicates import DuplicateGroup
 from lb_customers.policy import CustomerSettings
 from lb_customers.store import CustomerConnectionSettings, CustomerLink
+
+
+class MergeRequest(BaseModel):
+    survivor: int = Field(ge=1, le=999_999_999)
 
 
 class LinkUpdate(BaseModel):
@@ -61,5 +69,82 @@ def admin_router(db: Database) -> APIRouter:
         async with db.transaction() as session:
             await session.merge(CustomerConnectionSettings(connection=connection, settings=stored))
         return stored
+
+    return router
+
+
+def _group_view(group: DuplicateGroup, merged: dict[int, int]) -> dict[str, Any]:
+    return {
+        **asdict(group),
+        "merged_into": {str(n): merged[n] for n in group.customer_numbers if n in merged},
+    }
+
+
+def debtors_router(db: Database, ledgers: LedgerDirectory) -> APIRouter:
+    """Import e-conomic's customers into the debtor index; duplicates and link suggestions."""
+    router = APIRouter(tags=["debtors"])
+
+    @router.post("/connections/{connection}/import-debtors")
+    async def import_debtors(connection: str) -> dict[str, Any]:
+        """Read every e-conomic customer (all pages) into the index; safe to repeat."""
+        async with db.session() as session:
+            row = await session.get(CustomerConnectionSettings, connection)
+        settings = CustomerSettings.model_validate(row.settings if row else {})
+        report = await debtors.import_debtors(
+            ledgers.for_connection(connection),
+            db,
+            connection,
+            home_country=settings.vat_zones.home_country,
+        )
+        return {
+            **asdict(report),
+            "note": "Read only: nothing was changed in e-conomic.",
+        }
+
+    @router.get("/connections/{connection}/duplicates")
+    async def list_duplicates(connection: str) -> dict[str, Any]:
+        """Candidate duplicate groups in the imported index, with the evidence."""
+        groups = await debtors.duplicate_groups(db, connection)
+        merged = await debtors.merges(db, connection)
+        return {
+            "groups": [_group_view(g, merged) for g in groups],
+            "note": "Found in the imported index (import again to refresh). Merging changes "
+            "nothing in e-conomic.",
+        }
+
+    @router.post("/connections/{connection}/duplicates/{group_id}/merge")
+    async def merge(connection: str, group_id: str, body: MergeRequest) -> dict[str, Any]:
+        """Book future orders of the group's customers on the survivor; links follow."""
+        try:
+            result = await debtors.merge_duplicates(db, connection, group_id, body.survivor)
+        except LookupError as exc:
+            raise HTTPException(
+                404, f"No duplicate group {group_id} for {connection} (import again?)."
+            ) from exc
+        except debtors.MergeError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        return {
+            "group": result.group.id,
+            "rule": result.group.rule,
+            "survivor": result.survivor,
+            "merged": list(result.merged),
+            "links_repointed": result.links_repointed,
+            "message": f"Future orders that find customer(s) "
+            f"{', '.join(str(n) for n in result.merged)} are booked on customer "
+            f"{result.survivor}. {debtors.LEDGER_UNTOUCHED}",
+        }
+
+    @router.get("/connections/{connection}/merges")
+    async def list_merges(connection: str) -> dict[str, Any]:
+        merged = await debtors.merges(db, connection)
+        return {
+            "merges": [{"merged": n, "survivor": s} for n, s in sorted(merged.items())],
+            "note": debtors.LEDGER_UNTOUCHED,
+        }
+
+    @router.get("/connections/{connection}/suggestions")
+    async def list_suggestions(connection: str) -> list[dict[str, Any]]:
+        """Links whose email/phone/CVR/EAN other imported customers carry too."""
+        return [asdict(s) for s in await debtors.suggestions(db, connection)]
 
     return router

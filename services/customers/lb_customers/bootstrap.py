@@ -13,7 +13,7 @@ from lb_common.messaging import Broker
 from lb_common.runtime import ServiceParts
 from lb_connectors.ledgers import LedgerDirectory
 from lb_customers import resolve
-from lb_customers.api import admin_router
+from lb_customers.api import admin_router, debtors_router
 from lb_customers.settings import CustomersSettings
 from lb_customers.store import TABLES
 
@@ -37,7 +37,7 @@ def bootstrap(
             admin_token=common.admin_token,
             readiness=[("database", db.ping), ("broker", broker.ping)],
             broker=broker,
-            routers=[admin_router(db)],
+            routers=[admin_router(db), debtors_router(db, ledgers)],
         )
 
     return ServiceParts(

@@ -30,7 +30,12 @@ from lb_customers.policy import (
     not_found_booking,
     pick_ledger_match,
 )
-from lb_customers.store import CreationClaim, CustomerConnectionSettings, CustomerLink
+from lb_customers.store import (
+    CreationClaim,
+    CustomerConnectionSettings,
+    CustomerLink,
+    CustomerMerge,
+)
 
 SERVICE = "customers"
 # A claim older than this belongs to a worker that died; the next one takes over.
@@ -121,26 +126,24 @@ async def resolve(
         for key in keys:
             link = await session.get(CustomerLink, (connection, str(key)))
             if link is not None:
+                found_by_link = Resolution(
+                    link.customer_number,
+                    "linked",
+                    f"Known customer {link.customer_number} (linked on {key}).",
+                    None,
+                )
                 return await _with_updates(
-                    client,
-                    order,
-                    settings,
-                    Resolution(
-                        link.customer_number,
-                        "linked",
-                        f"Known customer {link.customer_number} (linked on {key}).",
-                        None,
-                    ),
+                    client, order, settings, await _survivor(db, connection, found_by_link)
                 )
 
     found = await _find_in_ledger(client, keys)
     if found is not None:
         number, key = found
+        matched = Resolution(
+            number, "matched", f"Found e-conomic customer {number} by {key}.", link_key
+        )
         return await _with_updates(
-            client,
-            order,
-            settings,
-            Resolution(number, "matched", f"Found e-conomic customer {number} by {key}.", link_key),
+            client, order, settings, await _survivor(db, connection, matched)
         )
 
     default = not_found_booking(keys, settings)
@@ -152,8 +155,10 @@ async def resolve(
     found = await _find_in_ledger(client, keys)
     if found is not None:
         number, key = found
-        return Resolution(
-            number, "matched", f"Found e-conomic customer {number} by {key}.", link_key
+        return await _survivor(
+            db,
+            connection,
+            Resolution(number, "matched", f"Found e-conomic customer {number} by {key}.", link_key),
         )
     body = CustomerCreate.model_validate(new_customer_fields(order, settings))
     try:
@@ -185,6 +190,21 @@ async def _find_in_ledger(
         if number is not None:
             return number, key
     return None
+
+
+async def _survivor(db: Database, connection: str, found: Resolution) -> Resolution:
+    """The surviving customer when the one found was merged away as a duplicate."""
+    async with db.session() as session:
+        merge = await session.get(CustomerMerge, (connection, found.customer_number))
+    if merge is None:
+        return found
+    return replace(
+        found,
+        customer_number=merge.survivor_number,
+        explanation=f"{found.explanation} Customer {found.customer_number} was merged into "
+        f"{merge.survivor_number} as a duplicate ({merge.rule}): redirected to "
+        f"{merge.survivor_number}.",
+    )
 
 
 async def _with_updates(

@@ -1,0 +1,233 @@
+"""Importing e-conomic's customers into the debtor index, and merging duplicate debtors.
+
+`import_debtors` pages through every ledger customer and upserts the index (idempotent: a
+re-import updates changed rows and drops customers gone from e-conomic). `merge_duplicates`
+records which customer survives for future orders and repoints links; e-conomic's own records
+are never deleted or changed here. The decisions (normalising, grouping) are in duplicates.py.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from sqlmodel import col, delete, select, update
+
+from lb_common.db import Database, utcnow
+from lb_connectors.economic.client import MAX_PAGE_SIZE, EconomicClient
+from lb_customers.duplicates import (
+    SEPARATOR,
+    Debtor,
+    DuplicateGroup,
+    LinkSuggestion,
+    debtor_from_ledger,
+    find_duplicates,
+    link_suggestions,
+)
+from lb_customers.store import CustomerLink, CustomerMerge, DebtorIndexEntry
+
+LEDGER_UNTOUCHED = (
+    "e-conomic's customer records are not deleted or changed: the merge only decides which "
+    "customer this service books future orders on. Bar or tidy the merged customers in "
+    "e-conomic yourself if you want them gone there."
+)
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    connection: str
+    seen: int
+    imported: int  # new in the index
+    updated: int  # in the index before, changed since
+    unchanged: int
+    removed: int  # in the index before, no longer in e-conomic
+    pages: int
+    seconds: float
+
+
+class MergeError(ValueError):
+    """A merge that cannot be done as asked; the message says why."""
+
+
+def _entry(connection: str, d: Debtor) -> DebtorIndexEntry:
+    return DebtorIndexEntry(
+        connection=connection,
+        customer_number=d.customer_number,
+        name=d.name,
+        email=SEPARATOR.join(d.emails) or None,
+        phone=SEPARATOR.join(d.phones) or None,
+        cvr=d.cvr,
+        ean=d.ean,
+        address=d.address,
+        zip=d.zip,
+        city=d.city,
+        barred=d.barred,
+    )
+
+
+def debtor_of(entry: DebtorIndexEntry) -> Debtor:
+    return Debtor(
+        customer_number=entry.customer_number,
+        name=entry.name,
+        emails=tuple(entry.email.split(SEPARATOR)) if entry.email else (),
+        phones=tuple(entry.phone.split(SEPARATOR)) if entry.phone else (),
+        cvr=entry.cvr,
+        ean=entry.ean,
+        address=entry.address,
+        zip=entry.zip,
+        city=entry.city,
+        barred=entry.barred,
+    )
+
+
+_COMPARED = ("name", "email", "phone", "cvr", "ean", "address", "zip", "city", "barred")
+
+
+async def import_debtors(
+    client: EconomicClient,
+    db: Database,
+    connection: str,
+    *,
+    home_country: str = "DK",
+    page_size: int = MAX_PAGE_SIZE,
+) -> ImportReport:
+    """Read every e-conomic customer (all pages) into the connection's debtor index."""
+    started = time.monotonic()
+    fresh: dict[int, DebtorIndexEntry] = {}
+    async for customer in client.iter_customers(page_size=page_size):
+        debtor = debtor_from_ledger(customer.model_dump(), home_country)
+        fresh[debtor.customer_number] = _entry(connection, debtor)
+    page_size = min(page_size, MAX_PAGE_SIZE)
+    pages = max(1, math.ceil(len(fresh) / page_size))
+
+    imported = updated = unchanged = 0
+    async with db.transaction() as session:
+        query = select(DebtorIndexEntry).where(DebtorIndexEntry.connection == connection)
+        existing = {e.customer_number: e for e in (await session.exec(query)).all()}
+        now = utcnow()
+        for number, entry in fresh.items():
+            old = existing.get(number)
+            if old is None:
+                entry.imported_at = now
+                session.add(entry)
+                imported += 1
+                continue
+            if all(getattr(old, f) == getattr(entry, f) for f in _COMPARED):
+                unchanged += 1
+            else:
+                updated += 1
+                for f in _COMPARED:
+                    setattr(old, f, getattr(entry, f))
+            old.imported_at = now
+            session.add(old)
+        gone = [n for n in existing if n not in fresh]
+        if gone:
+            await session.exec(
+                delete(DebtorIndexEntry).where(
+                    col(DebtorIndexEntry.connection) == connection,
+                    col(DebtorIndexEntry.customer_number).in_(gone),
+                )
+            )
+    return ImportReport(
+        connection=connection,
+        seen=len(fresh),
+        imported=imported,
+        updated=updated,
+        unchanged=unchanged,
+        removed=len(gone),
+        pages=pages,
+        seconds=round(time.monotonic() - started, 3),
+    )
+
+
+async def indexed_debtors(db: Database, connection: str) -> list[Debtor]:
+    query = (
+        select(DebtorIndexEntry)
+        .where(DebtorIndexEntry.connection == connection)
+        .order_by(col(DebtorIndexEntry.customer_number))
+    )
+    async with db.session() as session:
+        return [debtor_of(e) for e in (await session.exec(query)).all()]
+
+
+async def merges(db: Database, connection: str) -> dict[int, int]:
+    """Merged customer number → surviving customer number."""
+    query = select(CustomerMerge).where(CustomerMerge.connection == connection)
+    async with db.session() as session:
+        return {m.merged_number: m.survivor_number for m in (await session.exec(query)).all()}
+
+
+async def duplicate_groups(db: Database, connection: str) -> list[DuplicateGroup]:
+    return find_duplicates(await indexed_debtors(db, connection))
+
+
+async def suggestions(db: Database, connection: str) -> list[LinkSuggestion]:
+    query = select(CustomerLink).where(CustomerLink.connection == connection)
+    async with db.session() as session:
+        links = [(link.match_key, link.customer_number) for link in (await session.exec(query))]
+    return link_suggestions(
+        links, await indexed_debtors(db, connection), await merges(db, connection)
+    )
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    group: DuplicateGroup
+    survivor: int
+    merged: tuple[int, ...]
+    links_repointed: int
+
+
+async def merge_duplicates(
+    db: Database, connection: str, group_id: str, survivor: int
+) -> MergeResult:
+    """Future orders that find any customer of the group are booked on `survivor`.
+
+    Links to the merged customers are repointed to the survivor, and earlier merges into a
+    merged customer now lead to the survivor too (no chains). Raises LookupError for an
+    unknown group, MergeError for a survivor outside the group or itself merged away.
+    """
+    group = next((g for g in await duplicate_groups(db, connection) if g.id == group_id), None)
+    if group is None:
+        raise LookupError(group_id)
+    if survivor not in group.customer_numbers:
+        raise MergeError(
+            f"Customer {survivor} is not in duplicate group {group_id} "
+            f"({', '.join(str(n) for n in group.customer_numbers)})."
+        )
+    merged = tuple(n for n in group.customer_numbers if n != survivor)
+    async with db.transaction() as session:
+        already = await session.get(CustomerMerge, (connection, survivor))
+        if already is not None:
+            raise MergeError(
+                f"Customer {survivor} was merged into {already.survivor_number} before; "
+                f"choose {already.survivor_number} or another customer as the survivor."
+            )
+        for number in merged:
+            await session.merge(
+                CustomerMerge(
+                    connection=connection,
+                    merged_number=number,
+                    survivor_number=survivor,
+                    group_id=group.id,
+                    rule=group.rule,
+                )
+            )
+        await session.exec(
+            update(CustomerMerge)
+            .where(
+                col(CustomerMerge.connection) == connection,
+                col(CustomerMerge.survivor_number).in_(merged),
+            )
+            .values(survivor_number=survivor)
+        )
+        repointed = await session.exec(
+            update(CustomerLink)
+            .where(
+                col(CustomerLink.connection) == connection,
+                col(CustomerLink.customer_number).in_(merged),
+            )
+            .values(customer_number=survivor)
+        )
+    return MergeResult(group, survivor, merged, repointed.rowcount)

@@ -24,16 +24,24 @@ def test_hkd_sample_lines_carry_the_allocated_discounts_and_sum_to_the_shop_tota
     order = parse(fixture("shopify_orders_create_discounts_HKD.json"))
     plan = plan_invoice(order, DEMO_SETTINGS, KNOWN)
     assert [line.unit_net_price for line in plan.lines] == [
-        Decimal("89.22"), Decimal("94.92"), Decimal("94.93"), Decimal("94.93"), Decimal("20.00"),
-    ]  # fmt: skip
+        Decimal("89.22"),
+        Decimal("94.92"),
+        Decimal("94.93"),
+        Decimal("94.93"),
+        Decimal("20.00"),
+    ]
     assert plan.net_total == order.total_price == Decimal("394.00")
     assert len(plan.notes) == 4 and "no SKU" in plan.notes[0]
 
 
 def test_prices_including_vat_are_sent_net():
-    order = parse(shopify_json(shopify_order(
-        lines=[{"sku": "TSHIRT-RED-M", "quantity": 2, "price": "125.00"}], shipping="50.00"
-    )))  # fmt: skip
+    order = parse(
+        shopify_json(
+            shopify_order(
+                lines=[{"sku": "TSHIRT-RED-M", "quantity": 2, "price": "125.00"}], shipping="50.00"
+            )
+        )
+    )
     plan = plan_invoice(order, InvoiceSettings(), KNOWN)
     assert [(line.product_number, line.quantity, line.unit_net_price) for line in plan.lines] == [
         ("TSHIRT-RED-M", Decimal(2), Decimal("100.00")),
@@ -68,3 +76,46 @@ def test_missing_shipping_product_is_named():
 def test_products_to_look_up():
     order = parse(shopify_json(shopify_order(lines=[{"sku": "A"}, {"sku": "B"}], shipping="5.00")))
     assert products_needed(order, DEMO_SETTINGS) == {"A", "B", "SHIPPING", "WEB-DEFAULT"}
+
+
+def test_one_total_line_per_vat_rate_on_the_total_product():
+    order = parse(
+        shopify_json(
+            shopify_order(
+                lines=[
+                    {"sku": "TSHIRT-RED-M", "quantity": 2, "price": "125.00"},
+                    {"sku": "TSHIRT-RED-M", "price": "62.50", "tax_rate": "0.25"},
+                ],
+                shipping="50.00",
+            )
+        )
+    )
+    settings = InvoiceSettings(lines="one_total", total_product="WEBSHOP-SALE")
+    plan = plan_invoice(order, settings, KNOWN | {"WEBSHOP-SALE"})
+    [line] = plan.lines
+    assert (line.product_number, line.quantity) == ("WEBSHOP-SALE", Decimal(1))
+    assert line.unit_net_price == Decimal("290.00")  # (250 + 62.50 + 50) / 1.25
+    assert line.unit_net_price * Decimal("1.25") == order.total_price
+    with pytest.raises(PermanentError, match="total product 'WEBSHOP-SALE'"):
+        plan_invoice(order, settings, KNOWN)
+
+
+def test_gift_cards_go_on_their_own_product():
+    order = parse(
+        shopify_json(
+            shopify_order(
+                lines=[
+                    {
+                        "sku": "GC-100",
+                        "title": "Gift card",
+                        "price": "100.00",
+                        "gift_card": True,
+                        "tax_rate": None,
+                    }
+                ],
+                tax_rate=None,
+            )
+        )
+    )
+    plan = plan_invoice(order, InvoiceSettings(gift_card_product="GIFTCARD"), KNOWN)
+    assert [line.product_number for line in plan.lines] == ["GIFTCARD"]

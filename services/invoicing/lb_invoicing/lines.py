@@ -145,7 +145,11 @@ def plan_invoice(
     for line in order.lines:
         if line.quantity <= 0:
             continue  # removed by an order edit
-        product, note = product_for(line.sku, line.title, settings, known_products)
+        if line.gift_card and settings.gift_card_product:
+            # A gift card sold is a liability, not revenue: it goes on its own product/account.
+            product, note = settings.gift_card_product, None
+        else:
+            product, note = product_for(line.sku, line.title, settings, known_products)
         if note:
             notes.append(note)
         amount = shop_line_amount(line.unit_price, line.quantity, order.currency)
@@ -213,7 +217,42 @@ def plan_invoice(
                 f"{name}: net {ledger.net - ledger.moved} invoiced as {ledger.net} "
                 f"({ledger.moved:+}) so that e-conomic's VAT rounding reaches the shop's total."
             )
+    if settings.lines == "one_total":
+        lines = one_total_line(order, lines, settings, known_products)
     return InvoicePlan(tuple(lines), tuple(notes))
+
+
+def one_total_line(
+    order: CanonicalOrder,
+    lines: list[PlannedLine],
+    settings: InvoiceSettings,
+    known_products: frozenset[str],
+) -> list[PlannedLine]:
+    """The whole order as one line on the total product (one line per VAT rate, since one
+    product carries one VAT treatment in the ledger). Line nets are exact at 2 decimals, so
+    their sum is too."""
+    product = settings.total_product
+    if product is None or product not in known_products:
+        raise PermanentError(
+            f"The invoicing settings book orders as one total line, but the total product "
+            f"'{product}' is not in e-conomic. Create it or choose another, then replay."
+        )
+    by_rate: dict[Decimal | None, Decimal] = {}
+    for line in lines:
+        by_rate[line.vat_rate] = by_rate.get(line.vat_rate, ZERO) + line.net_total
+    rates = sorted(by_rate, key=lambda r: (r is None, r or ZERO))
+    return [
+        PlannedLine(
+            product_number=product,
+            description=f"Webshop order {order.order_name}"
+            + (f" ({rate * 100:g}% VAT)" if len(rates) > 1 and rate is not None else ""),
+            quantity=Decimal(1),
+            unit_net_price=by_rate[rate],
+            sku=None,
+            vat_rate=rate,
+        )
+        for rate in rates
+    ]
 
 
 def products_needed(order: CanonicalOrder, settings: InvoiceSettings) -> frozenset[str]:
@@ -221,8 +260,13 @@ def products_needed(order: CanonicalOrder, settings: InvoiceSettings) -> frozens
     needed = {line.sku for line in order.lines if line.sku}
     if order.shipping_lines:
         needed.add(settings.shipping_product)
-    if settings.default_product:
-        needed.add(settings.default_product)
+    for configured in (
+        settings.default_product,
+        settings.total_product,
+        settings.gift_card_product,
+    ):
+        if configured:
+            needed.add(configured)
     return frozenset(needed)
 
 

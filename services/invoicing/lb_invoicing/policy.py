@@ -11,6 +11,11 @@ from pydantic import BaseModel, ConfigDict
 class InvoiceSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    # One invoice line per order line, or the whole order as one line on `total_product`.
+    lines: Literal["per_product", "one_total"] = "per_product"
+    total_product: str | None = None
+    # Gift cards sold are booked on this product (its own account), not as sales.
+    gift_card_product: str | None = None
     # What to do with a line whose SKU is not a product in the ledger, or that has no SKU.
     unknown_product: Literal["fail", "default_product"] = "fail"
     missing_sku: Literal["fail", "default_product"] = "fail"

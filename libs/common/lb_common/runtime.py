@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 COMMON_TABLES: tuple[type[SQLModel], ...] = (outbox.OutboxMessage, inbox.InboxEntry)
 
 
+BackgroundJob = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+
+
 @dataclass
 class ServiceParts:
     """What a composition root (`bootstrap.py`) hands to the runtime."""
@@ -40,9 +43,7 @@ class ServiceParts:
     tables: Sequence[type[SQLModel]]
     handlers: dict[str, Handler]
     app_factory: Callable[[], FastAPI]
-    background: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = field(
-        default_factory=list
-    )
+    background: list[BackgroundJob] = field(default_factory=list)
     on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 

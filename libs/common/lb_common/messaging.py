@@ -339,6 +339,11 @@ class Consumer:
                 return
             MESSAGES_HANDLED.labels(self._service, envelope.type, "ok").inc()
             await message.ack()
+            log.info(
+                "handled %s",
+                envelope.type,
+                extra={"data": {"message_id": envelope.message_id, "type": envelope.type}},
+            )
 
     async def _seen(self, envelope: Envelope) -> bool:
         async with self._db.session() as session:

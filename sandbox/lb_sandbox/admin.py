@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from pydantic import BaseModel, Field
 
+from .economic.auth import str_base
 from .economic.errors import not_found
 from .economic.faults import FaultRegistry, FaultSpec
 from .economic.jsonio import EconomicJSONResponse
-from .economic.state import AgreementRegistry
+from .economic.reference_data import product_entity
+from .economic.routes_customers import _build as build_customer
+from .economic.state import AgreementRegistry, now_utc_text
 
 router = APIRouter()
 
@@ -61,3 +68,64 @@ async def list_faults(request: Request) -> Response:
 @router.delete("/_sandbox/faults")
 async def clear_faults(request: Request) -> Response:
     return EconomicJSONResponse({"cleared": _faults(request).clear()})
+
+
+class GoodsReceipt(BaseModel):
+    quantity: Decimal
+
+
+class ProductSeed(BaseModel):
+    number: str = Field(min_length=1, max_length=25)
+    name: str
+    price: Decimal = Decimal("0.00")
+    stock: Decimal | None = Decimal("0")
+
+
+@router.post("/_sandbox/agreements/{grant_token}/products/{number}/receive")
+async def receive_goods(
+    grant_token: str, number: str, body: GoodsReceipt, request: Request
+) -> Response:
+    """A goods receipt (or, with a negative quantity, a stock correction) on a stocked product."""
+    agreement = _registry(request).find(grant_token)
+    product = agreement.products.get(number) if agreement is not None else None
+    if product is None or "inventory" not in product:
+        raise not_found()
+    stamp = now_utc_text()
+    inventory = product["inventory"]
+    inventory["inStock"] += body.quantity
+    inventory["available"] += body.quantity
+    inventory["inventoryLastUpdated"] = stamp
+    product["lastUpdated"] = stamp
+    return EconomicJSONResponse(product)
+
+
+@router.post("/_sandbox/agreements/{grant_token}/products", status_code=201)
+async def seed_products(grant_token: str, body: list[ProductSeed], request: Request) -> Response:
+    """Bulk-create products (stocked unless `stock` is null), e.g. 10,000 for a benchmark."""
+    agreement = _registry(request).get_or_create(grant_token, str_base(request))
+    for seed in body:
+        product = product_entity(agreement, seed.number, seed.name, seed.price, in_stock=seed.stock)
+        if seed.stock is None:
+            product.pop("inventory", None)  # as a product in a group without inventory
+        agreement.products[seed.number] = product
+    return EconomicJSONResponse({"created": len(body)}, status_code=201)
+
+
+@router.post("/_sandbox/agreements/{grant_token}/customers", status_code=201)
+async def seed_customers(
+    grant_token: str, body: list[dict[str, Any]], request: Request
+) -> Response:
+    """Bulk-create customers from e-conomic customer bodies (camelCase), e.g. 2,500 for an
+    import test. Left out: currency DKK, customer group 1, payment terms 1, VAT zone 1; a
+    `customerNumber` is kept, otherwise the next free number is used. Validated like POST."""
+    agreement = _registry(request).get_or_create(grant_token, str_base(request))
+    defaults: dict[str, Any] = {
+        "currency": "DKK",
+        "customerGroup": {"customerGroupNumber": 1},
+        "paymentTerms": {"paymentTermsNumber": 1},
+        "vatZone": {"vatZoneNumber": 1},
+    }
+    for seed in body:
+        customer = build_customer(agreement, {**defaults, **seed}, None)
+        agreement.customers[customer["customerNumber"]] = customer
+    return EconomicJSONResponse({"created": len(body)}, status_code=201)

@@ -20,8 +20,13 @@ from .economic.faults import FaultRegistry
 from .economic.jsonio import EconomicJSONResponse
 from .economic.state import AgreementRegistry
 from .settings import SandboxSettings
+from .shopify import admin as shopify_admin
+from .shopify import routes as shopify_routes
+from .shopify.errors import ShopifyHTTPError
+from .shopify.state import ShopRegistry
 
 ECONOMIC_PREFIX = "/economic"
+SHOPIFY_PREFIX = "/shopify"
 
 
 async def _economic_error(request: Request, exc: Exception) -> Response:
@@ -29,10 +34,19 @@ async def _economic_error(request: Request, exc: Exception) -> Response:
     return exc.response()
 
 
+async def _shopify_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ShopifyHTTPError)
+    return exc.response()
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
-    # Unknown paths and wrong verbs still answer in e-conomic's error shape.
+    # Unknown paths and wrong verbs still answer in e-conomic's (or Shopify's) error shape.
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
+    if request.url.path.startswith(SHOPIFY_PREFIX):
+        return ShopifyHTTPError(
+            status, "Not Found" if status == 404 else str(exc.detail)
+        ).response()
     message = "Resource not found." if status == 404 else str(exc.detail)
     return EconomicHTTPError(status, message, "See https://restdocs.e-conomic.com.").response()
 
@@ -55,6 +69,10 @@ def create_app(settings: SandboxSettings | None = None) -> FastAPI:
         idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
     )
     app.state.faults = FaultRegistry()
+    app.state.shops = ShopRegistry(
+        bucket_capacity=settings.shopify_bucket_capacity,
+        leak_per_second=settings.shopify_leak_per_second,
+    )
     for module in (
         routes_reference,
         routes_customers,
@@ -63,8 +81,11 @@ def create_app(settings: SandboxSettings | None = None) -> FastAPI:
         routes_journals,
     ):
         app.include_router(module.router, prefix=ECONOMIC_PREFIX)
+    app.include_router(shopify_routes.router, prefix=SHOPIFY_PREFIX)
     app.include_router(admin.router)
+    app.include_router(shopify_admin.router)
     app.add_exception_handler(EconomicHTTPError, _economic_error)
+    app.add_exception_handler(ShopifyHTTPError, _shopify_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     return app

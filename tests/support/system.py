@@ -34,7 +34,9 @@ ADMIN_TOKEN = "test-admin-token"
 DEMO_SECRET = "demo-secret"
 
 
-def common_settings(amqp_url: str, prefix: str, data_dir: Path, grant: str) -> CommonSettings:
+def common_settings(
+    amqp_url: str, prefix: str, data_dir: Path, grant: str, shop_token: str | None = None
+) -> CommonSettings:
     return CommonSettings(
         amqp_url=SecretStr(amqp_url),
         broker_prefix=prefix,
@@ -44,6 +46,8 @@ def common_settings(amqp_url: str, prefix: str, data_dir: Path, grant: str) -> C
         economic_base_url="http://sandbox/economic",
         economic_app_secret_token=SecretStr("test-app"),
         economic_agreement_grant_token=SecretStr(grant),
+        shopify_admin_base_url="http://sandbox/shopify",
+        shopify_access_token=SecretStr(shop_token or f"shop-{grant}"),
     )
 
 
@@ -57,6 +61,10 @@ class System:
     @property
     def grant(self) -> str:
         return self.common.economic_agreement_grant_token.get_secret_value()
+
+    @property
+    def shop_token(self) -> str:
+        return self.common.shopify_access_token.get_secret_value()
 
     @property
     def ledger_transport(self) -> httpx.ASGITransport:
@@ -76,13 +84,17 @@ class System:
     def _parts(self, name: str):
         c = self.common
         if name == "ingest":
-            return ingest_bootstrap(IngestSettings(common=c))
+            # Reconciliation asks the (sandbox) shop; tests of ingest alone run without one.
+            shop = self.ledger_transport if self.sandbox_app is not None else None
+            return ingest_bootstrap(IngestSettings(common=c), shop_transport=shop)
         transport = self.ledger_transport
         if name == "customers":
             return customers_bootstrap(CustomersSettings(common=c), ledger_transport=transport)
         if name == "invoicing":
             return invoicing_bootstrap(InvoicingSettings(common=c), ledger_transport=transport)
-        return inventory_bootstrap(InventorySettings(common=c), ledger_transport=transport)
+        return inventory_bootstrap(
+            InventorySettings(common=c), ledger_transport=transport, shop_transport=transport
+        )
 
     async def stop(self, *names: str) -> None:
         for name in names or list(self.runtimes):
@@ -139,18 +151,29 @@ class System:
             response.raise_for_status()
             return response.json()
 
+    def sandbox(self) -> httpx.AsyncClient:
+        """A client for the sandbox itself (its /_sandbox admin, /economic and /shopify APIs)."""
+        return httpx.AsyncClient(transport=self.ledger_transport, base_url="http://sandbox")
+
 
 @contextlib.asynccontextmanager
 async def running_system(
-    amqp_url: str, prefix: str, data_dir: Path, *services: str
+    amqp_url: str,
+    prefix: str,
+    data_dir: Path,
+    *services: str,
+    sandbox_settings: Any = None,
+    common_overrides: dict[str, Any] | None = None,
 ) -> AsyncIterator[System]:
     sandbox_app = None
     if set(services or ("customers",)) - {"ingest"}:  # only ledger-facing services need it
         from lb_sandbox.app import create_app
 
-        sandbox_app = create_app()
+        sandbox_app = create_app(sandbox_settings)
     system = System(
-        common=common_settings(amqp_url, prefix, data_dir, f"grant-{uuid.uuid4().hex}"),
+        common=common_settings(amqp_url, prefix, data_dir, f"grant-{uuid.uuid4().hex}").model_copy(
+            update=common_overrides or {}
+        ),
         sandbox_app=sandbox_app,
     )
     try:

@@ -11,7 +11,12 @@ from typing import Any
 
 from sqlalchemy import DateTime, event, text
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -90,6 +95,15 @@ class Database:
         tables = [m.__table__ for m in models]  # type: ignore[attr-defined]
         async with self.engine.begin() as conn:
             await conn.run_sync(lambda c: SQLModel.metadata.create_all(c, tables=tables))
+
+    @contextlib.asynccontextmanager
+    async def write_connection(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in a write transaction (SQLite: queued, `BEGIN IMMEDIATE`); commits
+        when the block ends without error. For schema changes (see migrations.py)."""
+        async with contextlib.AsyncExitStack() as stack:
+            if self._write_lock is not None:
+                await stack.enter_async_context(self._write_lock)
+            yield await stack.enter_async_context(self._write_engine.begin())
 
     @contextlib.asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

@@ -12,22 +12,22 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
 from sqlmodel import SQLModel
 
-from lb_common import inbox, outbox
+from lb_common import outbox
 from lb_common.db import Database
 from lb_common.messaging import Broker, Consumer, Handler, RetryPolicy
+from lb_common.migrations import COMMON_TABLES, migrate
 from lb_common.settings import CommonSettings
 
 log = logging.getLogger(__name__)
 
-#: Tables every service has: the shared mechanisms.
-COMMON_TABLES: tuple[type[SQLModel], ...] = (outbox.OutboxMessage, inbox.InboxEntry)
-
+__all__ = ["COMMON_TABLES", "ServiceParts", "ServiceRuntime"]
 
 BackgroundJob = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
@@ -41,6 +41,8 @@ class ServiceParts:
     db: Database
     broker: Broker
     tables: Sequence[type[SQLModel]]
+    #: The service's Alembic history (`lb_<service>/migrations`), upgraded to head at start.
+    migrations: Path
     handlers: dict[str, Handler]
     app_factory: Callable[[], FastAPI]
     background: list[BackgroundJob] = field(default_factory=list)
@@ -59,7 +61,7 @@ class ServiceRuntime:
     async def start(self) -> None:
         """Everything but the HTTP server (tests run services in-process this way)."""
         p = self.parts
-        await p.db.create_tables([*COMMON_TABLES, *p.tables])
+        await migrate(p.db, p.migrations, p.tables)
         await p.broker.connect()
         for hook in p.on_start:
             await hook()

@@ -32,6 +32,11 @@ class CommonSettings(BaseSettings):
     economic_base_url: str = "http://127.0.0.1:8100/economic"
     economic_app_secret_token: SecretStr = SecretStr("demo")
     economic_agreement_grant_token: SecretStr = SecretStr("demo")
+    # The shop's Admin API for connection `demo` (stock sync); default: the sandbox's emulation.
+    shopify_admin_base_url: str = "http://127.0.0.1:8100/shopify"
+    shopify_access_token: SecretStr = SecretStr("demo")
+    # The shop's REST leak rate (calls per second): 2 on standard plans, 20 on Shopify Plus.
+    shopify_leak_per_second: float = 2.0
 
 
 class ServiceSettings(BaseSettings):

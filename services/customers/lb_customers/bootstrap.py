@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
@@ -46,6 +47,7 @@ def bootstrap(
         db=db,
         broker=broker,
         tables=TABLES,
+        migrations=Path(__file__).parent / "migrations",
         handlers={
             "order.ready": functools.partial(resolve.handle_order_ready, db=db, ledgers=ledgers)
         },

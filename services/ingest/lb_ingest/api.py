@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -15,10 +16,13 @@ from sqlmodel.sql.expression import SelectOfScalar
 from lb_common.db import Database
 from lb_ingest import transfer
 from lb_ingest.connections import ConnectionCache, IngestConnectionSettings, public_view
+from lb_ingest.reconcile import ReconcileError, ReconcileResult
 from lb_ingest.replay import replay_order
 from lb_ingest.store import Connection, Delivery, Order, TimelineEntry
 from lb_ingest.webhooks import receive_webhook
 from lb_ingest.writer import DeliveryWriter
+
+ReconcileNow = Callable[[str, datetime | None], Awaitable[ReconcileResult]]
 
 
 def webhook_router(
@@ -140,8 +144,20 @@ class ConnectionUpdate(BaseModel):
     settings: dict[str, Any] = Field(default_factory=dict)
 
 
-def admin_router(db: Database, connections: ConnectionCache) -> APIRouter:
+def admin_router(
+    db: Database, connections: ConnectionCache, reconcile_now: ReconcileNow
+) -> APIRouter:
     router = APIRouter(tags=["admin"])
+
+    @router.post("/connections/{name}/reconcile")
+    async def reconcile(name: str, since: datetime | None = None) -> dict[str, object]:
+        """Fetch orders updated since the last run (or `since`) and feed the missing ones."""
+        if since is not None and since.tzinfo is None:
+            raise HTTPException(422, "since needs a time zone, e.g. 2025-03-01T00:00:00Z")
+        try:
+            return (await reconcile_now(name, since)).as_dict()
+        except ReconcileError as exc:
+            raise HTTPException(409, str(exc)) from exc
 
     @router.get("/orders")
     async def list_orders(

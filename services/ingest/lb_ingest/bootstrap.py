@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import functools
+from datetime import datetime
+from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
 
 from lb_common.admin import create_admin_app
 from lb_common.db import Database
 from lb_common.messaging import Broker
-from lb_common.runtime import ServiceParts
-from lb_ingest import consumers
+from lb_common.runtime import BackgroundJob, ServiceParts
+from lb_connectors.shops import ShopDirectory
+from lb_ingest import consumers, reconcile
 from lb_ingest.api import admin_router, webhook_router
 from lb_ingest.connections import ConnectionCache
+from lb_ingest.reconcile import ReconcileResult
 from lb_ingest.settings import IngestSettings
 from lb_ingest.store import TABLES, Connection
 from lb_ingest.writer import DeliveryWriter
@@ -20,13 +25,34 @@ from lb_ingest.writer import DeliveryWriter
 SERVICE = "ingest"
 
 
-def bootstrap(settings: IngestSettings | None = None) -> ServiceParts:
+def bootstrap(
+    settings: IngestSettings | None = None,
+    *,
+    shop_transport: httpx.AsyncBaseTransport | None = None,
+) -> ServiceParts:
     settings = settings or IngestSettings()
     common = settings.common
     db = Database(settings.resolved_database_url(SERVICE))
     broker = Broker(common.amqp_url.get_secret_value(), common.broker_prefix)
     connections = ConnectionCache(db)
     writer = DeliveryWriter(db)
+    shops = ShopDirectory(common, transport=shop_transport)
+
+    async def reconcile_now(name: str, since: datetime | None) -> ReconcileResult:
+        return await reconcile.reconcile(db, writer, connections, shops, name, since=since)
+
+    background: list[BackgroundJob] = [writer.run]
+    if settings.reconcile_interval_seconds > 0:
+        background.append(
+            functools.partial(
+                reconcile.run_periodically,
+                db,
+                writer,
+                connections,
+                shops,
+                settings.reconcile_interval_seconds,
+            )
+        )
 
     async def seed_demo_connection() -> None:
         async with db.transaction() as session:
@@ -46,7 +72,7 @@ def bootstrap(settings: IngestSettings | None = None) -> ServiceParts:
             admin_token=common.admin_token,
             readiness=[("database", db.ping), ("broker", broker.ping)],
             broker=broker,
-            routers=[admin_router(db, connections)],
+            routers=[admin_router(db, connections, reconcile_now)],
             open_routers=[
                 webhook_router(connections, writer, max_body_bytes=settings.max_body_bytes)
             ],
@@ -58,11 +84,13 @@ def bootstrap(settings: IngestSettings | None = None) -> ServiceParts:
         db=db,
         broker=broker,
         tables=TABLES,
+        migrations=Path(__file__).parent / "migrations",
         handlers={
             "order.progress": functools.partial(consumers.handle_progress, db=db),
             "order.failed": functools.partial(consumers.handle_failed, db=db),
         },
         app_factory=app_factory,
-        background=[writer.run],
+        background=background,
         on_start=[seed_demo_connection] if settings.seed_demo_connection else [],
+        on_stop=[shops.aclose],
     )

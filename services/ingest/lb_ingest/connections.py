@@ -17,6 +17,8 @@ class IngestConnectionSettings(BaseModel):
 
     transfer: TransferSettings = TransferSettings()
     customer_fields: CustomerFieldMap = CustomerFieldMap()
+    # The shop's own domain (my-shop.myshopify.com): order keys use it, reconciliation needs it.
+    shop_domain: str | None = None
 
 
 def settings_of(connection: Connection) -> IngestConnectionSettings:

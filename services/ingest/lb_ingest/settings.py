@@ -11,6 +11,8 @@ class IngestSettings(ServiceSettings):
 
     port: int = 8001
     max_body_bytes: int = 2 * 1024 * 1024
+    # Ask each Shopify shop for orders the webhooks missed this often (seconds; 0: never).
+    reconcile_interval_seconds: float = 900
     # The `demo` connection is created at start-up unless it exists (see docs/configuration.md).
     seed_demo_connection: bool = True
     demo_shopify_secret: SecretStr = Field(

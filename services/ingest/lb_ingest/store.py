@@ -108,4 +108,13 @@ class RefundRecord(SQLModel, table=True):
     )
 
 
-TABLES = (Connection, Delivery, Order, TimelineEntry, RefundRecord)
+class ReconciliationMark(SQLModel, table=True):
+    """How far reconciliation with the shop got, per connection."""
+
+    __tablename__ = "reconciliation_marks"
+
+    connection: str = Field(primary_key=True)
+    last_run_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+TABLES = (Connection, Delivery, Order, TimelineEntry, RefundRecord, ReconciliationMark)

@@ -1,15 +1,22 @@
-"""The inventory admin API: the stock view."""
+"""The inventory admin API: stock, SKU links, the mismatch report, full sync, and per-connection
+stock sync settings."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from pydantic import ValidationError
 from sqlmodel import col, select
 
 from lb_common.db import Database
-from lb_inventory.store import StockLevel
+from lb_inventory.policy import StockSyncSettings
+from lb_inventory.store import MismatchRow, SkuLink, StockConnectionSettings, StockLevel, SyncRun
+from lb_inventory.sync import SyncResult, load_settings
 
 
-def admin_router(db: Database) -> APIRouter:
+def admin_router(db: Database, run_full_sync: Callable[..., Any] | None = None) -> APIRouter:
     router = APIRouter(tags=["admin"])
 
     @router.get("/stock")
@@ -21,5 +28,68 @@ def admin_router(db: Database) -> APIRouter:
             query = query.where(StockLevel.connection == connection)
         async with db.session() as session:
             return list((await session.exec(query)).all())
+
+    @router.get("/links")
+    async def links(connection: str = "demo", sku: str | None = None) -> list[SkuLink]:
+        query = select(SkuLink).where(SkuLink.connection == connection).order_by(col(SkuLink.sku))
+        if sku:
+            query = query.where(SkuLink.sku == sku)
+        async with db.session() as session:
+            return list((await session.exec(query)).all())
+
+    @router.get("/mismatches")
+    async def mismatches(connection: str = "demo", kind: str | None = None) -> dict[str, Any]:
+        query = (
+            select(MismatchRow)
+            .where(MismatchRow.connection == connection)
+            .order_by(col(MismatchRow.kind), col(MismatchRow.key))
+        )
+        if kind:
+            query = query.where(MismatchRow.kind == kind)
+        async with db.session() as session:
+            rows = list((await session.exec(query)).all())
+        counts: dict[str, int] = {}
+        for row in rows:
+            counts[row.kind] = counts.get(row.kind, 0) + 1
+        return {
+            "connection": connection,
+            "counts": counts,
+            "items": [row.model_dump(mode="json") for row in rows],
+        }
+
+    @router.post("/sync")
+    async def sync_now(connection: str = "demo") -> dict[str, Any]:
+        settings = await load_settings(db, connection)
+        if not settings.enabled:
+            raise HTTPException(409, f"stock sync is off for connection {connection!r}")
+        assert run_full_sync is not None
+        result: SyncResult = await run_full_sync(connection, settings)
+        return result.as_dict()
+
+    @router.get("/sync/runs")
+    async def sync_runs(connection: str = "demo", limit: int = 20) -> list[SyncRun]:
+        query = (
+            select(SyncRun)
+            .where(SyncRun.connection == connection)
+            .order_by(col(SyncRun.id).desc())
+            .limit(max(1, min(limit, 200)))
+        )
+        async with db.session() as session:
+            return list((await session.exec(query)).all())
+
+    @router.get("/connections/{connection}/settings")
+    async def get_settings(connection: str) -> dict[str, Any]:
+        return (await load_settings(db, connection)).model_dump(mode="json")
+
+    @router.put("/connections/{connection}/settings")
+    async def put_settings(connection: str, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            settings = StockSyncSettings.model_validate(body)
+        except ValidationError as exc:
+            raise HTTPException(422, f"invalid settings: {exc.errors(include_url=False)}") from exc
+        stored = settings.model_dump(mode="json")
+        async with db.transaction() as session:
+            await session.merge(StockConnectionSettings(connection=connection, settings=stored))
+        return stored
 
     return router

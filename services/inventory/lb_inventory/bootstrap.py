@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
+from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
@@ -12,10 +14,14 @@ from lb_common.db import Database
 from lb_common.messaging import Broker
 from lb_common.runtime import ServiceParts
 from lb_connectors.ledgers import LedgerDirectory
-from lb_inventory import after_sale
+from lb_connectors.shops import ShopDirectory
+from lb_inventory import after_sale, shop_reported
 from lb_inventory.api import admin_router
+from lb_inventory.policy import StockSyncSettings
+from lb_inventory.scheduler import run_scheduler
 from lb_inventory.settings import InventorySettings
 from lb_inventory.store import TABLES
+from lb_inventory.sync import SyncLocks, SyncResult, full_sync
 
 SERVICE = "inventory"
 
@@ -24,12 +30,36 @@ def bootstrap(
     settings: InventorySettings | None = None,
     *,
     ledger_transport: httpx.AsyncBaseTransport | None = None,
+    shop_transport: httpx.AsyncBaseTransport | None = None,
 ) -> ServiceParts:
     settings = settings or InventorySettings()
     common = settings.common
     db = Database(settings.resolved_database_url(SERVICE))
     broker = Broker(common.amqp_url.get_secret_value(), common.broker_prefix)
     ledgers = LedgerDirectory(common, transport=ledger_transport)
+    shops = ShopDirectory(common, transport=shop_transport)
+    locks = SyncLocks()
+
+    async def run_full_sync(connection: str, sync_settings: StockSyncSettings) -> SyncResult:
+        return await full_sync(
+            connection,
+            db=db,
+            ledger=ledgers.for_connection(connection),
+            shop=shops.for_connection(connection),
+            settings=sync_settings,
+            locks=locks,
+            trigger="admin",
+        )
+
+    async def scheduler(stopping: asyncio.Event) -> None:
+        await run_scheduler(
+            stopping,
+            db=db,
+            ledgers=ledgers,
+            shops=shops,
+            locks=locks,
+            check_seconds=settings.sync_check_seconds,
+        )
 
     def app_factory() -> FastAPI:
         return create_admin_app(
@@ -37,8 +67,12 @@ def bootstrap(
             admin_token=common.admin_token,
             readiness=[("database", db.ping), ("broker", broker.ping)],
             broker=broker,
-            routers=[admin_router(db)],
+            routers=[admin_router(db, run_full_sync)],
         )
+
+    async def close_clients() -> None:
+        await ledgers.aclose()
+        await shops.aclose()
 
     return ServiceParts(
         name=SERVICE,
@@ -46,11 +80,23 @@ def bootstrap(
         db=db,
         broker=broker,
         tables=TABLES,
+        migrations=Path(__file__).parent / "migrations",
         handlers={
             "invoice.booked": functools.partial(
-                after_sale.handle_invoice_booked, db=db, ledgers=ledgers
-            )
+                after_sale.handle_invoice_booked, db=db, ledgers=ledgers, shops=shops, locks=locks
+            ),
+            "creditnote.booked": functools.partial(
+                after_sale.handle_creditnote_booked,
+                db=db,
+                ledgers=ledgers,
+                shops=shops,
+                locks=locks,
+            ),
+            "stock.shop_reported": functools.partial(
+                shop_reported.handle_shop_reported, db=db, ledgers=ledgers, shops=shops, locks=locks
+            ),
         },
         app_factory=app_factory,
-        on_stop=[ledgers.aclose],
+        background=[scheduler],
+        on_stop=[close_clients],
     )

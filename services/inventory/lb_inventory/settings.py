@@ -9,3 +9,5 @@ class InventorySettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="LEDGERBRIDGE_INVENTORY_", extra="ignore")
 
     port: int = 8004
+    # How often the background job looks for connections whose full sync is due.
+    sync_check_seconds: float = 30.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
@@ -56,6 +57,7 @@ def bootstrap(
         db=db,
         broker=broker,
         tables=TABLES,
+        migrations=Path(__file__).parent / "migrations",
         handlers={
             "customer.resolved": functools.partial(
                 book.handle_customer_resolved, db=db, ledgers=ledgers

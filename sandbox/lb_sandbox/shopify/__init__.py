@@ -1,0 +1,1 @@
+"""Shopify Admin REST emulation (the parts ledgerbridge uses), mounted under /shopify."""

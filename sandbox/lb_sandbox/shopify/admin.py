@@ -1,0 +1,90 @@
+"""Sandbox-only endpoints for tests and the demo: seed a shop, read its levels, put orders in it,
+change a level as the merchant would, and force 429s."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+
+from .routes import registry_of
+from .state import now_text
+
+router = APIRouter(prefix="/_sandbox/shopify/{token}")
+
+
+class VariantSeed(BaseModel):
+    sku: str | None = None
+    title: str = "Default Title"
+    available: int | None = None
+    price: str = "0.00"
+
+
+class ProductSeed(BaseModel):
+    title: str
+    variants: list[VariantSeed] = Field(min_length=1)
+
+
+class LevelChange(BaseModel):
+    inventory_item_id: int
+    available: int
+    location_id: int | None = None  # default: the shop's first location
+
+
+class Throttle(BaseModel):
+    times: int = Field(default=1, ge=1)
+    retry_after: float = Field(default=1.0, gt=0)
+
+
+@router.get("/state")
+async def state(token: str, request: Request) -> Response:
+    return JSONResponse(registry_of(request).get_or_create(token).snapshot())
+
+
+@router.post("/products", status_code=201)
+async def seed_products(token: str, body: list[ProductSeed], request: Request) -> Response:
+    shop = registry_of(request).get_or_create(token)
+    made = [shop.add_product(p.title, [v.model_dump() for v in p.variants]) for p in body]
+    return JSONResponse({"products": made}, status_code=201)
+
+
+@router.get("/levels")
+async def levels(token: str, request: Request) -> Response:
+    shop = registry_of(request).get_or_create(token)
+    return JSONResponse({"inventory_levels": list(shop.levels.values())})
+
+
+@router.post("/levels")
+async def change_level(token: str, body: LevelChange, request: Request) -> Response:
+    shop = registry_of(request).get_or_create(token)
+    location = body.location_id if body.location_id is not None else next(iter(shop.locations))
+    return JSONResponse(
+        {"inventory_level": shop.set_level(body.inventory_item_id, location, body.available)}
+    )
+
+
+@router.post("/orders", status_code=201)
+async def put_order(token: str, body: dict[str, Any], request: Request) -> Response:
+    """Store a Shopify order body as the shop's order (same id: replaced)."""
+    shop = registry_of(request).get_or_create(token)
+    order = dict(body)
+    order.setdefault("id", shop.next_id())
+    order.setdefault("updated_at", now_text())
+    order.setdefault("created_at", order["updated_at"])
+    shop.orders[int(order["id"])] = order
+    return JSONResponse({"order": order}, status_code=201)
+
+
+@router.post("/throttle")
+async def throttle(token: str, body: Throttle, request: Request) -> Response:
+    """The next `times` Admin API calls of this shop answer 429 with this Retry-After."""
+    shop = registry_of(request).get_or_create(token)
+    shop.throttle_times, shop.throttle_retry_after = body.times, body.retry_after
+    return JSONResponse(body.model_dump())
+
+
+@router.post("/reset")
+async def reset(token: str, request: Request) -> Response:
+    return JSONResponse({"reset": registry_of(request).reset(token)})

@@ -1,0 +1,66 @@
+"""The background job: a full sync per connection with stock sync on, every interval."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+
+from sqlmodel import col, select
+
+from lb_common.db import Database, utcnow
+from lb_connectors.ledgers import LedgerDirectory
+from lb_connectors.shops import ShopDirectory
+from lb_inventory.store import SyncRun
+from lb_inventory.sync import SyncLocks, enabled_connections, full_sync, load_settings
+
+log = logging.getLogger("lb_inventory.scheduler")
+
+
+async def due_connections(db: Database) -> list[str]:
+    due = []
+    now = utcnow()
+    for connection, settings in await enabled_connections(db):
+        async with db.session() as session:
+            last = (
+                await session.exec(
+                    select(SyncRun)
+                    .where(SyncRun.connection == connection)
+                    .order_by(col(SyncRun.started_at).desc())
+                    .limit(1)
+                )
+            ).first()
+        interval = timedelta(minutes=settings.full_sync_interval_minutes)
+        if last is None or now - last.started_at >= interval:
+            due.append(connection)
+    return due
+
+
+async def run_scheduler(
+    stopping: asyncio.Event,
+    *,
+    db: Database,
+    ledgers: LedgerDirectory,
+    shops: ShopDirectory,
+    locks: SyncLocks,
+    check_seconds: float,
+) -> None:
+    while not stopping.is_set():
+        try:
+            for connection in await due_connections(db):
+                if stopping.is_set() or locks.full(connection).locked():
+                    continue
+                await full_sync(
+                    connection,
+                    db=db,
+                    ledger=ledgers.for_connection(connection),
+                    shop=shops.for_connection(connection),
+                    settings=await load_settings(db, connection),
+                    locks=locks,
+                    trigger="schedule",
+                )
+        except Exception:
+            log.exception("scheduled stock sync failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), timeout=check_seconds)

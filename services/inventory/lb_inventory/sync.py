@@ -1,0 +1,375 @@
+"""Catalogue scan and full sync: plain async functions over explicit dependencies (the ledger
+client, the shop client, the database). The decisions are made by `domain.py`.
+
+Concurrency: pushes for one connection are serialised by `SyncLocks.push` in this process (a
+full sync's push phase, the after-sale follow-up and shop reports), so an older ledger reading
+never overwrites a newer one. A full sync skips SKUs that were pushed after it started reading.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlmodel import col, delete, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from lb_common.db import Database, utcnow
+from lb_common.errors import LedgerbridgeError
+from lb_connectors.economic.client import EconomicClient
+from lb_connectors.shopify_admin import ShopifyAdminClient, ShopifyError
+from lb_inventory.domain import (
+    CatalogueScan,
+    LedgerItem,
+    Mismatch,
+    MismatchKind,
+    ShopItem,
+    link_catalogues,
+    plan_sync,
+)
+from lb_inventory.policy import StockSyncSettings
+from lb_inventory.store import (
+    MismatchRow,
+    SkuLink,
+    StockConnectionSettings,
+    StockLevel,
+    SyncRun,
+)
+
+log = logging.getLogger("lb_inventory.sync")
+
+
+class SyncLocks:
+    """Per-connection locks: `push` serialises writes to the shop, `full` one full sync at a time."""
+
+    def __init__(self) -> None:
+        self._push: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._full: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    def push(self, connection: str) -> asyncio.Lock:
+        return self._push[connection]
+
+    def full(self, connection: str) -> asyncio.Lock:
+        return self._full[connection]
+
+
+class SyncSetupError(LedgerbridgeError):
+    """The connection's settings do not fit the shop (e.g. an unknown location)."""
+
+
+async def load_settings(db: Database, connection: str) -> StockSyncSettings:
+    async with db.session() as session:
+        row = await session.get(StockConnectionSettings, connection)
+    return StockSyncSettings.model_validate(row.settings if row else {})
+
+
+async def enabled_connections(db: Database) -> list[tuple[str, StockSyncSettings]]:
+    async with db.session() as session:
+        rows = (await session.exec(select(StockConnectionSettings))).all()
+    found = []
+    for row in rows:
+        settings = StockSyncSettings.model_validate(row.settings)
+        if settings.enabled:
+            found.append((row.connection, settings))
+    return found
+
+
+# --- catalogue scan ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Catalogues:
+    ledger: tuple[LedgerItem, ...]
+    shop: tuple[ShopItem, ...]
+    scan: CatalogueScan
+
+    @property
+    def ledger_levels(self) -> dict[str, Decimal | None]:
+        return {item.product_number: item.available for item in self.ledger}
+
+
+async def read_ledger_catalogue(ledger: EconomicClient) -> list[LedgerItem]:
+    items = []
+    async for product in ledger.iter_products():
+        inventory = product.inventory
+        items.append(
+            LedgerItem(
+                product.product_number,
+                product.name,
+                inventory.available if inventory is not None else None,
+            )
+        )
+    return items
+
+
+async def read_shop_catalogue(shop: ShopifyAdminClient) -> list[ShopItem]:
+    items = []
+    async for product in shop.iter_products():
+        for variant in product.variants:
+            title = (
+                product.title
+                if variant.title in ("", "Default Title")
+                else (f"{product.title} / {variant.title}")
+            )
+            items.append(
+                ShopItem(variant.sku, str(variant.inventory_item_id), str(variant.id), title)
+            )
+    return items
+
+
+async def catalogue_scan(
+    ledger: EconomicClient, shop: ShopifyAdminClient, *, report_without_sku: bool
+) -> Catalogues:
+    """Page through both catalogues (concurrently: they are different APIs) and link them."""
+    ledger_items, shop_items = await asyncio.gather(
+        read_ledger_catalogue(ledger), read_shop_catalogue(shop)
+    )
+    scan = link_catalogues(ledger_items, shop_items, report_without_sku=report_without_sku)
+    return Catalogues(tuple(ledger_items), tuple(shop_items), scan)
+
+
+# --- full sync --------------------------------------------------------------------------------
+
+
+@dataclass
+class SyncResult:
+    connection: str
+    trigger: str
+    status: str
+    started_at: datetime
+    finished_at: datetime
+    changed: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    mismatches: int = 0
+    shop_calls: int = 0
+    error: str | None = None
+    run_id: int | None = None
+    failures: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "connection": self.connection,
+            "trigger": self.trigger,
+            "status": self.status,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat(),
+            "changed": self.changed,
+            "unchanged": self.unchanged,
+            "failed": self.failed,
+            "mismatches": self.mismatches,
+            "shop_calls": self.shop_calls,
+            "error": self.error,
+            "failures": list(self.failures),
+        }
+
+
+async def full_sync(
+    connection: str,
+    *,
+    db: Database,
+    ledger: EconomicClient,
+    shop: ShopifyAdminClient,
+    settings: StockSyncSettings,
+    locks: SyncLocks,
+    trigger: str = "admin",
+) -> SyncResult:
+    """Scan both catalogues, rebuild the links, push the ledger's changed levels to the shop's
+    location, and replace the mismatch report. Never raises for a failed sync: the run is stored
+    with status `failed` and its reason."""
+    async with locks.full(connection):
+        started = utcnow()
+        calls_before = shop.stats.calls
+        async with db.transaction() as session:
+            run = SyncRun(connection=connection, trigger=trigger, started_at=started)
+            session.add(run)
+            await session.flush()
+            run_id = run.id
+        result = SyncResult(connection, trigger, "ok", started, started, run_id=run_id)
+        try:
+            await _full_sync(connection, db, ledger, shop, settings, locks, result)
+        except (LedgerbridgeError, ValueError) as exc:
+            result.status = "failed"
+            result.error = getattr(exc, "reason", None) or str(exc)
+        result.finished_at = utcnow()
+        result.shop_calls = shop.stats.calls - calls_before
+        async with db.transaction() as session:
+            stored = await session.get(SyncRun, run_id)
+            assert stored is not None
+            stored.status, stored.error = result.status, result.error
+            stored.finished_at = result.finished_at
+            stored.changed, stored.unchanged = result.changed, result.unchanged
+            stored.failed, stored.mismatches = result.failed, result.mismatches
+            stored.shop_calls = result.shop_calls
+            session.add(stored)
+        log.info(
+            "stock full sync %s",
+            result.status,
+            extra={"data": {k: v for k, v in result.as_dict().items() if k != "failures"}},
+        )
+        return result
+
+
+async def _full_sync(
+    connection: str,
+    db: Database,
+    ledger: EconomicClient,
+    shop: ShopifyAdminClient,
+    settings: StockSyncSettings,
+    locks: SyncLocks,
+    result: SyncResult,
+) -> None:
+    if not settings.location_id:
+        raise SyncSetupError("No shop location is set for stock sync on this connection.")
+    location_id = settings.location_id
+    locations = await shop.list_locations()
+    if location_id not in {str(loc.id) for loc in locations}:
+        known = ", ".join(f"{loc.id} ({loc.name})" for loc in locations)
+        raise SyncSetupError(
+            f"Shop location {location_id} does not exist in the shop; its locations are {known}."
+        )
+    catalogues = await catalogue_scan(
+        ledger, shop, report_without_sku=settings.products_without_sku == "report"
+    )
+    links = catalogues.scan.links
+    levels = await shop.get_levels([link.inventory_item_id for link in links], [location_id])
+    shop_levels = {str(level.inventory_item_id): level.available for level in levels}
+    ledger_levels = catalogues.ledger_levels
+
+    async with locks.push(connection):
+        async with db.session() as session:
+            existing = {
+                row.sku: row
+                for row in (
+                    await session.exec(select(SkuLink).where(SkuLink.connection == connection))
+                ).all()
+            }
+        # Pushed by the after-sale path since this sync began reading: that reading is newer.
+        fresher = {
+            sku
+            for sku, row in existing.items()
+            if row.pushed_at is not None and row.pushed_at >= result.started_at
+        }
+        plan = plan_sync(
+            [link for link in links if link.sku not in fresher],
+            ledger_levels,
+            {sku: row.last_pushed for sku, row in existing.items()},
+            shop_levels,
+            ledger_always_wins=settings.ledger_always_wins,
+        )
+        pushed: dict[str, int] = {}
+        failures: list[str] = []
+        for link, target in plan.push:
+            try:
+                await shop.set_level(
+                    location_id=location_id,
+                    inventory_item_id=link.inventory_item_id,
+                    available=target,
+                )
+            except ShopifyError as exc:
+                failures.append(f"{link.sku}: {exc.reason}")
+                continue
+            pushed[link.sku] = target
+        now = utcnow()
+        recorded = {link.sku: target for link, target in plan.record}
+        mismatches: list[Mismatch] = [*catalogues.scan.mismatches, *plan.differs]
+        async with db.transaction() as session:
+            await session.exec(delete(SkuLink).where(col(SkuLink.connection) == connection))
+            for link in links:
+                old = existing.get(link.sku)
+                available = ledger_levels.get(link.product_number)
+                row = SkuLink(
+                    connection=connection,
+                    sku=link.sku,
+                    product_number=link.product_number,
+                    inventory_item_id=link.inventory_item_id,
+                    variant_id=link.variant_id,
+                    title=link.title,
+                    ledger_level=str(available) if available is not None else None,
+                    shop_level=shop_levels.get(link.inventory_item_id),
+                    last_pushed=old.last_pushed if old else None,
+                    pushed_at=old.pushed_at if old else None,
+                    shop_reported_at=old.shop_reported_at if old else None,
+                )
+                if link.sku in fresher and old is not None:
+                    row.ledger_level, row.shop_level = old.ledger_level, old.shop_level
+                if link.sku in pushed or link.sku in recorded:
+                    row.last_pushed = row.shop_level = pushed.get(link.sku, recorded.get(link.sku))
+                    row.pushed_at = now
+                session.add(row)
+            await _replace_mismatches(session, connection, mismatches)
+            await _store_ledger_levels(session, connection, catalogues.ledger, now)
+    result.changed = len(pushed)
+    result.unchanged = (
+        len(plan.unchanged) + len(plan.record) + len(fresher & {link.sku for link in links})
+    )
+    result.failed = len(failures)
+    result.failures = tuple(failures[:20])
+    result.mismatches = len(mismatches)
+
+
+async def _replace_mismatches(
+    session: AsyncSession, connection: str, mismatches: list[Mismatch]
+) -> None:
+    await session.exec(delete(MismatchRow).where(col(MismatchRow.connection) == connection))
+    seen: set[tuple[str, str]] = set()
+    for m in mismatches:
+        if (m.kind, m.key) in seen:
+            continue
+        seen.add((m.kind, m.key))
+        session.add(
+            MismatchRow(
+                connection=connection,
+                kind=m.kind.value,
+                key=m.key,
+                message=m.message,
+                ledger_level=m.ledger_level,
+                shop_level=m.shop_level,
+            )
+        )
+
+
+async def _store_ledger_levels(
+    session: AsyncSession, connection: str, items: tuple[LedgerItem, ...], now: datetime
+) -> None:
+    rows = {
+        row.product_number: row
+        for row in (
+            await session.exec(select(StockLevel).where(StockLevel.connection == connection))
+        ).all()
+    }
+    for item in items:
+        if item.available is None:
+            continue
+        row = rows.get(item.product_number)
+        if row is None:
+            row = StockLevel(connection=connection, product_number=item.product_number)
+        elif row.available == str(item.available):
+            continue
+        row.available = str(item.available)
+        row.read_at = now
+        session.add(row)
+
+
+async def set_level_mismatch(
+    session: AsyncSession, connection: str, mismatch: Mismatch | None, sku: str
+) -> None:
+    """Record (or, with None, clear) the level difference of one SKU."""
+    kind = MismatchKind.LEVEL_DIFFERS.value
+    row = await session.get(MismatchRow, (connection, kind, sku))
+    if mismatch is None:
+        if row is not None:
+            await session.delete(row)
+        return
+    if row is None:
+        row = MismatchRow(connection=connection, kind=kind, key=sku, message=mismatch.message)
+    row.message = mismatch.message
+    row.ledger_level, row.shop_level = mismatch.ledger_level, mismatch.shop_level
+    row.found_at = utcnow()
+    session.add(row)

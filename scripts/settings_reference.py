@@ -250,6 +250,7 @@ SETTING_MEANINGS: dict[str, str] = {
     "shipping_product": "e-conomic product number shipping lines are booked on.",
     "credit_notes": "Turn refunds and cancellations after transfer into credit notes (false: "
     "they are only noted on the order's timeline).",
+    "total_product": "e-conomic product number for the one total line (with lines = one_total).",
     "refund_product": "e-conomic product number for amount-only refunds (no lines); unset: "
     "`default_product`; neither: such a refund fails with the reason.",
     "book": "Book the invoice (true) or leave the draft for a bookkeeper (false).",

@@ -129,3 +129,30 @@ async def test_links_are_listed_and_can_be_pointed_elsewhere(system: System):
     assert moved.status_code == 200
     again = await _book(system, email="relink@example.com")
     assert again["customer_number"] == other["customer_number"] != first["customer_number"]
+
+
+async def test_new_shipping_address_becomes_a_delivery_location_once(system: System):
+    await _settings(system, update_addresses="shipping")
+    home = {
+        "address1": "Vesterbrogade 1",
+        "zip": "1620",
+        "city": "København V",
+        "country": "Denmark",
+        "country_code": "DK",
+        "name": "Ann Berg",
+    }
+    summer = {**home, "address1": "Strandvejen 99", "zip": "3000", "city": "Helsingør"}
+    first = await _book(system, email="ann@example.com", shipping_address=home)
+    second = await _book(system, email="ann@example.com", shipping_address=summer)
+    third = await _book(system, email="ann@example.com", shipping_address=summer)
+    number = first["customer_number"]
+    assert second["customer_number"] == third["customer_number"] == number
+    async with system.sandbox() as sandbox:
+        answer = await sandbox.get(
+            f"/economic/customers/{number}/delivery-locations",
+            headers={"X-AppSecretToken": "test-app", "X-AgreementGrantToken": system.grant},
+        )
+    addresses = [loc["address"] for loc in answer.json()["collection"]]
+    assert addresses == ["Strandvejen 99"]  # added once; the first order created the customer
+    resolved = [e for e in second["timeline"] if e["step"] == "customer.resolved"]
+    assert "delivery location" in resolved[0]["message"]

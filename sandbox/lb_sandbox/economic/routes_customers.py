@@ -164,3 +164,54 @@ async def replace_customer(
         return EconomicJSONResponse(customer)
     # A PUT to an unknown number creates the customer (observed live).
     return EconomicJSONResponse(customer, status_code=201, headers={"Location": customer["self"]})
+
+
+# --- delivery locations (/customers/{n}/delivery-locations) -------------------------------
+
+
+def _customer_or_404(agreement: Agreement, number: str) -> Entity:
+    customer = agreement.customers.get(int(number)) if number.isdigit() else None
+    if customer is None:
+        raise not_found()
+    return customer
+
+
+@router.get("/customers/{number}/delivery-locations")
+async def list_delivery_locations(
+    number: str, request: Request, agreement: Agreement = Depends(current_agreement)
+) -> Response:
+    customer = _customer_or_404(agreement, number)
+    items = agreement.delivery_locations.get(customer["customerNumber"], {})
+    path = f"/customers/{customer['customerNumber']}/delivery-locations"
+    return EconomicJSONResponse(collection(request, agreement, path, list(items.values())))
+
+
+@router.post("/customers/{number}/delivery-locations", status_code=201)
+async def create_delivery_location(
+    number: str, request: Request, agreement: Agreement = Depends(current_agreement)
+) -> Response:
+    customer = _customer_or_404(agreement, number)
+    body = await read_object(request)
+    problems = Problems()
+    reject_nulls(body, problems)
+    fields = {
+        "address": string(body, problems, ("address",), 255),
+        "postalCode": string(body, problems, ("postalCode",), 15),
+        "city": string(body, problems, ("city",), 50),
+        "country": string(body, problems, ("country",), 50),
+        "termsOfDelivery": string(body, problems, ("termsOfDelivery",), 100),
+    }
+    problems.raise_if_any()
+    locations = agreement.delivery_locations.setdefault(customer["customerNumber"], {})
+    location_number = max(locations, default=0) + 1
+    link = agreement.link(
+        f"/customers/{customer['customerNumber']}/delivery-locations/{location_number}"
+    )
+    location: Entity = {
+        "deliveryLocationNumber": location_number,
+        **{k: v for k, v in fields.items() if v is not None},
+        "customer": {"customerNumber": customer["customerNumber"], "self": customer["self"]},
+        "self": link,
+    }
+    locations[location_number] = location
+    return EconomicJSONResponse(location, status_code=201, headers={"Location": link})

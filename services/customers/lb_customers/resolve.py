@@ -17,11 +17,12 @@ from lb_common.orders import CanonicalOrder
 from lb_common.outbox import add_to_outbox
 from lb_connectors.economic.client import EconomicClient
 from lb_connectors.economic.errors import EconomicValidationError
-from lb_connectors.economic.models import CustomerCreate
+from lb_connectors.economic.models import CustomerCreate, DeliveryLocationCreate
 from lb_connectors.ledgers import LedgerDirectory
 from lb_customers.policy import (
     CustomerSettings,
     MatchKey,
+    delivery_location_for,
     fields_to_update,
     fixed_booking,
     ledger_filter,
@@ -219,16 +220,27 @@ async def _with_updates(
             f"e-conomic customer {found.customer_number} no longer exists. Re-link the buyer "
             "(PUT /links/...) or remove the link, then replay the order."
         )
+    done: list[str] = []
     changes = fields_to_update(customer.model_dump(), order, settings)
-    if not changes:
+    if changes:
+        merged = {**customer.to_create().model_dump(exclude_none=True), **changes}
+        await client.replace_customer(
+            customer.customer_number, CustomerCreate.model_validate(merged)
+        )
+        done.append(f"Updated {', '.join(sorted(changes))}.")
+    if settings.update_addresses in ("shipping", "both"):
+        existing = await client.list_delivery_locations(customer.customer_number)
+        location = delivery_location_for([e.model_dump() for e in existing], order, settings)
+        if location is not None:
+            added = await client.create_delivery_location(
+                customer.customer_number, DeliveryLocationCreate.model_validate(location)
+            )
+            done.append(
+                f"Added delivery location {added.delivery_location_number} ({added.address})."
+            )
+    if not done:
         return found
-    merged = {**customer.to_create().model_dump(exclude_none=True), **changes}
-    await client.replace_customer(customer.customer_number, CustomerCreate.model_validate(merged))
-    return replace(
-        found,
-        explanation=f"{found.explanation} Updated {', '.join(sorted(changes))}.",
-        how=found.how,
-    )
+    return replace(found, explanation=f"{found.explanation} {' '.join(done)}")
 
 
 async def _explain_taken_number(client: EconomicClient, body: CustomerCreate) -> None:

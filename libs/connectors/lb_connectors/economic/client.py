@@ -27,6 +27,8 @@ from .models import (
     Customer,
     CustomerCreate,
     CustomerGroup,
+    DeliveryLocation,
+    DeliveryLocationCreate,
     DraftInvoice,
     DraftInvoiceCreate,
     Layout,
@@ -230,6 +232,29 @@ class EconomicClient:
     async def get_customer(self, number: int) -> Customer | None:
         data = await self._get_one(f"/customers/{int(number)}", what=f"customer {number}")
         return None if data is None else Customer.model_validate(data)
+
+    async def list_delivery_locations(self, customer_number: int) -> list[DeliveryLocation]:
+        items = await self._list(
+            f"/customers/{int(customer_number)}/delivery-locations",
+            what=f"the delivery locations of customer {customer_number}",
+        )
+        return [DeliveryLocation.model_validate(i) for i in items]
+
+    async def create_delivery_location(
+        self,
+        customer_number: int,
+        body: DeliveryLocationCreate,
+        *,
+        idempotency_key: str | None = None,
+    ) -> DeliveryLocation:
+        data = await self._call(
+            "POST",
+            f"/customers/{int(customer_number)}/delivery-locations",
+            what=f"a delivery location for customer {customer_number}",
+            body=body.to_json_body(),
+            idempotency_key=idempotency_key,
+        )
+        return DeliveryLocation.model_validate(data)
 
     async def create_customer(
         self, body: CustomerCreate, *, idempotency_key: str | None = None

@@ -178,6 +178,21 @@ class Customer(CustomerCreate):
         return CustomerCreate.model_validate(data)
 
 
+class DeliveryLocationCreate(EconomicModel):
+    """Body of POST /customers/{n}/delivery-locations (a shipping address of the customer)."""
+
+    address: str | None = None
+    postal_code: str | None = None
+    city: str | None = None
+    country: str | None = None
+    terms_of_delivery: str | None = None
+
+
+class DeliveryLocation(DeliveryLocationCreate):
+    delivery_location_number: int
+    barred: bool = False
+
+
 # --- products -------------------------------------------------------------------------------
 
 

@@ -6,9 +6,10 @@ from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
+from lb_common.connection_settings import settings_router
 from lb_common.db import Database
 from lb_connectors.ledgers import LedgerDirectory
 from lb_customers import debtors
@@ -53,22 +54,7 @@ def admin_router(db: Database) -> APIRouter:
             await session.merge(link)
         return link
 
-    @router.get("/connections/{connection}/settings")
-    async def get_settings(connection: str) -> dict[str, Any]:
-        async with db.session() as session:
-            row = await session.get(CustomerConnectionSettings, connection)
-        return CustomerSettings.model_validate(row.settings if row else {}).model_dump(mode="json")
-
-    @router.put("/connections/{connection}/settings")
-    async def put_settings(connection: str, body: dict[str, Any]) -> dict[str, Any]:
-        try:
-            settings = CustomerSettings.model_validate(body)
-        except ValidationError as exc:
-            raise HTTPException(422, f"invalid settings: {exc.errors(include_url=False)}") from exc
-        stored = settings.model_dump(mode="json")
-        async with db.transaction() as session:
-            await session.merge(CustomerConnectionSettings(connection=connection, settings=stored))
-        return stored
+    router.include_router(settings_router(db, CustomerConnectionSettings, CustomerSettings))
 
     return router
 

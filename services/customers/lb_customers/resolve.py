@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import delete
 
-from lb_common import inbox
+from lb_common import connection_settings, inbox
 from lb_common.db import Database, utcnow
 from lb_common.envelope import Envelope
 from lb_common.errors import PermanentError, TransientError
@@ -105,9 +105,9 @@ async def handle_order_ready(envelope: Envelope, *, db: Database, ledgers: Ledge
 
 
 async def load_settings(db: Database, connection: str) -> CustomerSettings:
-    async with db.session() as session:
-        row = await session.get(CustomerConnectionSettings, connection)
-    return CustomerSettings.model_validate(row.settings if row else {})
+    return await connection_settings.load_settings(
+        db, CustomerConnectionSettings, CustomerSettings, connection
+    )
 
 
 async def resolve(

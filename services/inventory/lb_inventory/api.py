@@ -7,9 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
-from pydantic import ValidationError
 from sqlmodel import col, select
 
+from lb_common.connection_settings import settings_router
 from lb_common.db import Database
 from lb_inventory.policy import StockSyncSettings
 from lb_inventory.store import MismatchRow, SkuLink, StockConnectionSettings, StockLevel, SyncRun
@@ -77,19 +77,6 @@ def admin_router(db: Database, run_full_sync: Callable[..., Any] | None = None) 
         async with db.session() as session:
             return list((await session.exec(query)).all())
 
-    @router.get("/connections/{connection}/settings")
-    async def get_settings(connection: str) -> dict[str, Any]:
-        return (await load_settings(db, connection)).model_dump(mode="json")
-
-    @router.put("/connections/{connection}/settings")
-    async def put_settings(connection: str, body: dict[str, Any]) -> dict[str, Any]:
-        try:
-            settings = StockSyncSettings.model_validate(body)
-        except ValidationError as exc:
-            raise HTTPException(422, f"invalid settings: {exc.errors(include_url=False)}") from exc
-        stored = settings.model_dump(mode="json")
-        async with db.transaction() as session:
-            await session.merge(StockConnectionSettings(connection=connection, settings=stored))
-        return stored
+    router.include_router(settings_router(db, StockConnectionSettings, StockSyncSettings))
 
     return router

@@ -19,6 +19,7 @@ from typing import Any
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from lb_common import connection_settings
 from lb_common.db import Database, utcnow
 from lb_common.errors import LedgerbridgeError
 from lb_connectors.economic.client import EconomicClient
@@ -63,9 +64,9 @@ class SyncSetupError(LedgerbridgeError):
 
 
 async def load_settings(db: Database, connection: str) -> StockSyncSettings:
-    async with db.session() as session:
-        row = await session.get(StockConnectionSettings, connection)
-    return StockSyncSettings.model_validate(row.settings if row else {})
+    return await connection_settings.load_settings(
+        db, StockConnectionSettings, StockSyncSettings, connection
+    )
 
 
 async def enabled_connections(db: Database) -> list[tuple[str, StockSyncSettings]]:

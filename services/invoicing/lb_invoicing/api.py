@@ -8,10 +8,10 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Response
-from pydantic import ValidationError
 from sqlalchemy import Numeric, cast
 from sqlmodel import col, select
 
+from lb_common.connection_settings import settings_router
 from lb_common.db import Database
 from lb_invoicing.policy import InvoiceSettings
 from lb_invoicing.reports import as_csv, customer_totals
@@ -98,21 +98,6 @@ def admin_router(db: Database) -> APIRouter:
             raise HTTPException(404, f"no invoice for order {order_key!r}")
         return {**_view(link), "document": link.document}
 
-    @router.get("/connections/{connection}/settings")
-    async def get_settings(connection: str) -> dict[str, Any]:
-        async with db.session() as session:
-            row = await session.get(InvoiceConnectionSettings, connection)
-        return InvoiceSettings.model_validate(row.settings if row else {}).model_dump(mode="json")
-
-    @router.put("/connections/{connection}/settings")
-    async def put_settings(connection: str, body: dict[str, Any]) -> dict[str, Any]:
-        try:
-            settings = InvoiceSettings.model_validate(body)
-        except ValidationError as exc:
-            raise HTTPException(422, f"invalid settings: {exc.errors(include_url=False)}") from exc
-        stored = settings.model_dump(mode="json")
-        async with db.transaction() as session:
-            await session.merge(InvoiceConnectionSettings(connection=connection, settings=stored))
-        return stored
+    router.include_router(settings_router(db, InvoiceConnectionSettings, InvoiceSettings))
 
     return router

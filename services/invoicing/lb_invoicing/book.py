@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from lb_common import inbox
+from lb_common import connection_settings, inbox
 from lb_common.db import Database, utcnow
 from lb_common.envelope import Envelope
 from lb_common.errors import PermanentError
@@ -90,9 +90,9 @@ def send_by(order: CanonicalOrder, settings: InvoiceSettings) -> str | None:
 
 
 async def load_settings(db: Database, connection: str) -> InvoiceSettings:
-    async with db.session() as session:
-        row = await session.get(InvoiceConnectionSettings, connection)
-    return InvoiceSettings.model_validate(row.settings if row else {})
+    return await connection_settings.load_settings(
+        db, InvoiceConnectionSettings, InvoiceSettings, connection
+    )
 
 
 async def _link_with_intent(ctx: Context) -> InvoiceLink:

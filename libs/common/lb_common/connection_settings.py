@@ -1,0 +1,45 @@
+"""Per-connection settings, the same way in every service: a row (connection, settings JSON) in
+the service's own table, validated by the service's pydantic model, read and written through
+`GET/PUT /connections/{connection}/settings`."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, ValidationError
+from sqlmodel import SQLModel
+
+from lb_common.db import Database
+
+M = TypeVar("M", bound=BaseModel)
+
+
+async def load_settings(db: Database, table: type[SQLModel], model: type[M], connection: str) -> M:
+    """The connection's settings; a connection never configured gets the defaults."""
+    async with db.session() as session:
+        row = await session.get(table, connection)
+    settings: dict[str, Any] = getattr(row, "settings", None) or {}
+    return model.model_validate(settings)
+
+
+def settings_router(db: Database, table: type[SQLModel], model: type[BaseModel]) -> APIRouter:
+    router = APIRouter(tags=["settings"])
+
+    @router.get("/connections/{connection}/settings")
+    async def get_settings(connection: str) -> dict[str, Any]:
+        return (await load_settings(db, table, model, connection)).model_dump(mode="json")
+
+    @router.put("/connections/{connection}/settings")
+    async def put_settings(connection: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Replace the settings (omitted ones take their default; unknown names are refused)."""
+        try:
+            validated = model.model_validate(body)
+        except ValidationError as exc:
+            raise HTTPException(422, f"invalid settings: {exc.errors(include_url=False)}") from exc
+        stored = validated.model_dump(mode="json")
+        async with db.transaction() as session:
+            await session.merge(table(connection=connection, settings=stored))
+        return stored
+
+    return router

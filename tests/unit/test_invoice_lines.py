@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -119,3 +120,57 @@ def test_gift_cards_go_on_their_own_product():
     )
     plan = plan_invoice(order, InvoiceSettings(gift_card_product="GIFTCARD"), KNOWN)
     assert [line.product_number for line in plan.lines] == ["GIFTCARD"]
+
+
+def test_order_discounts_as_their_own_line_on_the_discount_product():
+    order = parse(fixture("shopify_orders_create_discounts_HKD.json"))
+    settings = InvoiceSettings(
+        missing_sku="default_product", default_product="WEB-DEFAULT", discount_product="DISCOUNT"
+    )
+    plan = plan_invoice(order, settings, KNOWN | {"DISCOUNT"})
+    assert [(line.product_number, line.unit_net_price) for line in plan.lines] == [
+        ("WEB-DEFAULT", Decimal("99.00")),
+        ("WEB-DEFAULT", Decimal("100.00")),
+        ("WEB-DEFAULT", Decimal("100.00")),
+        ("WEB-DEFAULT", Decimal("100.00")),
+        ("SHIPPING", Decimal("20.00")),
+        ("DISCOUNT", Decimal("-25.00")),
+    ]
+    assert plan.net_total == order.total_price
+    with pytest.raises(PermanentError, match="discount product 'DISCOUNT'"):
+        plan_invoice(order, settings, KNOWN)
+
+
+def test_discount_line_with_vat_included_keeps_the_shop_total():
+    order = parse(
+        shopify_json(
+            shopify_order(lines=[{"sku": "TSHIRT-RED-M", "price": "125.00", "discount": "25.00"}])
+        )
+    )
+    plan = plan_invoice(order, InvoiceSettings(discount_product="DISCOUNT"), KNOWN | {"DISCOUNT"})
+    nets = [(line.product_number, line.unit_net_price) for line in plan.lines]
+    assert nets == [("TSHIRT-RED-M", Decimal("100.00")), ("DISCOUNT", Decimal("-20.00"))]
+    assert plan.net_total * Decimal("1.25") == order.total_price == Decimal("100.00")
+
+
+def test_woocommerce_fees_go_on_the_fee_product():
+    raw = json.loads(fixture("woocommerce_order_v3.json"))
+    raw["fee_lines"] = [
+        {
+            "id": 9,
+            "name": "Payment fee",
+            "total": "5.00",
+            "total_tax": "0.00",
+            "taxes": [],
+            "tax_status": "none",
+        }
+    ]
+    raw["total"] = str(Decimal(raw["total"]) + 5)
+    order = get_adapter("woocommerce").parse_order(json.dumps(raw).encode(), shop="w")
+    known = frozenset(line.sku for line in order.lines if line.sku) | {"SHIPPING", "FEES"}
+    settings = InvoiceSettings(
+        fee_product="FEES", missing_sku="default_product", default_product="WEB-DEFAULT"
+    )
+    plan = plan_invoice(order, settings, known | {"WEB-DEFAULT"})
+    [fee] = [line for line in plan.lines if line.product_number == "FEES"]
+    assert (fee.description, fee.unit_net_price) == ("Payment fee", Decimal("5.00"))

@@ -2,6 +2,10 @@
 
 Amounts are in the shop's currency (`currency`) unless a field says otherwise. `unit_price` is the
 price per unit as the shop showed it: including VAT when `taxes_included`, else excluding it.
+
+`presentment` is the same order with every amount in the buyer's (presentment) currency, and
+`currency` set to that currency; None when the platform gives no such amounts or the buyer paid in
+the shop's currency.
 """
 
 from __future__ import annotations
@@ -67,6 +71,7 @@ class OrderLine(_Model):
     product_id: str | None = None
     variant_id: str | None = None
     gift_card: bool = False
+    kind: Literal["product", "fee"] = "product"  # fee: a surcharge line (payment fee, handling)
 
 
 class ShippingLine(_Model):
@@ -103,6 +108,7 @@ class CanonicalOrder(_Model):
     total_tax: Decimal = Decimal("0")
     total_price: Decimal
     note: str | None = None
+    presentment: CanonicalOrder | None = None
 
     @field_validator("version", "created_at", "cancelled_at")
     @classmethod
@@ -111,6 +117,16 @@ class CanonicalOrder(_Model):
             raise ValueError("timestamps must be timezone-aware")
         return value
 
+    @field_validator("presentment")
+    @classmethod
+    def _flat(cls, value: CanonicalOrder | None) -> CanonicalOrder | None:
+        if value is not None and value.presentment is not None:
+            raise ValueError("the presentment version cannot have a presentment version")
+        return value
+
     @property
     def order_key(self) -> str:
         return make_order_key(self.platform, self.shop, self.order_id)
+
+
+CanonicalOrder.model_rebuild()

@@ -87,6 +87,18 @@ def _net(amount: Decimal, discount: Decimal, tax: Decimal, taxes_included: bool)
     return after_discount - tax if taxes_included else after_discount
 
 
+def _discount_parts(
+    discount: Decimal, rate: Decimal | None, taxes_included: bool
+) -> tuple[Decimal, Decimal]:
+    """(net, VAT) of a discount as the shop gave it (incl. VAT when prices include VAT)."""
+    if rate is None or rate == 0:
+        return discount, ZERO
+    if taxes_included:
+        net = discount / (1 + rate)
+        return net, discount - net
+    return discount, discount * rate
+
+
 def product_for(
     sku: str | None, title: str, settings: InvoiceSettings, known: frozenset[str]
 ) -> tuple[str, str | None]:
@@ -142,19 +154,29 @@ def plan_invoice(
     rate_for = vat_rate_for or shop_vat_rate
     sources: list[_Source] = []
     notes: list[str] = []
+    discounts: dict[Decimal | None, tuple[Decimal, Decimal]] = {}  # rate → (net, VAT)
     for line in order.lines:
         if line.quantity <= 0:
             continue  # removed by an order edit
         if line.gift_card and settings.gift_card_product:
             # A gift card sold is a liability, not revenue: it goes on its own product/account.
             product, note = settings.gift_card_product, None
+        elif line.kind == "fee" and settings.fee_product:
+            product, note = settings.fee_product, None
         else:
             product, note = product_for(line.sku, line.title, settings, known_products)
         if note:
             notes.append(note)
         amount = shop_line_amount(line.unit_price, line.quantity, order.currency)
         net = _net(amount, line.discount, line.tax, order.taxes_included)
+        vat = line.tax
         rate = rate_for(line)
+        if settings.discount_product and line.discount:
+            # The line at its full price, its discount moved to the discount lines below.
+            discount_net, discount_vat = _discount_parts(line.discount, rate, order.taxes_included)
+            net, vat = net + discount_net, vat + discount_vat
+            so_far_net, so_far_vat = discounts.get(rate, (ZERO, ZERO))
+            discounts[rate] = (so_far_net + discount_net, so_far_vat + discount_vat)
         sources.append(
             _Source(
                 line.line_id,
@@ -162,7 +184,7 @@ def plan_invoice(
                 line.title[:2500],
                 line.sku,
                 rate,
-                LineTarget(net=net, vat=line.tax, quantity=line.quantity, rate=rate),
+                LineTarget(net=net, vat=vat, quantity=line.quantity, rate=rate),
             )
         )
     for shipping in order.shipping_lines:
@@ -183,6 +205,24 @@ def plan_invoice(
                 None,
                 rate,
                 LineTarget(net=net, vat=shipping.tax, quantity=Decimal(1), rate=rate),
+            )
+        )
+    for rate, (discount_net, discount_vat) in discounts.items():
+        assert settings.discount_product is not None
+        if settings.discount_product not in known_products:
+            raise PermanentError(
+                f"The discount product '{settings.discount_product}' is not in e-conomic. Create "
+                "it, or choose another discount product in the invoicing settings, then replay."
+            )
+        label = f" ({rate * 100:g}% VAT)" if len(discounts) > 1 and rate is not None else ""
+        sources.append(
+            _Source(
+                f"discount:{rate}",
+                settings.discount_product,
+                f"Discount{label}",
+                None,
+                rate,
+                LineTarget(net=-discount_net, vat=-discount_vat, quantity=Decimal(1), rate=rate),
             )
         )
     if not sources:
@@ -264,6 +304,8 @@ def products_needed(order: CanonicalOrder, settings: InvoiceSettings) -> frozens
         settings.default_product,
         settings.total_product,
         settings.gift_card_product,
+        settings.fee_product,
+        settings.discount_product,
     ):
         if configured:
             needed.add(configured)

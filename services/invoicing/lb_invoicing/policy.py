@@ -16,6 +16,10 @@ class InvoiceSettings(BaseModel):
     total_product: str | None = None
     # Gift cards sold are booked on this product (its own account), not as sales.
     gift_card_product: str | None = None
+    # Payment and handling fees on this product (unset: like any line without a SKU).
+    fee_product: str | None = None
+    # Order discounts as their own lines on this product (unset: inside the lines' prices).
+    discount_product: str | None = None
     # What to do with a line whose SKU is not a product in the ledger, or that has no SKU.
     unknown_product: Literal["fail", "default_product"] = "fail"
     missing_sku: Literal["fail", "default_product"] = "fail"

@@ -155,6 +155,7 @@ def _fee_line(f: Obj, incl: bool, rates: dict[str, Decimal]) -> OrderLine:
         f.path,
         line_id=f.ident("id"),
         title=html.unescape(f.clean_text("name") or "Fee"),
+        kind="fee",
         quantity=Decimal(1),
         unit_price=f.money("total") + (tax if incl else ZERO),
         tax=tax,

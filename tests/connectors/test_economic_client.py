@@ -9,8 +9,12 @@ import pytest
 from economic_support import APP_SECRET, BASE_URL, RecordingTransport, assert_schema
 
 from lb_connectors.economic import (
+    AccountingYearRef,
+    AccountRef,
+    CurrencyCodeRef,
     CustomerCreate,
     CustomerGroupRef,
+    CustomerPaymentEntry,
     CustomerRef,
     DraftInvoiceCreate,
     EconomicAuthError,
@@ -19,6 +23,7 @@ from lb_connectors.economic import (
     EconomicValidationError,
     Field,
     InvoiceLine,
+    JournalRef,
     LayoutRef,
     Notes,
     PaymentTermsRef,
@@ -28,6 +33,8 @@ from lb_connectors.economic import (
     Recipient,
     References,
     VatZoneRef,
+    VoucherCreate,
+    VoucherEntries,
 )
 
 
@@ -277,3 +284,45 @@ async def test_error_reasons_never_contain_tokens(client: EconomicClient, grant_
     assert "currency does not exist (E06000)" in error.reason
     for text in (error.reason, error.detail or "", repr(error.errors)):
         assert APP_SECRET not in text
+
+
+async def test_customer_payment_voucher_matches_the_schema(
+    client: EconomicClient, transport: RecordingTransport
+) -> None:
+    customer = await client.create_customer(customer_body("Jane"))
+    draft = await client.create_draft_invoice(draft_body(customer.customer_number, "order-88"))
+    booked = await client.book_draft_invoice(draft.draft_invoice_number)
+    body = VoucherCreate(
+        accounting_year=AccountingYearRef(year="2026"),
+        journal=JournalRef(journal_number=1),
+        entries=VoucherEntries(
+            customer_payments=[
+                CustomerPaymentEntry(
+                    customer=CustomerRef(customer_number=customer.customer_number),
+                    contra_account=AccountRef(account_number=5820),
+                    amount=-booked.gross_amount,
+                    currency=CurrencyCodeRef(code="DKK"),
+                    date=dt.date(2026, 5, 3),
+                    text="Webshop order #1001 paid via shopify_payments",
+                    customer_invoice=booked.booked_invoice_number,
+                )
+            ]
+        ),
+    )
+    [voucher] = await client.create_vouchers(1, body, idempotency_key="order-88:payment")
+    sent = transport.bodies("POST", "/journals/1/vouchers")[0]
+    assert_schema("journals.journalNumber.vouchers.post", sent)
+    payment = sent["entries"]["customerPayments"][0]
+    assert payment["customer"] == {"customerNumber": customer.customer_number}
+    assert payment["contraAccount"] == {"accountNumber": 5820}
+    assert payment["customerInvoice"] == booked.booked_invoice_number
+    assert Decimal(str(payment["amount"])) == Decimal("-250.00")
+    [entry] = voucher.entries.customer_payments
+    assert entry.journal_entry_number == 1 and entry.amount == Decimal("-250.00")
+    again = await client.create_vouchers(1, body, idempotency_key="order-88:payment")
+    assert again[0].voucher_number == voucher.voucher_number  # a lost reply, retried
+    wrong = body.model_copy(deep=True)
+    wrong.entries.customer_payments[0].contra_account = AccountRef(account_number=9999)
+    with pytest.raises(EconomicValidationError) as caught:
+        await client.create_vouchers(1, wrong)
+    assert "entries.customerPayments[0].contraAccount" in caught.value.reason

@@ -249,6 +249,8 @@ def shopify_order(
         "total_discounts": _money(discounts),
         "total_tax": _money(tax),
         "total_price": _money(grand),
+        "total_discounts_set": _bag(_money(discounts), currency),
+        "total_tax_set": _bag(_money(tax), currency),
         "total_price_set": _bag(_money(grand), currency),
         "total_shipping_price_set": _bag(_money(ship), currency),
         "tax_lines": [],
@@ -270,6 +272,26 @@ def shopify_order(
         "fulfillments": [],
     }
     body.update(overrides)
+    return body
+
+
+def with_presentment(body: dict[str, Any], currency: str, rate: str) -> dict[str, Any]:
+    """Make the buyer pay in `currency`: every `*_set.presentment_money` becomes the shop amount
+    × `rate` (rounded to cents), as when a Danish shop sells to a buyer paying in EUR."""
+
+    def convert(node: Any) -> None:
+        if isinstance(node, dict):
+            if "shop_money" in node and "presentment_money" in node:
+                amount = Decimal(node["shop_money"]["amount"]) * Decimal(rate)
+                node["presentment_money"] = {"amount": _money(amount), "currency_code": currency}
+            for value in node.values():
+                convert(value)
+        elif isinstance(node, list):
+            for item in node:
+                convert(item)
+
+    convert(body)
+    body["presentment_currency"] = currency
     return body
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from lb_connectors.platforms import CustomerFieldMap, PayloadError, TopicKind, shopify
 
-from .factories import fixture, shopify_json, shopify_order
+from .factories import fixture, shopify_json, shopify_order, with_presentment
 
 HKD = "shopify_orders_create_discounts_HKD.json"
 SHOP = "webhook-manager-app.myshopify.com"
@@ -184,6 +184,66 @@ def test_plain_money_fields_are_shop_currency() -> None:
     assert order.currency == "DKK"
     assert order.presentment_currency == "EUR"
     assert order.total_price == Decimal(body["total_price"])
+
+
+def test_presentment_version_carries_the_buyers_amounts() -> None:
+    body = shopify_order(
+        lines=[
+            {"sku": "A", "quantity": 2, "price": "100.00", "discount": "20.00"},
+            {"sku": "B", "quantity": 1, "price": "50.00"},
+        ],
+        shipping="40.00",
+    )
+    order = parse(with_presentment(body, "EUR", "0.134"))
+
+    assert order.currency == "DKK"
+    assert order.total_price == Decimal("270.00")  # shop money untouched
+    eur = order.presentment
+    assert eur is not None
+    assert eur.currency == eur.presentment_currency == "EUR"
+    assert eur.presentment is None
+    assert eur.order_key == order.order_key
+    assert eur.buyer == order.buyer
+    assert [(li.sku, li.quantity, li.unit_price, li.discount, li.tax) for li in eur.lines] == [
+        ("A", Decimal("2"), Decimal("13.40"), Decimal("2.68"), Decimal("4.82")),
+        ("B", Decimal("1"), Decimal("6.70"), Decimal("0"), Decimal("1.34")),
+    ]
+    assert [li.tax_rate for li in eur.lines] == [Decimal("0.25"), Decimal("0.25")]
+    assert [(s.price, s.tax) for s in eur.shipping_lines] == [(Decimal("5.36"), Decimal("1.07"))]
+    assert eur.total_discounts == Decimal("2.68")
+    assert eur.total_tax == Decimal("7.24")  # 54.00 DKK × 0.134 (rounded once)
+    assert eur.total_price == Decimal("36.18")
+
+
+def test_no_presentment_version_when_the_buyer_paid_in_shop_currency() -> None:
+    assert parse(fixture(HKD)).presentment is None
+    assert parse(shopify_order(currency="DKK")).presentment is None
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda b: b["line_items"][0].pop("price_set"),
+        lambda b: b.pop("total_price_set"),
+        lambda b: b["line_items"][0]["price_set"].pop("presentment_money"),
+        # A twin in yet another currency is not the buyer's amount.
+        lambda b: b["line_items"][0]["price_set"]["presentment_money"].update(currency_code="SEK"),
+    ],
+)
+def test_no_presentment_version_when_amounts_are_missing(mutate) -> None:
+    body = with_presentment(shopify_order(), "EUR", "0.134")
+    mutate(body)
+    order = parse(body)
+    assert order.presentment_currency == "EUR"
+    assert order.presentment is None
+    assert order.total_price == Decimal("100.00")
+
+
+def test_bad_presentment_amount_names_the_field() -> None:
+    body = with_presentment(shopify_order(), "EUR", "0.134")
+    body["total_price_set"]["presentment_money"]["amount"] = "abc"
+    with pytest.raises(PayloadError, match=re.escape("total_price_set.presentment_money.amount")):
+        parse(body)
 
 
 @pytest.mark.parametrize(

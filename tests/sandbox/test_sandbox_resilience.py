@@ -204,3 +204,43 @@ async def test_retry_overtaking_a_slow_first_attempt_waits_for_its_result(
     assert second.headers.get("X-ResultFromCache") == "true"
     state = (await http.get(f"/_sandbox/agreements/{grant_token}/state")).json()
     assert len(state["customers"]) == 1
+
+
+async def test_customer_payment_vouchers_are_validated(http: httpx.AsyncClient) -> None:
+    payment = {
+        "date": "2026-05-03", "text": "Webshop order #1001 paid via shopify_payments",
+        "amount": -125.00, "contraAccount": {"accountNumber": 5820}, "currency": {"code": "DKK"},
+    }  # fmt: skip
+
+    def body(**changes: object) -> dict:
+        entry = {k: v for k, v in {**payment, **changes}.items() if v is not None}
+        return {
+            "accountingYear": {"year": "2026"},
+            "journal": {"journalNumber": 1},
+            "entries": {"customerPayments": [entry]},
+        }
+
+    async def errors(**changes: object) -> dict:
+        refused = await http.post("/economic/journals/1/vouchers", json=body(**changes))
+        assert refused.status_code == 400, refused.text
+        return refused.json()["errors"]["entries"]["customerPayments"][0]
+
+    unknown_customer = await errors(customer={"customerNumber": 4242})
+    assert unknown_customer["customer"]["errors"][0]["errorCode"] == "E06000"
+    unknown_account = await errors(contraAccount={"accountNumber": 9999})
+    assert unknown_account["contraAccount"]["errors"][0]["errorCode"] == "E06000"
+    unknown_invoice = await errors(customerInvoice=77)
+    assert unknown_invoice["customerInvoice"]["errors"][0]["errorCode"] == "E06000"
+    neither = await errors(contraAccount=None)
+    assert "customer or contraAccount" in neither["customer"]["errors"][0]["message"]
+    assert (await errors(amount=1.005))["amount"]["errors"][0]["errorCode"] == "E04740"
+    assert "date" in await errors(date=None)
+
+    created = await http.post("/economic/journals/1/vouchers", json=body())
+    assert created.status_code == 201, created.text
+    [voucher] = created.json()
+    [entry] = voucher["entries"]["customerPayments"]
+    assert entry["entryType"] == "customerPayment" and entry["journalEntryNumber"] == 1
+    assert entry["contraAccount"]["accountNumber"] == 5820
+    account = (await http.get("/economic/accounts/5820")).json()
+    assert account["draftBalance"] == 125.00  # the payment debits the suspense account

@@ -1,4 +1,5 @@
-"""/journals/{n}/vouchers: finance vouchers into a journal (kassekladde), not yet booked."""
+"""/journals/{n}/vouchers: finance vouchers and customer payments into a journal (kassekladde),
+not yet booked."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from .auth import current_agreement
-from .errors import DOES_NOT_EXIST, INVALID_VALUE, SCALE_TOO_BIG, Problems, not_found
+from .errors import (
+    DOES_NOT_EXIST,
+    INVALID_VALUE,
+    MISSING_VALUE,
+    SCALE_TOO_BIG,
+    Problems,
+    not_found,
+)
 from .jsonio import EconomicJSONResponse
 from .paging import collection
 from .pipeline import EconomicRoute
@@ -61,15 +69,7 @@ def _finance_vouchers(a: Agreement, body: dict[str, Any], problems: Problems) ->
             (*path, "contraAccount"),
         )
         when = date_text(body, problems, (*path, "date"))
-        amount = number(body, problems, (*path, "amount"))
-        if amount is not None and amount != amount.quantize(Decimal("0.01")):
-            # Documented as "max 2 decimals"; the code is the one e-conomic uses for unitNetPrice.
-            problems.add(
-                (*path, "amount"),
-                SCALE_TOO_BIG,
-                "amount scale cannot be greater then two decimal places.",
-                amount,
-            )
+        amount = _amount(body, problems, (*path, "amount"))
         account = _account(a, body, problems, (*path, "account"))
         contra = _account(a, body, problems, (*path, "contraAccount"))
         currency = None
@@ -94,6 +94,84 @@ def _finance_vouchers(a: Agreement, body: dict[str, Any], problems: Problems) ->
     return entries
 
 
+def _amount(
+    body: dict[str, Any], problems: Problems, path: tuple[str | int, ...]
+) -> Decimal | None:
+    amount = number(body, problems, path)
+    if amount is not None and amount != amount.quantize(Decimal("0.01")):
+        # Documented as "max 2 decimals"; the code is the one e-conomic uses for unitNetPrice.
+        problems.add(
+            path, SCALE_TOO_BIG, "amount scale cannot be greater then two decimal places.", amount
+        )
+        return None
+    return amount
+
+
+def _customer_payments(a: Agreement, body: dict[str, Any], problems: Problems) -> list[Entity]:
+    """Payments from customers: a minus amount credits the customer; the contra account (the
+    bank, or a suspense account) is debited. Either customer or contraAccount is required."""
+    raw = get_path(body, ("entries", "customerPayments")) or []
+    if not isinstance(raw, list):
+        problems.add(
+            ("entries", "customerPayments"), INVALID_VALUE, "customerPayments must be an array."
+        )
+        return []
+    entries: list[Entity] = []
+    for i in range(len(raw)):
+        path: tuple[str | int, ...] = ("entries", "customerPayments", i)
+        require(body, problems, (*path, "date"), (*path, "amount"))
+        if get_path(body, (*path, "customer")) is None and (
+            get_path(body, (*path, "contraAccount")) is None
+        ):
+            problems.add(
+                (*path, "customer"),
+                MISSING_VALUE,
+                "Either customer or contraAccount is required.",
+            )
+        when = date_text(body, problems, (*path, "date"))
+        amount = _amount(body, problems, (*path, "amount"))
+        customer = reference(body, problems, (*path, "customer"), "customerNumber", a.customers)
+        contra = _account(a, body, problems, (*path, "contraAccount"))
+        currency = None
+        if get_path(body, (*path, "currency", "code")) is not None:
+            currency = currency_code(body, problems, (*path, "currency", "code"), a.currencies)
+        text = string(body, problems, (*path, "text"), 250)
+        invoice = integer(body, problems, (*path, "customerInvoice"), minimum=1)
+        if invoice is not None and invoice not in a.booked:
+            problems.add(
+                (*path, "customerInvoice"),
+                DOES_NOT_EXIST,
+                "customerInvoice does not exist.",
+                invoice,
+            )
+            invoice = None
+        if when and amount is not None and (customer or contra):
+            code = currency or "DKK"
+            entry: Entity = {
+                "amount": amount,
+                "amountBaseCurrency": amount,
+                "currency": {"code": code, "self": a.link(f"/currencies/{code}")},
+                "date": when,
+                "entryType": "customerPayment",
+            }
+            if customer:
+                entry["customer"] = {
+                    "customerNumber": customer,
+                    "self": a.customers[customer]["self"],
+                }
+            if contra:
+                entry["contraAccount"] = {
+                    "accountNumber": contra,
+                    "self": a.accounts[contra]["self"],
+                }
+            if invoice is not None:
+                entry["customerInvoice"] = invoice
+            if text is not None:
+                entry["text"] = text
+            entries.append(entry)
+    return entries
+
+
 @router.post("/journals/{journal}/vouchers", status_code=201)
 async def create_vouchers(
     journal: str, request: Request, agreement: Agreement = Depends(current_agreement)
@@ -111,8 +189,9 @@ async def create_vouchers(
     if journal_ref is not None and journal_ref != journal_number:
         problems.add(("journal",), DOES_NOT_EXIST, "journal does not match the path.", journal_ref)
     entries = _finance_vouchers(agreement, body, problems)
-    if not entries and not problems:
-        problems.add(("entries",), INVALID_VALUE, "entries must hold at least one finance voucher.")
+    payments = _customer_payments(agreement, body, problems)
+    if not entries and not payments and not problems:
+        problems.add(("entries",), INVALID_VALUE, "entries must hold at least one entry.")
     problems.raise_if_any()
     assert year
     voucher_number = requested or agreement.next_voucher_number
@@ -128,6 +207,13 @@ async def create_vouchers(
             account["draftBalance"] = (
                 account.get("draftBalance", Decimal("0.00")) + sign * entry["amount"]
             )
+    for entry in payments:
+        entry["journalEntryNumber"] = agreement.next_entry_number
+        agreement.next_entry_number += 1
+        entry["voucher"] = {"voucherNumber": voucher_number, "self": link}
+        if "contraAccount" in entry:  # a payment (minus) debits the contra account
+            account = agreement.accounts[entry["contraAccount"]["accountNumber"]]
+            account["draftBalance"] = account.get("draftBalance", Decimal("0.00")) - entry["amount"]
     voucher: Entity = {
         "accountingYear": {"year": year, "self": agreement.link(f"/accounting-years/{year}")},
         "journal": {
@@ -135,7 +221,8 @@ async def create_vouchers(
             "self": agreement.journals[journal_number]["self"],
         },
         "voucherNumber": voucher_number,
-        "entries": {"financeVouchers": entries},
+        "entries": {"financeVouchers": entries}
+        | ({"customerPayments": payments} if payments else {}),
         "self": link,
     }
     agreement.vouchers.append(voucher)

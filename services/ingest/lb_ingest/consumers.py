@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from lb_common import inbox
 from lb_common.db import Database, utcnow
 from lb_common.envelope import Envelope
 from lb_common.events import OrderFailed, OrderProgress
 from lb_ingest import transfer
-from lb_ingest.store import Order
+from lb_ingest.store import Order, TimelineEntry
 from lb_ingest.timeline import add_entry
 
 SERVICE = "ingest"
@@ -16,6 +22,7 @@ SERVICE = "ingest"
 _STATUS_BY_STEP = {
     "customer.resolved": transfer.CUSTOMER_RESOLVED,
     "invoice.booked": transfer.BOOKED,
+    "payment.registered": transfer.BOOKED,
 }
 
 
@@ -38,7 +45,10 @@ async def handle_progress(envelope: Envelope, *, db: Database) -> None:
         order = await session.get(Order, envelope.order_key)
         if order is not None and event.step in _STATUS_BY_STEP:
             order.status = transfer.advance(order.status, _STATUS_BY_STEP[event.step])
-            if order.status != transfer.FAILED:
+            # Events arrive out of order: only a step taken after the last error clears it.
+            if order.status != transfer.FAILED and not await _error_since(
+                session, envelope.order_key, envelope.occurred_at
+            ):
                 order.status_reason = None
             if "customer_number" in event.details:
                 order.customer_number = int(event.details["customer_number"])
@@ -47,6 +57,16 @@ async def handle_progress(envelope: Envelope, *, db: Database) -> None:
             order.updated_at = utcnow()
             session.add(order)
         inbox.mark_handled(session, SERVICE, envelope.message_id)
+
+
+async def _error_since(session: AsyncSession, order_key: str, moment: datetime) -> bool:
+    latest = await session.exec(
+        select(func.max(TimelineEntry.at)).where(
+            TimelineEntry.order_key == order_key, TimelineEntry.level == "error"
+        )
+    )
+    last_error = latest.one()
+    return last_error is not None and last_error > moment
 
 
 async def handle_failed(envelope: Envelope, *, db: Database) -> None:
@@ -68,8 +88,9 @@ async def handle_failed(envelope: Envelope, *, db: Database) -> None:
         order = await session.get(Order, envelope.order_key)
         if order is not None:
             order.status = transfer.advance(order.status, transfer.FAILED)
-            if order.status == transfer.FAILED:
-                order.status_reason = event.reason
+            # A step after booking (the payment) can fail too: the order stays booked, the
+            # reason shows, and replay finishes the step.
+            order.status_reason = event.reason
             order.updated_at = utcnow()
             session.add(order)
         inbox.mark_handled(session, SERVICE, envelope.message_id)

@@ -35,7 +35,8 @@ async def replay_order(db: Database, order_key: str, *, dry_run: bool = False) -
         order = await session.get(Order, order_key)
         if order is None:
             return ReplayOutcome(404, {"error": f"no order {order_key!r}"})
-        if order.status not in REPLAYABLE:
+        finishing = order.status == transfer.BOOKED and order.status_reason is not None
+        if order.status not in REPLAYABLE and not finishing:
             return ReplayOutcome(
                 409,
                 {

@@ -11,11 +11,14 @@ The steps, each recorded in our database before the next call:
 5. Book it (Idempotency-Key again). If booking fails because the draft is gone, look the booked
    invoice up by the order key before giving up.
 6. Step booked, `invoice.booked` and the timeline entry, in one transaction.
+7. Orders paid up front, when the settings ask: the payment registered against the invoice in a
+   journal (Idempotency-Key again), its voucher recorded on the link; replay retries only this.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -29,13 +32,25 @@ from lb_common.money import ZERO, vat_tolerance
 from lb_common.orders import CanonicalOrder
 from lb_common.outbox import add_to_outbox
 from lb_connectors.economic.client import EconomicClient
-from lb_connectors.economic.models import BookedInvoice, Customer, DraftInvoice
+from lb_connectors.economic.models import (
+    AccountingYearRef,
+    AccountRef,
+    BookedInvoice,
+    CurrencyCodeRef,
+    Customer,
+    CustomerPaymentEntry,
+    CustomerRef,
+    DraftInvoice,
+    JournalRef,
+    VoucherCreate,
+    VoucherEntries,
+)
 from lb_connectors.ledgers import LedgerDirectory
 from lb_invoicing import store
 from lb_invoicing.documents import draft_body
 from lb_invoicing.exactly_once import book_or_find, find_booked, find_draft
 from lb_invoicing.lines import InvoicePlan, plan_invoice, products_needed
-from lb_invoicing.policy import InvoiceSettings
+from lb_invoicing.policy import InvoiceSettings, PaymentRegistration
 from lb_invoicing.store import InvoiceConnectionSettings, InvoiceLink
 
 SERVICE = "invoicing"
@@ -54,9 +69,10 @@ async def handle_customer_resolved(
     envelope: Envelope, *, db: Database, ledgers: LedgerDirectory
 ) -> None:
     event = envelope.parse(CustomerResolved)
+    settings = await load_settings(db, envelope.connection)
     ctx = Context(
         envelope,
-        event.order,
+        invoice_version(event.order, settings),
         event.customer_number,
         ledgers.for_connection(envelope.connection),
         db,
@@ -64,12 +80,14 @@ async def handle_customer_resolved(
     link = await _link_with_intent(ctx)
     failpoint("invoicing.after_intent")
     if link.step == store.BOOKED:
+        registration = await _payment_due(ctx)
+        if registration is not None:  # booked, but registering its payment failed before
+            await _register_payment(ctx, registration, mark_handled=False)
         await _already_booked(ctx, link)
         return
 
     booked = await find_booked(ctx.client, ctx.order.order_key)
     if booked is None:
-        settings = await load_settings(db, envelope.connection)
         draft = await _draft(ctx, link, settings)
         if not settings.book:
             await _leave_as_draft(ctx, draft)
@@ -78,7 +96,25 @@ async def handle_customer_resolved(
             ctx.client, draft, ctx.order.order_key, send_by=send_by(ctx.order, settings)
         )
         failpoint("invoicing.after_booked")
-    await _record_booked(ctx, booked)
+    registration = await _payment_due(ctx)
+    await _record_booked(ctx, booked, handled=registration is None)
+    if registration is not None:
+        await _register_payment(ctx, registration, mark_handled=True)
+
+
+def invoice_version(order: CanonicalOrder, settings: InvoiceSettings) -> CanonicalOrder:
+    """The order with the amounts the invoice is in: the shop's, or the buyer's currency."""
+    if settings.amounts == "shop":
+        return order
+    if order.presentment is not None:
+        return order.presentment
+    if order.presentment_currency not in (None, order.currency):
+        raise PermanentError(
+            f"The connection invoices in the buyer's currency, but order {order.order_name} "
+            f"has no amounts in {order.presentment_currency} (only the shop's "
+            f"{order.currency}). Invoice it in shop currency (amounts: shop), or fix the order."
+        )
+    return order
 
 
 def send_by(order: CanonicalOrder, settings: InvoiceSettings) -> str | None:
@@ -192,7 +228,7 @@ def _check_total(ctx: Context, draft: DraftInvoice, settings: InvoiceSettings) -
             )
 
 
-async def _record_booked(ctx: Context, booked: BookedInvoice) -> None:
+async def _record_booked(ctx: Context, booked: BookedInvoice, *, handled: bool = True) -> None:
     lines = tuple(
         BookedLine(
             sku=line.product.product_number if line.product else None,
@@ -207,6 +243,7 @@ async def _record_booked(ctx: Context, booked: BookedInvoice) -> None:
         assert link is not None
         link.step = store.BOOKED
         link.booked_invoice_number = booked.booked_invoice_number
+        link.currency = booked.currency  # the invoice's, which `amounts` may have made the buyer's
         link.net_amount = str(booked.net_amount)
         link.vat_amount = str(booked.vat_amount)
         link.gross_amount = str(booked.gross_amount)
@@ -243,7 +280,98 @@ async def _record_booked(ctx: Context, booked: BookedInvoice) -> None:
                 "customer_number": booked.customer.customer_number,
             },
         )
-        inbox.mark_handled(session, SERVICE, ctx.envelope.message_id)
+        if handled:  # else the payment step, next, records it with its own effect
+            inbox.mark_handled(session, SERVICE, ctx.envelope.message_id)
+
+
+async def _payment_due(ctx: Context) -> PaymentRegistration | None:
+    """The payment registration to make for this order, if the settings ask for one, the order
+    was paid up front, and it was not registered yet."""
+    registration = (await load_settings(ctx.db, ctx.envelope.connection)).payment_registration
+    if registration is None or ctx.order.financial_status not in registration.paid_statuses:
+        return None
+    async with ctx.db.session() as session:
+        link = await session.get(InvoiceLink, ctx.order.order_key)
+    if link is not None and link.payment_voucher:
+        return None
+    return registration
+
+
+async def _register_payment(
+    ctx: Context, registration: PaymentRegistration, *, mark_handled: bool
+) -> None:
+    """7. Register the up-front payment against the booked invoice: one customer payment in the
+    journal, credited to the customer and debited to the posting (suspense) account. Exactly
+    once: the link's payment_voucher, and the Idempotency-Key for a lost reply."""
+    async with ctx.db.session() as session:
+        link = await session.get(InvoiceLink, ctx.order.order_key)
+    assert link is not None and link.booked_invoice_number is not None
+    assert link.invoice_date is not None and link.gross_amount is not None
+    document = link.document or {}
+    customer = (document.get("customer") or {}).get("customerNumber", link.customer_number)
+    currency = document.get("currency") or link.currency or ctx.order.currency
+    gateway = ", ".join(ctx.order.payment_gateways) or "an unnamed gateway"
+    year = str(link.invoice_date.year)
+    amount = -Decimal(link.gross_amount).quantize(Decimal("0.01"))
+    body = VoucherCreate(
+        accounting_year=AccountingYearRef(year=year),
+        journal=JournalRef(journal_number=registration.journal),
+        entries=VoucherEntries(
+            customer_payments=[
+                CustomerPaymentEntry(
+                    customer=CustomerRef(customer_number=customer),
+                    contra_account=AccountRef(account_number=registration.contra_account),
+                    amount=amount,
+                    currency=CurrencyCodeRef(code=currency),
+                    date=link.invoice_date,
+                    text=f"Webshop order {ctx.order.order_name} paid via {gateway}"[:250],
+                    customer_invoice=link.booked_invoice_number,
+                )
+            ]
+        ),
+    )
+    try:
+        vouchers = await ctx.client.create_vouchers(
+            registration.journal,
+            body,
+            # The key names the intent: after a settings fix (another account) it is a new one.
+            idempotency_key=(
+                f"{ctx.order.order_key}:payment:{registration.journal}:{registration.contra_account}"
+            ),
+        )
+    except PermanentError as exc:
+        raise PermanentError(
+            f"Invoice {link.booked_invoice_number} is booked, but its payment could not be "
+            f"registered in journal {registration.journal} against account "
+            f"{registration.contra_account}: {exc.reason}. Check that account "
+            f"{registration.contra_account} exists and accepts direct entries (or change the "
+            "payment registration settings), then replay the order: only the payment is "
+            "registered again.",
+            detail=exc.detail,
+        ) from exc
+    voucher = f"{year}-{vouchers[0].voucher_number}"
+    async with ctx.db.transaction() as session:
+        stored = await session.get(InvoiceLink, ctx.order.order_key)
+        assert stored is not None
+        stored.payment_voucher = voucher
+        stored.updated_at = utcnow()
+        session.add(stored)
+        _add_progress(
+            session,
+            ctx,
+            "payment.registered",
+            f"Payment of {currency} {-amount} via {gateway} registered against invoice "
+            f"{link.booked_invoice_number} as voucher {voucher} in journal "
+            f"{registration.journal} (account {registration.contra_account}).",
+            {
+                "voucher": voucher,
+                "journal": registration.journal,
+                "contra_account": registration.contra_account,
+                "booked_invoice_number": link.booked_invoice_number,
+            },
+        )
+        if mark_handled:
+            inbox.mark_handled(session, SERVICE, ctx.envelope.message_id)
 
 
 async def _already_booked(ctx: Context, link: InvoiceLink) -> None:

@@ -252,6 +252,14 @@ def refund_lines(
     refund: Refund, invoice: BookedInvoice, taxes_included: bool, settings: InvoiceSettings
 ) -> list[PlannedLine]:
     """Negative lines for what the shop refunded, on the products the invoice used."""
+    if refund.currency != invoice.currency:
+        # An invoice in the buyer's currency (settings `amounts: presentment`) while the
+        # platform's refund is in the shop's: its amounts cannot go on the credit note as is.
+        raise PermanentError(
+            f"Refund {refund.refund_id} is in {refund.currency}, but invoice "
+            f"{invoice.booked_invoice_number} is in {invoice.currency}. Credit it in e-conomic "
+            "by hand (a cancellation credits the invoice's own lines and needs no conversion)."
+        )
     invoiced = frozenset(
         line.product.product_number for line in invoice.lines if line.product is not None
     )

@@ -5,7 +5,22 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class PaymentRegistration(BaseModel):
+    """Register the payment of orders paid up front, in a journal (kassekladde), against a posting
+    account: a suspense account such as "webshop sales" rather than the bank, because the
+    gateway's fees are deducted before the payout reaches the bank."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # The journal (kassekladde) the payment is entered in; a bookkeeper books the journal.
+    journal: int = Field(ge=1)
+    # The posting account the payment is debited to (e.g. a "webshop sales" suspense account).
+    contra_account: int = Field(ge=1)
+    # The shop's financial statuses that mean the order was paid up front.
+    paid_statuses: tuple[str, ...] = ("paid",)
 
 
 class InvoiceSettings(BaseModel):
@@ -33,8 +48,13 @@ class InvoiceSettings(BaseModel):
     book: bool = True  # False: leave a draft for the bookkeeper
     # EAN buyers (Danish public sector) get their invoice sent as an e-invoice through e-conomic.
     ean_einvoice: bool = True
+    # The invoice's amounts and currency: the shop's, or the buyer's (presentment) when the
+    # platform gives them (Shopify does; an order the buyer paid in shop currency stays as is).
+    amounts: Literal["shop", "presentment"] = "shop"
     # Largest difference between the ledger's invoice total and the shop's, per document.
     tolerance: Decimal = Decimal("0.01")
+    # Orders paid up front: register the payment against the invoice once it is booked.
+    payment_registration: PaymentRegistration | None = None
 
 
 # The demo connection books lines without a SKU (the public Shopify sample has none) on a

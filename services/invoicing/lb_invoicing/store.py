@@ -36,6 +36,8 @@ class InvoiceLink(SQLModel, table=True):
     invoice_date: date | None = Field(default=None, index=True)
     # The booked document as the ledger returned it, with its lines (purchase history).
     document: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    # The voucher registering an up-front payment ("<accounting year>-<voucher number>").
+    payment_voucher: str | None = None
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )

@@ -391,8 +391,27 @@ class FinanceVoucher(EconomicModel):
     journal_entry_number: int | None = None  # set by e-conomic in responses
 
 
+class CustomerPaymentEntry(EconomicModel):
+    """A payment from a customer: a minus amount credits `customer`; the money is debited to
+    `contra_account` (the bank, or a suspense account). `customer_invoice` settles that invoice."""
+
+    date: dt.date
+    amount: Decimal
+    customer: CustomerRef | None = None
+    contra_account: AccountRef | None = None
+    currency: CurrencyCodeRef | None = None
+    text: str | None = None
+    customer_invoice: int | None = None
+    exchange_rate: Decimal | None = None
+    amount_base_currency: Decimal | None = None
+    contra_vat_account: VatAccountRef | None = None
+    contra_vat_amount: Decimal | None = None
+    journal_entry_number: int | None = None  # set by e-conomic in responses
+
+
 class VoucherEntries(EconomicModel):
     finance_vouchers: list[FinanceVoucher] = Field(default_factory=list)
+    customer_payments: list[CustomerPaymentEntry] = Field(default_factory=list)
 
 
 class VoucherCreate(EconomicModel):

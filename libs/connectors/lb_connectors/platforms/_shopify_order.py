@@ -1,10 +1,15 @@
 """Shopify order body (REST Order resource) → CanonicalOrder.
 
 Amounts come from the plain fields (`price`, `total_price`, ...), which are in the shop's
-currency; the `*_set.presentment_money` twins are the buyer's currency and are ignored.
+currency. When the buyer paid in another currency, the order's `presentment` is the same order
+read from the `*_set.presentment_money` twins (`price_set`, `total_price_set`, ...).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
 
 from lb_common.orders import Address, Buyer, CanonicalOrder, OrderLine, ShippingLine
 
@@ -12,12 +17,36 @@ from ._customer import customer_type
 from ._reader import ZERO, Obj, build, first_match, name_value_pairs, single_rate, total
 from .base import CustomerFieldMap
 
+# Reads one amount: (object, plain key, default when absent) → amount.
+Money = Callable[[Obj, str, Decimal | None], Decimal]
+
+
+def _shop_money(o: Obj, key: str, default: Decimal | None = None) -> Decimal:
+    return o.money(key, default=default)
+
+
+class _NoPresentment(Exception):
+    """The body lacks (or contradicts) a presentment amount: no presentment version."""
+
+
+def _presentment_money(currency: str) -> Money:
+    def read(o: Obj, key: str, default: Decimal | None = None) -> Decimal:
+        bag = o.opt_obj(f"{key}_set")
+        money = bag.opt_obj("presentment_money") if bag is not None else None
+        if money is None or not money.has("amount"):
+            if default is not None and not o.has(key):
+                return default
+            raise _NoPresentment
+        code = money.clean_text("currency_code")
+        if code is not None and code != currency:
+            raise _NoPresentment
+        return money.money("amount")
+
+    return read
+
 
 def order_from(o: Obj, *, shop: str, fields: CustomerFieldMap) -> CanonicalOrder:
-    billing = _address(o.opt_obj("billing_address"))
-    return build(
-        CanonicalOrder,
-        "order",
+    common: dict[str, Any] = dict(
         platform="shopify",
         shop=shop,
         order_id=o.ident("id"),
@@ -25,7 +54,9 @@ def order_from(o: Obj, *, shop: str, fields: CustomerFieldMap) -> CanonicalOrder
         # updated_at changes on every edit, so it orders competing deliveries of one order.
         version=o.when("updated_at"),
         created_at=o.when("created_at"),
-        currency=o.text("currency"),
+    )
+    currency = o.text("currency")
+    common.update(
         presentment_currency=o.clean_text("presentment_currency"),
         taxes_included=o.flag("taxes_included"),
         financial_status=o.clean_text("financial_status") or "pending",
@@ -35,20 +66,48 @@ def order_from(o: Obj, *, shop: str, fields: CustomerFieldMap) -> CanonicalOrder
         payment_gateways=o.texts("payment_gateway_names"),
         source_name=o.clean_text("source_name"),
         buyer=_buyer(o, fields),
-        billing_address=billing,
+        billing_address=_address(o.opt_obj("billing_address")),
         shipping_address=_address(o.opt_obj("shipping_address")),
-        lines=tuple(_line(li) for li in o.objs("line_items")),
-        shipping_lines=tuple(
-            _shipping_line(s) for s in o.objs("shipping_lines") if not s.flag("is_removed")
-        ),
-        total_discounts=o.money("total_discounts", default=ZERO),
-        total_tax=o.money("total_tax", default=ZERO),
-        total_price=o.money("total_price"),
         note=o.clean_text("note"),
+    )
+    amounts = _amounts(o, _shop_money)
+    return build(
+        CanonicalOrder,
+        "order",
+        currency=currency,
+        presentment=_presentment(o, common, currency),
+        **common,
+        **amounts,
     )
 
 
-def _line(li: Obj) -> OrderLine:
+def _presentment(o: Obj, common: dict[str, Any], currency: str) -> CanonicalOrder | None:
+    """The order in the buyer's currency, when that differs from the shop's and is all there."""
+    buyer_currency = common["presentment_currency"]
+    if buyer_currency is None or buyer_currency == currency:
+        return None
+    try:
+        amounts = _amounts(o, _presentment_money(buyer_currency))
+    except _NoPresentment:
+        return None
+    return build(
+        CanonicalOrder, "order (presentment)", currency=buyer_currency, **common, **amounts
+    )
+
+
+def _amounts(o: Obj, money: Money) -> dict[str, Any]:
+    return dict(
+        lines=tuple(_line(li, money) for li in o.objs("line_items")),
+        shipping_lines=tuple(
+            _shipping_line(s, money) for s in o.objs("shipping_lines") if not s.flag("is_removed")
+        ),
+        total_discounts=money(o, "total_discounts", ZERO),
+        total_tax=money(o, "total_tax", ZERO),
+        total_price=money(o, "total_price", None),
+    )
+
+
+def _line(li: Obj, money: Money) -> OrderLine:
     tax_lines = li.objs("tax_lines")
     return build(
         OrderLine,
@@ -58,11 +117,11 @@ def _line(li: Obj) -> OrderLine:
         # `name` carries the variant ("T-shirt - Blue / L"); `title` is the product only.
         title=li.clean_text("name") or li.text("title"),
         quantity=li.money("quantity"),
-        unit_price=li.money("price"),
+        unit_price=money(li, "price", None),
         # Not `total_discount`: Shopify leaves it at 0.00 while the allocations hold the
         # discount (see the HKD fixture), and it is slated for deprecation.
-        discount=total([a.money("amount") for a in li.objs("discount_allocations")]),
-        tax=total([t.money("price") for t in tax_lines]),
+        discount=total([money(a, "amount", None) for a in li.objs("discount_allocations")]),
+        tax=total([money(t, "price", None) for t in tax_lines]),
         tax_rate=single_rate([t.money("rate") for t in tax_lines if t.has("rate")]),
         product_id=li.opt_id("product_id"),
         variant_id=li.opt_id("variant_id"),
@@ -70,16 +129,16 @@ def _line(li: Obj) -> OrderLine:
     )
 
 
-def _shipping_line(s: Obj) -> ShippingLine:
+def _shipping_line(s: Obj, money: Money) -> ShippingLine:
     tax_lines = s.objs("tax_lines")
     return build(
         ShippingLine,
         s.path,
         line_id=s.ident("id"),
         title=s.clean_text("title") or s.clean_text("code") or "Shipping",
-        price=s.money("price"),
-        discount=total([a.money("amount") for a in s.objs("discount_allocations")]),
-        tax=total([t.money("price") for t in tax_lines]),
+        price=money(s, "price", None),
+        discount=total([money(a, "amount", None) for a in s.objs("discount_allocations")]),
+        tax=total([money(t, "price", None) for t in tax_lines]),
         tax_rate=single_rate([t.money("rate") for t in tax_lines if t.has("rate")]),
     )
 

@@ -1,0 +1,126 @@
+"""Orders paid up front: the payment is registered against the booked invoice, in a journal,
+on a posting (suspense) account, once; a refused account leaves the invoice booked and says
+which account."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from tests.platforms.factories import shopify_json, shopify_order
+from tests.support.system import System, running_system
+
+
+@pytest.fixture
+async def system(amqp_url, broker_prefix, tmp_path) -> AsyncIterator[System]:
+    async with running_system(amqp_url, broker_prefix, tmp_path) as running:
+        yield running
+
+
+async def _payment_settings(system: System, contra_account: int, **extra: Any) -> None:
+    invoicing = system.apps["invoicing"]
+    current = (await invoicing.get("/connections/demo/settings")).json()
+    current["payment_registration"] = {
+        "journal": 1,
+        "contra_account": contra_account,
+        **extra,
+    }
+    answer = await invoicing.put("/connections/demo/settings", json=current)
+    assert answer.status_code == 200, answer.text
+
+
+async def _wait_step(system: System, key: str, step: str, count: int = 1) -> list[dict]:
+    for _ in range(200):
+        entries = [e for e in (await system.order(key))["timeline"] if e["step"] == step]
+        if len(entries) >= count:
+            return entries
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{key} has no {count} x {step}: {(await system.order(key))['timeline']}")
+
+
+def _payments(ledger: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        payment
+        for voucher in ledger["vouchers"]
+        for payment in voucher["entries"].get("customerPayments", [])
+    ]
+
+
+async def test_paid_order_registers_its_payment_once(system: System):
+    await _payment_settings(system, 5820)
+    body = shopify_json(shopify_order(lines=[{"sku": "MUG-BLACK"}]))
+    key = (await system.post_shopify("orders/paid", body)).json()["order_key"]
+    await system.wait_for_status(key, "booked")
+    [step] = await _wait_step(system, key, "payment.registered")
+    ledger = await system.ledger_state()
+    [invoice] = ledger["booked_invoices"]
+    assert len(ledger["vouchers"]) == 1
+    [payment] = _payments(ledger)
+    assert payment["customer"]["customerNumber"] == invoice["customer"]["customerNumber"]
+    assert payment["contraAccount"]["accountNumber"] == 5820
+    assert payment["customerInvoice"] == invoice["bookedInvoiceNumber"]
+    assert Decimal(str(payment["amount"])) == -Decimal(str(invoice["grossAmount"]))
+    assert payment["currency"]["code"] == invoice["currency"]
+    assert payment["date"] == invoice["date"]
+    assert payment["text"].startswith("Webshop order #") and " paid via " in payment["text"]
+    link = (await system.apps["invoicing"].get(f"/invoices/{key}")).json()
+    assert link["payment_voucher"] == step["details"]["voucher"]
+    assert link["payment_voucher"].endswith(f"-{ledger['vouchers'][0]['voucherNumber']}")
+
+
+async def test_status_not_counted_as_paid_registers_no_payment(system: System):
+    await _payment_settings(system, 5820, paid_statuses=["authorized"])
+    body = shopify_json(shopify_order(lines=[{"sku": "MUG-BLACK"}]))
+    key = (await system.post_shopify("orders/paid", body)).json()["order_key"]
+    await system.wait_for_status(key, "booked")
+    assert (await system.ledger_state())["vouchers"] == []
+
+
+async def test_refused_account_keeps_the_invoice_and_names_the_account(system: System):
+    await _payment_settings(system, 9999)
+    body = shopify_json(shopify_order(lines=[{"sku": "MUG-BLACK"}]))
+    key = (await system.post_shopify("orders/paid", body)).json()["order_key"]
+    [failure] = await _wait_step(system, key, "invoicing.failed")
+    assert "account 9999" in failure["message"] and "Invoice 1 is booked" in failure["message"]
+    ledger = await system.ledger_state()
+    assert len(ledger["booked_invoices"]) == 1 and ledger["vouchers"] == []
+    link = (await system.apps["invoicing"].get(f"/invoices/{key}")).json()
+    assert link["step"] == "booked" and link["payment_voucher"] is None
+
+
+async def test_failed_payment_step_is_replayed_from_the_order(system):
+    invoicing = system.apps["invoicing"]
+    settings = (await invoicing.get("/connections/demo/settings")).json()
+    await invoicing.put(
+        "/connections/demo/settings",
+        json={**settings, "payment_registration": {"journal": 1, "contra_account": 9999}},
+    )
+    body = shopify_json(shopify_order(lines=[{"sku": "MUG-BLACK", "title": "Mug"}]))
+    key = (await system.post_shopify("orders/paid", body)).json()["order_key"]
+    for _ in range(100):
+        order = await system.order(key)
+        if order["status"] == "booked" and order["status_reason"]:
+            break
+        await asyncio.sleep(0.1)
+    assert "9999" in order["status_reason"]
+
+    await invoicing.put(
+        "/connections/demo/settings",
+        json={**settings, "payment_registration": {"journal": 1, "contra_account": 5820}},
+    )
+    replay = await system.apps["ingest"].post(f"/orders/{key}/replay")
+    assert replay.status_code == 202, replay.text
+    for _ in range(150):
+        order = await system.order(key)
+        steps = [e["step"] for e in order["timeline"]]
+        if order["status"] == "booked" and "payment.registered" in steps:
+            break
+        await asyncio.sleep(0.1)
+    assert order["status"] == "booked" and order["status_reason"] is None
+    ledger = await system.ledger_state()
+    assert len(ledger["vouchers"]) == 1
+    assert len(ledger["booked_invoices"]) == 1

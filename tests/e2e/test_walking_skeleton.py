@@ -250,3 +250,29 @@ async def test_customers_report_lists_big_buyers_as_json_and_csv(system: System)
     assert csv_answer.text.splitlines()[1].split(",")[3] == "5000.00"
     history = (await invoicing.get("/invoices", params={"min_total": "1000"})).json()
     assert len(history) == 1 and history[0]["gross_amount"] == "5000.00"
+
+
+async def test_unknown_products_can_be_created_in_the_ledger(system: System):
+    invoicing = system.apps["invoicing"]
+    settings = (await invoicing.get("/connections/demo/settings")).json()
+    await invoicing.put(
+        "/connections/demo/settings",
+        json={**settings, "unknown_product": "create", "payment_terms": 1},
+    )
+    keys = []
+    for email in ("new1@example.com", "new2@example.com"):
+        body = shopify_json(
+            shopify_order(
+                lines=[{"sku": "NEW-SKU-1", "title": "Brand new", "price": "125.00"}], email=email
+            )
+        )
+        keys.append((await system.post_shopify("orders/paid", body)).json()["order_key"])
+        await system.wait_for_status(keys[-1], "booked")
+    ledger = await system.ledger_state()
+    [product] = [p for p in ledger["products"] if p["productNumber"] == "NEW-SKU-1"]
+    assert product["name"] == "Brand new"
+    assert Decimal(str(product["salesPrice"])) == Decimal("100.00")  # net of the 25 % VAT
+    first = await system.order(keys[0])
+    assert any(e["step"] == "product.created" for e in first["timeline"])
+    second = await system.order(keys[1])
+    assert not any(e["step"] == "product.created" for e in second["timeline"])

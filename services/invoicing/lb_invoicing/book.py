@@ -28,7 +28,7 @@ from lb_common.envelope import Envelope
 from lb_common.errors import PermanentError
 from lb_common.events import BookedLine, CustomerResolved, InvoiceBooked, OrderProgress
 from lb_common.failpoints import failpoint
-from lb_common.money import ZERO, vat_tolerance
+from lb_common.money import ZERO, round_2, vat_tolerance
 from lb_common.orders import CanonicalOrder
 from lb_common.outbox import add_to_outbox
 from lb_connectors.economic.client import EconomicClient
@@ -42,6 +42,8 @@ from lb_connectors.economic.models import (
     CustomerRef,
     DraftInvoice,
     JournalRef,
+    ProductCreate,
+    ProductGroupRef,
     VoucherCreate,
     VoucherEntries,
 )
@@ -152,7 +154,7 @@ async def _draft(ctx: Context, link: InvoiceLink, settings: InvoiceSettings) -> 
     if draft is None:
         plan, layout = await _plan(ctx, settings)
         draft = await ctx.client.create_draft_invoice(
-            draft_body(ctx.order, await _customer(ctx), plan, layout),
+            draft_body(ctx.order, await _customer(ctx), plan, layout, settings.payment_terms),
             idempotency_key=f"{ctx.order.order_key}:draft",
         )
         failpoint("invoicing.after_draft_created")
@@ -179,6 +181,8 @@ async def _plan(ctx: Context, settings: InvoiceSettings) -> tuple[InvoicePlan, i
         product = await ctx.client.get_product(number)
         if product is not None and not product.barred:
             known.add(number)
+        elif product is None and settings.unknown_product == "create":
+            known.add(await _create_product(ctx, number, settings))
     plan = plan_invoice(ctx.order, settings, frozenset(known))
     customer = await _customer(ctx)
     layout = settings.layout or (customer.layout.layout_number if customer.layout else None)
@@ -188,6 +192,33 @@ async def _plan(ctx: Context, settings: InvoiceSettings) -> tuple[InvoicePlan, i
             raise PermanentError("The e-conomic agreement has no invoice layout; create one.")
         layout = layouts[0].layout_number
     return plan, layout
+
+
+async def _create_product(ctx: Context, number: str, settings: InvoiceSettings) -> str:
+    """Create a product the shop sells but the ledger lacks (unknown_product = create)."""
+    line = next((item for item in ctx.order.lines if item.sku == number), None)
+    if line is None:  # a configured product (shipping, default, ...): never invented
+        raise PermanentError(
+            f"Product '{number}' from the invoicing settings is not in e-conomic. Create it, then replay."
+        )
+    price = line.unit_price - (line.tax / line.quantity if ctx.order.taxes_included else 0)
+    created = await ctx.client.create_product(
+        ProductCreate(
+            product_number=number,
+            name=line.title[:300],
+            product_group=ProductGroupRef(product_group_number=settings.new_product_group),
+            sales_price=round_2(price),
+        ),
+        idempotency_key=f"{ctx.envelope.connection}:product:{number}",
+    )
+    await _progress(
+        ctx,
+        "product.created",
+        f"Product {number} '{created.name}' created in e-conomic (group "
+        f"{settings.new_product_group}, price {created.sales_price}).",
+        {"product_number": number},
+    )
+    return created.product_number
 
 
 async def _customer(ctx: Context) -> Customer:

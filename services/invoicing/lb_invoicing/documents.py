@@ -82,7 +82,11 @@ def _lines(lines: list[PlannedLine] | tuple[PlannedLine, ...]) -> list[InvoiceLi
 
 
 def draft_body(
-    order: CanonicalOrder, customer: Customer, plan: InvoicePlan, layout: int
+    order: CanonicalOrder,
+    customer: Customer,
+    plan: InvoicePlan,
+    layout: int,
+    payment_terms: int | None = None,
 ) -> DraftInvoiceCreate:
     billing = order.billing_address
     shipping = order.shipping_address
@@ -93,7 +97,7 @@ def draft_body(
         customer=CustomerRef(customer_number=customer.customer_number),
         layout=LayoutRef(layout_number=layout),
         payment_terms=PaymentTermsRef(
-            payment_terms_number=customer.payment_terms.payment_terms_number
+            payment_terms_number=payment_terms or customer.payment_terms.payment_terms_number
         ),
         recipient=Recipient(
             name=recipient_name(order, customer)[:250],

@@ -36,7 +36,11 @@ class InvoiceSettings(BaseModel):
     # Order discounts as their own lines on this product (unset: inside the lines' prices).
     discount_product: str | None = None
     # What to do with a line whose SKU is not a product in the ledger, or that has no SKU.
-    unknown_product: Literal["fail", "default_product"] = "fail"
+    unknown_product: Literal["fail", "default_product", "create"] = "fail"
+    # With unknown_product = create: the product group new products go in.
+    new_product_group: int = 1
+    # Payment terms for invoices; unset: the customer's own.
+    payment_terms: int | None = None
     missing_sku: Literal["fail", "default_product"] = "fail"
     default_product: str | None = None
     shipping_product: str = "SHIPPING"

@@ -231,6 +231,10 @@ async def test_ean_buyer_gets_an_e_invoice(system: System):
     assert sent["sendBy"] == "ean"
     assert sent["recipient"]["ean"] == "5798000363007"
     assert sent["invoice"]["bookedInvoiceNumber"] == order["invoice_number"]
+    # The buyer's reference person is a contact on the customer and on the invoice.
+    [invoice] = ledger["booked_invoices"]
+    contact = invoice["recipient"]["attention"]["customerContactNumber"]
+    assert invoice["references"]["customerContact"]["customerContactNumber"] == contact
 
 
 async def test_customers_report_lists_big_buyers_as_json_and_csv(system: System):

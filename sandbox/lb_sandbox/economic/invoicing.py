@@ -13,6 +13,7 @@ from typing import Any
 from .errors import (
     DOES_NOT_EXIST,
     INVALID_VALUE,
+    MISSING_VALUE,
     NO_PRODUCT_IDENTIFIER,
     QUANTITY_MISSING,
     SCALE_TOO_BIG,
@@ -163,6 +164,21 @@ def build_draft(a: Agreement, body: dict[str, Any]) -> Entity:
         if value is not None:
             (recipient if section == "recipient" else sections[section])[key] = value
     recipient["vatZone"] = {"vatZoneNumber": zone, "self": a.vat_zones[zone]["self"]}
+    # The buyer's reference person: a contact of this customer (recipient.attention and
+    # references.customerContact).
+    contacts = a.contacts.get(customer, {})
+    for parent, key in ((recipient, "attention"), (sections["references"], "customerContact")):
+        source = body.get("recipient" if key == "attention" else "references") or {}
+        wanted = (source.get(key) or {}).get("customerContactNumber")
+        if wanted is None:
+            continue
+        if wanted not in contacts:
+            raise EconomicHTTPError(
+                400,
+                f"Contact {wanted} does not exist on customer {customer}.",
+                "List /customers/{n}/contacts to find the customer's contacts.",
+            )
+        parent[key] = {"customerContactNumber": wanted, "self": contacts[wanted]["self"]}
     if delivery_date:
         sections["delivery"]["deliveryDate"] = delivery_date
     due = date.fromisoformat(invoice_date) + timedelta(days=int(term.get("daysOfCredit", 0)))
@@ -259,8 +275,16 @@ def book(a: Agreement, body: dict[str, Any]) -> Entity:
             404, message, "List /invoices/drafts to find the drafts that exist."
         )
     if send_by == "EAN":
-        # e-conomic sends an e-invoice only to a recipient with a valid EAN (GLN) number.
-        ean = str((draft.get("recipient") or {}).get("ean") or "")
+        # e-conomic sends an e-invoice only to a recipient with a valid EAN (GLN) number and a
+        # contact person on the invoice (recipient.attention).
+        recipient = draft.get("recipient") or {}
+        if not (recipient.get("attention") or {}).get("customerContactNumber"):
+            problems.add(
+                ("recipient", "attention"),
+                MISSING_VALUE,
+                "An invoice sent by EAN needs a contact person (recipient.attention).",
+            )
+        ean = str(recipient.get("ean") or "")
         if not (len(ean) == 13 and ean.isdigit()):
             problems.add(
                 ("recipient", "ean"),
@@ -268,7 +292,7 @@ def book(a: Agreement, body: dict[str, Any]) -> Entity:
                 "An invoice sent by EAN needs the recipient's 13-digit EAN number.",
                 ean or None,
             )
-            problems.raise_if_any()
+        problems.raise_if_any()
     number = book_with if book_with is not None else max(a.booked, default=0) + 1
     booked = _booked_from(a, draft, number)
     _take_from_stock(a, booked["lines"])

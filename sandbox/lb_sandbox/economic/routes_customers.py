@@ -215,3 +215,46 @@ async def create_delivery_location(
     }
     locations[location_number] = location
     return EconomicJSONResponse(location, status_code=201, headers={"Location": link})
+
+
+# --- contacts (/customers/{n}/contacts): the buyer's reference person ---------------------
+
+
+@router.get("/customers/{number}/contacts")
+async def list_contacts(
+    number: str, request: Request, agreement: Agreement = Depends(current_agreement)
+) -> Response:
+    customer = _customer_or_404(agreement, number)
+    items = agreement.contacts.get(customer["customerNumber"], {})
+    path = f"/customers/{customer['customerNumber']}/contacts"
+    return EconomicJSONResponse(collection(request, agreement, path, list(items.values())))
+
+
+@router.post("/customers/{number}/contacts", status_code=201)
+async def create_contact(
+    number: str, request: Request, agreement: Agreement = Depends(current_agreement)
+) -> Response:
+    customer = _customer_or_404(agreement, number)
+    body = await read_object(request)
+    problems = Problems()
+    reject_nulls(body, problems)
+    require(body, problems, ("name",))
+    fields = {
+        "name": string(body, problems, ("name",), 255, min_length=1),
+        "email": string(body, problems, ("email",), 255),
+        "phone": string(body, problems, ("phone",), 50),
+        "eInvoiceId": string(body, problems, ("eInvoiceId",), 50),
+        "notes": string(body, problems, ("notes",), 2000),
+    }
+    problems.raise_if_any()
+    contacts = agreement.contacts.setdefault(customer["customerNumber"], {})
+    contact_number = max(contacts, default=0) + 1
+    link = agreement.link(f"/customers/{customer['customerNumber']}/contacts/{contact_number}")
+    contact: Entity = {
+        "customerContactNumber": contact_number,
+        **{k: v for k, v in fields.items() if v is not None},
+        "customer": {"customerNumber": customer["customerNumber"], "self": customer["self"]},
+        "self": link,
+    }
+    contacts[contact_number] = contact
+    return EconomicJSONResponse(contact, status_code=201, headers={"Location": link})

@@ -40,6 +40,8 @@ class Agreement:
     accounts: dict[int, Entity] = field(default_factory=dict)
     journals: dict[int, Entity] = field(default_factory=dict)
     vouchers: list[Entity] = field(default_factory=list)
+    # Customer number → contact number → contact (reference persons).
+    contacts: dict[int, dict[int, Entity]] = field(default_factory=dict)
     # Customer number → delivery location number → location.
     delivery_locations: dict[int, dict[int, Entity]] = field(default_factory=dict)
     # Invoices sent electronically when booked with sendBy (GET /invoices/sent).

@@ -36,6 +36,7 @@ from lb_connectors.economic.models import (
     AccountingYearRef,
     AccountRef,
     BookedInvoice,
+    ContactCreate,
     CurrencyCodeRef,
     Customer,
     CustomerPaymentEntry,
@@ -152,9 +153,18 @@ async def _link_with_intent(ctx: Context) -> InvoiceLink:
 async def _draft(ctx: Context, link: InvoiceLink, settings: InvoiceSettings) -> DraftInvoice:
     draft = await find_draft(ctx.client, ctx.order.order_key, link.draft_invoice_number)
     if draft is None:
-        plan, layout = await _plan(ctx, settings)
+        plan, layout, customer = await _plan(ctx, settings)
         draft = await ctx.client.create_draft_invoice(
-            draft_body(ctx.order, await _customer(ctx), plan, layout, settings.payment_terms),
+            draft_body(
+                ctx.order,
+                customer,
+                plan,
+                layout,
+                settings.payment_terms,
+                attention=await _reference_person(ctx, customer)
+                if send_by(ctx.order, settings) == "EAN"
+                else None,
+            ),
             idempotency_key=f"{ctx.order.order_key}:draft",
         )
         failpoint("invoicing.after_draft_created")
@@ -175,7 +185,7 @@ async def _draft(ctx: Context, link: InvoiceLink, settings: InvoiceSettings) -> 
     return draft
 
 
-async def _plan(ctx: Context, settings: InvoiceSettings) -> tuple[InvoicePlan, int]:
+async def _plan(ctx: Context, settings: InvoiceSettings) -> tuple[InvoicePlan, int, Customer]:
     known = set()
     for number in products_needed(ctx.order, settings):
         product = await ctx.client.get_product(number)
@@ -191,7 +201,7 @@ async def _plan(ctx: Context, settings: InvoiceSettings) -> tuple[InvoicePlan, i
         if not layouts:
             raise PermanentError("The e-conomic agreement has no invoice layout; create one.")
         layout = layouts[0].layout_number
-    return plan, layout
+    return plan, layout, customer
 
 
 async def _create_product(ctx: Context, number: str, settings: InvoiceSettings) -> str:
@@ -219,6 +229,28 @@ async def _create_product(ctx: Context, number: str, settings: InvoiceSettings) 
         {"product_number": number},
     )
     return created.product_number
+
+
+async def _reference_person(ctx: Context, customer: Customer) -> int:
+    """The buyer's reference person as a contact on the customer (e-conomic sends an EAN
+    invoice only with one on it): found by name, else created."""
+    buyer = ctx.order.buyer
+    billing = ctx.order.billing_address
+    name = (
+        (buyer.full_name if buyer else "")
+        or (billing.name if billing else None)
+        or (buyer.email if buyer else None)
+        or customer.name
+    )
+    for contact in await ctx.client.list_contacts(customer.customer_number):
+        if contact.name.casefold() == name.casefold():
+            return contact.customer_contact_number
+    created = await ctx.client.create_contact(
+        customer.customer_number,
+        ContactCreate(name=name[:255], email=buyer.email if buyer else None),
+        idempotency_key=f"{ctx.envelope.connection}:{customer.customer_number}:contact:{name}",
+    )
+    return created.customer_contact_number
 
 
 async def _customer(ctx: Context) -> Customer:

@@ -6,6 +6,7 @@ from lb_common.db import utcnow
 from lb_common.orders import Address, CanonicalOrder
 from lb_connectors.economic.models import (
     BookedInvoice,
+    ContactRef,
     Customer,
     CustomerRef,
     Delivery,
@@ -87,6 +88,8 @@ def draft_body(
     plan: InvoicePlan,
     layout: int,
     payment_terms: int | None = None,
+    *,
+    attention: int | None = None,
 ) -> DraftInvoiceCreate:
     billing = order.billing_address
     shipping = order.shipping_address
@@ -108,6 +111,7 @@ def draft_body(
             country=billing.country if billing else customer.country,
             ean=order.buyer.ean if order.buyer else None,
             nem_handel_type="ean" if order.buyer and order.buyer.ean else None,
+            attention=ContactRef(customer_contact_number=attention) if attention else None,
         ),
         delivery=Delivery(
             address=_street(shipping),
@@ -122,6 +126,9 @@ def draft_body(
             text_line1=f"Paid with {gateways}"[:1000] if gateways else None,
         ),
         # The order key is how a lost reply is found again: never change its format lightly.
-        references=References(other=order.order_key[:250]),
+        references=References(
+            other=order.order_key[:250],
+            customer_contact=ContactRef(customer_contact_number=attention) if attention else None,
+        ),
         lines=_lines(plan.lines),
     )

@@ -23,6 +23,8 @@ from .metrics import count_call
 from .models import (
     BookedInvoice,
     BookInvoiceRequest,
+    Contact,
+    ContactCreate,
     Currency,
     Customer,
     CustomerCreate,
@@ -232,6 +234,25 @@ class EconomicClient:
     async def get_customer(self, number: int) -> Customer | None:
         data = await self._get_one(f"/customers/{int(number)}", what=f"customer {number}")
         return None if data is None else Customer.model_validate(data)
+
+    async def list_contacts(self, customer_number: int) -> list[Contact]:
+        items = await self._list(
+            f"/customers/{int(customer_number)}/contacts",
+            what=f"the contacts of customer {customer_number}",
+        )
+        return [Contact.model_validate(i) for i in items]
+
+    async def create_contact(
+        self, customer_number: int, body: ContactCreate, *, idempotency_key: str | None = None
+    ) -> Contact:
+        data = await self._call(
+            "POST",
+            f"/customers/{int(customer_number)}/contacts",
+            what=f"a contact for customer {customer_number}",
+            body=body.to_json_body(),
+            idempotency_key=idempotency_key,
+        )
+        return Contact.model_validate(data)
 
     async def list_delivery_locations(self, customer_number: int) -> list[DeliveryLocation]:
         items = await self._list(

@@ -178,6 +178,20 @@ class Customer(CustomerCreate):
         return CustomerCreate.model_validate(data)
 
 
+class ContactCreate(EconomicModel):
+    """Body of POST /customers/{n}/contacts: a person at the customer (the buyer's reference)."""
+
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    e_invoice_id: str | None = None
+    notes: str | None = None
+
+
+class Contact(ContactCreate):
+    customer_contact_number: int
+
+
 class DeliveryLocationCreate(EconomicModel):
     """Body of POST /customers/{n}/delivery-locations (a shipping address of the customer)."""
 

@@ -26,6 +26,7 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY) scripts/settings_reference.py --check docs/configuration.md
 
 typecheck: install
 	$(VENV)/bin/mypy

@@ -4,6 +4,7 @@ exactly one invoice. Real processes (the same launcher as `make up`), real Rabbi
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import time
@@ -16,7 +17,9 @@ from typing import Any
 import pytest
 
 from scripts.stack import PROCESSES, Stack
+from tests.conftest import AMQP_URL
 from tests.platforms.factories import shopify_headers, shopify_json, shopify_order
+from tests.support.broker import delete_prefix
 
 pytestmark = pytest.mark.slow
 
@@ -47,6 +50,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     running.start()
     yield running
     running.stop()
+    asyncio.run(delete_prefix(AMQP_URL, running.env["LEDGERBRIDGE_BROKER_PREFIX"]))
 
 
 def _post_order(stack: Stack, email: str) -> str:

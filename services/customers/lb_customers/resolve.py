@@ -12,9 +12,9 @@ from lb_common import connection_settings, inbox
 from lb_common.db import Database, utcnow
 from lb_common.envelope import Envelope
 from lb_common.errors import PermanentError, TransientError
-from lb_common.events import CustomerResolved, OrderProgress, OrderReady
+from lb_common.events import CustomerResolved, OrderReady
 from lb_common.orders import CanonicalOrder
-from lb_common.outbox import add_to_outbox
+from lb_common.outbox import add_to_outbox, report_progress
 from lb_connectors.economic.client import EconomicClient
 from lb_connectors.economic.errors import EconomicValidationError
 from lb_connectors.economic.models import CustomerCreate, DeliveryLocationCreate
@@ -87,19 +87,13 @@ async def handle_order_ready(envelope: Envelope, *, db: Database, ledgers: Ledge
                 caused_by=envelope,
             ),
         )
-        add_to_outbox(
+        report_progress(
             session,
-            Envelope.wrap(
-                OrderProgress(
-                    service=SERVICE,
-                    step="customer.resolved",
-                    message=resolution.explanation,
-                    details={"customer_number": resolution.customer_number, "how": resolution.how},
-                ),
-                connection=envelope.connection,
-                order_key=envelope.order_key,
-                caused_by=envelope,
-            ),
+            service=SERVICE,
+            step="customer.resolved",
+            message=resolution.explanation,
+            details={"customer_number": resolution.customer_number, "how": resolution.how},
+            caused_by=envelope,
         )
         inbox.mark_handled(session, SERVICE, envelope.message_id)
 

@@ -13,8 +13,8 @@ from lb_common import inbox
 from lb_common.db import Database, utcnow
 from lb_common.envelope import Envelope
 from lb_common.errors import PermanentError
-from lb_common.events import BookedLine, CreditNoteBooked, InvoiceBooked, OrderProgress
-from lb_common.outbox import add_to_outbox
+from lb_common.events import BookedLine, CreditNoteBooked, InvoiceBooked
+from lb_common.outbox import report_progress
 from lb_connectors.economic.client import EconomicClient
 from lb_connectors.ledgers import LedgerDirectory
 from lb_connectors.shopify_admin import ShopifyAdminClient
@@ -134,25 +134,20 @@ async def _follow(
                     f"{sku} → {n}" for sku, n in sorted(pushed.items())
                 )
                 message += "."
-            add_to_outbox(
+            report_progress(
                 session,
-                Envelope.wrap(
-                    OrderProgress(
-                        service=SERVICE,
-                        step="stock.read",
-                        message=message,
-                        details={
-                            "levels": {
-                                n: str(a) if a is not None else None for n, (a, _) in levels.items()
-                            },
-                            "pushed": pushed,
-                            "skipped": skipped,
-                        },
-                    ),
-                    connection=connection,
-                    order_key=order_key,
-                    caused_by=envelope,
-                ),
+                service=SERVICE,
+                step="stock.read",
+                message=message,
+                details={
+                    "levels": {
+                        n: str(a) if a is not None else None for n, (a, _) in levels.items()
+                    },
+                    "pushed": pushed,
+                    "skipped": skipped,
+                },
+                caused_by=envelope,
+                order_key=order_key,
             )
             inbox.mark_handled(session, SERVICE, envelope.message_id)
     if skipped:

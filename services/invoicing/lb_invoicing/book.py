@@ -26,11 +26,11 @@ from lb_common import connection_settings, inbox
 from lb_common.db import Database, utcnow
 from lb_common.envelope import Envelope
 from lb_common.errors import PermanentError
-from lb_common.events import BookedLine, CustomerResolved, InvoiceBooked, OrderProgress
+from lb_common.events import BookedLine, CustomerResolved, InvoiceBooked
 from lb_common.failpoints import failpoint
 from lb_common.money import ZERO, round_2, vat_tolerance
 from lb_common.orders import CanonicalOrder
-from lb_common.outbox import add_to_outbox
+from lb_common.outbox import add_to_outbox, report_progress
 from lb_connectors.economic.client import EconomicClient
 from lb_connectors.economic.models import (
     AccountingYearRef,
@@ -473,12 +473,12 @@ async def _progress(ctx: Context, step: str, message: str, details: dict[str, ob
 def _add_progress(
     session: AsyncSession, ctx: Context, step: str, message: str, details: dict[str, object]
 ) -> None:
-    add_to_outbox(
+    report_progress(
         session,
-        Envelope.wrap(
-            OrderProgress(service=SERVICE, step=step, message=message, details=details),
-            connection=ctx.envelope.connection,
-            order_key=ctx.order.order_key,
-            caused_by=ctx.envelope,
-        ),
+        service=SERVICE,
+        step=step,
+        message=message,
+        details=details,
+        caused_by=ctx.envelope,
+        order_key=ctx.order.order_key,
     )

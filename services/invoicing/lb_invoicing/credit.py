@@ -25,12 +25,11 @@ from lb_common.events import (
     BookedLine,
     CreditNoteBooked,
     OrderCancelled,
-    OrderProgress,
     OrderRefunded,
     Refund,
 )
 from lb_common.money import ZERO, round_2
-from lb_common.outbox import add_to_outbox
+from lb_common.outbox import add_to_outbox, report_progress
 from lb_connectors.economic.client import EconomicClient
 from lb_connectors.economic.models import BookedInvoice, DraftInvoice
 from lb_connectors.ledgers import LedgerDirectory
@@ -226,14 +225,14 @@ async def _finish_without_document(job: CreditJob, message: str) -> None:
 def _progress(
     session: AsyncSession, job: CreditJob, step: str, message: str, details: dict[str, object]
 ) -> None:
-    add_to_outbox(
+    report_progress(
         session,
-        Envelope.wrap(
-            OrderProgress(service=SERVICE, step=step, message=message, details=details),
-            connection=job.envelope.connection,
-            order_key=job.order_key,
-            caused_by=job.envelope,
-        ),
+        service=SERVICE,
+        step=step,
+        message=message,
+        details=details,
+        caused_by=job.envelope,
+        order_key=job.order_key,
     )
 
 

@@ -3,7 +3,6 @@ API (the sandbox's Shopify emulation), once, and never replace a newer version w
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 
 import pytest
@@ -67,4 +66,3 @@ async def test_missed_orders_are_fetched_once_and_newer_versions_kept(system: Sy
     ledger = await system.ledger_state()
     invoices = [i["references"]["other"] for i in ledger["booked_invoices"]]
     assert invoices.count(lost_key) == 1
-    json.dumps(first)  # the answer is plain JSON

@@ -10,33 +10,21 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
 
 from lb_common.events import ShopStockReported
 from lb_common.orders import make_order_key
 from lb_connectors.platforms.base import MissingHeaderError, PayloadError, TopicKind
 from lb_connectors.platforms.registry import get_adapter
 from lb_ingest.connections import ConnectionCache, settings_of
-from lb_ingest.writer import Arrival, DeliveryWriter
+from lb_ingest.writer import Arrival, DeliveryWriter, WebhookAnswer, error_answer
 
 log = logging.getLogger(__name__)
 
 _NO_REFUNDS = re.compile(rb'"refunds"\s*:\s*\[\s*\]')
 
 
-@dataclass(frozen=True)
-class WebhookAnswer:
-    status_code: int
-    body: dict[str, Any] = field(default_factory=dict)
-
-
 def _header(headers: Mapping[str, str], name: str) -> str | None:
     return next((v for k, v in headers.items() if k.lower() == name), None)
-
-
-def _error(status: int, message: str, **extra: Any) -> WebhookAnswer:
-    return WebhookAnswer(status, {"error": message, **extra})
 
 
 async def receive_webhook(
@@ -51,24 +39,24 @@ async def receive_webhook(
     try:
         adapter = get_adapter(platform)
     except LookupError:
-        return _error(404, f"unknown platform {platform!r}")
+        return error_answer(404, f"unknown platform {platform!r}")
     connection = await connections.get(connection_name)
     if connection is None or connection.platform != platform:
-        return _error(404, f"no {platform} connection named {connection_name!r}")
+        return error_answer(404, f"no {platform} connection named {connection_name!r}")
     if not connection.enabled:
-        return _error(403, f"connection {connection_name!r} is disabled")
+        return error_answer(403, f"connection {connection_name!r} is disabled")
     if adapter.is_ping(headers, body):
         return WebhookAnswer(200, {"status": "ping received"})
     content_type = _header(headers, "content-type")
     if content_type and "json" not in content_type.lower():
-        return _error(415, f"expected a JSON body, got content type {content_type!r}")
+        return error_answer(415, f"expected a JSON body, got content type {content_type!r}")
     if not adapter.verify(headers, body, connection.secrets):
         # Forged or misconfigured: nothing is stored. The log names no secret and no body.
         log.warning(
             "webhook signature did not verify",
             extra={"data": {"connection": connection_name, "platform": platform}},
         )
-        return _error(401, "signature missing or invalid")
+        return error_answer(401, "signature missing or invalid")
 
     try:
         info = adapter.delivery(headers)
@@ -122,5 +110,4 @@ async def receive_webhook(
                 )
             except PayloadError:
                 arrival.order_key = None
-    outcome = await writer.submit(arrival)
-    return WebhookAnswer(outcome.status_code, outcome.body)
+    return await writer.submit(arrival)

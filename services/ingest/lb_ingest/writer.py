@@ -51,13 +51,14 @@ class Arrival:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class WebhookAnswer:
     status_code: int
     body: dict[str, Any] = field(default_factory=dict)
 
 
-def _error(status: int, message: str, **extra: Any) -> Outcome:
-    return Outcome(status, {"error": message, **extra})
+def error_answer(status: int, message: str, **extra: Any) -> WebhookAnswer:
+    """A 4xx/5xx answer whose body names the problem (`{"error": ...}`)."""
+    return WebhookAnswer(status, {"error": message, **extra})
 
 
 @dataclass
@@ -81,10 +82,10 @@ class DeliveryWriter:
     def __init__(self, db: Database, *, max_batch: int = 256) -> None:
         self._db = db
         self._max_batch = max_batch
-        self._queue: asyncio.Queue[tuple[Arrival, asyncio.Future[Outcome]]] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[Arrival, asyncio.Future[WebhookAnswer]]] = asyncio.Queue()
 
-    async def submit(self, arrival: Arrival) -> Outcome:
-        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+    async def submit(self, arrival: Arrival) -> WebhookAnswer:
+        future: asyncio.Future[WebhookAnswer] = asyncio.get_running_loop().create_future()
         await self._queue.put((arrival, future))
         return await future
 
@@ -99,7 +100,9 @@ class DeliveryWriter:
                 batch.append(self._queue.get_nowait())
             await self._write(batch)
 
-    async def _next(self, stop: asyncio.Event) -> tuple[Arrival, asyncio.Future[Outcome]] | None:
+    async def _next(
+        self, stop: asyncio.Event
+    ) -> tuple[Arrival, asyncio.Future[WebhookAnswer]] | None:
         if not self._queue.empty():
             return self._queue.get_nowait()
         if stop.is_set():
@@ -115,7 +118,7 @@ class DeliveryWriter:
             await getter
         return self._queue.get_nowait() if not self._queue.empty() else None
 
-    async def _write(self, batch: list[tuple[Arrival, asyncio.Future[Outcome]]]) -> None:
+    async def _write(self, batch: list[tuple[Arrival, asyncio.Future[WebhookAnswer]]]) -> None:
         try:
             outcomes = await self._store([a for a, _ in batch])
         except IntegrityError:
@@ -126,15 +129,17 @@ class DeliveryWriter:
                 try:
                     outcomes.extend(await self._store([arrival]))
                 except IntegrityError:
-                    outcomes.append(Outcome(200, {"status": "duplicate"}))
+                    outcomes.append(WebhookAnswer(200, {"status": "duplicate"}))
         except Exception:
             log.exception("could not store a batch of %d webhook deliveries", len(batch))
-            outcomes = [_error(503, "the delivery could not be stored; send it again")] * len(batch)
+            outcomes = [error_answer(503, "the delivery could not be stored; send it again")] * len(
+                batch
+            )
         for (_, future), outcome in zip(batch, outcomes, strict=True):
             if not future.done():
                 future.set_result(outcome)
 
-    async def _store(self, arrivals: list[Arrival]) -> list[Outcome]:
+    async def _store(self, arrivals: list[Arrival]) -> list[WebhookAnswer]:
         async with self._db.transaction() as session:
             state = await _load_known(session, arrivals)
             outcomes = [_accept(state, arrival) for arrival in arrivals]
@@ -178,7 +183,7 @@ async def _load_known(session: AsyncSession, arrivals: list[Arrival]) -> _Batch:
     return _Batch(session, known_deliveries, known_events, orders, refunds)
 
 
-def _accept(state: _Batch, arrival: Arrival) -> Outcome:
+def _accept(state: _Batch, arrival: Arrival) -> WebhookAnswer:
     info = arrival.info
     if info is None:
         state.delivery(
@@ -190,10 +195,10 @@ def _accept(state: _Batch, arrival: Arrival) -> Outcome:
             outcome="unusable",
             error=arrival.problem,
         )
-        return _error(400, arrival.problem or "the delivery cannot be identified")
+        return error_answer(400, arrival.problem or "the delivery cannot be identified")
 
     if (arrival.connection.name, info.delivery_id) in state.known_deliveries:
-        return Outcome(200, {"status": "duplicate"})
+        return WebhookAnswer(200, {"status": "duplicate"})
     state.known_deliveries.add((arrival.connection.name, info.delivery_id))
     # One merchant action can reach us as several deliveries (one per subscription).
     same_event = info.event_id is not None and info.dedup_key in state.known_events
@@ -209,11 +214,11 @@ def _accept(state: _Batch, arrival: Arrival) -> Outcome:
         outcome="duplicate" if same_event else "accepted",
     )
     if same_event:
-        return Outcome(200, {"status": "duplicate"})
+        return WebhookAnswer(200, {"status": "duplicate"})
 
     if arrival.kind is TopicKind.UNKNOWN:
         delivery.update(outcome="unusable", error=f"unknown topic {info.topic!r}")
-        return _error(400, f"unknown topic {info.topic!r}")
+        return error_answer(400, f"unknown topic {info.topic!r}")
     if arrival.kind in (TopicKind.ORDER, TopicKind.CANCELLED):
         return _accept_order(state, arrival, info, delivery)
     if arrival.kind is TopicKind.REFUND:
@@ -227,21 +232,21 @@ def _accept(state: _Batch, arrival: Arrival) -> Outcome:
                 correlation_id=info.delivery_id,
             )
         )
-        return Outcome(200, {"status": "accepted", "topic": info.topic})
+        return WebhookAnswer(200, {"status": "accepted", "topic": info.topic})
     delivery.update(outcome="stored", error=f"topic {info.topic} is stored but not acted on yet")
-    return Outcome(200, {"status": "stored", "topic": info.topic})
+    return WebhookAnswer(200, {"status": "stored", "topic": info.topic})
 
 
 def _accept_order(
     state: _Batch, arrival: Arrival, info: DeliveryInfo, delivery: dict[str, Any]
-) -> Outcome:
+) -> WebhookAnswer:
     order = arrival.order
     if order is None:
         delivery.update(outcome="unusable", error=arrival.problem)
         if arrival.order_key is not None:
             delivery["order_key"] = arrival.order_key
             _mark_unusable_order(state, arrival, info, arrival.order_key)
-        return _error(
+        return error_answer(
             422, f"the order could not be read: {arrival.problem}", order_key=arrival.order_key
         )
 
@@ -255,7 +260,7 @@ def _accept_order(
             f"{info.topic} carried an older version ({order.version.isoformat()}); kept, not applied.",
             details={"delivery_id": info.delivery_id},
         )
-        return Outcome(200, {"status": "stale", "order_key": order.order_key})
+        return WebhookAnswer(200, {"status": "stale", "order_key": order.order_key})
 
     stored = apply_version(state.session, stored, arrival.connection.name, order)
     state.orders[order.order_key] = stored
@@ -286,18 +291,18 @@ def _accept_order(
         )
     for refund in arrival.refunds:
         _record_refund(state, order.order_key, stored, refund)
-    return Outcome(200, {"status": "accepted", "order_key": order.order_key})
+    return WebhookAnswer(200, {"status": "accepted", "order_key": order.order_key})
 
 
-def _accept_refund(state: _Batch, arrival: Arrival, delivery: dict[str, Any]) -> Outcome:
+def _accept_refund(state: _Batch, arrival: Arrival, delivery: dict[str, Any]) -> WebhookAnswer:
     if arrival.problem is not None or arrival.order_key is None or not arrival.refunds:
         delivery.update(outcome="unusable", error=arrival.problem, order_key=arrival.order_key)
-        return _error(422, f"the refund could not be read: {arrival.problem}")
+        return error_answer(422, f"the refund could not be read: {arrival.problem}")
     delivery["order_key"] = arrival.order_key
     order = state.orders.get(arrival.order_key)
     for refund in arrival.refunds:
         _record_refund(state, arrival.order_key, order, refund)
-    return Outcome(200, {"status": "accepted", "order_key": arrival.order_key})
+    return WebhookAnswer(200, {"status": "accepted", "order_key": arrival.order_key})
 
 
 def _record_refund(state: _Batch, order_key: str, order: Order | None, refund: Refund) -> None:

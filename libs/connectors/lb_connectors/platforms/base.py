@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -209,3 +210,11 @@ def signature_matches(signature: str | None, raw_body: bytes, keys: Iterable[byt
     # No early exit: every candidate key is tried, so timing does not reveal which one matched.
     results = [hmac.compare_digest(hmac_sha256_base64(k, raw_body), given) for k in keys if k]
     return any(results)
+
+
+_EMPTY_REFUNDS = re.compile(rb'"refunds"\s*:\s*\[\s*\]')
+
+
+def has_no_refunds(body: bytes) -> bool:
+    """True when the body's refunds list is visibly empty: most orders, spared a second parse."""
+    return _EMPTY_REFUNDS.search(body) is not None

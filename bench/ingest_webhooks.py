@@ -4,10 +4,13 @@ Prints accepted/s, p50/p99 latency, and whether every webhook was stored and eve
 emitted; then the same load against a bare FastAPI endpoint that only returns 200, on the same
 machine in the same run, so the ratio is visible.
 
-    .venv/bin/python bench/ingest_webhooks.py [--requests 5000] [--connections 32]
+    .venv/bin/python bench/ingest_webhooks.py [--requests 5000] [--connections 32] [--web 1]
 
-Needs the local RabbitMQ. Starts ingest (real process, SQLite in a temp dir, its own broker
-prefix) and the bare endpoint itself, and stops them after.
+Needs the local RabbitMQ. Starts ingest as ops would on a 2-core host with SQLite (`--web`
+processes with role `web` sharing the port, one `worker` that relays the outbox; SQLite in a temp
+dir, its own broker prefix) and the bare endpoint, and stops them after. `--web 0` runs ingest as
+one process with role `all`. Also prints the CPU ingest used per webhook and how busy the machine
+was, which says whether a figure is bound by CPU or by waiting.
 """
 
 from __future__ import annotations
@@ -169,6 +172,22 @@ async def bind_ready_queue(amqp_url: str, prefix: str) -> None:
         await queue.bind(exchange, "order.ready")
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of all cores so far (Linux /proc/stat)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
 def stored_count(data_dir: Path) -> int:
     import sqlite3
 
@@ -182,6 +201,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--web", type=int, default=1, help="web processes (0: one `all` process)")
     args = parser.parse_args()
     amqp_url = os.environ.get("LEDGERBRIDGE_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
@@ -200,20 +220,37 @@ def main() -> None:
             "LEDGERBRIDGE_INGEST_PORT": str(ingest_port), "LEDGERBRIDGE_DEMO_SHOPIFY_SECRET": SECRET,
             "LEDGERBRIDGE_LOG_LEVEL": "WARNING",
         }  # fmt: skip
-        ingest = subprocess.Popen([sys.executable, "-m", "lb_ingest"], env=env, cwd=ROOT)
+        roles = ["web"] * args.web + ["worker"] if args.web else ["all"]
+        processes = []
         try:
-            wait_port(ingest_port, "/healthz")
+            for role in roles:
+                port = ingest_port if role != "worker" else ingest_port + 1
+                role_env = {**env, "LEDGERBRIDGE_ROLE": role, "LEDGERBRIDGE_INGEST_PORT": str(port)}
+                processes.append(
+                    subprocess.Popen([sys.executable, "-m", "lb_ingest"], env=role_env, cwd=ROOT)
+                )
+                wait_port(port, "/healthz")  # one by one: each migrates the database at start
             asyncio.run(load(ingest_port, warmup, args.connections))
             requests = [request_bytes(ingest_port, b) for b in bodies]
+            pids = [p.pid for p in processes]
+            cpu_before, busy_before = cpu_seconds(pids), machine_busy()
             seconds, latencies, statuses = asyncio.run(
                 load(ingest_port, requests, args.connections)
             )
-            ingest_rate = report("ingest (verify+store+emit)", seconds, latencies, statuses)
+            cpu_after, busy_after = cpu_seconds(pids), machine_busy()
+            ingest_rate = report(f"ingest ({' + '.join(roles)})", seconds, latencies, statuses)
+            busy = (busy_after[0] - busy_before[0]) / (busy_after[1] - busy_before[1])
+            print(
+                f"{'':<28} ingest CPU {1000 * (cpu_after - cpu_before) / len(requests):.2f} ms "
+                f"per webhook; machine {busy:.0%} busy"
+            )
             emitted = asyncio.run(count_ready(amqp_url, prefix, args.requests + len(warmup)))
             stored = stored_count(Path(tmp))
         finally:
-            ingest.terminate()
-            ingest.wait(timeout=30)
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                process.wait(timeout=30)
     print(
         f"stored {stored - len(warmup)}/{args.requests} deliveries, emitted "
         f"{emitted - len(warmup)}/{args.requests} order.ready"

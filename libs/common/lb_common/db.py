@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, event, text
+from sqlalchemy import Connection, DateTime, Engine, create_engine, event, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -20,6 +21,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from lb_common.write_lock import SQLiteWriteLock
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -40,6 +43,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+T = TypeVar("T")
+#: What `Database.on_commit` listeners get: the committed session's or connection's `info`.
+CommitInfo = dict[Any, Any]
 
 
 def utcnow() -> datetime:
@@ -71,10 +79,9 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        if self.is_sqlite:
-            path = url.split("///", 1)[-1]
-            if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = url.split("///", 1)[-1] if self.is_sqlite else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.engine: AsyncEngine = create_async_engine(url, pool_pre_ping=not self.is_sqlite)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
@@ -83,13 +90,24 @@ class Database:
             self.engine, class_=AsyncSession, expire_on_commit=False
         )
         self._write_engine = self.engine.execution_options(lb_write=True)
-        # SQLite allows one writer. Queue writers here rather than in SQLite's busy handler,
-        # which sleeps in growing steps (up to 100 ms) and wrecks latency under load.
-        self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
-        self._after_commit: list[Callable[[AsyncSession], None]] = []
+        file = path if path and path != ":memory:" else None
+        self._write_lock = SQLiteWriteLock(file) if self.is_sqlite else None
+        self._after_commit: list[Callable[[CommitInfo], None]] = []
+        # Hot write paths (see write_sync) run whole transactions on one thread of their own:
+        # one hand-over per transaction instead of one per statement.
+        self._sync_writer: tuple[Engine, ThreadPoolExecutor] | None = None
+        if self.is_sqlite and path and path != ":memory:":
+            engine = create_engine(f"sqlite:///{path}").execution_options(lb_write=True)
+            event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "begin", _sqlite_begin)
+            self._sync_writer = (engine, ThreadPoolExecutor(1, thread_name_prefix="db-writer"))
 
-    def on_commit(self, callback: Callable[[AsyncSession], None]) -> None:
+    def on_commit(self, callback: Callable[[CommitInfo], None]) -> None:
         self._after_commit.append(callback)
+
+    def _committed(self, info: CommitInfo) -> None:
+        for callback in self._after_commit:
+            callback(info)
 
     async def create_tables(self, models: Sequence[type[SQLModel]]) -> None:
         tables = [m.__table__ for m in models]  # type: ignore[attr-defined]
@@ -102,7 +120,7 @@ class Database:
         when the block ends without error. For schema changes (see migrations.py)."""
         async with contextlib.AsyncExitStack() as stack:
             if self._write_lock is not None:
-                await stack.enter_async_context(self._write_lock)
+                await stack.enter_async_context(self._write_lock.held())
             yield await stack.enter_async_context(self._write_engine.begin())
 
     @contextlib.asynccontextmanager
@@ -116,12 +134,37 @@ class Database:
         """For writes: commits when the block ends without error, then runs on_commit listeners."""
         async with contextlib.AsyncExitStack() as stack:
             if self._write_lock is not None:
-                await stack.enter_async_context(self._write_lock)
+                await stack.enter_async_context(self._write_lock.held())
             session = await stack.enter_async_context(self._sessions(bind=self._write_engine))
             async with session.begin():
                 yield session
-        for callback in self._after_commit:
-            callback(session)
+        self._committed(session.info)
+
+    async def write_sync(self, work: Callable[[Connection], T]) -> T:
+        """Run `work` (plain, synchronous Core code) in one write transaction and commit.
+
+        For the hot write paths: on a SQLite file the whole transaction runs on the writer
+        thread, so the event loop hands over once, not once per statement (each hand-over
+        waits behind every request the loop has ready). Elsewhere it runs through the async
+        engine as usual.
+        """
+        if self._sync_writer is None:
+            async with self._write_engine.begin() as connection:
+                result = await connection.run_sync(work)
+                info = connection.sync_connection.info if connection.sync_connection else {}
+            self._committed(info)
+            return result
+        engine, thread = self._sync_writer
+
+        def in_thread() -> tuple[T, CommitInfo]:
+            with engine.begin() as connection:
+                return work(connection), connection.info
+
+        assert self._write_lock is not None
+        async with self._write_lock.held():
+            result, info = await asyncio.get_running_loop().run_in_executor(thread, in_thread)
+        self._committed(info)
+        return result
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
@@ -129,3 +172,9 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._sync_writer is not None:
+            engine, thread = self._sync_writer
+            thread.shutdown(wait=True)
+            engine.dispose()
+        if self._write_lock is not None:
+            self._write_lock.close()

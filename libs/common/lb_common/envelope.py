@@ -45,16 +45,38 @@ class Envelope(BaseModel):
         caused_by: Envelope | None = None,
     ) -> Envelope:
         """Build an envelope; when caused by another message, carry its correlation on."""
+        return cls.wrap_dumped(
+            type(event),
+            event.model_dump(mode="json"),
+            connection=connection,
+            order_key=order_key,
+            correlation_id=correlation_id,
+            caused_by=caused_by,
+        )
+
+    @classmethod
+    def wrap_dumped(
+        cls,
+        event_type: builtins.type[Event],
+        payload: dict[str, Any],
+        *,
+        connection: str,
+        order_key: str | None,
+        correlation_id: str | None = None,
+        caused_by: Envelope | None = None,
+    ) -> Envelope:
+        """`wrap` for a payload the caller already validated and dumped to JSON-ready values
+        (the webhook writer dumps each order once, for its row and its message)."""
         if correlation_id is None:
             correlation_id = caused_by.correlation_id if caused_by else (order_key or "")
         return cls(
-            type=event.TYPE,
-            version=event.VERSION,
+            type=event_type.TYPE,
+            version=event_type.VERSION,
             connection=connection,
             order_key=order_key,
             correlation_id=correlation_id,
             causation_id=caused_by.message_id if caused_by else None,
-            payload=event.model_dump(mode="json"),
+            payload=payload,
         )
 
     def parse(self, model: builtins.type[E]) -> E:

@@ -16,18 +16,19 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Column, LargeBinary, Text, func, insert, update
+from sqlalchemy import Column, Connection, LargeBinary, Text, func, insert, update
+from sqlalchemy import select as core_select
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from lb_common import tracing
-from lb_common.db import Database, UTCDateTime, utcnow
+from lb_common.db import CommitInfo, Database, UTCDateTime, utcnow
 from lb_common.envelope import Envelope
 from lb_common.events import OrderProgress
 
 log = logging.getLogger(__name__)
 
-_SESSION_FLAG = "outbox_added"
+_ADDED_FLAG = "outbox_added"
 
 
 class OutboxMessage(SQLModel, table=True):
@@ -66,15 +67,15 @@ def outbox_row(envelope: Envelope) -> dict[str, Any]:
 def add_to_outbox(session: AsyncSession, envelope: Envelope) -> None:
     """Queue `envelope` for publishing when (and only if) the surrounding transaction commits."""
     session.add(OutboxMessage(**outbox_row(envelope)))
-    session.info[_SESSION_FLAG] = True
+    session.info[_ADDED_FLAG] = True
 
 
-async def insert_outbox_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Bulk form of add_to_outbox, for hot paths that write many messages in one transaction."""
+def insert_outbox_rows(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """Bulk form of add_to_outbox, for hot paths (Database.write_sync) that write many messages
+    in one transaction."""
     if rows:
-        connection = await session.connection()
-        await connection.execute(insert(OutboxMessage), rows)
-        session.info[_SESSION_FLAG] = True
+        connection.execute(insert(OutboxMessage), rows)
+        connection.info[_ADDED_FLAG] = True
 
 
 async def pending_count(session: AsyncSession) -> int:
@@ -102,8 +103,8 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         db.on_commit(self._after_commit)
 
-    def _after_commit(self, session: AsyncSession) -> None:
-        if session.info.pop(_SESSION_FLAG, False):
+    def _after_commit(self, info: CommitInfo) -> None:
+        if info.pop(_ADDED_FLAG, False):
             self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -125,36 +126,37 @@ class OutboxRelay:
 
     async def publish_pending(self) -> int:
         """Publish one batch of due messages; returns how many were published."""
+        table = OutboxMessage.__table__  # type: ignore[attr-defined]
+        # Plain rows, not ORM objects: the relay handles every message a service sends.
         query = (
-            select(OutboxMessage)
-            .where(
-                col(OutboxMessage.published_at).is_(None),
-                OutboxMessage.next_attempt_at <= utcnow(),
-            )
-            .order_by(col(OutboxMessage.id))
+            core_select(table.c.id, table.c.routing_key, table.c.body, table.c.message_id,
+                   table.c.headers, table.c.attempts)
+            .where(table.c.published_at.is_(None), table.c.next_attempt_at <= utcnow())
+            .order_by(table.c.id)
             .limit(self._batch_size)
-        )
+        )  # fmt: skip
         if self._db.is_sqlite:
             # SQLite has one writer: never hold its lock while waiting on the broker. Two
             # replicas may both publish a row; consumers drop the second through their inbox.
             async with self._db.session() as session:
-                rows = list((await session.exec(query)).all())
+                rows = list(await (await session.connection()).execute(query))
             outcomes = await self._publish_all(rows)
             async with self._db.transaction() as session:
                 await self._record(session, rows, outcomes)
         else:
             # PostgreSQL replicas split the pending rows between them with SKIP LOCKED.
             async with self._db.transaction() as session:
-                rows = list((await session.exec(query.with_for_update(skip_locked=True))).all())
+                connection = await session.connection()
+                rows = list(await connection.execute(query.with_for_update(skip_locked=True)))
                 outcomes = await self._publish_all(rows)
                 await self._record(session, rows, outcomes)
         return sum(1 for error in outcomes if error is None)
 
-    async def _publish_all(self, rows: list[OutboxMessage]) -> list[str | None]:
+    async def _publish_all(self, rows: list[Any]) -> list[str | None]:
         # Confirms are awaited together, so a batch costs about one broker round trip.
         return list(await asyncio.gather(*(self._try_publish(row) for row in rows)))
 
-    async def _try_publish(self, row: OutboxMessage) -> str | None:
+    async def _try_publish(self, row: Any) -> str | None:
         try:
             await self._publish(row.routing_key, row.body, row.message_id, json.loads(row.headers))
         except Exception as exc:
@@ -167,9 +169,7 @@ class OutboxRelay:
         return None
 
     @staticmethod
-    async def _record(
-        session: AsyncSession, rows: list[OutboxMessage], outcomes: list[str | None]
-    ) -> None:
+    async def _record(session: AsyncSession, rows: list[Any], outcomes: list[str | None]) -> None:
         sent = [row.id for row, error in zip(rows, outcomes, strict=True) if error is None]
         if sent:
             await session.exec(

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,9 @@ class ServiceParts:
     migrations: Path
     handlers: dict[str, Handler]
     app_factory: Callable[[], FastAPI]
+    #: Jobs the HTTP app needs (e.g. ingest's webhook writer): run in every role.
+    request_jobs: list[BackgroundJob] = field(default_factory=list)
+    #: Periodic and message work: run by roles `all` and `worker`, never by `web`.
     background: list[BackgroundJob] = field(default_factory=list)
     on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -53,7 +57,14 @@ class ServiceParts:
 class ServiceRuntime:
     def __init__(self, parts: ServiceParts) -> None:
         self.parts = parts
-        self.relay = outbox.OutboxRelay(parts.db, parts.broker.publish_event)
+        self.role = parts.settings.role
+        # A worker publishes what web processes commit, so it cannot be woken by its own
+        # commits: it polls the outbox often instead (an indexed query on unpublished rows).
+        self.relay = outbox.OutboxRelay(
+            parts.db,
+            parts.broker.publish_event,
+            poll_interval=0.05 if self.role == "worker" else 1.0,
+        )
         self.consumer: Consumer | None = None
         self.stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -65,7 +76,8 @@ class ServiceRuntime:
         await p.broker.connect()
         for hook in p.on_start:
             await hook()
-        if p.handlers:
+        handles_messages = self.role != "web"
+        if p.handlers and handles_messages:
             self.consumer = Consumer(
                 p.broker,
                 p.db,
@@ -77,10 +89,11 @@ class ServiceRuntime:
             )
             await self.consumer.declare()
             await self.consumer.start()
-        self._tasks.append(asyncio.create_task(self.relay.run(self.stopping)))
-        for job in p.background:
-            self._tasks.append(asyncio.create_task(job(self.stopping)))
-        log.info("service started")
+        jobs = [*p.request_jobs]
+        if handles_messages:
+            jobs += [self.relay.run, *p.background]
+        self._tasks += [asyncio.create_task(job(self.stopping)) for job in jobs]
+        log.info("service started", extra={"data": {"role": self.role}})
 
     async def stop(self) -> None:
         self.stopping.set()
@@ -89,8 +102,9 @@ class ServiceRuntime:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(task, timeout=10)
-        with contextlib.suppress(Exception):
-            await self.relay.flush()
+        if self.role != "web":
+            with contextlib.suppress(Exception):
+                await self.relay.flush()
         await self.parts.broker.close()
         for hook in self.parts.on_stop:
             with contextlib.suppress(Exception):
@@ -110,13 +124,25 @@ class ServiceRuntime:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._request_exit, server)
         try:
-            await server.serve()
+            await server.serve(sockets=[_listening_socket(host, port)])
         finally:
             await self.stop()
 
     def _request_exit(self, server: uvicorn.Server) -> None:
         log.info("shutdown requested")
         server.should_exit = True
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """SO_REUSEPORT: several processes of a service (role `web`) listen on one port and the
+    kernel spreads connections between them."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
 
 
 class _QuietSignalsServer(uvicorn.Server):

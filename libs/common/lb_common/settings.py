@@ -6,6 +6,7 @@ A service composes these with its own `ServiceSettings` subclass (prefix `LEDGER
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,6 +22,11 @@ class CommonSettings(BaseSettings):
     admin_token: SecretStr | None = None
     data_dir: Path = Path("data")
     host: str = "127.0.0.1"
+    # What this process runs. `all`: everything. `web`: the HTTP app only (webhooks, admin
+    # API); the messages it writes wait in the outbox, and several web processes can share one
+    # port. `worker`: consumers, outbox relay and periodic jobs (its port still answers health
+    # and admin calls). See docs/architecture.md, "Scaling out".
+    role: Literal["all", "web", "worker"] = "all"
     log_level: str = "INFO"
     log_json: bool = True
     # Delayed retry: one TTL queue per step; a message waits step i on its (i+1)-th failure.

@@ -41,7 +41,7 @@ def bootstrap(
     async def reconcile_now(name: str, since: datetime | None) -> ReconcileResult:
         return await reconcile.reconcile(db, writer, connections, shops, name, since=since)
 
-    background: list[BackgroundJob] = [writer.run]
+    background: list[BackgroundJob] = []
     if settings.reconcile_interval_seconds > 0:
         background.append(
             functools.partial(
@@ -90,6 +90,7 @@ def bootstrap(
             "order.failed": functools.partial(consumers.handle_failed, db=db),
         },
         app_factory=app_factory,
+        request_jobs=[writer.run],
         background=background,
         on_start=[seed_demo_connection] if settings.seed_demo_connection else [],
         on_stop=[shops.aclose],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict
 
@@ -36,6 +37,22 @@ def public_view(connection: Connection) -> dict[str, object]:
     }
 
 
+@dataclass(frozen=True)
+class ActiveConnection:
+    """A connection as webhooks use it: the row's values, with its settings validated once
+    (validating them per webhook cost more than verifying the signature)."""
+
+    name: str
+    platform: str
+    secrets: tuple[str, ...]
+    enabled: bool
+    settings: IngestConnectionSettings
+
+    @classmethod
+    def of(cls, row: Connection) -> ActiveConnection:
+        return cls(row.name, row.platform, tuple(row.secrets), row.enabled, settings_of(row))
+
+
 class ConnectionCache:
     """Connections read on every webhook, cached briefly: a change made through this process's
     API applies at once, one made through another replica within `ttl` seconds."""
@@ -43,15 +60,16 @@ class ConnectionCache:
     def __init__(self, db: Database, ttl: float = 5.0) -> None:
         self._db = db
         self._ttl = ttl
-        self._entries: dict[str, tuple[float, Connection | None]] = {}
+        self._entries: dict[str, tuple[float, ActiveConnection | None]] = {}
 
-    async def get(self, name: str) -> Connection | None:
+    async def get(self, name: str) -> ActiveConnection | None:
         now = time.monotonic()
         cached = self._entries.get(name)
         if cached is not None and now - cached[0] < self._ttl:
             return cached[1]
         async with self._db.session() as session:
-            connection = await session.get(Connection, name)
+            row = await session.get(Connection, name)
+        connection = ActiveConnection.of(row) if row is not None else None
         self._entries[name] = (now, connection)
         return connection
 

@@ -26,9 +26,10 @@ from lb_connectors.platforms.base import (
 )
 from lb_connectors.platforms.registry import get_adapter
 from lb_connectors.shops import ShopDirectory
-from lb_ingest.connections import ConnectionCache, settings_of
+from lb_ingest.arrival import Arrival
+from lb_ingest.connections import ActiveConnection, ConnectionCache
 from lb_ingest.store import Connection, Order, ReconciliationMark
-from lb_ingest.writer import Arrival, DeliveryWriter
+from lb_ingest.writer import DeliveryWriter
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ async def reconcile(
     connection = await connections.get(connection_name)
     if connection is None:
         raise ReconcileError(f"no connection named {connection_name!r}")
-    shop = settings_of(connection).shop_domain
+    shop = connection.settings.shop_domain
     if connection.platform != "shopify" or not shop:
         raise ReconcileError(
             f"connection {connection_name!r} cannot be reconciled: it needs platform shopify "
@@ -79,7 +80,7 @@ async def reconcile(
         since = (mark.last_run_at - OVERLAP) if mark else started - FIRST_WINDOW
 
     adapter = get_adapter("shopify")
-    fields = settings_of(connection).customer_fields
+    fields = connection.settings.customer_fields
     seen = fed = unchanged = unreadable = 0
     batch: list[tuple[str, bytes]] = []
     async for raw in shops.for_connection(connection_name).iter_orders(since):
@@ -109,7 +110,7 @@ async def _feed(
     db: Database,
     writer: DeliveryWriter,
     adapter: PlatformAdapter,
-    connection: Connection,
+    connection: ActiveConnection,
     shop: str,
     fields: CustomerFieldMap,
     batch: list[tuple[str, bytes]],
@@ -185,7 +186,7 @@ async def run_periodically(
             ).all()
         for name in names:
             connection = await connections.get(name)
-            if connection is None or not settings_of(connection).shop_domain:
+            if connection is None or not connection.settings.shop_domain:
                 continue
             try:
                 await reconcile(db, writer, connections, shops, name)

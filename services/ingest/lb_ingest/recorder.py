@@ -1,42 +1,19 @@
-"""Where order logic writes its timeline entries and outgoing messages.
-
-The same logic (orders.py) runs on a session, one order at a time (replay), and in the webhook
-writer's group commit, which collects plain rows and inserts them in bulk.
-"""
+"""Where order logic writes its timeline entries and outgoing messages: collected as plain rows,
+inserted with one statement per table when the transaction is written."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
-from sqlalchemy import insert
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy import Connection, insert
 
 from lb_common.envelope import Envelope
-from lb_common.outbox import add_to_outbox, insert_outbox_rows, outbox_row
+from lb_common.outbox import insert_outbox_rows, outbox_row
 from lb_ingest.store import TimelineEntry
-from lb_ingest.timeline import add_entry, entry_row
-
-
-class Recorder(Protocol):
-    def timeline(self, order_key: str, step: str, message: str, **kw: Any) -> None: ...
-
-    def emit(self, envelope: Envelope) -> None: ...
-
-
-class SessionRecorder:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-
-    def timeline(self, order_key: str, step: str, message: str, **kw: Any) -> None:
-        add_entry(self._session, order_key, step, message, **kw)
-
-    def emit(self, envelope: Envelope) -> None:
-        add_to_outbox(self._session, envelope)
+from lb_ingest.timeline import entry_row
 
 
 class RowRecorder:
-    """Collects rows; `write` inserts them with one statement per table."""
-
     def __init__(self) -> None:
         self.timeline_rows: list[dict[str, Any]] = []
         self.outbox_rows: list[dict[str, Any]] = []
@@ -47,8 +24,7 @@ class RowRecorder:
     def emit(self, envelope: Envelope) -> None:
         self.outbox_rows.append(outbox_row(envelope))
 
-    async def write(self, session: AsyncSession) -> None:
+    def write(self, connection: Connection) -> None:
         if self.timeline_rows:
-            connection = await session.connection()
-            await connection.execute(insert(TimelineEntry), self.timeline_rows)
-        await insert_outbox_rows(session, self.outbox_rows)
+            connection.execute(insert(TimelineEntry), self.timeline_rows)
+        insert_outbox_rows(connection, self.outbox_rows)

@@ -14,8 +14,9 @@ from lb_common.events import ShopStockReported
 from lb_common.orders import make_order_key
 from lb_connectors.platforms.base import MissingHeaderError, PayloadError, TopicKind
 from lb_connectors.platforms.registry import get_adapter
-from lb_ingest.connections import ConnectionCache, settings_of
-from lb_ingest.writer import Arrival, DeliveryWriter, WebhookAnswer, error_answer
+from lb_ingest.arrival import Arrival, WebhookAnswer, error_answer
+from lb_ingest.connections import ConnectionCache
+from lb_ingest.writer import DeliveryWriter
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ async def receive_webhook(
     if arrival.kind in (TopicKind.ORDER, TopicKind.CANCELLED):
         try:
             arrival.order = adapter.parse_order(
-                body, shop=info.shop, fields=settings_of(connection).customer_fields
+                body, shop=info.shop, fields=connection.settings.customer_fields
             )
             # Refunds also travel inside order bodies (WooCommerce only sends them so).
             arrival.refunds = adapter.parse_refunds_from_order(body, shop=info.shop)

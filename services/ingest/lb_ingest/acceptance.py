@@ -1,0 +1,211 @@
+"""What a delivery means, given what is already stored: duplicate, stale, a new order version,
+a refund, a stock report. Decisions only, on the batch's plain state; batch_rows.py does the I/O."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from lb_common.db import utcnow
+from lb_common.envelope import Envelope
+from lb_common.events import OrderCancelled, OrderRefunded, Refund
+from lb_connectors.platforms.base import DeliveryInfo, TopicKind
+from lb_ingest import transfer
+from lb_ingest.arrival import Arrival, WebhookAnswer, error_answer
+from lb_ingest.batch_rows import BatchState, RefundState
+from lb_ingest.orders import OrderState, apply_version, decide_and_emit, new_order_state
+
+
+def accept(state: BatchState, arrival: Arrival) -> WebhookAnswer:
+    info = arrival.info
+    if info is None:
+        state.delivery(
+            connection=arrival.connection.name,
+            platform=arrival.platform,
+            topic="(unknown)",
+            delivery_id=f"unidentified-{uuid.uuid4()}",
+            body=arrival.body,
+            outcome="unusable",
+            error=arrival.problem,
+        )
+        return error_answer(400, arrival.problem or "the delivery cannot be identified")
+
+    if (arrival.connection.name, info.delivery_id) in state.known_deliveries:
+        return WebhookAnswer(200, {"status": "duplicate"})
+    state.known_deliveries.add((arrival.connection.name, info.delivery_id))
+    # One merchant action can reach us as several deliveries (one per subscription).
+    same_event = info.event_id is not None and info.dedup_key in state.known_events
+    state.known_events.add(info.dedup_key)
+    delivery = state.delivery(
+        connection=arrival.connection.name,
+        platform=info.platform,
+        topic=info.topic,
+        delivery_id=info.delivery_id,
+        event_key=info.dedup_key,
+        shop=info.shop,
+        body=arrival.body,
+        outcome="duplicate" if same_event else "accepted",
+    )
+    if same_event:
+        return WebhookAnswer(200, {"status": "duplicate"})
+
+    if arrival.kind is TopicKind.UNKNOWN:
+        delivery.update(outcome="unusable", error=f"unknown topic {info.topic!r}")
+        return error_answer(400, f"unknown topic {info.topic!r}")
+    if arrival.kind in (TopicKind.ORDER, TopicKind.CANCELLED):
+        return _accept_order(state, arrival, info, delivery)
+    if arrival.kind is TopicKind.REFUND:
+        return _accept_refund(state, arrival, delivery)
+    if arrival.kind is TopicKind.INVENTORY_LEVEL and arrival.stock is not None:
+        state.recorder.emit(
+            Envelope.wrap(
+                arrival.stock,
+                connection=arrival.connection.name,
+                order_key=None,
+                correlation_id=info.delivery_id,
+            )
+        )
+        return WebhookAnswer(200, {"status": "accepted", "topic": info.topic})
+    delivery.update(outcome="stored", error=f"topic {info.topic} is stored but not acted on yet")
+    return WebhookAnswer(200, {"status": "stored", "topic": info.topic})
+
+
+def _accept_order(
+    state: BatchState, arrival: Arrival, info: DeliveryInfo, delivery: dict[str, Any]
+) -> WebhookAnswer:
+    order = arrival.order
+    if order is None:
+        delivery.update(outcome="unusable", error=arrival.problem)
+        if arrival.order_key is not None:
+            delivery["order_key"] = arrival.order_key
+            _mark_unusable_order(state, arrival, info, arrival.order_key)
+        return error_answer(
+            422, f"the order could not be read: {arrival.problem}", order_key=arrival.order_key
+        )
+
+    delivery.update(order_key=order.order_key, order_version=order.version)
+    stored = state.orders.get(order.order_key)
+    if stored is not None and stored.version is not None and order.version < stored.version:
+        delivery["outcome"] = "stale"
+        state.recorder.timeline(
+            order.order_key,
+            "webhook.stale",
+            f"{info.topic} carried an older version ({order.version.isoformat()}); kept, not applied.",
+            details={"delivery_id": info.delivery_id},
+        )
+        return WebhookAnswer(200, {"status": "stale", "order_key": order.order_key})
+
+    if stored is None:
+        stored = state.orders[order.order_key] = new_order_state(arrival.connection.name, order)
+    # Dumped once: the same values go into the order's row and into its order.ready message.
+    canonical = order.model_dump(mode="json")
+    apply_version(stored, order, canonical)
+    state.recorder.timeline(
+        order.order_key,
+        "webhook.received",
+        f"{info.topic} received ({order.financial_status}, {order.currency} {order.total_price}).",
+        details={"delivery_id": info.delivery_id, "topic": info.topic},
+    )
+    if stored.transferred_at is None:
+        decide_and_emit(
+            state.recorder, stored, order, arrival.connection.settings.transfer, canonical
+        )
+        if stored.transferred_at is not None:
+            _send_held_refunds(state, stored)
+    elif order.cancelled_at is not None and not stored.cancellation_sent:
+        stored.update(cancellation_sent=True)
+        state.recorder.timeline(
+            order.order_key,
+            "order.cancelled",
+            "Cancelled after it was transferred: a credit note for what is not yet credited follows.",
+            level="warning",
+        )
+        state.recorder.emit(
+            Envelope.wrap(
+                OrderCancelled(order_key=order.order_key, reason=order.note),
+                connection=stored.connection,
+                order_key=order.order_key,
+            )
+        )
+    for refund in arrival.refunds:
+        _record_refund(state, order.order_key, stored, refund)
+    return WebhookAnswer(200, {"status": "accepted", "order_key": order.order_key})
+
+
+def _accept_refund(state: BatchState, arrival: Arrival, delivery: dict[str, Any]) -> WebhookAnswer:
+    if arrival.problem is not None or arrival.order_key is None or not arrival.refunds:
+        delivery.update(outcome="unusable", error=arrival.problem, order_key=arrival.order_key)
+        return error_answer(422, f"the refund could not be read: {arrival.problem}")
+    delivery["order_key"] = arrival.order_key
+    order = state.orders.get(arrival.order_key)
+    for refund in arrival.refunds:
+        _record_refund(state, arrival.order_key, order, refund)
+    return WebhookAnswer(200, {"status": "accepted", "order_key": arrival.order_key})
+
+
+def _record_refund(
+    state: BatchState, order_key: str, order: OrderState | None, refund: Refund
+) -> None:
+    """Keep each refund once (by the platform's id); send it on once its order is transferred."""
+    if (order_key, refund.refund_id) in state.refunds:
+        return
+    record = RefundState(order_key, refund.refund_id, refund.model_dump(mode="json"))
+    state.refunds[(order_key, refund.refund_id)] = record
+    amount = f"{refund.currency} {refund.total}"
+    if order is not None and order.transferred_at is not None:
+        _send_refund(state, order, record)
+        state.recorder.timeline(
+            order_key, "refund.received", f"Refund {refund.refund_id} of {amount} received."
+        )
+    else:
+        state.recorder.timeline(
+            order_key,
+            "refund.held",
+            f"Refund {refund.refund_id} of {amount} received before the order was transferred; "
+            "it follows the invoice.",
+        )
+
+
+def _send_held_refunds(state: BatchState, order: OrderState) -> None:
+    for (key, _), record in state.refunds.items():
+        if key == order.order_key and not record.emitted:
+            _send_refund(state, order, record)
+
+
+def _send_refund(state: BatchState, order: OrderState, record: RefundState) -> None:
+    record.emitted = record.emitted_now = True
+    state.recorder.emit(
+        Envelope.wrap(
+            OrderRefunded(order_key=order.order_key, refund=Refund.model_validate(record.payload)),
+            connection=order.connection,
+            order_key=order.order_key,
+        )
+    )
+
+
+def _mark_unusable_order(
+    state: BatchState, arrival: Arrival, info: DeliveryInfo, order_key: str
+) -> None:
+    order = state.orders.get(order_key)
+    if order is None:
+        order = state.orders[order_key] = OrderState(
+            order_key=order_key,
+            connection=arrival.connection.name,
+            platform=info.platform,
+            shop=info.shop,
+            order_id=order_key.rsplit(":", 1)[-1],
+            status=transfer.FAILED,
+        )
+    if order.transferred_at is None:
+        order.update(
+            status=transfer.FAILED,
+            status_reason=f"The webshop sent an order that could not be read: {arrival.problem}",
+        )
+    order.update(updated_at=utcnow())
+    state.recorder.timeline(
+        order_key,
+        "webhook.unusable",
+        f"{info.topic} could not be read: {arrival.problem}. The delivery is kept; replay after "
+        "the cause is fixed.",
+        level="error",
+    )

@@ -233,16 +233,20 @@ def main() -> None:
             asyncio.run(load(ingest_port, warmup, args.connections))
             requests = [request_bytes(ingest_port, b) for b in bodies]
             pids = [p.pid for p in processes]
-            cpu_before, busy_before = cpu_seconds(pids), machine_busy()
+            cpu_before, busy_before = [cpu_seconds([pid]) for pid in pids], machine_busy()
             seconds, latencies, statuses = asyncio.run(
                 load(ingest_port, requests, args.connections)
             )
-            cpu_after, busy_after = cpu_seconds(pids), machine_busy()
+            cpu_after, busy_after = [cpu_seconds([pid]) for pid in pids], machine_busy()
             ingest_rate = report(f"ingest ({' + '.join(roles)})", seconds, latencies, statuses)
             busy = (busy_after[0] - busy_before[0]) / (busy_after[1] - busy_before[1])
+            per_webhook = [
+                f"{role} {1000 * (after - before) / len(requests):.2f}"
+                for role, before, after in zip(roles, cpu_before, cpu_after, strict=True)
+            ]
             print(
-                f"{'':<28} ingest CPU {1000 * (cpu_after - cpu_before) / len(requests):.2f} ms "
-                f"per webhook; machine {busy:.0%} busy"
+                f"{'':<28} ingest CPU ms per webhook: {', '.join(per_webhook)}; "
+                f"machine {busy:.0%} busy"
             )
             emitted = asyncio.run(count_ready(amqp_url, prefix, args.requests + len(warmup)))
             stored = stored_count(Path(tmp))

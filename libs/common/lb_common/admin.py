@@ -69,8 +69,9 @@ def create_admin_app(
     async def metrics() -> PlainTextResponse:
         return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
 
-    for router in routers:
-        app.include_router(router, dependencies=[Depends(require_admin)])
+    # Open routers (webhooks) first: routes are matched in order, and webhooks are the traffic.
     for router in open_routers:
         app.include_router(router)
+    for router in routers:
+        app.include_router(router, dependencies=[Depends(require_admin)])
     return app

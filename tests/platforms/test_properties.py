@@ -8,6 +8,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -60,6 +61,14 @@ def _only_payload_errors(raw: bytes) -> None:
 @given(st.binary(max_size=200))
 def test_arbitrary_bytes(raw: bytes) -> None:
     _only_payload_errors(raw)
+
+
+def test_a_number_no_decimal_can_hold_is_a_payload_error() -> None:
+    # Decimal refuses exponents beyond its context; that must not surface as a server error.
+    raw = b'{"id": 1, "total_price": 1e9999999999999999999999999}'
+    _only_payload_errors(raw)
+    with pytest.raises(PayloadError, match="out of range"):
+        shopify.parse_order(raw, shop="s")
 
 
 @given(st.dictionaries(st.text(max_size=15), json_values, max_size=8))

@@ -20,9 +20,12 @@ from .base import CustomerFieldMap
 # Reads one amount: (object, plain key, default when absent) → amount.
 Money = Callable[[Obj, str, Decimal | None], Decimal]
 
+# The shop's amounts are the plain fields, read as they are.
+_shop_money: Money = Obj.money
 
-def _shop_money(o: Obj, key: str, default: Decimal | None = None) -> Decimal:
-    return o.money(key, default=default)
+# The fields of an empty Buyer, which carries nothing an invoice could use: when a buyer's
+# fields equal these (the comparison BaseModel.__eq__ makes), no Buyer is built at all.
+_NO_BUYER = Buyer().model_dump()
 
 
 class _NoPresentment(Exception):
@@ -122,7 +125,7 @@ def _line(li: Obj, money: Money) -> OrderLine:
         # discount (see the HKD fixture), and it is slated for deprecation.
         discount=total([money(a, "amount", None) for a in li.objs("discount_allocations")]),
         tax=total([money(t, "price", None) for t in tax_lines]),
-        tax_rate=single_rate([t.money("rate") for t in tax_lines if t.has("rate")]),
+        tax_rate=_tax_rate(tax_lines),
         product_id=li.opt_id("product_id"),
         variant_id=li.opt_id("variant_id"),
         gift_card=li.flag("gift_card"),
@@ -139,17 +142,19 @@ def _shipping_line(s: Obj, money: Money) -> ShippingLine:
         price=money(s, "price", None),
         discount=total([money(a, "amount", None) for a in s.objs("discount_allocations")]),
         tax=total([money(t, "price", None) for t in tax_lines]),
-        tax_rate=single_rate([t.money("rate") for t in tax_lines if t.has("rate")]),
+        tax_rate=_tax_rate(tax_lines),
     )
+
+
+def _tax_rate(tax_lines: list[Obj]) -> Decimal | None:
+    return single_rate([r for t in tax_lines if (r := t.opt_money("rate")) is not None])
 
 
 def _address(a: Obj | None) -> Address | None:
     if a is None:
         return None
     first, last = a.clean_text("first_name"), a.clean_text("last_name")
-    address = build(
-        Address,
-        a.path,
+    values = dict(
         name=a.clean_text("name") or " ".join(p for p in (first, last) if p) or None,
         company=a.clean_text("company"),
         address1=a.clean_text("address1"),
@@ -162,7 +167,7 @@ def _address(a: Obj | None) -> Address | None:
         phone=a.clean_text("phone"),
     )
     # A redacted or empty address object carries nothing an invoice could use.
-    return address if any(address.model_dump().values()) else None
+    return build(Address, a.path, **values) if any(values.values()) else None
 
 
 def _has_name(a: Obj | None) -> bool:
@@ -184,7 +189,7 @@ def _buyer(o: Obj, fields: CustomerFieldMap) -> Buyer | None:
     ean = first_match(attributes, fields.shopify_ean_attributes)
     company = company_source.clean_text("company") if company_source else None
 
-    buyer = Buyer(
+    values = dict(
         platform_customer_id=customer.opt_id("id") if customer else None,
         email=(
             o.clean_text("email")
@@ -203,4 +208,4 @@ def _buyer(o: Obj, fields: CustomerFieldMap) -> Buyer | None:
         ean=ean,
         customer_type=customer_type(vat_number=vat_number, ean=ean, company=company, fields=fields),
     )
-    return buyer if buyer != Buyer() else None
+    return Buyer(**values) if values != _NO_BUYER else None

@@ -31,6 +31,9 @@ FINANCIAL_STATUS: dict[str, str] = {
 }
 CANCELLED_STATUSES = frozenset({"cancelled", "failed", "trash"})
 _UNIT_PRICE_QUANTUM = Decimal("0.000001")
+# The fields of an empty Buyer, which carries nothing an invoice could use: when a buyer's
+# fields equal these (the comparison BaseModel.__eq__ makes), no Buyer is built at all.
+_NO_BUYER = Buyer().model_dump()
 
 
 def order_kind(o: Obj) -> TopicKind:
@@ -200,9 +203,7 @@ def _address(a: Obj | None) -> Address | None:
     if a is None:
         return None
     first, last = a.clean_text("first_name"), a.clean_text("last_name")
-    address = build(
-        Address,
-        a.path,
+    values = dict(
         name=" ".join(p for p in (first, last) if p) or None,
         company=a.clean_text("company"),
         address1=a.clean_text("address_1"),
@@ -213,7 +214,8 @@ def _address(a: Obj | None) -> Address | None:
         country_code=a.clean_text("country"),  # WooCommerce sends only the ISO code
         phone=a.clean_text("phone"),
     )
-    return address if any(address.model_dump().values()) else None
+    # A redacted or empty address object carries nothing an invoice could use.
+    return build(Address, a.path, **values) if any(values.values()) else None
 
 
 def _buyer(o: Obj, fields: CustomerFieldMap) -> Buyer | None:
@@ -232,7 +234,7 @@ def _buyer(o: Obj, fields: CustomerFieldMap) -> Buyer | None:
     ean = first_match(meta, fields.woocommerce_ean_meta_keys)
     company = billing.clean_text("company") if billing else None
     customer_id = _nonzero_id(o, "customer_id")  # 0 = guest checkout
-    buyer = Buyer(
+    values = dict(
         platform_customer_id=customer_id,
         email=billing.clean_text("email") if billing else None,
         phone=billing.clean_text("phone") if billing else None,
@@ -243,4 +245,4 @@ def _buyer(o: Obj, fields: CustomerFieldMap) -> Buyer | None:
         ean=ean,
         customer_type=customer_type(vat_number=vat_number, ean=ean, company=company, fields=fields),
     )
-    return buyer if buyer != Buyer() else None
+    return Buyer(**values) if values != _NO_BUYER else None

@@ -17,9 +17,33 @@ from lb_ingest.orders import OrderState, apply_version, decide_and_emit, new_ord
 
 
 def accept(state: BatchState, arrival: Arrival) -> WebhookAnswer:
+    """Admit a delivery and apply it at once (processes that own the whole path)."""
+    delivery, answer = admit(state, arrival)
+    if delivery is None or answer is not None:
+        return answer or _DUPLICATE
+    return apply(state, arrival, delivery)
+
+
+def admit_only(state: BatchState, arrival: Arrival) -> WebhookAnswer:
+    """Admit a delivery and leave it `received` for a worker to apply (role `web`). The answer
+    says what can be known before the order's stored state is seen (not yet `stale`)."""
+    delivery, answer = admit(state, arrival)
+    if delivery is None or answer is not None:
+        return answer or _DUPLICATE
+    return provisional_answer(arrival)
+
+
+_DUPLICATE = WebhookAnswer(200, {"status": "duplicate"})
+
+
+def admit(
+    state: BatchState, arrival: Arrival
+) -> tuple[dict[str, Any] | None, WebhookAnswer | None]:
+    """Keep the delivery (unless it is a redelivery) and decide whether it goes on: returns its
+    row (`received`, or final when it stops here) and, when it stops here, the answer."""
     info = arrival.info
     if info is None:
-        state.delivery(
+        row = state.delivery(
             connection=arrival.connection.name,
             platform=arrival.platform,
             topic="(unknown)",
@@ -28,15 +52,15 @@ def accept(state: BatchState, arrival: Arrival) -> WebhookAnswer:
             outcome="unusable",
             error=arrival.problem,
         )
-        return error_answer(400, arrival.problem or "the delivery cannot be identified")
+        return row, error_answer(400, arrival.problem or "the delivery cannot be identified")
 
     if (arrival.connection.name, info.delivery_id) in state.known_deliveries:
-        return WebhookAnswer(200, {"status": "duplicate"})
+        return None, None
     state.known_deliveries.add((arrival.connection.name, info.delivery_id))
     # One merchant action can reach us as several deliveries (one per subscription).
     same_event = info.event_id is not None and info.dedup_key in state.known_events
     state.known_events.add(info.dedup_key)
-    delivery = state.delivery(
+    row = state.delivery(
         connection=arrival.connection.name,
         platform=info.platform,
         topic=info.topic,
@@ -44,19 +68,48 @@ def accept(state: BatchState, arrival: Arrival) -> WebhookAnswer:
         event_key=info.dedup_key,
         shop=info.shop,
         body=arrival.body,
-        outcome="duplicate" if same_event else "accepted",
+        outcome="duplicate" if same_event else "received",
+        order_key=arrival.order.order_key if arrival.order else arrival.order_key,
+        order_version=arrival.order.version if arrival.order else None,
     )
-    if same_event:
-        return WebhookAnswer(200, {"status": "duplicate"})
+    return row, _DUPLICATE if same_event else None
 
+
+def provisional_answer(arrival: Arrival) -> WebhookAnswer:
+    """The answer to a delivery, as far as it can be known without the stored order."""
+    info = arrival.info
+    assert info is not None  # unidentified deliveries stop in admit()
     if arrival.kind is TopicKind.UNKNOWN:
-        delivery.update(outcome="unusable", error=f"unknown topic {info.topic!r}")
         return error_answer(400, f"unknown topic {info.topic!r}")
     if arrival.kind in (TopicKind.ORDER, TopicKind.CANCELLED):
-        return _accept_order(state, arrival, info, delivery)
+        if arrival.order is None:
+            return error_answer(
+                422, f"the order could not be read: {arrival.problem}", order_key=arrival.order_key
+            )
+        return WebhookAnswer(200, {"status": "accepted", "order_key": arrival.order.order_key})
     if arrival.kind is TopicKind.REFUND:
-        return _accept_refund(state, arrival, delivery)
+        if arrival.problem is not None or arrival.order_key is None or not arrival.refunds:
+            return error_answer(422, f"the refund could not be read: {arrival.problem}")
+        return WebhookAnswer(200, {"status": "accepted", "order_key": arrival.order_key})
     if arrival.kind is TopicKind.INVENTORY_LEVEL and arrival.stock is not None:
+        return WebhookAnswer(200, {"status": "accepted", "topic": info.topic})
+    return WebhookAnswer(200, {"status": "stored", "topic": info.topic})
+
+
+def apply(state: BatchState, arrival: Arrival, delivery: dict[str, Any]) -> WebhookAnswer:
+    """What an admitted delivery does to its order (or stock); sets the delivery's outcome."""
+    info = arrival.info
+    assert info is not None
+    delivery["outcome"] = "accepted"
+    if arrival.kind is TopicKind.UNKNOWN:
+        delivery.update(outcome="unusable", error=f"unknown topic {info.topic!r}")
+    elif arrival.kind in (TopicKind.ORDER, TopicKind.CANCELLED):
+        if _apply_order(state, arrival, info, delivery) == "stale":
+            order_key = delivery["order_key"]
+            return WebhookAnswer(200, {"status": "stale", "order_key": order_key})
+    elif arrival.kind is TopicKind.REFUND:
+        _apply_refund(state, arrival, delivery)
+    elif arrival.kind is TopicKind.INVENTORY_LEVEL and arrival.stock is not None:
         state.recorder.emit(
             Envelope.wrap(
                 arrival.stock,
@@ -65,23 +118,23 @@ def accept(state: BatchState, arrival: Arrival) -> WebhookAnswer:
                 correlation_id=info.delivery_id,
             )
         )
-        return WebhookAnswer(200, {"status": "accepted", "topic": info.topic})
-    delivery.update(outcome="stored", error=f"topic {info.topic} is stored but not acted on yet")
-    return WebhookAnswer(200, {"status": "stored", "topic": info.topic})
+    else:
+        delivery.update(
+            outcome="stored", error=f"topic {info.topic} is stored but not acted on yet"
+        )
+    return provisional_answer(arrival)
 
 
-def _accept_order(
+def _apply_order(
     state: BatchState, arrival: Arrival, info: DeliveryInfo, delivery: dict[str, Any]
-) -> WebhookAnswer:
+) -> str:
     order = arrival.order
     if order is None:
         delivery.update(outcome="unusable", error=arrival.problem)
         if arrival.order_key is not None:
             delivery["order_key"] = arrival.order_key
             _mark_unusable_order(state, arrival, info, arrival.order_key)
-        return error_answer(
-            422, f"the order could not be read: {arrival.problem}", order_key=arrival.order_key
-        )
+        return "unusable"
 
     delivery.update(order_key=order.order_key, order_version=order.version)
     stored = state.orders.get(order.order_key)
@@ -93,7 +146,7 @@ def _accept_order(
             f"{info.topic} carried an older version ({order.version.isoformat()}); kept, not applied.",
             details={"delivery_id": info.delivery_id},
         )
-        return WebhookAnswer(200, {"status": "stale", "order_key": order.order_key})
+        return "stale"
 
     if stored is None:
         stored = state.orders[order.order_key] = new_order_state(arrival.connection.name, order)
@@ -129,18 +182,17 @@ def _accept_order(
         )
     for refund in arrival.refunds:
         _record_refund(state, order.order_key, stored, refund)
-    return WebhookAnswer(200, {"status": "accepted", "order_key": order.order_key})
+    return "accepted"
 
 
-def _accept_refund(state: BatchState, arrival: Arrival, delivery: dict[str, Any]) -> WebhookAnswer:
+def _apply_refund(state: BatchState, arrival: Arrival, delivery: dict[str, Any]) -> None:
     if arrival.problem is not None or arrival.order_key is None or not arrival.refunds:
         delivery.update(outcome="unusable", error=arrival.problem, order_key=arrival.order_key)
-        return error_answer(422, f"the refund could not be read: {arrival.problem}")
+        return
     delivery["order_key"] = arrival.order_key
     order = state.orders.get(arrival.order_key)
     for refund in arrival.refunds:
         _record_refund(state, arrival.order_key, order, refund)
-    return WebhookAnswer(200, {"status": "accepted", "order_key": arrival.order_key})
 
 
 def _record_refund(

@@ -19,6 +19,10 @@ from lb_ingest.recorder import RowRecorder
 from lb_ingest.store import Delivery, RefundRecord
 
 _deliveries = Delivery.__table__  # type: ignore[attr-defined]
+#: What applying a `received` delivery decides about it.
+_APPLIED = ("outcome", "error", "order_key", "order_version")
+#: Commit info flag (see Database.on_commit): deliveries wait to be applied.
+DELIVERIES_RECEIVED = "deliveries_received"
 _refunds = RefundRecord.__table__  # type: ignore[attr-defined]
 
 
@@ -41,6 +45,8 @@ class BatchState:
     orders: dict[str, OrderState]
     refunds: dict[tuple[str, str], RefundState]
     deliveries: list[dict[str, Any]] = field(default_factory=list)
+    #: Rows of deliveries stored earlier as `received` that this batch applies (with their id).
+    applied: list[dict[str, Any]] = field(default_factory=list)
     recorder: RowRecorder = field(default_factory=RowRecorder)
 
     def delivery(self, **values: Any) -> dict[str, Any]:
@@ -51,12 +57,21 @@ class BatchState:
         return row
 
 
-def load_batch_state(connection: Connection, arrivals: list[Arrival]) -> BatchState:
-    delivery_ids = {a.info.delivery_id for a in arrivals if a.info}
-    event_keys = {a.info.dedup_key for a in arrivals if a.info and a.info.event_id}
-    order_keys = {a.order.order_key for a in arrivals if a.order} | {
-        a.order_key for a in arrivals if a.order_key
-    }
+def load_batch_state(
+    connection: Connection, arrivals: list[Arrival], *, admit: bool = True, apply: bool = True
+) -> BatchState:
+    """What admitting (known deliveries and merchant actions) and applying (the orders and
+    their refunds) these arrivals needs to know."""
+    delivery_ids = {a.info.delivery_id for a in arrivals if a.info} if admit else set()
+    event_keys = (
+        {a.info.dedup_key for a in arrivals if a.info and a.info.event_id} if admit else set()
+    )
+    order_keys = (
+        {a.order.order_key for a in arrivals if a.order}
+        | {a.order_key for a in arrivals if a.order_key}
+        if apply
+        else set()
+    )
     known_deliveries: set[tuple[str, str]] = set()
     if delivery_ids:
         rows = connection.execute(
@@ -89,6 +104,13 @@ def load_batch_state(connection: Connection, arrivals: list[Arrival]) -> BatchSt
 def write_batch(connection: Connection, state: BatchState) -> None:
     if state.deliveries:
         connection.execute(insert(_deliveries), state.deliveries)
+    if state.applied:
+        connection.execute(
+            update(_deliveries).where(_deliveries.c.id == bindparam("row_id")),
+            [{"row_id": row["id"], **{k: row[k] for k in _APPLIED}} for row in state.applied],
+        )
+    if any(row["outcome"] == "received" for row in state.deliveries):
+        connection.info[DELIVERIES_RECEIVED] = True  # wakes this process's processor, if any
     save_order_states(connection, state.orders.values())
     new_refunds = [
         {"order_key": r.order_key, "refund_id": r.refund_id, "payload": r.payload,

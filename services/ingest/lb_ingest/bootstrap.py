@@ -17,6 +17,7 @@ from lb_connectors.shops import ShopDirectory
 from lb_ingest import consumers, reconcile
 from lb_ingest.api import admin_router, webhook_router
 from lb_ingest.connections import ConnectionCache
+from lb_ingest.processor import DeliveryProcessor
 from lb_ingest.reconcile import ReconcileResult
 from lb_ingest.settings import IngestSettings
 from lb_ingest.store import TABLES, Connection
@@ -35,13 +36,17 @@ def bootstrap(
     db = Database(settings.resolved_database_url(SERVICE))
     broker = Broker(common.amqp_url.get_secret_value(), common.broker_prefix)
     connections = ConnectionCache(db)
-    writer = DeliveryWriter(db)
+    # A web process only stores what arrives; a worker applies it (docs/architecture.md).
+    writer = DeliveryWriter(db, defer=common.role == "web")
+    processor = DeliveryProcessor(
+        db, connections, poll_interval=0.05 if common.role == "worker" else 1.0
+    )
     shops = ShopDirectory(common, transport=shop_transport)
 
     async def reconcile_now(name: str, since: datetime | None) -> ReconcileResult:
         return await reconcile.reconcile(db, writer, connections, shops, name, since=since)
 
-    background: list[BackgroundJob] = []
+    background: list[BackgroundJob] = [processor.run]
     if settings.reconcile_interval_seconds > 0:
         background.append(
             functools.partial(

@@ -41,8 +41,9 @@ class Delivery(SQLModel, table=True):
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    # accepted | duplicate | stale | unusable
-    outcome: str
+    # received (stored by a web process, waiting for the worker) | accepted | duplicate | stale |
+    # unusable | stored. Indexed: the worker looks for `received` ones.
+    outcome: str = Field(index=True)
     error: str | None = None
     order_key: str | None = Field(default=None, index=True)
     # The platform's updated_at of the order this delivery carried (its version).

@@ -12,10 +12,16 @@ from collections.abc import Mapping
 
 from lb_common.events import ShopStockReported
 from lb_common.orders import make_order_key
-from lb_connectors.platforms.base import MissingHeaderError, PayloadError, TopicKind
+from lb_connectors.platforms.base import (
+    DeliveryInfo,
+    MissingHeaderError,
+    PayloadError,
+    PlatformAdapter,
+    TopicKind,
+)
 from lb_connectors.platforms.registry import get_adapter
 from lb_ingest.arrival import Arrival, WebhookAnswer, error_answer
-from lb_ingest.connections import ConnectionCache
+from lb_ingest.connections import ActiveConnection, ConnectionCache
 from lb_ingest.writer import DeliveryWriter
 
 log = logging.getLogger(__name__)
@@ -66,9 +72,21 @@ async def receive_webhook(
         )
         return WebhookAnswer(outcome.status_code, outcome.body)
 
+    arrival = read_arrival(adapter, connection, info, body)
+    if isinstance(arrival, WebhookAnswer):
+        return arrival
+    return await writer.submit(arrival)
+
+
+def read_arrival(
+    adapter: PlatformAdapter, connection: ActiveConnection, info: DeliveryInfo, body: bytes
+) -> Arrival | WebhookAnswer:
+    """Read an identified delivery as far as it can be read; what cannot be read is kept in
+    `problem` (the delivery is stored all the same), except an unreadable stock level, which is
+    refused (there is no order to show it on)."""
     arrival = Arrival(
         connection=connection,
-        platform=platform,
+        platform=info.platform,
         info=info,
         body=body,
         kind=adapter.classify(info.topic),
@@ -106,4 +124,4 @@ async def receive_webhook(
                 )
             except PayloadError:
                 arrival.order_key = None
-    return await writer.submit(arrival)
+    return arrival

@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from lb_common.db import Database
-from lb_ingest.acceptance import accept
+from lb_ingest.acceptance import accept, admit_only
 from lb_ingest.arrival import Arrival, WebhookAnswer, error_answer
 from lb_ingest.batch_rows import load_batch_state, write_batch
 
@@ -26,9 +26,13 @@ log = logging.getLogger(__name__)
 
 
 class DeliveryWriter:
-    def __init__(self, db: Database, *, max_batch: int = 256) -> None:
+    """`defer`: only admit deliveries (store them `received`) and leave applying them to a
+    worker's DeliveryProcessor (role `web`); otherwise admit and apply in one transaction."""
+
+    def __init__(self, db: Database, *, max_batch: int = 256, defer: bool = False) -> None:
         self._db = db
         self._max_batch = max_batch
+        self._defer = defer
         self._queue: asyncio.Queue[tuple[Arrival, asyncio.Future[WebhookAnswer]]] = asyncio.Queue()
 
     async def submit(self, arrival: Arrival) -> WebhookAnswer:
@@ -87,11 +91,15 @@ class DeliveryWriter:
                 future.set_result(outcome)
 
     async def _store(self, arrivals: list[Arrival]) -> list[WebhookAnswer]:
-        return await self._db.write_sync(functools.partial(_store_batch, arrivals=arrivals))
+        store = functools.partial(_store_batch, arrivals=arrivals, defer=self._defer)
+        return await self._db.write_sync(store)
 
 
-def _store_batch(connection: Connection, *, arrivals: list[Arrival]) -> list[WebhookAnswer]:
-    state = load_batch_state(connection, arrivals)
-    outcomes = [accept(state, arrival) for arrival in arrivals]
+def _store_batch(
+    connection: Connection, *, arrivals: list[Arrival], defer: bool
+) -> list[WebhookAnswer]:
+    state = load_batch_state(connection, arrivals, apply=not defer)
+    take = admit_only if defer else accept
+    outcomes = [take(state, arrival) for arrival in arrivals]
     write_batch(connection, state)
     return outcomes

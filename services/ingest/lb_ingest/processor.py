@@ -1,0 +1,127 @@
+"""Applying deliveries that web processes stored as `received` (role `web` answers once the raw
+delivery is committed; a worker applies it to its order here, in batches, oldest first).
+
+Each batch is one transaction: the deliveries' outcomes, the orders, the timeline and the
+outbox change together, so a crash repeats a batch and never half-applies it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from lb_common.db import CommitInfo, Database
+from lb_connectors.platforms.base import DeliveryInfo
+from lb_connectors.platforms.registry import get_adapter
+from lb_ingest.acceptance import apply
+from lb_ingest.arrival import Arrival
+from lb_ingest.batch_rows import DELIVERIES_RECEIVED, load_batch_state, write_batch
+from lb_ingest.connections import ConnectionCache
+from lb_ingest.store import Delivery
+from lb_ingest.webhooks import read_arrival
+
+log = logging.getLogger(__name__)
+_deliveries = Delivery.__table__  # type: ignore[attr-defined]
+
+
+class DeliveryProcessor:
+    def __init__(
+        self,
+        db: Database,
+        connections: ConnectionCache,
+        *,
+        # Small batches: a batch holds the database's write lock, which web processes need to
+        # answer webhooks.
+        batch_size: int = 16,
+        poll_interval: float = 0.05,
+    ) -> None:
+        self._db = db
+        self._connections = connections
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._wake = asyncio.Event()
+        db.on_commit(self._after_commit)
+
+    def _after_commit(self, info: CommitInfo) -> None:
+        if info.pop(DELIVERIES_RECEIVED, False):
+            self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                applied = await self.apply_received()
+            except Exception:  # a broken moment must not end the job; the rows stay received
+                log.exception("applying received deliveries failed")
+                applied = 0
+            if applied:
+                continue
+            self._wake.clear()
+            waiters = {asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())}
+            _, pending = await asyncio.wait(
+                waiters, timeout=self._poll_interval, return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in pending:
+                task.cancel()
+
+    async def apply_received(self) -> int:
+        """Apply one batch of received deliveries; returns how many."""
+        async with self._db.session() as session:
+            connection = await session.connection()
+            rows = (
+                await connection.execute(
+                    select(_deliveries)
+                    .where(_deliveries.c.outcome == "received")
+                    .order_by(_deliveries.c.id)
+                    .limit(self._batch_size)
+                )
+            ).all()
+        if not rows:
+            return 0
+        batch = [(row._asdict(), await self._read(row._asdict())) for row in rows]
+        return await self._db.write_sync(functools.partial(_apply_batch, batch=batch))
+
+    async def _read(self, delivery: dict[str, Any]) -> Arrival | str:
+        """The delivery read again as it was on arrival, or why it can no longer be applied."""
+        connection = await self._connections.get(delivery["connection"])
+        if connection is None:
+            return f"connection {delivery['connection']!r} no longer exists"
+        info = DeliveryInfo(
+            platform=delivery["platform"],
+            topic=delivery["topic"],
+            delivery_id=delivery["delivery_id"],
+            event_id=None,  # repeats of a merchant action were dropped when it was admitted
+            shop=delivery["shop"] or "",
+        )
+        read = read_arrival(get_adapter(info.platform), connection, info, delivery["body"])
+        if isinstance(read, Arrival):
+            return read
+        return str(read.body.get("error", "the delivery can no longer be read"))
+
+
+def _apply_batch(
+    connection: Connection, *, batch: list[tuple[dict[str, Any], Arrival | str]]
+) -> int:
+    ids = [delivery["id"] for delivery, _ in batch]
+    # Another worker may have applied some since they were read (PostgreSQL replicas): take
+    # only rows still waiting, and hold them.
+    waiting = select(_deliveries.c.id).where(
+        _deliveries.c.id.in_(ids), _deliveries.c.outcome == "received"
+    )
+    if connection.dialect.name != "sqlite":
+        waiting = waiting.with_for_update(skip_locked=True)
+    still = set(connection.execute(waiting).scalars())
+    todo = [(delivery, read) for delivery, read in batch if delivery["id"] in still]
+    arrivals = [read for _, read in todo if isinstance(read, Arrival)]
+    state = load_batch_state(connection, arrivals, admit=False)
+    for delivery, read in todo:
+        if isinstance(read, Arrival):
+            apply(state, read, delivery)
+        else:
+            delivery.update(outcome="unusable", error=read)
+        state.applied.append(delivery)
+    write_batch(connection, state)
+    return len(todo)

@@ -22,9 +22,10 @@ from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from lb_common import tracing
-from lb_common.db import CommitInfo, Database, UTCDateTime, utcnow
+from lb_common.db import Database, UTCDateTime, utcnow
 from lb_common.envelope import Envelope
 from lb_common.events import OrderProgress
+from lb_common.work_loop import WorkLoop
 
 log = logging.getLogger(__name__)
 
@@ -99,30 +100,16 @@ class OutboxRelay:
         self._db = db
         self._publish = publish
         self._batch_size = batch_size
-        self._poll_interval = poll_interval
-        self._wake = asyncio.Event()
-        db.on_commit(self._after_commit)
-
-    def _after_commit(self, info: CommitInfo) -> None:
-        if info.pop(_ADDED_FLAG, False):
-            self._wake.set()
+        self._loop = WorkLoop(
+            db,
+            flag=_ADDED_FLAG,
+            work=self.publish_pending,
+            poll_interval=poll_interval,
+            what="outbox relay pass",
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                published = await self.publish_pending()
-            except Exception:  # the relay must outlive a broken database or broker moment
-                log.exception("outbox relay pass failed")
-                published = 0
-            if published:
-                continue
-            self._wake.clear()
-            waiters = {asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())}
-            _, pending = await asyncio.wait(
-                waiters, timeout=self._poll_interval, return_when=asyncio.FIRST_COMPLETED
-            )
-            for task in pending:
-                task.cancel()
+        await self._loop.run(stop)
 
     async def publish_pending(self) -> int:
         """Publish one batch of due messages; returns how many were published."""

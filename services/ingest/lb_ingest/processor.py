@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import logging
 from typing import Any
 
 from sqlalchemy import Connection, select
 
-from lb_common.db import CommitInfo, Database
+from lb_common.db import Database
+from lb_common.work_loop import WorkLoop
 from lb_connectors.platforms.base import DeliveryInfo
 from lb_connectors.platforms.registry import get_adapter
 from lb_ingest.acceptance import apply
@@ -24,7 +24,6 @@ from lb_ingest.connections import ConnectionCache
 from lb_ingest.store import Delivery
 from lb_ingest.webhooks import read_arrival
 
-log = logging.getLogger(__name__)
 _deliveries = Delivery.__table__  # type: ignore[attr-defined]
 
 
@@ -42,30 +41,16 @@ class DeliveryProcessor:
         self._db = db
         self._connections = connections
         self._batch_size = batch_size
-        self._poll_interval = poll_interval
-        self._wake = asyncio.Event()
-        db.on_commit(self._after_commit)
-
-    def _after_commit(self, info: CommitInfo) -> None:
-        if info.pop(DELIVERIES_RECEIVED, False):
-            self._wake.set()
+        self._loop = WorkLoop(
+            db,
+            flag=DELIVERIES_RECEIVED,
+            work=self.apply_received,
+            poll_interval=poll_interval,
+            what="applying received deliveries",
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                applied = await self.apply_received()
-            except Exception:  # a broken moment must not end the job; the rows stay received
-                log.exception("applying received deliveries failed")
-                applied = 0
-            if applied:
-                continue
-            self._wake.clear()
-            waiters = {asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())}
-            _, pending = await asyncio.wait(
-                waiters, timeout=self._poll_interval, return_when=asyncio.FIRST_COMPLETED
-            )
-            for task in pending:
-                task.cancel()
+        await self._loop.run(stop)
 
     async def apply_received(self) -> int:
         """Apply one batch of received deliveries; returns how many."""

@@ -1,0 +1,54 @@
+"""A background job that works in batches: again at once while it finds work, otherwise it waits
+until a commit in this process flags new work, or until the poll interval (for work that other
+processes commit). The outbox relay and ingest's delivery processor run this way."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from lb_common.db import CommitInfo, Database
+
+log = logging.getLogger(__name__)
+
+
+class WorkLoop:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        flag: str,
+        work: Callable[[], Awaitable[int]],
+        poll_interval: float,
+        what: str,
+    ) -> None:
+        """`flag`: the commit-info key that says "new work"; `work`: one batch, returns how
+        many it did; `what`: the job's name in the log."""
+        self._flag = flag
+        self._work = work
+        self._poll_interval = poll_interval
+        self._what = what
+        self._wake = asyncio.Event()
+        db.on_commit(self._after_commit)
+
+    def _after_commit(self, info: CommitInfo) -> None:
+        if info.pop(self._flag, False):
+            self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                done = await self._work()
+            except Exception:  # the job must outlive a broken database or broker moment
+                log.exception("%s failed", self._what)
+                done = 0
+            if done:
+                continue
+            self._wake.clear()
+            waiters = {asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())}
+            _, pending = await asyncio.wait(
+                waiters, timeout=self._poll_interval, return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in pending:
+                task.cancel()

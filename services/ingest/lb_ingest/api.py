@@ -30,8 +30,8 @@ def webhook_router(
 ) -> APIRouter:
     router = APIRouter(tags=["webhooks"])
 
-    @router.post("/webhooks/{platform}/{connection}")
-    async def webhook(platform: str, connection: str, request: Request) -> JSONResponse:
+    async def webhook(request: Request) -> JSONResponse:
+        """A platform's webhook delivery: verified, stored, answered (see webhooks.py)."""
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
             return _too_large(max_body_bytes)
@@ -43,13 +43,16 @@ def webhook_router(
         answer = await receive_webhook(
             connections,
             writer,
-            platform=platform,
-            connection_name=connection,
-            headers=dict(request.headers),
+            platform=request.path_params["platform"],
+            connection_name=request.path_params["connection"],
+            headers=request.headers,
             body=bytes(body),
         )
         return JSONResponse(answer.body, status_code=answer.status_code)
 
+    # A plain Starlette route: the hottest path skips FastAPI's parameter machinery (about a
+    # tenth of a webhook's CPU); the endpoint reads its two path parameters itself.
+    router.add_route("/webhooks/{platform}/{connection}", webhook, methods=["POST"])
     return router
 
 

@@ -219,14 +219,16 @@ class Database:
             self._committed(info)
             return result
         engine, thread = self._sync_writer
+        lock = self._write_lock
+        assert lock is not None
 
         def in_thread() -> tuple[T, CommitInfo]:
-            with engine.begin() as connection:
+            # The one writer thread runs these one at a time; the file lock orders it with the
+            # coroutines' transactions and with other processes.
+            with lock.held_by_thread(), engine.begin() as connection:
                 return work(connection), connection.info
 
-        assert self._write_lock is not None
-        async with self._write_lock.held():
-            result, info = await asyncio.get_running_loop().run_in_executor(thread, in_thread)
+        result, info = await asyncio.get_running_loop().run_in_executor(thread, in_thread)
         self._committed(info)
         return result
 

@@ -9,6 +9,7 @@ be published (unroutable, broker down) is retried with backoff and never blocks 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import random
@@ -128,15 +129,14 @@ class OutboxRelay:
             async with self._db.session() as session:
                 rows = list(await (await session.connection()).execute(query))
             outcomes = await self._publish_all(rows)
-            async with self._db.transaction() as session:
-                await self._record(session, rows, outcomes)
+            await self._db.write_sync(functools.partial(_record, rows=rows, outcomes=outcomes))
         else:
             # PostgreSQL replicas split the pending rows between them with SKIP LOCKED.
             async with self._db.transaction() as session:
                 connection = await session.connection()
                 rows = list(await connection.execute(query.with_for_update(skip_locked=True)))
                 outcomes = await self._publish_all(rows)
-                await self._record(session, rows, outcomes)
+                await connection.run_sync(_record, rows=rows, outcomes=outcomes)
         return sum(1 for error in outcomes if error is None)
 
     async def _publish_all(self, rows: list[Any]) -> list[str | None]:
@@ -154,30 +154,6 @@ class OutboxRelay:
             )
             return error
         return None
-
-    @staticmethod
-    async def _record(session: AsyncSession, rows: list[Any], outcomes: list[str | None]) -> None:
-        sent = [row.id for row, error in zip(rows, outcomes, strict=True) if error is None]
-        if sent:
-            await session.exec(
-                update(OutboxMessage)
-                .where(col(OutboxMessage.id).in_(sent))
-                .values(published_at=utcnow())
-            )
-        for row, error in zip(rows, outcomes, strict=True):
-            if error is None:
-                continue
-            attempts = row.attempts + 1
-            delay = min(60.0, 0.5 * 2**attempts) * random.uniform(0.5, 1.0)
-            await session.exec(
-                update(OutboxMessage)
-                .where(col(OutboxMessage.id) == row.id)
-                .values(
-                    attempts=attempts,
-                    last_error=error,
-                    next_attempt_at=utcnow() + timedelta(seconds=delay),
-                )
-            )
 
     async def flush(self, timeout: float = 10.0) -> None:
         """Publish everything due now (used on shutdown)."""
@@ -207,3 +183,25 @@ def report_progress(
             caused_by=caused_by,
         ),
     )
+
+
+def _record(connection: Connection, *, rows: list[Any], outcomes: list[str | None]) -> None:
+    """Mark what was published; give what failed a later attempt, with backoff and jitter."""
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    sent = [row.id for row, error in zip(rows, outcomes, strict=True) if error is None]
+    if sent:
+        connection.execute(update(table).where(table.c.id.in_(sent)).values(published_at=utcnow()))
+    for row, error in zip(rows, outcomes, strict=True):
+        if error is None:
+            continue
+        attempts = row.attempts + 1
+        delay = min(60.0, 0.5 * 2**attempts) * random.uniform(0.5, 1.0)
+        connection.execute(
+            update(table)
+            .where(table.c.id == row.id)
+            .values(
+                attempts=attempts,
+                last_error=error,
+                next_attempt_at=utcnow() + timedelta(seconds=delay),
+            )
+        )

@@ -1,9 +1,10 @@
 """One writer at a time on a SQLite file, across coroutines and across processes.
 
 SQLite allows one writer; a second one waits in SQLite's busy handler, which sleeps in growing
-steps (up to 100 ms) and wrecks latency under load. Writers queue here instead: an asyncio
-lock inside the process, then an advisory `flock` on `<database>.lock` between the processes
-that share the file (several web processes and a worker; see docs/architecture.md).
+steps (up to 100 ms) and wrecks latency under load. Writers queue here instead, on an advisory
+`flock` on `<database>.lock` that all processes sharing the file take (web processes and a
+worker; see docs/architecture.md): coroutines behind an asyncio lock and one open file,
+the writer thread on an open file of its own.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 import contextlib
 import fcntl
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -22,6 +23,7 @@ class SQLiteWriteLock:
         self._in_process = asyncio.Lock()
         self._lock_path = Path(f"{database_path}.lock") if database_path else None
         self._fd: int | None = None
+        self._thread_fd: int | None = None
         # A blocked flock waits on this thread, never on the event loop.
         self._waiter: ThreadPoolExecutor | None = None
 
@@ -37,6 +39,23 @@ class SQLiteWriteLock:
                 yield
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
+
+    @contextlib.contextmanager
+    def held_by_thread(self) -> Iterator[None]:
+        """For a transaction run on a thread (Database.write_sync): the lock is held exactly as
+        long as the transaction, not until the event loop gets round to resuming its caller.
+        Its own open file: flock excludes other open files of the same file, in this process
+        too, so it also excludes the coroutines' path (held())."""
+        if self._lock_path is None:
+            yield
+            return
+        if self._thread_fd is None:
+            self._thread_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._thread_fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._thread_fd, fcntl.LOCK_UN)
 
     def _open(self) -> int:
         if self._fd is None:
@@ -65,6 +84,7 @@ class SQLiteWriteLock:
     def close(self) -> None:
         if self._waiter is not None:
             self._waiter.shutdown(wait=False, cancel_futures=True)
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        for fd in (self._fd, self._thread_fd):
+            if fd is not None:
+                os.close(fd)
+        self._fd = self._thread_fd = None

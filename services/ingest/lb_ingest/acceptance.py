@@ -82,11 +82,12 @@ def provisional_answer(arrival: Arrival) -> WebhookAnswer:
     if arrival.kind is TopicKind.UNKNOWN:
         return error_answer(400, f"unknown topic {info.topic!r}")
     if arrival.kind in (TopicKind.ORDER, TopicKind.CANCELLED):
-        if arrival.order is None:
+        if arrival.problem is not None:
             return error_answer(
                 422, f"the order could not be read: {arrival.problem}", order_key=arrival.order_key
             )
-        return WebhookAnswer(200, {"status": "accepted", "order_key": arrival.order.order_key})
+        order_key = arrival.order.order_key if arrival.order else arrival.order_key
+        return WebhookAnswer(200, {"status": "accepted", "order_key": order_key})
     if arrival.kind is TopicKind.REFUND:
         if arrival.problem is not None or arrival.order_key is None or not arrival.refunds:
             return error_answer(422, f"the refund could not be read: {arrival.problem}")

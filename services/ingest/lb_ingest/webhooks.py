@@ -72,18 +72,26 @@ async def receive_webhook(
         )
         return WebhookAnswer(outcome.status_code, outcome.body)
 
-    arrival = read_arrival(adapter, connection, info, body)
+    # A writer that defers applying (role `web`) needs only the order's identity; the worker
+    # reads the whole order when it applies it.
+    arrival = read_arrival(adapter, connection, info, body, whole_order=not writer.defers)
     if isinstance(arrival, WebhookAnswer):
         return arrival
     return await writer.submit(arrival)
 
 
 def read_arrival(
-    adapter: PlatformAdapter, connection: ActiveConnection, info: DeliveryInfo, body: bytes
+    adapter: PlatformAdapter,
+    connection: ActiveConnection,
+    info: DeliveryInfo,
+    body: bytes,
+    *,
+    whole_order: bool = True,
 ) -> Arrival | WebhookAnswer:
     """Read an identified delivery as far as it can be read; what cannot be read is kept in
     `problem` (the delivery is stored all the same), except an unreadable stock level, which is
-    refused (there is no order to show it on)."""
+    refused (there is no order to show it on). Without `whole_order`, an order body is only
+    checked to be JSON with an order id."""
     arrival = Arrival(
         connection=connection,
         platform=info.platform,
@@ -109,7 +117,14 @@ def read_arrival(
             arrival.refunds = [refund]
         except PayloadError as exc:
             arrival.problem = str(exc)
-    if arrival.kind in (TopicKind.ORDER, TopicKind.CANCELLED):
+    if arrival.kind in (TopicKind.ORDER, TopicKind.CANCELLED) and not whole_order:
+        try:
+            arrival.order_key = make_order_key(
+                info.platform, info.shop, adapter.parse_order_id(body)
+            )
+        except PayloadError as exc:
+            arrival.problem = str(exc)
+    elif arrival.kind in (TopicKind.ORDER, TopicKind.CANCELLED):
         try:
             arrival.order = adapter.parse_order(
                 body, shop=info.shop, fields=connection.settings.customer_fields

@@ -35,6 +35,10 @@ class DeliveryWriter:
         self._defer = defer
         self._queue: asyncio.Queue[tuple[Arrival, asyncio.Future[WebhookAnswer]]] = asyncio.Queue()
 
+    @property
+    def defers(self) -> bool:
+        return self._defer
+
     async def submit(self, arrival: Arrival) -> WebhookAnswer:
         future: asyncio.Future[WebhookAnswer] = asyncio.get_running_loop().create_future()
         await self._queue.put((arrival, future))

@@ -1,10 +1,10 @@
-# ledgerbridge: `make demo`, `make up`, `make test` (each creates the environment first).
+# ledgerbridge: `make demo`, `make up`, `make test`, `make docs` (each creates the environment first).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install up demo test lint typecheck check bench clean
+.PHONY: install up demo test lint typecheck check docs bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,11 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(PY) scripts/settings_reference.py --check docs/configuration.md
+	$(PY) scripts/generate_docs.py --check
+
+# Rewrite the generated sections of docs/ (settings, message table, admin routes) from the code.
+docs: install
+	$(PY) scripts/generate_docs.py
 
 typecheck: install
 	$(VENV)/bin/mypy

@@ -8,7 +8,9 @@ The meaning of each variable is the field's `description` if it has one, else th
 text in `MEANINGS` below, else the comment written above (or beside) the field in its settings
 class. A field with none of the three is reported on stderr (exit 1), so a new setting cannot slip
 past the docs unnoticed.
-`--check` exits 1 when the file does not contain the current output verbatim (for CI).
+`--check` exits 1 when the file does not contain the current output verbatim. `make docs`
+(scripts/generate_docs.py) writes both outputs into docs/configuration.md, and `make lint` checks
+them there.
 """
 
 from __future__ import annotations

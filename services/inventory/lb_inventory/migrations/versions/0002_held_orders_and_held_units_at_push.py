@@ -20,6 +20,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # Only what is missing: a database that start-up created with `create_all` from the current
+    # models (adopting 0001) has the table and the column already.
     op.create_table(
         "held_orders",
         sa.Column("connection", sa.String(), nullable=False),
@@ -30,16 +32,21 @@ def upgrade() -> None:
         sa.Column("released_by", sa.String(), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("connection", "order_key"),
+        if_not_exists=True,
     )
-    with op.batch_alter_table("held_orders", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_held_orders_released_at"), ["released_at"], unique=False
-        )
-
-    with op.batch_alter_table("sku_links", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("held_at_push", sa.String(), nullable=False, server_default="0")
-        )
+    op.create_index(
+        op.f("ix_held_orders_released_at"),
+        "held_orders",
+        ["released_at"],
+        unique=False,
+        if_not_exists=True,
+    )
+    columns = {c["name"] for c in sa.inspect(op.get_bind()).get_columns("sku_links")}
+    if "held_at_push" not in columns:
+        with op.batch_alter_table("sku_links", schema=None) as batch_op:
+            batch_op.add_column(
+                sa.Column("held_at_push", sa.String(), nullable=False, server_default="0")
+            )
 
 
 def downgrade() -> None:

@@ -13,7 +13,7 @@ from .economic.auth import str_base
 from .economic.errors import not_found
 from .economic.faults import FaultRegistry, FaultSpec
 from .economic.jsonio import EconomicJSONResponse
-from .economic.reference_data import product_entity
+from .economic.reference_data import SERVICE_GROUP, product_entity
 from .economic.routes_customers import _build as build_customer
 from .economic.state import AgreementRegistry, now_utc_text
 
@@ -104,10 +104,10 @@ async def seed_products(grant_token: str, body: list[ProductSeed], request: Requ
     """Bulk-create products (stocked unless `stock` is null), e.g. 10,000 for a benchmark."""
     agreement = _registry(request).get_or_create(grant_token, str_base(request))
     for seed in body:
-        product = product_entity(agreement, seed.number, seed.name, seed.price, in_stock=seed.stock)
-        if seed.stock is None:
-            product.pop("inventory", None)  # as a product in a group without inventory
-        agreement.products[seed.number] = product
+        group = 1 if seed.stock is not None else SERVICE_GROUP  # the group without inventory
+        agreement.products[seed.number] = product_entity(
+            agreement, seed.number, seed.name, seed.price, group=group, in_stock=seed.stock
+        )
     return EconomicJSONResponse({"created": len(body)}, status_code=201)
 
 

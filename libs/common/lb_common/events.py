@@ -116,6 +116,26 @@ class OrderFailed(Event):
     kind: Literal["permanent", "transient_exhausted"] = "permanent"
 
 
+class HeldLine(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    sku: str
+    quantity: Decimal
+
+
+class OrderUnitsHeld(Event):
+    """ingest → inventory: the units of an accepted order, per SKU, that the shop has taken from
+    its stock and the ledger has not (that happens when the invoice is booked). Sent with each
+    new version of the order until it is booked; `released` when it will not be booked here
+    (cancelled, or skipped by the connection's rules). Newer `version`s replace older ones."""
+
+    TYPE = "order.units_held"
+    order_key: str
+    version: datetime
+    lines: tuple[HeldLine, ...] = ()
+    released: bool = False
+    reason: Literal["cancelled", "skipped"] | None = None  # why it was released
+
+
 class ShopStockReported(Event):
     """ingest → inventory: the shop says a stock level changed (Shopify inventory_levels/update)."""
 

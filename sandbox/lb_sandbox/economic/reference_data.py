@@ -18,6 +18,7 @@ CURRENCIES = {
     "VND": ("Vietnamese dong", "704"),
 }
 
+SERVICE_GROUP = 2  # the product group without inventory
 DOMESTIC_VAT_ZONE = 1
 DOMESTIC_VAT_RATE = Decimal("25")
 
@@ -103,15 +104,23 @@ def seed(a: Agreement) -> None:
         "inventoryEnabled": True,
         "self": a.link("/product-groups/1"),
     }
+    # Services (shipping, fees, discounts, the catch-all item) sit in a group without
+    # inventory, as a webshop's bookkeeper sets them up: e-conomic keeps no stock for them.
+    a.product_groups[SERVICE_GROUP] = {
+        "productGroupNumber": SERVICE_GROUP,
+        "name": "Ydelser m/moms",
+        "inventoryEnabled": False,
+        "self": a.link(f"/product-groups/{SERVICE_GROUP}"),
+    }
     zero = Decimal("0.00")
-    for sku, title, price, stock in (
-        ("WEB-DEFAULT", "Webshop item (no SKU)", zero, None),
-        ("SHIPPING", "Shipping", zero, None),
-        ("DISCOUNT", "Discount", zero, None),
-        ("TSHIRT-RED-M", "T-shirt red M", Decimal("120.00"), Decimal("50")),
-        ("MUG-BLACK", "Mug black", Decimal("60.00"), Decimal("20")),
+    for sku, title, price, group, stock in (
+        ("WEB-DEFAULT", "Webshop item (no SKU)", zero, SERVICE_GROUP, None),
+        ("SHIPPING", "Shipping", zero, SERVICE_GROUP, None),
+        ("DISCOUNT", "Discount", zero, SERVICE_GROUP, None),
+        ("TSHIRT-RED-M", "T-shirt red M", Decimal("120.00"), 1, Decimal("50")),
+        ("MUG-BLACK", "Mug black", Decimal("60.00"), 1, Decimal("20")),
     ):
-        a.products[sku] = product_entity(a, sku, title, price, in_stock=stock)
+        a.products[sku] = product_entity(a, sku, title, price, group=group, in_stock=stock)
     for account, label in ((1010, "Bank"), (5820, "Webshop sales suspense")):
         a.accounts[account] = {
             "accountNumber": account,

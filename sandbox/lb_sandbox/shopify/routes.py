@@ -93,8 +93,23 @@ async def list_products(version: str, request: Request) -> Response:
 
 @router.get("/locations.json")
 async def list_locations(version: str, request: Request) -> Response:
+    """All the shop's locations, active or not (Shopify's GET locations.json is not paged)."""
     shop = shop_of(request)
     return JSONResponse({"locations": [shop.locations[k] for k in sorted(shop.locations)]})
+
+
+@router.get("/locations/count.json")
+async def count_locations(version: str, request: Request) -> Response:
+    return JSONResponse({"count": len(shop_of(request).locations)})
+
+
+@router.get("/locations/{location_id}.json")
+async def get_location(version: str, location_id: str, request: Request) -> Response:
+    shop = shop_of(request)
+    location = shop.locations.get(int(location_id)) if location_id.isdigit() else None
+    if location is None:
+        raise not_found()
+    return JSONResponse({"location": location})
 
 
 @router.get("/inventory_levels.json")

@@ -36,17 +36,30 @@ class Shop:
     def next_id(self) -> int:
         return next(self.ids)
 
-    def add_location(self, name: str) -> Entity:
+    def add_location(self, name: str, *, city: str = "København") -> Entity:
+        """A location with the fields of Shopify's REST Location resource (unset ones null)."""
         location_id = self.next_id()
+        stamp = now_text()
         location = {
             "id": location_id,
             "name": name,
-            "active": True,
-            "legacy": False,
+            "address1": None,
+            "address2": None,
+            "city": city,
+            "zip": None,
+            "province": None,
+            "country": "DK",
+            "phone": None,
+            "created_at": stamp,
+            "updated_at": stamp,
             "country_code": "DK",
-            "created_at": now_text(),
-            "updated_at": now_text(),
+            "country_name": "Denmark",
+            "province_code": None,
+            "legacy": False,
+            "active": True,
             "admin_graphql_api_id": f"gid://shopify/Location/{location_id}",
+            "localized_country_name": "Denmark",
+            "localized_province_name": None,
         }
         self.locations[location_id] = location
         return location

@@ -13,6 +13,7 @@ from lb_connectors.platforms.base import DeliveryInfo, TopicKind
 from lb_ingest import transfer
 from lb_ingest.arrival import Arrival, WebhookAnswer, error_answer
 from lb_ingest.batch_rows import BatchState, RefundState
+from lb_ingest.held_units import emit_held_units
 from lb_ingest.orders import OrderState, apply_version, decide_and_emit, new_order_state
 
 
@@ -181,6 +182,7 @@ def _apply_order(
                 order_key=order.order_key,
             )
         )
+    emit_held_units(state.recorder, stored, order)
     for refund in arrival.refunds:
         _record_refund(state, order.order_key, stored, refund)
     return "accepted"

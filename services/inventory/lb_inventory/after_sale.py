@@ -1,10 +1,12 @@
 """After an invoice or a credit note is booked: read the ledger's stock for the products on it,
-and, when stock sync is on, set the shop's level for the linked SKUs whose level moved, so the
-shop follows within seconds instead of at the next full sync."""
+release the units the order held (the ledger counts them now), and, when stock sync is on, set
+the shop's level for the linked SKUs whose free figure moved, so the shop follows within seconds
+instead of at the next full sync."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from sqlmodel import col, select
@@ -19,9 +21,24 @@ from lb_connectors.economic.client import EconomicClient
 from lb_connectors.ledgers import LedgerDirectory
 from lb_connectors.shopify_admin import ShopifyAdminClient
 from lb_connectors.shops import ShopDirectory
-from lb_inventory.domain import shop_quantity
+from lb_inventory.domain import (
+    Action,
+    Mismatch,
+    decide,
+    expected_shop_level,
+    free_to_sell,
+    level_differs,
+)
+from lb_inventory.holds import held_per_sku, release
+from lb_inventory.policy import StockSyncSettings
 from lb_inventory.store import SkuLink, StockLevel
-from lb_inventory.sync import SyncLocks, load_settings, set_level_mismatch
+from lb_inventory.sync import (
+    SyncLocks,
+    load_settings,
+    open_differences,
+    set_level_mismatch,
+    stocked_available,
+)
 
 SERVICE = "inventory"
 log = logging.getLogger("lb_inventory.after_sale")
@@ -30,49 +47,66 @@ Levels = dict[str, tuple[Decimal | None, Decimal | None]]
 
 
 async def _read_levels(client: EconomicClient, product_numbers: list[str]) -> Levels:
+    """(available, in stock) per product; (None, None) for one that keeps no stock."""
     levels: Levels = {}
     for number in product_numbers:
         product = await client.get_product(number)
-        inventory = product.inventory if product is not None else None
-        levels[number] = (
-            inventory.available if inventory else None,
-            inventory.in_stock if inventory else None,
-        )
+        available = stocked_available(product)
+        in_stock = product.inventory.in_stock if product and product.inventory else None
+        levels[number] = (available, in_stock if available is not None else None)
     return levels
 
 
+@dataclass
+class Outcome:
+    pushed: dict[str, int] = field(default_factory=dict)
+    differs: dict[str, Mismatch] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+
+
 async def _push_changed(
-    connection: str, levels: Levels, location_id: str, *, db: Database, shop: ShopifyAdminClient
-) -> tuple[dict[str, int], list[str]]:
-    """Set the shop's level of each linked SKU whose ledger level differs from the last push."""
-    async with db.session() as session:
-        links = (
-            await session.exec(
-                select(SkuLink).where(
-                    SkuLink.connection == connection,
-                    col(SkuLink.product_number).in_(list(levels)),
-                )
-            )
-        ).all()
-    pushed: dict[str, int] = {}
-    skipped: list[str] = []
+    links: list[SkuLink],
+    levels: Levels,
+    held: dict[str, Decimal],
+    differences: set[str],
+    settings: StockSyncSettings,
+    shop: ShopifyAdminClient,
+) -> Outcome:
+    """Set the shop's level of each linked SKU whose free figure moved, as `domain.decide` says:
+    never over a difference that awaits a person, except to lower a level above what is free."""
+    assert settings.location_id is not None
+    outcome = Outcome()
     for link in links:
         available = levels[link.product_number][0]
         if available is None:
             continue
-        target = shop_quantity(available)
-        if target == link.last_pushed:
+        held_now = held.get(link.sku, Decimal(0))
+        target = free_to_sell(available, held_now)
+        action = decide(
+            target,
+            expected_shop_level(link.last_pushed, Decimal(link.held_at_push), held_now),
+            link.shop_level,
+            difference_open=link.sku in differences,
+            ledger_always_wins=settings.ledger_always_wins,
+        )
+        if action in (Action.REPORT, Action.LOWER):
+            outcome.differs[link.sku] = level_differs(
+                link.sku, target, link.shop_level, lowered=action is Action.LOWER
+            )
+        if action not in (Action.PUSH, Action.LOWER):
             continue
         try:
             await shop.set_level(
-                location_id=location_id, inventory_item_id=link.inventory_item_id, available=target
+                location_id=settings.location_id,
+                inventory_item_id=link.inventory_item_id,
+                available=target,
             )
         except PermanentError as exc:
             # The item went away in the shop: the next full sync rebuilds the links.
-            skipped.append(f"{link.sku}: {exc.reason}")
+            outcome.skipped.append(f"{link.sku}: {exc.reason}")
             continue
-        pushed[link.sku] = target
-    return pushed, skipped
+        outcome.pushed[link.sku] = target
+    return outcome
 
 
 async def _follow(
@@ -90,38 +124,63 @@ async def _follow(
     client = ledgers.for_connection(connection)
     settings = await load_settings(db, connection)
     product_numbers = sorted({line.product_number for line in lines})
-    pushed: dict[str, int] = {}
-    skipped: list[str] = []
+    booked = document == "sale"  # the invoice takes the order's units from the ledger
+    outcome = Outcome()
     async with locks.push(connection):
         # Read and push under the lock: a reading taken earlier never overwrites a later one.
         levels = await _read_levels(client, product_numbers)
+        async with db.session() as session:
+            # The ledger's level now includes this order's units: they are held no longer.
+            held = await held_per_sku(
+                session, connection, except_order=order_key if booked else None
+            )
+            differences = set(await open_differences(session, connection))
+            links = list(
+                (
+                    await session.exec(
+                        select(SkuLink).where(
+                            SkuLink.connection == connection,
+                            col(SkuLink.product_number).in_(list(levels)),
+                        )
+                    )
+                ).all()
+            )
+        found = utcnow()  # a difference found now predates the push that lowers it
         if settings.enabled and settings.location_id:
-            pushed, skipped = await _push_changed(
-                connection,
-                levels,
-                settings.location_id,
-                db=db,
-                shop=shops.for_connection(connection),
+            outcome = await _push_changed(
+                links, levels, held, differences, settings, shops.for_connection(connection)
             )
         now = utcnow()
         async with db.transaction() as session:
+            if booked:
+                await release(session, connection, order_key, "booked")
             for number, (available, in_stock) in levels.items():
+                if available is None:
+                    continue  # keeps no stock: not listed under /stock
                 row = await session.get(StockLevel, (connection, number))
                 if row is None:
                     row = StockLevel(connection=connection, product_number=number)
-                row.available = str(available) if available is not None else None
+                row.available = str(available)
                 row.in_stock = str(in_stock) if in_stock is not None else None
                 row.last_order_key = order_key
                 row.read_at = now
                 session.add(row)
-            for sku, target in pushed.items():
-                link = await session.get(SkuLink, (connection, sku))
-                if link is not None:
-                    link.last_pushed = link.shop_level = target
-                    link.ledger_level = str(levels[link.product_number][0])
-                    link.pushed_at = now
-                    session.add(link)
-                await set_level_mismatch(session, connection, None, sku)
+            for link in links:
+                row_link = await session.get(SkuLink, (connection, link.sku))
+                if row_link is None:
+                    continue
+                available = levels[link.product_number][0]
+                if available is not None:
+                    row_link.ledger_level = str(available)
+                if link.sku in outcome.pushed:
+                    row_link.last_pushed = row_link.shop_level = outcome.pushed[link.sku]
+                    row_link.held_at_push = str(held.get(link.sku, Decimal(0)))
+                    row_link.pushed_at = now
+                    if settings.ledger_always_wins:
+                        await set_level_mismatch(session, connection, None, link.sku)
+                session.add(row_link)
+            for sku, mismatch in outcome.differs.items():
+                await set_level_mismatch(session, connection, mismatch, sku, found_at=found)
             tracked = {n: a for n, (a, _) in levels.items() if a is not None}
             summary = ", ".join(f"{n}: {a} available" for n, a in tracked.items())
             message = (
@@ -129,29 +188,40 @@ async def _follow(
                 if tracked
                 else f"No stock-tracked products on this {document}."
             )
-            if pushed:
+            if outcome.pushed:
                 message += " Shop stock set: " + ", ".join(
-                    f"{sku} → {n}" for sku, n in sorted(pushed.items())
+                    f"{sku} → {n}" for sku, n in sorted(outcome.pushed.items())
                 )
                 message += "."
+            kept = sorted(set(outcome.differs) - set(outcome.pushed))
+            if kept:
+                message += (
+                    " Not set, the shop's own figure differs and awaits a person: "
+                    + ", ".join(kept)
+                    + "."
+                )
             report_progress(
                 session,
                 service=SERVICE,
                 step="stock.read",
                 message=message,
                 details={
-                    "levels": {
-                        n: str(a) if a is not None else None for n, (a, _) in levels.items()
+                    "levels": {n: str(a) for n, a in tracked.items()},
+                    "held": {
+                        sku: str(q)
+                        for sku, q in sorted(held.items())
+                        if sku in {link.sku for link in links}
                     },
-                    "pushed": pushed,
-                    "skipped": skipped,
+                    "pushed": outcome.pushed,
+                    "differs": kept,
+                    "skipped": outcome.skipped,
                 },
                 caused_by=envelope,
                 order_key=order_key,
             )
             inbox.mark_handled(session, SERVICE, envelope.message_id)
-    if skipped:
-        log.warning("stock not set in the shop", extra={"data": {"skipped": skipped}})
+    if outcome.skipped:
+        log.warning("stock not set in the shop", extra={"data": {"skipped": outcome.skipped}})
 
 
 async def handle_invoice_booked(

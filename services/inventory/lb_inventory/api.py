@@ -1,5 +1,6 @@
-"""The inventory admin API: stock, SKU links, the mismatch report, full sync, and per-connection
-stock sync settings."""
+"""The inventory admin API: stock, SKU links, units held by unbooked orders, the mismatch report
+and resolving a level difference, the shop's locations, full sync, and per-connection stock sync
+settings."""
 
 from __future__ import annotations
 
@@ -7,16 +8,42 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, ConfigDict
 from sqlmodel import col, select
 
 from lb_common.connection_settings import settings_router
 from lb_common.db import Database
+from lb_connectors.ledgers import LedgerDirectory
+from lb_connectors.shops import ShopDirectory
+from lb_inventory.holds import held_per_sku
 from lb_inventory.policy import StockSyncSettings
-from lb_inventory.store import MismatchRow, SkuLink, StockConnectionSettings, StockLevel, SyncRun
-from lb_inventory.sync import SyncResult, load_settings
+from lb_inventory.resolve import Keep, ResolveRefused, resolve_difference
+from lb_inventory.store import (
+    HeldOrder,
+    MismatchRow,
+    SkuLink,
+    StockConnectionSettings,
+    StockLevel,
+    SyncRun,
+)
+from lb_inventory.sync import SyncLocks, SyncResult, load_settings
 
 
-def admin_router(db: Database, run_full_sync: Callable[..., Any] | None = None) -> APIRouter:
+class ResolveBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    # ledger: set the shop to the ledger's free figure; shop: the ledger was corrected to match
+    # the shop (checked before the report closes).
+    keep: Keep
+
+
+def admin_router(
+    db: Database,
+    run_full_sync: Callable[..., Any] | None = None,
+    *,
+    ledgers: LedgerDirectory | None = None,
+    shops: ShopDirectory | None = None,
+    locks: SyncLocks | None = None,
+) -> APIRouter:
     router = APIRouter(tags=["admin"])
 
     @router.get("/stock")
@@ -56,6 +83,55 @@ def admin_router(db: Database, run_full_sync: Callable[..., Any] | None = None) 
             "counts": counts,
             "items": [row.model_dump(mode="json") for row in rows],
         }
+
+    @router.post("/mismatches/level_differs/{sku}/resolve")
+    async def resolve(sku: str, body: ResolveBody, connection: str = "demo") -> dict[str, Any]:
+        """Close a reported level difference: keep the ledger's figure (set in the shop now) or
+        the shop's (once the ledger was corrected to match)."""
+        assert ledgers is not None and shops is not None and locks is not None
+        try:
+            resolved = await resolve_difference(
+                connection,
+                sku,
+                body.keep,
+                db=db,
+                ledger=ledgers.for_connection(connection),
+                shop=shops.for_connection(connection),
+                locks=locks,
+            )
+        except ResolveRefused as exc:
+            raise HTTPException(exc.status, exc.reason) from exc
+        return resolved.as_dict()
+
+    @router.get("/held")
+    async def held(connection: str = "demo") -> dict[str, Any]:
+        """Units sold in the shop and not yet booked in the ledger, per SKU, with their orders:
+        the shop is shown the ledger's available less these."""
+        query = (
+            select(HeldOrder)
+            .where(HeldOrder.connection == connection, col(HeldOrder.released_at).is_(None))
+            .order_by(col(HeldOrder.order_key))
+        )
+        async with db.session() as session:
+            rows = list((await session.exec(query)).all())
+            per_sku = await held_per_sku(session, connection)
+        return {
+            "connection": connection,
+            "per_sku": {sku: str(q) for sku, q in sorted(per_sku.items())},
+            "orders": [
+                {"order_key": r.order_key, "units": r.units, "version": r.version} for r in rows
+            ],
+        }
+
+    @router.get("/locations")
+    async def locations(connection: str = "demo") -> list[dict[str, Any]]:
+        """The shop's locations: the `id` goes into the settings' `location_id`."""
+        assert shops is not None
+        found = await shops.for_connection(connection).list_locations()
+        return [
+            {"id": str(loc.id), "name": loc.name, "active": loc.active, "city": loc.city}
+            for loc in found
+        ]
 
     @router.post("/sync")
     async def sync_now(connection: str = "demo") -> dict[str, Any]:

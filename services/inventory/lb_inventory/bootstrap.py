@@ -15,7 +15,7 @@ from lb_common.messaging import Broker
 from lb_common.runtime import ServiceParts
 from lb_connectors.ledgers import LedgerDirectory
 from lb_connectors.shops import ShopDirectory
-from lb_inventory import after_sale, shop_reported
+from lb_inventory import after_sale, held_units, shop_reported
 from lb_inventory.api import admin_router
 from lb_inventory.policy import StockSyncSettings
 from lb_inventory.scheduler import run_scheduler
@@ -67,7 +67,7 @@ def bootstrap(
             admin_token=common.admin_token,
             readiness=[("database", db.ping), ("broker", broker.ping)],
             broker=broker,
-            routers=[admin_router(db, run_full_sync)],
+            routers=[admin_router(db, run_full_sync, ledgers=ledgers, shops=shops, locks=locks)],
         )
 
     async def close_clients() -> None:
@@ -92,6 +92,7 @@ def bootstrap(
                 shops=shops,
                 locks=locks,
             ),
+            "order.units_held": functools.partial(held_units.handle_units_held, db=db, locks=locks),
             "stock.shop_reported": functools.partial(
                 shop_reported.handle_shop_reported, db=db, ledgers=ledgers, shops=shops, locks=locks
             ),

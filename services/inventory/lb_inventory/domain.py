@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -24,6 +24,7 @@ class LedgerItem:
     product_number: str
     name: str
     available: Decimal | None  # None: the product keeps no stock
+    barred: bool = False  # can no longer be sold: not expected in the shop
 
 
 @dataclass(frozen=True)
@@ -58,9 +59,21 @@ class CatalogueScan:
     mismatches: tuple[Mismatch, ...]
 
 
-def shop_quantity(available: Decimal) -> int:
-    """The shop counts whole units: a fractional ledger level is rounded down (never oversell)."""
-    return math.floor(available)
+def free_to_sell(available: Decimal, held: Decimal = Decimal(0)) -> int:
+    """What the shop may show: the ledger's available units less those this connection's orders
+    hold (sold in the shop, not yet booked in the ledger), in whole units rounded down (a
+    fractional ledger level never oversells)."""
+    return math.floor(available - held)
+
+
+def expected_shop_level(
+    last_pushed: int | None, held_at_push: Decimal, held_now: Decimal
+) -> int | None:
+    """What the shop shows if only our pushes and its own sales (the held units) moved it since
+    the last push; None before the first push."""
+    if last_pushed is None:
+        return None
+    return math.floor(last_pushed - (held_now - held_at_push))
 
 
 def link_catalogues(
@@ -114,6 +127,8 @@ def link_catalogues(
             continue
         links.append(Link(sku, sku, variant.inventory_item_id, variant.variant_id, variant.title))
     for number in sorted(set(stocked) - set(by_sku)):
+        if stocked[number].barred:
+            continue
         mismatches.append(
             Mismatch(
                 MismatchKind.LEDGER_ONLY,
@@ -126,58 +141,94 @@ def link_catalogues(
 
 
 class Action(enum.StrEnum):
-    PUSH = "push"  # set the shop's level to the ledger's
-    RECORD = "record"  # the shop already shows the ledger's level: remember it, no call
+    PUSH = "push"  # set the shop's level to the ledger's free figure
+    RECORD = "record"  # the shop already shows the free figure: remember it, no call
     UNCHANGED = "unchanged"
-    REPORT = "report"  # the shop changed on its own: a difference for a person to look at
+    REPORT = "report"  # the shop changed on its own: a difference for a person to resolve
+    LOWER = "lower"  # ... and it shows more than is free: set it down, the difference stays open
 
 
 def decide(
-    target: int, last_pushed: int | None, shop_level: int | None, *, ledger_always_wins: bool
+    target: int,
+    expected: int | None,
+    shop_level: int | None,
+    *,
+    difference_open: bool,
+    ledger_always_wins: bool,
 ) -> Action:
     """What to do for one linked SKU.
 
-    `target` is the ledger's level in shop units, `last_pushed` what we last set in the shop,
-    `shop_level` what the shop shows now (None: unknown, or not stocked at the location).
-    The ledger moved since our last push → push. The ledger did not move but the shop did → the
-    shop changed on its own: report it, unless the ledger always wins.
+    `target` is the ledger's free figure in shop units, `expected` what the shop would show had
+    only our pushes and its own sales moved it (`expected_shop_level`), `shop_level` what it
+    shows now (None: unknown, or not stocked at the location), `difference_open` whether a
+    `level_differs` for the SKU awaits a person.
+
+    The shop moved only as expected but the ledger did → push. The shop moved on its own, or a
+    difference is open → the shop's figure stands until someone resolves it (unless the ledger
+    always wins): it is only ever lowered, to the free figure, when it shows more than that.
     """
     if shop_level == target:
-        return Action.UNCHANGED if last_pushed == target else Action.RECORD
-    if last_pushed is None or last_pushed != target or ledger_always_wins or shop_level is None:
+        return Action.UNCHANGED if expected == target else Action.RECORD
+    if ledger_always_wins or shop_level is None:
         return Action.PUSH
-    return Action.REPORT
+    if difference_open or (expected is not None and shop_level != expected):
+        return Action.LOWER if shop_level > target else Action.REPORT
+    return Action.PUSH
 
 
-def level_differs(sku: str, target: int, shop_level: int | None) -> Mismatch:
+def level_differs(sku: str, target: int, shop_level: int | None, *, lowered: bool) -> Mismatch:
+    resolve = (
+        f"Resolve it with POST /mismatches/level_differs/{sku}/resolve (keep the ledger's or the "
+        "shop's figure)."
+    )
+    if lowered:
+        message = (
+            f"SKU {sku}: the shop showed {shop_level} available, more than the {target} the "
+            f"ledger has free to sell; it was lowered to {target} so nothing is oversold. "
+        )
+    else:
+        message = (
+            f"SKU {sku}: the shop shows {shop_level} available, the ledger has {target} free to "
+            "sell. The shop changed it itself; it is not overwritten. "
+        )
     return Mismatch(
         MismatchKind.LEVEL_DIFFERS,
         sku,
-        f"SKU {sku}: the shop shows {shop_level} available, the ledger {target}. The shop "
-        "changed it itself; it was not overwritten.",
+        message + resolve,
         ledger_level=target,
         shop_level=shop_level,
     )
 
 
 @dataclass(frozen=True)
+class Pushed:
+    """What we last set in the shop for a SKU, and the units held then."""
+
+    last_pushed: int | None
+    held_at_push: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True)
 class Plan:
-    push: tuple[tuple[Link, int], ...]  # (link, target)
+    push: tuple[tuple[Link, int], ...]  # (link, target), LOWER included
     record: tuple[tuple[Link, int], ...]
     unchanged: tuple[Link, ...]
-    differs: tuple[Mismatch, ...]
+    differs: tuple[Mismatch, ...]  # REPORT and LOWER
     untracked: tuple[Link, ...]  # linked, but the ledger reports no level
 
 
 def plan_sync(
     links: Sequence[Link],
     ledger_levels: Mapping[str, Decimal | None],
-    last_pushed: Mapping[str, int | None],
+    held: Mapping[str, Decimal],
+    pushed: Mapping[str, Pushed],
     shop_levels: Mapping[str, int | None],
+    open_differences: Set[str],
     *,
     ledger_always_wins: bool,
 ) -> Plan:
-    """`ledger_levels` and `last_pushed` by SKU; `shop_levels` by inventory item id."""
+    """`ledger_levels` by product number; `held`, `pushed` and `open_differences` by SKU;
+    `shop_levels` by inventory item id."""
     push: list[tuple[Link, int]] = []
     record: list[tuple[Link, int]] = []
     unchanged: list[Link] = []
@@ -188,10 +239,16 @@ def plan_sync(
         if available is None:
             untracked.append(link)
             continue
-        target = shop_quantity(available)
+        held_now = held.get(link.sku, Decimal(0))
+        target = free_to_sell(available, held_now)
+        last = pushed.get(link.sku, Pushed(None))
         shop_level = shop_levels.get(link.inventory_item_id)
         action = decide(
-            target, last_pushed.get(link.sku), shop_level, ledger_always_wins=ledger_always_wins
+            target,
+            expected_shop_level(last.last_pushed, last.held_at_push, held_now),
+            shop_level,
+            difference_open=link.sku in open_differences,
+            ledger_always_wins=ledger_always_wins,
         )
         if action is Action.PUSH:
             push.append((link, target))
@@ -200,5 +257,8 @@ def plan_sync(
         elif action is Action.UNCHANGED:
             unchanged.append(link)
         else:
-            differs.append(level_differs(link.sku, target, shop_level))
+            lowered = action is Action.LOWER
+            if lowered:
+                push.append((link, target))
+            differs.append(level_differs(link.sku, target, shop_level, lowered=lowered))
     return Plan(tuple(push), tuple(record), tuple(unchanged), tuple(differs), tuple(untracked))

@@ -1,10 +1,13 @@
 """The shop says a level changed (Shopify inventory_levels/update, routed by ingest as
-`stock.shop_reported`): compare with the ledger. Equal: nothing to do. Different: reported as a
-mismatch, or, when the connection says the ledger always wins, overwritten with the ledger's."""
+`stock.shop_reported`): compare with the ledger's free figure (available less the units held by
+unbooked orders). Equal: nothing to do (an open difference the shop itself settled is cleared).
+Moved on its own: reported for a person, or overwritten when the ledger always wins. A level
+above what is free is lowered; the difference stays reported."""
 
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 
 from sqlmodel import select
 
@@ -14,9 +17,16 @@ from lb_common.envelope import Envelope
 from lb_common.events import ShopStockReported
 from lb_connectors.ledgers import LedgerDirectory
 from lb_connectors.shops import ShopDirectory
-from lb_inventory.domain import level_differs, shop_quantity
+from lb_inventory.domain import Action, decide, expected_shop_level, free_to_sell, level_differs
+from lb_inventory.holds import held_per_sku
 from lb_inventory.store import SkuLink
-from lb_inventory.sync import SyncLocks, load_settings, set_level_mismatch
+from lb_inventory.sync import (
+    SyncLocks,
+    load_settings,
+    open_differences,
+    set_level_mismatch,
+    stocked_available,
+)
 
 SERVICE = "inventory"
 log = logging.getLogger("lb_inventory.shop_reported")
@@ -51,6 +61,8 @@ async def handle_shop_reported(
                     )
                 )
             ).first()
+            held = await held_per_sku(session, connection)
+            open_row = (await open_differences(session, connection)).get(link.sku) if link else None
         if link is None or (
             link.shop_reported_at is not None and event.updated_at <= link.shop_reported_at
         ):
@@ -58,38 +70,60 @@ async def handle_shop_reported(
             await _done(db, envelope)
             return
         product = await ledgers.for_connection(connection).get_product(link.product_number)
-        available = product.inventory.available if product and product.inventory else None
-        target = shop_quantity(available) if available is not None else None
+        available = stocked_available(product)
+        held_now = held.get(link.sku, Decimal(0))
         shop_level = event.available
+        action: Action | None = None
+        target: int | None = None
+        if available is not None:
+            target = free_to_sell(available, held_now)
+            action = decide(
+                target,
+                expected_shop_level(link.last_pushed, Decimal(link.held_at_push), held_now),
+                shop_level,
+                difference_open=open_row is not None,
+                ledger_always_wins=settings.ledger_always_wins,
+            )
         pushed = False
-        if target is not None and shop_level != target and settings.ledger_always_wins:
+        found = utcnow()  # a difference found now predates the push that lowers it
+        if target is not None and action in (Action.PUSH, Action.LOWER):
             await shops.for_connection(connection).set_level(
                 location_id=settings.location_id,
                 inventory_item_id=link.inventory_item_id,
                 available=target,
             )
             pushed = True
+        now = utcnow()
         async with db.transaction() as session:
             row = await session.get(SkuLink, (connection, link.sku))
             if row is not None:
                 row.shop_reported_at = event.updated_at
                 row.ledger_level = str(available) if available is not None else row.ledger_level
-                if pushed:
+                row.shop_level = shop_level
+                if target is not None and (pushed or action is Action.RECORD):
                     row.shop_level = row.last_pushed = target
-                    row.pushed_at = utcnow()
-                else:
-                    row.shop_level = shop_level
+                    row.held_at_push = str(held_now)
+                if pushed:
+                    row.pushed_at = now
                 session.add(row)
             if target is not None:
-                differs = (
-                    None
-                    if pushed or shop_level == target
-                    else level_differs(link.sku, target, shop_level)
-                )
-                await set_level_mismatch(session, connection, differs, link.sku)
+                if action in (Action.REPORT, Action.LOWER):
+                    differs = level_differs(
+                        link.sku, target, shop_level, lowered=action is Action.LOWER
+                    )
+                    await set_level_mismatch(session, connection, differs, link.sku, found_at=found)
+                elif open_row is not None and (
+                    settings.ledger_always_wins
+                    or (
+                        shop_level == target
+                        and (link.pushed_at is None or link.pushed_at <= open_row.found_at)
+                    )
+                ):
+                    # The shop settled it by itself (or the ledger always wins).
+                    await set_level_mismatch(session, connection, None, link.sku)
             inbox.mark_handled(session, SERVICE, envelope.message_id)
     if pushed:
         log.info(
-            "shop level overwritten with the ledger's",
+            "shop level set to the ledger's free figure",
             extra={"data": {"sku": link.sku, "shop": shop_level, "ledger": target}},
         )

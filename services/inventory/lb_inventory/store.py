@@ -46,7 +46,10 @@ class SkuLink(SQLModel, table=True):
     title: str = ""
     ledger_level: str | None = None  # Decimal as text, as last read from the ledger
     shop_level: int | None = None  # as last read from, or reported by, the shop
-    last_pushed: int | None = None  # what we last set in the shop
+    last_pushed: int | None = None  # what we last set in the shop (or found it already showed)
+    # The units held by unbooked orders when `last_pushed` was set (Decimal as text): the shop's
+    # own sales since then explain `held now - held_at_push` of any move of its level.
+    held_at_push: str = "0"
     pushed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     shop_reported_at: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime, nullable=True)
@@ -63,6 +66,26 @@ class MismatchRow(SQLModel, table=True):
     ledger_level: int | None = None
     shop_level: int | None = None
     found_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+
+
+class HeldOrder(SQLModel, table=True):
+    """An order the shop has taken units for and the ledger not yet: its units per SKU (Decimal
+    as text) until its invoice is booked or it is cancelled or skipped (`released_at`). A released
+    row stays a while so a late or redelivered `order.units_held` does not hold the units again."""
+
+    __tablename__ = "held_orders"
+
+    connection: str = Field(primary_key=True)
+    order_key: str = Field(primary_key=True)
+    version: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    units: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    released_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime, nullable=True, index=True)
+    )
+    released_by: str | None = None  # booked | cancelled | skipped
+    updated_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )
 
@@ -86,4 +109,4 @@ class SyncRun(SQLModel, table=True):
     shop_calls: int = 0
 
 
-TABLES = (StockLevel, StockConnectionSettings, SkuLink, MismatchRow, SyncRun)
+TABLES = (StockLevel, StockConnectionSettings, SkuLink, MismatchRow, HeldOrder, SyncRun)

@@ -23,16 +23,19 @@ from lb_common import connection_settings
 from lb_common.db import Database, utcnow
 from lb_common.errors import LedgerbridgeError
 from lb_connectors.economic.client import EconomicClient
+from lb_connectors.economic.models import Product
 from lb_connectors.shopify_admin import ShopifyAdminClient, ShopifyError
 from lb_inventory.domain import (
     CatalogueScan,
     LedgerItem,
     Mismatch,
     MismatchKind,
+    Pushed,
     ShopItem,
     link_catalogues,
     plan_sync,
 )
+from lb_inventory.holds import forget_released, held_per_sku
 from lb_inventory.policy import StockSyncSettings
 from lb_inventory.store import (
     MismatchRow,
@@ -94,15 +97,26 @@ class Catalogues:
         return {item.product_number: item.available for item in self.ledger}
 
 
+def stocked_available(product: Product | None) -> Decimal | None:
+    """The product's available units, or None when it keeps no stock: no inventory module, or a
+    product group without inventory (shipping, fees, services: e-conomic's
+    `productGroup.inventoryEnabled` is false, even where the product still carries zeros)."""
+    if product is None or product.inventory is None:
+        return None
+    if product.product_group.inventory_enabled is False:
+        return None
+    return product.inventory.available
+
+
 async def read_ledger_catalogue(ledger: EconomicClient) -> list[LedgerItem]:
     items = []
     async for product in ledger.iter_products():
-        inventory = product.inventory
         items.append(
             LedgerItem(
                 product.product_number,
                 product.name,
-                inventory.available if inventory is not None else None,
+                stocked_available(product),
+                barred=product.barred,
             )
         )
     return items
@@ -251,6 +265,8 @@ async def _full_sync(
                     await session.exec(select(SkuLink).where(SkuLink.connection == connection))
                 ).all()
             }
+            held = await held_per_sku(session, connection)
+            differences = await open_differences(session, connection)
         # Pushed by the after-sale path since this sync began reading: that reading is newer.
         fresher = {
             sku
@@ -260,8 +276,13 @@ async def _full_sync(
         plan = plan_sync(
             [link for link in links if link.sku not in fresher],
             ledger_levels,
-            {sku: row.last_pushed for sku, row in existing.items()},
+            held,
+            {
+                sku: Pushed(row.last_pushed, Decimal(row.held_at_push))
+                for sku, row in existing.items()
+            },
             shop_levels,
+            set(differences),
             ledger_always_wins=settings.ledger_always_wins,
         )
         pushed: dict[str, int] = {}
@@ -279,7 +300,8 @@ async def _full_sync(
             pushed[link.sku] = target
         now = utcnow()
         recorded = {link.sku: target for link, target in plan.record}
-        mismatches: list[Mismatch] = [*catalogues.scan.mismatches, *plan.differs]
+        agreeing = set(recorded) | {link.sku for link in plan.unchanged}
+        reported = {m.key: m for m in plan.differs}
         async with db.transaction() as session:
             await session.exec(delete(SkuLink).where(col(SkuLink.connection) == connection))
             for link in links:
@@ -295,30 +317,75 @@ async def _full_sync(
                     ledger_level=str(available) if available is not None else None,
                     shop_level=shop_levels.get(link.inventory_item_id),
                     last_pushed=old.last_pushed if old else None,
+                    held_at_push=old.held_at_push if old else "0",
                     pushed_at=old.pushed_at if old else None,
                     shop_reported_at=old.shop_reported_at if old else None,
                 )
                 if link.sku in fresher and old is not None:
                     row.ledger_level, row.shop_level = old.ledger_level, old.shop_level
+                open_row = differences.get(link.sku)
+                if link.sku in reported:
+                    found = result.started_at
+                    await set_level_mismatch(
+                        session, connection, reported[link.sku], link.sku, found_at=found
+                    )
+                elif open_row is not None and link.sku not in fresher:
+                    # Cleared when the shop shows the free figure by itself (not because we
+                    # lowered it), or when the ledger always wins.
+                    by_itself = (
+                        old is None or old.pushed_at is None or (old.pushed_at <= open_row.found_at)
+                    )
+                    if settings.ledger_always_wins or (link.sku in agreeing and by_itself):
+                        await set_level_mismatch(session, connection, None, link.sku)
                 if link.sku in pushed or link.sku in recorded:
                     row.last_pushed = row.shop_level = pushed.get(link.sku, recorded.get(link.sku))
+                    row.held_at_push = str(held.get(link.sku, Decimal(0)))
                     row.pushed_at = now
                 session.add(row)
-            await _replace_mismatches(session, connection, mismatches)
+            await _replace_mismatches(session, connection, list(catalogues.scan.mismatches))
+            await _forget_unlinked_differences(session, connection, {lk.sku for lk in links})
             await _store_ledger_levels(session, connection, catalogues.ledger, now)
+            await forget_released(session, connection)
     result.changed = len(pushed)
     result.unchanged = (
         len(plan.unchanged) + len(plan.record) + len(fresher & {link.sku for link in links})
     )
     result.failed = len(failures)
     result.failures = tuple(failures[:20])
-    result.mismatches = len(mismatches)
+    result.mismatches = len(catalogues.scan.mismatches) + len(plan.differs)
+
+
+async def open_differences(session: AsyncSession, connection: str) -> dict[str, MismatchRow]:
+    """The `level_differs` rows awaiting a person, by SKU."""
+    rows = await session.exec(
+        select(MismatchRow).where(
+            MismatchRow.connection == connection,
+            MismatchRow.kind == MismatchKind.LEVEL_DIFFERS.value,
+        )
+    )
+    return {row.key: row for row in rows.all()}
+
+
+async def _forget_unlinked_differences(
+    session: AsyncSession, connection: str, linked: set[str]
+) -> None:
+    """A SKU that is no longer linked has no level to compare: its difference goes (the
+    catalogue mismatches say why it is not linked)."""
+    for sku, row in (await open_differences(session, connection)).items():
+        if sku not in linked:
+            await session.delete(row)
 
 
 async def _replace_mismatches(
     session: AsyncSession, connection: str, mismatches: list[Mismatch]
 ) -> None:
-    await session.exec(delete(MismatchRow).where(col(MismatchRow.connection) == connection))
+    """The catalogue's mismatches; `level_differs` rows are kept (they stay until resolved)."""
+    await session.exec(
+        delete(MismatchRow).where(
+            col(MismatchRow.connection) == connection,
+            col(MismatchRow.kind) != MismatchKind.LEVEL_DIFFERS.value,
+        )
+    )
     seen: set[tuple[str, str]] = set()
     for m in mismatches:
         if (m.kind, m.key) in seen:
@@ -359,9 +426,15 @@ async def _store_ledger_levels(
 
 
 async def set_level_mismatch(
-    session: AsyncSession, connection: str, mismatch: Mismatch | None, sku: str
+    session: AsyncSession,
+    connection: str,
+    mismatch: Mismatch | None,
+    sku: str,
+    *,
+    found_at: datetime | None = None,
 ) -> None:
-    """Record (or, with None, clear) the level difference of one SKU."""
+    """Record (or, with None, clear) the level difference of one SKU. A difference already open
+    keeps the time it was first found and gets the current figures."""
     kind = MismatchKind.LEVEL_DIFFERS.value
     row = await session.get(MismatchRow, (connection, kind, sku))
     if mismatch is None:
@@ -369,8 +442,13 @@ async def set_level_mismatch(
             await session.delete(row)
         return
     if row is None:
-        row = MismatchRow(connection=connection, kind=kind, key=sku, message=mismatch.message)
+        row = MismatchRow(
+            connection=connection,
+            kind=kind,
+            key=sku,
+            message=mismatch.message,
+            found_at=found_at or utcnow(),
+        )
     row.message = mismatch.message
     row.ledger_level, row.shop_level = mismatch.ledger_level, mismatch.shop_level
-    row.found_at = utcnow()
     session.add(row)

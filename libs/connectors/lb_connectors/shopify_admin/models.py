@@ -38,6 +38,8 @@ class ShopLocation(ShopifyModel):
     id: int
     name: str = ""
     active: bool = True
+    city: str | None = None
+    country_code: str | None = None
 
 
 class InventoryLevel(ShopifyModel):

@@ -1,0 +1,97 @@
+"""Units the shop has sold and the ledger not yet booked, per SKU and connection.
+
+The shop takes a unit from its stock when an order is placed; the ledger only when the invoice
+is booked. In between, the ledger's `available` still counts the unit, so the shop may show only
+`available - held` (domain.free_to_sell). ingest sends `order.units_held` with each new version
+of an accepted order; the units are released when the invoice is booked (after_sale.py) or the
+order is cancelled or skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from decimal import Decimal
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from lb_common import inbox
+from lb_common.db import Database, utcnow
+from lb_common.envelope import Envelope
+from lb_common.events import OrderUnitsHeld
+from lb_inventory.domain import free_to_sell, level_differs
+from lb_inventory.holds import held_per_sku, release
+from lb_inventory.store import HeldOrder, MismatchRow, SkuLink
+from lb_inventory.sync import SyncLocks, set_level_mismatch
+
+SERVICE = "inventory"
+log = logging.getLogger("lb_inventory.held_units")
+
+
+async def reconsider_differences(
+    session: AsyncSession, connection: str, skus: Collection[str]
+) -> None:
+    """Held units changed for these SKUs, so did the ledger's free figure: an open difference
+    the shop's own figure now matches (the shop's sale was reported before its order reached us)
+    is cleared, unless we set the shop's level since it was found; the others show the new
+    free figure."""
+    if not skus:
+        return
+    rows = (
+        await session.exec(
+            select(MismatchRow).where(
+                MismatchRow.connection == connection,
+                MismatchRow.kind == "level_differs",
+                col(MismatchRow.key).in_(list(skus)),
+            )
+        )
+    ).all()
+    if not rows:
+        return
+    held = await held_per_sku(session, connection)
+    for row in rows:
+        link = await session.get(SkuLink, (connection, row.key))
+        if link is None or link.ledger_level is None or link.shop_level is None:
+            continue
+        held_now = held.get(row.key, Decimal(0))
+        target = free_to_sell(Decimal(link.ledger_level), held_now)
+        if link.shop_level == target:
+            if link.pushed_at is None or link.pushed_at <= row.found_at:
+                await session.delete(row)
+                link.last_pushed, link.held_at_push = target, str(held_now)
+                session.add(link)
+            continue
+        if row.shop_level == link.shop_level and row.ledger_level != target:
+            await set_level_mismatch(
+                session,
+                connection,
+                level_differs(row.key, target, link.shop_level, lowered=False),
+                row.key,
+            )
+
+
+async def handle_units_held(envelope: Envelope, *, db: Database, locks: SyncLocks) -> None:
+    event = envelope.parse(OrderUnitsHeld)
+    connection = envelope.connection
+    async with locks.push(connection), db.transaction() as session:
+        row = await session.get(HeldOrder, (connection, event.order_key))
+        stale = row is not None and (
+            row.released_at is not None or (row.version is not None and event.version < row.version)
+        )
+        if not stale:
+            before = set(row.units) if row is not None else set()
+            if event.released:
+                await release(session, connection, event.order_key, event.reason or "released")
+            else:
+                if row is None:
+                    row = HeldOrder(connection=connection, order_key=event.order_key)
+                row.version = event.version
+                row.units = {line.sku: str(line.quantity) for line in event.lines}
+                row.updated_at = utcnow()
+                session.add(row)
+            await session.flush()
+            await reconsider_differences(
+                session, connection, before | {line.sku for line in event.lines}
+            )
+        inbox.mark_handled(session, SERVICE, envelope.message_id)

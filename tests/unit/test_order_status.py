@@ -102,7 +102,9 @@ def test_a_stale_success_reported_after_a_failure_does_not_clear_it():
 
 def test_credit_notes_move_an_order_to_partly_then_fully_credited():
     first = progress("creditnote.booked", 4, service="invoicing", caused_by="r1")
-    full = progress("creditnote.booked", 5, service="invoicing", caused_by="r2", fully_credited=True)
+    full = progress(
+        "creditnote.booked", 5, service="invoicing", caused_by="r2", fully_credited=True
+    )
     assert run([RESOLVED, BOOKED, first]).status == s.PARTLY_CREDITED
     assert run([RESOLVED, BOOKED, first, full]).status == s.CREDITED
     assert run([RESOLVED, BOOKED, full, first]).status == s.CREDITED  # never back to partly
@@ -137,7 +139,7 @@ def test_the_order_s_own_failure_outranks_a_credit_failure():
 
 def test_a_resend_closes_earlier_failures_but_not_a_later_one():
     state = run([failure("order.ready", 1, service="customers")])
-    resent = s.after_resend(state, ["customers"], at(2))
+    resent = s.close_problems(state, ["customers"], at(2))
     assert (resent.status, resent.needs_attention) == (s.TRANSFERRED, False)
     # The failure report of before the resend, arriving late, does not reopen it.
     late = failure("order.ready", 1, service="customers")(resent)
@@ -148,7 +150,9 @@ def test_a_resend_closes_earlier_failures_but_not_a_later_one():
 
 
 def test_the_marks_survive_a_round_trip_through_json():
-    state = run([RESOLVED, BOOKED, failure("order.refunded", 5, service="invoicing", message_id="r")])
+    state = run(
+        [RESOLVED, BOOKED, failure("order.refunded", 5, service="invoicing", message_id="r")]
+    )
     loaded = OrderStatus.load(state.progress, state.marks_json())
     assert loaded == state
 

@@ -15,8 +15,9 @@ from lb_ingest.store import Order
 from lb_ingest.timeline import add_entry
 
 SERVICE = "ingest"
-# A service's parking lot reports that an operator sent a parked message back (parking.py).
-RESENT_STEP = "parked.retried"
+# A service's parking lot reports that an operator sent a parked message back, or dismissed it
+# (parking.py): either way its failure is behind it.
+OPERATOR_STEPS = frozenset({"parked.retried", "parked.dismissed"})
 
 
 async def handle_progress(envelope: Envelope, *, db: Database) -> None:
@@ -38,13 +39,13 @@ async def handle_progress(envelope: Envelope, *, db: Database) -> None:
         order = await _locked(session, envelope.order_key)
         if order is not None:
             before = _status_of(order)
-            if event.step == RESENT_STEP:
+            if event.step in OPERATOR_STEPS:
                 key = order_status.problem_key(
                     event.service,
                     str(event.details.get("message_type", "")),
                     envelope.causation_id,
                 )
-                after = order_status.after_resend(before, [key], envelope.occurred_at)
+                after = order_status.close_problems(before, [key], envelope.occurred_at)
             else:
                 after = order_status.after_progress(
                     before,

@@ -17,7 +17,7 @@ _STATE_COLUMNS = (
     "order_key", "connection", "platform", "shop", "order_id", "status", "status_reason",
     "progress", "needs_attention", "version", "transferred_at", "cancellation_sent",
 )  # fmt: skip
-_ROW_DEFAULTS = {
+_ROW_DEFAULTS: dict[str, Any] = {
     "order_name": None, "email": None, "currency": None, "total": None, "canonical": None,
     "customer_number": None, "invoice_number": None, "problems": {},
 }  # fmt: skip

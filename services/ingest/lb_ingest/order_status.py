@@ -261,9 +261,10 @@ def after_failure(
     )
 
 
-def after_resend(state: OrderStatus, keys: Iterable[str], at: datetime) -> OrderStatus:
-    """An operator sent these pieces of work again (replay, retry from /parked): their failures
-    so far are behind them; a new failure opens them again."""
+def close_problems(state: OrderStatus, keys: Iterable[str], at: datetime) -> OrderStatus:
+    """An operator sent these pieces of work again (replay, retry from /parked) or dismissed
+    their parked message: their failures so far are behind them; a new failure opens them
+    again."""
     marks = dict(state.marks)
     for key in keys:
         mark = marks.get(key, Mark())

@@ -25,10 +25,11 @@ from lb_connectors.platforms.registry import get_adapter
 from lb_ingest import order_status
 from lb_ingest.connections import settings_of
 from lb_ingest.order_rows import load_order_states, save_order_states
-from lb_ingest.orders import apply_version, emit_order_ready
 from lb_ingest.order_status import OrderStatus
+from lb_ingest.orders import apply_version, emit_order_ready
 from lb_ingest.recorder import RowRecorder
 from lb_ingest.store import Connection, Delivery, Order, RefundRecord
+
 
 @dataclass(frozen=True)
 class ReplayOutcome:
@@ -102,7 +103,7 @@ def _replay(connection: SAConnection, *, order_key: str, dry_run: bool) -> Repla
                     order_key=order_key,
                 )
             )
-        after = order_status.after_resend(before, plan.keys, utcnow())
+        after = order_status.close_problems(before, plan.keys, utcnow())
         if plan.send_order:
             after = replace(
                 after, progress=order_status.advance(after.progress, order_status.TRANSFERRED)
@@ -115,9 +116,7 @@ def _replay(connection: SAConnection, *, order_key: str, dry_run: bool) -> Repla
             status_reason=after.reason,
             updated_at=utcnow(),
         )
-        recorder.timeline(
-            order_key, "replay", f"Replayed by an operator: {body['action']}."
-        )
+        recorder.timeline(order_key, "replay", f"Replayed by an operator: {body['action']}.")
         save_order_states(connection, [state])
         recorder.write(connection)
         return ReplayOutcome(202, {"replayed": True, **body})

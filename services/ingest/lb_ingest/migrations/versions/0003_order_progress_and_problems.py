@@ -61,8 +61,9 @@ def upgrade() -> None:
         else_="received",
     )
     connection.execute(
-        sa.update(_orders)
-        .values(progress=sa.case((_orders.c.status == "failed", reached), else_=_orders.c.status))
+        sa.update(_orders).values(
+            progress=sa.case((_orders.c.status == "failed", reached), else_=_orders.c.status)
+        )
     )
     stopped = connection.execute(
         sa.select(_orders.c.order_key, _orders.c.status_reason).where(

@@ -16,6 +16,7 @@ from lb_common.errors import PermanentError, TransientError
 from lb_common.events import OrderCancelled
 from lb_common.messaging import Broker, Consumer, RetryPolicy
 from lb_common.outbox import OutboxRelay, add_to_outbox, pending_count
+from lb_common.parking import ParkingLot
 from lb_common.runtime import COMMON_TABLES
 from tests.support.broker import probe, queue_depth
 
@@ -135,6 +136,39 @@ async def test_permanent_failure_is_parked_with_its_reason(harness, amqp_url, br
     assert failed[0].payload["reason"] == "SKU 'X-1' does not exist in e-conomic"
     assert failed[0].order_key == "shopify:s:4"
     assert await queue_depth(amqp_url, f"{broker_prefix}.svc.parked") == 1
+    [parked] = await ParkingLot(harness.broker, "svc").list()
+    assert parked["attempts"] == 1
+
+
+async def test_a_retry_from_parking_is_reported_to_the_order_timeline(
+    harness, amqp_url, broker_prefix
+):
+    calls = 0
+
+    async def refuse_once(envelope: Envelope) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise PermanentError("customer group 9 does not exist")
+
+    lot = ParkingLot(harness.broker, "svc")
+    async with probe(amqp_url, broker_prefix) as events:
+        await harness.consumer(refuse_once)
+        sent = cancelled("shopify:s:8")
+        await harness.broker.publish_envelope(sent)
+        await events.wait_for("order.failed")
+        assert (await lot.retry(sent.message_id)).found
+        [report] = await events.wait_for("order.progress")
+    assert report.order_key == "shopify:s:8"
+    assert report.causation_id == sent.message_id
+    assert report.payload["step"] == "parked.retried"
+    assert report.payload["details"]["message_type"] == "order.cancelled"
+    assert "customer group 9" in report.payload["message"]
+    for _ in range(50):
+        if calls == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert calls == 2 and await lot.list() == []
 
 
 async def test_retries_used_up_park_the_message(harness, amqp_url, broker_prefix):
@@ -153,6 +187,8 @@ async def test_retries_used_up_park_the_message(harness, amqp_url, broker_prefix
     assert "gave up after 3 attempts" in failed[0].payload["reason"]
     assert failed[0].payload["kind"] == "transient_exhausted"
     assert await queue_depth(amqp_url, f"{broker_prefix}.svc.parked") == 1
+    [parked] = await ParkingLot(harness.broker, "svc").list()
+    assert parked["attempts"] == 3
 
 
 async def test_unroutable_publish_is_an_error(harness):

@@ -53,6 +53,12 @@ def refund_body(refund_id: int, quantity: int = 1, subtotal: int = 20) -> bytes:
     return json.dumps(data).encode()
 
 
+async def _listed(system: System, key: str, **filters: str) -> bool:
+    response = await system.apps["ingest"].get("/orders", params=filters)
+    assert response.status_code == 200, response.text
+    return key in {o["order_key"] for o in response.json()["orders"]}
+
+
 async def _booked_order(system: System) -> str:
     key = (await system.post_shopify("orders/paid", vnd_order())).json()["order_key"]
     await system.wait_for_status(key, "booked")
@@ -98,17 +104,27 @@ async def test_partial_refunds_add_up_and_never_credit_more_than_invoiced(system
     key = await _booked_order(system)  # 2 x 20 VND
     await system.post_shopify("refunds/create", refund_body(1))
     await _wait_step(system, key, "creditnote.booked")
+    assert (await system.wait_for_status(key, "partly_credited"))["needs_attention"] is False
     await system.post_shopify("refunds/create", refund_body(2))
     await _wait_step(system, key, "creditnote.booked", 2)
+    assert (await system.wait_for_status(key, "credited"))["needs_attention"] is False
     # A third refund would credit more than the invoice held: stopped, with the figures.
     await system.post_shopify("refunds/create", refund_body(3))
-    failed = await system.wait_for_status(key, "booked")  # the invoice stands
+    failed = await system.wait_for_status(key, "credit_failed")
     entries = await _wait_step(system, key, "invoicing.failed")
     assert "more than invoice" in entries[0]["message"]
     assert "VND 60" in entries[0]["message"] and "VND 40" in entries[0]["message"]
     ledger = await system.ledger_state()
     assert sum(Decimal(str(n["grossAmount"])) for n in _credit_notes(ledger)) == Decimal("-40")
-    assert failed["status"] == "booked"
+    # The invoice stands and the credits went as far as they could; the refusal needs a person
+    # and is found by the filters.
+    assert failed["progress"] == "credited" and failed["needs_attention"] is True
+    assert "more than invoice" in failed["status_reason"]
+    [problem] = failed["problems"]
+    assert problem["what"] == "credit" and problem["service"] == "invoicing"
+    assert await _listed(system, key, status="credit_failed")
+    assert await _listed(system, key, needs_attention="true")
+    assert not await _listed(system, key, needs_attention="false")
 
 
 async def test_cancellation_after_booking_credits_what_is_left(system: System):
@@ -126,6 +142,9 @@ async def test_cancellation_after_booking_credits_what_is_left(system: System):
     notes = _credit_notes(ledger)
     assert sorted(Decimal(str(n["grossAmount"])) for n in notes) == [Decimal("-20"), Decimal("-20")]
     assert {n["references"]["other"] for n in notes} == {f"{key}:refund:7", f"{key}:cancel"}
+    # Cancelled and credited in full: the order says so (it no longer reads "booked").
+    order = await system.wait_for_status(key, "credited")
+    assert order["invoice_number"] is not None and order["needs_attention"] is False
 
 
 async def test_refund_before_the_invoice_waits_for_it(system: System):
@@ -139,3 +158,55 @@ async def test_refund_before_the_invoice_waits_for_it(system: System):
         < steps.index("invoice.booked")
         < steps.index("creditnote.booked")
     )
+
+
+def amount_only_refund(refund_id: int, amount: str) -> bytes:
+    """A refund of money only (no goods, no shipping), like a goodwill discount afterwards."""
+    data = json.loads(REFUND)
+    data.update(id=refund_id, refund_line_items=[], order_adjustments=[])
+    data["transactions"][0]["amount"] = amount
+    return json.dumps(data).encode()
+
+
+async def test_a_credit_that_failed_is_found_replayed_after_the_fix_and_leaves_parking(
+    system: System,
+):
+    key = await _booked_order(system)
+    invoicing = system.apps["invoicing"]
+    settings = (await invoicing.get("/connections/demo/settings")).json()
+    # No product to put an amount-only refund on.
+    bare = {**settings, "missing_sku": "fail", "default_product": None, "refund_product": None}
+    assert (await invoicing.put("/connections/demo/settings", json=bare)).status_code == 200
+    await system.post_shopify("refunds/create", amount_only_refund(11, "15"))
+    failed = await system.wait_for_status(key, "credit_failed")
+    assert "refund product" in failed["status_reason"] and failed["needs_attention"] is True
+    assert await _listed(system, key, needs_attention="true")
+    [parked] = (await invoicing.get("/parked")).json()
+    assert parked["type"] == "order.refunded" and parked["settled"] is None
+    assert parked["attempts"] == 1
+
+    # The fix the reason asks for, then a replay from the order: the refund is sent again.
+    fixed = {**settings, "refund_product": "WEB-DEFAULT"}
+    assert (await invoicing.put("/connections/demo/settings", json=fixed)).status_code == 200
+    replay = await system.apps["ingest"].post(f"/orders/{key}/replay")
+    assert replay.status_code == 202, replay.text
+    assert "refund" in replay.json()["action"]
+    order = await system.wait_for_status(key, "partly_credited")
+    assert order["needs_attention"] is False and order["status_reason"] is None
+    ledger = await system.ledger_state()
+    [note] = _credit_notes(ledger)
+    assert Decimal(str(note["grossAmount"])) == Decimal("-15")
+    assert len(ledger["booked_invoices"]) == 2  # the invoice and one credit note
+
+    # The parked copy is now known to be done: shown so, and a retry removes it, crediting
+    # nothing twice.
+    [stale] = (await invoicing.get("/parked")).json()
+    assert stale["message_id"] == parked["message_id"]
+    assert "credit note" in stale["settled"] and "is booked" in stale["settled"]
+    retried = await invoicing.post(f"/parked/{parked['message_id']}/retry")
+    assert retried.status_code == 200 and retried.json()["settled"] == stale["settled"]
+    assert (await invoicing.get("/parked")).json() == []
+    entries = await _wait_step(system, key, "parked.dismissed")
+    assert "Already done" in entries[0]["message"]
+    assert len(_credit_notes(await system.ledger_state())) == 1
+    assert (await system.order(key))["status"] == "partly_credited"

@@ -193,6 +193,7 @@ async def test_parked_message_is_listed_retried_after_the_fix_and_dismissed(syst
     assert parked["type"] == "customer.resolved"
     assert parked["order_key"] == key
     assert "GHOST-9" in parked["reason"]
+    assert parked["attempts"] == 1 and parked["settled"] is None
 
     # Fix the cause (unknown SKUs go on the default product), then send the parked message back.
     settings = (await invoicing.get("/connections/demo/settings")).json()
@@ -201,9 +202,13 @@ async def test_parked_message_is_listed_retried_after_the_fix_and_dismissed(syst
     )
     retried = await invoicing.post(f"/parked/{parked['message_id']}/retry")
     assert retried.status_code == 202
-    await system.wait_for_status(key, "booked")
+    booked = await system.wait_for_status(key, "booked")
     assert (await invoicing.get("/parked")).json() == []
     assert (await invoicing.post(f"/parked/{parked['message_id']}/retry")).status_code == 404
+    # The retry is on the order's timeline, like a replay.
+    steps = [e["step"] for e in booked["timeline"]]
+    assert steps.index("invoicing.failed") < steps.index("parked.retried")
+    assert steps.index("parked.retried") < steps.index("invoice.booked")
 
     # Dismissing: park another failure and drop it.
     await invoicing.put("/connections/demo/settings", json=settings)
@@ -213,6 +218,42 @@ async def test_parked_message_is_listed_retried_after_the_fix_and_dismissed(syst
     [second] = (await invoicing.get("/parked")).json()
     assert (await invoicing.delete(f"/parked/{second['message_id']}")).status_code == 200
     assert (await invoicing.get("/parked")).json() == []
+    # Dismissed: a person took it over, so it no longer needs attention (the timeline says who).
+    for _ in range(100):
+        dismissed = await system.order(key2)
+        if not dismissed["needs_attention"]:
+            break
+        await asyncio.sleep(0.1)
+    assert dismissed["needs_attention"] is False and dismissed["status"] == "customer_resolved"
+    assert "parked.dismissed" in [e["step"] for e in dismissed["timeline"]]
+
+
+async def test_a_parked_message_is_shown_settled_once_a_replay_booked_its_order(system: System):
+    body = shopify_json(
+        shopify_order(lines=[{"sku": "GHOST-7", "title": "Ghost"}], email="ghost7@example.com")
+    )
+    key = (await system.post_shopify("orders/paid", body)).json()["order_key"]
+    await system.wait_for_status(key, "failed")
+    invoicing = system.apps["invoicing"]
+    [parked] = (await invoicing.get("/parked")).json()
+    settings = (await invoicing.get("/connections/demo/settings")).json()
+    await invoicing.put(
+        "/connections/demo/settings", json={**settings, "unknown_product": "default_product"}
+    )
+    assert (await system.apps["ingest"].post(f"/orders/{key}/replay")).status_code == 202
+    order = await system.wait_for_status(key, "booked")
+
+    [stale] = (await invoicing.get("/parked")).json()
+    assert stale["message_id"] == parked["message_id"]
+    assert stale["settled"] == f"invoice {order['invoice_number']} for this order is booked."
+    # Retrying it removes it instead of running the step again.
+    retried = await invoicing.post(f"/parked/{parked['message_id']}/retry")
+    assert retried.status_code == 200 and "dismissed" in retried.json()
+    assert (await invoicing.get("/parked")).json() == []
+    await asyncio.sleep(0.5)
+    ledger = await system.ledger_state()
+    assert len(ledger["booked_invoices"]) == 1
+    assert (await system.order(key))["status"] == "booked"
 
 
 async def test_ean_buyer_gets_an_e_invoice(system: System):
@@ -229,6 +270,8 @@ async def test_ean_buyer_gets_an_e_invoice(system: System):
     ledger = await system.ledger_state()
     [sent] = ledger["sent_invoices"]
     assert sent["sendBy"] == "ean"
+    [entry] = [e for e in order["timeline"] if e["step"] == "einvoice.sent"]
+    assert "5798000363007" in entry["message"] and entry["service"] == "invoicing"
     assert sent["recipient"]["ean"] == "5798000363007"
     assert sent["invoice"]["bookedInvoiceNumber"] == order["invoice_number"]
     # The buyer's reference person is a contact on the customer and on the invoice.

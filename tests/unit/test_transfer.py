@@ -1,4 +1,4 @@
-"""When an order is transferred: the trigger, gateway overrides, skips, and status movement."""
+"""When an order is transferred: the trigger, gateway overrides and skips."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from lb_common.orders import CanonicalOrder
 from lb_ingest import transfer
-from lb_ingest.transfer import TransferSettings, advance, decide
+from lb_ingest.transfer import TransferSettings, decide
 
 
 def order(**changes) -> CanonicalOrder:
@@ -65,11 +65,3 @@ def test_test_orders_cancelled_orders_and_excluded_channels_are_skipped_with_a_r
         TransferSettings(excluded_sources=("POS",)),
     )
     assert pos.status == transfer.SKIPPED and "pos" in pos.reason
-
-
-def test_status_only_moves_forward_and_failure_does_not_undo_a_booking():
-    assert advance(transfer.BOOKED, transfer.CUSTOMER_RESOLVED) == transfer.BOOKED
-    assert advance(transfer.TRANSFERRED, transfer.BOOKED) == transfer.BOOKED
-    assert advance(transfer.CUSTOMER_RESOLVED, transfer.FAILED) == transfer.FAILED
-    assert advance(transfer.BOOKED, transfer.FAILED) == transfer.BOOKED
-    assert advance(transfer.FAILED, transfer.CUSTOMER_RESOLVED) == transfer.CUSTOMER_RESOLVED

@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import SecretStr
 
 from lb_common.messaging import Broker
-from lb_common.parking import ParkingLot, parking_router
+from lb_common.parking import ParkingLot, SettledCheck, parking_router
 
 ReadinessCheck = Callable[[], Awaitable[None]]
 
@@ -41,13 +41,15 @@ def create_admin_app(
     routers: Sequence[APIRouter] = (),
     open_routers: Sequence[APIRouter] = (),
     broker: Broker | None = None,
+    parked_settled: SettledCheck | None = None,
 ) -> FastAPI:
     """`routers` need the admin token; `open_routers` (webhooks) authenticate themselves.
-    With a broker, the service's parked messages are listed, retried and dismissed here too."""
+    With a broker, the service's parked messages are listed, retried and dismissed here too;
+    `parked_settled` tells which of them a replay has made unnecessary (see parking.py)."""
     app = FastAPI(title=f"ledgerbridge {service}", version="0.1.0")
     app.state.admin_token = admin_token
     if broker is not None:
-        routers = [*routers, parking_router(ParkingLot(broker, service))]
+        routers = [*routers, parking_router(ParkingLot(broker, service, parked_settled))]
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

@@ -428,7 +428,10 @@ class Consumer:
     async def _park(
         self, message: AbstractIncomingMessage, envelope: Envelope | None, reason: str
     ) -> None:
-        headers = {**(message.headers or {}), REASON_HEADER: reason}
+        # The attempt that failed last: earlier failed attempts went through the retry path,
+        # which counted them in the same header. GET /parked shows it.
+        attempts = int(_header(message, ATTEMPT_HEADER) or 0) + 1
+        headers = {**(message.headers or {}), REASON_HEADER: reason, ATTEMPT_HEADER: attempts}
         await self._broker.send_to_queue(
             self._broker.topology.parking_queue(self._service), message, headers
         )

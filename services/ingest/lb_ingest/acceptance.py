@@ -10,7 +10,7 @@ from lb_common.db import utcnow
 from lb_common.envelope import Envelope
 from lb_common.events import OrderCancelled, OrderRefunded, Refund
 from lb_connectors.platforms.base import DeliveryInfo, TopicKind
-from lb_ingest import transfer
+from lb_ingest import order_status
 from lb_ingest.arrival import Arrival, WebhookAnswer, error_answer
 from lb_ingest.batch_rows import BatchState, RefundState
 from lb_ingest.held_units import emit_held_units
@@ -249,12 +249,24 @@ def _mark_unusable_order(
             platform=info.platform,
             shop=info.shop,
             order_id=order_key.rsplit(":", 1)[-1],
-            status=transfer.FAILED,
+            status=order_status.FAILED,
         )
     if order.transferred_at is None:
+        # Not sent on yet, so no service has reported on it: this is its only problem.
+        reason = f"The webshop sent an order that could not be read: {arrival.problem}"
+        failed = order_status.after_failure(
+            order_status.OrderStatus(order.progress),
+            service="ingest",
+            message_type=f"webhook {info.topic}",
+            message_id=None,
+            reason=reason,
+            at=utcnow(),
+        )
         order.update(
-            status=transfer.FAILED,
-            status_reason=f"The webshop sent an order that could not be read: {arrival.problem}",
+            status=failed.status,
+            status_reason=reason,
+            needs_attention=True,
+            problems=failed.marks_json(),
         )
     order.update(updated_at=utcnow())
     state.recorder.timeline(

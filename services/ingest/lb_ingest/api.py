@@ -14,13 +14,16 @@ from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from lb_common.db import Database
-from lb_ingest import transfer
+from lb_ingest import order_status
 from lb_ingest.connections import ConnectionCache, IngestConnectionSettings, public_view
 from lb_ingest.reconcile import ReconcileError, ReconcileResult
 from lb_ingest.replay import replay_order
 from lb_ingest.store import Connection, Delivery, Order, TimelineEntry
 from lb_ingest.webhooks import receive_webhook
 from lb_ingest.writer import DeliveryWriter
+
+# A delivery's outcome (deliveries.outcome), explained in docs/orders.md.
+OUTCOMES = ("received", "accepted", "duplicate", "stale", "unusable", "stored")
 
 ReconcileNow = Callable[[str, datetime | None], Awaitable[ReconcileResult]]
 
@@ -71,6 +74,9 @@ def order_view(order: Order) -> dict[str, Any]:
         "total": order.total,
         "status": order.status,
         "status_reason": order.status_reason,
+        "progress": order.progress,
+        "needs_attention": order.needs_attention,
+        "problems": _open_problems(order),
         "version": order.version,
         "customer_number": order.customer_number,
         "invoice_number": order.invoice_number,
@@ -80,29 +86,57 @@ def order_view(order: Order) -> dict[str, Any]:
     }
 
 
+def _open_problems(order: Order) -> list[dict[str, Any]]:
+    """What needs a person, and where its parked message waits (GET /parked on that service)."""
+    state = order_status.OrderStatus.load(order.progress, order.problems)
+    return [
+        {
+            "what": "credit" if order_status.is_credit(key) else "order",
+            "service": mark.service,
+            "reason": mark.reason,
+            "failed_at": mark.failed_at,
+            "parked_message_id": mark.message_id,
+            "message_type": mark.message_type,
+        }
+        for key, mark in sorted(
+            state.open_problems.items(), key=lambda item: str(item[1].failed_at)
+        )
+    ]
+
+
 class OrderFilter:
     """The filters the order list and bulk replay share (query parameters)."""
 
     def __init__(
         self,
-        status: str | None = Query(None, description=f"one of {', '.join(transfer.STATUSES)}"),
+        status: str | None = Query(
+            None, description=f"one of {', '.join(order_status.STATUSES)} (docs/orders.md)"
+        ),
+        needs_attention: bool | None = Query(
+            None, description="true: every order with an open failure (failed, credit_failed)"
+        ),
         connection: str | None = None,
         q: str | None = Query(None, description="text in the order name or e-mail"),
         since: datetime | None = Query(None, description="received at or after (ISO 8601)"),
         until: datetime | None = Query(None, description="received before (ISO 8601)"),
     ) -> None:
-        if status is not None and status not in transfer.STATUSES:
-            raise HTTPException(422, f"unknown status {status!r}; use one of {transfer.STATUSES}")
+        if status is not None and status not in order_status.STATUSES:
+            raise HTTPException(
+                422, f"unknown status {status!r}; use one of {', '.join(order_status.STATUSES)}"
+            )
         for name, value in (("since", since), ("until", until)):
             if value is not None and value.tzinfo is None:
                 raise HTTPException(422, f"{name} needs a time zone, e.g. 2025-03-01T00:00:00Z")
         self.status, self.connection, self.q = status, connection, q
+        self.needs_attention = needs_attention
         self.since, self.until = since, until
 
     def conditions(self) -> list[ColumnElement[bool]]:
         found: list[ColumnElement[bool]] = []
         if self.status:
             found.append(col(Order.status) == self.status)
+        if self.needs_attention is not None:
+            found.append(col(Order.needs_attention).is_(self.needs_attention))
         if self.connection:
             found.append(col(Order.connection) == self.connection)
         if self.since:
@@ -224,9 +258,10 @@ def admin_router(
         dry_run: bool = False,
         limit: int = Query(100, ge=1, le=1000),
     ) -> dict[str, Any]:
-        """Replay every order the filter finds (default: the failed ones), oldest first."""
-        if filters.status is None:
-            filters.status = transfer.FAILED
+        """Replay every order the filter finds (default: those that need attention), oldest
+        first."""
+        if filters.status is None and filters.needs_attention is None:
+            filters.needs_attention = True
         async with db.session() as session:
             keys = (
                 await session.exec(
@@ -250,12 +285,16 @@ def admin_router(
     @router.get("/deliveries")
     async def list_deliveries(
         outcome: str | None = Query(
-            None, description="accepted, duplicate, stale, stored, unusable"
+            None, description=f"one of {', '.join(OUTCOMES)} (docs/orders.md)"
         ),
         connection: str | None = None,
         limit: int = Query(100, ge=1, le=1000),
         offset: int = Query(0, ge=0),
     ) -> list[dict[str, Any]]:
+        if outcome is not None and outcome not in OUTCOMES:
+            raise HTTPException(
+                422, f"unknown outcome {outcome!r}; use one of {', '.join(OUTCOMES)}"
+            )
         query = select(Delivery).order_by(col(Delivery.id).desc())
         if outcome:
             query = query.where(Delivery.outcome == outcome)

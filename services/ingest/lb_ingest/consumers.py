@@ -1,29 +1,23 @@
-"""ingest's message handlers: every service reports an order's steps here, for its timeline."""
+"""ingest's message handlers: every service reports an order's steps here, for its timeline and
+its status (the state machine is order_status.py)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from sqlalchemy import func
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from lb_common import inbox
 from lb_common.db import Database, utcnow
 from lb_common.envelope import Envelope
 from lb_common.events import OrderFailed, OrderProgress
-from lb_ingest import transfer
-from lb_ingest.store import Order, TimelineEntry
+from lb_ingest import order_status
+from lb_ingest.order_status import OrderStatus
+from lb_ingest.store import Order
 from lb_ingest.timeline import add_entry
 
 SERVICE = "ingest"
-
-# Steps that move the order's status forward, and which detail carries what we keep of it.
-_STATUS_BY_STEP = {
-    "customer.resolved": transfer.CUSTOMER_RESOLVED,
-    "invoice.booked": transfer.BOOKED,
-    "payment.registered": transfer.BOOKED,
-}
+# A service's parking lot reports that an operator sent a parked message back, or dismissed it
+# (parking.py): either way its failure is behind it.
+OPERATOR_STEPS = frozenset({"parked.retried", "parked.dismissed"})
 
 
 async def handle_progress(envelope: Envelope, *, db: Database) -> None:
@@ -42,31 +36,31 @@ async def handle_progress(envelope: Envelope, *, db: Database) -> None:
             at=envelope.occurred_at,
             message_id=envelope.message_id,
         )
-        order = await session.get(Order, envelope.order_key)
-        if order is not None and event.step in _STATUS_BY_STEP:
-            order.status = transfer.advance(order.status, _STATUS_BY_STEP[event.step])
-            # Events arrive out of order: only a step taken after the last error clears it.
-            if order.status != transfer.FAILED and not await _error_since(
-                session, envelope.order_key, envelope.occurred_at
-            ):
-                order.status_reason = None
+        order = await _locked(session, envelope.order_key)
+        if order is not None:
+            before = _status_of(order)
+            if event.step in OPERATOR_STEPS:
+                key = order_status.problem_key(
+                    event.service,
+                    str(event.details.get("message_type", "")),
+                    envelope.causation_id,
+                )
+                after = order_status.close_problems(before, [key], envelope.occurred_at)
+            else:
+                after = order_status.after_progress(
+                    before,
+                    service=event.service,
+                    step=event.step,
+                    details=event.details,
+                    at=envelope.occurred_at,
+                    caused_by=envelope.causation_id,
+                )
             if "customer_number" in event.details:
                 order.customer_number = int(event.details["customer_number"])
-            if "booked_invoice_number" in event.details:
+            if event.step in _INVOICE_STEPS and "booked_invoice_number" in event.details:
                 order.invoice_number = int(event.details["booked_invoice_number"])
-            order.updated_at = utcnow()
-            session.add(order)
+            _save(session, order, before, after)
         inbox.mark_handled(session, SERVICE, envelope.message_id)
-
-
-async def _error_since(session: AsyncSession, order_key: str, moment: datetime) -> bool:
-    latest = await session.exec(
-        select(func.max(TimelineEntry.at)).where(
-            TimelineEntry.order_key == order_key, TimelineEntry.level == "error"
-        )
-    )
-    last_error = latest.one()
-    return last_error is not None and last_error > moment
 
 
 async def handle_failed(envelope: Envelope, *, db: Database) -> None:
@@ -81,16 +75,51 @@ async def handle_failed(envelope: Envelope, *, db: Database) -> None:
             event.reason,
             service=event.service,
             level="error",
-            details={"detail": event.detail, "kind": event.kind, "step": event.step},
+            details={
+                "detail": event.detail,
+                "kind": event.kind,
+                "step": event.step,
+                "parked_message_id": envelope.causation_id,
+            },
             at=envelope.occurred_at,
             message_id=envelope.message_id,
         )
-        order = await session.get(Order, envelope.order_key)
+        order = await _locked(session, envelope.order_key)
         if order is not None:
-            order.status = transfer.advance(order.status, transfer.FAILED)
-            # A step after booking (the payment) can fail too: the order stays booked, the
-            # reason shows, and replay finishes the step.
-            order.status_reason = event.reason
-            order.updated_at = utcnow()
-            session.add(order)
+            before = _status_of(order)
+            after = order_status.after_failure(
+                before,
+                service=event.service,
+                message_type=event.step,
+                message_id=envelope.causation_id,
+                reason=event.reason,
+                at=envelope.occurred_at,
+            )
+            _save(session, order, before, after)
         inbox.mark_handled(session, SERVICE, envelope.message_id)
+
+
+_INVOICE_STEPS = frozenset({"invoice.booked", "payment.registered"})  # not a credit note's number
+
+
+async def _locked(session: AsyncSession, order_key: str) -> Order | None:
+    # Two reports on one order at once (replicas, prefetch) must not overwrite each other's
+    # marks: the row is held until commit (SQLite's write lock already serialises writers).
+    return await session.get(Order, order_key, with_for_update=True)
+
+
+def _status_of(order: Order) -> OrderStatus:
+    return OrderStatus.load(order.progress, order.problems)
+
+
+def _save(session: AsyncSession, order: Order, before: OrderStatus, after: OrderStatus) -> None:
+    order.progress = after.progress
+    order.problems = after.marks_json()
+    order.needs_attention = after.needs_attention
+    order.status = after.status
+    if after.needs_attention:
+        order.status_reason = after.reason
+    elif before.needs_attention or order.status_reason is not None:
+        order.status_reason = None  # the trigger's reason is history once the order went on
+    order.updated_at = utcnow()
+    session.add(order)

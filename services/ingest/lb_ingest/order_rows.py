@@ -15,11 +15,11 @@ from lb_ingest.store import Order
 _orders = Order.__table__  # type: ignore[attr-defined]
 _STATE_COLUMNS = (
     "order_key", "connection", "platform", "shop", "order_id", "status", "status_reason",
-    "version", "transferred_at", "cancellation_sent",
+    "progress", "needs_attention", "version", "transferred_at", "cancellation_sent",
 )  # fmt: skip
-_ROW_DEFAULTS = {
+_ROW_DEFAULTS: dict[str, Any] = {
     "order_name": None, "email": None, "currency": None, "total": None, "canonical": None,
-    "customer_number": None, "invoice_number": None,
+    "customer_number": None, "invoice_number": None, "problems": {},
 }  # fmt: skip
 
 

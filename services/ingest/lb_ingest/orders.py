@@ -14,7 +14,7 @@ from lb_common.db import utcnow
 from lb_common.envelope import Envelope
 from lb_common.events import OrderReady
 from lb_common.orders import CanonicalOrder
-from lb_ingest import transfer
+from lb_ingest import order_status, transfer
 from lb_ingest.recorder import RowRecorder
 
 
@@ -27,8 +27,10 @@ class OrderState:
     platform: str
     shop: str
     order_id: str
-    status: str = transfer.RECEIVED
+    status: str = order_status.RECEIVED
     status_reason: str | None = None
+    progress: str = order_status.RECEIVED
+    needs_attention: bool = False
     version: datetime | None = None
     transferred_at: datetime | None = None
     cancellation_sent: bool = False
@@ -44,7 +46,15 @@ class OrderState:
 
 
 _DECIDED_ON = frozenset(
-    {"status", "status_reason", "version", "transferred_at", "cancellation_sent"}
+    {
+        "status",
+        "status_reason",
+        "progress",
+        "needs_attention",
+        "version",
+        "transferred_at",
+        "cancellation_sent",
+    }
 )
 
 
@@ -78,19 +88,27 @@ def decide_and_emit(
     settings: transfer.TransferSettings,
     canonical: dict[str, Any],
 ) -> None:
-    """Apply the connection's trigger; emit `order.ready` (once) through the outbox when met."""
+    """Apply the connection's trigger; emit `order.ready` (once) through the outbox when met.
+
+    Only for an order not transferred yet: no service has reported on it, so its only possible
+    problem is an earlier webhook that could not be read, which this readable version ends."""
     decision = transfer.decide(order, settings)
     if stored.status != decision.status or decision.transfer:
         recorder.timeline(order.order_key, f"order.{decision.status}", decision.reason)
     stored.update(
-        status=decision.status, status_reason=None if decision.transfer else decision.reason
+        status=decision.status,
+        progress=decision.status,
+        status_reason=None if decision.transfer else decision.reason,
     )
+    if stored.needs_attention:
+        stored.update(needs_attention=False, problems={})
     if decision.transfer:
         emit_order_ready(recorder, stored, canonical)
 
 
 def emit_order_ready(recorder: RowRecorder, stored: OrderState, canonical: dict[str, Any]) -> None:
-    stored.update(transferred_at=utcnow(), status=transfer.TRANSFERRED)
+    """Send the order on (the status is the caller's: the trigger, or a replay)."""
+    stored.update(transferred_at=utcnow())
     recorder.emit(
         Envelope.wrap_dumped(
             OrderReady,

@@ -1,29 +1,34 @@
 """Replay: send an order on again after the cause of its failure was fixed.
 
 Every step downstream is idempotent by business key (customer links, the order key on the
-invoice), so a replay finishes what is missing and never makes a second document.
+invoice, the refund id on a credit note), so a replay finishes what is missing and never makes
+a second document. What it sends again follows from the order's open problems
+(order_status.replay_plan): order.ready for the order's own flow, the refunds and the
+cancellation for a credit that failed.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from sqlalchemy import Connection as SAConnection
 from sqlmodel import Session, col, desc, select
 
-from lb_common.db import Database
+from lb_common.db import Database, utcnow
+from lb_common.envelope import Envelope
+from lb_common.events import OrderCancelled, OrderRefunded, Refund
 from lb_common.orders import CanonicalOrder
 from lb_connectors.platforms.base import PayloadError
 from lb_connectors.platforms.registry import get_adapter
-from lb_ingest import transfer
+from lb_ingest import order_status
 from lb_ingest.connections import settings_of
 from lb_ingest.order_rows import load_order_states, save_order_states
+from lb_ingest.order_status import OrderStatus
 from lb_ingest.orders import apply_version, emit_order_ready
 from lb_ingest.recorder import RowRecorder
-from lb_ingest.store import Connection, Delivery, Order
-
-REPLAYABLE = frozenset({transfer.FAILED, transfer.TRANSFERRED, transfer.CUSTOMER_RESOLVED})
+from lb_ingest.store import Connection, Delivery, Order, RefundRecord
 
 
 @dataclass(frozen=True)
@@ -38,18 +43,13 @@ async def replay_order(db: Database, order_key: str, *, dry_run: bool = False) -
 
 def _replay(connection: SAConnection, *, order_key: str, dry_run: bool) -> ReplayOutcome:
     with Session(bind=connection) as session:
-        order = session.get(Order, order_key)
+        order = session.get(Order, order_key, with_for_update=True)
         if order is None:
             return ReplayOutcome(404, {"error": f"no order {order_key!r}"})
-        finishing = order.status == transfer.BOOKED and order.status_reason is not None
-        if order.status not in REPLAYABLE and not finishing:
-            return ReplayOutcome(
-                409,
-                {
-                    "error": f"order is {order.status}; replay is for orders that failed or are stuck",
-                    "status": order.status,
-                },
-            )
+        before = OrderStatus.load(order.progress, order.problems)
+        plan = order_status.replay_plan(before)
+        if plan is None:
+            return ReplayOutcome(409, {"error": _nothing_to_replay(order, before)})
         row = session.get(Connection, order.connection)
         if row is None:
             return ReplayOutcome(
@@ -60,27 +60,90 @@ def _replay(connection: SAConnection, *, order_key: str, dry_run: bool) -> Repla
             return ReplayOutcome(
                 409, {"error": f"the stored webhook still cannot be read: {problem}"}
             )
-        plan = {
+        refunds = _sent_refunds(session, order_key) if plan.send_credits else []
+        actions = []
+        if plan.send_order:
+            actions.append("send order.ready again")
+        if plan.send_credits:
+            actions.append(
+                f"send its {len(refunds)} refund(s)"
+                + (" and its cancellation" if order.cancellation_sent else "")
+                + " again (credit notes already booked are not made twice)"
+            )
+        body: dict[str, object] = {
             "order_key": order_key,
-            "action": "send order.ready again",
+            "action": "; ".join(actions),
             "previous_status": order.status,
             "previous_reason": order.status_reason,
         }
+        if plan.left:
+            body["not_replayed"] = [_where_to_retry(before.marks[key]) for key in plan.left]
         if dry_run:
-            return ReplayOutcome(200, {"dry_run": True, **plan})
+            return ReplayOutcome(200, {"dry_run": True, **body})
         state = load_order_states(connection, [order_key], lock=True)[order_key]
         dumped = canonical.model_dump(mode="json")
         if order.canonical is None:
             apply_version(state, canonical, dumped)
         recorder = RowRecorder()
-        emit_order_ready(recorder, state, dumped)
-        state.update(status_reason=None)
-        recorder.timeline(
-            order_key, "replay", "Replayed by an operator: sent on to the ledger again."
+        if plan.send_order:
+            emit_order_ready(recorder, state, dumped)
+        for refund in refunds:
+            recorder.emit(
+                Envelope.wrap(
+                    OrderRefunded(order_key=order_key, refund=Refund.model_validate(refund)),
+                    connection=order.connection,
+                    order_key=order_key,
+                )
+            )
+        if plan.send_credits and order.cancellation_sent:
+            recorder.emit(
+                Envelope.wrap(
+                    OrderCancelled(order_key=order_key, reason=canonical.note),
+                    connection=order.connection,
+                    order_key=order_key,
+                )
+            )
+        after = order_status.close_problems(before, plan.keys, utcnow())
+        if plan.send_order:
+            after = replace(
+                after, progress=order_status.advance(after.progress, order_status.TRANSFERRED)
+            )
+        state.update(
+            status=after.status,
+            progress=after.progress,
+            needs_attention=after.needs_attention,
+            problems=after.marks_json(),
+            status_reason=after.reason,
+            updated_at=utcnow(),
         )
+        recorder.timeline(order_key, "replay", f"Replayed by an operator: {body['action']}.")
         save_order_states(connection, [state])
         recorder.write(connection)
-        return ReplayOutcome(202, {"replayed": True, **plan})
+        return ReplayOutcome(202, {"replayed": True, **body})
+
+
+def _nothing_to_replay(order: Order, state: OrderStatus) -> str:
+    problems = state.open_problems
+    if problems:
+        places = "; ".join(_where_to_retry(mark) for mark in problems.values())
+        return f"a replay cannot send this step again: {places}"
+    return f"order is {order.status}; replay is for orders that failed or are stuck"
+
+
+def _where_to_retry(mark: order_status.Mark) -> str:
+    return (
+        f"{mark.service} parked message {mark.message_id} ({mark.message_type}): retry it "
+        f"with POST /parked/{mark.message_id}/retry on {mark.service}"
+    )
+
+
+def _sent_refunds(session: Session, order_key: str) -> list[dict[str, Any]]:
+    rows = session.exec(
+        select(RefundRecord)
+        .where(RefundRecord.order_key == order_key, col(RefundRecord.emitted).is_(True))
+        .order_by(col(RefundRecord.received_at))
+    ).all()
+    return [row.payload for row in rows]
 
 
 def _current_version(

@@ -64,8 +64,13 @@ class Order(SQLModel, table=True):
     email: str | None = Field(default=None, index=True)
     currency: str | None = None
     total: str | None = None  # Decimal as text: exact, and portable between databases
+    # What an operator filters on, derived from `progress` and `problems` (see order_status.py).
     status: str = Field(index=True)
     status_reason: str | None = None
+    progress: str = "received"  # how far it got; never moves backwards
+    # Per piece of work: when it last failed and last went through (order_status.Mark).
+    problems: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    needs_attention: bool = Field(default=False, index=True)  # a problem is open
     version: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     canonical: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     transferred_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))

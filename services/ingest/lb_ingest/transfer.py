@@ -1,4 +1,4 @@
-"""When an order goes on to the ledger: the connection's trigger, skips, versions, status.
+"""When an order goes on to the ledger: the connection's trigger, skips and test orders.
 
 Plain functions over plain data; the webhook use case and replay call them.
 """
@@ -11,21 +11,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from lb_common.orders import CanonicalOrder
+from lb_ingest.order_status import CANCELLED, SKIPPED, TRANSFERRED, WAITING
 
 Trigger = Literal["created", "paid", "fulfilled"]
 
-# Order statuses as the operator sees them, in the order an order normally moves through them.
-RECEIVED = "received"
-WAITING = "waiting"  # for the transfer trigger
-SKIPPED = "skipped"
-CANCELLED = "cancelled"
-TRANSFERRED = "transferred"
-CUSTOMER_RESOLVED = "customer_resolved"
-BOOKED = "booked"
-FAILED = "failed"
-STATUSES = (RECEIVED, WAITING, SKIPPED, CANCELLED, TRANSFERRED, CUSTOMER_RESOLVED, BOOKED, FAILED)
-
-_PROGRESS_RANK = {RECEIVED: 0, WAITING: 1, TRANSFERRED: 2, CUSTOMER_RESOLVED: 3, BOOKED: 4}
 _PAID_STATUSES = frozenset({"paid", "partially_refunded", "refunded"})
 
 
@@ -92,14 +81,3 @@ def decide(order: CanonicalOrder, settings: TransferSettings) -> Decision:
         f"Waiting for the transfer trigger '{trigger}' "
         f"(financial status {order.financial_status}, fulfilment {order.fulfillment_status or 'none'}).",
     )
-
-
-def advance(current: str, reported: str) -> str:
-    """The status after a service reports `reported`; progress never moves an order backwards."""
-    if reported == FAILED:
-        return current if current == BOOKED else FAILED
-    if current == FAILED:
-        return reported  # a replay is under way
-    if _PROGRESS_RANK.get(reported, -1) > _PROGRESS_RANK.get(current, -1):
-        return reported
-    return current

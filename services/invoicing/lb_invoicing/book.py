@@ -100,7 +100,9 @@ async def handle_customer_resolved(
         )
         failpoint("invoicing.after_booked")
     registration = await _payment_due(ctx)
-    await _record_booked(ctx, booked, handled=registration is None)
+    await _record_booked(
+        ctx, booked, handled=registration is None, sent_by=send_by(ctx.order, settings)
+    )
     if registration is not None:
         await _register_payment(ctx, registration, mark_handled=True)
 
@@ -291,7 +293,9 @@ def _check_total(ctx: Context, draft: DraftInvoice, settings: InvoiceSettings) -
             )
 
 
-async def _record_booked(ctx: Context, booked: BookedInvoice, *, handled: bool = True) -> None:
+async def _record_booked(
+    ctx: Context, booked: BookedInvoice, *, handled: bool = True, sent_by: str | None = None
+) -> None:
     lines = tuple(
         BookedLine(
             sku=line.product.product_number if line.product else None,
@@ -343,6 +347,17 @@ async def _record_booked(ctx: Context, booked: BookedInvoice, *, handled: bool =
                 "customer_number": booked.customer.customer_number,
             },
         )
+        if sent_by == "EAN":
+            # e-conomic sends it through NemHandel when booking with sendBy EAN.
+            buyer = ctx.order.buyer
+            _add_progress(
+                session,
+                ctx,
+                "einvoice.sent",
+                f"Invoice {booked.booked_invoice_number} sent as an e-invoice (OIOUBL through "
+                f"NemHandel) to EAN {buyer.ean if buyer else '?'}.",
+                {"booked_invoice_number": booked.booked_invoice_number, "send_by": sent_by},
+            )
         if handled:  # else the payment step, next, records it with its own effect
             inbox.mark_handled(session, SERVICE, ctx.envelope.message_id)
 

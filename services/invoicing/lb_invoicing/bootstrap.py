@@ -13,7 +13,7 @@ from lb_common.db import Database
 from lb_common.messaging import Broker
 from lb_common.runtime import ServiceParts
 from lb_connectors.ledgers import LedgerDirectory
-from lb_invoicing import book, credit
+from lb_invoicing import book, credit, settled
 from lb_invoicing.api import admin_router
 from lb_invoicing.policy import DEMO_SETTINGS
 from lb_invoicing.settings import InvoicingSettings
@@ -49,6 +49,7 @@ def bootstrap(
             readiness=[("database", db.ping), ("broker", broker.ping)],
             broker=broker,
             routers=[admin_router(db)],
+            parked_settled=functools.partial(settled.parked_work_done, db=db),
         )
 
     return ServiceParts(

@@ -148,7 +148,7 @@ async def _credit(job: CreditJob, build: LineBuilder) -> None:
             session.add(stored)
         await _check_not_over_credited(job, invoice, draft, settings)
         booked = await book_or_find(job.client, draft, job.reference)
-    await _record(job, booked)
+    await _record(job, booked, invoice, settings.tolerance)
 
 
 async def _check_not_over_credited(
@@ -167,7 +167,14 @@ async def _check_not_over_credited(
         )
 
 
-async def _record(job: CreditJob, booked: BookedInvoice) -> None:
+def fully_credited(invoiced: Decimal, credited: Decimal, tolerance: Decimal) -> bool:
+    """Whether credit notes of `credited` in all (positive) cancel an invoice of `invoiced`."""
+    return credited >= invoiced - tolerance
+
+
+async def _record(
+    job: CreditJob, booked: BookedInvoice, invoice: BookedInvoice, tolerance: Decimal
+) -> None:
     lines = tuple(
         BookedLine(
             sku=line.product.product_number,
@@ -178,6 +185,13 @@ async def _record(job: CreditJob, booked: BookedInvoice) -> None:
         if line.product is not None
     )
     async with job.db.transaction() as session:
+        earlier = [
+            n for n in await store.booked_credit_notes(session, job.order_key)
+            if n.reference != job.reference
+        ]  # fmt: skip
+        credited = sum((abs(Decimal(n.gross_amount or 0)) for n in earlier), ZERO) + abs(
+            booked.gross_amount
+        )
         link = await session.get(CreditNoteLink, job.reference)
         assert link is not None
         link.step = store.BOOKED
@@ -210,8 +224,15 @@ async def _record(job: CreditJob, booked: BookedInvoice) -> None:
             job,
             "creditnote.booked",
             f"Credit note {booked.booked_invoice_number} booked for {job.what}: "
-            f"{booked.currency} {booked.gross_amount}.",
-            {"booked_invoice_number": booked.booked_invoice_number},
+            f"{booked.currency} {booked.gross_amount}; {booked.currency} {credited} of invoice "
+            f"{invoice.booked_invoice_number}'s {invoice.gross_amount} credited in all.",
+            {
+                "booked_invoice_number": booked.booked_invoice_number,
+                "credited": str(credited),
+                "invoiced": str(invoice.gross_amount),
+                # ingest's order status: partly_credited, or credited when this is all of it.
+                "fully_credited": fully_credited(invoice.gross_amount, credited, tolerance),
+            },
         )
         inbox.mark_handled(session, SERVICE, job.envelope.message_id)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
+from pydantic.alias_generators import to_snake
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import delete
 
@@ -16,7 +17,7 @@ from lb_common.events import CustomerResolved, OrderReady
 from lb_common.orders import CanonicalOrder
 from lb_common.outbox import add_to_outbox, report_progress
 from lb_connectors.economic.client import EconomicClient
-from lb_connectors.economic.errors import EconomicValidationError
+from lb_connectors.economic.errors import EconomicValidationError, blame_shop_fields
 from lb_connectors.economic.models import CustomerCreate, DeliveryLocationCreate
 from lb_connectors.ledgers import LedgerDirectory
 from lb_customers.policy import (
@@ -30,6 +31,7 @@ from lb_customers.policy import (
     new_customer_fields,
     not_found_booking,
     pick_ledger_match,
+    shop_fields,
 )
 from lb_customers.store import (
     CreationClaim,
@@ -160,9 +162,9 @@ async def resolve(
         created = await client.create_customer(
             body, idempotency_key=f"{connection}:{link_key}:create-customer"
         )
-    except EconomicValidationError:
+    except EconomicValidationError as exc:
         await _explain_taken_number(client, body)
-        raise
+        raise blame_shop_fields(exc, shop_fields(order, settings)) from exc
     return Resolution(
         created.customer_number,
         "created",
@@ -218,9 +220,17 @@ async def _with_updates(
     changes = fields_to_update(customer.model_dump(), order, settings)
     if changes:
         merged = {**customer.to_create().model_dump(exclude_none=True), **changes}
-        await client.replace_customer(
-            customer.customer_number, CustomerCreate.model_validate(merged)
-        )
+        try:
+            await client.replace_customer(
+                customer.customer_number, CustomerCreate.model_validate(merged)
+            )
+        except EconomicValidationError as exc:
+            written = {
+                path: source
+                for path, source in shop_fields(order, settings).items()
+                if to_snake(path) in changes  # the rest is the ledger's own, not the shop's
+            }
+            raise blame_shop_fields(exc, written) from exc
         done.append(f"Updated {', '.join(sorted(changes))}.")
     if settings.update_addresses in ("shipping", "both"):
         existing = await client.list_delivery_locations(customer.customer_number)

@@ -447,8 +447,8 @@ def test_an_invalid_danish_cvr_or_ean_used_as_key_stops_with_a_reason():
     bad_ean = order(note_attributes={"ean_number": "5790000000006"})
     with pytest.raises(
         CustomerDecisionError,
-        match="EAN number '5790000000006' from the order's note attribute 'ean_number' is not a "
-        "valid EAN number.*replay the order",
+        match=r"EAN number '5790000000006' from the order's note attribute 'ean_number' is not a "
+        r"valid EAN number.*replay the order",
     ):
         match_keys(bad_ean, settings)
     # Matching on email does not look at the CVR, but creating the customer would write it.

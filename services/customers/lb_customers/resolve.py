@@ -123,12 +123,16 @@ async def resolve(
         for key in keys:
             link = await session.get(CustomerLink, (connection, str(key)))
             if link is not None:
-                found_by_link = Resolution(
-                    link.customer_number,
-                    "linked",
-                    f"Known customer {link.customer_number} (linked on {key}).",
-                    None,
-                )
+                explanation = f"Known customer {link.customer_number} (linked on {key})."
+                if link.merged_from is not None:
+                    # A merge repointed the link: say so, or the switch goes unexplained.
+                    merge = await session.get(CustomerMerge, (connection, link.merged_from))
+                    rule = merge.rule if merge is not None else "duplicate"
+                    explanation = (
+                        f"Known buyer (linked on {key}). "
+                        f"{_merged_note(link.merged_from, link.customer_number, rule)}"
+                    )
+                found_by_link = Resolution(link.customer_number, "linked", explanation, None)
                 return await _with_updates(
                     client, order, settings, await _survivor(db, connection, found_by_link)
                 )
@@ -198,9 +202,15 @@ async def _survivor(db: Database, connection: str, found: Resolution) -> Resolut
     return replace(
         found,
         customer_number=merge.survivor_number,
-        explanation=f"{found.explanation} Customer {found.customer_number} was merged into "
-        f"{merge.survivor_number} as a duplicate ({merge.rule}): redirected to "
-        f"{merge.survivor_number}.",
+        explanation=f"{found.explanation} "
+        f"{_merged_note(found.customer_number, merge.survivor_number, merge.rule)}",
+    )
+
+
+def _merged_note(merged: int, survivor: int, rule: str) -> str:
+    return (
+        f"Customer {merged} was merged into {survivor} as a duplicate ({rule}): "
+        f"redirected to {survivor}."
     )
 
 

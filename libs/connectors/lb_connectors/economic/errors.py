@@ -2,8 +2,9 @@
 
 Every `reason` is written for a bookkeeper: it says what e-conomic refused and quotes e-conomic's
 own message per field. Where a refused field was filled from the shop, `blame_shop_fields` names
-the shop field and the value as the shop had it, and what to do. Tokens never appear here: errors are built only from the status, the
-response body and the request path, none of which carry the secret headers.
+the shop field and the value as the shop had it, and what to do. Tokens never appear here:
+errors are built only from the status, the response body and the request path, none of which
+carry the secret headers.
 """
 
 from __future__ import annotations

@@ -67,6 +67,26 @@ def test_same_cvr_with_and_without_country_prefix():
     assert _by_rule([a, b, c]) == {"cvr": [(1, 2)]}
 
 
+def test_ean_locations_under_one_cvr_are_not_duplicates():
+    # A municipality: one CVR, a school and a library with their own EAN numbers.
+    school = Debtor(1, "Skolen", cvr="12345674", ean="5790000000005")
+    library = Debtor(2, "Biblioteket", cvr="12345674", ean="5798000363007")
+    school_again = Debtor(3, "Skolen (old)", cvr="12345674", ean="5790000000005")
+    office = Debtor(4, "Rådhuset", cvr="12345674")
+    office_again = Debtor(5, "Raadhuset", cvr="12345674")
+    groups = find_duplicates([school, library, school_again, office, office_again])
+    assert [(g.rule, g.customer_numbers) for g in groups] == [("cvr", (4, 5)), ("cvr", (1, 3))]
+    assert "no EAN number" in groups[0].evidence
+    assert "the same EAN number 5790000000005" in groups[1].evidence
+    # A link on the CVR is not "also found" on the other locations.
+    links = [("cvr:12345674", 4), ("ean:5790000000005", 1)]
+    found = link_suggestions(links, [school, library, school_again, office, office_again])
+    assert [(s.match_key, s.also_found_on) for s in found] == [
+        ("cvr:12345674", (5,)),
+        ("ean:5790000000005", (3,)),
+    ]
+
+
 def test_same_email_in_different_case_and_among_several_addresses():
     debtors = [
         debtor_from_ledger({"customer_number": 10, "name": "Anna", "email": "ANNA@Example.dk"}),

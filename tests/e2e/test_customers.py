@@ -156,3 +156,39 @@ async def test_new_shipping_address_becomes_a_delivery_location_once(system: Sys
     assert addresses == ["Strandvejen 99"]  # added once; the first order created the customer
     resolved = [e for e in second["timeline"] if e["step"] == "customer.resolved"]
     assert "delivery location" in resolved[0]["message"]
+
+
+async def test_a_known_buyer_whose_customer_was_merged_is_told_so(system: System):
+    # Two e-conomic customers for one buyer; the first order links the buyer to 9011.
+    async with system.sandbox() as sandbox:
+        seeded = await sandbox.post(
+            f"/_sandbox/agreements/{system.grant}/customers",
+            json=[
+                {"customerNumber": 9011, "name": "Anna Hansen", "email": "anna@example.dk"},
+                {"customerNumber": 9012, "name": "Anna H.", "email": "ANNA@Example.DK"},
+            ],
+        )
+        assert seeded.status_code == 201, seeded.text
+    first = await _book(system, email="anna@example.dk")
+    assert first["customer_number"] == 9011
+
+    customers = system.apps["customers"]
+    await customers.post("/connections/demo/import-debtors")
+    [group] = (await customers.get("/connections/demo/duplicates")).json()["groups"]
+    merged = await customers.post(
+        f"/connections/demo/duplicates/{group['id']}/merge", json={"survivor": 9012}
+    )
+    assert merged.json()["links_repointed"] == 1
+
+    # The next order finds the buyer by the (repointed) link: the timeline says why it moved.
+    second = await _book(system, email="anna@example.dk")
+    assert second["status"] == "booked" and second["customer_number"] == 9012
+    [resolved] = [e for e in second["timeline"] if e["step"] == "customer.resolved"]
+    assert "Customer 9011 was merged into 9012 as a duplicate (email)" in resolved["message"]
+    assert "redirected to 9012" in resolved["message"]
+
+    # Pointing the buyer somewhere by hand ends the story.
+    await customers.put("/links/demo/email:anna@example.dk", json={"customer_number": 9012})
+    third = await _book(system, email="anna@example.dk")
+    [resolved] = [e for e in third["timeline"] if e["step"] == "customer.resolved"]
+    assert "merged" not in resolved["message"]

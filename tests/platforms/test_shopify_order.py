@@ -141,6 +141,16 @@ def test_ean_note_attribute_makes_ean_even_with_cvr() -> None:
     assert buyer.vat_number == "12345678"
 
 
+def test_the_buyer_says_which_note_attribute_held_the_numbers() -> None:
+    # As spelt on the order, so a failure tells the bookkeeper where to look.
+    body = shopify_order(note_attributes={"cvr-nummer": "12345674", "EAN": "579 0000 000005"})
+    buyer = parse(body).buyer
+    assert buyer.ean == "579 0000 000005"  # as typed; services normalise it
+    assert buyer.ean_source == "the order's note attribute 'EAN'"
+    assert buyer.vat_number_source == "the order's note attribute 'cvr-nummer'"
+    assert parse(shopify_order()).buyer.ean_field is None
+
+
 def test_attribute_names_are_configurable_and_case_insensitive() -> None:
     body = shopify_order(note_attributes=[{"name": "firma_cvr", "value": "87654321"}])
     assert parse(body).buyer.customer_type == "b2c"

@@ -134,6 +134,8 @@ def test_cvr_and_ean_from_meta_data() -> None:
     custom = CustomerFieldMap(woocommerce_vat_meta_keys=("_my_vat",))
     other = parse(woocommerce_order(meta_data={"_my_vat": "DK11223344"}), fields=custom)
     assert other.buyer.vat_number == "DK11223344"
+    assert other.buyer.vat_number_source == "the order's meta field '_my_vat'"
+    assert ean.buyer.ean_source == "the order's meta field 'billing_ean'"
 
 
 def test_meta_values_of_other_types_are_ignored() -> None:

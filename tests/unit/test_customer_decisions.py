@@ -439,10 +439,17 @@ def test_b2c_buyers_use_their_own_profile():
 def test_an_invalid_danish_cvr_or_ean_used_as_key_stops_with_a_reason():
     settings = CustomerSettings(per_customer_type=True)
     bad_cvr = order(note_attributes={"CVR": "12345678"}, company="Tøj & Co ApS")
-    with pytest.raises(CustomerDecisionError, match="CVR number '12345678' is not valid"):
+    with pytest.raises(
+        CustomerDecisionError,
+        match="CVR number '12345678' from the order's note attribute 'CVR' is not valid",
+    ):
         match_keys(bad_cvr, settings)
-    bad_ean = order(note_attributes={"EAN": "5790000000006"})
-    with pytest.raises(CustomerDecisionError, match="EAN number '5790000000006' is not valid"):
+    bad_ean = order(note_attributes={"ean_number": "5790000000006"})
+    with pytest.raises(
+        CustomerDecisionError,
+        match=r"EAN number '5790000000006' from the order's note attribute 'ean_number' is not a "
+        r"valid EAN number.*replay the order",
+    ):
         match_keys(bad_ean, settings)
     # Matching on email does not look at the CVR, but creating the customer would write it.
     assert match_key(bad_cvr, CustomerSettings()) == "email:buyer@example.com"
@@ -786,7 +793,7 @@ def test_decision_errors_park_the_order_with_the_reason():
     assert issubclass(CustomerDecisionError, PermanentError)
     with pytest.raises(PermanentError) as caught:
         validate_cvr("12345678")
-    assert caught.value.reason.startswith("CVR number '12345678' is not valid")
+    assert caught.value.reason.startswith("The CVR number '12345678' is not valid")
 
 
 def test_the_settings_examples_in_the_docs_are_valid():

@@ -50,13 +50,29 @@ class Buyer(_Model):
     first_name: str | None = None
     last_name: str | None = None
     company: str | None = None
-    vat_number: str | None = None  # CVR in Denmark
+    # CVR in Denmark. VAT and EAN numbers are kept as the buyer typed them ('579 0000 000005'),
+    # so a failure can quote them; lb_common.identifiers gives the spelling the ledger wants.
+    vat_number: str | None = None
     ean: str | None = None
+    # Where on the order the shop keeps them, in the shop's words ("note attribute 'EAN'",
+    # "order meta '_billing_ean'"), so a failure can say where to correct them.
+    vat_number_field: str | None = None
+    ean_field: str | None = None
     customer_type: CustomerType = "b2c"
 
     @property
     def full_name(self) -> str:
         return " ".join(p for p in (self.first_name, self.last_name) if p).strip()
+
+    @property
+    def vat_number_source(self) -> str:
+        """ "the order's note attribute 'CVR'": where the VAT number came from, for messages."""
+        return f"the order's {self.vat_number_field}" if self.vat_number_field else "the order"
+
+    @property
+    def ean_source(self) -> str:
+        """ "the order's note attribute 'EAN'": where the EAN number came from, for messages."""
+        return f"the order's {self.ean_field}" if self.ean_field else "the order"
 
 
 class OrderLine(_Model):

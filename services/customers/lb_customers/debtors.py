@@ -12,6 +12,7 @@ import math
 import time
 from dataclasses import dataclass
 
+from sqlalchemy import func
 from sqlmodel import col, delete, select, update
 
 from lb_common.db import Database, utcnow
@@ -184,8 +185,9 @@ async def merge_duplicates(
 ) -> MergeResult:
     """Future orders that find any customer of the group are booked on `survivor`.
 
-    Links to the merged customers are repointed to the survivor, and earlier merges into a
-    merged customer now lead to the survivor too (no chains). Raises LookupError for an
+    Links to the merged customers are repointed to the survivor (remembering the customer they
+    pointed at, `merged_from`, so an order found by such a link says it was redirected), and
+    earlier merges into a merged customer now lead to the survivor too (no chains). Raises LookupError for an
     unknown group, MergeError for a survivor outside the group or itself merged away.
     """
     group = next((g for g in await duplicate_groups(db, connection) if g.id == group_id), None)
@@ -228,6 +230,12 @@ async def merge_duplicates(
                 col(CustomerLink.connection) == connection,
                 col(CustomerLink.customer_number).in_(merged),
             )
-            .values(customer_number=survivor)
+            # Remember the first customer the link pointed at, for the order's timeline.
+            .values(
+                customer_number=survivor,
+                merged_from=func.coalesce(
+                    col(CustomerLink.merged_from), col(CustomerLink.customer_number)
+                ),
+            )
         )
     return MergeResult(group, survivor, merged, repointed.rowcount)

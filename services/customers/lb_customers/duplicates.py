@@ -4,7 +4,9 @@ Plain functions over plain data (no I/O), tested directly. A ledger customer bec
 `Debtor` with normalised values (`debtor_from_ledger`); `find_duplicates` groups debtors that
 look like one buyer:
 
-- `cvr`: the same CVR/VAT number (a country prefix ignored: 'DK12345674' = '12345674');
+- `cvr`: the same CVR/VAT number (a country prefix ignored: 'DK12345674' = '12345674') and
+  the same EAN number, or none on either: one CVR often covers many EAN locations (each
+  school of a municipality has its own), and those are different customers;
 - `email`: the same normalised address (case and spacing ignored; any of several addresses);
 - `phone`: the same number in international form ('12 34 56 78' = '+45 12345678');
 - `name_address`: names at least `NAME_SIMILARITY` alike (difflib ratio on the normalised
@@ -174,6 +176,24 @@ def _by_value(
     return groups
 
 
+def _same_cvr_and_ean(debtors: Iterable[Debtor]) -> list[DuplicateGroup]:
+    """Same CVR/VAT number and the same EAN number (or none): EAN locations stay apart."""
+    seen: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for debtor in debtors:
+        if debtor.cvr:
+            seen[(debtor.cvr, debtor.ean or "")].add(debtor.customer_number)
+    groups = []
+    for (cvr, ean), numbers in sorted(seen.items()):
+        if len(numbers) > 1:
+            ordered = sorted(numbers)
+            also = f"the same EAN number {ean}" if ean else "no EAN number"
+            text = (
+                f"Customers {_numbers_text(ordered)} have the same CVR/VAT number {cvr} and {also}."
+            )
+            groups.append(_group("cvr", ordered, text))
+    return groups
+
+
 def similar_names(a: str, b: str) -> float:
     """How alike two names are, 0–1, with case and spacing ignored."""
     return SequenceMatcher(None, normalise_name(a) or "", normalise_name(b) or "").ratio()
@@ -230,7 +250,7 @@ def find_duplicates(
     """
     every = list(debtors)
     return [
-        *_by_value(every, "cvr", lambda d: (d.cvr,) if d.cvr else (), "CVR/VAT number"),
+        *_same_cvr_and_ean(every),
         *_by_value(every, "email", lambda d: d.emails, "email address"),
         *_by_value(every, "phone", lambda d: d.phones, "phone number"),
         *_same_place_similar_names(every, name_similarity),
@@ -249,7 +269,9 @@ def link_suggestions(
     """
     merged = merged or {}
     index: dict[tuple[str, str], set[int]] = defaultdict(set)
+    ean_of: dict[int, str | None] = {}
     for d in debtors:
+        ean_of[d.customer_number] = d.ean
         for kind, values in (
             ("email", d.emails),
             ("phone", d.phones),
@@ -266,7 +288,11 @@ def link_suggestions(
         others = sorted(
             n
             for n in index.get((kind, value), ())
-            if n != number and merged.get(n) != number and merged.get(number) != n
+            if n != number
+            and merged.get(n) != number
+            and merged.get(number) != n
+            # Another EAN location under the same CVR is another customer, not a mix-up.
+            and not (kind == "cvr" and ean_of.get(n) != ean_of.get(number))
         )
         if others:
             text = (

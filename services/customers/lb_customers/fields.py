@@ -12,6 +12,7 @@ from typing import Any
 from pydantic.alias_generators import to_snake
 
 from lb_common.orders import Address, CanonicalOrder
+from lb_connectors.economic.errors import ShopField
 
 from .config import CustomerField, CustomerSettings, Profile
 from .matching import (
@@ -237,3 +238,51 @@ def delivery_location_for(
         )
 
     return None if any(same(e) for e in existing_locations) else location
+
+
+_SHOP_VALUE_NAMES = {
+    "shop_customer_id": "shop customer id",
+    "email": "email address",
+    "phone": "phone number",
+    "cvr": "CVR/VAT number",
+    "ean": "EAN number",
+}
+
+
+def shop_fields(order: CanonicalOrder, settings: CustomerSettings) -> dict[str, ShopField]:
+    """Where a customer's values written from the order came from in the shop, by e-conomic's
+    field name, so a refusal names the shop field (see `blame_shop_fields`)."""
+    buyer = order.buyer
+    out: dict[str, ShopField] = {}
+    if buyer is not None:
+        if buyer.email:
+            out["email"] = ShopField("email address", buyer.email, "the order")
+        if buyer.phone:
+            out["telephoneAndFaxNumber"] = ShopField("phone number", buyer.phone, "the order")
+        if buyer.vat_number:
+            out["corporateIdentificationNumber"] = ShopField(
+                "CVR/VAT number", buyer.vat_number, buyer.vat_number_source
+            )
+        if buyer.ean:
+            out["ean"] = ShopField("EAN number", buyer.ean, buyer.ean_source)
+    address = order.billing_address or order.shipping_address
+    if address is not None:
+        where = f"the order's {'billing' if order.billing_address else 'shipping'} address"
+        for name, what, value in (
+            ("address", "street address", _street(address)),
+            ("zip", "zip code", address.zip),
+            ("city", "city", address.city),
+            ("country", "country", address.country),
+        ):
+            if value:
+                out[name] = ShopField(what, value, where)
+    custom = settings.custom_field
+    if custom is not None:
+        try:
+            value = shop_value(custom.shop_value, order, settings)
+        except CustomerDecisionError:
+            value = None  # refused before it could be sent; nothing to explain here
+        if value:
+            what = _SHOP_VALUE_NAMES[custom.shop_value]
+            out[custom.ledger_field] = ShopField(what, value, "the order")
+    return out

@@ -102,7 +102,7 @@ def buyer_vat_number(order: CanonicalOrder, settings: CustomerSettings) -> str |
     if _COUNTRY_PREFIX.match(value) or buyer_country(order, settings) != "DK":
         return value
     assert buyer is not None and buyer.vat_number is not None
-    return validate_cvr(buyer.vat_number)
+    return validate_cvr(buyer.vat_number, buyer.vat_number_source)
 
 
 def buyer_ean(order: CanonicalOrder) -> str | None:
@@ -110,7 +110,7 @@ def buyer_ean(order: CanonicalOrder) -> str | None:
     buyer = order.buyer
     if buyer is None or normalise_ean(buyer.ean) is None:
         return None
-    return validate_ean(buyer.ean)
+    return validate_ean(buyer.ean, buyer.ean_source)
 
 
 def shop_value(

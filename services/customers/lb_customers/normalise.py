@@ -3,6 +3,7 @@
 Phone numbers become international form: '12 34 56 78', '+45 12345678' and '004512345678' are
 all '+4512345678' for a Danish buyer. Numbers written without a country prefix are read in the
 buyer's country (billing address) or, if unknown, the shop's home country from the settings.
+CVR and EAN numbers are spelt by lb_common.identifiers, which every service shares.
 """
 
 from __future__ import annotations
@@ -10,7 +11,17 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from .validators import clean_cvr, clean_ean
+from lb_common.identifiers import normalise_ean, normalise_vat_number
+
+__all__ = [
+    "PHONE_PLANS",
+    "normalise_ean",
+    "normalise_email",
+    "normalise_name",
+    "normalise_phone",
+    "normalise_text",
+    "normalise_vat_number",
+]
 
 
 class PhonePlan(NamedTuple):
@@ -97,19 +108,6 @@ def normalise_name(name: str | None) -> str | None:
         return None
     cleaned = _SPACES.sub(" ", name).strip().casefold()
     return cleaned or None
-
-
-def normalise_vat_number(value: str | None) -> str | None:
-    """'DK 12 34 56 74' → '12345674'; foreign numbers keep their prefix ('DE123456789')."""
-    if not value or not value.strip():
-        return None
-    return clean_cvr(value) or None
-
-
-def normalise_ean(value: str | None) -> str | None:
-    if not value or not value.strip():
-        return None
-    return clean_ean(value) or None
 
 
 def normalise_text(value: object) -> str | None:

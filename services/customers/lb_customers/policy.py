@@ -38,6 +38,7 @@ from .fields import (
     fields_to_update,
     new_customer_fields,
     new_customer_number,
+    shop_fields,
     vat_zone_number,
 )
 from .matching import (
@@ -94,6 +95,7 @@ __all__ = [
     "normalise_phone",
     "not_found_booking",
     "pick_ledger_match",
+    "shop_fields",
     "validate_customer_number",
     "validate_cvr",
     "validate_ean",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
+from pydantic.alias_generators import to_snake
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import delete
 
@@ -16,7 +17,7 @@ from lb_common.events import CustomerResolved, OrderReady
 from lb_common.orders import CanonicalOrder
 from lb_common.outbox import add_to_outbox, report_progress
 from lb_connectors.economic.client import EconomicClient
-from lb_connectors.economic.errors import EconomicValidationError
+from lb_connectors.economic.errors import EconomicValidationError, blame_shop_fields
 from lb_connectors.economic.models import CustomerCreate, DeliveryLocationCreate
 from lb_connectors.ledgers import LedgerDirectory
 from lb_customers.policy import (
@@ -30,6 +31,7 @@ from lb_customers.policy import (
     new_customer_fields,
     not_found_booking,
     pick_ledger_match,
+    shop_fields,
 )
 from lb_customers.store import (
     CreationClaim,
@@ -121,12 +123,16 @@ async def resolve(
         for key in keys:
             link = await session.get(CustomerLink, (connection, str(key)))
             if link is not None:
-                found_by_link = Resolution(
-                    link.customer_number,
-                    "linked",
-                    f"Known customer {link.customer_number} (linked on {key}).",
-                    None,
-                )
+                explanation = f"Known customer {link.customer_number} (linked on {key})."
+                if link.merged_from is not None:
+                    # A merge repointed the link: say so, or the switch goes unexplained.
+                    merge = await session.get(CustomerMerge, (connection, link.merged_from))
+                    rule = merge.rule if merge is not None else "duplicate"
+                    explanation = (
+                        f"Known buyer (linked on {key}). "
+                        f"{_merged_note(link.merged_from, link.customer_number, rule)}"
+                    )
+                found_by_link = Resolution(link.customer_number, "linked", explanation, None)
                 return await _with_updates(
                     client, order, settings, await _survivor(db, connection, found_by_link)
                 )
@@ -160,9 +166,9 @@ async def resolve(
         created = await client.create_customer(
             body, idempotency_key=f"{connection}:{link_key}:create-customer"
         )
-    except EconomicValidationError:
+    except EconomicValidationError as exc:
         await _explain_taken_number(client, body)
-        raise
+        raise blame_shop_fields(exc, shop_fields(order, settings)) from exc
     return Resolution(
         created.customer_number,
         "created",
@@ -196,9 +202,15 @@ async def _survivor(db: Database, connection: str, found: Resolution) -> Resolut
     return replace(
         found,
         customer_number=merge.survivor_number,
-        explanation=f"{found.explanation} Customer {found.customer_number} was merged into "
-        f"{merge.survivor_number} as a duplicate ({merge.rule}): redirected to "
-        f"{merge.survivor_number}.",
+        explanation=f"{found.explanation} "
+        f"{_merged_note(found.customer_number, merge.survivor_number, merge.rule)}",
+    )
+
+
+def _merged_note(merged: int, survivor: int, rule: str) -> str:
+    return (
+        f"Customer {merged} was merged into {survivor} as a duplicate ({rule}): "
+        f"redirected to {survivor}."
     )
 
 
@@ -218,9 +230,17 @@ async def _with_updates(
     changes = fields_to_update(customer.model_dump(), order, settings)
     if changes:
         merged = {**customer.to_create().model_dump(exclude_none=True), **changes}
-        await client.replace_customer(
-            customer.customer_number, CustomerCreate.model_validate(merged)
-        )
+        try:
+            await client.replace_customer(
+                customer.customer_number, CustomerCreate.model_validate(merged)
+            )
+        except EconomicValidationError as exc:
+            written = {
+                path: source
+                for path, source in shop_fields(order, settings).items()
+                if to_snake(path) in changes  # the rest is the ledger's own, not the shop's
+            }
+            raise blame_shop_fields(exc, written) from exc
         done.append(f"Updated {', '.join(sorted(changes))}.")
     if settings.update_addresses in ("shipping", "both"):
         existing = await client.list_delivery_locations(customer.customer_number)

@@ -24,6 +24,9 @@ class CustomerLink(SQLModel, table=True):
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )
+    # The customer this link pointed at before a duplicate merge moved it to customer_number,
+    # so the order's timeline can say why the buyer is invoiced to another customer.
+    merged_from: int | None = None
 
 
 class CreationClaim(SQLModel, table=True):

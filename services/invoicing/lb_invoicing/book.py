@@ -28,10 +28,12 @@ from lb_common.envelope import Envelope
 from lb_common.errors import PermanentError
 from lb_common.events import BookedLine, CustomerResolved, InvoiceBooked
 from lb_common.failpoints import failpoint
+from lb_common.identifiers import normalise_ean
 from lb_common.money import ZERO, round_2, vat_tolerance
 from lb_common.orders import CanonicalOrder
 from lb_common.outbox import add_to_outbox, report_progress
 from lb_connectors.economic.client import EconomicClient
+from lb_connectors.economic.errors import EconomicValidationError, blame_shop_fields
 from lb_connectors.economic.models import (
     AccountingYearRef,
     AccountRef,
@@ -50,7 +52,7 @@ from lb_connectors.economic.models import (
 )
 from lb_connectors.ledgers import LedgerDirectory
 from lb_invoicing import store
-from lb_invoicing.documents import draft_body
+from lb_invoicing.documents import draft_body, recipient_ean, shop_fields
 from lb_invoicing.exactly_once import book_or_find, find_booked, find_draft
 from lb_invoicing.lines import InvoicePlan, plan_invoice, products_needed
 from lb_invoicing.policy import InvoiceSettings, PaymentRegistration
@@ -95,9 +97,12 @@ async def handle_customer_resolved(
         if not settings.book:
             await _leave_as_draft(ctx, draft)
             return
-        booked = await book_or_find(
-            ctx.client, draft, ctx.order.order_key, send_by=send_by(ctx.order, settings)
-        )
+        try:
+            booked = await book_or_find(
+                ctx.client, draft, ctx.order.order_key, send_by=send_by(ctx.order, settings)
+            )
+        except EconomicValidationError as exc:  # e.g. an e-invoice refused for its EAN
+            raise blame_shop_fields(exc, shop_fields(ctx.order)) from exc
         failpoint("invoicing.after_booked")
     registration = await _payment_due(ctx)
     await _record_booked(
@@ -125,7 +130,12 @@ def invoice_version(order: CanonicalOrder, settings: InvoiceSettings) -> Canonic
 def send_by(order: CanonicalOrder, settings: InvoiceSettings) -> str | None:
     """EAN buyers get an e-invoice (OIOUBL through e-conomic's NemHandel), when switched on."""
     buyer = order.buyer
-    if settings.ean_einvoice and buyer is not None and buyer.customer_type == "ean" and buyer.ean:
+    if (
+        settings.ean_einvoice
+        and buyer is not None
+        and buyer.customer_type == "ean"
+        and normalise_ean(buyer.ean)
+    ):
         return "EAN"
     return None
 
@@ -155,20 +165,24 @@ async def _link_with_intent(ctx: Context) -> InvoiceLink:
 async def _draft(ctx: Context, link: InvoiceLink, settings: InvoiceSettings) -> DraftInvoice:
     draft = await find_draft(ctx.client, ctx.order.order_key, link.draft_invoice_number)
     if draft is None:
+        recipient_ean(ctx.order)  # a mistyped EAN stops here, before anything is made
         plan, layout, customer = await _plan(ctx, settings)
-        draft = await ctx.client.create_draft_invoice(
-            draft_body(
-                ctx.order,
-                customer,
-                plan,
-                layout,
-                settings.payment_terms,
-                attention=await _reference_person(ctx, customer)
-                if send_by(ctx.order, settings) == "EAN"
-                else None,
-            ),
-            idempotency_key=f"{ctx.order.order_key}:draft",
+        body = draft_body(
+            ctx.order,
+            customer,
+            plan,
+            layout,
+            settings.payment_terms,
+            attention=await _reference_person(ctx, customer)
+            if send_by(ctx.order, settings) == "EAN"
+            else None,
         )
+        try:
+            draft = await ctx.client.create_draft_invoice(
+                body, idempotency_key=f"{ctx.order.order_key}:draft"
+            )
+        except EconomicValidationError as exc:
+            raise blame_shop_fields(exc, shop_fields(ctx.order)) from exc
         failpoint("invoicing.after_draft_created")
         await _progress(
             ctx,

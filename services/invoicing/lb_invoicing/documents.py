@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from lb_common.db import utcnow
+from lb_common.errors import PermanentError
+from lb_common.identifiers import NUMBER_FIX, ean_problem, normalise_ean
 from lb_common.orders import Address, CanonicalOrder
+from lb_connectors.economic.errors import ShopField
 from lb_connectors.economic.models import (
     BookedInvoice,
     ContactRef,
@@ -25,6 +28,44 @@ from lb_invoicing.lines import InvoicePlan, PlannedLine
 def _street(address: Address) -> str | None:
     parts = [p.strip() for p in (address.address1, address.address2) if p and p.strip()]
     return "\n".join(parts) or None
+
+
+def recipient_ean(order: CanonicalOrder) -> str | None:
+    """The buyer's EAN number as e-conomic takes it ('579 0000 000005' → '5790000000005').
+
+    Raises PermanentError, naming the shop field and the value, when the order carries an EAN
+    number that cannot be one: an invoice to the wrong EAN location is worse than none.
+    """
+    buyer = order.buyer
+    if buyer is None or (ean := normalise_ean(buyer.ean)) is None:
+        return None
+    if problem := ean_problem(buyer.ean, buyer.ean_source):
+        raise PermanentError(f"{problem} {NUMBER_FIX}")
+    return ean
+
+
+def shop_fields(order: CanonicalOrder) -> dict[str, ShopField]:
+    """Where the draft's values filled from the shop came from, by e-conomic's field path, so a
+    refusal names the shop field (see `blame_shop_fields`)."""
+    out: dict[str, ShopField] = {}
+    buyer = order.buyer
+    if buyer is not None and buyer.ean:
+        out["recipient.ean"] = ShopField("EAN number", buyer.ean, buyer.ean_source)
+    for prefix, address, where in (
+        ("recipient", order.billing_address, "the order's billing address"),
+        ("delivery", order.shipping_address, "the order's shipping address"),
+    ):
+        if address is None:
+            continue
+        for name, what, value in (
+            ("address", "street address", _street(address)),
+            ("zip", "zip code", address.zip),
+            ("city", "city", address.city),
+            ("country", "country", address.country),
+        ):
+            if value:
+                out[f"{prefix}.{name}"] = ShopField(what, value, where)
+    return out
 
 
 def recipient_name(order: CanonicalOrder, customer: Customer) -> str:
@@ -109,8 +150,8 @@ def draft_body(
             zip=billing.zip if billing else customer.zip,
             city=billing.city if billing else customer.city,
             country=billing.country if billing else customer.country,
-            ean=order.buyer.ean if order.buyer else None,
-            nem_handel_type="ean" if order.buyer and order.buyer.ean else None,
+            ean=(ean := recipient_ean(order)),
+            nem_handel_type="ean" if ean else None,
             attention=ContactRef(customer_contact_number=attention) if attention else None,
         ),
         delivery=Delivery(

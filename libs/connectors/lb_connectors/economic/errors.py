@@ -1,13 +1,16 @@
 """e-conomic failures, mapped onto ledgerbridge's transient/permanent split.
 
 Every `reason` is written for a bookkeeper: it says what e-conomic refused and quotes e-conomic's
-own message per field. Tokens never appear here: errors are built only from the status, the
-response body and the request path, none of which carry the secret headers.
+own message per field. Where a refused field was filled from the shop, `blame_shop_fields` names
+the shop field and the value as the shop had it, and what to do. Tokens never appear here:
+errors are built only from the status, the response body and the request path, none of which
+carry the secret headers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from lb_common.errors import LedgerbridgeError, PermanentError, TransientError
@@ -174,3 +177,51 @@ def unavailable_from_exception(
         f"could not reach e-conomic for {what} ({kind}); retrying later",
         detail=f"{request_line} -> {kind}",
     )
+
+
+SHOP_FIX = "Correct it on the order in the shop, then replay the order."
+
+
+@dataclass(frozen=True)
+class ShopField:
+    """Where a value sent to e-conomic came from in the shop.
+
+    `what` names the detail in a bookkeeper's words ("EAN number", "zip code"), `value` is the
+    value as the shop had it, `where` the place on the order ("the order's note attribute
+    'EAN'", "the order's billing address").
+    """
+
+    what: str
+    value: str
+    where: str
+
+
+def blame_shop_fields(
+    error: EconomicError, sources: Mapping[str, ShopField], *, fix: str = SHOP_FIX
+) -> EconomicError:
+    """`error` reworded when e-conomic refused fields filled from the shop; else `error` itself.
+
+    `sources` maps e-conomic's field paths ("recipient.ean", "zip") to where their values came
+    from. The new error keeps the kind, status and e-conomic's body of the original.
+    """
+    found = error.field_errors
+    blamed = [(e, sources[e.path]) for e in found if e.path in sources]
+    if not blamed:
+        return error
+    parts = [
+        f"e-conomic refused the {src.what} '{src.value}' from {src.where}: "
+        f"{e.message.rstrip('. ')}."
+        for e, src in blamed
+    ]
+    others = [e.describe() for e in found if e.path not in sources]
+    if others:
+        parts.append(f"e-conomic also said: {'; '.join(others)}.")
+    reworded = type(error)(
+        " ".join([*parts, fix]),
+        status=error.status,
+        message=error.message,
+        errors=error.errors,
+        log_id=error.log_id,
+        detail=error.detail,
+    )
+    return reworded.with_traceback(error.__traceback__)

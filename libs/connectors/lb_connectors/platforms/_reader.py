@@ -316,13 +316,15 @@ def single_rate(rates: list[Decimal]) -> Decimal | None:
     return distinct.pop() if len(distinct) == 1 else None
 
 
-def first_match(pairs: list[tuple[str, str]], wanted: tuple[str, ...]) -> str | None:
-    """The value of the first wanted name (in `wanted` order) present with a non-blank value."""
-    by_name: dict[str, str] = {}
+def first_named_match(
+    pairs: list[tuple[str, str]], wanted: tuple[str, ...]
+) -> tuple[str, str] | None:
+    """(name as spelt on the order, value) of the first wanted name with a non-blank value."""
+    by_name: dict[str, tuple[str, str]] = {}
     for name, value in pairs:
         key = name.strip().casefold()
         if value.strip() and key not in by_name:
-            by_name[key] = value.strip()
+            by_name[key] = (name.strip(), value.strip())
     if not by_name:
         return None  # most orders: nothing to look in, so no wanted name to normalise
     for name in wanted:

@@ -14,7 +14,7 @@ from typing import Any
 from lb_common.orders import Address, Buyer, CanonicalOrder, OrderLine, ShippingLine
 
 from ._customer import customer_type
-from ._reader import ZERO, Obj, build, first_match, name_value_pairs, single_rate, total
+from ._reader import ZERO, Obj, build, first_named_match, name_value_pairs, single_rate, total
 from .base import CustomerFieldMap
 
 # Reads one amount: (object, plain key, default when absent) → amount.
@@ -26,6 +26,7 @@ _shop_money: Money = Obj.money
 # The fields of an empty Buyer, which carries nothing an invoice could use: when a buyer's
 # fields equal these (the comparison BaseModel.__eq__ makes), no Buyer is built at all.
 _NO_BUYER = Buyer().model_dump()
+_NONE: tuple[None, None] = (None, None)
 
 
 class _NoPresentment(Exception):
@@ -185,8 +186,8 @@ def _buyer(o: Obj, fields: CustomerFieldMap) -> Buyer | None:
     company_source = billing or default
 
     attributes = name_value_pairs(o.objs("note_attributes"), "name", "value")
-    vat_number = first_match(attributes, fields.shopify_vat_attributes)
-    ean = first_match(attributes, fields.shopify_ean_attributes)
+    vat_name, vat_number = first_named_match(attributes, fields.shopify_vat_attributes) or _NONE
+    ean_name, ean = first_named_match(attributes, fields.shopify_ean_attributes) or _NONE
     company = company_source.clean_text("company") if company_source else None
 
     values = dict(
@@ -206,6 +207,8 @@ def _buyer(o: Obj, fields: CustomerFieldMap) -> Buyer | None:
         company=company,
         vat_number=vat_number,
         ean=ean,
+        vat_number_field=f"note attribute '{vat_name}'" if vat_name else None,
+        ean_field=f"note attribute '{ean_name}'" if ean_name else None,
         customer_type=customer_type(vat_number=vat_number, ean=ean, company=company, fields=fields),
     )
     return Buyer(**values) if values != _NO_BUYER else None

@@ -15,7 +15,7 @@ from lb_common.events import Refund
 from lb_common.orders import Address, Buyer, CanonicalOrder, OrderLine, ShippingLine
 
 from ._customer import customer_type
-from ._reader import ZERO, Obj, build, first_match, name_value_pairs, single_rate
+from ._reader import ZERO, Obj, build, first_named_match, name_value_pairs, single_rate
 from .base import CustomerFieldMap, TopicKind
 
 # WooCommerce order status → the canonical (Shopify-style) financial status.
@@ -34,6 +34,7 @@ _UNIT_PRICE_QUANTUM = Decimal("0.000001")
 # The fields of an empty Buyer, which carries nothing an invoice could use: when a buyer's
 # fields equal these (the comparison BaseModel.__eq__ makes), no Buyer is built at all.
 _NO_BUYER = Buyer().model_dump()
+_NONE: tuple[None, None] = (None, None)
 
 
 def order_kind(o: Obj) -> TopicKind:
@@ -230,8 +231,8 @@ def _buyer(o: Obj, fields: CustomerFieldMap) -> Buyer | None:
         None,
     )
     meta = name_value_pairs(o.objs("meta_data"), "key", "value")
-    vat_number = first_match(meta, fields.woocommerce_vat_meta_keys)
-    ean = first_match(meta, fields.woocommerce_ean_meta_keys)
+    vat_key, vat_number = first_named_match(meta, fields.woocommerce_vat_meta_keys) or _NONE
+    ean_key, ean = first_named_match(meta, fields.woocommerce_ean_meta_keys) or _NONE
     company = billing.clean_text("company") if billing else None
     customer_id = _nonzero_id(o, "customer_id")  # 0 = guest checkout
     values = dict(
@@ -243,6 +244,8 @@ def _buyer(o: Obj, fields: CustomerFieldMap) -> Buyer | None:
         company=company,
         vat_number=vat_number,
         ean=ean,
+        vat_number_field=f"meta field '{vat_key}'" if vat_key else None,
+        ean_field=f"meta field '{ean_key}'" if ean_key else None,
         customer_type=customer_type(vat_number=vat_number, ean=ean, company=company, fields=fields),
     )
     return Buyer(**values) if values != _NO_BUYER else None

@@ -4,6 +4,7 @@ and new customers get new numbers rather than the old ones again."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -88,4 +89,4 @@ async def test_without_a_state_file_nothing_is_written(tmp_path: Path, monkeypat
     monkeypatch.chdir(tmp_path)
     async with sandbox(None) as http:
         assert (await http.post("/economic/customers", json=CUSTOMER)).status_code == 201
-    assert list(tmp_path.iterdir()) == []
+    assert await asyncio.to_thread(lambda: list(tmp_path.iterdir())) == []

@@ -12,7 +12,7 @@ from lb_common import connection_settings, inbox
 from lb_common.db import Database, utcnow
 from lb_common.envelope import Envelope
 from lb_common.errors import PermanentError, TransientError
-from lb_common.events import CustomerResolved, OrderReady
+from lb_common.events import CustomerResolved, MatchEvidence, OrderReady
 from lb_common.orders import CanonicalOrder
 from lb_common.outbox import add_to_outbox, report_progress
 from lb_connectors.economic.client import EconomicClient
@@ -49,6 +49,12 @@ class Resolution:
     how: str  # linked | matched | created | default
     explanation: str
     link_key: str | None  # the key to store a new link under; None: nothing new to link
+    # The buyer's detail the customer was found or created by (invoicing checks it again).
+    matched_on: MatchEvidence | None = None
+
+
+def _evidence(key: MatchKey) -> MatchEvidence:
+    return MatchEvidence(kind=key.kind, value=key.value)
 
 
 async def handle_order_ready(envelope: Envelope, *, db: Database, ledgers: LedgerDirectory) -> None:
@@ -81,6 +87,7 @@ async def handle_order_ready(envelope: Envelope, *, db: Database, ledgers: Ledge
                     order=order,
                     customer_number=resolution.customer_number,
                     created=resolution.how == "created",
+                    matched_on=resolution.matched_on,
                 ),
                 connection=envelope.connection,
                 order_key=envelope.order_key,
@@ -126,6 +133,8 @@ async def resolve(
                     "linked",
                     f"Known customer {link.customer_number} (linked on {key}).",
                     None,
+                    # A link a person set may point anywhere on purpose: nothing to check.
+                    _evidence(key) if link.source != "manual" else None,
                 )
                 return await _with_updates(
                     client, order, settings, await _survivor(db, connection, found_by_link)
@@ -135,7 +144,11 @@ async def resolve(
     if found is not None:
         number, key = found
         matched = Resolution(
-            number, "matched", f"Found e-conomic customer {number} by {key}.", link_key
+            number,
+            "matched",
+            f"Found e-conomic customer {number} by {key}.",
+            link_key,
+            _evidence(key),
         )
         return await _with_updates(
             client, order, settings, await _survivor(db, connection, matched)
@@ -153,7 +166,13 @@ async def resolve(
         return await _survivor(
             db,
             connection,
-            Resolution(number, "matched", f"Found e-conomic customer {number} by {key}.", link_key),
+            Resolution(
+                number,
+                "matched",
+                f"Found e-conomic customer {number} by {key}.",
+                link_key,
+                _evidence(key),
+            ),
         )
     body = CustomerCreate.model_validate(new_customer_fields(order, settings))
     try:
@@ -170,6 +189,7 @@ async def resolve(
         f"(group {created.customer_group.customer_group_number}, "
         f"VAT zone {created.vat_zone.vat_zone_number}).",
         link_key,
+        _evidence(keys[0]),
     )
 
 
@@ -196,6 +216,7 @@ async def _survivor(db: Database, connection: str, found: Resolution) -> Resolut
     return replace(
         found,
         customer_number=merge.survivor_number,
+        matched_on=None,  # the survivor was chosen by a person, not by the buyer's details
         explanation=f"{found.explanation} Customer {found.customer_number} was merged into "
         f"{merge.survivor_number} as a duplicate ({merge.rule}): redirected to "
         f"{merge.survivor_number}.",

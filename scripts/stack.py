@@ -6,6 +6,7 @@ it runs before anything of ours is importable.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -194,6 +195,9 @@ def delete_broker_objects(stack: Stack) -> int:
 
     import aio_pika  # the environment is installed by now (`make up` installs it first)
 
+    # One retry queue per step of LEDGERBRIDGE_RETRY_DELAYS_MS (5 by default).
+    retry_steps = max(10, len(json.loads(stack.env.get("LEDGERBRIDGE_RETRY_DELAYS_MS", "[]"))))
+
     async def delete() -> int:
         amqp_url = stack.env.get("LEDGERBRIDGE_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
         connection = await aio_pika.connect(amqp_url)
@@ -202,7 +206,8 @@ def delete_broker_objects(stack: Stack) -> int:
             channel = await connection.channel()
             for service in SERVICES:
                 base = f"{stack.broker_prefix}.{service}"
-                for queue in (base, f"{base}.parked", *(f"{base}.retry.{i}" for i in range(10))):
+                retries = (f"{base}.retry.{i}" for i in range(retry_steps))
+                for queue in (base, f"{base}.parked", *retries):
                     result = await channel.queue_delete(queue)
                     dropped += getattr(result, "message_count", 0) or 0
             await channel.exchange_delete(f"{stack.broker_prefix}.events")
@@ -257,6 +262,10 @@ def up() -> None:
     # `make up` uses ./data and the prefix `ledgerbridge`; the environment may say otherwise.
     data_dir = Path(os.environ.get("LEDGERBRIDGE_DATA_DIR", ROOT / "data")).resolve()
     stack = Stack.prepare(data_dir=data_dir, broker_prefix="ledgerbridge")
+    for name, _, variable, default, _ in PROCESSES:  # before anything of a running one is moved
+        port = port_of(variable, default, stack.env)
+        if _port_taken(port):
+            sys.exit(f"port {port} for {name} is taken (another `make up`?); set {variable}.")
     start_clean_unless_the_ledger_was_kept(stack)
     token_file = write_token_file(stack)
     stack.start()

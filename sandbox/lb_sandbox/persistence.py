@@ -8,8 +8,8 @@ What is kept: every agreement's records (customers, products, drafts, booked inv
 journals, contacts, ...) and its number counters. What is not: the rate-limit bucket and the
 Idempotency-Key answers (both short-lived), the faults, and the Shopify emulation's shops.
 
-The file is written after every request that may change an agreement, before its response
-starts, by writing a new file and renaming it over the old one: a crash leaves either the old
+The file is written at start (so that a missing file means a lost ledger, see scripts/stack.py)
+and after every request that may change an agreement, before its response starts, by writing a new file and renaming it over the old one: a crash leaves either the old
 or the new state, never half of one. The write is synchronous on purpose: no other request runs
 in between, so the file always holds a state some request left (about 1 ms for the demo
 agreement). JSON with tags for what JSON lacks (exact decimals, non-text keys, tuples).
@@ -96,8 +96,10 @@ class StateFile:
         self.registry = registry
 
     def load(self) -> int:
-        """Read the file if there is one; returns how many agreements it held."""
+        """Read the file if there is one; returns how many agreements it held. Without one,
+        write it at once: from now on its absence means the ledger was lost."""
         if not self.path.exists():
+            self.save()
             return 0
         try:
             return loads(self.registry, self.path.read_text(encoding="utf-8"))

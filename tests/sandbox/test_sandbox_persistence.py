@@ -33,6 +33,7 @@ async def state(http: httpx.AsyncClient) -> Any:
 async def test_a_restarted_sandbox_has_the_ledger_it_left(tmp_path: Path) -> None:
     state_file = tmp_path / "data" / "sandbox-ledger.json"
     async with sandbox(state_file) as first:
+        assert state_file.exists()  # at once: from then on, no file means a lost ledger
         karen = {**CUSTOMER, "name": "Karen Jensen", "email": "karen@example.com"}
         assert (await first.post("/economic/customers", json=karen)).status_code == 201
         assert (await first.post("/economic/invoices/drafts", json=draft(1, "o-1"))).is_success

@@ -6,7 +6,11 @@ RabbitMQ with SQLite (tests/support/system.py) and the default retry settings. P
 orders were booked, parked (failed) or still on their way, the e-conomic calls per order and
 the time taken.
 
-    .venv/bin/python bench/recovery_under_faults.py [--orders 100] [--timeout 300]
+    .venv/bin/python bench/recovery_under_faults.py [--orders 100] [--timeout 300] [--no-faults]
+
+Measured on the 2-core dev machine, 100 orders, with faults: before the recovery work 61
+booked and 39 still retrying after 302 s (1,550 calls: 25 per booked order); after it, all 100
+booked in 144 s (1,497 calls: 15.0 per order).
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ def order_body(i: int) -> bytes:
     )
 
 
-async def run(orders: int, timeout: float) -> None:
+async def run(orders: int, timeout: float, faults: bool) -> None:
     # The production retry schedule, not the tests' short one.
     defaults = CommonSettings()
     overrides = {
@@ -69,7 +73,7 @@ async def run(orders: int, timeout: float) -> None:
                 AMQP_URL, prefix, Path(data), common_overrides=overrides
             ) as system:
                 async with system.sandbox() as sandbox:
-                    for spec in FAULTS:
+                    for spec in FAULTS if faults else ():
                         response = await sandbox.post(
                             "/_sandbox/faults", json={**spec, "agreement": system.grant}
                         )
@@ -95,7 +99,8 @@ async def run(orders: int, timeout: float) -> None:
                     f"orders {orders}: booked {statuses['booked']}, parked {statuses['failed']}, "
                     f"unfinished {orders - statuses['booked'] - statuses['failed']} "
                     f"after {elapsed:.0f} s; e-conomic calls {calls:.0f} "
-                    f"({calls / orders:.1f} per order)"
+                    f"({calls / orders:.1f} per order, "
+                    f"{calls / max(1, statuses['booked']):.1f} per booked order)"
                 )
                 print(f"statuses: {dict(statuses)}")
         finally:
@@ -106,11 +111,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, default=100)
     parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("--no-faults", action="store_true", help="the same run, no faults")
     args = parser.parse_args()
     import logging
 
     logging.basicConfig(level=logging.ERROR)
-    asyncio.run(run(args.orders, args.timeout))
+    asyncio.run(run(args.orders, args.timeout, not args.no_faults))
 
 
 if __name__ == "__main__":

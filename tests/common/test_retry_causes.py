@@ -66,6 +66,8 @@ def test_retry_after_lengthens_a_wait_to_a_step_of_the_schedule() -> None:
     plan = FAST.plan("rate_limited", 1, retry_after=0.2)
     assert plan is not None and plan.queue_delay_ms == 300
     assert 240 <= plan.delay_ms <= 300  # up to 20 % jitter, never longer than the queue
+    exact = FAST.plan("rate_limited", 1, retry_after=0.3)
+    assert exact is not None and exact.delay_ms == 300  # jitter never undercuts Retry-After
     assert FAST.plan("rate_limited", 3, retry_after=None) is None  # steps used up: park
 
 

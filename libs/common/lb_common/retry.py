@@ -92,11 +92,15 @@ class RetrySchedules:
         if attempt > len(steps):
             return None
         delay = steps[attempt - 1]
-        if retry_after is not None and retry_after * 1000 > delay:
-            wanted = retry_after * 1000
-            longer = [d for d in steps if d >= wanted]
-            delay = min(longer) if longer else max(steps)
-        return RetryPlan(delay, int(delay * random.uniform(0.8, 1.0)))
+        wanted = 0
+        if retry_after is not None:
+            wanted = round(retry_after * 1000)
+            if wanted > delay:
+                longer = [d for d in steps if d >= wanted]
+                delay = min(longer) if longer else max(steps)
+        # Jitter never cuts a wait below what the other side asked for.
+        jittered = max(int(delay * random.uniform(0.8, 1.0)), min(wanted, delay))
+        return RetryPlan(delay, jittered)
 
 
 def read_counts(header: str | None) -> dict[str, int]:

@@ -23,7 +23,7 @@ from sqlmodel import SQLModel
 
 from lb_common import outbox
 from lb_common.db import Database
-from lb_common.messaging import Broker, Consumer, Handler, RetryPolicy
+from lb_common.messaging import Broker, Consumer, Handler
 from lb_common.migrations import COMMON_TABLES, migrate
 from lb_common.settings import CommonSettings
 
@@ -84,7 +84,7 @@ class ServiceRuntime:
                 p.db,
                 service=p.name,
                 handlers=p.handlers,
-                retry=RetryPolicy(tuple(p.settings.retry_delays_ms)),
+                retry=p.settings.retry_schedules(),
                 delivery_limit=p.settings.delivery_limit,
                 prefetch=p.settings.prefetch,
             )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import httpx
 
 from lb_common.settings import CommonSettings
+from lb_connectors.call_retry import call_retry
 from lb_connectors.shopify_admin import CallLimitPacer, ShopifyAdminClient
 
 
@@ -30,6 +31,7 @@ class ShopDirectory:
                 s.shopify_admin_base_url,
                 s.shopify_access_token.get_secret_value(),
                 transport=self._transport,
+                retry=call_retry(s),
                 pacer=CallLimitPacer(leak_per_second=s.shopify_leak_per_second),
             )
             self._clients[key] = client

@@ -12,7 +12,7 @@ from sqlmodel import delete
 from lb_common import connection_settings, inbox
 from lb_common.db import Database, utcnow
 from lb_common.envelope import Envelope
-from lb_common.errors import PermanentError, TransientError
+from lb_common.errors import Contention, PermanentError
 from lb_common.events import CustomerResolved, MatchEvidence, OrderReady
 from lb_common.orders import CanonicalOrder
 from lb_common.outbox import add_to_outbox, report_progress
@@ -301,7 +301,7 @@ async def _claim(db: Database, connection: str, key: str) -> None:
         async with db.transaction() as session:
             claim = await session.get(CreationClaim, (connection, key))
             if claim is not None and utcnow() - claim.claimed_at < CLAIM_TIMEOUT:
-                raise TransientError(
+                raise Contention(
                     f"Another worker is creating the customer for {key}; looking again shortly.",
                     retry_after=1,
                 )
@@ -311,7 +311,7 @@ async def _claim(db: Database, connection: str, key: str) -> None:
             else:
                 session.add(CreationClaim(connection=connection, match_key=key))
     except IntegrityError as exc:
-        raise TransientError(
+        raise Contention(
             f"Another worker is creating the customer for {key}; looking again shortly.",
             retry_after=1,
         ) from exc

@@ -1,7 +1,13 @@
 """Async client for the parts of Shopify's Admin REST API that ledgerbridge uses."""
 
 from .client import ShopifyAdminClient
-from .errors import ShopifyAuthError, ShopifyError, ShopifyRejected, ShopifyUnavailable
+from .errors import (
+    ShopifyAuthError,
+    ShopifyError,
+    ShopifyRateLimited,
+    ShopifyRejected,
+    ShopifyUnavailable,
+)
 from .models import InventoryLevel, ShopLocation, ShopProduct, ShopVariant
 from .ratelimit import CallLimitPacer
 
@@ -14,6 +20,7 @@ __all__ = [
     "ShopifyAdminClient",
     "ShopifyAuthError",
     "ShopifyError",
+    "ShopifyRateLimited",
     "ShopifyRejected",
     "ShopifyUnavailable",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from lb_common.db import UTCDateTime, utcnow
@@ -55,6 +55,8 @@ class Order(SQLModel, table=True):
     """The newest version of an order, and where it stands."""
 
     __tablename__ = "orders"
+    # The admin list: orders by status, most recently changed first.
+    __table_args__ = (Index("ix_orders_status_updated_at", "status", "updated_at"),)
 
     order_key: str = Field(primary_key=True)
     connection: str = Field(index=True)

@@ -1,5 +1,5 @@
 """retention indexes: retention deletes the oldest rows first; the order list filters by
-received_at
+received_at and by status, newest first
 
 Revision ID: 0003
 Revises: 0002
@@ -31,11 +31,19 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_orders_received_at"), "orders", ["received_at"], unique=False, if_not_exists=True
     )
+    op.create_index(
+        "ix_orders_status_updated_at",
+        "orders",
+        ["status", "updated_at"],
+        unique=False,
+        if_not_exists=True,
+    )
     op.create_index(op.f("ix_timeline_at"), "timeline", ["at"], unique=False, if_not_exists=True)
 
 
 def downgrade() -> None:
     op.drop_index(op.f("ix_timeline_at"), table_name="timeline")
+    op.drop_index("ix_orders_status_updated_at", table_name="orders")
     op.drop_index(op.f("ix_orders_received_at"), table_name="orders")
     op.drop_index(op.f("ix_inbox_handled_at"), table_name="inbox")
     op.drop_index(op.f("ix_deliveries_received_at"), table_name="deliveries")

@@ -3,7 +3,6 @@ needs, on SQLite and on PostgreSQL, in small batches."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,14 +14,13 @@ from sqlalchemy import Table, insert, select
 
 from lb_common.db import Database, utcnow
 from lb_common.inbox import InboxEntry
-from lb_common.migrations import migrate
 from lb_common.outbox import OutboxMessage
 from lb_common.retention import pruner
 from lb_common.settings import CommonSettings
 from lb_ingest import retention as ingest_retention
 from lb_ingest import transfer
 from lb_ingest.store import TABLES, Delivery, Order, TimelineEntry
-from tests.common.test_migrations import PG_HOST, _admin_connection
+from tests.support.databases import KINDS, scratch_database
 
 MIGRATIONS = Path(__import__("lb_ingest").__file__).parent / "migrations"
 NOW = utcnow()
@@ -32,26 +30,10 @@ def _t(model: Any) -> Table:
     return model.__table__  # type: ignore[no-any-return]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=KINDS)
 async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    if request.param == "sqlite":
-        database = Database(f"sqlite+aiosqlite:///{tmp_path}/ingest.db")
-        await migrate(database, MIGRATIONS, TABLES)
+    async with scratch_database(request.param, tmp_path, MIGRATIONS, TABLES) as database:
         yield database
-        await database.dispose()
-        return
-    admin = await _admin_connection()  # skips when no PostgreSQL answers
-    name = f"lb_retention_{uuid.uuid4().hex[:12]}"
-    user = admin.get_settings().session_authorization
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        database = Database(f"postgresql+asyncpg://{user}@{PG_HOST}/{name}")
-        await migrate(database, MIGRATIONS, TABLES)
-        yield database
-        await database.dispose()
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 def _ago(days: float) -> datetime:

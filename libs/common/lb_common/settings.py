@@ -92,6 +92,49 @@ class CommonSettings(BaseSettings):
     # The shop's REST leak rate (calls per second): 2 on standard plans, 20 on Shopify Plus.
     shopify_leak_per_second: float = 2.0
 
+    # Retention (lb_common/retention.py): what may be deleted, and when. A worker prunes in
+    # small batches; deleting is idempotent, so every replica may do it.
+    retention_interval_seconds: float = Field(
+        default=3600,
+        ge=0,
+        description="How often a worker deletes what the retention settings below allow "
+        "(seconds; 0: never delete anything).",
+    )
+    retention_batch_size: int = Field(
+        default=500,
+        ge=1,
+        description="Rows deleted per transaction while pruning; the hot path gets the database "
+        "between batches (on SQLite the write lock is shared, so keep it small).",
+    )
+    outbox_retention_days: float = Field(
+        default=7,
+        ge=0,
+        description="Days a sent message stays in the outbox (unsent ones are never deleted). "
+        "0: kept for ever.",
+    )
+    inbox_retention_days: float = Field(
+        default=30,
+        ge=0,
+        description="Days a handled message id stays in the inbox, where it turns a redelivery "
+        "into a no-op. Must outlast every redelivery: retries come within minutes "
+        "(the LEDGERBRIDGE_RETRY_* schedules); a parked message retried later is made harmless by "
+        "each handler's business key (docs/configuration.md, Retention). 0: kept for ever.",
+    )
+    delivery_retention_days: float = Field(
+        default=30,
+        ge=0,
+        description="ingest: days the raw webhook deliveries (bodies included) of finished "
+        "orders (booked, skipped, cancelled) are kept; deliveries of orders still open or "
+        "failed are kept until the order finishes, so a replay can always read them. 0: kept "
+        "for ever.",
+    )
+    timeline_retention_days: float = Field(
+        default=180,
+        ge=0,
+        description="ingest: days the timeline entries of finished orders are kept (the order "
+        "itself stays); open and failed orders keep their whole timeline. 0: kept for ever.",
+    )
+
     @field_validator(
         "retry_contention", "retry_ledger_unavailable", "retry_rate_limited", "retry_unexpected"
     )

@@ -9,13 +9,12 @@ from pydantic.alias_generators import to_snake
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import delete
 
-from lb_common import connection_settings, inbox
-from lb_common.db import Database, utcnow
-from lb_common.envelope import Envelope
+from lb_common import connection_settings
+from lb_common.db import utcnow
 from lb_common.errors import Contention, PermanentError
 from lb_common.events import CustomerResolved, MatchEvidence, OrderReady
 from lb_common.orders import CanonicalOrder
-from lb_common.outbox import add_to_outbox, report_progress
+from lb_common.unit_of_work import Sessions, UnitOfWork
 from lb_connectors.economic.client import EconomicClient
 from lb_connectors.economic.errors import EconomicValidationError, blame_shop_fields
 from lb_connectors.economic.models import CustomerCreate, DeliveryLocationCreate
@@ -40,7 +39,6 @@ from lb_customers.store import (
     CustomerMerge,
 )
 
-SERVICE = "customers"
 # A claim older than this belongs to a worker that died; the next one takes over.
 CLAIM_TIMEOUT = timedelta(minutes=2)
 
@@ -59,18 +57,21 @@ def _evidence(key: MatchKey) -> MatchEvidence:
     return MatchEvidence(kind=key.kind, value=key.value)
 
 
-async def handle_order_ready(envelope: Envelope, *, db: Database, ledgers: LedgerDirectory) -> None:
-    order = envelope.parse(OrderReady).order
-    settings = await load_settings(db, envelope.connection)
-    client = ledgers.for_connection(envelope.connection)
-    resolution = await resolve(db, client, envelope.connection, order, settings)
+async def handle_order_ready(
+    event: OrderReady, uow: UnitOfWork, *, ledgers: LedgerDirectory
+) -> None:
+    order = event.order
+    connection = uow.message.connection
+    settings = await load_settings(uow, connection)
+    client = ledgers.for_connection(connection)
+    resolution = await resolve(uow, client, connection, order, settings)
 
-    async with db.transaction() as session:
+    async with uow.commit() as session:
         key = resolution.link_key
         if key is not None:
             await session.merge(
                 CustomerLink(
-                    connection=envelope.connection,
+                    connection=connection,
                     match_key=key,
                     customer_number=resolution.customer_number,
                     source=resolution.how,
@@ -78,43 +79,33 @@ async def handle_order_ready(envelope: Envelope, *, db: Database, ledgers: Ledge
             )
             await session.exec(
                 delete(CreationClaim).where(
-                    CreationClaim.connection == envelope.connection,  # type: ignore[arg-type]
+                    CreationClaim.connection == connection,  # type: ignore[arg-type]
                     CreationClaim.match_key == key,  # type: ignore[arg-type]
                 )
             )
-        add_to_outbox(
-            session,
-            Envelope.wrap(
-                CustomerResolved(
-                    order=order,
-                    customer_number=resolution.customer_number,
-                    created=resolution.how == "created",
-                    matched_on=resolution.matched_on,
-                ),
-                connection=envelope.connection,
-                order_key=envelope.order_key,
-                caused_by=envelope,
-            ),
+        uow.emit(
+            CustomerResolved(
+                order=order,
+                customer_number=resolution.customer_number,
+                created=resolution.how == "created",
+                matched_on=resolution.matched_on,
+            )
         )
-        report_progress(
-            session,
-            service=SERVICE,
-            step="customer.resolved",
-            message=resolution.explanation,
-            details={"customer_number": resolution.customer_number, "how": resolution.how},
-            caused_by=envelope,
+        uow.progress(
+            "customer.resolved",
+            resolution.explanation,
+            {"customer_number": resolution.customer_number, "how": resolution.how},
         )
-        inbox.mark_handled(session, SERVICE, envelope.message_id)
 
 
-async def load_settings(db: Database, connection: str) -> CustomerSettings:
+async def load_settings(db: Sessions, connection: str) -> CustomerSettings:
     return await connection_settings.load_settings(
         db, CustomerConnectionSettings, CustomerSettings, connection
     )
 
 
 async def resolve(
-    db: Database,
+    db: Sessions,
     client: EconomicClient,
     connection: str,
     order: CanonicalOrder,
@@ -219,7 +210,7 @@ async def _find_in_ledger(
     return None
 
 
-async def _survivor(db: Database, connection: str, found: Resolution) -> Resolution:
+async def _survivor(db: Sessions, connection: str, found: Resolution) -> Resolution:
     """The surviving customer when the one found was merged away as a duplicate."""
     async with db.session() as session:
         merge = await session.get(CustomerMerge, (connection, found.customer_number))
@@ -296,7 +287,7 @@ async def _explain_taken_number(client: EconomicClient, body: CustomerCreate) ->
         )
 
 
-async def _claim(db: Database, connection: str, key: str) -> None:
+async def _claim(db: Sessions, connection: str, key: str) -> None:
     try:
         async with db.transaction() as session:
             claim = await session.get(CreationClaim, (connection, key))

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from lb_common.admin import create_admin_app
 from lb_common.db import Database
+from lb_common.events import OrderFailed, OrderProgress
 from lb_common.messaging import Broker
 from lb_common.runtime import BackgroundJob, ServiceParts
 from lb_connectors.shops import ShopDirectory
@@ -91,8 +92,8 @@ def bootstrap(
         tables=TABLES,
         migrations=Path(__file__).parent / "migrations",
         handlers={
-            "order.progress": functools.partial(consumers.handle_progress, db=db),
-            "order.failed": functools.partial(consumers.handle_failed, db=db),
+            OrderProgress: consumers.handle_progress,
+            OrderFailed: consumers.handle_failed,
         },
         app_factory=app_factory,
         request_jobs=[writer.run],

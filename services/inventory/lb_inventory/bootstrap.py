@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from lb_common.admin import create_admin_app
 from lb_common.db import Database
+from lb_common.events import CreditNoteBooked, InvoiceBooked, OrderUnitsHeld, ShopStockReported
 from lb_common.messaging import Broker
 from lb_common.runtime import ServiceParts
 from lb_connectors.ledgers import LedgerDirectory
@@ -82,19 +83,15 @@ def bootstrap(
         tables=TABLES,
         migrations=Path(__file__).parent / "migrations",
         handlers={
-            "invoice.booked": functools.partial(
-                after_sale.handle_invoice_booked, db=db, ledgers=ledgers, shops=shops, locks=locks
+            InvoiceBooked: functools.partial(
+                after_sale.handle_invoice_booked, ledgers=ledgers, shops=shops, locks=locks
             ),
-            "creditnote.booked": functools.partial(
-                after_sale.handle_creditnote_booked,
-                db=db,
-                ledgers=ledgers,
-                shops=shops,
-                locks=locks,
+            CreditNoteBooked: functools.partial(
+                after_sale.handle_creditnote_booked, ledgers=ledgers, shops=shops, locks=locks
             ),
-            "order.units_held": functools.partial(held_units.handle_units_held, db=db, locks=locks),
-            "stock.shop_reported": functools.partial(
-                shop_reported.handle_shop_reported, db=db, ledgers=ledgers, shops=shops, locks=locks
+            OrderUnitsHeld: functools.partial(held_units.handle_units_held, locks=locks),
+            ShopStockReported: functools.partial(
+                shop_reported.handle_shop_reported, ledgers=ledgers, shops=shops, locks=locks
             ),
         },
         app_factory=app_factory,

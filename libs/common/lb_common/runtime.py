@@ -21,7 +21,7 @@ import uvicorn
 from fastapi import FastAPI
 from sqlmodel import SQLModel
 
-from lb_common import outbox
+from lb_common import leases, outbox
 from lb_common.db import Database
 from lb_common.messaging import Broker, Consumer, Handler, RetryPolicy
 from lb_common.migrations import COMMON_TABLES, migrate
@@ -65,6 +65,7 @@ class ServiceRuntime:
             parts.db,
             parts.broker.publish_event,
             poll_interval=0.05 if self.role == "worker" else 1.0,
+            holder=leases.new_holder(parts.name),
         )
         self.consumer: Consumer | None = None
         self.stopping = asyncio.Event()

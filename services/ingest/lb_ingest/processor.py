@@ -81,7 +81,7 @@ class DeliveryProcessor:
 
     async def _claim_and_apply(self) -> int:
         async with self._db.write_connection() as connection:
-            rows = (await connection.execute(_claimable(self._batch_size))).all()
+            rows = list((await connection.execute(_claimable(self._batch_size))).all())
             rows = await connection.run_sync(functools.partial(_in_order, rows=rows))
             if not rows:
                 return 0

@@ -21,7 +21,7 @@ import uvicorn
 from fastapi import FastAPI
 from sqlmodel import SQLModel
 
-from lb_common import outbox, retention
+from lb_common import leases, outbox, retention
 from lb_common.db import Database
 from lb_common.handlers import HandlerMap
 from lb_common.messaging import Broker, Consumer
@@ -69,6 +69,7 @@ class ServiceRuntime:
             parts.db,
             parts.broker.publish_event,
             poll_interval=0.05 if self.role == "worker" else 1.0,
+            holder=leases.new_holder(parts.name),
         )
         # Outbox, inbox and the service's own rules; run where the relay runs (not `web`).
         self.pruner = retention.pruner(parts.db, parts.name, parts.settings, parts.prune_rules)

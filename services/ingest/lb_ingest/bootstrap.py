@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
+from lb_common import leases
 from lb_common.admin import create_admin_app
 from lb_common.db import Database
 from lb_common.events import OrderFailed, OrderProgress
@@ -49,14 +50,21 @@ def bootstrap(
 
     background: list[BackgroundJob] = [processor.run]
     if settings.reconcile_interval_seconds > 0:
+        # One replica at a time reconciles (whoever holds the lease; docs: lb_common/leases.py).
         background.append(
             functools.partial(
-                reconcile.run_periodically,
-                db,
-                writer,
-                connections,
-                shops,
-                settings.reconcile_interval_seconds,
+                leases.lead,
+                db=db,
+                name="ingest.reconcile",
+                holder=leases.new_holder(SERVICE),
+                job=functools.partial(
+                    reconcile.run_periodically,
+                    db,
+                    writer,
+                    connections,
+                    shops,
+                    settings.reconcile_interval_seconds,
+                ),
             )
         )
 

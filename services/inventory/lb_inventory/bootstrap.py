@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
+from lb_common import leases
 from lb_common.admin import create_admin_app
 from lb_common.db import Database
 from lb_common.events import CreditNoteBooked, InvoiceBooked, OrderUnitsHeld, ShopStockReported
@@ -53,13 +54,20 @@ def bootstrap(
         )
 
     async def scheduler(stopping: asyncio.Event) -> None:
-        await run_scheduler(
+        # One replica at a time runs the scheduled syncs (whoever holds the lease).
+        await leases.lead(
             stopping,
             db=db,
-            ledgers=ledgers,
-            shops=shops,
-            locks=locks,
-            check_seconds=settings.sync_check_seconds,
+            name="inventory.stock_sync",
+            holder=leases.new_holder(SERVICE),
+            job=functools.partial(
+                run_scheduler,
+                db=db,
+                ledgers=ledgers,
+                shops=shops,
+                locks=locks,
+                check_seconds=settings.sync_check_seconds,
+            ),
         )
 
     def app_factory() -> FastAPI:

@@ -28,8 +28,8 @@ from typing import Any
 import pytest
 
 from scripts.stack import PROCESSES, ROOT
-from tests.support import services
 from tests.platforms.factories import shopify_headers, shopify_json, shopify_order
+from tests.support import services
 from tests.support.broker import delete_prefix, queue_depth
 
 pytestmark = pytest.mark.slow

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -20,3 +22,6 @@ class SandboxSettings(BaseSettings):
     # Shopify Admin REST leaky bucket per shop (standard plans: 40 deep, leaking 2 per second).
     shopify_bucket_capacity: int = 40
     shopify_leak_per_second: float = 2.0
+    # File that keeps the e-conomic agreements across restarts (`make up`: its data folder's
+    # sandbox-ledger.json); unset: in memory only, a restart starts from the seed.
+    state_file: Path | None = None

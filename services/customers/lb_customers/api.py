@@ -54,6 +54,17 @@ def admin_router(db: Database) -> APIRouter:
             await session.merge(link)
         return link
 
+    @router.delete("/links/{connection}/{match_key}")
+    async def delete_link(connection: str, match_key: str) -> dict[str, Any]:
+        """Forget a buyer's link: their next order (or a replay) finds or creates the customer
+        again, e.g. when the linked customer number now belongs to someone else."""
+        async with db.transaction() as session:
+            link = await session.get(CustomerLink, (connection, match_key))
+            if link is None:
+                raise HTTPException(404, f"no link {match_key!r} on connection {connection!r}")
+            await session.delete(link)
+        return {"deleted": match_key, "customer_number": link.customer_number}
+
     router.include_router(settings_router(db, CustomerConnectionSettings, CustomerSettings))
 
     return router

@@ -16,6 +16,8 @@ from lb_common.errors import PermanentError
 from lb_common.events import BookedLine, CreditNoteBooked, InvoiceBooked
 from lb_common.unit_of_work import UnitOfWork
 from lb_connectors.economic.client import EconomicClient
+from lb_connectors.economic.filters import Field, or_
+from lb_connectors.economic.models import Product
 from lb_connectors.ledgers import LedgerDirectory
 from lb_connectors.shopify_admin import ShopifyAdminClient
 from lb_connectors.shops import ShopDirectory
@@ -41,13 +43,24 @@ from lb_inventory.sync import (
 log = logging.getLogger("lb_inventory.after_sale")
 
 Levels = dict[str, tuple[Decimal | None, Decimal | None]]
+# Products per stock read: an invoice's lines fit in one, and the filter stays a short URL.
+READ_PER_CALL = 40
 
 
 async def _read_levels(client: EconomicClient, product_numbers: list[str]) -> Levels:
-    """(available, in stock) per product; (None, None) for one that keeps no stock."""
+    """(available, in stock) per product; (None, None) for one that keeps no stock or is gone.
+
+    One call for a document's products: `productNumber$eq:A$or:productNumber$eq:B...` on the
+    product list (e-conomic's `$in` takes numbers only, and product numbers are text)."""
+    found: dict[str, Product] = {}
+    for start in range(0, len(product_numbers), READ_PER_CALL):
+        chunk = product_numbers[start : start + READ_PER_CALL]
+        query = or_(*(Field("productNumber").eq(number) for number in chunk))
+        async for item in client.iter_products(filter=query):
+            found[item.product_number] = item  # string filters ignore case: exact only
     levels: Levels = {}
     for number in product_numbers:
-        product = await client.get_product(number)
+        product = found.get(number)
         available = stocked_available(product)
         in_stock = product.inventory.in_stock if product and product.inventory else None
         levels[number] = (available, in_stock if available is not None else None)

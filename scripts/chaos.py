@@ -21,6 +21,7 @@ import json
 import random
 import secrets
 import shutil
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -31,9 +32,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from chaos_orders import SECRET, SHOP, Delivery, Expected, build_run, shopify_headers
-from chaos_stack import ROOT, Broker, Proc, Stack, create_databases, drop_databases, say
-from chaos_verdict import FAILURE_FIGURES, Verdict, judge
+
+if __package__ in (None, ""):  # run as a file: make `scripts.*` and `tests.*` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from scripts.chaos_orders import SECRET, SHOP, Delivery, Expected, build_run
+from scripts.chaos_stack import ROOT, Broker, Proc, Stack, create_databases, drop_databases, say
+from scripts.chaos_verdict import FAILURE_FIGURES, Verdict, judge
+from tests.platforms.factories import shopify_headers
 
 SERVICES = ("ingest", "customers", "invoicing", "inventory")
 IN_FLIGHT = ("received", "transferred", "customer_resolved")
@@ -70,6 +76,8 @@ class Tally:
     settled: bool = False
     settle_seconds: float = 0.0
     queues_at_end: dict[str, int] = field(default_factory=dict)
+    broker_log: list[dict[str, Any]] = field(default_factory=list)
+    stuck: bool = False  # nothing moved any more, with work left undone
 
 
 class Run:
@@ -170,11 +178,20 @@ class Run:
             delay = duration * (n + 1) / (count + 1) - self.clock.now()
             if delay > 0:
                 await asyncio.sleep(delay)
-            say(f"{self.clock.now():6.1f} s  broker restart (stop_app, start_app)")
+            before = await asyncio.to_thread(self._queue_depths)
+            say(f"{self.clock.now():6.1f} s  broker restart (stop_app, start_app); "
+                f"queued before: {_waiting(before)}")  # fmt: skip
             down = await asyncio.to_thread(self.stack.broker.restart)
             self.tally.broker_restarts += 1
             self.tally.broker_down_seconds += down
-            say(f"{self.clock.now():6.1f} s  broker back after {down:.1f} s")
+            # Evidence for messages lost over a restart: what the queues hold just after.
+            after = await asyncio.to_thread(self._queue_depths)
+            self.tally.broker_log.append(
+                {"at": round(self.clock.now(), 1), "down_seconds": round(down, 1),
+                 "queued_before": before, "queued_after": after}
+            )  # fmt: skip
+            say(f"{self.clock.now():6.1f} s  broker back after {down:.1f} s; "
+                f"queued after: {_waiting(after)}")  # fmt: skip
 
     async def _watch(self) -> None:
         """Supervisor and observer: restart what exited by itself; note when each booked
@@ -207,20 +224,34 @@ class Run:
     # --- settling and judging ---------------------------------------------------------------
 
     async def _settle(self) -> None:
+        """Wait until every order's documents are in the ledger and nothing is in flight (then
+        `--grace` seconds more), or until nothing has moved for `--stuck` seconds while work is
+        left undone (a lost message does not come back), or `--settle-timeout`."""
         began = self.clock.now()
         deadline = began + self.args.settle_timeout
         quiet_since: float | None = None
+        last_move, last_picture = began, None
         while self.clock.now() < deadline:
-            verdict = judge(self.expected, await self._look_at_ledger())
-            busy = await self._in_flight()
-            if not verdict.pending() and not busy:
+            ledger = await self._look_at_ledger()
+            pending = judge(self.expected, ledger).pending()
+            in_flight = await self._in_flight()
+            picture = (len(ledger.get("booked_invoices", [])), len(pending), in_flight)
+            if picture != last_picture:
+                last_picture, last_move = picture, self.clock.now()
+            if not pending and not any(in_flight.values()):
                 quiet_since = quiet_since or self.clock.now()
                 if self.clock.now() - quiet_since >= self.args.grace:
                     self.tally.settled = True
                     break
             else:
                 quiet_since = None
-            await asyncio.sleep(2.0)
+                queued = any(n for k, n in in_flight.items() if k.startswith("queue "))
+                if not queued and self.clock.now() - last_move >= self.args.stuck:
+                    self.tally.stuck = True
+                    say(f"nothing moved for {self.args.stuck:.0f} s with {len(pending)} orders "
+                        "undone and no message queued: judging now")  # fmt: skip
+                    break
+            await asyncio.sleep(4.0)  # each look runs rabbitmqctl: an Erlang VM start-up
         self.tally.settle_seconds = self.clock.now() - began
         self.tally.queues_at_end = await asyncio.to_thread(self._queue_depths)
 
@@ -231,19 +262,22 @@ class Run:
                 for name, depth in self.stack.broker.queue_depths(self.stack.prefix).items()
                 if depth
             }
-        except (RuntimeError, OSError) as exc:
+        except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
             say(f"could not list queues: {exc}")
             return {}
 
-    async def _in_flight(self) -> bool:
-        """Anything still moving: orders in an in-between status, or messages in a work or
+    async def _in_flight(self) -> dict[str, int]:
+        """What is still moving: orders per in-between status at ingest, messages per work or
         retry queue (parked ones excluded: they do not move by themselves)."""
+        found: dict[str, int] = {}
         for status in IN_FLIGHT:
             answer = await self._ingest("GET", "/orders", params={"status": status, "limit": 1})
-            if answer.json()["total"]:
-                return True
+            found[f"status {status}"] = int(answer.json()["total"])
         depths = await asyncio.to_thread(self._queue_depths)
-        return any(depth for name, depth in depths.items() if not name.endswith(".parked"))
+        for name, depth in depths.items():
+            if not name.endswith(".parked"):
+                found[f"queue {name}"] = depth
+        return found
 
     async def judge(self) -> tuple[Verdict, dict[str, Any]]:
         ledger = await self._look_at_ledger()
@@ -361,10 +395,16 @@ def figures(run: Run, verdict: Verdict, extra: dict[str, Any], deliveries: int) 
         "settle_seconds": round(tally.settle_seconds, 1),
         "last_fault_to_last_booked_seconds": round(booked_after, 1),
         "documents_booked_over_120s_after_last_fault": late,
+        "stuck": tally.stuck,
         "queues_at_end": tally.queues_at_end,
+        "broker_restart_log": tally.broker_log,
         "failures": verdict.failures,
         "deliveries_planned": deliveries,
     }
+
+
+def _waiting(depths: dict[str, int]) -> str:
+    return ", ".join(f"{name.split('.', 1)[1]} {n}" for name, n in sorted(depths.items())) or "none"
 
 
 def print_table(data: dict[str, Any]) -> None:
@@ -390,7 +430,9 @@ def print_table(data: dict[str, Any]) -> None:
         ("ledger calls per order", f"{data['ledger_calls_per_order']} "
                                    f"({data['ledger_calls']} calls)"),
         ("last fault -> last document booked", f"{data['last_fault_to_last_booked_seconds']} s"),
-        ("settled", f"{data['settled']} after {data['settle_seconds']} s"),
+        ("settled", f"{data['settled']} after {data['settle_seconds']} s"
+                    + (" (stuck: nothing moved)" if data["stuck"] else "")),
+        ("queued at the end", _waiting(data["queues_at_end"])),
     ]  # fmt: skip
     width = max(len(label) for label, _ in rows)
     print()
@@ -431,6 +473,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--replicas", type=int, default=2, help="of customers and of invoicing")
     parser.add_argument("--settle-timeout", type=float, default=300.0,
                         help="seconds to wait after the last fault")  # fmt: skip
+    parser.add_argument("--stuck", type=float, default=30.0,
+                        help="stop waiting when nothing moved for this long, no message queued")  # fmt: skip
     parser.add_argument("--grace", type=float, default=5.0,
                         help="seconds everything must stay settled before judging")  # fmt: skip
     parser.add_argument("--no-faults", dest="faults", action="store_false",
@@ -511,7 +555,7 @@ async def run_chaos(args: argparse.Namespace) -> int:
         if not args.keep:
             if stack.database_names:
                 await drop_databases(stack.database_names)
-            shutil.rmtree(folder / "rabbitmq", ignore_errors=True)
+            shutil.rmtree(folder / "rabbitmq" / "mnesia", ignore_errors=True)  # logs stay
         else:
             say(f"kept: databases {', '.join(names)}; broker data in {folder / 'rabbitmq'}")
     return status

@@ -15,21 +15,13 @@ from __future__ import annotations
 import copy
 import json
 import random
-import sys
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # run as `python scripts/chaos.py`: make tests/ importable
-    sys.path.insert(0, str(ROOT))
-
-from tests.platforms.factories import fixture, shopify_headers, shopify_order  # noqa: E402
-
-__all__ = ["SECRET", "SHOP", "Delivery", "Expected", "build_run", "shopify_headers"]
+from tests.platforms.factories import fixture, shopify_order
 
 SHOP = "chaos-shop.myshopify.com"
 SECRET = "demo-secret"  # the demo connection's webhook secret (LEDGERBRIDGE_DEMO_SHOPIFY_SECRET)

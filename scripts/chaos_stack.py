@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -228,6 +229,9 @@ class Proc:
     kills: int = 0
     crashes: int = 0  # exits nobody asked for
     starts: int = 0
+    # The killer and the supervisor's check run on threads: one at a time per process, or a
+    # kill could be taken for a crash and the process started twice.
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def url(self) -> str:
@@ -247,20 +251,22 @@ class Proc:
 
     def kill_and_restart(self) -> None:
         """kill -9 (no drain, no flush: a crash or an OOM kill), then start again at once."""
-        assert self.popen is not None
-        self.popen.kill()
-        self.popen.wait()
-        self.kills += 1
-        self.start()
+        with self.lock:
+            assert self.popen is not None
+            self.popen.kill()
+            self.popen.wait()
+            self.kills += 1
+            self.start()
 
     def restart_if_exited(self) -> int | None:
         """The supervisor's check: an exited process is started again; returns its exit code."""
-        if self.popen is None or self.popen.poll() is None:
-            return None
-        code = self.popen.returncode
-        self.crashes += 1
-        self.start()
-        return code
+        with self.lock:
+            if self.popen is None or self.popen.poll() is None:
+                return None
+            code = self.popen.returncode
+            self.crashes += 1
+            self.start()
+            return code
 
     def ready(self) -> bool:
         try:

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -25,11 +24,14 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import aio_pika
+import aio_pika.exceptions
 import asyncpg
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_HOST = "127.0.0.1:5432"
 PG_USERS = ("root", "postgres")  # trust auth: whichever role exists here
+RETRY_STEPS = 5  # len(CommonSettings.retry_delays_ms) by default; the run keeps the default
 
 
 def say(message: str) -> None:
@@ -159,15 +161,27 @@ class Broker:
         self.restarts += 1
         return time.monotonic() - began
 
-    def queue_depths(self, prefix: str) -> dict[str, int]:
-        """Messages waiting per queue of this run (ready + unacknowledged)."""
-        text = self.ctl("list_queues", "name", "messages", "--formatter", "json", timeout=30)
-        rows = json.loads(text or "[]")
-        return {
-            str(r["name"]): int(r.get("messages") or 0)
-            for r in rows
-            if str(r["name"]).startswith(prefix + ".")
-        }
+    async def queue_depths(self, prefix: str, services: tuple[str, ...]) -> dict[str, int]:
+        """Messages ready per queue of this run (work, retry steps, parking), by passive
+        declares on a connection of its own: cheap, unlike rabbitmqctl, which starts an Erlang
+        VM each time. Messages a consumer holds unacknowledged are not counted."""
+        names = [
+            f"{prefix}.{service}{suffix}"
+            for service in services
+            for suffix in ("", ".parked", *(f".retry.{n}" for n in range(RETRY_STEPS)))
+        ]
+        depths: dict[str, int] = {}
+        connection = await aio_pika.connect(self.amqp_url, timeout=10)
+        async with connection:
+            channel = await connection.channel()
+            for name in names:
+                try:
+                    queue = await channel.declare_queue(name, passive=True, timeout=10)
+                except aio_pika.exceptions.ChannelClosed:  # no such queue (closes the channel)
+                    channel = await connection.channel()
+                    continue
+                depths[name] = int(queue.declaration_result.message_count or 0)
+        return depths
 
     def stop(self) -> None:
         if self.home is None:

@@ -77,6 +77,7 @@ class Tally:
     settle_seconds: float = 0.0
     queues_at_end: dict[str, int] = field(default_factory=dict)
     broker_log: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
     stuck: bool = False  # nothing moved any more, with work left undone
 
 
@@ -101,6 +102,7 @@ class Run:
         if self.args.faults:
             for spec in FAULTS:
                 await self._sandbox("POST", "/_sandbox/faults", json=spec)
+        self._event("chaos begins" + (": ledger faults on" if self.args.faults else ""))
         watcher = asyncio.create_task(self._watch())
         try:
             await asyncio.gather(
@@ -114,10 +116,17 @@ class Run:
                 await self._sandbox("DELETE", "/_sandbox/faults")
             self.tally.last_fault = self.clock.now()
             self.tally.chaos_seconds = self.tally.last_fault
-            say(f"faults stopped at {self.tally.last_fault:.1f} s; waiting for the stack to settle")
+            self._event("faults stopped; waiting for the stack to settle")
             await self._settle()
         finally:
             watcher.cancel()
+
+    def _event(self, what: str) -> None:
+        """Print and keep a fault event, with the UTC time to match against timelines."""
+        at = self.clock.now()
+        utc = datetime.now(UTC).isoformat(timespec="milliseconds")
+        self.tally.events.append({"utc": utc, "t": round(at, 1), "what": what})
+        say(f"{at:6.1f} s  {utc[11:23]} UTC  {what}")
 
     async def _post_all(self, deliveries: list[Delivery]) -> None:
         gate = asyncio.Semaphore(16)
@@ -170,7 +179,7 @@ class Run:
             proc = self.rng.choice(self.stack.of(service))
             await asyncio.to_thread(proc.kill_and_restart)
             self.tally.kills[service] += 1
-            say(f"{self.clock.now():6.1f} s  kill -9 {proc.name} (restarted)")
+            self._event(f"kill -9 {proc.name} (restarted)")
 
     async def _restart_broker_on_schedule(self, duration: float) -> None:
         count = self.args.broker_restarts
@@ -179,7 +188,7 @@ class Run:
             if delay > 0:
                 await asyncio.sleep(delay)
             before = await self._queue_depths()
-            say(f"{self.clock.now():6.1f} s  broker restart (stop_app, start_app); "
+            self._event(f"broker restart (stop_app, start_app); "
                 f"queued before: {_waiting(before)}")  # fmt: skip
             down = await asyncio.to_thread(self.stack.broker.restart)
             self.tally.broker_restarts += 1
@@ -190,7 +199,7 @@ class Run:
                 {"at": round(self.clock.now(), 1), "down_seconds": round(down, 1),
                  "queued_before": before, "queued_after": after}
             )  # fmt: skip
-            say(f"{self.clock.now():6.1f} s  broker back after {down:.1f} s; "
+            self._event(f"broker back after {down:.1f} s; "
                 f"queued after: {_waiting(after)}")  # fmt: skip
 
     async def _watch(self) -> None:
@@ -201,7 +210,7 @@ class Run:
             for proc in self.stack.procs:
                 code = await asyncio.to_thread(proc.restart_if_exited)
                 if code is not None:
-                    say(f"{self.clock.now():6.1f} s  {proc.name} exited by itself ({code}); "
+                    self._event(f"{proc.name} exited by itself ({code}); "
                         "restarted")  # fmt: skip
             if self.clock.now() - last_look >= self._look_interval():
                 last_look = self.clock.now()
@@ -404,6 +413,7 @@ def figures(run: Run, verdict: Verdict, extra: dict[str, Any], deliveries: int) 
         "stuck": tally.stuck,
         "queues_at_end": tally.queues_at_end,
         "broker_restart_log": tally.broker_log,
+        "events": tally.events,
         "failures": verdict.failures,
         "deliveries_planned": deliveries,
     }

@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install up demo test lint typecheck check docs bench clean
+.PHONY: install up demo test lint typecheck check docs bench chaos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,12 @@ demo: install
 
 test: install
 	$(PY) -m pytest
+
+# The scaled-out stack on PostgreSQL under faults (see README "make chaos"), e.g.
+# make chaos CHAOS_ARGS="--orders 300 --kills-per-service 5 --broker-restarts 2"
+CHAOS_ARGS ?=
+chaos: install
+	$(PY) scripts/chaos.py $(CHAOS_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -67,6 +67,7 @@ async def reset(request: Request, agreement: str | None = None) -> Response:
     removed = _registry(request).reset(agreement)
     if agreement is None:
         _faults(request).clear()
+    _faults(request).forget_calls(agreement)
     return EconomicJSONResponse({"reset": removed})
 
 
@@ -91,6 +92,12 @@ async def list_faults(request: Request) -> Response:
 @router.delete("/_sandbox/faults")
 async def clear_faults(request: Request) -> Response:
     return EconomicJSONResponse({"cleared": _faults(request).clear()})
+
+
+@router.get("/_sandbox/calls")
+async def call_counts(request: Request) -> Response:
+    """Calls to /economic per agreement since start (or the last reset), refused ones too."""
+    return EconomicJSONResponse({"calls": dict(_faults(request).calls)})
 
 
 class GoodsReceipt(BaseModel):

@@ -244,3 +244,18 @@ async def test_customer_payment_vouchers_are_validated(http: httpx.AsyncClient) 
     assert entry["contraAccount"]["accountNumber"] == 5820
     account = (await http.get("/economic/accounts/5820")).json()
     assert account["draftBalance"] == 125.00  # the payment debits the suspense account
+
+
+async def test_calls_are_counted_per_agreement_refused_ones_too() -> None:
+    app = create_app(SandboxSettings(rate_limit_tokens=1_000_000))
+    async with _client(app) as http, _client(app, "g-2") as other:
+        admin = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://s")
+        await admin.post("/_sandbox/faults", json={"kind": "error", "times": 1})
+        assert (await http.get("/economic/vat-zones")).status_code == 503
+        assert (await http.get("/economic/vat-zones")).status_code == 200
+        await other.get("/economic/vat-zones")
+        await admin.get("/_sandbox/agreements/g-1/state")  # not an /economic call
+        assert (await admin.get("/_sandbox/calls")).json() == {"calls": {"g-1": 2, "g-2": 1}}
+        await admin.post("/_sandbox/reset", params={"agreement": "g-2"})
+        assert (await admin.get("/_sandbox/calls")).json() == {"calls": {"g-1": 2}}
+        await admin.aclose()

@@ -5,6 +5,10 @@ Kinds: `error` (answer 500/503 instead of running the call), `rate_limit` (answe
 answer 500 as if the reply were lost on the way back). A fault matches a path pattern (fnmatch,
 relative to /economic, e.g. `/invoices/*`), optionally a method and an agreement, fires with
 probability `rate`, and at most `times` times (unlimited when absent).
+
+Every /economic call is drawn for exactly once, so the registry also counts the calls each
+agreement received (refused ones included, as e-conomic counts them): `make chaos` reports
+ledger calls per order from it.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import fnmatch
 import itertools
 import random
+from collections import Counter
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -44,6 +49,7 @@ class FaultRegistry:
         self._faults: list[Fault] = []
         self._ids = itertools.count(1)
         self._rng = rng or random.Random()
+        self.calls: Counter[str] = Counter()
 
     def add(self, spec: FaultSpec) -> Fault:
         fault = Fault(id=next(self._ids), spec=spec)
@@ -55,11 +61,18 @@ class FaultRegistry:
         self._faults.clear()
         return count
 
+    def forget_calls(self, agreement: str | None = None) -> None:
+        if agreement is None:
+            self.calls.clear()
+        else:
+            self.calls.pop(agreement, None)
+
     def all(self) -> list[Fault]:
         return list(self._faults)
 
     def draw(self, method: str, path: str, agreement: str) -> list[Fault]:
         """The faults that fire for this request (each counted as fired)."""
+        self.calls[agreement] += 1
         fired: list[Fault] = []
         for fault in self._faults:
             spec = fault.spec

@@ -228,13 +228,20 @@ class Consumer:
             },
         )
         for delay in self._retry.queue_delays():
+            # Quorum with at-least-once dead-lettering: a classic TTL queue dead-letters at most
+            # once, and messages expiring while the broker restarted were lost (make chaos saw
+            # it). At-least-once needs `reject-publish`; the publish is confirmed, so a refusal
+            # is an error the consumer retries, never a silent drop.
             await channel.declare_queue(
                 topo.retry_queue(self._service, delay),
                 durable=True,
                 arguments={
+                    "x-queue-type": "quorum",
                     "x-message-ttl": delay,
                     "x-dead-letter-exchange": "",
                     "x-dead-letter-routing-key": work,
+                    "x-dead-letter-strategy": "at-least-once",
+                    "x-overflow": "reject-publish",
                 },
             )
         for routing_key in self._handlers:

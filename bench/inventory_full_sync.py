@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 
 from lb_common.db import Database
+from lb_common.leases import Lease
 from lb_connectors.economic.client import EconomicClient
 from lb_connectors.shopify_admin import CallLimitPacer, ShopifyAdminClient
 from lb_inventory.policy import StockSyncSettings
@@ -110,7 +111,7 @@ async def main() -> None:
     transport = CountingTransport(httpx.ASGITransport(app=app))
     with tempfile.TemporaryDirectory() as tmp:
         db = Database(f"sqlite+aiosqlite:///{Path(tmp) / 'inventory.db'}")
-        await db.create_tables(TABLES)
+        await db.create_tables([*TABLES, Lease])
         async with (
             httpx.AsyncClient(transport=transport, base_url="http://sandbox") as admin,
             EconomicClient(
@@ -126,7 +127,7 @@ async def main() -> None:
             await seed(admin, args.skus, args.changed)
             location = str((await shop.list_locations())[0].id)
             settings = StockSyncSettings(enabled=True, location_id=location)
-            locks = SyncLocks()
+            locks = SyncLocks(db)
             print(
                 f"{args.skus:,} SKUs (+2 seeded), Shopify bucket {capacity} deep leaking "
                 f"{leak:g}/s ({args.plan}), pacing on"

@@ -81,6 +81,57 @@ async def test_run_holding_stops_the_work_before_a_lost_lease_can_be_taken_over(
         await asyncio.wait_for(running, timeout=5)
 
 
+async def test_holding_waits_for_a_busy_lease_and_releases_it_when_the_block_ends(replicas):
+    a, b = replicas
+    assert await leases.acquire(b, "push", "other", ttl=30)
+    with pytest.raises(leases.LeaseBusy):
+        async with leases.holding(a, "push", "me", ttl=30, wait=0.3):
+            pass
+    # Released by its holder while we wait: we get it, and give it up when the block ends.
+    asyncio.get_running_loop().call_later(
+        0.3, lambda: asyncio.ensure_future(leases.release(b, "push", "other"))
+    )
+    async with leases.holding(a, "push", "me", ttl=30, wait=5):
+        assert await leases.holder_of(b, "push") == "me"
+    assert await leases.holder_of(b, "push") is None
+    # Also when the block fails.
+    with pytest.raises(RuntimeError):
+        async with leases.holding(a, "push", "me", ttl=30):
+            raise RuntimeError("the work failed")
+    assert await leases.holder_of(b, "push") is None
+
+
+async def test_holding_stops_the_block_when_its_lease_is_taken_away(replicas):
+    a, b = replicas
+    reached_the_end = False
+    with pytest.raises(leases.LeaseLost):
+        async with leases.holding(a, "claim", "first", ttl=1.5):
+            async with b.write_connection() as connection:
+                await connection.exec_driver_sql("UPDATE leases SET holder = 'thief'")
+            await asyncio.sleep(5)
+            reached_the_end = True
+    assert not reached_the_end
+    assert await leases.holder_of(b, "claim") == "thief"  # not released by the loser
+    assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]
+
+
+async def test_holding_passes_a_cancellation_from_outside_on(replicas):
+    a, b = replicas
+    inside = asyncio.Event()
+
+    async def work() -> None:
+        async with leases.holding(a, "claim", "first", ttl=30):
+            inside.set()
+            await asyncio.sleep(60)
+
+    task = asyncio.create_task(work())
+    await inside.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await leases.holder_of(b, "claim") is None
+
+
 # --- a periodic job on two replicas, one of which dies -------------------------------------
 
 _REPLICA = """
@@ -143,3 +194,16 @@ async def test_a_periodic_job_runs_on_one_replica_and_a_successor_takes_over_whe
             doomed.kill()
     # Stopping cleanly gives the lease up at once.
     assert await leases.holder_of(a, "periodic") is None
+
+
+async def test_an_abandoned_lease_is_free_at_once_and_says_it_was_left_half_done(replicas):
+    # customers' creation claim relies on this: a worker that failed after it may have created
+    # the customer abandons its claim, and the next worker searches the ledger before creating.
+    a, b = replicas
+    assert await leases.acquire(a, "claim", "first", ttl=30)
+    assert not await leases.expired(b, "claim")  # held: busy, not left behind
+    assert await leases.abandon(a, "claim", "first")
+    assert await leases.expired(b, "claim")
+    assert await leases.acquire(b, "claim", "second", ttl=30)  # no wait for the ttl
+    assert await leases.release(b, "claim", "second")
+    assert not await leases.expired(a, "claim")  # released cleanly: nothing left behind

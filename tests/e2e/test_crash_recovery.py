@@ -1,6 +1,7 @@
 """Kill invoicing at each point of the booking flow; the restarted process finishes the order with
-exactly one invoice. Real processes (the same launcher as `make up`), real RabbitMQ, on SQLite
-files and on PostgreSQL databases.
+exactly one invoice. Kill a customers worker while it holds a buyer's creation claim; the next
+worker takes the claim over within seconds and makes one customer. Real processes (the same
+launcher as `make up`), real RabbitMQ, on SQLite files and on PostgreSQL databases.
 """
 
 from __future__ import annotations
@@ -127,3 +128,56 @@ def test_invoicing_killed_mid_flight_resumes_with_one_invoice(stack: Stack, poin
     assert [d for d in state["drafts"] if d.get("references", {}).get("other") == key] == []
     order = _order(stack, key)
     assert order["invoice_number"] == mine[0]["bookedInvoiceNumber"]
+
+
+def _has_customer(stack: Stack, key: str) -> bool:
+    return any(e["step"] == "customer.resolved" for e in _order(stack, key)["timeline"])
+
+
+def test_a_customers_worker_killed_holding_a_creation_claim_is_taken_over_in_seconds(
+    stack: Stack,
+) -> None:
+    email = f"claimed-{uuid.uuid4().hex[:8]}@example.com"
+    # Worker 1 takes the claim to create the new buyer's customer and dies holding it.
+    stack.kill("customers")
+    stack.start_one("customers", {"LEDGERBRIDGE_FAILPOINTS": "customers.after_claim"})
+    stack.wait_ready("customers")
+    doomed = stack.processes["customers"]
+    first = _post_order(stack, email)
+    _wait(lambda: doomed.poll() is not None, what="customers to die holding the claim")
+    assert doomed.returncode == 137
+
+    # Worker 2 takes over; contention is retried every second for a minute, so a claim that
+    # blocks longer than that parks the orders.
+    stack.start_one("customers", {"LEDGERBRIDGE_RETRY_CONTENTION": "1s x60"})
+    stack.wait_ready("customers")
+    successor_ready = time.monotonic()
+    second = _post_order(stack, email)  # the buyer's next order
+
+    _wait(
+        lambda: _has_customer(stack, first) and _has_customer(stack, second),
+        timeout=60,
+        what="both orders of the buyer to get their customer",
+    )
+    waited = time.monotonic() - successor_ready
+    timelines = [_order(stack, key)["timeline"] for key in (first, second)]
+    blocked = [
+        e["message"]
+        for timeline in timelines
+        for e in timeline
+        if e["step"] == "retry" and "Another worker is creating the customer" in e["message"]
+    ]
+    assert blocked, "the dead worker's claim was never in the way: the test proves nothing"
+    # The claim expires 15 s after the dead worker last renewed it; not minutes.
+    assert waited < 20, f"the buyer's orders waited {waited:.1f} s for a dead worker's claim"
+
+    state = _request("GET", f"{stack.url('sandbox')}/_sandbox/agreements/demo/state")
+    made = [c for c in state["customers"] if c.get("email") == email]
+    assert len(made) == 1, f"{len(made)} ledger customers for one new buyer"
+    numbers = {
+        e["details"]["customer_number"]
+        for timeline in timelines
+        for e in timeline
+        if e["step"] == "customer.resolved"
+    }
+    assert numbers == {made[0]["customerNumber"]}

@@ -17,8 +17,10 @@ Clocks: on PostgreSQL the expiry is set and compared by the database's clock, so
 hosts whose clocks disagree still agree on it. On SQLite every replica shares one host's clock.
 
 `run_holding` runs one piece of work under a lease (renewed in the background, the work
-cancelled if the lease cannot be renewed in time) and `lead` keeps a long-running job on one
-replica at a time (the periodic jobs: `lb_ingest.reconcile`, inventory's stock sync).
+cancelled if the lease cannot be renewed in time), `holding` does the same for the body of an
+`async with` (customers' creation claims, inventory's per-connection sync and push), and `lead`
+keeps a long-running job on one replica at a time (the periodic jobs: `lb_ingest.reconcile`,
+inventory's stock sync).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import os
 import random
 import socket
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -107,6 +109,35 @@ async def release(db: Database, name: str, holder: str) -> bool:
     return bool(result.rowcount)
 
 
+ABANDONED = "(abandoned)"
+
+
+async def abandon(db: Database, name: str, holder: str) -> bool:
+    """Give the lease up as a holder that stopped before finishing: free at once, but the row
+    stays behind (see `expired`) so the next holder knows to check what was left half-done."""
+    async with db.write_connection() as connection:
+        result = await connection.execute(
+            update(_leases)
+            .where(_leases.c.name == name, _leases.c.holder == holder)
+            .values(holder=ABANDONED, expires_at=_now(db))
+        )
+    return bool(result.rowcount)
+
+
+async def expired(db: Database, name: str) -> bool:
+    """Whether `name` was left by a holder that stopped before releasing it (died, or gave it
+    up with `abandon`): a released lease leaves no row."""
+    async with db.engine.connect() as connection:
+        row = (
+            await connection.execute(
+                select(_leases.c.holder).where(
+                    _leases.c.name == name, _leases.c.expires_at <= _now(db)
+                )
+            )
+        ).first()
+    return row is not None
+
+
 async def holder_of(db: Database, name: str) -> str | None:
     """Who holds `name` now (None if nobody, or the holder's time is up)."""
     async with db.engine.connect() as connection:
@@ -122,6 +153,10 @@ async def holder_of(db: Database, name: str) -> str | None:
 
 class LeaseLost(Exception):
     """The lease could not be renewed before it ran out: the work under it was stopped."""
+
+
+class LeaseBusy(Exception):
+    """Another holder has the lease (and kept it for as long as we were willing to wait)."""
 
 
 async def run_holding(
@@ -152,6 +187,78 @@ async def run_holding(
                 await task
         with contextlib.suppress(Exception):
             await release(db, name, holder)
+
+
+@contextlib.asynccontextmanager
+async def holding(
+    db: Database, name: str, holder: str, *, ttl: float = 15.0, wait: float = 0.0
+) -> AsyncIterator[None]:
+    """Hold the lease `name` for the body of `async with`, like `run_holding`: renewed every
+    ttl/3, released when the body ends however it ends; if it slips (not renewed for 2/3 of
+    `ttl`, or taken over) the body is cancelled and `LeaseLost` raised.
+
+    Held by someone else: tried again every few hundred milliseconds for up to `wait` seconds,
+    then `LeaseBusy`. Use a `holder` of its own per use (`new_holder`): one holder taking the
+    same lease twice would just extend it."""
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + wait
+    while not await acquire(db, name, holder, ttl):
+        if loop.time() >= give_up:
+            raise LeaseBusy(f"lease {name!r} is held by another holder")
+        await asyncio.sleep(min(0.5, ttl / 10) * random.uniform(0.5, 1.0))
+    body = asyncio.current_task()
+    assert body is not None
+    lost = False
+
+    def stop_the_body() -> None:
+        nonlocal lost
+        lost = True
+        body.cancel()
+
+    keeper = asyncio.ensure_future(_renew_while_held(db, name, holder, ttl, stop_the_body))
+    stopped: BaseException | None = None
+    try:
+        yield
+    except BaseException as exc:
+        if not lost:
+            raise
+        stopped = exc  # what our cancellation turned into in the body
+    finally:
+        keeper.cancel()  # from here on it cannot cancel the body
+        try:
+            await release(db, name, holder)
+        except asyncio.CancelledError:
+            if not lost:  # from outside: it goes on
+                raise
+        except Exception:
+            log.warning("releasing lease %s failed; it expires by itself", name, exc_info=True)
+    if not lost:
+        return
+    # Our cancellation becomes LeaseLost; one from outside as well goes on as it came.
+    if body.uncancel() > 0:
+        raise asyncio.CancelledError
+    raise LeaseLost(f"lease {name!r} was lost by {holder}") from stopped
+
+
+async def _renew_while_held(
+    db: Database, name: str, holder: str, ttl: float, on_lost: Callable[[], None]
+) -> None:
+    loop = asyncio.get_running_loop()
+    renewed = loop.time()
+    while True:
+        await asyncio.sleep(ttl / 3)
+        sent = loop.time()
+        try:
+            # A renewal stuck on the database counts as failed before the lease can run out.
+            still = await asyncio.wait_for(renew(db, name, holder, ttl), timeout=ttl / 3)
+        except Exception:
+            log.warning("renewing lease %s failed", name, exc_info=True)
+            still = None
+        if still:
+            renewed = sent
+        elif still is False or loop.time() - renewed > ttl * 2 / 3:
+            on_lost()
+            return
 
 
 async def _keep(

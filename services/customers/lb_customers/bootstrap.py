@@ -16,6 +16,7 @@ from lb_common.runtime import ServiceParts
 from lb_connectors.ledgers import LedgerDirectory
 from lb_customers import resolve
 from lb_customers.api import admin_router, debtors_router
+from lb_customers.claims import CreationClaims
 from lb_customers.settings import CustomersSettings
 from lb_customers.store import TABLES
 
@@ -49,7 +50,11 @@ def bootstrap(
         broker=broker,
         tables=TABLES,
         migrations=Path(__file__).parent / "migrations",
-        handlers={OrderReady: functools.partial(resolve.handle_order_ready, ledgers=ledgers)},
+        handlers={
+            OrderReady: functools.partial(
+                resolve.handle_order_ready, ledgers=ledgers, claims=CreationClaims(db)
+            )
+        },
         app_factory=app_factory,
         on_stop=[ledgers.aclose],
     )

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import timedelta
 
 from pydantic.alias_generators import to_snake
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import delete
 
 from lb_common import connection_settings
-from lb_common.db import utcnow
-from lb_common.errors import Contention, PermanentError
+from lb_common.errors import PermanentError
 from lb_common.events import CustomerResolved, MatchEvidence, OrderReady, ResolvedCustomer
+from lb_common.failpoints import failpoint
 from lb_common.orders import CanonicalOrder
 from lb_common.unit_of_work import Sessions, UnitOfWork
 from lb_connectors.economic.cache import LedgerCache
@@ -20,6 +19,7 @@ from lb_connectors.economic.client import EconomicClient
 from lb_connectors.economic.errors import EconomicValidationError, blame_shop_fields
 from lb_connectors.economic.models import CustomerCreate, DeliveryLocationCreate
 from lb_connectors.ledgers import LedgerDirectory
+from lb_customers.claims import CreationClaims
 from lb_customers.policy import (
     CustomerSettings,
     MatchKey,
@@ -33,15 +33,10 @@ from lb_customers.policy import (
     pick_ledger_match,
     shop_fields,
 )
-from lb_customers.store import (
-    CreationClaim,
-    CustomerConnectionSettings,
-    CustomerLink,
-    CustomerMerge,
-)
+from lb_customers.store import CustomerConnectionSettings, CustomerLink, CustomerMerge
 
-# A claim older than this belongs to a worker that died; the next one takes over.
-CLAIM_TIMEOUT = timedelta(minutes=2)
+#: Takes the creation claim on a match key, held until the order's outcome is committed.
+Claim = Callable[[str], Awaitable[bool]]
 
 
 @dataclass(frozen=True)
@@ -59,29 +54,36 @@ def _evidence(key: MatchKey) -> MatchEvidence:
 
 
 async def handle_order_ready(
-    event: OrderReady, uow: UnitOfWork, *, ledgers: LedgerDirectory
+    event: OrderReady, uow: UnitOfWork, *, ledgers: LedgerDirectory, claims: CreationClaims
 ) -> None:
     order = event.order
     connection = uow.message.connection
     settings = await load_settings(uow, connection)
     client = ledgers.for_connection(connection)
-    resolution = await resolve(uow, client, connection, order, settings)
+    # A creation claim taken by `resolve` is held until the link is committed (then the next
+    # worker finds the link) and released however this ends.
+    async with contextlib.AsyncExitStack() as held:
 
+        async def claim(key: str) -> bool:
+            return await held.enter_async_context(claims.held(connection, key))
+
+        resolution = await resolve(uow, client, connection, order, settings, claim)
+        await _record(uow, client, order, resolution)
+
+
+async def _record(
+    uow: UnitOfWork, client: EconomicClient, order: CanonicalOrder, resolution: Resolution
+) -> None:
+    """The link (if new), `customer.resolved` and the timeline step, with the inbox row."""
     async with uow.commit() as session:
         key = resolution.link_key
         if key is not None:
             await session.merge(
                 CustomerLink(
-                    connection=connection,
+                    connection=uow.message.connection,
                     match_key=key,
                     customer_number=resolution.customer_number,
                     source=resolution.how,
-                )
-            )
-            await session.exec(
-                delete(CreationClaim).where(
-                    CreationClaim.connection == connection,  # type: ignore[arg-type]
-                    CreationClaim.match_key == key,  # type: ignore[arg-type]
                 )
             )
         uow.emit(
@@ -112,6 +114,7 @@ async def resolve(
     connection: str,
     order: CanonicalOrder,
     settings: CustomerSettings,
+    claim: Claim,
 ) -> Resolution:
     fixed = fixed_booking(order, settings)
     if fixed is not None:
@@ -163,10 +166,12 @@ async def resolve(
     if default is not None:
         return Resolution(default.customer_number, "default", default.explanation, None)
 
-    took_over = await _claim(db, connection, link_key)
+    took_over = await claim(link_key)
+    failpoint("customers.after_claim")
     # Look again under the claim: a worker that held it before us may have just created it. One
-    # that finished stored its link with the claim's release, so our database says so, at no
-    # call; only one that died holding the claim can have left a customer without a link.
+    # that finished stored its link before it let the claim go, so our database says so, at no
+    # call; only one that stopped holding the claim (killed, or failed after it may have
+    # created the customer) can have left a customer without a link, and then we search.
     found = await _linked_meanwhile(db, connection, keys[0])
     if found is None and took_over:
         found = await _find_in_ledger(client, keys)
@@ -333,28 +338,3 @@ async def _explain_taken_number(client: EconomicClient, body: CustomerCreate) ->
             f"e-conomic customer '{holder.name}'. Link the buyer to it (PUT /links/...) or let "
             "e-conomic number new customers, then replay the order."
         )
-
-
-async def _claim(db: Sessions, connection: str, key: str) -> bool:
-    """Claim the creation of `key`'s customer; True when a dead worker's claim was taken over."""
-    took_over = False
-    try:
-        async with db.transaction() as session:
-            claim = await session.get(CreationClaim, (connection, key))
-            if claim is not None and utcnow() - claim.claimed_at < CLAIM_TIMEOUT:
-                raise Contention(
-                    f"Another worker is creating the customer for {key}; looking again shortly.",
-                    retry_after=1,
-                )
-            if claim is not None:
-                claim.claimed_at = utcnow()  # its worker died: take over
-                session.add(claim)
-                took_over = True
-            else:
-                session.add(CreationClaim(connection=connection, match_key=key))
-    except IntegrityError as exc:
-        raise Contention(
-            f"Another worker is creating the customer for {key}; looking again shortly.",
-            retry_after=1,
-        ) from exc
-    return took_over

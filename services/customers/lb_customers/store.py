@@ -1,5 +1,5 @@
-"""The customers service's tables: links to ledger customers, creation claims, settings, the
-imported debtor index and merges of duplicate debtors."""
+"""The customers service's tables: links to ledger customers, settings, the imported debtor index
+and merges of duplicate debtors. Creation claims are leases (claims.py, table `leases`)."""
 
 from __future__ import annotations
 
@@ -30,9 +30,11 @@ class CustomerLink(SQLModel, table=True):
 
 
 class CreationClaim(SQLModel, table=True):
-    """Held while one worker creates the ledger customer for a key; others wait and look again.
+    """No longer used: creation claims are leases now (claims.py, table `leases`).
 
-    The primary key makes the claim exclusive across replicas sharing the database.
+    Kept for one release so that workers of the previous release, still running during a
+    rolling deploy, find their table; the next release drops it (docs/architecture.md,
+    Schema changes).
     """
 
     __tablename__ = "creation_claims"

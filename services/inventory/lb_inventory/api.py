@@ -14,6 +14,7 @@ from sqlmodel import col, select
 
 from lb_common.connection_settings import settings_router
 from lb_common.db import Database
+from lb_common.errors import Contention
 from lb_connectors.ledgers import LedgerDirectory
 from lb_connectors.shops import ShopDirectory
 from lb_inventory.holds import held_per_sku
@@ -27,7 +28,7 @@ from lb_inventory.store import (
     StockLevel,
     SyncRun,
 )
-from lb_inventory.sync import SyncLocks, SyncResult, load_settings
+from lb_inventory.sync import SyncLocks, SyncResult, SyncRunning, load_settings
 
 
 class ResolveBody(BaseModel):
@@ -121,6 +122,8 @@ def admin_router(
             )
         except ResolveRefused as exc:
             raise HTTPException(exc.status, exc.reason) from exc
+        except Contention as exc:  # another replica kept the shop's stock busy too long
+            raise HTTPException(409, exc.reason) from exc
         return resolved.as_dict()
 
     @router.get("/held")
@@ -155,11 +158,15 @@ def admin_router(
 
     @router.post("/sync")
     async def sync_now(connection: str = "demo") -> dict[str, Any]:
+        """Run a full stock sync of the connection now; 409 while one runs (on any replica)"""
         settings = await load_settings(db, connection)
         if not settings.enabled:
             raise HTTPException(409, f"stock sync is off for connection {connection!r}")
         assert run_full_sync is not None
-        result: SyncResult = await run_full_sync(connection, settings)
+        try:
+            result: SyncResult = await run_full_sync(connection, settings)
+        except SyncRunning as exc:
+            raise HTTPException(409, exc.reason) from exc
         return result.as_dict()
 
     @router.get("/sync/runs")

@@ -40,7 +40,7 @@ def bootstrap(
     broker = Broker(common.amqp_url.get_secret_value(), common.broker_prefix)
     ledgers = LedgerDirectory(common, transport=ledger_transport)
     shops = ShopDirectory(common, transport=shop_transport)
-    locks = SyncLocks()
+    locks = SyncLocks(db)  # per connection, across replicas (leases in the database)
 
     async def run_full_sync(connection: str, sync_settings: StockSyncSettings) -> SyncResult:
         return await full_sync(

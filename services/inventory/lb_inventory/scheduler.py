@@ -13,7 +13,13 @@ from lb_common.db import Database, utcnow
 from lb_connectors.ledgers import LedgerDirectory
 from lb_connectors.shops import ShopDirectory
 from lb_inventory.store import SyncRun
-from lb_inventory.sync import SyncLocks, enabled_connections, full_sync, load_settings
+from lb_inventory.sync import (
+    SyncLocks,
+    SyncRunning,
+    enabled_connections,
+    full_sync,
+    load_settings,
+)
 
 log = logging.getLogger("lb_inventory.scheduler")
 
@@ -49,17 +55,21 @@ async def run_scheduler(
     while not stopping.is_set():
         try:
             for connection in await due_connections(db):
-                if stopping.is_set() or locks.full(connection).locked():
-                    continue
-                await full_sync(
-                    connection,
-                    db=db,
-                    ledger=ledgers.for_connection(connection),
-                    shop=shops.for_connection(connection),
-                    settings=await load_settings(db, connection),
-                    locks=locks,
-                    trigger="schedule",
-                )
+                if stopping.is_set():
+                    break
+                try:
+                    await full_sync(
+                        connection,
+                        db=db,
+                        ledger=ledgers.for_connection(connection),
+                        shop=shops.for_connection(connection),
+                        settings=await load_settings(db, connection),
+                        locks=locks,
+                        trigger="schedule",
+                    )
+                except SyncRunning:
+                    # Started by hand (POST /sync) on some replica: that run is this interval's.
+                    log.info("full sync of %s runs already; not starting another", connection)
         except Exception:
             log.exception("scheduled stock sync failed")
         with contextlib.suppress(TimeoutError):

@@ -1,16 +1,20 @@
 """Catalogue scan and full sync: plain async functions over explicit dependencies (the ledger
 client, the shop client, the database). The decisions are made by `domain.py`.
 
-Concurrency: pushes for one connection are serialised by `SyncLocks.push` in this process (a
-full sync's push phase, the after-sale follow-up and shop reports), so an older ledger reading
-never overwrites a newer one. A full sync skips SKUs that were pushed after it started reading.
+Concurrency, across every replica of inventory (`SyncLocks`, leases in the database): one full
+sync per connection at a time, and writes to one connection's shop levels (a full sync's push
+phase, the after-sale follow-up, shop reports, held units, resolving a difference) one at a
+time, so an older ledger reading never overwrites a newer one. A full sync skips SKUs that were
+pushed after it started reading.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -19,9 +23,9 @@ from typing import Any
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from lb_common import connection_settings
+from lb_common import connection_settings, leases
 from lb_common.db import Database, utcnow
-from lb_common.errors import LedgerbridgeError
+from lb_common.errors import Contention, LedgerbridgeError
 from lb_common.unit_of_work import Sessions
 from lb_connectors.economic.client import EconomicClient
 from lb_connectors.economic.models import Product
@@ -49,18 +53,93 @@ from lb_inventory.store import (
 log = logging.getLogger("lb_inventory.sync")
 
 
-class SyncLocks:
-    """Per-connection locks: `push` serialises writes to the shop, `full` one full sync at a time."""
+class SyncRunning(LedgerbridgeError):
+    """A full sync of the connection is already running, on this replica or another."""
 
-    def __init__(self) -> None:
+
+class SyncInterrupted(LedgerbridgeError):
+    """The full sync was stopped because its lease could not be renewed in time."""
+
+
+#: A replica that dies holding a lease stops renewing it; another takes it over after this.
+LEASE_TTL_SECONDS = 15.0
+#: How long a push waits for another replica's push before it is retried later instead.
+PUSH_WAIT_SECONDS = 30.0
+
+
+class SyncLocks:
+    """Per-connection exclusion shared by every replica of inventory (leases in its database,
+    lb_common/leases.py; a replica that dies holding one frees it within `ttl` seconds):
+
+    - `full(c)`: one full sync of a connection at a time (lease `inventory.sync:<c>`). While
+      one runs, another is refused with `SyncRunning`, not queued behind it.
+    - `push(c)`: one writer of the connection's shop levels at a time (lease
+      `inventory.push:<c>`). Waits up to `push_wait` seconds for another replica, then raises
+      `Contention` (a message is retried shortly).
+
+    An asyncio lock per connection in front of each lease keeps the coroutines of one replica
+    from polling the database for each other.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        ttl: float = LEASE_TTL_SECONDS,
+        push_wait: float = PUSH_WAIT_SECONDS,
+    ) -> None:
+        self._db = db
+        self._ttl = ttl
+        self._push_wait = push_wait
         self._push: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._full: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
-    def push(self, connection: str) -> asyncio.Lock:
-        return self._push[connection]
+    @contextlib.asynccontextmanager
+    async def push(self, connection: str) -> AsyncIterator[None]:
+        name = f"inventory.push:{connection}"
+        async with self._push[connection]:
+            try:
+                async with leases.holding(
+                    self._db, name, leases.new_holder("inventory"), ttl=self._ttl,
+                    wait=self._push_wait,
+                ):  # fmt: skip
+                    yield
+            except leases.LeaseBusy as exc:
+                raise Contention(
+                    f"Another replica has been setting the shop stock of {connection!r} for "
+                    f"over {self._push_wait:.0f} s; trying again shortly.",
+                    retry_after=5,
+                ) from exc
+            except leases.LeaseLost as exc:
+                raise Contention(
+                    f"Setting the shop stock of {connection!r} was stopped: its lease could not "
+                    "be renewed in time (the database did not answer); trying again shortly.",
+                    retry_after=5,
+                ) from exc
 
-    def full(self, connection: str) -> asyncio.Lock:
-        return self._full[connection]
+    @contextlib.asynccontextmanager
+    async def full(self, connection: str) -> AsyncIterator[None]:
+        running = SyncRunning(
+            f"A full stock sync of {connection!r} is already running; its result will be "
+            "listed under GET /sync/runs."
+        )
+        local = self._full[connection]
+        if local.locked():
+            raise running
+        async with local:
+            try:
+                async with leases.holding(
+                    self._db, f"inventory.sync:{connection}", leases.new_holder("inventory"),
+                    ttl=self._ttl,
+                ):  # fmt: skip
+                    yield
+            except leases.LeaseBusy as exc:
+                raise running from exc
+            except leases.LeaseLost as exc:
+                raise SyncInterrupted(
+                    "Stopped: the sync's lease could not be renewed in time (the database did "
+                    "not answer), so another replica may take the connection over."
+                ) from exc
 
 
 class SyncSetupError(LedgerbridgeError):
@@ -198,38 +277,44 @@ async def full_sync(
 ) -> SyncResult:
     """Scan both catalogues, rebuild the links, push the ledger's changed levels to the shop's
     location, and replace the mismatch report. Never raises for a failed sync: the run is stored
-    with status `failed` and its reason."""
-    async with locks.full(connection):
-        started = utcnow()
-        calls_before = shop.stats.calls
-        async with db.transaction() as session:
-            run = SyncRun(connection=connection, trigger=trigger, started_at=started)
-            session.add(run)
-            await session.flush()
-            run_id = run.id
-        result = SyncResult(connection, trigger, "ok", started, started, run_id=run_id)
-        try:
-            await _full_sync(connection, db, ledger, shop, settings, locks, result)
-        except (LedgerbridgeError, ValueError) as exc:
-            result.status = "failed"
-            result.error = getattr(exc, "reason", None) or str(exc)
-        result.finished_at = utcnow()
-        result.shop_calls = shop.stats.calls - calls_before
-        async with db.transaction() as session:
-            stored = await session.get(SyncRun, run_id)
-            assert stored is not None
-            stored.status, stored.error = result.status, result.error
-            stored.finished_at = result.finished_at
-            stored.changed, stored.unchanged = result.changed, result.unchanged
-            stored.failed, stored.mismatches = result.failed, result.mismatches
-            stored.shop_calls = result.shop_calls
-            session.add(stored)
-        log.info(
-            "stock full sync %s",
-            result.status,
-            extra={"data": {k: v for k, v in result.as_dict().items() if k != "failures"}},
-        )
+    with status `failed` and its reason. Raises `SyncRunning` when a full sync of the connection
+    runs already (on any replica)."""
+    calls_before = shop.stats.calls
+    result = SyncResult(connection, trigger, "ok", utcnow(), utcnow())
+    try:
+        async with locks.full(connection):
+            result.started_at = utcnow()
+            async with db.transaction() as session:
+                run = SyncRun(connection=connection, trigger=trigger, started_at=result.started_at)
+                session.add(run)
+                await session.flush()
+                result.run_id = run.id
+            try:
+                await _full_sync(connection, db, ledger, shop, settings, locks, result)
+            except (LedgerbridgeError, ValueError) as exc:
+                result.status = "failed"
+                result.error = getattr(exc, "reason", None) or str(exc)
+    except SyncInterrupted as exc:
+        result.status, result.error = "failed", exc.reason
+    result.finished_at = utcnow()
+    result.shop_calls = shop.stats.calls - calls_before
+    if result.run_id is None:  # interrupted before its run was written
         return result
+    async with db.transaction() as session:
+        stored = await session.get(SyncRun, result.run_id)
+        assert stored is not None
+        stored.status, stored.error = result.status, result.error
+        stored.finished_at = result.finished_at
+        stored.changed, stored.unchanged = result.changed, result.unchanged
+        stored.failed, stored.mismatches = result.failed, result.mismatches
+        stored.shop_calls = result.shop_calls
+        session.add(stored)
+    log.info(
+        "stock full sync %s",
+        result.status,
+        extra={"data": {k: v for k, v in result.as_dict().items() if k != "failures"}},
+    )
+    return result
 
 
 async def _full_sync(

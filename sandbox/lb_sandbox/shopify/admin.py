@@ -3,7 +3,7 @@ change a level as the merchant would, and force 429s."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -31,6 +31,13 @@ class LevelChange(BaseModel):
     inventory_item_id: int
     available: int
     location_id: int | None = None  # default: the shop's first location
+
+
+class Fault(BaseModel):
+    # throttled: the GraphQL bucket is emptied (THROTTLED, HTTP 200); unavailable: HTTP 503;
+    # internal_error: an INTERNAL_SERVER_ERROR error; bulk_failed: the next bulk operation FAILED.
+    kind: Literal["throttled", "unavailable", "internal_error", "bulk_failed"]
+    times: int = Field(default=1, ge=1)
 
 
 class Throttle(BaseModel):
@@ -82,6 +89,14 @@ async def throttle(token: str, body: Throttle, request: Request) -> Response:
     """The next `times` Admin API calls of this shop answer 429 with this Retry-After."""
     shop = registry_of(request).get_or_create(token)
     shop.throttle_times, shop.throttle_retry_after = body.times, body.retry_after
+    return JSONResponse(body.model_dump())
+
+
+@router.post("/faults")
+async def fault(token: str, body: Fault, request: Request) -> Response:
+    """The next `times` GraphQL Admin API calls (or bulk operations) of this shop meet `kind`."""
+    shop = registry_of(request).get_or_create(token)
+    shop.faults[body.kind] = shop.faults.get(body.kind, 0) + body.times
     return JSONResponse(body.model_dump())
 
 

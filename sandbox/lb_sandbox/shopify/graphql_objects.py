@@ -8,7 +8,9 @@ every node.
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from graphql import GraphQLError, GraphQLResolveInfo
@@ -233,9 +235,33 @@ class Objects:
         ops = [op for op in self.shop.bulk_operations.values() if op["type"] == type]
         return dict(ops[-1]) if ops else None
 
+    # --- orders (stored in the REST shape the sandbox's admin endpoint takes) ------------------
+
+    def orders(self, info: GraphQLResolveInfo, **args: Any) -> Obj:
+        floor, strict = _updated_filter(args.get("query"))
+        found = []
+        for key in sorted(self.shop.orders):
+            body = self.shop.orders[key]
+            updated = _when(body.get("updated_at"))
+            if floor is not None and (updated < floor or (strict and updated == floor)):
+                continue
+            found.append(body)
+        if args.get("sortKey") == "UPDATED_AT":
+            found.sort(key=lambda b: (_when(b.get("updated_at")), b["id"]))
+        if args.get("reverse"):
+            found.reverse()
+        return connection(found, order_object, self.bulk, args)
+
+    def order(self, info: GraphQLResolveInfo, id: str) -> Obj | None:
+        number = gid_number(id, "Order")
+        body = self.shop.orders.get(number) if number is not None else None
+        return order_object(body) if body is not None else None
+
     def query(self) -> Obj:
         """The root Query object."""
         return {
+            "orders": self.orders,
+            "order": self.order,
             "locations": self.locations,
             "productVariants": self.product_variants,
             "nodes": self.nodes,
@@ -243,3 +269,195 @@ class Objects:
             "currentBulkOperation": self.current_bulk_operation,
             "webhookSubscriptions": self.webhook_subscriptions,
         }
+
+
+_UPDATED = re.compile(r"^\s*updated_at:(>=|>)\s*'?\"?([^'\"]+)'?\"?\s*$")
+
+
+def _when(value: Any) -> datetime:
+    text = str(value or "1970-01-01T00:00:00+00:00").replace("Z", "+00:00")
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _updated_filter(query: str | None) -> tuple[datetime | None, bool]:
+    """`updated_at:>='2026-11-01T00:00:00Z'` (the only search the sandbox understands)."""
+    if not query:
+        return None, False
+    match = _UPDATED.match(query)
+    if match is None:
+        raise GraphQLError(f"the sandbox only searches orders by updated_at:>=…, not {query!r}")
+    try:
+        return _when(match[2]), match[1] == ">"
+    except ValueError as exc:
+        raise GraphQLError(f"invalid date in {query!r}") from exc
+
+
+def _bag(amount: Any, currency: str, twin: Any = None) -> Obj:
+    """A MoneyBag from a REST amount and its `*_set` twin (when the body has one)."""
+    shop = {"amount": str(amount if amount is not None else "0.00"), "currencyCode": currency}
+    presentment = dict(shop)
+    if isinstance(twin, dict):
+        money = twin.get("presentment_money") or {}
+        if money.get("amount") is not None:
+            presentment = {
+                "amount": str(money["amount"]),
+                "currencyCode": money.get("currency_code") or currency,
+            }
+    return {"shopMoney": shop, "presentmentMoney": presentment}
+
+
+def _address_object(a: Any) -> Obj | None:
+    if not isinstance(a, dict):
+        return None
+    return {
+        "firstName": a.get("first_name"),
+        "lastName": a.get("last_name"),
+        "name": a.get("name"),
+        "company": a.get("company"),
+        "address1": a.get("address1"),
+        "address2": a.get("address2"),
+        "city": a.get("city"),
+        "zip": a.get("zip"),
+        "province": a.get("province"),
+        "country": a.get("country"),
+        "countryCodeV2": a.get("country_code"),
+        "phone": a.get("phone"),
+    }
+
+
+def _taxes(lines: Any, currency: str) -> list[Obj]:
+    return [
+        {
+            "title": t.get("title"),
+            "rate": t.get("rate"),
+            "priceSet": _bag(t.get("price"), currency, t.get("price_set")),
+        }
+        for t in lines or []
+    ]
+
+
+def _allocations(items: Any, currency: str) -> list[Obj]:
+    return [
+        {"allocatedAmountSet": _bag(a.get("amount"), currency, a.get("amount_set"))}
+        for a in items or []
+    ]
+
+
+def order_object(body: Entity) -> Obj:
+    """A stored REST-shaped order as a GraphQL Order."""
+    currency = body.get("currency") or "DKK"
+    customer = body.get("customer")
+    status = body.get("fulfillment_status")
+
+    def line(li: Entity) -> Obj:
+        return {
+            "__typename": "LineItem",
+            "id": gid("LineItem", int(li["id"])),
+            "sku": li.get("sku"),
+            "name": li.get("name") or li.get("title") or "",
+            "title": li.get("title") or "",
+            "quantity": int(li.get("quantity") or 0),
+            "isGiftCard": bool(li.get("gift_card")),
+            "originalUnitPriceSet": _bag(li.get("price"), currency, li.get("price_set")),
+            "discountAllocations": _allocations(li.get("discount_allocations"), currency),
+            "taxLines": _taxes(li.get("tax_lines"), currency),
+            "product": (
+                {
+                    "__typename": "Product",
+                    "id": gid("Product", li["product_id"]),
+                    "legacyResourceId": str(li["product_id"]),
+                    "title": "",
+                    "status": "ACTIVE",
+                }
+                if li.get("product_id")
+                else None
+            ),
+            "variant": (
+                {
+                    "__typename": "ProductVariant",
+                    "id": gid("ProductVariant", li["variant_id"]),
+                    "legacyResourceId": str(li["variant_id"]),
+                }
+                if li.get("variant_id")
+                else None
+            ),
+        }
+
+    def shipping(s: Entity) -> Obj:
+        return {
+            "id": gid("ShippingLine", int(s["id"])) if s.get("id") else None,
+            "title": s.get("title") or "",
+            "code": s.get("code"),
+            "isRemoved": bool(s.get("is_removed")),
+            "originalPriceSet": _bag(s.get("price"), currency, s.get("price_set")),
+            "discountAllocations": _allocations(s.get("discount_allocations"), currency),
+            "taxLines": _taxes(s.get("tax_lines"), currency),
+        }
+
+    def lines(info: GraphQLResolveInfo, **args: Any) -> Obj:
+        return connection(body.get("line_items") or [], line, False, args)
+
+    def shipping_lines(info: GraphQLResolveInfo, **args: Any) -> Obj:
+        found = [
+            s
+            for s in body.get("shipping_lines") or []
+            if args.get("includeRemovals") or not s.get("is_removed")
+        ]
+        return connection(
+            found, shipping, False, {k: v for k, v in args.items() if k != "includeRemovals"}
+        )
+
+    financial = body.get("financial_status")
+    return {
+        "__typename": "Order",
+        "id": gid("Order", int(body["id"])),
+        "legacyResourceId": str(body["id"]),
+        "name": body.get("name") or f"#{body['id']}",
+        "createdAt": body.get("created_at"),
+        "updatedAt": body.get("updated_at"),
+        "processedAt": body.get("processed_at") or body.get("created_at"),
+        "cancelledAt": body.get("cancelled_at"),
+        "closedAt": body.get("closed_at"),
+        "test": bool(body.get("test")),
+        "email": body.get("email"),
+        "phone": body.get("phone"),
+        "note": body.get("note"),
+        "currencyCode": currency,
+        "presentmentCurrencyCode": body.get("presentment_currency") or currency,
+        "taxesIncluded": bool(body.get("taxes_included")),
+        "displayFinancialStatus": financial.upper() if isinstance(financial, str) else None,
+        "displayFulfillmentStatus": {
+            "fulfilled": "FULFILLED",
+            "partial": "PARTIALLY_FULFILLED",
+        }.get(status or "", "UNFULFILLED"),
+        "paymentGatewayNames": list(body.get("payment_gateway_names") or []),
+        "sourceName": body.get("source_name"),
+        "customAttributes": [
+            {"key": a.get("name"), "value": a.get("value")}
+            for a in body.get("note_attributes") or []
+        ],
+        "customer": (
+            {
+                "__typename": "Customer",
+                "id": gid("Customer", int(customer["id"])) if customer.get("id") else "",
+                "legacyResourceId": str(customer.get("id") or 0),
+                "firstName": customer.get("first_name"),
+                "lastName": customer.get("last_name"),
+                "email": customer.get("email"),
+                "phone": customer.get("phone"),
+                "defaultAddress": _address_object(customer.get("default_address")),
+            }
+            if isinstance(customer, dict)
+            else None
+        ),
+        "billingAddress": _address_object(body.get("billing_address")),
+        "shippingAddress": _address_object(body.get("shipping_address")),
+        "totalDiscountsSet": _bag(
+            body.get("total_discounts"), currency, body.get("total_discounts_set")
+        ),
+        "totalTaxSet": _bag(body.get("total_tax"), currency, body.get("total_tax_set")),
+        "totalPriceSet": _bag(body.get("total_price"), currency, body.get("total_price_set")),
+        "lineItems": lines,
+        "shippingLines": shipping_lines,
+    }

@@ -39,6 +39,7 @@ from .gql_models import (
     VariantStock,
     WebhookSubscription,
 )
+from .order_body import order_body
 from .versions import API_VERSION, support_warning
 
 log = logging.getLogger("lb_connectors.shopify_admin")
@@ -476,6 +477,32 @@ class ShopifyGraphQLClient:
             batch = rest  # nothing was applied: send the others again
 
     # --- orders -----------------------------------------------------------------------------
+
+    async def iter_order_versions(
+        self, updated_since: datetime
+    ) -> AsyncIterator[tuple[str, datetime]]:
+        """(order number, updatedAt) of every order updated at or after `updated_since`."""
+        query = f"updated_at:>='{utc_text(updated_since)}'"
+        async for node in self._nodes(
+            "OrdersUpdatedSince", "orders", {"query": query}, what="the order list"
+        ):
+            updated = datetime.fromisoformat(str(node["updatedAt"]).replace("Z", "+00:00"))
+            yield str(node["legacyResourceId"]), updated
+
+    async def order_body(self, order_number: str) -> dict[str, Any] | None:
+        """One order in the shape the orders/* webhooks carry, or None if it is gone."""
+        data = await self.execute(
+            "OrderForReconcile", {"id": gid("Order", order_number)}, what=f"order {order_number}"
+        )
+        order = data.get("order")
+        if order is None:
+            return None
+        if order["lineItems"]["pageInfo"]["hasNextPage"]:
+            raise ShopifyRejected(
+                f"Order {order.get('name') or order_number} has more than 25 lines; "
+                "reconciliation reads at most 25, so it is left to its webhooks."
+            )
+        return order_body(order)
 
     # --- webhook subscriptions --------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from stack import ROOT, Stack, say
+from stack import ROOT, Stack, delete_broker_objects, say
 
 SAMPLE = ROOT / "tests" / "fixtures" / "public" / "shopify_orders_create_discounts_HKD.json"
 SHOP = "ledgerbridge-demo.myshopify.com"
@@ -191,31 +191,9 @@ def main() -> int:
             code = run_demo(stack)
         finally:
             stack.stop()
-            _delete_broker_objects(stack)
+            delete_broker_objects(stack)  # the demo's queues are throwaway
     say(f"demo finished in {time.monotonic() - started:.1f} s")
     return code
-
-
-def _delete_broker_objects(stack: Stack) -> None:
-    """The demo's queues are throwaway: remove them so repeated demos leave nothing behind."""
-    import asyncio
-
-    import aio_pika
-
-    async def delete() -> None:
-        prefix = stack.env["LEDGERBRIDGE_BROKER_PREFIX"]
-        connection = await aio_pika.connect(stack.env.get(
-            "LEDGERBRIDGE_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"
-        ))  # fmt: skip
-        async with connection:
-            channel = await connection.channel()
-            for service in ("ingest", "customers", "invoicing", "inventory"):
-                base = f"{prefix}.{service}"
-                for queue in (base, f"{base}.parked", *(f"{base}.retry.{i}" for i in range(10))):
-                    await channel.queue_delete(queue)
-            await channel.exchange_delete(f"{prefix}.events")
-
-    asyncio.run(delete())
 
 
 if __name__ == "__main__":

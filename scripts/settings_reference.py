@@ -45,10 +45,6 @@ MEANINGS: dict[str, str] = {
     "LEDGERBRIDGE_BROKER_PREFIX": "First part of every exchange and queue name "
     "(`<prefix>.events`, `<prefix>.<service>`, ...). Deployments sharing a RabbitMQ vhost need "
     "different prefixes.",
-    "LEDGERBRIDGE_RETRY_DELAYS_MS": "Delayed-retry steps as a JSON list of milliseconds: one TTL "
-    "queue per step; a message waits step i after its (i+1)-th transient failure, and is parked "
-    "after the last. Changing an existing step's delay needs its retry queue deleted first "
-    "(RabbitMQ refuses to redeclare a queue with another TTL).",
     "LEDGERBRIDGE_DELIVERY_LIMIT": "Redeliveries of one message (consumer crashes, lost "
     "connections) before RabbitMQ dead-letters it to the parking queue. Changing it on an "
     "existing work queue needs the queue deleted first.",

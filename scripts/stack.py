@@ -6,6 +6,7 @@ it runs before anything of ours is importable.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -20,6 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# The sandbox's ledger, in the data folder (see lb_sandbox/persistence.py).
+LEDGER_FILE = "sandbox-ledger.json"
+SERVICES = ("ingest", "customers", "invoicing", "inventory")
 
 # (name, module, port variable, default port, readiness path)
 PROCESSES = (
@@ -79,12 +83,26 @@ class Stack:
         env.setdefault(
             "LEDGERBRIDGE_ECONOMIC_BASE_URL", f"http://127.0.0.1:{sandbox_port}/economic"
         )
+        # The sandbox keeps its ledger with the services' data, as a real ledger would.
+        env.setdefault("LEDGERBRIDGE_SANDBOX_STATE_FILE", str(data_dir / LEDGER_FILE))
         env.setdefault("PYTHONUNBUFFERED", "1")
         return cls(data_dir=data_dir, env=env)
 
     @property
     def admin_token(self) -> str:
         return self.env["LEDGERBRIDGE_ADMIN_TOKEN"]
+
+    @property
+    def broker_prefix(self) -> str:
+        return self.env["LEDGERBRIDGE_BROKER_PREFIX"]
+
+    @property
+    def ledger_file(self) -> Path:
+        return Path(self.env["LEDGERBRIDGE_SANDBOX_STATE_FILE"])
+
+    @property
+    def books_into_sandbox(self) -> bool:
+        return self.env["LEDGERBRIDGE_ECONOMIC_BASE_URL"] == self.url("sandbox") + "/economic"
 
     def url(self, name: str) -> str:
         for proc_name, _, variable, default, _ in PROCESSES:
@@ -170,12 +188,93 @@ def _port_taken(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def delete_broker_objects(stack: Stack) -> int:
+    """Delete the queues and the exchange under the stack's broker prefix; returns how many
+    messages they held (parked ones included)."""
+    import asyncio
+
+    import aio_pika  # the environment is installed by now (`make up` installs it first)
+
+    # One retry queue per step of LEDGERBRIDGE_RETRY_DELAYS_MS (5 by default).
+    retry_steps = max(10, len(json.loads(stack.env.get("LEDGERBRIDGE_RETRY_DELAYS_MS", "[]"))))
+
+    async def delete() -> int:
+        amqp_url = stack.env.get("LEDGERBRIDGE_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+        connection = await aio_pika.connect(amqp_url)
+        dropped = 0
+        async with connection:
+            channel = await connection.channel()
+            for service in SERVICES:
+                base = f"{stack.broker_prefix}.{service}"
+                retries = (f"{base}.retry.{i}" for i in range(retry_steps))
+                for queue in (base, f"{base}.parked", *retries):
+                    result = await channel.queue_delete(queue)
+                    dropped += getattr(result, "message_count", 0) or 0
+            await channel.exchange_delete(f"{stack.broker_prefix}.events")
+        return dropped
+
+    return asyncio.run(delete())
+
+
+def start_clean_unless_the_ledger_was_kept(stack: Stack) -> None:
+    """The services' data and queued messages belong to one ledger. When the sandbox is the
+    ledger and its saved ledger is missing (a first run, a data folder from before the sandbox
+    kept its ledger, a deleted file), what is left of an earlier run would point at customers
+    and invoices the new, empty ledger hands out again to other orders: start clean, and say so.
+    Nothing is deleted from the data folder: it is moved aside."""
+    if not stack.books_into_sandbox:
+        return  # a real ledger keeps its own state; so do we
+    if stack.ledger_file.exists():
+        say(f"the sandbox's ledger from the last run is kept in {stack.ledger_file}")
+        return
+    earlier = (
+        [p for p in stack.data_dir.glob("*") if p.name != "logs"] if stack.data_dir.exists() else []
+    )
+    if earlier:
+        aside = stack.data_dir.with_name(f"{stack.data_dir.name}.{time.strftime('%Y%m%d-%H%M%S')}")
+        stack.data_dir.rename(aside)
+        say(
+            f"{stack.data_dir} held an earlier run's data but no saved sandbox ledger; "
+            f"starting clean (the earlier data is in {aside})"
+        )
+    ensure_rabbitmq()
+    dropped = delete_broker_objects(stack)
+    if dropped:
+        say(
+            f"deleted {dropped} message(s) an earlier run left in RabbitMQ under prefix "
+            f"'{stack.broker_prefix}' (retries and parked messages for the ledger that is gone)"
+        )
+
+
+def write_token_file(stack: Stack) -> Path:
+    """The admin token where a second terminal can read it (`TOKEN=$(cat data/admin-token)`),
+    readable by this user only."""
+    path = stack.data_dir / "admin-token"
+    stack.data_dir.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(stack.admin_token + "\n")
+    return path
+
+
 def up() -> None:
-    stack = Stack.prepare(data_dir=ROOT / "data", broker_prefix="ledgerbridge")
+    # `make up` uses ./data and the prefix `ledgerbridge`; the environment may say otherwise.
+    data_dir = Path(os.environ.get("LEDGERBRIDGE_DATA_DIR", ROOT / "data")).resolve()
+    stack = Stack.prepare(data_dir=data_dir, broker_prefix="ledgerbridge")
+    for name, _, variable, default, _ in PROCESSES:  # before anything of a running one is moved
+        port = port_of(variable, default, stack.env)
+        if _port_taken(port):
+            sys.exit(f"port {port} for {name} is taken (another `make up`?); set {variable}.")
+    start_clean_unless_the_ledger_was_kept(stack)
+    token_file = write_token_file(stack)
     stack.start()
-    say(f"admin token: {stack.admin_token}  (Authorization: Bearer <token>)")
+    say(f"admin token: {stack.admin_token}  (also in {token_file}; Authorization: Bearer <token>)")
     say(f"webhooks: POST {stack.url('ingest')}/webhooks/shopify/demo (secret: demo-secret)")
-    say(f"logs: {stack.data_dir}/logs; Ctrl-C stops everything")
+    say(
+        f"data: {stack.data_dir}, the sandbox's ledger included ({stack.ledger_file.name}); "
+        f"logs: {stack.data_dir}/logs; Ctrl-C stops everything"
+    )
     stopping = False
 
     def request_stop(*_: object) -> None:

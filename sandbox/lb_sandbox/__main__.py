@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import sys
+
 import uvicorn
 
 from .app import create_app
+from .persistence import SandboxStateError
 from .settings import SandboxSettings
 
 
 def main() -> None:
     settings = SandboxSettings()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+    try:
+        app = create_app(settings)
+    except SandboxStateError as exc:
+        sys.exit(str(exc))
+    if settings.state_file is not None:
+        print(f"sandbox: the e-conomic agreements are kept in {settings.state_file}", flush=True)
+    uvicorn.run(app, host=settings.host, port=settings.port)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from .economic.errors import EconomicHTTPError
 from .economic.faults import FaultRegistry
 from .economic.jsonio import EconomicJSONResponse
 from .economic.state import AgreementRegistry
+from .persistence import SaveAfterWrites, StateFile
 from .settings import SandboxSettings, points_bucket
 from .shopify import admin as shopify_admin
 from .shopify import graphql_api as shopify_graphql
@@ -92,4 +93,8 @@ def create_app(settings: SandboxSettings | None = None) -> FastAPI:
     app.add_exception_handler(ShopifyHTTPError, _shopify_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    if settings.state_file is not None:
+        state = StateFile(settings.state_file, app.state.registry)
+        state.load()
+        app.add_middleware(SaveAfterWrites, state=state)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,6 +23,9 @@ class SandboxSettings(BaseSettings):
     # Shopify Admin REST leaky bucket per shop (standard plans: 40 deep, leaking 2 per second).
     shopify_bucket_capacity: int = 40
     shopify_leak_per_second: float = 2.0
+    # File that keeps the e-conomic agreements across restarts (`make up`: its data folder's
+    # sandbox-ledger.json); unset: in memory only, a restart starts from the seed.
+    state_file: Path | None = None
     # Shopify GraphQL Admin API points bucket per shop: the plan's restore rate (standard 100
     # points/s, advanced 200, plus 1,000) and the bucket's size (unpublished by Shopify; answers
     # seen carry 20 x the restore rate).

@@ -14,9 +14,10 @@ from lb_common.db import Database
 from lb_common.envelope import Envelope
 from lb_common.errors import PermanentError, TransientError
 from lb_common.events import OrderCancelled
-from lb_common.messaging import Broker, Consumer, RetryPolicy
+from lb_common.messaging import Broker, Consumer
 from lb_common.outbox import OutboxRelay, add_to_outbox, pending_count
 from lb_common.parking import ParkingLot
+from lb_common.retry import RetrySchedules
 from lb_common.runtime import COMMON_TABLES
 from tests.support.broker import probe, queue_depth
 
@@ -39,7 +40,7 @@ class Harness:
             self.db,
             service="svc",
             handlers={"order.cancelled": handler},
-            retry=RetryPolicy(delays),
+            retry=RetrySchedules.uniform(delays),
             delivery_limit=5,
             prefetch=4,
         )

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from economic_support import APP_SECRET, BASE_URL, RecordingTransport
 
+from lb_connectors.call_retry import CallRetry
 from lb_connectors.economic import EconomicClient
 from lb_sandbox.app import create_app
 from lb_sandbox.settings import SandboxSettings
@@ -38,5 +39,9 @@ def transport(sandbox: Any) -> RecordingTransport:
 
 @pytest.fixture
 async def client(transport: RecordingTransport, grant_token: str) -> AsyncIterator[EconomicClient]:
-    async with EconomicClient(BASE_URL, APP_SECRET, grant_token, transport=transport) as c:
+    # Quick retries with short waits, so tests of persistent failures stay fast.
+    retry = CallRetry(backoff=0.01)
+    async with EconomicClient(
+        BASE_URL, APP_SECRET, grant_token, transport=transport, retry=retry
+    ) as c:
         yield c

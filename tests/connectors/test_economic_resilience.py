@@ -11,7 +11,7 @@ import pytest
 from economic_support import APP_SECRET, BASE_URL, RecordingTransport, assert_schema
 from prometheus_client import REGISTRY
 
-from lb_common.errors import PermanentError, TransientError
+from lb_common.errors import PermanentError
 from lb_connectors.economic import (
     AccountingYearRef,
     AccountRef,
@@ -21,6 +21,7 @@ from lb_connectors.economic import (
     CustomerRef,
     DraftInvoiceCreate,
     EconomicClient,
+    EconomicRateLimited,
     EconomicUnavailable,
     EconomicValidationError,
     FinanceVoucher,
@@ -77,29 +78,11 @@ async def _add_fault(sandbox: Any, **spec: Any) -> None:
         assert response.status_code == 201, response.text
 
 
-async def test_lost_reply_with_idempotency_key_gives_no_duplicate_draft(
-    client: EconomicClient, sandbox: Any, grant_token: str
-) -> None:
-    customer = await client.create_customer(_customer())
-    await _add_fault(
-        sandbox, kind="lost_reply", path="/invoices/drafts", method="POST", times=1,
-        agreement=grant_token,
-    )  # fmt: skip
-    key = "order-lost-reply:draft"
-    with pytest.raises(EconomicUnavailable) as caught:
-        await client.create_draft_invoice(_draft(customer.customer_number), idempotency_key=key)
-    assert isinstance(caught.value, TransientError)
-    # The messaging layer retries the same message with the same key:
-    draft = await client.create_draft_invoice(_draft(customer.customer_number), idempotency_key=key)
-    assert draft.draft_invoice_number == 1
-    drafts = await client.find_draft_invoices(reference="order-lost-reply")
-    assert [d.draft_invoice_number for d in drafts] == [1]
-
-
 async def test_without_idempotency_key_a_lost_reply_duplicates(
     client: EconomicClient, sandbox: Any, grant_token: str
 ) -> None:
-    # The contrast case, showing why the key matters.
+    # The contrast case, showing why the key matters: the client does not send a write without
+    # a key again, and a caller that does gets two drafts.
     customer = await client.create_customer(_customer())
     await _add_fault(
         sandbox, kind="lost_reply", path="/invoices/drafts", method="POST", times=1,
@@ -124,25 +107,35 @@ async def test_5xx_is_transient_with_a_readable_reason(
     assert APP_SECRET not in error.reason + (error.detail or "")
 
 
-async def test_429_carries_retry_after_and_blocks_the_pacer(sandbox: Any, grant_token: str) -> None:
+async def test_long_429_carries_retry_after_and_blocks_the_pacer(
+    sandbox: Any, grant_token: str
+) -> None:
     slept: list[float] = []
 
     async def fake_sleep(seconds: float) -> None:
         slept.append(seconds)
 
     pacer = RateLimitPacer(sleep=fake_sleep)
-    await _add_fault(sandbox, kind="rate_limit", retryAfter=4, times=1, agreement=grant_token)
+    # Longer than the client's budget for quick retries: left to the retry queues.
+    await _add_fault(sandbox, kind="rate_limit", retryAfter=8, times=1, agreement=grant_token)
     async with EconomicClient(
-        BASE_URL, APP_SECRET, grant_token, transport=httpx.ASGITransport(app=sandbox), pacer=pacer
+        BASE_URL,
+        APP_SECRET,
+        grant_token,
+        transport=httpx.ASGITransport(app=sandbox),
+        pacer=pacer,
+        sleep=fake_sleep,
     ) as client:
-        with pytest.raises(EconomicUnavailable) as caught:
+        with pytest.raises(EconomicRateLimited) as caught:
             await client.list_layouts()
-        assert caught.value.retry_after == 4 and "HTTP 429" in caught.value.reason
+        assert caught.value.retry_after == 8 and "HTTP 429" in caught.value.reason
+        assert caught.value.cause == "rate_limited"
+        assert slept == []  # nothing waited inside the call
         assert await client.list_layouts()
-    assert slept and 3.5 < slept[0] <= 4
+    assert slept and 7.5 < slept[0] <= 8  # the pacer held the next call
 
 
-async def test_get_is_retried_once_on_connect_error(sandbox: Any, grant_token: str) -> None:
+async def test_a_call_that_never_left_is_sent_again(sandbox: Any, grant_token: str) -> None:
     class FlakyTransport(httpx.AsyncBaseTransport):
         def __init__(self) -> None:
             self.inner = httpx.ASGITransport(app=sandbox)

@@ -46,7 +46,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     for _, _, variable, _, _ in PROCESSES:
         running.env[variable] = str(_free_port())
     running.env["LEDGERBRIDGE_ECONOMIC_BASE_URL"] = f"{running.url('sandbox')}/economic"
-    running.env["LEDGERBRIDGE_RETRY_DELAYS_MS"] = "[300, 600, 1200]"
+    for cause in ("CONTENTION", "LEDGER_UNAVAILABLE", "RATE_LIMITED", "UNEXPECTED"):
+        running.env[f"LEDGERBRIDGE_RETRY_{cause}"] = "300ms, 600ms, 1200ms"
     running.start()
     yield running
     running.stop()

@@ -13,9 +13,11 @@ from datetime import date
 import httpx
 import pytest
 
+from lb_connectors.call_retry import CallRetry
 from lb_connectors.shopify_admin.cost import CostPacer
 from lb_connectors.shopify_admin.errors import (
     ShopifyAuthError,
+    ShopifyRateLimited,
     ShopifyRejected,
     ShopifyUnavailable,
 )
@@ -57,7 +59,7 @@ def make_client(app, token: str, **kwargs) -> ShopifyGraphQLClient:
         "http://sandbox/shopify",
         token,
         transport=httpx.ASGITransport(app=app),
-        backoff_seconds=0.01,
+        retry=CallRetry(backoff=0.01),
         bulk_poll_seconds=0.05,
         **kwargs,
     )
@@ -106,7 +108,7 @@ async def test_without_pacing_the_same_run_is_throttled(token):
     never_waits = NeverWaits(restore_rate=1000)
     async with make_client(app, token, pacer=never_waits) as shop:
         # Sent again at once, a throttled call only meets THROTTLED again.
-        with pytest.raises(ShopifyUnavailable, match="throttling"):
+        with pytest.raises(ShopifyRateLimited, match="throttling"):
             await read_levels_for_3750_points(shop)
         assert shop.stats.throttled > 0
 

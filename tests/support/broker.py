@@ -9,8 +9,14 @@ from collections.abc import AsyncIterator
 import aio_pika
 
 from lb_common.envelope import Envelope
+from lb_common.settings import CommonSettings
 
 SERVICES = ("ingest", "customers", "invoicing", "inventory", "svc", "other")
+# Retry queues are named by their delay: the defaults, and every delay tests configure.
+RETRY_DELAYS_MS = sorted(
+    set(CommonSettings().retry_schedules().queue_delays())
+    | {50, 100, 150, 200, 250, 300, 400, 500, 600, 1000, 1200, 2000, 3000, 5000}
+)
 
 
 async def delete_prefix(amqp_url: str, prefix: str, services: tuple[str, ...] = SERVICES) -> None:
@@ -20,7 +26,9 @@ async def delete_prefix(amqp_url: str, prefix: str, services: tuple[str, ...] = 
         channel = await connection.channel()
         for service in services:
             base = f"{prefix}.{service}"
-            for queue in (base, f"{base}.parked", *(f"{base}.retry.{i}" for i in range(10))):
+            retries = [f"{base}.retry.{ms}ms" for ms in RETRY_DELAYS_MS]
+            retries += [f"{base}.retry.{i}" for i in range(10)]  # named by step before
+            for queue in (base, f"{base}.parked", *retries):
                 await channel.queue_delete(queue)
         await channel.exchange_delete(f"{prefix}.events")
     finally:

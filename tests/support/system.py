@@ -31,6 +31,13 @@ from lb_invoicing.settings import InvoicingSettings
 from tests.platforms.factories import shopify_headers
 
 ADMIN_TOKEN = "test-admin-token"
+TEST_RETRY = {
+    "retry_contention": "100ms x20",
+    "retry_ledger_unavailable": "200ms, 500ms, 1s",
+    "retry_rate_limited": "200ms, 500ms, 1s",
+    "retry_unexpected": "200ms, 500ms, 1s",
+    "ledger_call_backoff_ms": 20,
+}
 DEMO_SECRET = "demo-secret"
 
 
@@ -42,7 +49,8 @@ def common_settings(
         broker_prefix=prefix,
         admin_token=SecretStr(ADMIN_TOKEN),
         data_dir=data_dir,
-        retry_delays_ms=[200, 500, 1000],
+        # Short schedules so a test sees retries and parking in seconds (see TEST_RETRY).
+        **TEST_RETRY,
         economic_base_url="http://sandbox/economic",
         economic_app_secret_token=SecretStr("test-app"),
         economic_agreement_grant_token=SecretStr(grant),

@@ -19,6 +19,15 @@ class OrderReady(Event):
     order: CanonicalOrder
 
 
+class MatchEvidence(BaseModel):
+    """The buyer's detail that tied them to the ledger customer: the customers service found
+    the customer by it, created the customer with it, or follows a link made that way."""
+
+    model_config = ConfigDict(frozen=True)
+    kind: str  # the match key: email, cvr, ean, phone, name, customer_number, custom_field
+    value: str  # normalised as the customers service compares it ('jane@example.com')
+
+
 class CustomerResolved(Event):
     """customers → invoicing: the ledger customer the order will be invoiced to."""
 
@@ -26,6 +35,8 @@ class CustomerResolved(Event):
     order: CanonicalOrder
     customer_number: int
     created: bool = False
+    # None: the default customer, or a link a person set; nothing to check the customer by.
+    matched_on: MatchEvidence | None = None
 
 
 class BookedLine(BaseModel):

@@ -20,8 +20,9 @@ class InboxEntry(SQLModel, table=True):
 
     consumer: str = Field(primary_key=True)
     message_id: str = Field(primary_key=True)
+    # Indexed: retention deletes the oldest entries first (lb_common/retention.py).
     handled_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False, index=True)
     )
 
 

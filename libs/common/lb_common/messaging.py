@@ -5,8 +5,12 @@ Topology for a service `svc` under prefix `p`:
 - `p.events`: the durable topic exchange; routing key = event type.
 - `p.svc`: the service's work queue (quorum, with a delivery limit), bound to the event types it
   handles. Replicas of the service compete on it.
-- `p.svc.retry.<i>`: one queue per retry delay, each with a fixed TTL; expired messages
-  dead-letter back to `p.svc` through the default exchange, so a retry reaches only this service.
+- `p.svc.retry.<delay>ms`: one queue per distinct retry delay (of all causes' schedules, see
+  `retry.py`), each with that TTL; expired messages dead-letter back to `p.svc` through the
+  default exchange, so a retry reaches only this service. Naming a queue by its delay keeps every
+  declaration identical for the queue's whole life: changing a schedule declares new queues
+  instead of redeclaring old ones with other arguments (which RabbitMQ refuses). Queues of an
+  older release (`p.svc.retry.<i>`) still dead-letter to `p.svc`; they can be deleted once empty.
 - `p.svc.parked`: what failed for good, kept for inspection and replay. The work queue also
   dead-letters here when a message exceeds the delivery limit (a consumer that keeps crashing).
 
@@ -18,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -36,17 +39,22 @@ from sqlalchemy.exc import IntegrityError
 from lb_common import inbox, tracing
 from lb_common.db import Database
 from lb_common.envelope import Envelope
-from lb_common.errors import PermanentError, TransientError
+from lb_common.errors import Cause, PermanentError, TransientError
 from lb_common.events import OrderFailed, OrderProgress
 from lb_common.logging import log_context
-from lb_common.metrics import MESSAGES_HANDLED
+from lb_common.metrics import MESSAGES_HANDLED, MESSAGES_PARKED, MESSAGES_RETRIED
+from lb_common.retry import RetrySchedules, describe_duration, read_counts, write_counts
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Envelope], Awaitable[None]]
 
-ATTEMPT_HEADER = "x-lb-attempt"
+ATTEMPT_HEADER = "x-lb-attempt"  # failed attempts so far, all causes together
 REASON_HEADER = "x-lb-reason"
+CAUSE_HEADER = "x-lb-cause"  # the cause of the last failure
+# Failed attempts per cause ("contention=2;rate_limited=1"); read only together with
+# ATTEMPT_HEADER, so a message sent back from parking without it starts a fresh budget.
+CAUSE_COUNTS_HEADER = "x-lb-attempts-by-cause"
 
 
 @dataclass(frozen=True)
@@ -60,8 +68,8 @@ class Topology:
     def work_queue(self, service: str) -> str:
         return f"{self.prefix}.{service}"
 
-    def retry_queue(self, service: str, step: int) -> str:
-        return f"{self.prefix}.{service}.retry.{step}"
+    def retry_queue(self, service: str, delay_ms: int) -> str:
+        return f"{self.prefix}.{service}.retry.{delay_ms}ms"
 
     def parking_queue(self, service: str) -> str:
         return f"{self.prefix}.{service}.parked"
@@ -160,34 +168,15 @@ class Broker:
         )
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    delays_ms: tuple[int, ...]
-
-    def delay_for(self, attempt: int, retry_after: float | None) -> tuple[int, int] | None:
-        """(step, delay in ms) for the given 1-based failed attempt, or None when exhausted.
-
-        A Retry-After from the other side moves the message to the first step that waits at
-        least that long. Jitter shortens the wait by up to 20% so retries do not arrive in herds.
-        """
-        step = attempt - 1
-        if retry_after is not None:
-            wanted = int(retry_after * 1000)
-            while step < len(self.delays_ms) and self.delays_ms[step] < wanted:
-                step += 1
-        if step >= len(self.delays_ms):
-            return None
-        delay = self.delays_ms[step]
-        return step, int(delay * random.uniform(0.8, 1.0))
-
-
 class Consumer:
     """Consumes a service's work queue and routes each message to its handler.
 
-    Outcomes: success → ack. TransientError (or an unexpected exception) → copy to the next retry
-    queue, emit `order.progress`, ack; when the retries are used up → park. PermanentError →
-    park at once and emit `order.failed` with the reason. Ack always comes after the copy is
-    confirmed, so a crash in between redelivers rather than loses.
+    Outcomes: success → ack. TransientError (its `cause`), a database conflict (contention) or
+    an unexpected exception → copy to the retry queue of that cause's next step, emit
+    `order.progress`, ack; when that cause's steps are used up → park. PermanentError → park at
+    once and emit `order.failed` with the reason. Every retry and park is logged (with the order
+    key) and counted by cause. Ack always comes after the copy is confirmed, so a crash in
+    between redelivers rather than loses.
     """
 
     def __init__(
@@ -197,7 +186,7 @@ class Consumer:
         *,
         service: str,
         handlers: Mapping[str, Handler],
-        retry: RetryPolicy,
+        retry: RetrySchedules,
         delivery_limit: int,
         prefetch: int,
     ) -> None:
@@ -239,9 +228,9 @@ class Consumer:
                 "x-dead-letter-routing-key": parking,
             },
         )
-        for step, delay in enumerate(self._retry.delays_ms):
+        for delay in self._retry.queue_delays():
             await channel.declare_queue(
-                topo.retry_queue(self._service, step),
+                topo.retry_queue(self._service, delay),
                 durable=True,
                 arguments={
                     "x-message-ttl": delay,
@@ -289,11 +278,18 @@ class Consumer:
         try:
             envelope = Envelope.from_bytes(message.body)
         except ValueError as exc:
-            await self._park(message, None, f"unreadable message: {exc}"[:500])
+            reason = f"unreadable message: {exc}"[:500]
+            log.warning("parking an unreadable message: %s", reason)
+            MESSAGES_PARKED.labels(self._service, message.type or "unknown", "unreadable").inc()
+            await self._park(message, reason)
             return
         handler = self._handlers.get(envelope.type)
         if handler is None:
-            await self._park(message, envelope, f"no handler for message type {envelope.type!r}")
+            reason = f"no handler for message type {envelope.type!r}"
+            with log_context(order_key=envelope.order_key, correlation_id=envelope.correlation_id):
+                log.warning("parking: %s", reason)
+            MESSAGES_PARKED.labels(self._service, envelope.type, "no_handler").inc()
+            await self._park(message, reason)
             return
         lock = self._ids_in_flight.setdefault(envelope.message_id, asyncio.Lock())
         try:
@@ -316,26 +312,26 @@ class Consumer:
                 await handler(envelope)
                 await self._mark_handled(envelope)
             except PermanentError as exc:
-                MESSAGES_HANDLED.labels(self._service, envelope.type, "parked").inc()
                 await self._fail(message, envelope, exc.reason, exc.detail, "permanent")
                 return
             except TransientError as exc:
-                MESSAGES_HANDLED.labels(self._service, envelope.type, "retry").inc()
-                await self._retry_or_park(message, envelope, exc.reason, exc.retry_after)
+                await self._retry_or_park(message, envelope, exc.reason, exc.cause, exc.retry_after)
                 return
             except IntegrityError:
                 if await self._seen(envelope):  # another replica handled it first
                     MESSAGES_HANDLED.labels(self._service, envelope.type, "duplicate").inc()
                     await message.ack()
                     return
-                log.exception("database integrity error while handling %s", envelope.type)
-                await self._retry_or_park(message, envelope, "a database conflict", None)
+                # Another worker wrote the same row first: it clears in moments.
+                log.info("database conflict while handling %s", envelope.type, exc_info=True)
+                await self._retry_or_park(
+                    message, envelope, "a database conflict", "contention", None
+                )
                 return
             except Exception as exc:  # a bug or an unexpected outage: retry, then park
                 log.exception("unexpected error while handling %s", envelope.type)
-                MESSAGES_HANDLED.labels(self._service, envelope.type, "retry").inc()
                 reason = f"unexpected error in {self._service}: {type(exc).__name__}"
-                await self._retry_or_park(message, envelope, reason, None)
+                await self._retry_or_park(message, envelope, reason, "unexpected", None)
                 return
             MESSAGES_HANDLED.labels(self._service, envelope.type, "ok").inc()
             await message.ack()
@@ -364,10 +360,14 @@ class Consumer:
         message: AbstractIncomingMessage,
         envelope: Envelope,
         reason: str,
+        cause: Cause,
         retry_after: float | None,
     ) -> None:
-        attempt = int(_header(message, ATTEMPT_HEADER) or 0) + 1
-        plan = self._retry.delay_for(attempt, retry_after)
+        previous = _header(message, ATTEMPT_HEADER)
+        attempt = int(previous or 0) + 1
+        counts = read_counts(_header(message, CAUSE_COUNTS_HEADER)) if previous else {}
+        counts[cause] = counts.get(cause, 0) + 1
+        plan = self._retry.plan(cause, counts[cause], retry_after)
         if plan is None:
             await self._fail(
                 message,
@@ -375,23 +375,52 @@ class Consumer:
                 f"{reason} (gave up after {attempt} attempts)",
                 None,
                 "transient_exhausted",
+                cause=cause,
+                headers={ATTEMPT_HEADER: attempt, CAUSE_COUNTS_HEADER: write_counts(counts)},
             )
             return
-        step, delay_ms = plan
-        headers = {**(message.headers or {}), ATTEMPT_HEADER: attempt, REASON_HEADER: reason}
+        headers = {
+            **(message.headers or {}),
+            ATTEMPT_HEADER: attempt,
+            REASON_HEADER: reason,
+            CAUSE_HEADER: cause,
+            CAUSE_COUNTS_HEADER: write_counts(counts),
+        }
         await self._broker.send_to_queue(
-            self._broker.topology.retry_queue(self._service, step),
+            self._broker.topology.retry_queue(self._service, plan.queue_delay_ms),
             message,
             headers,
-            expiration_ms=delay_ms,
+            expiration_ms=plan.delay_ms,
+        )
+        MESSAGES_HANDLED.labels(self._service, envelope.type, "retry").inc()
+        MESSAGES_RETRIED.labels(self._service, envelope.type, cause).inc()
+        log.warning(
+            "retrying %s in %s (%s, attempt %d): %s",
+            envelope.type,
+            describe_duration(plan.delay_ms),
+            cause,
+            attempt,
+            reason,
+            extra={
+                "data": {
+                    "type": envelope.type,
+                    "message_id": envelope.message_id,
+                    "cause": cause,
+                    "attempt": attempt,
+                    "cause_attempt": counts[cause],
+                    "delay_ms": plan.delay_ms,
+                    "reason": reason,
+                }
+            },
         )
         await self._emit(
             Envelope.wrap(
                 OrderProgress(
                     service=self._service,
                     step="retry",
-                    message=f"{reason}; trying again in {delay_ms / 1000:.0f} s (attempt {attempt})",
-                    details={"attempt": attempt, "delay_ms": delay_ms},
+                    message=f"{reason}; trying again in {describe_duration(plan.delay_ms)} "
+                    f"(attempt {attempt})",
+                    details={"attempt": attempt, "delay_ms": plan.delay_ms, "cause": cause},
                 ),
                 connection=envelope.connection,
                 order_key=envelope.order_key,
@@ -407,9 +436,27 @@ class Consumer:
         reason: str,
         detail: str | None,
         kind: Literal["permanent", "transient_exhausted"],
+        *,
+        cause: str = "permanent",
+        headers: Mapping[str, Any] | None = None,
     ) -> None:
-        log.warning("parking message: %s", reason, extra={"data": {"type": envelope.type}})
-        await self._park(message, envelope, reason)
+        MESSAGES_HANDLED.labels(self._service, envelope.type, "parked").inc()
+        MESSAGES_PARKED.labels(self._service, envelope.type, cause).inc()
+        log.warning(
+            "parking %s (%s): %s",
+            envelope.type,
+            cause,
+            reason,
+            extra={
+                "data": {
+                    "type": envelope.type,
+                    "message_id": envelope.message_id,
+                    "cause": cause,
+                    "reason": reason,
+                }
+            },
+        )
+        await self._park(message, reason, {CAUSE_HEADER: cause, **(headers or {})})
         await self._emit(
             Envelope.wrap(
                 OrderFailed(
@@ -426,12 +473,20 @@ class Consumer:
         )
 
     async def _park(
-        self, message: AbstractIncomingMessage, envelope: Envelope | None, reason: str
+        self,
+        message: AbstractIncomingMessage,
+        reason: str,
+        extra_headers: Mapping[str, Any] | None = None,
     ) -> None:
         # The attempt that failed last: earlier failed attempts went through the retry path,
         # which counted them in the same header. GET /parked shows it.
         attempts = int(_header(message, ATTEMPT_HEADER) or 0) + 1
-        headers = {**(message.headers or {}), REASON_HEADER: reason, ATTEMPT_HEADER: attempts}
+        headers = {
+            **(message.headers or {}),
+            ATTEMPT_HEADER: attempts,
+            **(extra_headers or {}),
+            REASON_HEADER: reason,
+        }
         await self._broker.send_to_queue(
             self._broker.topology.parking_queue(self._service), message, headers
         )

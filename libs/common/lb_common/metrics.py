@@ -9,3 +9,17 @@ MESSAGES_HANDLED = Counter(
     "Messages a consumer finished with, by outcome (ok, duplicate, retry, parked).",
     ["service", "type", "outcome"],
 )
+
+MESSAGES_RETRIED = Counter(
+    "ledgerbridge_message_retries_total",
+    "Messages sent to a retry queue, by service, event type and cause (contention, "
+    "ledger_unavailable, rate_limited, unexpected).",
+    ["service", "type", "cause"],
+)
+
+MESSAGES_PARKED = Counter(
+    "ledgerbridge_messages_parked_total",
+    "Messages parked, by service, event type and cause (permanent, unreadable, no_handler, or "
+    "the transient cause whose retries ran out).",
+    ["service", "type", "cause"],
+)

@@ -21,9 +21,9 @@ import uvicorn
 from fastapi import FastAPI
 from sqlmodel import SQLModel
 
-from lb_common import outbox
+from lb_common import outbox, retention
 from lb_common.db import Database
-from lb_common.messaging import Broker, Consumer, Handler, RetryPolicy
+from lb_common.messaging import Broker, Consumer, Handler
 from lb_common.migrations import COMMON_TABLES, migrate
 from lb_common.settings import CommonSettings
 
@@ -51,6 +51,8 @@ class ServiceParts:
     request_jobs: list[BackgroundJob] = field(default_factory=list)
     #: Periodic and message work: run by roles `all` and `worker`, never by `web`.
     background: list[BackgroundJob] = field(default_factory=list)
+    #: What the service may delete besides its outbox and inbox (lb_common/retention.py).
+    prune_rules: list[retention.PruneRule] = field(default_factory=list)
     on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -66,6 +68,8 @@ class ServiceRuntime:
             parts.broker.publish_event,
             poll_interval=0.05 if self.role == "worker" else 1.0,
         )
+        # Outbox, inbox and the service's own rules; run where the relay runs (not `web`).
+        self.pruner = retention.pruner(parts.db, parts.name, parts.settings, parts.prune_rules)
         self.consumer: Consumer | None = None
         self.stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -84,7 +88,7 @@ class ServiceRuntime:
                 p.db,
                 service=p.name,
                 handlers=p.handlers,
-                retry=RetryPolicy(tuple(p.settings.retry_delays_ms)),
+                retry=p.settings.retry_schedules(),
                 delivery_limit=p.settings.delivery_limit,
                 prefetch=p.settings.prefetch,
             )
@@ -93,6 +97,8 @@ class ServiceRuntime:
         jobs = [*p.request_jobs]
         if handles_messages:
             jobs += [self.relay.run, *p.background]
+            if p.settings.retention_interval_seconds > 0:
+                jobs.append(self.pruner.run)
         self._tasks += [asyncio.create_task(job(self.stopping)) for job in jobs]
         log.info("service started", extra={"data": {"role": self.role}})
 

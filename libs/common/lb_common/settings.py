@@ -8,8 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from lb_common.retry import RetrySchedules, parse_schedule
 
 
 class CommonSettings(BaseSettings):
@@ -29,8 +31,54 @@ class CommonSettings(BaseSettings):
     role: Literal["all", "web", "worker"] = "all"
     log_level: str = "INFO"
     log_json: bool = True
-    # Delayed retry: one TTL queue per step; a message waits step i on its (i+1)-th failure.
-    retry_delays_ms: list[int] = Field(default=[1_000, 5_000, 30_000, 120_000, 600_000])
+    # Delayed retry through the broker, one schedule per cause of failure (lb_common/retry.py).
+    retry_contention: str = Field(
+        default="1s x10, 5s x34",
+        description="Waits before retrying a message that met contention (another worker holds "
+        "the customer being created, a database conflict, a credit note waiting for its invoice "
+        "to be booked): short and flat. Steps are durations with a unit (`ms`, `s`, `min`, `h`), "
+        "`xN` repeats one; the n-th such failure waits the n-th step, after the last the message "
+        "is parked. Default: parked after 3 min.",
+    )
+    retry_ledger_unavailable: str = Field(
+        default="5s, 30s, 2min, 5min, 10min, 15min, 30min",
+        description="Waits before retrying a message whose ledger or shop call failed (5xx, "
+        "timeout, connection refused) after the client's own quick retries: an outage, so the "
+        "waits grow. Default: parked after 1 h 2 min 35 s.",
+    )
+    retry_rate_limited: str = Field(
+        default="5s, 30s, 1min x4, 5min x4",
+        description="Waits before retrying a message whose call was refused for the agreement's "
+        "call budget (HTTP 429) after the client's own retries. A `Retry-After` lengthens a wait "
+        "to the first step at least that long (at most the longest step). Default: parked after "
+        "24 min 35 s.",
+    )
+    retry_unexpected: str = Field(
+        default="1s, 10s, 1min, 5min",
+        description="Waits before retrying a message that failed with an error nobody "
+        "classified (a bug, the database unreachable). Default: parked after 6 min 11 s.",
+    )
+    # Quick retries inside one ledger/shop call, before a failure reaches the retry queues.
+    ledger_call_attempts: int = Field(
+        default=4,
+        ge=1,
+        le=10,
+        description="Tries of one e-conomic or Shopify call on a 5xx, 429 or network failure "
+        "before the message goes to the retry queues (reads always; writes only when they carry "
+        "an Idempotency-Key or are idempotent by nature).",
+    )
+    ledger_call_backoff_ms: int = Field(
+        default=250,
+        ge=0,
+        description="First wait between two tries of one call; it doubles each time, with full "
+        "jitter. A `Retry-After` is waited instead when longer.",
+    )
+    ledger_call_budget_ms: int = Field(
+        default=5_000,
+        ge=0,
+        description="Longest time one call spends waiting between its tries; a wait that would "
+        "pass it (a long `Retry-After`) is left to the retry queues instead.",
+    )
     # Quorum-queue redeliveries (crashes, nacks) before RabbitMQ dead-letters to parking.
     delivery_limit: int = 10
     prefetch: int = 8
@@ -47,6 +95,68 @@ class CommonSettings(BaseSettings):
     # The shop's plan, for the points restore rate the client paces to before Shopify's answers
     # say: standard 100 points/s, advanced 200, plus 1,000.
     shopify_plan: Literal["standard", "advanced", "plus"] = "standard"
+
+    # Retention (lb_common/retention.py): what may be deleted, and when. A worker prunes in
+    # small batches; deleting is idempotent, so every replica may do it.
+    retention_interval_seconds: float = Field(
+        default=3600,
+        ge=0,
+        description="How often a worker deletes what the retention settings below allow "
+        "(seconds; 0: never delete anything).",
+    )
+    retention_batch_size: int = Field(
+        default=500,
+        ge=1,
+        description="Rows deleted per transaction while pruning; the hot path gets the database "
+        "between batches (on SQLite the write lock is shared, so keep it small).",
+    )
+    outbox_retention_days: float = Field(
+        default=7,
+        ge=0,
+        description="Days a sent message stays in the outbox (unsent ones are never deleted). "
+        "0: kept for ever.",
+    )
+    inbox_retention_days: float = Field(
+        default=30,
+        ge=0,
+        description="Days a handled message id stays in the inbox, where it turns a redelivery "
+        "into a no-op. Must outlast every redelivery: retries come within minutes "
+        "(the LEDGERBRIDGE_RETRY_* schedules); a parked message retried later is made harmless by "
+        "each handler's business key (docs/configuration.md, Retention). 0: kept for ever.",
+    )
+    delivery_retention_days: float = Field(
+        default=30,
+        ge=0,
+        description="ingest: days the raw webhook deliveries (bodies included) of finished "
+        "orders (booked, skipped, cancelled) are kept; deliveries of orders still open or "
+        "failed are kept until the order finishes, so a replay can always read them. 0: kept "
+        "for ever.",
+    )
+    timeline_retention_days: float = Field(
+        default=180,
+        ge=0,
+        description="ingest: days the timeline entries of finished orders are kept (the order "
+        "itself stays); open and failed orders keep their whole timeline. 0: kept for ever.",
+    )
+
+    @field_validator(
+        "retry_contention", "retry_ledger_unavailable", "retry_rate_limited", "retry_unexpected"
+    )
+    @classmethod
+    def _readable_schedule(cls, value: str) -> str:
+        if not parse_schedule(value):
+            raise ValueError("a retry schedule needs at least one step, e.g. '5s, 1min'")
+        return value
+
+    def retry_schedules(self) -> RetrySchedules:
+        return RetrySchedules(
+            {
+                "contention": parse_schedule(self.retry_contention),
+                "ledger_unavailable": parse_schedule(self.retry_ledger_unavailable),
+                "rate_limited": parse_schedule(self.retry_rate_limited),
+                "unexpected": parse_schedule(self.retry_unexpected),
+            }
+        )
 
 
 class ServiceSettings(BaseSettings):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import httpx
 
 from lb_common.settings import CommonSettings
+from lb_connectors.call_retry import call_retry
 from lb_connectors.economic.client import EconomicClient
 
 
@@ -30,6 +31,7 @@ class LedgerDirectory:
                 s.economic_app_secret_token.get_secret_value(),
                 s.economic_agreement_grant_token.get_secret_value(),
                 transport=self._transport,
+                retry=call_retry(s),
             )
             self._clients[key] = client
         return client

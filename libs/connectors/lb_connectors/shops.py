@@ -10,6 +10,7 @@ from __future__ import annotations
 import httpx
 
 from lb_common.settings import CommonSettings
+from lb_connectors.call_retry import call_retry
 from lb_connectors.shopify_admin import ShopifyGraphQLClient
 
 
@@ -32,6 +33,7 @@ class ShopDirectory:
                 api_version=s.shopify_api_version,
                 plan=s.shopify_plan,
                 transport=self._transport,
+                retry=call_retry(s),
             )
             self._clients[key] = client
         return client

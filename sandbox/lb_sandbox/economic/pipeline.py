@@ -134,7 +134,9 @@ class EconomicRoute(APIRoute):
 
             async def slow_endpoint(req: Request) -> Response:
                 # Latency is spent "inside" the call, as a slow server would, so a retry
-                # arriving meanwhile meets the claimed Idempotency-Key.
+                # arriving meanwhile meets the claimed Idempotency-Key. The request was received
+                # whole first: a caller that stops waiting does not undo the write.
+                await req.body()
                 await asyncio.sleep(delay)
                 return await endpoint(req)
 

@@ -85,15 +85,23 @@ class AgreementRegistry:
         if agreement is None:
             from .reference_data import seed  # local: reference_data imports Agreement
 
-            agreement = Agreement(
-                grant_token=grant_token,
-                base_url=base_url,
-                bucket=TokenBucket(self._limit, self._window),
-                idempotency=IdempotencyCache(self._ttl),
-            )
+            agreement = self.restore(grant_token, {"base_url": base_url})
             seed(agreement)
-            self._agreements[grant_token] = agreement
         return agreement
+
+    def restore(self, grant_token: str, records: dict[str, Any]) -> Agreement:
+        """An agreement with the given records (a saved one, or a new one before its seed),
+        and a fresh rate-limit bucket and Idempotency-Key cache."""
+        agreement = Agreement(
+            **{**records, "grant_token": grant_token},
+            bucket=TokenBucket(self._limit, self._window),
+            idempotency=IdempotencyCache(self._ttl),
+        )
+        self._agreements[grant_token] = agreement
+        return agreement
+
+    def all(self) -> list[Agreement]:
+        return list(self._agreements.values())
 
     def find(self, grant_token: str) -> Agreement | None:
         return self._agreements.get(grant_token)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
@@ -31,7 +31,9 @@ def admin_router(db: Database) -> APIRouter:
 
     @router.get("/links")
     async def list_links(
-        connection: str | None = None, limit: int = 200, offset: int = 0
+        connection: str | None = None,
+        limit: int = Query(200, ge=1, le=1000),
+        offset: int = Query(0, ge=0),
     ) -> list[CustomerLink]:
         query = select(CustomerLink).order_by(
             col(CustomerLink.connection), col(CustomerLink.match_key)
@@ -53,6 +55,17 @@ def admin_router(db: Database) -> APIRouter:
         async with db.transaction() as session:
             await session.merge(link)
         return link
+
+    @router.delete("/links/{connection}/{match_key}")
+    async def delete_link(connection: str, match_key: str) -> dict[str, Any]:
+        """Forget a buyer's link: their next order (or a replay) finds or creates the customer
+        again, e.g. when the linked customer number now belongs to someone else."""
+        async with db.transaction() as session:
+            link = await session.get(CustomerLink, (connection, match_key))
+            if link is None:
+                raise HTTPException(404, f"no link {match_key!r} on connection {connection!r}")
+            await session.delete(link)
+        return {"deleted": match_key, "customer_number": link.customer_number}
 
     router.include_router(settings_router(db, CustomerConnectionSettings, CustomerSettings))
 
@@ -88,12 +101,18 @@ def debtors_router(db: Database, ledgers: LedgerDirectory) -> APIRouter:
         }
 
     @router.get("/connections/{connection}/duplicates")
-    async def list_duplicates(connection: str) -> dict[str, Any]:
-        """Candidate duplicate groups in the imported index, with the evidence."""
+    async def list_duplicates(
+        connection: str,
+        limit: int = Query(100, ge=1, le=1000),
+        offset: int = Query(0, ge=0),
+    ) -> dict[str, Any]:
+        """Candidate duplicate groups in the imported index, with the evidence (`total`
+        groups in all, `limit` from `offset` shown)."""
         groups = await debtors.duplicate_groups(db, connection)
         merged = await debtors.merges(db, connection)
         return {
-            "groups": [_group_view(g, merged) for g in groups],
+            "total": len(groups),
+            "groups": [_group_view(g, merged) for g in groups[offset : offset + limit]],
             "note": "Found in the imported index (import again to refresh). Merging changes "
             "nothing in e-conomic.",
         }
@@ -121,16 +140,26 @@ def debtors_router(db: Database, ledgers: LedgerDirectory) -> APIRouter:
         }
 
     @router.get("/connections/{connection}/merges")
-    async def list_merges(connection: str) -> dict[str, Any]:
-        merged = await debtors.merges(db, connection)
+    async def list_merges(
+        connection: str,
+        limit: int = Query(1000, ge=1, le=10_000),
+        offset: int = Query(0, ge=0),
+    ) -> dict[str, Any]:
+        merged = sorted((await debtors.merges(db, connection)).items())
         return {
-            "merges": [{"merged": n, "survivor": s} for n, s in sorted(merged.items())],
+            "total": len(merged),
+            "merges": [{"merged": n, "survivor": s} for n, s in merged[offset : offset + limit]],
             "note": debtors.LEDGER_UNTOUCHED,
         }
 
     @router.get("/connections/{connection}/suggestions")
-    async def list_suggestions(connection: str) -> list[dict[str, Any]]:
+    async def list_suggestions(
+        connection: str,
+        limit: int = Query(100, ge=1, le=1000),
+        offset: int = Query(0, ge=0),
+    ) -> list[dict[str, Any]]:
         """Links whose email/phone/CVR/EAN other imported customers carry too."""
-        return [asdict(s) for s in await debtors.suggestions(db, connection)]
+        found = await debtors.suggestions(db, connection)
+        return [asdict(s) for s in found[offset : offset + limit]]
 
     return router

@@ -12,8 +12,8 @@ from sqlmodel import delete
 from lb_common import connection_settings, inbox
 from lb_common.db import Database, utcnow
 from lb_common.envelope import Envelope
-from lb_common.errors import PermanentError, TransientError
-from lb_common.events import CustomerResolved, OrderReady
+from lb_common.errors import Contention, PermanentError
+from lb_common.events import CustomerResolved, MatchEvidence, OrderReady
 from lb_common.orders import CanonicalOrder
 from lb_common.outbox import add_to_outbox, report_progress
 from lb_connectors.economic.client import EconomicClient
@@ -51,6 +51,12 @@ class Resolution:
     how: str  # linked | matched | created | default
     explanation: str
     link_key: str | None  # the key to store a new link under; None: nothing new to link
+    # The buyer's detail the customer was found or created by (invoicing checks it again).
+    matched_on: MatchEvidence | None = None
+
+
+def _evidence(key: MatchKey) -> MatchEvidence:
+    return MatchEvidence(kind=key.kind, value=key.value)
 
 
 async def handle_order_ready(envelope: Envelope, *, db: Database, ledgers: LedgerDirectory) -> None:
@@ -83,6 +89,7 @@ async def handle_order_ready(envelope: Envelope, *, db: Database, ledgers: Ledge
                     order=order,
                     customer_number=resolution.customer_number,
                     created=resolution.how == "created",
+                    matched_on=resolution.matched_on,
                 ),
                 connection=envelope.connection,
                 order_key=envelope.order_key,
@@ -132,7 +139,15 @@ async def resolve(
                         f"Known buyer (linked on {key}). "
                         f"{_merged_note(link.merged_from, link.customer_number, rule)}"
                     )
-                found_by_link = Resolution(link.customer_number, "linked", explanation, None)
+                # A link a person set, or one a merge repointed, may point anywhere on purpose.
+                chosen_by_person = link.source == "manual" or link.merged_from is not None
+                found_by_link = Resolution(
+                    link.customer_number,
+                    "linked",
+                    explanation,
+                    None,
+                    None if chosen_by_person else _evidence(key),
+                )
                 return await _with_updates(
                     client, order, settings, await _survivor(db, connection, found_by_link)
                 )
@@ -141,7 +156,11 @@ async def resolve(
     if found is not None:
         number, key = found
         matched = Resolution(
-            number, "matched", f"Found e-conomic customer {number} by {key}.", link_key
+            number,
+            "matched",
+            f"Found e-conomic customer {number} by {key}.",
+            link_key,
+            _evidence(key),
         )
         return await _with_updates(
             client, order, settings, await _survivor(db, connection, matched)
@@ -159,7 +178,13 @@ async def resolve(
         return await _survivor(
             db,
             connection,
-            Resolution(number, "matched", f"Found e-conomic customer {number} by {key}.", link_key),
+            Resolution(
+                number,
+                "matched",
+                f"Found e-conomic customer {number} by {key}.",
+                link_key,
+                _evidence(key),
+            ),
         )
     body = CustomerCreate.model_validate(new_customer_fields(order, settings))
     try:
@@ -176,6 +201,7 @@ async def resolve(
         f"(group {created.customer_group.customer_group_number}, "
         f"VAT zone {created.vat_zone.vat_zone_number}).",
         link_key,
+        _evidence(keys[0]),
     )
 
 
@@ -202,6 +228,7 @@ async def _survivor(db: Database, connection: str, found: Resolution) -> Resolut
     return replace(
         found,
         customer_number=merge.survivor_number,
+        matched_on=None,  # the survivor was chosen by a person, not by the buyer's details
         explanation=f"{found.explanation} "
         f"{_merged_note(found.customer_number, merge.survivor_number, merge.rule)}",
     )
@@ -274,7 +301,7 @@ async def _claim(db: Database, connection: str, key: str) -> None:
         async with db.transaction() as session:
             claim = await session.get(CreationClaim, (connection, key))
             if claim is not None and utcnow() - claim.claimed_at < CLAIM_TIMEOUT:
-                raise TransientError(
+                raise Contention(
                     f"Another worker is creating the customer for {key}; looking again shortly.",
                     retry_after=1,
                 )
@@ -284,7 +311,7 @@ async def _claim(db: Database, connection: str, key: str) -> None:
             else:
                 session.add(CreationClaim(connection=connection, match_key=key))
     except IntegrityError as exc:
-        raise TransientError(
+        raise Contention(
             f"Another worker is creating the customer for {key}; looking again shortly.",
             retry_after=1,
         ) from exc

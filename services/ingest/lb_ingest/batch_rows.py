@@ -63,6 +63,7 @@ def load_batch_state(
     """What admitting (known deliveries and merchant actions) and applying (the orders and
     their refunds) these arrivals needs to know."""
     delivery_ids = {a.info.delivery_id for a in arrivals if a.info} if admit else set()
+    connections = {a.connection.name for a in arrivals}
     event_keys = (
         {a.info.dedup_key for a in arrivals if a.info and a.info.event_id} if admit else set()
     )
@@ -74,9 +75,12 @@ def load_batch_state(
     )
     known_deliveries: set[tuple[str, str]] = set()
     if delivery_ids:
+        # Both columns of the unique (connection, delivery_id) index, so it is used: by the
+        # delivery id alone, every stored delivery would be read.
         rows = connection.execute(
             select(_deliveries.c.connection, _deliveries.c.delivery_id).where(
-                _deliveries.c.delivery_id.in_(delivery_ids)
+                _deliveries.c.connection.in_(connections),
+                _deliveries.c.delivery_id.in_(delivery_ids),
             )
         )
         known_deliveries = {(c, d) for c, d in rows}

@@ -14,7 +14,7 @@ from lb_common.db import Database
 from lb_common.messaging import Broker
 from lb_common.runtime import BackgroundJob, ServiceParts
 from lb_connectors.shops import ShopDirectory
-from lb_ingest import consumers, reconcile
+from lb_ingest import consumers, reconcile, retention
 from lb_ingest.api import admin_router, webhook_router
 from lb_ingest.connections import ConnectionCache
 from lb_ingest.processor import DeliveryProcessor
@@ -97,6 +97,7 @@ def bootstrap(
         app_factory=app_factory,
         request_jobs=[writer.run],
         background=background,
+        prune_rules=retention.rules(common),
         on_start=[seed_demo_connection] if settings.seed_demo_connection else [],
         on_stop=[shops.aclose],
     )

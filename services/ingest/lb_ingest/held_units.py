@@ -11,7 +11,7 @@ from typing import Literal
 from lb_common.envelope import Envelope
 from lb_common.events import HeldLine, OrderUnitsHeld
 from lb_common.orders import CanonicalOrder
-from lb_ingest import transfer
+from lb_ingest import order_status
 from lb_ingest.orders import OrderState
 from lb_ingest.recorder import RowRecorder
 
@@ -29,12 +29,12 @@ def emit_held_units(recorder: RowRecorder, stored: OrderState, order: CanonicalO
     """After a new version of `order` is applied: its held units (or their release), until it is
     booked. An order without stocked lines sends nothing (its invoice releases what an earlier
     version held)."""
-    if stored.status == transfer.BOOKED:
+    if order_status.reached(stored.progress, order_status.BOOKED):
         return  # invoice.booked released the units in inventory
     reason: Literal["cancelled", "skipped"] | None = None
     if order.cancelled_at is not None:
         reason = "cancelled"
-    elif stored.status == transfer.SKIPPED:
+    elif stored.progress == order_status.SKIPPED:
         reason = "skipped"
     released = reason is not None
     lines = () if released else held_lines(order)

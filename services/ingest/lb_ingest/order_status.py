@@ -194,6 +194,11 @@ class OrderStatus:
         return cls(progress, {k: Mark.from_json(v) for k, v in (marks or {}).items()})
 
 
+def reached(progress: str, step: str) -> bool:
+    """Whether an order whose progress is `progress` has got as far as `step`."""
+    return _RANK.get(progress, 0) >= _RANK[step]
+
+
 def advance(current: str, reported: str) -> str:
     """Progress after a report of `reported`: the furthest of the two."""
     return reported if _RANK.get(reported, -1) > _RANK.get(current, -1) else current

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from lb_common.db import UTCDateTime, utcnow
@@ -37,8 +37,9 @@ class Delivery(SQLModel, table=True):
     delivery_id: str
     event_key: str | None = Field(default=None, index=True)
     shop: str | None = None
+    # Indexed: retention deletes the oldest deliveries first (lb_ingest/retention.py).
     received_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False, index=True)
     )
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     # received (stored by a web process, waiting for the worker) | accepted | duplicate | stale |
@@ -54,6 +55,8 @@ class Order(SQLModel, table=True):
     """The newest version of an order, and where it stands."""
 
     __tablename__ = "orders"
+    # The admin list: orders by status, most recently changed first.
+    __table_args__ = (Index("ix_orders_status_updated_at", "status", "updated_at"),)
 
     order_key: str = Field(primary_key=True)
     connection: str = Field(index=True)
@@ -77,8 +80,9 @@ class Order(SQLModel, table=True):
     customer_number: int | None = None
     invoice_number: int | None = None
     cancellation_sent: bool = False
+    # Indexed: the order list filters by it (since, until).
     received_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False, index=True)
     )
     updated_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False, index=True)
@@ -90,7 +94,8 @@ class TimelineEntry(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     order_key: str = Field(index=True)
-    at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    # Indexed: retention deletes the oldest entries first.
+    at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
     service: str
     step: str
     message: str = Field(sa_column=Column(Text, nullable=False))

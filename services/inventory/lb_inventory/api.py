@@ -7,8 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy import func
 from sqlmodel import col, select
 
 from lb_common.connection_settings import settings_router
@@ -47,37 +48,56 @@ def admin_router(
     router = APIRouter(tags=["admin"])
 
     @router.get("/stock")
-    async def stock(connection: str | None = None) -> list[StockLevel]:
+    async def stock(
+        connection: str | None = None,
+        limit: int = Query(500, ge=1, le=5000),
+        offset: int = Query(0, ge=0),
+    ) -> list[StockLevel]:
         query = select(StockLevel).order_by(
             col(StockLevel.connection), col(StockLevel.product_number)
         )
         if connection:
             query = query.where(StockLevel.connection == connection)
         async with db.session() as session:
-            return list((await session.exec(query)).all())
+            return list((await session.exec(query.offset(offset).limit(limit))).all())
 
     @router.get("/links")
-    async def links(connection: str = "demo", sku: str | None = None) -> list[SkuLink]:
+    async def links(
+        connection: str = "demo",
+        sku: str | None = None,
+        limit: int = Query(500, ge=1, le=5000),
+        offset: int = Query(0, ge=0),
+    ) -> list[SkuLink]:
         query = select(SkuLink).where(SkuLink.connection == connection).order_by(col(SkuLink.sku))
         if sku:
             query = query.where(SkuLink.sku == sku)
         async with db.session() as session:
-            return list((await session.exec(query)).all())
+            return list((await session.exec(query.offset(offset).limit(limit))).all())
 
     @router.get("/mismatches")
-    async def mismatches(connection: str = "demo", kind: str | None = None) -> dict[str, Any]:
+    async def mismatches(
+        connection: str = "demo",
+        kind: str | None = None,
+        limit: int = Query(500, ge=1, le=5000),
+        offset: int = Query(0, ge=0),
+    ) -> dict[str, Any]:
+        """`counts`: every mismatch by kind; `items`: `limit` of them from `offset`."""
         query = (
             select(MismatchRow)
             .where(MismatchRow.connection == connection)
             .order_by(col(MismatchRow.kind), col(MismatchRow.key))
         )
+        counting = (
+            select(MismatchRow.kind, func.count())
+            .where(MismatchRow.connection == connection)
+            .group_by(col(MismatchRow.kind))
+        )
         if kind:
             query = query.where(MismatchRow.kind == kind)
+            counting = counting.where(MismatchRow.kind == kind)
         async with db.session() as session:
-            rows = list((await session.exec(query)).all())
-        counts: dict[str, int] = {}
-        for row in rows:
-            counts[row.kind] = counts.get(row.kind, 0) + 1
+            rows = list((await session.exec(query.offset(offset).limit(limit))).all())
+            counts = {k: int(n) for k, n in (await session.exec(counting)).all()}
         return {
             "connection": connection,
             "counts": counts,
@@ -150,12 +170,17 @@ def admin_router(
         return result.as_dict()
 
     @router.get("/sync/runs")
-    async def sync_runs(connection: str = "demo", limit: int = 20) -> list[SyncRun]:
+    async def sync_runs(
+        connection: str = "demo",
+        limit: int = Query(20, ge=1, le=200),
+        offset: int = Query(0, ge=0),
+    ) -> list[SyncRun]:
         query = (
             select(SyncRun)
             .where(SyncRun.connection == connection)
             .order_by(col(SyncRun.id).desc())
-            .limit(max(1, min(limit, 200)))
+            .offset(offset)
+            .limit(limit)
         )
         async with db.session() as session:
             return list((await session.exec(query)).all())

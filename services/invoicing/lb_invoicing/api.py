@@ -15,12 +15,7 @@ from lb_common.connection_settings import settings_router
 from lb_common.db import Database
 from lb_invoicing.policy import InvoiceSettings
 from lb_invoicing.reports import as_csv, customer_totals
-from lb_invoicing.store import (
-    CreditNoteLink,
-    InvoiceConnectionSettings,
-    InvoiceLink,
-    report_documents,
-)
+from lb_invoicing.store import CreditNoteLink, InvoiceConnectionSettings, InvoiceLink
 
 
 def _view(link: InvoiceLink) -> dict[str, Any]:
@@ -61,7 +56,10 @@ def admin_router(db: Database) -> APIRouter:
 
     @router.get("/credit-notes")
     async def list_credit_notes(
-        order_key: str | None = None, customer_number: int | None = None, limit: int = 100
+        order_key: str | None = None,
+        customer_number: int | None = None,
+        limit: int = Query(100, ge=1, le=1000),
+        offset: int = Query(0, ge=0),
     ) -> list[dict[str, Any]]:
         query = select(CreditNoteLink).order_by(col(CreditNoteLink.updated_at).desc())
         if order_key:
@@ -69,7 +67,7 @@ def admin_router(db: Database) -> APIRouter:
         if customer_number is not None:
             query = query.where(CreditNoteLink.customer_number == customer_number)
         async with db.session() as session:
-            rows = (await session.exec(query.limit(limit))).all()
+            rows = (await session.exec(query.offset(offset).limit(limit))).all()
         return [r.model_dump(exclude={"document"}) for r in rows]
 
     @router.get("/reports/customers", response_model=None)
@@ -77,11 +75,15 @@ def admin_router(db: Database) -> APIRouter:
         min_total: Decimal = Query(Decimal(0), description="total at least, per currency"),
         since: date | None = Query(None, description="documents dated on or after"),
         format: str = Query("json", pattern="^(json|csv)$"),
+        limit: int = Query(1000, ge=1, le=10_000, description="customers per page"),
+        offset: int = Query(0, ge=0),
     ) -> Response | list[dict[str, Any]]:
-        """Customers who bought for at least `min_total` since `since` (a campaign list)."""
+        """Customers who bought for at least `min_total` since `since` (a campaign list),
+        largest first."""
         async with db.session() as session:
-            documents = await report_documents(session)
-        rows = customer_totals(documents, since=since, min_total=min_total)
+            rows = await customer_totals(
+                session, since=since, min_total=min_total, limit=limit, offset=offset
+            )
         if format == "csv":
             return Response(
                 as_csv(rows),

@@ -26,7 +26,7 @@ from lb_common import connection_settings, inbox
 from lb_common.db import Database, utcnow
 from lb_common.envelope import Envelope
 from lb_common.errors import PermanentError
-from lb_common.events import BookedLine, CustomerResolved, InvoiceBooked
+from lb_common.events import BookedLine, CustomerResolved, InvoiceBooked, MatchEvidence
 from lb_common.failpoints import failpoint
 from lb_common.identifiers import normalise_ean
 from lb_common.money import ZERO, round_2, vat_tolerance
@@ -56,6 +56,7 @@ from lb_invoicing.documents import draft_body, recipient_ean, shop_fields
 from lb_invoicing.exactly_once import book_or_find, find_booked, find_draft
 from lb_invoicing.lines import InvoicePlan, plan_invoice, products_needed
 from lb_invoicing.policy import InvoiceSettings, PaymentRegistration
+from lb_invoicing.same_buyer import other_buyers_detail
 from lb_invoicing.store import InvoiceConnectionSettings, InvoiceLink
 
 SERVICE = "invoicing"
@@ -68,6 +69,7 @@ class Context:
     customer_number: int
     client: EconomicClient
     db: Database
+    matched_on: MatchEvidence | None = None
 
 
 async def handle_customer_resolved(
@@ -81,6 +83,7 @@ async def handle_customer_resolved(
         event.customer_number,
         ledgers.for_connection(envelope.connection),
         db,
+        event.matched_on,
     )
     link = await _link_with_intent(ctx)
     failpoint("invoicing.after_intent")
@@ -159,6 +162,11 @@ async def _link_with_intent(ctx: Context) -> InvoiceLink:
                 taxes_included=ctx.order.taxes_included,
             )
             session.add(link)
+        elif link.step == store.INTENT and link.customer_number != ctx.customer_number:
+            # Resolved again (a replay) before anything was made: the new customer counts.
+            link.customer_number = ctx.customer_number
+            link.updated_at = utcnow()
+            session.add(link)
         return link
 
 
@@ -202,6 +210,7 @@ async def _draft(ctx: Context, link: InvoiceLink, settings: InvoiceSettings) -> 
 
 
 async def _plan(ctx: Context, settings: InvoiceSettings) -> tuple[InvoicePlan, int, Customer]:
+    customer = await _customer(ctx)  # first: it may not be the buyer any more
     known = set()
     for number in products_needed(ctx.order, settings):
         product = await ctx.client.get_product(number)
@@ -210,7 +219,6 @@ async def _plan(ctx: Context, settings: InvoiceSettings) -> tuple[InvoicePlan, i
         elif product is None and settings.unknown_product == "create":
             known.add(await _create_product(ctx, number, settings))
     plan = plan_invoice(ctx.order, settings, frozenset(known))
-    customer = await _customer(ctx)
     layout = settings.layout or (customer.layout.layout_number if customer.layout else None)
     if layout is None:
         layouts = await ctx.client.list_layouts()
@@ -275,6 +283,22 @@ async def _customer(ctx: Context) -> Customer:
         raise PermanentError(
             f"e-conomic customer {ctx.customer_number} no longer exists. Re-link the buyer "
             "in the customers service, then replay the order."
+        )
+    others = other_buyers_detail(ctx.matched_on, customer)
+    if others is not None and ctx.matched_on is not None:
+        buyer = ctx.order.buyer
+        name = (buyer.full_name or buyer.company) if buyer else None
+        key = f"{ctx.matched_on.kind}:{ctx.matched_on.value}"
+        raise PermanentError(
+            f"e-conomic customer {ctx.customer_number} is now '{customer.name}' ({others}), but "
+            f"order {ctx.order.order_name} was resolved to customer {ctx.customer_number} for "
+            f"'{name or ctx.matched_on.value}' ({ctx.matched_on.value}): the number now belongs "
+            "to someone else, or their details were changed in e-conomic. Nothing was drafted. "
+            f"If it is someone else, remove the buyer's link (DELETE /links/"
+            f"{ctx.envelope.connection}/{key} on customers) and replay the order: the buyer is "
+            f"found or created again. If it is the same buyer, confirm the link (PUT /links/"
+            f"{ctx.envelope.connection}/{key} with customer_number {ctx.customer_number}) and "
+            "replay the order."
         )
     return customer
 

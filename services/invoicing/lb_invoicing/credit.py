@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from lb_common import inbox
 from lb_common.db import Database, utcnow
 from lb_common.envelope import Envelope
-from lb_common.errors import PermanentError, TransientError
+from lb_common.errors import Contention, PermanentError
 from lb_common.events import (
     BookedLine,
     CreditNoteBooked,
@@ -108,7 +108,7 @@ async def _credit(job: CreditJob, build: LineBuilder) -> None:
         await _finish_without_document(job, "Credit notes are off for this connection: not made.")
         return
     if invoice_link is None or invoice_link.step != store.BOOKED or invoice_link.document is None:
-        raise TransientError(
+        raise Contention(
             f"The invoice for this order is not booked yet; the credit note for {job.what} waits for it."
         )
     if credit_link is not None and credit_link.step == store.BOOKED:

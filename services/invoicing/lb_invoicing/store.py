@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import JSON, Column
@@ -11,7 +10,6 @@ from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from lb_common.db import UTCDateTime, utcnow
-from lb_invoicing.reports import Document
 
 # Steps, written before and after each call to the ledger (see book.py).
 INTENT = "intent"  # about to create the draft
@@ -24,7 +22,7 @@ class InvoiceLink(SQLModel, table=True):
 
     order_key: str = Field(primary_key=True)
     connection: str = Field(index=True)
-    step: str
+    step: str = Field(index=True)  # the list finds unfinished ones; the report booked ones
     customer_number: int = Field(index=True)
     draft_invoice_number: int | None = None
     booked_invoice_number: int | None = Field(default=None, index=True)
@@ -41,8 +39,9 @@ class InvoiceLink(SQLModel, table=True):
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )
+    # Indexed: the admin list shows the most recently changed first.
     updated_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False, index=True)
     )
 
 
@@ -54,7 +53,7 @@ class CreditNoteLink(SQLModel, table=True):
     reference: str = Field(primary_key=True)  # "<order key>:refund:<id>" or "<order key>:cancel"
     order_key: str = Field(index=True)
     connection: str
-    step: str
+    step: str = Field(index=True)
     draft_invoice_number: int | None = None
     booked_invoice_number: int | None = None
     gross_amount: str | None = None  # negative, Decimal as text
@@ -65,8 +64,9 @@ class CreditNoteLink(SQLModel, table=True):
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )
+    # Indexed: the admin list shows the most recently changed first.
     updated_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False, index=True)
     )
 
 
@@ -87,49 +87,3 @@ class InvoiceConnectionSettings(SQLModel, table=True):
 
 
 TABLES = (InvoiceLink, CreditNoteLink, InvoiceConnectionSettings)
-
-
-async def report_documents(session: AsyncSession) -> list[Document]:
-    """Every booked invoice and credit note, as the reports need them."""
-    documents: list[Document] = []
-    invoices = await session.exec(select(InvoiceLink).where(InvoiceLink.step == BOOKED))
-    for link in invoices.all():
-        documents.append(
-            _document(
-                link.customer_number,
-                link.currency,
-                link.gross_amount,
-                link.invoice_date,
-                link.document,
-            )
-        )
-    notes = await session.exec(select(CreditNoteLink).where(CreditNoteLink.step == BOOKED))
-    for note in notes.all():
-        if note.customer_number is not None:
-            documents.append(
-                _document(
-                    note.customer_number,
-                    note.currency,
-                    note.gross_amount,
-                    note.invoice_date,
-                    note.document,
-                )
-            )
-    return documents
-
-
-def _document(
-    customer: int,
-    currency: str | None,
-    gross: str | None,
-    day: date | None,
-    doc: dict[str, Any] | None,
-) -> Document:
-    recipient = (doc or {}).get("recipient") or {}
-    return Document(
-        customer_number=customer,
-        name=recipient.get("name"),
-        currency=currency or "",
-        gross=Decimal(gross or 0),
-        day=day or date.min,
-    )

@@ -1,25 +1,40 @@
 """Async client for e-conomic's REST API (restapi.e-conomic.com).
 
-Retry policy: writes are never retried here. The service's messaging layer owns retries (with
-backoff and an Idempotency-Key), so a retry decision is made once, where the order's state is
-known. Only a GET whose connection could not even be opened is retried, once.
+Retries, in two layers:
+- Here, quickly: a call that fails with a 5xx, a 429 or a network error is tried again a few
+  times within seconds (`CallRetry`: attempts, doubling backoff with full jitter, Retry-After
+  honoured, a total budget), so one 503 does not send the order through the retry queues and
+  repeat every lookup the handler made before it.
+  Reads (GET) and PUT (a full replace) are always safe to send again. POST and DELETE are sent
+  again only when they carry an Idempotency-Key: e-conomic then answers a repeat from its cache
+  (`X-ResultFromCache: true`) when the first try did run, so a lost reply costs no duplicate.
+  Every create and book call of this client takes a key, and the services pass one. A write
+  without a key is never repeated after it may have reached e-conomic (a timeout, a reset or a
+  5xx after sending): that failure goes up. A 429 and a call that never left (connection
+  refused) are repeated for any method; nothing ran.
+- In the service's messaging layer, slowly: what still fails here raises EconomicUnavailable
+  (`cause` ledger_unavailable) or EconomicRateLimited (`cause` rate_limited, with Retry-After),
+  and the message waits in that cause's retry queues; the handler then resumes from its last
+  recorded step (see lb_common/retry.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from ..call_retry import NOT_SENT, CallRetry, may_repeat
 from . import jsoncodec
 from .errors import EconomicNotFound, error_from_response, unavailable_from_exception
 from .filters import Field, Filter
-from .metrics import count_call
+from .metrics import count_call, count_retry
 from .models import (
     BookedInvoice,
     BookInvoiceRequest,
@@ -72,7 +87,11 @@ class EconomicClient:
         timeout: float = 30,
         transport: httpx.AsyncBaseTransport | None = None,
         pacer: RateLimitPacer | None = None,
+        retry: CallRetry | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        self._retry = retry or CallRetry()
+        self._sleep = sleep
         # One pacer per agreement, shared by all clients of it in this process (see ratelimit.py).
         self._pacer = pacer or shared_pacer(base_url, agreement_grant_token)
         self._http = httpx.AsyncClient(
@@ -116,39 +135,60 @@ class EconomicClient:
         request_line = f"{method} {path}"
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         content = jsoncodec.dumps(body) if body is not None else None
-        attempts = 2 if method == "GET" else 1
-        for attempt in range(1, attempts + 1):
+        repeatable = may_repeat(method, idempotent=idempotency_key is not None)
+        attempt, waited = 1, 0.0
+        while True:
             await self._pacer.before_call()
             started = time.monotonic()
             try:
                 response = await self._http.request(
                     method, path.lstrip("/"), params=params, content=content, headers=headers
                 )
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                count_call(path, method, "error")
-                # Nothing reached e-conomic, so a GET can safely go again at once.
-                if attempt < attempts:
-                    continue
-                raise unavailable_from_exception(exc, what=what, request_line=request_line) from exc
             except httpx.HTTPError as exc:
                 count_call(path, method, "error")
-                raise unavailable_from_exception(exc, what=what, request_line=request_line) from exc
-            count_call(path, method, response.status_code)
-            self._pacer.observe(response.headers, response.status_code, _retry_after(response))
-            log.debug(
-                "e-conomic call",
-                extra={
-                    "data": {
-                        "method": method,
-                        "path": path,
-                        "status": response.status_code,
-                        "ms": round((time.monotonic() - started) * 1000),
-                        "from_cache": response.headers.get("X-ResultFromCache") == "true",
-                    }
-                },
+                error = unavailable_from_exception(exc, what=what, request_line=request_line)
+                sent_maybe = not isinstance(exc, NOT_SENT)
+                if not isinstance(exc, httpx.TransportError) or (sent_maybe and not repeatable):
+                    raise error from exc
+                failure: Exception | httpx.Response = error
+                retry_after = None
+                outcome = type(exc).__name__
+            else:
+                count_call(path, method, response.status_code)
+                retry_after = _retry_after(response)
+                self._pacer.observe(response.headers, response.status_code, retry_after)
+                log.debug(
+                    "e-conomic call",
+                    extra={
+                        "data": {
+                            "method": method,
+                            "path": path,
+                            "status": response.status_code,
+                            "ms": round((time.monotonic() - started) * 1000),
+                            "from_cache": response.headers.get("X-ResultFromCache") == "true",
+                        }
+                    },
+                )
+                status = response.status_code
+                if not (status == 429 or (status >= 500 and repeatable)):
+                    return response
+                failure, outcome = response, str(status)
+            wait = self._retry.wait_before(attempt + 1, retry_after)
+            if not self._retry.allows(attempt + 1, waited, wait):
+                if isinstance(failure, httpx.Response):
+                    return failure  # _call maps it to the error the messaging layer routes
+                raise failure
+            count_retry(path, method, outcome)
+            log.info(
+                "e-conomic %s failed (%s); trying again in %.2f s",
+                request_line,
+                outcome,
+                wait,
+                extra={"data": {"attempt": attempt, "wait_s": round(wait, 3)}},
             )
-            return response
-        raise AssertionError("unreachable")
+            await self._sleep(wait)
+            waited += wait
+            attempt += 1
 
     async def _call(
         self,

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lb_common.errors import LedgerbridgeError, PermanentError, TransientError
+from lb_common.errors import Cause, LedgerbridgeError, PermanentError, TransientError
 
 _AUTH_REASON = "e-conomic refused the app's tokens: check the agreement grant"
 
@@ -48,6 +48,12 @@ class EconomicUnavailable(EconomicError, TransientError):
     def __init__(self, reason: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
         EconomicError.__init__(self, reason, **kwargs)
         self.retry_after = retry_after
+
+
+class EconomicRateLimited(EconomicUnavailable):
+    """429: the agreement's call budget is used up for now; wait `retry_after`."""
+
+    cause: Cause = "rate_limited"
 
 
 class EconomicValidationError(EconomicError, PermanentError):
@@ -154,7 +160,7 @@ def error_from_response(
         reason = (
             f"e-conomic is limiting the agreement's API calls (HTTP 429) for {what}; retrying later"
         )
-        return EconomicUnavailable(reason, retry_after=retry_after, **common)
+        return EconomicRateLimited(reason, retry_after=retry_after, **common)
     if status >= 500:
         reason = f"e-conomic failed while handling {what} (HTTP {status}); retrying later"
         return EconomicUnavailable(reason, retry_after=retry_after, **common)

@@ -12,6 +12,13 @@ ECONOMIC_CALLS = Counter(
     ["endpoint", "method", "status"],
 )
 
+ECONOMIC_CALL_RETRIES = Counter(
+    "ledgerbridge_economic_call_retries_total",
+    "Calls to e-conomic tried again at once by the client, by endpoint template, method and what "
+    "failed (HTTP status or network error).",
+    ["endpoint", "method", "failure"],
+)
+
 _HAS_DIGIT = re.compile(r"\d")
 
 
@@ -31,3 +38,9 @@ def endpoint_template(path: str) -> str:
 
 def count_call(path: str, method: str, status: int | str) -> None:
     ECONOMIC_CALLS.labels(endpoint=endpoint_template(path), method=method, status=str(status)).inc()
+
+
+def count_retry(path: str, method: str, failure: str) -> None:
+    ECONOMIC_CALL_RETRIES.labels(
+        endpoint=endpoint_template(path), method=method, failure=failure
+    ).inc()

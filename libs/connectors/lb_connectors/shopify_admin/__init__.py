@@ -1,7 +1,13 @@
 """Async client for Shopify's GraphQL Admin API (the parts ledgerbridge uses)."""
 
 from .cost import CostPacer
-from .errors import ShopifyAuthError, ShopifyError, ShopifyRejected, ShopifyUnavailable
+from .errors import (
+    ShopifyAuthError,
+    ShopifyError,
+    ShopifyRateLimited,
+    ShopifyRejected,
+    ShopifyUnavailable,
+)
 from .gql_models import BulkOperation, Location, QuantityChange, SetOutcome, VariantStock
 from .graphql_client import ShopifyGraphQLClient
 from .versions import API_VERSION
@@ -16,6 +22,7 @@ __all__ = [
     "ShopifyAuthError",
     "ShopifyError",
     "ShopifyGraphQLClient",
+    "ShopifyRateLimited",
     "ShopifyRejected",
     "ShopifyUnavailable",
     "VariantStock",

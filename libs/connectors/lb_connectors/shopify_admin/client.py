@@ -1,9 +1,12 @@
 """Async client for Shopify's Admin REST API (products, locations, inventory levels, orders).
 
 Every call this client makes is a read or an idempotent set (inventory_levels/set.json writes an
-absolute quantity), so it retries by itself: a 429 after waiting Retry-After, a 5xx or a failed
-connection after a short backoff. It paces itself from X-Shopify-Shop-Api-Call-Limit so a long
-scan or sync keeps under the leaky bucket instead of meeting 429s.
+absolute quantity), so each may be sent again: a 429 after waiting Retry-After, a 5xx or a failed
+connection after a short backoff with jitter, a few times within a budget of seconds
+(`lb_connectors.call_retry.CallRetry`, the rule for which calls may be repeated is there). What
+still fails goes up as ShopifyUnavailable / ShopifyRateLimited for the retry queues. It paces
+itself from X-Shopify-Shop-Api-Call-Limit so a long scan or sync keeps under the leaky bucket
+instead of meeting 429s.
 
 Pages are followed through the Link header's rel="next", but only its `page_info` and `limit`
 are taken: requests keep going to our own base URL, so the token never goes to another host.
@@ -14,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -23,7 +26,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from .errors import ShopifyUnavailable, error_from_response
+from ..call_retry import NOT_SENT, CallRetry, may_repeat
+from .errors import ShopifyError, ShopifyUnavailable, error_from_response
 from .models import InventoryLevel, ShopLocation, ShopProduct
 from .ratelimit import CallLimitPacer
 
@@ -62,13 +66,13 @@ class ShopifyAdminClient:
         timeout: float = 30,
         transport: httpx.AsyncBaseTransport | None = None,
         pacer: CallLimitPacer | None = None,
-        max_attempts: int = 6,
-        backoff_seconds: float = 0.5,
+        retry: CallRetry | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.pacer = pacer or CallLimitPacer()
         self.stats = CallStats()
-        self._max_attempts = max_attempts
-        self._backoff = backoff_seconds
+        self._retry = retry or CallRetry()
+        self._sleep = sleep
         self._http = httpx.AsyncClient(
             base_url=f"{base_url.rstrip('/')}/admin/api/{api_version}/",
             headers={
@@ -104,51 +108,64 @@ class ShopifyAdminClient:
         what: str,
         params: dict[str, str | int] | None = None,
         body: Any = None,
+        idempotent: bool = False,
     ) -> httpx.Response:
         content = json.dumps(body).encode() if body is not None else None
-        last_error: Exception | None = None
-        for attempt in range(1, self._max_attempts + 1):
-            if attempt > 1:
-                self.stats.retried += 1
+        repeatable = may_repeat(method, idempotent=idempotent)
+        attempt, waited = 1, 0.0
+        while True:
             await self.pacer.before_call()
             self.stats.calls += 1
+            retry_after: float | None = None
             try:
                 response = await self._http.request(method, path, params=params, content=content)
             except httpx.HTTPError as exc:
                 self.pacer.abandon()
-                last_error = ShopifyUnavailable(
+                error: ShopifyError = ShopifyUnavailable(
                     f"Shopify could not be reached for {what}.", detail=type(exc).__name__
                 )
-                await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
-                continue
-            retry_after = _retry_after(response)
-            self.pacer.observe(response.headers, response.status_code, retry_after)
-            log.debug(
-                "shopify call",
-                extra={"data": {"method": method, "path": path, "status": response.status_code}},
+                if not (repeatable or isinstance(exc, NOT_SENT)):
+                    self.stats.failed += 1
+                    raise error from exc
+            else:
+                retry_after = _retry_after(response)
+                self.pacer.observe(response.headers, response.status_code, retry_after)
+                log.debug(
+                    "shopify call",
+                    extra={
+                        "data": {"method": method, "path": path, "status": response.status_code}
+                    },
+                )
+                if response.is_success:
+                    return response
+                try:
+                    error_body = response.json() if response.content else None
+                except ValueError:
+                    error_body = None
+                error = error_from_response(
+                    response.status_code, error_body, what=what, retry_after=retry_after
+                )
+                status = response.status_code
+                if status == 429:
+                    self.stats.throttled += 1
+                if not (status == 429 or (status >= 500 and repeatable)):
+                    self.stats.failed += 1
+                    raise error
+            wait = self._retry.wait_before(attempt + 1, retry_after)
+            if not self._retry.allows(attempt + 1, waited, wait):
+                self.stats.failed += 1
+                raise error
+            log.info(
+                "Shopify %s %s failed (%s); trying again in %.2f s",
+                method,
+                path,
+                error.status or error.detail,
+                wait,
             )
-            if response.is_success:
-                return response
-            try:
-                error_body = response.json() if response.content else None
-            except ValueError:
-                error_body = None
-            error = error_from_response(
-                response.status_code, error_body, what=what, retry_after=retry_after
-            )
-            if response.status_code == 429:
-                self.stats.throttled += 1
-                last_error = error  # the pacer now holds every call until Retry-After
-                continue
-            if response.status_code >= 500:
-                last_error = error
-                await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
-                continue
-            self.stats.failed += 1
-            raise error
-        self.stats.failed += 1
-        assert last_error is not None
-        raise last_error
+            self.stats.retried += 1
+            await self._sleep(wait)
+            waited += wait
+            attempt += 1
 
     async def _get(self, path: str, *, what: str, params: dict[str, str | int]) -> httpx.Response:
         return await self._request("GET", path, what=what, params=params)
@@ -222,6 +239,7 @@ class ShopifyAdminClient:
             "inventory_levels/set.json",
             what=f"the stock level of inventory item {inventory_item_id}",
             body=body,
+            idempotent=True,  # sets an absolute quantity: sending it twice changes nothing
         )
         return InventoryLevel.model_validate(response.json()["inventory_level"])
 

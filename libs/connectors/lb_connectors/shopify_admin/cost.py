@@ -111,6 +111,10 @@ class CostPacer:
         self._available = min(status.currently_available, estimate_now + reserved)
         self._at = now
 
+    def hold(self, seconds: float) -> None:
+        """A 429 with Retry-After: no call before then."""
+        self._blocked_until = max(self._blocked_until, self._clock() + max(0.0, seconds))
+
     def throttled(self, status: ThrottleStatus | None, requested: float) -> None:
         """A THROTTLED answer: hold every call until the bucket holds `requested` points."""
         now = self._clock()

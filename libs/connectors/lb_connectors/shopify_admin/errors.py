@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lb_common.errors import LedgerbridgeError, PermanentError, TransientError
+from lb_common.errors import Cause, LedgerbridgeError, PermanentError, TransientError
 
 
 class ShopifyError(LedgerbridgeError):
@@ -13,6 +13,12 @@ class ShopifyError(LedgerbridgeError):
 
 class ShopifyUnavailable(ShopifyError, TransientError):
     """Network trouble, 5xx, or 429 still refused after waiting: try again later."""
+
+
+class ShopifyRateLimited(ShopifyUnavailable):
+    """429 still refused after the client's own waits: the shop's bucket is full for now."""
+
+    cause: Cause = "rate_limited"
 
 
 class ShopifyAuthError(ShopifyError, PermanentError):
@@ -46,7 +52,13 @@ def error_from_response(
         error = ShopifyAuthError(
             f"Shopify refused the access token while reading or writing {what}.", detail=detail
         )
-    elif status == 429 or status >= 500:
+    elif status == 429:
+        error = ShopifyRateLimited(
+            f"Shopify is limiting the app's calls (429) for {what}; it will be tried again.",
+            detail=detail,
+            retry_after=retry_after,
+        )
+    elif status >= 500:
         error = ShopifyUnavailable(
             f"Shopify is busy or unavailable ({status}) for {what}; it will be tried again.",
             detail=detail,

@@ -17,17 +17,24 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 import httpx
 
+from ..call_retry import NOT_SENT, CallRetry
 from .cost import RESTORE_RATES, CostPacer, ThrottleStatus
 from .documents import document
-from .errors import ShopifyAuthError, ShopifyError, ShopifyRejected, ShopifyUnavailable
+from .errors import (
+    ShopifyAuthError,
+    ShopifyError,
+    ShopifyRateLimited,
+    ShopifyRejected,
+    ShopifyUnavailable,
+)
 from .gids import gid, number
 from .gql_models import (
     BulkOperation,
@@ -49,6 +56,8 @@ LEVELS_PER_CALL = 250  # nodes(ids:) of items with their level: 3 points each, 7
 # Before the first answer tells the real figure, a query is assumed to cost this much.
 DEFAULT_COST_ESTIMATE = 10.0
 _warned_versions: set[str] = set()
+# Mutations that may have run when no answer came back, and carry no idempotency key.
+NOT_REPEATABLE = frozenset({"WebhookSubscriptionCreate"})
 
 
 @dataclass
@@ -86,18 +95,18 @@ class ShopifyGraphQLClient:
         pacer: CostPacer | None = None,
         timeout: float = 30,
         transport: httpx.AsyncBaseTransport | None = None,
-        max_attempts: int = 6,
+        retry: CallRetry | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         max_throttled: int = 30,
-        backoff_seconds: float = 0.5,
         bulk_poll_seconds: float = 1.0,
         bulk_timeout_seconds: float = 3600.0,
     ) -> None:
         self.api_version = api_version
         self.pacer = pacer or CostPacer(restore_rate=RESTORE_RATES.get(plan, 100.0))
         self.stats = CallStats()
-        self._max_attempts = max_attempts
+        self._retry = retry or CallRetry()
+        self._sleep = sleep
         self._max_throttled = max_throttled
-        self._backoff = backoff_seconds
         self._bulk_poll = bulk_poll_seconds
         self._bulk_timeout = bulk_timeout_seconds
         self._estimates: dict[str, float] = {}
@@ -142,16 +151,20 @@ class ShopifyGraphQLClient:
     async def execute(
         self, name: str, variables: dict[str, Any] | None = None, *, what: str
     ) -> dict[str, Any]:
-        """Send the named document; the `data` of the answer. Retries THROTTLED, 429, 5xx and
-        network failures; raises ShopifyAuthError, ShopifyRejected or ShopifyUnavailable."""
+        """Send the named document; the `data` of the answer.
+
+        THROTTLED answers (and 429s) wait for the bucket and go again, up to `max_throttled`
+        times (then ShopifyRateLimited). A failed connection, a 5xx or an INTERNAL_SERVER_ERROR
+        goes again within the quick-retry budget (`CallRetry`) when the document may be sent
+        twice: every query, and mutations that are idempotent or carry an idempotency key (the
+        key stays the same across these tries). Raises ShopifyAuthError, ShopifyRejected or
+        ShopifyUnavailable."""
         body = json.dumps(
             {"query": document(name), "variables": variables or {}, "operationName": name}
         ).encode()
-        attempts = throttled = 0
-        last_error: ShopifyError | None = None
-        while attempts < self._max_attempts and throttled <= self._max_throttled:
-            if attempts or throttled:
-                self.stats.retried += 1
+        repeatable = name not in NOT_REPEATABLE
+        attempt, waited, throttled = 1, 0.0, 0
+        while True:
             estimate = self._estimates.get(name, DEFAULT_COST_ESTIMATE)
             await self.pacer.before_call(estimate)
             self.stats.calls += 1
@@ -159,93 +172,117 @@ class ShopifyGraphQLClient:
                 response = await self._http.post("graphql.json", content=body)
             except httpx.HTTPError as exc:
                 self.pacer.observe(None, reserved=estimate, actual=None)
-                last_error = ShopifyUnavailable(
+                error: ShopifyError = ShopifyUnavailable(
                     f"Shopify could not be reached for {what}.", detail=type(exc).__name__
                 )
-                attempts += 1
-                await asyncio.sleep(self._backoff * 2 ** (attempts - 1))
-                continue
-            if response.status_code in (401, 403):
-                self.pacer.observe(None, reserved=estimate, actual=None)
-                self.stats.failed += 1
-                error: ShopifyError = ShopifyAuthError(
-                    f"Shopify refused the access token while reading or writing {what}.",
-                    detail=response.text[:300] or None,
-                )
-                error.status = response.status_code
-                raise error
-            if response.status_code == 429 or response.status_code >= 500:
-                self.pacer.observe(None, reserved=estimate, actual=None)
-                last_error = ShopifyUnavailable(
-                    f"Shopify is busy or unavailable ({response.status_code}) for {what}; it "
-                    "will be tried again."
-                )
-                last_error.status = response.status_code
-                if response.status_code == 429:
+                if not (repeatable or isinstance(exc, NOT_SENT)):
+                    self.stats.failed += 1
+                    raise error from exc
+            else:
+                outcome = self._read_answer(name, response, estimate, what=what)
+                if isinstance(outcome, dict):
+                    return outcome
+                if outcome == "throttled":
                     throttled += 1
                     self.stats.throttled += 1
-                    await asyncio.sleep(float(response.headers.get("Retry-After", "1") or 1))
-                else:
-                    attempts += 1
-                    await asyncio.sleep(self._backoff * 2 ** (attempts - 1))
-                continue
-            try:
-                payload = response.json()
-            except ValueError:
-                payload = None
-            if not isinstance(payload, dict) or not response.is_success:
-                self.pacer.observe(None, reserved=estimate, actual=None)
+                    if throttled > self._max_throttled:
+                        self.stats.failed += 1
+                        raise ShopifyRateLimited(
+                            f"Shopify kept throttling {what}; it will be tried again later."
+                        )
+                    self.stats.retried += 1
+                    continue
+                error = outcome
+                if not repeatable:
+                    self.stats.failed += 1
+                    raise error
+            wait = self._retry.wait_before(attempt + 1, None)
+            if not self._retry.allows(attempt + 1, waited, wait):
                 self.stats.failed += 1
-                raise ShopifyRejected(
-                    f"Shopify rejected {what} ({response.status_code}).",
-                    detail=response.text[:300] or None,
-                )
-            extensions = payload.get("extensions") or {}
-            cost = extensions.get("cost") if isinstance(extensions, dict) else None
-            status = ThrottleStatus.from_extensions(extensions)
-            requested = cost.get("requestedQueryCost") if isinstance(cost, dict) else None
-            actual = cost.get("actualQueryCost") if isinstance(cost, dict) else None
-            if isinstance(requested, int | float):
-                self._estimates[name] = float(requested)
-            errors = payload.get("errors") or []
-            codes = _codes(errors)
-            if "THROTTLED" in codes:
-                throttled += 1
-                self.stats.throttled += 1
-                self.pacer.throttled(status, float(requested or estimate))
-                last_error = ShopifyUnavailable(
-                    f"Shopify kept throttling {what}; it will be tried again."
-                )
-                continue
-            self.pacer.observe(
-                status,
-                reserved=estimate,
-                actual=float(actual) if isinstance(actual, int | float) else None,
+                raise error
+            log.info("Shopify %s failed (%s); trying again in %.2f s", name, error.reason, wait)
+            self.stats.retried += 1
+            await self._sleep(wait)
+            waited += wait
+            attempt += 1
+
+    def _read_answer(
+        self, name: str, response: httpx.Response, estimate: float, *, what: str
+    ) -> dict[str, Any] | Literal["throttled"] | ShopifyUnavailable:
+        """The data of a good answer, "throttled" (the pacer now waits for the bucket), an
+        error worth another try; raises for the others."""
+        status_code = response.status_code
+        if status_code in (401, 403):
+            self.pacer.observe(None, reserved=estimate, actual=None)
+            self.stats.failed += 1
+            error: ShopifyError = ShopifyAuthError(
+                f"Shopify refused the access token while reading or writing {what}.",
+                detail=response.text[:300] or None,
             )
-            if "INTERNAL_SERVER_ERROR" in codes:
-                attempts += 1
-                last_error = ShopifyUnavailable(
-                    f"Shopify had an internal error with {what}; it will be tried again.",
+            error.status = status_code
+            raise error
+        if status_code == 429:
+            self.pacer.observe(None, reserved=estimate, actual=None)
+            retry_after = response.headers.get("Retry-After")
+            try:
+                seconds = float(retry_after) if retry_after else 1.0
+            except ValueError:
+                seconds = 1.0
+            self.pacer.hold(seconds)
+            return "throttled"
+        if status_code >= 500:
+            self.pacer.observe(None, reserved=estimate, actual=None)
+            unavailable = ShopifyUnavailable(
+                f"Shopify is busy or unavailable ({status_code}) for {what}; it will be tried "
+                "again."
+            )
+            unavailable.status = status_code
+            return unavailable
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict) or not response.is_success:
+            self.pacer.observe(None, reserved=estimate, actual=None)
+            self.stats.failed += 1
+            raise ShopifyRejected(
+                f"Shopify rejected {what} ({status_code}).", detail=response.text[:300] or None
+            )
+        extensions = payload.get("extensions") or {}
+        cost = extensions.get("cost") if isinstance(extensions, dict) else None
+        status = ThrottleStatus.from_extensions(extensions)
+        requested = cost.get("requestedQueryCost") if isinstance(cost, dict) else None
+        actual = cost.get("actualQueryCost") if isinstance(cost, dict) else None
+        if isinstance(requested, int | float):
+            self._estimates[name] = float(requested)
+        errors = payload.get("errors") or []
+        codes = _codes(errors)
+        if "THROTTLED" in codes:
+            self.pacer.throttled(status, float(requested or estimate))
+            return "throttled"
+        self.pacer.observe(
+            status,
+            reserved=estimate,
+            actual=float(actual) if isinstance(actual, int | float) else None,
+        )
+        if "INTERNAL_SERVER_ERROR" in codes:
+            return ShopifyUnavailable(
+                f"Shopify had an internal error with {what}; it will be tried again.",
+                detail=_messages(errors),
+            )
+        if errors:
+            self.stats.failed += 1
+            if "ACCESS_DENIED" in codes:
+                raise ShopifyAuthError(
+                    f"Shopify denied access to {what}: the app lacks a scope.",
                     detail=_messages(errors),
                 )
-                await asyncio.sleep(self._backoff * 2 ** (attempts - 1))
-                continue
-            if errors:
-                self.stats.failed += 1
-                if "ACCESS_DENIED" in codes:
-                    raise ShopifyAuthError(
-                        f"Shopify denied access to {what}: the app lacks a scope.",
-                        detail=_messages(errors),
-                    )
-                raise ShopifyRejected(f"Shopify rejected {what}.", detail=_messages(errors))
-            data = payload.get("data")
-            if not isinstance(data, dict):
-                self.stats.failed += 1
-                raise ShopifyRejected(f"Shopify answered {what} without data.")
-            return data
-        self.stats.failed += 1
-        assert last_error is not None
-        raise last_error
+            raise ShopifyRejected(f"Shopify rejected {what}.", detail=_messages(errors))
+        data = payload.get("data")
+        if not isinstance(data, dict):
+            self.stats.failed += 1
+            raise ShopifyRejected(f"Shopify answered {what} without data.")
+        return data
 
     async def _nodes(
         self, name: str, root: str, variables: dict[str, Any], *, what: str

@@ -1,0 +1,55 @@
+"""retention indexes: retention deletes the oldest inbox entries first; the invoice and
+credit-note lists sort by updated_at and filter by step
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-28 08:48:52.328341
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0003"
+down_revision: str | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    # if_not_exists: a database that start-up created with create_all already has them.
+    op.create_index(
+        op.f("ix_credit_note_links_step"),
+        "credit_note_links",
+        ["step"],
+        unique=False,
+        if_not_exists=True,
+    )
+    op.create_index(
+        op.f("ix_credit_note_links_updated_at"),
+        "credit_note_links",
+        ["updated_at"],
+        unique=False,
+        if_not_exists=True,
+    )
+    op.create_index(
+        op.f("ix_inbox_handled_at"), "inbox", ["handled_at"], unique=False, if_not_exists=True
+    )
+    op.create_index(
+        op.f("ix_invoice_links_step"), "invoice_links", ["step"], unique=False, if_not_exists=True
+    )
+    op.create_index(
+        op.f("ix_invoice_links_updated_at"),
+        "invoice_links",
+        ["updated_at"],
+        unique=False,
+        if_not_exists=True,
+    )
+
+
+def downgrade() -> None:
+    op.drop_index(op.f("ix_invoice_links_updated_at"), table_name="invoice_links")
+    op.drop_index(op.f("ix_invoice_links_step"), table_name="invoice_links")
+    op.drop_index(op.f("ix_inbox_handled_at"), table_name="inbox")
+    op.drop_index(op.f("ix_credit_note_links_updated_at"), table_name="credit_note_links")
+    op.drop_index(op.f("ix_credit_note_links_step"), table_name="credit_note_links")

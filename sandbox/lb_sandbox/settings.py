@@ -20,9 +20,6 @@ class SandboxSettings(BaseSettings):
     # Real e-conomic only lets the demo agreement read; the sandbox lets the demo write.
     demo_writable: bool = True
     idempotency_ttl_seconds: float = 3600.0
-    # Shopify Admin REST leaky bucket per shop (standard plans: 40 deep, leaking 2 per second).
-    shopify_bucket_capacity: int = 40
-    shopify_leak_per_second: float = 2.0
     # File that keeps the e-conomic agreements across restarts (`make up`: its data folder's
     # sandbox-ledger.json); unset: in memory only, a restart starts from the seed.
     state_file: Path | None = None

@@ -1,5 +1,5 @@
 """Sandbox-only endpoints for tests and the demo: seed a shop, read its levels, put orders in it,
-change a level as the merchant would, and force 429s."""
+change a level as the merchant would (or a sale does), and ask for faults."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from .routes import registry_of
+from .graphql_api import registry_of
 from .state import now_text
 
 router = APIRouter(prefix="/_sandbox/shopify/{token}")
@@ -38,11 +38,6 @@ class Fault(BaseModel):
     # internal_error: an INTERNAL_SERVER_ERROR error; bulk_failed: the next bulk operation FAILED.
     kind: Literal["throttled", "unavailable", "internal_error", "bulk_failed"]
     times: int = Field(default=1, ge=1)
-
-
-class Throttle(BaseModel):
-    times: int = Field(default=1, ge=1)
-    retry_after: float = Field(default=1.0, gt=0)
 
 
 @router.get("/state")
@@ -82,14 +77,6 @@ async def put_order(token: str, body: dict[str, Any], request: Request) -> Respo
     order.setdefault("created_at", order["updated_at"])
     shop.orders[int(order["id"])] = order
     return JSONResponse({"order": order}, status_code=201)
-
-
-@router.post("/throttle")
-async def throttle(token: str, body: Throttle, request: Request) -> Response:
-    """The next `times` Admin API calls of this shop answer 429 with this Retry-After."""
-    shop = registry_of(request).get_or_create(token)
-    shop.throttle_times, shop.throttle_retry_after = body.times, body.retry_after
-    return JSONResponse(body.model_dump())
 
 
 @router.post("/faults")

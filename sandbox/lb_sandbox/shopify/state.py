@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .bucket import LeakyBucket
 from .graphql_cost import PointsBucket
 
 Entity = dict[str, Any]
@@ -23,15 +22,11 @@ def now_text() -> str:
 @dataclass
 class Shop:
     token: str
-    bucket: LeakyBucket
     products: dict[int, Entity] = field(default_factory=dict)
     locations: dict[int, Entity] = field(default_factory=dict)
     # (inventory_item_id, location_id) → level
     levels: dict[tuple[int, int], Entity] = field(default_factory=dict)
     orders: dict[int, Entity] = field(default_factory=dict)
-    # Forced 429s (for tests): how many more requests to refuse, and the Retry-After to send.
-    throttle_times: int = 0
-    throttle_retry_after: float = 1.0
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1_000_001))
     # GraphQL Admin API: the points bucket, bulk operations by number, answers by idempotency
     # key, webhook subscriptions by number, and faults asked for by tests (kind → times).
@@ -156,14 +151,10 @@ class ShopRegistry:
     def __init__(
         self,
         *,
-        bucket_capacity: int = 40,
-        leak_per_second: float = 2.0,
         points_maximum: float = 2000.0,
         points_restore_rate: float = 100.0,
     ) -> None:
         self._shops: dict[str, Shop] = {}
-        self._capacity = bucket_capacity
-        self._leak = leak_per_second
         self._points = (points_maximum, points_restore_rate)
         # Finished bulk results by the random name in their URL (no token in a result URL).
         self.bulk_results: dict[str, bytes] = {}
@@ -175,7 +166,6 @@ class ShopRegistry:
 
             shop = Shop(
                 token=token,
-                bucket=LeakyBucket(self._capacity, self._leak),
                 points=PointsBucket(*self._points),
             )
             seed(shop)

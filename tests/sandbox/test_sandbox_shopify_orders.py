@@ -9,9 +9,10 @@ import uuid
 from datetime import UTC, datetime
 
 import httpx
+import pytest
 
 from lb_connectors.platforms.registry import get_adapter
-from lb_connectors.shopify_admin import ShopifyGraphQLClient
+from lb_connectors.shopify_admin import ShopifyGraphQLClient, ShopifyRejected
 from lb_sandbox.app import create_app
 from lb_sandbox.settings import SandboxSettings
 from tests.platforms.factories import fixture, shopify_order
@@ -65,3 +66,15 @@ async def test_orders_are_listed_by_updated_at_across_pages():
     assert [u for _, u in found] == sorted(u for _, u in found)  # sortKey UPDATED_AT
     expected = sum(1 for i in range(600) if 1 + i % 28 >= 15)
     assert len(found) == expected
+
+
+async def test_an_order_with_more_lines_than_one_read_takes_is_refused_by_name():
+    app = create_app(SandboxSettings())
+    token = f"shop-{uuid.uuid4().hex}"
+    transport = httpx.ASGITransport(app=app)
+    big = shopify_order(id=777, name="#1777", lines=[{"sku": f"L{i}"} for i in range(26)])
+    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as sandbox:
+        await sandbox.post(f"/_sandbox/shopify/{token}/orders", json=big)
+    async with ShopifyGraphQLClient("http://sandbox/shopify", token, transport=transport) as shop:
+        with pytest.raises(ShopifyRejected, match="#1777 has more than 25 lines"):
+            await shop.order_body("777")

@@ -31,6 +31,7 @@ from lb_connectors.platforms.base import (
     TopicKind,
 )
 from lb_connectors.platforms.registry import get_adapter
+from lb_connectors.shopify_admin import ShopifyRejected
 from lb_connectors.shops import ShopDirectory
 from lb_ingest.arrival import Arrival
 from lb_ingest.connections import ActiveConnection, ConnectionCache
@@ -99,7 +100,14 @@ async def reconcile(
         unchanged += len(chunk) - len(stale)
         batch: list[tuple[str, bytes]] = []
         for order_number in stale:
-            raw = await client.order_body(order_number)
+            try:
+                raw = await client.order_body(order_number)
+            except ShopifyRejected as exc:
+                # One order that cannot be read (e.g. more lines than one read takes) must not
+                # stop the others; it is left to its webhooks.
+                unreadable += 1
+                log.warning("reconciled order %s is unreadable: %s", order_number, exc.reason)
+                continue
             if raw is not None:
                 batch.append((order_number, json.dumps(raw, separators=(",", ":")).encode()))
         counts = await _feed(db, writer, adapter, connection, shop, fields, batch)

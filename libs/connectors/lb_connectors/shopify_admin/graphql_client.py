@@ -46,7 +46,7 @@ from .gql_models import (
     VariantStock,
     WebhookSubscription,
 )
-from .order_body import order_body
+from .order_body import order_body as webhook_shaped
 from .versions import API_VERSION, support_warning
 
 log = logging.getLogger("lb_connectors.shopify_admin")
@@ -390,8 +390,12 @@ class ShopifyGraphQLClient:
             else:
                 variants[line["id"]] = line
         available: dict[str, dict[str, int | None]] = {key: {} for key in variants}
+        # A level's parent is its variant; should it name the inventory item instead, that
+        # leads to the same variant.
+        owner = {(line.get("inventoryItem") or {}).get("id"): key for key, line in variants.items()}
         for level in levels:
-            found = available.get(level["__parentId"])
+            parent = level["__parentId"]
+            found = available.get(parent, available.get(owner.get(parent, "")))
             if found is None:
                 continue
             quantity = next(
@@ -539,7 +543,7 @@ class ShopifyGraphQLClient:
                 f"Order {order.get('name') or order_number} has more than 25 lines; "
                 "reconciliation reads at most 25, so it is left to its webhooks."
             )
-        return order_body(order)
+        return webhook_shaped(order)
 
     # --- webhook subscriptions --------------------------------------------------------------
 

@@ -16,7 +16,8 @@ Where each column comes from:
   making. A service produces what its own package makes, and what a `lb_common` function it
   calls makes (`report_progress` makes `order.progress`). What `lb_common` makes in code no
   service calls directly (the consumer's retry and parking steps in `messaging.py`) is made by
-  every service. Calls through a second `lb_common` function are not followed: keep event
+  every service. A method of a `lb_common` class counts for a service module that imports from
+  its module and calls a method of that name (`uow.progress(...)` makes `order.progress`). Calls through a second `lb_common` function are not followed: keep event
   construction in the function a service calls.
 """
 
@@ -40,6 +41,7 @@ if __package__ in (None, ""):  # run as a file: make `scripts.*` importable
 
 from lb_common import events
 from lb_common.envelope import Event
+from lb_common.handlers import routes
 from scripts.service_parts import SERVICES, built_services
 
 REPO = Path(__file__).resolve().parents[1]
@@ -142,6 +144,7 @@ class Site:
     event: str  # the event class name
     module: str
     scope: str
+    method: str | None = None  # the method of `scope` (a class) it is made in
 
 
 def _event_refs(tree: ast.Module, names: set[str]) -> tuple[dict[str, str], set[str]]:
@@ -185,19 +188,26 @@ def sites_in(path: Path, module: str, names: set[str]) -> list[Site]:
     found: list[Site] = []
     for top in tree.body:
         scope = getattr(top, "name", "<module>")
-        for node in ast.walk(top):
-            if not isinstance(node, ast.Call):
-                continue
-            made = _resolve(node.func, local, modules)
-            if made is not None:
-                found.append(Site(made, module, scope))
-            if _reads(node):
-                continue
-            for arg in [*node.args, *(k.value for k in node.keywords)]:
-                passed = _resolve(arg, local, modules)
-                if passed is not None:
-                    found.append(Site(passed, module, scope))
+        parts = top.body if isinstance(top, ast.ClassDef) else [top]
+        for part in parts:
+            method = part.name if isinstance(top, ast.ClassDef) and _is_function(part) else None
+            for node in ast.walk(part):
+                if not isinstance(node, ast.Call):
+                    continue
+                made = _resolve(node.func, local, modules)
+                if made is not None:
+                    found.append(Site(made, module, scope, method))
+                if _reads(node):
+                    continue
+                for arg in [*node.args, *(k.value for k in node.keywords)]:
+                    passed = _resolve(arg, local, modules)
+                    if passed is not None:
+                        found.append(Site(passed, module, scope, method))
     return found
+
+
+def _is_function(node: ast.stmt) -> bool:
+    return isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
 
 
 def _modules(root: Path) -> Iterable[tuple[Path, str]]:
@@ -209,7 +219,9 @@ def _modules(root: Path) -> Iterable[tuple[Path, str]]:
 
 def _common_uses(path: Path) -> set[tuple[str, str]]:
     """(lb_common module, name) pairs a service module uses: `from lb_common.outbox import
-    report_progress` or `from lb_common import outbox` ... `outbox.report_progress(...)`."""
+    report_progress` or `from lb_common import outbox` ... `outbox.report_progress(...)`; and
+    (lb_common module, `.method`) for each method it calls (`uow.progress(...)`) when it imports
+    from that module (`from lb_common.unit_of_work import UnitOfWork`)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     used: set[tuple[str, str]] = set()
     aliases: dict[str, str] = {}
@@ -227,7 +239,13 @@ def _common_uses(path: Path) -> set[tuple[str, str]]:
             and node.value.id in aliases
         ):
             used.add((aliases[node.value.id], node.attr))
-    return used
+    calls = {
+        node.func.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+    }
+    libs = {lib for lib, _ in used}
+    return used | {(lib, f".{name}") for lib in libs for name in calls}
 
 
 EVERY_SERVICE = "every service"
@@ -253,14 +271,15 @@ def producers() -> dict[str, dict[str, list[str]]]:
             continue
         for site in sites_in(path, module, names):
             lib = module.removesuffix(".py").replace("/", ".")
+            via = f"{site.scope}.{site.method}" if site.method else site.scope
             callers = [
                 (service, service_module)
                 for service, modules in uses.items()
                 for service_module, used in modules.items()
-                if (lib, site.scope) in used
+                if (lib, site.scope) in used or (site.method and (lib, f".{site.method}") in used)
             ]
             for service, service_module in callers:
-                add(site.event, service, f"`{service_module}` via `{site.scope}`")
+                add(site.event, service, f"`{service_module}` via `{via}`")
             if not callers:
                 add(site.event, EVERY_SERVICE, f"`lb_common/{module}` `{site.scope}`")
     return {event: {s: sorted(w) for s, w in by.items()} for event, by in out.items()}
@@ -295,13 +314,13 @@ def render() -> tuple[str, list[str]]:
     consumed: dict[str, dict[str, list[str]]] = {}
     with built_services() as services:
         for service in services:
-            for event_type, handler in service.parts.handlers.items():
+            for event_type, route in routes(service.parts.handlers).items():
                 if event_type not in types:
                     problems.append(
                         f"{service.name} handles {event_type!r}, which lb_common/events.py "
                         "does not define"
                     )
-                func = getattr(handler, "func", handler)  # functools.partial in bootstrap.py
+                func = route.function  # bootstrap.py binds dependencies with functools.partial
                 module = func.__module__.removeprefix(f"lb_{service.name}.")
                 where = f"`{module}.{func.__name__}`"
                 consumed.setdefault(event_type, {})[service.name] = [where]

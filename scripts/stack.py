@@ -6,7 +6,6 @@ it runs before anything of ours is importable.
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shutil
@@ -195,8 +194,12 @@ def delete_broker_objects(stack: Stack) -> int:
 
     import aio_pika  # the environment is installed by now (`make up` installs it first)
 
-    # One retry queue per step of LEDGERBRIDGE_RETRY_DELAYS_MS (5 by default).
-    retry_steps = max(10, len(json.loads(stack.env.get("LEDGERBRIDGE_RETRY_DELAYS_MS", "[]"))))
+    from lb_common.settings import CommonSettings
+
+    # One retry queue per distinct delay of the retry schedules (named `retry.<ms>ms`), and the
+    # numbered ones of versions before the schedules by cause.
+    retry_names = [f"{ms}ms" for ms in CommonSettings().retry_schedules().queue_delays()]
+    retry_names += [str(i) for i in range(10)]
 
     async def delete() -> int:
         amqp_url = stack.env.get("LEDGERBRIDGE_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -206,7 +209,7 @@ def delete_broker_objects(stack: Stack) -> int:
             channel = await connection.channel()
             for service in SERVICES:
                 base = f"{stack.broker_prefix}.{service}"
-                retries = (f"{base}.retry.{i}" for i in range(retry_steps))
+                retries = (f"{base}.retry.{name}" for name in retry_names)
                 for queue in (base, f"{base}.parked", *retries):
                     result = await channel.queue_delete(queue)
                     dropped += getattr(result, "message_count", 0) or 0

@@ -38,6 +38,29 @@ async def agreement_state(grant_token: str, request: Request) -> Response:
     return EconomicJSONResponse(agreement.snapshot())
 
 
+@router.get("/_sandbox/agreements/{grant_token}/calls")
+async def agreement_calls(grant_token: str, request: Request) -> Response:
+    """Calls this agreement answered so far, by method and path template (e.g.
+    `GET /products/{product_id:path}`), refusals by faults or the rate limit included."""
+    agreement = _registry(request).find(grant_token)
+    if agreement is None:
+        raise not_found()
+    return EconomicJSONResponse(
+        {"total": sum(agreement.calls.values()), "calls": dict(sorted(agreement.calls.items()))}
+    )
+
+
+@router.delete("/_sandbox/agreements/{grant_token}/calls")
+async def reset_calls(grant_token: str, request: Request) -> Response:
+    """Start counting this agreement's calls from zero (its data stays)."""
+    agreement = _registry(request).find(grant_token)
+    if agreement is None:
+        raise not_found()
+    cleared = sum(agreement.calls.values())
+    agreement.calls.clear()
+    return EconomicJSONResponse({"cleared": cleared})
+
+
 @router.post("/_sandbox/reset")
 async def reset(request: Request, agreement: str | None = None) -> Response:
     """Forget one agreement (`?agreement=<grant token>`) or all; they are re-seeded on next use."""

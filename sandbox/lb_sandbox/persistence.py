@@ -30,7 +30,7 @@ from .economic.state import Agreement, AgreementRegistry
 
 FORMAT = 1
 # Runtime machinery of an agreement, rebuilt fresh on load rather than kept.
-_NOT_KEPT = frozenset({"bucket", "idempotency"})
+_NOT_KEPT = frozenset({"bucket", "idempotency", "calls"})  # per run, like the bucket
 # Requests under these paths can change an agreement; /shopify and /healthz cannot.
 _LEDGER_PATHS = ("/economic", "/_sandbox")
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})

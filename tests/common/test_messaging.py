@@ -4,7 +4,7 @@ delayed retry, parking, unroutable publishes."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import aio_pika
 import pytest
@@ -14,11 +14,13 @@ from lb_common.db import Database
 from lb_common.envelope import Envelope
 from lb_common.errors import PermanentError, TransientError
 from lb_common.events import OrderCancelled
+from lb_common.handlers import Handler
 from lb_common.messaging import Broker, Consumer
 from lb_common.outbox import OutboxRelay, add_to_outbox, pending_count
 from lb_common.parking import ParkingLot
 from lb_common.retry import RetrySchedules
 from lb_common.runtime import COMMON_TABLES
+from lb_common.unit_of_work import UnitOfWork
 from tests.support.broker import probe, queue_depth
 
 
@@ -34,12 +36,12 @@ class Harness:
         self.stop = asyncio.Event()
         self.consumers: list[Consumer] = []
 
-    async def consumer(self, handler: Callable, delays: tuple[int, ...] = (200, 400)) -> Consumer:
+    async def consumer(self, handler: Handler, delays: tuple[int, ...] = (200, 400)) -> Consumer:
         consumer = Consumer(
             self.broker,
             self.db,
             service="svc",
-            handlers={"order.cancelled": handler},
+            handlers={OrderCancelled: handler},
             retry=RetrySchedules.uniform(delays),
             delivery_limit=5,
             prefetch=4,
@@ -69,8 +71,8 @@ async def harness(amqp_url, broker_prefix, sqlite_url) -> AsyncIterator[Harness]
 async def test_outbox_message_is_published_after_commit_and_handled_once(harness):
     seen: list[str] = []
 
-    async def handler(envelope: Envelope) -> None:
-        seen.append(envelope.message_id)
+    async def handler(event: OrderCancelled, uow: UnitOfWork) -> None:
+        seen.append(uow.message.message_id)
 
     await harness.consumer(handler)
     envelope = cancelled("shopify:s:1")
@@ -91,7 +93,7 @@ async def test_outbox_message_is_published_after_commit_and_handled_once(harness
 
 
 async def test_rolled_back_transaction_publishes_nothing(harness):
-    async def handler(envelope: Envelope) -> None:
+    async def handler(event: OrderCancelled, uow: UnitOfWork) -> None:
         raise AssertionError("nothing should arrive")
 
     await harness.consumer(handler)
@@ -107,7 +109,7 @@ async def test_transient_failure_is_retried_after_a_delay(harness, amqp_url, bro
     attempts: list[float] = []
     loop = asyncio.get_running_loop()
 
-    async def flaky(envelope: Envelope) -> None:
+    async def flaky(event: OrderCancelled, uow: UnitOfWork) -> None:
         attempts.append(loop.time())
         if len(attempts) == 1:
             raise TransientError("the ledger did not answer")
@@ -127,7 +129,7 @@ async def test_transient_failure_is_retried_after_a_delay(harness, amqp_url, bro
 
 
 async def test_permanent_failure_is_parked_with_its_reason(harness, amqp_url, broker_prefix):
-    async def refuse(envelope: Envelope) -> None:
+    async def refuse(event: OrderCancelled, uow: UnitOfWork) -> None:
         raise PermanentError("SKU 'X-1' does not exist in e-conomic")
 
     async with probe(amqp_url, broker_prefix) as events:
@@ -146,7 +148,7 @@ async def test_a_retry_from_parking_is_reported_to_the_order_timeline(
 ):
     calls = 0
 
-    async def refuse_once(envelope: Envelope) -> None:
+    async def refuse_once(event: OrderCancelled, uow: UnitOfWork) -> None:
         nonlocal calls
         calls += 1
         if calls == 1:
@@ -175,7 +177,7 @@ async def test_a_retry_from_parking_is_reported_to_the_order_timeline(
 async def test_retries_used_up_park_the_message(harness, amqp_url, broker_prefix):
     calls = 0
 
-    async def always_down(envelope: Envelope) -> None:
+    async def always_down(event: OrderCancelled, uow: UnitOfWork) -> None:
         nonlocal calls
         calls += 1
         raise TransientError("e-conomic answered 503")
@@ -207,8 +209,8 @@ async def test_unroutable_outbox_message_stays_pending_and_is_delivered_later(ha
 
     seen: list[str] = []
 
-    async def handler(envelope: Envelope) -> None:
-        seen.append(envelope.order_key or "")
+    async def handler(event: OrderCancelled, uow: UnitOfWork) -> None:
+        seen.append(event.order_key)
 
     await harness.consumer(handler)
     for _ in range(100):  # the relay's backoff for this row is about a second
@@ -216,3 +218,80 @@ async def test_unroutable_outbox_message_stays_pending_and_is_delivered_later(ha
             break
         await asyncio.sleep(0.1)
     assert seen == ["shopify:s:7"]
+
+
+async def test_the_inbox_row_goes_with_the_final_commit_not_with_an_intent(
+    harness, amqp_url, broker_prefix
+):
+    """A handler that records an intent before a call to another system, and the effect after:
+    a failure in between retries the message (the intent alone does not mark it handled); the
+    final commit marks it, so a redelivery after that is a no-op."""
+    handled_before: list[bool] = []  # per attempt: was the message already in the inbox?
+
+    async def intent_then_effect(event: OrderCancelled, uow: UnitOfWork) -> None:
+        async with uow.session() as session:
+            handled_before.append(
+                await inbox.already_handled(session, "svc", uow.message.message_id)
+            )
+        async with uow.transaction():
+            uow.progress("credit.intent", f"Crediting {event.order_key}.")
+        if len(handled_before) == 1:
+            raise TransientError("the ledger did not answer")
+        async with uow.commit():
+            uow.progress("credit.done", "Credited.", {"order_key": event.order_key})
+
+    sent = cancelled("shopify:s:9")
+    async with probe(amqp_url, broker_prefix) as events:
+        await harness.consumer(intent_then_effect)
+        await harness.broker.publish_envelope(sent)
+        [done] = await _progress_step(events, "credit.done")
+        await harness.broker.publish_envelope(sent)  # a late duplicate
+        await asyncio.sleep(0.5)
+    assert handled_before == [False, False]  # the intent's commit did not mark it handled
+    steps = [e.payload["step"] for e in events.of_type("order.progress")]
+    assert steps.count("credit.intent") == 2 and steps.count("credit.done") == 1
+    assert done.causation_id == sent.message_id and done.connection == sent.connection
+    assert done.order_key == "shopify:s:9"
+    async with harness.db.session() as session:
+        assert await inbox.already_handled(session, "svc", sent.message_id)
+
+
+async def test_a_payload_that_does_not_fit_its_event_is_parked_at_once_with_the_reason(
+    harness, amqp_url, broker_prefix
+):
+    calls = 0
+
+    async def handler(event: OrderCancelled, uow: UnitOfWork) -> None:
+        nonlocal calls
+        calls += 1
+
+    bad = Envelope(
+        type=OrderCancelled.TYPE,
+        connection="c",
+        order_key="shopify:s:10",
+        correlation_id="shopify:s:10",
+        payload={"reason": "customer asked"},  # no order_key
+    )
+    async with probe(amqp_url, broker_prefix) as events:
+        await harness.consumer(handler)
+        await harness.broker.publish_envelope(bad)
+        [failed] = await events.wait_for("order.failed")
+    reason = failed.payload["reason"]
+    assert f"order.cancelled message {bad.message_id} cannot be read as OrderCancelled" in reason
+    assert "order_key: Field required" in reason
+    assert failed.payload["kind"] == "permanent"
+    assert events.of_type("order.progress") == []  # not retried: it would not fit then either
+    [parked] = await ParkingLot(harness.broker, "svc").list()
+    assert parked["attempts"] == 1
+    assert calls == 0
+
+
+async def _progress_step(events, step: str, timeout: float = 20.0) -> list[Envelope]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        found = [e for e in events.of_type("order.progress") if e.payload["step"] == step]
+        if found:
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no order.progress step {step!r} within {timeout} s")

@@ -16,6 +16,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from tests.platforms.factories import SHOPIFY_SHOP, fixture
+from tests.support.stores import Store
 from tests.support.system import System, running_system
 
 HKD = fixture("shopify_orders_create_discounts_HKD.json")
@@ -87,7 +88,9 @@ def _plan_problems(file: str, statement: str, parameters: Any) -> list[str]:
     return problems
 
 
-async def test_list_queries_and_webhook_dedupe_use_indexes(system: System) -> None:
+async def test_list_queries_and_webhook_dedupe_use_indexes(system: System, store: Store) -> None:
+    if store.kind != "sqlite":
+        pytest.skip("reads SQLite's query plans; the indexes are the same on PostgreSQL")
     await system.post_shopify("orders/paid", HKD, webhook_id="webhook-1")
     await system.wait_for_status(HKD_KEY, "booked")
     calls = [

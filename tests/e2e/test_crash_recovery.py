@@ -1,5 +1,6 @@
 """Kill invoicing at each point of the booking flow; the restarted process finishes the order with
-exactly one invoice. Real processes (the same launcher as `make up`), real RabbitMQ, real SQLite.
+exactly one invoice. Real processes (the same launcher as `make up`), real RabbitMQ, on SQLite
+files and on PostgreSQL databases.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from typing import Any
 import pytest
 
 from scripts.stack import PROCESSES, Stack
-from tests.conftest import AMQP_URL
 from tests.platforms.factories import shopify_headers, shopify_json, shopify_order
+from tests.support import services
 from tests.support.broker import delete_prefix
+from tests.support.stores import KINDS, postgres_store, selected_kinds
 
 pytestmark = pytest.mark.slow
 
@@ -38,8 +40,17 @@ def _request(
         return json.loads(response.read() or b"null")
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+@pytest.fixture
+def _on_each_store() -> None:
+    """The stack below is started once per store, not once per test (see tests/e2e/conftest.py)."""
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    if request.param not in selected_kinds(request.config):
+        pytest.skip(f"--stores leaves out {request.param}")
     running = Stack.prepare(
         data_dir=Path(tmp_path_factory.mktemp("stack")), broker_prefix=f"t{uuid.uuid4().hex[:10]}"
     )
@@ -48,10 +59,19 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     running.env["LEDGERBRIDGE_ECONOMIC_BASE_URL"] = f"{running.url('sandbox')}/economic"
     for cause in ("CONTENTION", "LEDGER_UNAVAILABLE", "RATE_LIMITED", "UNEXPECTED"):
         running.env[f"LEDGERBRIDGE_RETRY_{cause}"] = "300ms, 600ms, 1200ms"
+    running.env["LEDGERBRIDGE_AMQP_URL"] = services.amqp_url()
+    databases = None
+    if request.param == "postgresql":
+        databases = asyncio.run(postgres_store())
+        for name, _, _, _, _ in PROCESSES[1:]:
+            url = asyncio.run(databases.url(name))
+            running.env[f"LEDGERBRIDGE_{name.upper()}_DATABASE_URL"] = url
     running.start()
     yield running
     running.stop()
-    asyncio.run(delete_prefix(AMQP_URL, running.env["LEDGERBRIDGE_BROKER_PREFIX"]))
+    asyncio.run(delete_prefix(services.amqp_url(), running.env["LEDGERBRIDGE_BROKER_PREFIX"]))
+    if databases is not None:
+        asyncio.run(databases.close())
 
 
 def _post_order(stack: Stack, email: str) -> str:

@@ -1,5 +1,7 @@
 """The whole system in one test process: four services on the real RabbitMQ, each with its own
-SQLite file, all booking into their own sandbox agreement (reached in-process over ASGI).
+database (a SQLite file, or a PostgreSQL database when the test runs on that store: see
+tests/support/stores.py), all booking into their own sandbox agreement (reached in-process over
+ASGI).
 
 Services run their real composition roots (bootstrap.py) and runtimes; only the HTTP servers
 are skipped: the test talks to each FastAPI app through httpx's ASGI transport.
@@ -10,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ from lb_inventory.settings import InventorySettings
 from lb_invoicing.bootstrap import bootstrap as invoicing_bootstrap
 from lb_invoicing.settings import InvoicingSettings
 from tests.platforms.factories import shopify_headers
+from tests.support.stores import Store
 
 ADMIN_TOKEN = "test-admin-token"
 TEST_RETRY = {
@@ -39,6 +42,20 @@ TEST_RETRY = {
     "ledger_call_backoff_ms": 20,
 }
 DEMO_SECRET = "demo-secret"
+
+#: The running test's store (set by the `store` fixture); None: SQLite files in the data dir.
+_test_store: Store | None = None
+
+
+@contextlib.contextmanager
+def default_store(store: Store) -> Iterator[None]:
+    """Make `running_system` use `store` unless it is given one."""
+    global _test_store
+    previous, _test_store = _test_store, store
+    try:
+        yield
+    finally:
+        _test_store = previous
 
 
 def common_settings(
@@ -63,6 +80,8 @@ def common_settings(
 class System:
     common: CommonSettings
     sandbox_app: Any
+    #: Where the services keep their data; None: a SQLite file each in the data dir.
+    store: Store | None = None
     runtimes: dict[str, ServiceRuntime] = field(default_factory=dict)
     apps: dict[str, httpx.AsyncClient] = field(default_factory=dict)
 
@@ -80,7 +99,8 @@ class System:
 
     async def start(self, *names: str) -> None:
         for name in names or ("ingest", "customers", "invoicing", "inventory"):
-            runtime = ServiceRuntime(self._parts(name))
+            url = await self.store.url(name) if self.store is not None else None
+            runtime = ServiceRuntime(self._parts(name, url))
             await runtime.start()
             self.runtimes[name] = runtime
             self.apps[name] = httpx.AsyncClient(
@@ -89,19 +109,27 @@ class System:
                 headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
             )
 
-    def _parts(self, name: str):
+    def _parts(self, name: str, database_url: str | None):
         c = self.common
         if name == "ingest":
             # Reconciliation asks the (sandbox) shop; tests of ingest alone run without one.
             shop = self.ledger_transport if self.sandbox_app is not None else None
-            return ingest_bootstrap(IngestSettings(common=c), shop_transport=shop)
+            return ingest_bootstrap(
+                IngestSettings(common=c, database_url=database_url), shop_transport=shop
+            )
         transport = self.ledger_transport
         if name == "customers":
-            return customers_bootstrap(CustomersSettings(common=c), ledger_transport=transport)
+            return customers_bootstrap(
+                CustomersSettings(common=c, database_url=database_url), ledger_transport=transport
+            )
         if name == "invoicing":
-            return invoicing_bootstrap(InvoicingSettings(common=c), ledger_transport=transport)
+            return invoicing_bootstrap(
+                InvoicingSettings(common=c, database_url=database_url), ledger_transport=transport
+            )
         return inventory_bootstrap(
-            InventorySettings(common=c), ledger_transport=transport, shop_transport=transport
+            InventorySettings(common=c, database_url=database_url),
+            ledger_transport=transport,
+            shop_transport=transport,
         )
 
     async def stop(self, *names: str) -> None:
@@ -172,7 +200,10 @@ async def running_system(
     *services: str,
     sandbox_settings: Any = None,
     common_overrides: dict[str, Any] | None = None,
+    store: Store | None = None,
 ) -> AsyncIterator[System]:
+    """The named services (default: all four) running until the block ends. Databases come from
+    `store`, else from the test's `store` fixture, else SQLite files in `data_dir`."""
     sandbox_app = None
     if set(services or ("customers",)) - {"ingest"}:  # only ledger-facing services need it
         from lb_sandbox.app import create_app
@@ -183,6 +214,7 @@ async def running_system(
             update=common_overrides or {}
         ),
         sandbox_app=sandbox_app,
+        store=store or _test_store,
     )
     try:
         await system.start(*services)

@@ -42,7 +42,10 @@ def test_message_table_names_who_sends_and_who_handles_each_event():
     assert rows["stock.shop_reported"]["produced"].startswith("ingest (")
     assert rows["order.ready"]["produced"].startswith("ingest (`orders.py`)")
     assert "every service (`lb_common/messaging.py`" in rows["order.failed"]["produced"]
-    assert "customers (`resolve.py` via `report_progress`)" in rows["order.progress"]["produced"]
+    assert (
+        "customers (`resolve.py` via `DatabaseUnitOfWork.progress`)"
+        in rows["order.progress"]["produced"]
+    )
     # A message nobody is bound for fails at publish (mandatory); one nobody sends is dead code.
     for key, row in rows.items():
         assert row["produced"] != "**none**", f"nothing sends {key}"

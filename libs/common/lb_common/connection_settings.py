@@ -11,11 +11,12 @@ from pydantic import BaseModel, ValidationError
 from sqlmodel import SQLModel
 
 from lb_common.db import Database
+from lb_common.unit_of_work import Sessions
 
 M = TypeVar("M", bound=BaseModel)
 
 
-async def load_settings(db: Database, table: type[SQLModel], model: type[M], connection: str) -> M:
+async def load_settings(db: Sessions, table: type[SQLModel], model: type[M], connection: str) -> M:
     """The connection's settings; a connection never configured gets the defaults."""
     async with db.session() as session:
         row = await session.get(table, connection)

@@ -182,11 +182,15 @@ class Database:
     @contextlib.asynccontextmanager
     async def write_connection(self) -> AsyncIterator[AsyncConnection]:
         """A connection in a write transaction (SQLite: queued, `BEGIN IMMEDIATE`); commits
-        when the block ends without error. For schema changes (see migrations.py)."""
+        when the block ends without error, then runs on_commit listeners. For Core statements
+        (leases, schema changes)."""
         async with contextlib.AsyncExitStack() as stack:
             if self._write_lock is not None:
                 await stack.enter_async_context(self._write_lock.held())
-            yield await stack.enter_async_context(self._write_engine.begin())
+            connection = await stack.enter_async_context(self._write_engine.begin())
+            yield connection
+            info = connection.sync_connection.info if connection.sync_connection else {}
+        self._committed(info)
 
     @contextlib.asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

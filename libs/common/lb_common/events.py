@@ -28,6 +28,28 @@ class MatchEvidence(BaseModel):
     value: str  # normalised as the customers service compares it ('jane@example.com')
 
 
+class ResolvedCustomer(BaseModel):
+    """The ledger customer as the customers service just read or wrote it: what a document
+    needs from it, so invoicing does not read the customer again. `read_at` says how fresh it
+    is; invoicing reads the customer itself when it is older than its cache allows."""
+
+    model_config = ConfigDict(frozen=True)
+    name: str
+    currency: str
+    group_number: int
+    payment_terms_number: int
+    vat_zone_number: int
+    layout_number: int | None = None
+    email: str | None = None
+    corporate_identification_number: str | None = None
+    ean: str | None = None
+    address: str | None = None
+    zip: str | None = None
+    city: str | None = None
+    country: str | None = None
+    read_at: datetime
+
+
 class CustomerResolved(Event):
     """customers → invoicing: the ledger customer the order will be invoiced to."""
 
@@ -37,6 +59,8 @@ class CustomerResolved(Event):
     created: bool = False
     # None: the default customer, or a link a person set; nothing to check the customer by.
     matched_on: MatchEvidence | None = None
+    # None: not read by customers this time (a known link); invoicing reads it (cached).
+    customer: ResolvedCustomer | None = None
 
 
 class BookedLine(BaseModel):

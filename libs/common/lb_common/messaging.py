@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -41,13 +41,12 @@ from lb_common.db import Database
 from lb_common.envelope import Envelope
 from lb_common.errors import Cause, PermanentError, TransientError
 from lb_common.events import OrderFailed, OrderProgress
+from lb_common.handlers import HandlerMap, Route, dispatch, routes
 from lb_common.logging import log_context
 from lb_common.metrics import MESSAGES_HANDLED, MESSAGES_PARKED, MESSAGES_RETRIED
 from lb_common.retry import RetrySchedules, describe_duration, read_counts, write_counts
 
 log = logging.getLogger(__name__)
-
-Handler = Callable[[Envelope], Awaitable[None]]
 
 ATTEMPT_HEADER = "x-lb-attempt"  # failed attempts so far, all causes together
 REASON_HEADER = "x-lb-reason"
@@ -185,7 +184,7 @@ class Consumer:
         db: Database,
         *,
         service: str,
-        handlers: Mapping[str, Handler],
+        handlers: HandlerMap,
         retry: RetrySchedules,
         delivery_limit: int,
         prefetch: int,
@@ -193,7 +192,7 @@ class Consumer:
         self._broker = broker
         self._db = db
         self._service = service
-        self._handlers = dict(handlers)
+        self._handlers = routes(handlers)  # by routing key
         self._retry = retry
         self._delivery_limit = delivery_limit
         self._prefetch = prefetch
@@ -300,7 +299,7 @@ class Consumer:
                 self._ids_in_flight.pop(envelope.message_id, None)
 
     async def _handle(
-        self, message: AbstractIncomingMessage, envelope: Envelope, handler: Handler
+        self, message: AbstractIncomingMessage, envelope: Envelope, handler: Route
     ) -> None:
         tracing.set_current(_header(message, "traceparent"))
         with log_context(order_key=envelope.order_key, correlation_id=envelope.correlation_id):
@@ -309,8 +308,8 @@ class Consumer:
                 await message.ack()
                 return
             try:
-                await handler(envelope)
-                await self._mark_handled(envelope)
+                # The typed event and a unit of work that commits the inbox row (handlers.py).
+                await dispatch(handler, envelope, self._db, self._service)
             except PermanentError as exc:
                 await self._fail(message, envelope, exc.reason, exc.detail, "permanent")
                 return
@@ -344,16 +343,6 @@ class Consumer:
     async def _seen(self, envelope: Envelope) -> bool:
         async with self._db.session() as session:
             return await inbox.already_handled(session, self._service, envelope.message_id)
-
-    async def _mark_handled(self, envelope: Envelope) -> None:
-        """Handlers record the inbox entry with their effect; this covers those without one."""
-        if await self._seen(envelope):
-            return
-        try:
-            async with self._db.transaction() as session:
-                inbox.mark_handled(session, self._service, envelope.message_id)
-        except IntegrityError:
-            pass  # recorded concurrently: the same outcome
 
     async def _retry_or_park(
         self,

@@ -9,8 +9,8 @@ Each service keeps its history in `lb_<service>/migrations/` (`env.py` calls `ru
 - SQLite: the upgrade runs in one `BEGIN IMMEDIATE` transaction, queued on the database's
   writer lock; another process on the same file waits on SQLite's busy timeout.
 
-Autogenerate (`scripts/new_migration.py`) sees only the service's tables plus `outbox` and
-`inbox`: every model shares `SQLModel.metadata`, and the others belong to other databases.
+Autogenerate (`scripts/new_migration.py`) sees only the service's tables plus `outbox`, `inbox`
+and `leases`: every model shares `SQLModel.metadata`, and the others belong to other databases.
 """
 
 from __future__ import annotations
@@ -33,11 +33,11 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
-from lb_common import inbox, outbox
+from lb_common import inbox, leases, outbox
 from lb_common.db import Database, UTCDateTime
 
 #: Tables every service has: the shared mechanisms.
-COMMON_TABLES: tuple[type[SQLModel], ...] = (outbox.OutboxMessage, inbox.InboxEntry)
+COMMON_TABLES: tuple[type[SQLModel], ...] = (outbox.OutboxMessage, inbox.InboxEntry, leases.Lease)
 
 # Alembic's `context` is one module-level proxy: upgrades in one process run one at a time.
 _process_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (

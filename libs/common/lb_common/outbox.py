@@ -4,6 +4,12 @@ publishes them with publisher confirms and marks them sent.
 Relay semantics: at-least-once. A crash after the broker's confirm and before `published_at` is
 written publishes the message again; consumers drop it through their inbox. A message that cannot
 be published (unroutable, broker down) is retried with backoff and never blocks the others.
+
+Several relays (replicas, or processes on one SQLite file) share the rows by claiming them: one
+short write transaction marks a batch `claimed_by` this relay `claimed_until` a deadline, the
+relay publishes with no transaction open, then a second short transaction records the outcome.
+Another relay skips claimed rows, so in normal operation a row is published once; the rows of a
+relay that died after claiming are claimed again once their deadline has passed.
 """
 
 from __future__ import annotations
@@ -13,12 +19,14 @@ import functools
 import json
 import logging
 import random
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Column, Connection, LargeBinary, Text, func, insert, update
+from sqlalchemy import Column, Connection, LargeBinary, Text, func, insert, literal, or_, update
 from sqlalchemy import select as core_select
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -50,6 +58,9 @@ class OutboxMessage(SQLModel, table=True):
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )
     last_error: str | None = None
+    #: The relay publishing the row (see the module's docstring), and until when it may.
+    claimed_by: str | None = None
+    claimed_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
 
 
 def outbox_row(envelope: Envelope) -> dict[str, Any]:
@@ -93,14 +104,27 @@ Publish = Callable[[str, bytes, str, dict[str, str]], Awaitable[None]]
 
 
 class OutboxRelay:
-    """Publishes pending outbox rows. Woken right after a commit that added rows, polls otherwise."""
+    """Publishes pending outbox rows. Woken right after a commit that added rows, polls otherwise.
+
+    `holder` names this relay in `claimed_by`; `claim_seconds` is how long its claim on a batch
+    lasts: far above a publish's time (milliseconds), and how long a dead relay's rows wait.
+    """
 
     def __init__(
-        self, db: Database, publish: Publish, *, batch_size: int = 100, poll_interval: float = 1.0
+        self,
+        db: Database,
+        publish: Publish,
+        *,
+        batch_size: int = 100,
+        poll_interval: float = 1.0,
+        holder: str | None = None,
+        claim_seconds: float = 30.0,
     ) -> None:
         self._db = db
         self._publish = publish
         self._batch_size = batch_size
+        self.holder = holder or f"relay-{uuid.uuid4().hex[:12]}"
+        self._claim_seconds = claim_seconds
         self._loop = WorkLoop(
             db,
             flag=_ADDED_FLAG,
@@ -114,29 +138,16 @@ class OutboxRelay:
 
     async def publish_pending(self) -> int:
         """Publish one batch of due messages; returns how many were published."""
-        table = OutboxMessage.__table__  # type: ignore[attr-defined]
-        # Plain rows, not ORM objects: the relay handles every message a service sends.
-        query = (
-            core_select(table.c.id, table.c.routing_key, table.c.body, table.c.message_id,
-                   table.c.headers, table.c.attempts)
-            .where(table.c.published_at.is_(None), table.c.next_attempt_at <= utcnow())
-            .order_by(table.c.id)
-            .limit(self._batch_size)
-        )  # fmt: skip
-        if self._db.is_sqlite:
-            # SQLite has one writer: never hold its lock while waiting on the broker. Two
-            # replicas may both publish a row; consumers drop the second through their inbox.
-            async with self._db.session() as session:
-                rows = list(await (await session.connection()).execute(query))
-            outcomes = await self._publish_all(rows)
-            await self._db.write_sync(functools.partial(_record, rows=rows, outcomes=outcomes))
-        else:
-            # PostgreSQL replicas split the pending rows between them with SKIP LOCKED.
-            async with self._db.transaction() as session:
-                connection = await session.connection()
-                rows = list(await connection.execute(query.with_for_update(skip_locked=True)))
-                outcomes = await self._publish_all(rows)
-                await connection.run_sync(_record, rows=rows, outcomes=outcomes)
+        rows = await self._db.write_sync(
+            functools.partial(
+                _claim, holder=self.holder, limit=self._batch_size, seconds=self._claim_seconds
+            )
+        )
+        if not rows:
+            return 0
+        # No transaction is open while the broker confirms: the claim keeps other relays off.
+        outcomes = await self._publish_all(rows)
+        await self._db.write_sync(functools.partial(_record, rows=rows, outcomes=outcomes))
         return sum(1 for error in outcomes if error is None)
 
     async def _publish_all(self, rows: list[Any]) -> list[str | None]:
@@ -185,12 +196,51 @@ def report_progress(
     )
 
 
+def _now(connection: Connection, plus: float = 0.0) -> ColumnElement[Any]:
+    # PostgreSQL's clock on PostgreSQL, where relays on several hosts compare claim deadlines.
+    if connection.dialect.name == "sqlite":
+        return literal(utcnow() + timedelta(seconds=plus), UTCDateTime)
+    return func.now() + timedelta(seconds=plus)
+
+
+def _claim(connection: Connection, *, holder: str, limit: int, seconds: float) -> list[Any]:
+    """Claim up to `limit` due rows that no live claim holds, in one statement; return them."""
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    now = _now(connection)
+    due = (
+        core_select(table.c.id)
+        .where(
+            table.c.published_at.is_(None),
+            table.c.next_attempt_at <= utcnow(),
+            or_(table.c.claimed_until.is_(None), table.c.claimed_until <= now),
+        )
+        .order_by(table.c.id)
+        .limit(limit)
+    )
+    if connection.dialect.name != "sqlite":
+        # Relays claiming at the same moment take different rows instead of waiting in line.
+        due = due.with_for_update(skip_locked=True)
+    # Plain rows, not ORM objects: the relay handles every message a service sends.
+    claimed = connection.execute(
+        update(table)
+        .where(table.c.id.in_(due.scalar_subquery()))
+        .values(claimed_by=holder, claimed_until=_now(connection, seconds))
+        .returning(table.c.id, table.c.routing_key, table.c.body, table.c.message_id,
+                   table.c.headers, table.c.attempts)
+    ).all()  # fmt: skip
+    return sorted(claimed, key=lambda row: row.id)
+
+
 def _record(connection: Connection, *, rows: list[Any], outcomes: list[str | None]) -> None:
     """Mark what was published; give what failed a later attempt, with backoff and jitter."""
     table = OutboxMessage.__table__  # type: ignore[attr-defined]
     sent = [row.id for row, error in zip(rows, outcomes, strict=True) if error is None]
     if sent:
-        connection.execute(update(table).where(table.c.id.in_(sent)).values(published_at=utcnow()))
+        connection.execute(
+            update(table)
+            .where(table.c.id.in_(sent))
+            .values(published_at=utcnow(), claimed_by=None, claimed_until=None)
+        )
     for row, error in zip(rows, outcomes, strict=True):
         if error is None:
             continue
@@ -203,5 +253,7 @@ def _record(connection: Connection, *, rows: list[Any], outcomes: list[str | Non
                 attempts=attempts,
                 last_error=error,
                 next_attempt_at=utcnow() + timedelta(seconds=delay),
+                claimed_by=None,
+                claimed_until=None,
             )
         )

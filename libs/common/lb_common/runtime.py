@@ -21,9 +21,10 @@ import uvicorn
 from fastapi import FastAPI
 from sqlmodel import SQLModel
 
-from lb_common import outbox, retention
+from lb_common import leases, outbox, retention
 from lb_common.db import Database
-from lb_common.messaging import Broker, Consumer, Handler
+from lb_common.handlers import HandlerMap
+from lb_common.messaging import Broker, Consumer
 from lb_common.migrations import COMMON_TABLES, migrate
 from lb_common.settings import CommonSettings
 
@@ -45,7 +46,8 @@ class ServiceParts:
     tables: Sequence[type[SQLModel]]
     #: The service's Alembic history (`lb_<service>/migrations`), upgraded to head at start.
     migrations: Path
-    handlers: dict[str, Handler]
+    #: Event class -> `handler(event, uow)` (lb_common/handlers.py).
+    handlers: HandlerMap
     app_factory: Callable[[], FastAPI]
     #: Jobs the HTTP app needs (e.g. ingest's webhook writer): run in every role.
     request_jobs: list[BackgroundJob] = field(default_factory=list)
@@ -67,6 +69,7 @@ class ServiceRuntime:
             parts.db,
             parts.broker.publish_event,
             poll_interval=0.05 if self.role == "worker" else 1.0,
+            holder=leases.new_holder(parts.name),
         )
         # Outbox, inbox and the service's own rules; run where the relay runs (not `web`).
         self.pruner = retention.pruner(parts.db, parts.name, parts.settings, parts.prune_rules)

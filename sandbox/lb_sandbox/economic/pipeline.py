@@ -124,6 +124,7 @@ class EconomicRoute(APIRoute):
             path = request.url.path.removeprefix(request.scope.get("root_path", "")).removeprefix(
                 PREFIX
             )
+            agreement.calls[f"{request.method} {self.path_format}"] += 1
             fired = faults.draw(request.method, path, token)
             refusal = _refusal(fired, agreement, cost)
             if refusal is not None:

@@ -6,6 +6,7 @@ atomically on the event loop and no locks are needed.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -51,6 +52,8 @@ class Agreement:
     next_entry_number: int = 1
     # Draft number → booked invoice number, to explain a second booking of the same draft.
     booked_drafts: dict[int, int] = field(default_factory=dict)
+    # "METHOD /path/{template}" → calls answered, refusals included (they cost the caller a call).
+    calls: Counter[str] = field(default_factory=Counter)
 
     def link(self, path: str) -> str:
         return f"{self.base_url}{path}"

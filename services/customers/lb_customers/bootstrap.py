@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from lb_common.admin import create_admin_app
 from lb_common.db import Database
+from lb_common.events import OrderReady
 from lb_common.messaging import Broker
 from lb_common.runtime import ServiceParts
 from lb_connectors.ledgers import LedgerDirectory
@@ -48,9 +49,7 @@ def bootstrap(
         broker=broker,
         tables=TABLES,
         migrations=Path(__file__).parent / "migrations",
-        handlers={
-            "order.ready": functools.partial(resolve.handle_order_ready, db=db, ledgers=ledgers)
-        },
+        handlers={OrderReady: functools.partial(resolve.handle_order_ready, ledgers=ledgers)},
         app_factory=app_factory,
         on_stop=[ledgers.aclose],
     )

@@ -9,13 +9,13 @@ from pydantic.alias_generators import to_snake
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import delete
 
-from lb_common import connection_settings, inbox
-from lb_common.db import Database, utcnow
-from lb_common.envelope import Envelope
+from lb_common import connection_settings
+from lb_common.db import utcnow
 from lb_common.errors import Contention, PermanentError
-from lb_common.events import CustomerResolved, MatchEvidence, OrderReady
+from lb_common.events import CustomerResolved, MatchEvidence, OrderReady, ResolvedCustomer
 from lb_common.orders import CanonicalOrder
-from lb_common.outbox import add_to_outbox, report_progress
+from lb_common.unit_of_work import Sessions, UnitOfWork
+from lb_connectors.economic.cache import LedgerCache
 from lb_connectors.economic.client import EconomicClient
 from lb_connectors.economic.errors import EconomicValidationError, blame_shop_fields
 from lb_connectors.economic.models import CustomerCreate, DeliveryLocationCreate
@@ -40,7 +40,6 @@ from lb_customers.store import (
     CustomerMerge,
 )
 
-SERVICE = "customers"
 # A claim older than this belongs to a worker that died; the next one takes over.
 CLAIM_TIMEOUT = timedelta(minutes=2)
 
@@ -59,18 +58,21 @@ def _evidence(key: MatchKey) -> MatchEvidence:
     return MatchEvidence(kind=key.kind, value=key.value)
 
 
-async def handle_order_ready(envelope: Envelope, *, db: Database, ledgers: LedgerDirectory) -> None:
-    order = envelope.parse(OrderReady).order
-    settings = await load_settings(db, envelope.connection)
-    client = ledgers.for_connection(envelope.connection)
-    resolution = await resolve(db, client, envelope.connection, order, settings)
+async def handle_order_ready(
+    event: OrderReady, uow: UnitOfWork, *, ledgers: LedgerDirectory
+) -> None:
+    order = event.order
+    connection = uow.message.connection
+    settings = await load_settings(uow, connection)
+    client = ledgers.for_connection(connection)
+    resolution = await resolve(uow, client, connection, order, settings)
 
-    async with db.transaction() as session:
+    async with uow.commit() as session:
         key = resolution.link_key
         if key is not None:
             await session.merge(
                 CustomerLink(
-                    connection=envelope.connection,
+                    connection=connection,
                     match_key=key,
                     customer_number=resolution.customer_number,
                     source=resolution.how,
@@ -78,43 +80,34 @@ async def handle_order_ready(envelope: Envelope, *, db: Database, ledgers: Ledge
             )
             await session.exec(
                 delete(CreationClaim).where(
-                    CreationClaim.connection == envelope.connection,  # type: ignore[arg-type]
+                    CreationClaim.connection == connection,  # type: ignore[arg-type]
                     CreationClaim.match_key == key,  # type: ignore[arg-type]
                 )
             )
-        add_to_outbox(
-            session,
-            Envelope.wrap(
-                CustomerResolved(
-                    order=order,
-                    customer_number=resolution.customer_number,
-                    created=resolution.how == "created",
-                    matched_on=resolution.matched_on,
-                ),
-                connection=envelope.connection,
-                order_key=envelope.order_key,
-                caused_by=envelope,
-            ),
+        uow.emit(
+            CustomerResolved(
+                order=order,
+                customer_number=resolution.customer_number,
+                created=resolution.how == "created",
+                matched_on=resolution.matched_on,
+                customer=carried_customer(client, resolution.customer_number),
+            )
         )
-        report_progress(
-            session,
-            service=SERVICE,
-            step="customer.resolved",
-            message=resolution.explanation,
-            details={"customer_number": resolution.customer_number, "how": resolution.how},
-            caused_by=envelope,
+        uow.progress(
+            "customer.resolved",
+            resolution.explanation,
+            {"customer_number": resolution.customer_number, "how": resolution.how},
         )
-        inbox.mark_handled(session, SERVICE, envelope.message_id)
 
 
-async def load_settings(db: Database, connection: str) -> CustomerSettings:
+async def load_settings(db: Sessions, connection: str) -> CustomerSettings:
     return await connection_settings.load_settings(
         db, CustomerConnectionSettings, CustomerSettings, connection
     )
 
 
 async def resolve(
-    db: Database,
+    db: Sessions,
     client: EconomicClient,
     connection: str,
     order: CanonicalOrder,
@@ -170,9 +163,13 @@ async def resolve(
     if default is not None:
         return Resolution(default.customer_number, "default", default.explanation, None)
 
-    await _claim(db, connection, link_key)
-    # Look again under the claim: a worker that held it before us may have just created it.
-    found = await _find_in_ledger(client, keys)
+    took_over = await _claim(db, connection, link_key)
+    # Look again under the claim: a worker that held it before us may have just created it. One
+    # that finished stored its link with the claim's release, so our database says so, at no
+    # call; only one that died holding the claim can have left a customer without a link.
+    found = await _linked_meanwhile(db, connection, keys[0])
+    if found is None and took_over:
+        found = await _find_in_ledger(client, keys)
     if found is not None:
         number, key = found
         return await _survivor(
@@ -194,6 +191,7 @@ async def resolve(
     except EconomicValidationError as exc:
         await _explain_taken_number(client, body)
         raise blame_shop_fields(exc, shop_fields(order, settings)) from exc
+    LedgerCache.of(client).remember_customer(created)
     return Resolution(
         created.customer_number,
         "created",
@@ -209,17 +207,55 @@ async def _find_in_ledger(
     client: EconomicClient, keys: tuple[MatchKey, ...]
 ) -> tuple[int, MatchKey] | None:
     """The first key that finds a ledger customer, and the customer's number."""
+    cache = LedgerCache.of(client)
     for key in keys:
         query = ledger_filter(key)
         if query is None:
             continue  # a key that only links (e.g. the shop's customer id)
-        number = pick_ledger_match(key, await client.find_customers(query))
+        candidates = await client.find_customers(query)
+        number = pick_ledger_match(key, candidates)
         if number is not None:
+            for customer in candidates:
+                if customer.customer_number == number:
+                    cache.remember_customer(customer)  # it travels in customer.resolved
             return number, key
     return None
 
 
-async def _survivor(db: Database, connection: str, found: Resolution) -> Resolution:
+async def _linked_meanwhile(
+    db: Sessions, connection: str, key: MatchKey
+) -> tuple[int, MatchKey] | None:
+    async with db.session() as session:
+        link = await session.get(CustomerLink, (connection, str(key)))
+    return None if link is None else (link.customer_number, key)
+
+
+def carried_customer(client: EconomicClient, number: int) -> ResolvedCustomer | None:
+    """The customer as this service read or wrote it within the cache's life, for invoicing:
+    found or created just now, or a known buyer seen recently. None: invoicing reads it."""
+    entry = LedgerCache.of(client).customers.entry(number)
+    if entry is None:
+        return None
+    customer, read_at = entry
+    return ResolvedCustomer(
+        name=customer.name,
+        currency=customer.currency,
+        group_number=customer.customer_group.customer_group_number,
+        payment_terms_number=customer.payment_terms.payment_terms_number,
+        vat_zone_number=customer.vat_zone.vat_zone_number,
+        layout_number=customer.layout.layout_number if customer.layout else None,
+        email=customer.email,
+        corporate_identification_number=customer.corporate_identification_number,
+        ean=customer.ean,
+        address=customer.address,
+        zip=customer.zip,
+        city=customer.city,
+        country=customer.country,
+        read_at=read_at,
+    )
+
+
+async def _survivor(db: Sessions, connection: str, found: Resolution) -> Resolution:
     """The surviving customer when the one found was merged away as a duplicate."""
     async with db.session() as session:
         merge = await session.get(CustomerMerge, (connection, found.customer_number))
@@ -247,7 +283,9 @@ async def _with_updates(
     """Write the fields the settings allow to update, when the order changes them."""
     if not settings.update_fields and settings.update_addresses == "off":
         return found
-    customer = await client.get_customer(found.customer_number)
+    customer = await client.get_customer(found.customer_number)  # fresh: it is compared
+    if customer is not None:
+        LedgerCache.of(client).remember_customer(customer)
     if customer is None:
         raise PermanentError(
             f"e-conomic customer {found.customer_number} no longer exists. Re-link the buyer "
@@ -258,7 +296,7 @@ async def _with_updates(
     if changes:
         merged = {**customer.to_create().model_dump(exclude_none=True), **changes}
         try:
-            await client.replace_customer(
+            replaced = await client.replace_customer(
                 customer.customer_number, CustomerCreate.model_validate(merged)
             )
         except EconomicValidationError as exc:
@@ -268,6 +306,7 @@ async def _with_updates(
                 if to_snake(path) in changes  # the rest is the ledger's own, not the shop's
             }
             raise blame_shop_fields(exc, written) from exc
+        LedgerCache.of(client).remember_customer(replaced)
         done.append(f"Updated {', '.join(sorted(changes))}.")
     if settings.update_addresses in ("shipping", "both"):
         existing = await client.list_delivery_locations(customer.customer_number)
@@ -296,7 +335,9 @@ async def _explain_taken_number(client: EconomicClient, body: CustomerCreate) ->
         )
 
 
-async def _claim(db: Database, connection: str, key: str) -> None:
+async def _claim(db: Sessions, connection: str, key: str) -> bool:
+    """Claim the creation of `key`'s customer; True when a dead worker's claim was taken over."""
+    took_over = False
     try:
         async with db.transaction() as session:
             claim = await session.get(CreationClaim, (connection, key))
@@ -308,6 +349,7 @@ async def _claim(db: Database, connection: str, key: str) -> None:
             if claim is not None:
                 claim.claimed_at = utcnow()  # its worker died: take over
                 session.add(claim)
+                took_over = True
             else:
                 session.add(CreationClaim(connection=connection, match_key=key))
     except IntegrityError as exc:
@@ -315,3 +357,4 @@ async def _claim(db: Database, connection: str, key: str) -> None:
             f"Another worker is creating the customer for {key}; looking again shortly.",
             retry_after=1,
         ) from exc
+    return took_over

@@ -9,8 +9,10 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
+from lb_common import leases
 from lb_common.admin import create_admin_app
 from lb_common.db import Database
+from lb_common.events import OrderFailed, OrderProgress
 from lb_common.messaging import Broker
 from lb_common.runtime import BackgroundJob, ServiceParts
 from lb_connectors.shops import ShopDirectory
@@ -48,14 +50,21 @@ def bootstrap(
 
     background: list[BackgroundJob] = [processor.run]
     if settings.reconcile_interval_seconds > 0:
+        # One replica at a time reconciles (whoever holds the lease; docs: lb_common/leases.py).
         background.append(
             functools.partial(
-                reconcile.run_periodically,
-                db,
-                writer,
-                connections,
-                shops,
-                settings.reconcile_interval_seconds,
+                leases.lead,
+                db=db,
+                name="ingest.reconcile",
+                holder=leases.new_holder(SERVICE),
+                job=functools.partial(
+                    reconcile.run_periodically,
+                    db,
+                    writer,
+                    connections,
+                    shops,
+                    settings.reconcile_interval_seconds,
+                ),
             )
         )
 
@@ -91,8 +100,8 @@ def bootstrap(
         tables=TABLES,
         migrations=Path(__file__).parent / "migrations",
         handlers={
-            "order.progress": functools.partial(consumers.handle_progress, db=db),
-            "order.failed": functools.partial(consumers.handle_failed, db=db),
+            OrderProgress: consumers.handle_progress,
+            OrderFailed: consumers.handle_failed,
         },
         app_factory=app_factory,
         request_jobs=[writer.run],

@@ -5,72 +5,69 @@ from __future__ import annotations
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from lb_common import inbox
-from lb_common.db import Database, utcnow
-from lb_common.envelope import Envelope
+from lb_common.db import utcnow
 from lb_common.events import OrderFailed, OrderProgress
+from lb_common.unit_of_work import UnitOfWork
 from lb_ingest import order_status
 from lb_ingest.order_status import OrderStatus
 from lb_ingest.store import Order
 from lb_ingest.timeline import add_entry
 
-SERVICE = "ingest"
 # A service's parking lot reports that an operator sent a parked message back, or dismissed it
 # (parking.py): either way its failure is behind it.
 OPERATOR_STEPS = frozenset({"parked.retried", "parked.dismissed"})
 
 
-async def handle_progress(envelope: Envelope, *, db: Database) -> None:
-    event = envelope.parse(OrderProgress)
-    if envelope.order_key is None:
+async def handle_progress(event: OrderProgress, uow: UnitOfWork) -> None:
+    msg = uow.message
+    if msg.order_key is None:
         return
-    async with db.transaction() as session:
+    async with uow.commit() as session:
         add_entry(
             session,
-            envelope.order_key,
+            msg.order_key,
             event.step,
             event.message,
             service=event.service,
             level="warning" if event.step == "retry" else "info",
             details=event.details,
-            at=envelope.occurred_at,
-            message_id=envelope.message_id,
+            at=msg.occurred_at,
+            message_id=msg.message_id,
         )
-        order = await _locked(session, envelope.order_key)
+        order = await _locked(session, msg.order_key)
         if order is not None:
             before = _status_of(order)
             if event.step in OPERATOR_STEPS:
                 key = order_status.problem_key(
                     event.service,
                     str(event.details.get("message_type", "")),
-                    envelope.causation_id,
+                    msg.causation_id,
                 )
-                after = order_status.close_problems(before, [key], envelope.occurred_at)
+                after = order_status.close_problems(before, [key], msg.occurred_at)
             else:
                 after = order_status.after_progress(
                     before,
                     service=event.service,
                     step=event.step,
                     details=event.details,
-                    at=envelope.occurred_at,
-                    caused_by=envelope.causation_id,
+                    at=msg.occurred_at,
+                    caused_by=msg.causation_id,
                 )
             if "customer_number" in event.details:
                 order.customer_number = int(event.details["customer_number"])
             if event.step in _INVOICE_STEPS and "booked_invoice_number" in event.details:
                 order.invoice_number = int(event.details["booked_invoice_number"])
             _save(session, order, before, after)
-        inbox.mark_handled(session, SERVICE, envelope.message_id)
 
 
-async def handle_failed(envelope: Envelope, *, db: Database) -> None:
-    event = envelope.parse(OrderFailed)
-    if envelope.order_key is None:
+async def handle_failed(event: OrderFailed, uow: UnitOfWork) -> None:
+    msg = uow.message
+    if msg.order_key is None:
         return
-    async with db.transaction() as session:
+    async with uow.commit() as session:
         add_entry(
             session,
-            envelope.order_key,
+            msg.order_key,
             f"{event.service}.failed",
             event.reason,
             service=event.service,
@@ -79,24 +76,23 @@ async def handle_failed(envelope: Envelope, *, db: Database) -> None:
                 "detail": event.detail,
                 "kind": event.kind,
                 "step": event.step,
-                "parked_message_id": envelope.causation_id,
+                "parked_message_id": msg.causation_id,
             },
-            at=envelope.occurred_at,
-            message_id=envelope.message_id,
+            at=msg.occurred_at,
+            message_id=msg.message_id,
         )
-        order = await _locked(session, envelope.order_key)
+        order = await _locked(session, msg.order_key)
         if order is not None:
             before = _status_of(order)
             after = order_status.after_failure(
                 before,
                 service=event.service,
                 message_type=event.step,
-                message_id=envelope.causation_id,
+                message_id=msg.causation_id,
                 reason=event.reason,
-                at=envelope.occurred_at,
+                at=msg.occurred_at,
             )
             _save(session, order, before, after)
-        inbox.mark_handled(session, SERVICE, envelope.message_id)
 
 
 _INVOICE_STEPS = frozenset({"invoice.booked", "payment.registered"})  # not a credit note's number

@@ -3,6 +3,14 @@ delivery is committed; a worker applies it to its order here, in batches, oldest
 
 Each batch is one transaction: the deliveries' outcomes, the orders, the timeline and the
 outbox change together, so a crash repeats a batch and never half-applies it.
+
+Several workers share the work:
+- PostgreSQL: a batch is claimed with `FOR UPDATE SKIP LOCKED` in the transaction that applies
+  it, so workers take different deliveries side by side. A claimed delivery is applied only if
+  no earlier delivery of its order is waiting outside the batch (held by another worker); it is
+  left for a later pass otherwise, so an order's deliveries are applied in arrival order.
+- SQLite: one writer at a time anyway; a batch re-checks under the write lock that its
+  deliveries are still waiting, so a second worker never applies one again.
 """
 
 from __future__ import annotations
@@ -54,6 +62,8 @@ class DeliveryProcessor:
 
     async def apply_received(self) -> int:
         """Apply one batch of received deliveries; returns how many."""
+        if not self._db.is_sqlite:
+            return await self._claim_and_apply()
         async with self._db.session() as session:
             connection = await session.connection()
             rows = (
@@ -68,6 +78,15 @@ class DeliveryProcessor:
             return 0
         batch = [(row._asdict(), await self._read(row._asdict())) for row in rows]
         return await self._db.write_sync(functools.partial(_apply_batch, batch=batch))
+
+    async def _claim_and_apply(self) -> int:
+        async with self._db.write_connection() as connection:
+            rows = list((await connection.execute(_claimable(self._batch_size))).all())
+            rows = await connection.run_sync(functools.partial(_in_order, rows=rows))
+            if not rows:
+                return 0
+            batch = [(row._asdict(), await self._read(row._asdict())) for row in rows]
+            return await connection.run_sync(functools.partial(_apply_batch, batch=batch))
 
     async def _read(self, delivery: dict[str, Any]) -> Arrival | str:
         """The delivery read again as it was on arrival, or why it can no longer be applied."""
@@ -85,6 +104,42 @@ class DeliveryProcessor:
         if isinstance(read, Arrival):
             return read
         return str(read.body.get("error", "the delivery can no longer be read"))
+
+
+def _claimable(limit: int) -> Any:
+    """The oldest waiting deliveries that no other worker holds, locked for this transaction."""
+    return (
+        select(_deliveries)
+        .where(_deliveries.c.outcome == "received")
+        .order_by(_deliveries.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+
+
+def _in_order(connection: Connection, *, rows: list[Any]) -> list[Any]:
+    """The claimed rows that may be applied now: none of them may overtake an earlier waiting
+    delivery of its order that another worker holds."""
+    claimed = {row.id for row in rows}
+    keys = {row.order_key for row in rows if row.order_key is not None}
+    if not keys:
+        return rows
+    waiting = connection.execute(
+        select(_deliveries.c.order_key, _deliveries.c.id).where(
+            _deliveries.c.outcome == "received",
+            _deliveries.c.order_key.in_(keys),
+            _deliveries.c.id < max(claimed),
+        )
+    ).all()
+    first_elsewhere: dict[str, int] = {}
+    for key, id_ in waiting:
+        if id_ not in claimed:
+            first_elsewhere[key] = min(id_, first_elsewhere.get(key, id_))
+    return [
+        row
+        for row in rows
+        if row.order_key is None or row.id < first_elsewhere.get(row.order_key, row.id + 1)
+    ]
 
 
 def _apply_batch(

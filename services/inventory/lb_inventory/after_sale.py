@@ -11,12 +11,12 @@ from decimal import Decimal
 
 from sqlmodel import col, select
 
-from lb_common import inbox
-from lb_common.db import Database, utcnow
-from lb_common.envelope import Envelope
+from lb_common.db import utcnow
 from lb_common.events import BookedLine, CreditNoteBooked, InvoiceBooked
-from lb_common.outbox import report_progress
+from lb_common.unit_of_work import UnitOfWork
 from lb_connectors.economic.client import EconomicClient
+from lb_connectors.economic.filters import Field, or_
+from lb_connectors.economic.models import Product
 from lb_connectors.ledgers import LedgerDirectory
 from lb_connectors.shopify_admin import ShopifyGraphQLClient
 from lb_connectors.shops import ShopDirectory
@@ -40,17 +40,27 @@ from lb_inventory.sync import (
     stocked_available,
 )
 
-SERVICE = "inventory"
 log = logging.getLogger("lb_inventory.after_sale")
 
 Levels = dict[str, tuple[Decimal | None, Decimal | None]]
+# Products per stock read: an invoice's lines fit in one, and the filter stays a short URL.
+READ_PER_CALL = 40
 
 
 async def _read_levels(client: EconomicClient, product_numbers: list[str]) -> Levels:
-    """(available, in stock) per product; (None, None) for one that keeps no stock."""
+    """(available, in stock) per product; (None, None) for one that keeps no stock or is gone.
+
+    One call for a document's products: `productNumber$eq:A$or:productNumber$eq:B...` on the
+    product list (e-conomic's `$in` takes numbers only, and product numbers are text)."""
+    found: dict[str, Product] = {}
+    for start in range(0, len(product_numbers), READ_PER_CALL):
+        chunk = product_numbers[start : start + READ_PER_CALL]
+        query = or_(*(Field("productNumber").eq(number) for number in chunk))
+        async for item in client.iter_products(filter=query):
+            found[item.product_number] = item  # string filters ignore case: exact only
     levels: Levels = {}
     for number in product_numbers:
-        product = await client.get_product(number)
+        product = found.get(number)
         available = stocked_available(product)
         in_stock = product.inventory.in_stock if product and product.inventory else None
         levels[number] = (available, in_stock if available is not None else None)
@@ -109,26 +119,25 @@ async def _push_changed(
 
 
 async def _follow(
-    envelope: Envelope,
+    uow: UnitOfWork,
     lines: tuple[BookedLine, ...],
     order_key: str,
     document: str,
     *,
-    db: Database,
     ledgers: LedgerDirectory,
     shops: ShopDirectory,
     locks: SyncLocks,
 ) -> None:
-    connection = envelope.connection
+    connection = uow.message.connection
     client = ledgers.for_connection(connection)
-    settings = await load_settings(db, connection)
+    settings = await load_settings(uow, connection)
     product_numbers = sorted({line.product_number for line in lines})
     booked = document == "sale"  # the invoice takes the order's units from the ledger
     outcome = Outcome()
     async with locks.push(connection):
         # Read and push under the lock: a reading taken earlier never overwrites a later one.
         levels = await _read_levels(client, product_numbers)
-        async with db.session() as session:
+        async with uow.session() as session:
             # The ledger's level now includes this order's units: they are held no longer.
             held = await held_per_sku(
                 session, connection, except_order=order_key if booked else None
@@ -150,7 +159,7 @@ async def _follow(
                 links, levels, held, differences, settings, shops.for_connection(connection)
             )
         now = utcnow()
-        async with db.transaction() as session:
+        async with uow.commit() as session:
             if booked:
                 await release(session, connection, order_key, "booked")
             for number, (available, in_stock) in levels.items():
@@ -199,12 +208,10 @@ async def _follow(
                     + ", ".join(kept)
                     + "."
                 )
-            report_progress(
-                session,
-                service=SERVICE,
-                step="stock.read",
-                message=message,
-                details={
+            uow.progress(
+                "stock.read",
+                message,
+                {
                     "levels": {n: str(a) for n, a in tracked.items()},
                     "held": {
                         sku: str(q)
@@ -215,51 +222,33 @@ async def _follow(
                     "differs": kept,
                     "skipped": outcome.skipped,
                 },
-                caused_by=envelope,
                 order_key=order_key,
             )
-            inbox.mark_handled(session, SERVICE, envelope.message_id)
     if outcome.skipped:
         log.warning("stock not set in the shop", extra={"data": {"skipped": outcome.skipped}})
 
 
 async def handle_invoice_booked(
-    envelope: Envelope,
+    event: InvoiceBooked,
+    uow: UnitOfWork,
     *,
-    db: Database,
     ledgers: LedgerDirectory,
     shops: ShopDirectory,
     locks: SyncLocks,
 ) -> None:
-    event = envelope.parse(InvoiceBooked)
     await _follow(
-        envelope,
-        event.lines,
-        event.order_key,
-        "sale",
-        db=db,
-        ledgers=ledgers,
-        shops=shops,
-        locks=locks,
+        uow, event.lines, event.order_key, "sale", ledgers=ledgers, shops=shops, locks=locks
     )
 
 
 async def handle_creditnote_booked(
-    envelope: Envelope,
+    event: CreditNoteBooked,
+    uow: UnitOfWork,
     *,
-    db: Database,
     ledgers: LedgerDirectory,
     shops: ShopDirectory,
     locks: SyncLocks,
 ) -> None:
-    event = envelope.parse(CreditNoteBooked)
     await _follow(
-        envelope,
-        event.lines,
-        event.order_key,
-        "credit note",
-        db=db,
-        ledgers=ledgers,
-        shops=shops,
-        locks=locks,
+        uow, event.lines, event.order_key, "credit note", ledgers=ledgers, shops=shops, locks=locks
     )

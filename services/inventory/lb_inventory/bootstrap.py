@@ -9,8 +9,10 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
+from lb_common import leases
 from lb_common.admin import create_admin_app
 from lb_common.db import Database
+from lb_common.events import CreditNoteBooked, InvoiceBooked, OrderUnitsHeld, ShopStockReported
 from lb_common.messaging import Broker
 from lb_common.runtime import ServiceParts
 from lb_connectors.ledgers import LedgerDirectory
@@ -52,13 +54,20 @@ def bootstrap(
         )
 
     async def scheduler(stopping: asyncio.Event) -> None:
-        await run_scheduler(
+        # One replica at a time runs the scheduled syncs (whoever holds the lease).
+        await leases.lead(
             stopping,
             db=db,
-            ledgers=ledgers,
-            shops=shops,
-            locks=locks,
-            check_seconds=settings.sync_check_seconds,
+            name="inventory.stock_sync",
+            holder=leases.new_holder(SERVICE),
+            job=functools.partial(
+                run_scheduler,
+                db=db,
+                ledgers=ledgers,
+                shops=shops,
+                locks=locks,
+                check_seconds=settings.sync_check_seconds,
+            ),
         )
 
     def app_factory() -> FastAPI:
@@ -82,19 +91,15 @@ def bootstrap(
         tables=TABLES,
         migrations=Path(__file__).parent / "migrations",
         handlers={
-            "invoice.booked": functools.partial(
-                after_sale.handle_invoice_booked, db=db, ledgers=ledgers, shops=shops, locks=locks
+            InvoiceBooked: functools.partial(
+                after_sale.handle_invoice_booked, ledgers=ledgers, shops=shops, locks=locks
             ),
-            "creditnote.booked": functools.partial(
-                after_sale.handle_creditnote_booked,
-                db=db,
-                ledgers=ledgers,
-                shops=shops,
-                locks=locks,
+            CreditNoteBooked: functools.partial(
+                after_sale.handle_creditnote_booked, ledgers=ledgers, shops=shops, locks=locks
             ),
-            "order.units_held": functools.partial(held_units.handle_units_held, db=db, locks=locks),
-            "stock.shop_reported": functools.partial(
-                shop_reported.handle_shop_reported, db=db, ledgers=ledgers, shops=shops, locks=locks
+            OrderUnitsHeld: functools.partial(held_units.handle_units_held, locks=locks),
+            ShopStockReported: functools.partial(
+                shop_reported.handle_shop_reported, ledgers=ledgers, shops=shops, locks=locks
             ),
         },
         app_factory=app_factory,

@@ -16,16 +16,14 @@ from decimal import Decimal
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from lb_common import inbox
-from lb_common.db import Database, utcnow
-from lb_common.envelope import Envelope
+from lb_common.db import utcnow
 from lb_common.events import OrderUnitsHeld
+from lb_common.unit_of_work import UnitOfWork
 from lb_inventory.domain import free_to_sell, level_differs
 from lb_inventory.holds import held_per_sku, release
 from lb_inventory.store import HeldOrder, MismatchRow, SkuLink
 from lb_inventory.sync import SyncLocks, set_level_mismatch
 
-SERVICE = "inventory"
 log = logging.getLogger("lb_inventory.held_units")
 
 
@@ -71,10 +69,9 @@ async def reconsider_differences(
             )
 
 
-async def handle_units_held(envelope: Envelope, *, db: Database, locks: SyncLocks) -> None:
-    event = envelope.parse(OrderUnitsHeld)
-    connection = envelope.connection
-    async with locks.push(connection), db.transaction() as session:
+async def handle_units_held(event: OrderUnitsHeld, uow: UnitOfWork, *, locks: SyncLocks) -> None:
+    connection = uow.message.connection
+    async with locks.push(connection), uow.commit() as session:
         row = await session.get(HeldOrder, (connection, event.order_key))
         stale = row is not None and (
             row.released_at is not None or (row.version is not None and event.version < row.version)
@@ -94,4 +91,3 @@ async def handle_units_held(envelope: Envelope, *, db: Database, locks: SyncLock
             await reconsider_differences(
                 session, connection, before | {line.sku for line in event.lines}
             )
-        inbox.mark_handled(session, SERVICE, envelope.message_id)

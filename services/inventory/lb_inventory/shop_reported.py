@@ -11,10 +11,9 @@ from decimal import Decimal
 
 from sqlmodel import select
 
-from lb_common import inbox
-from lb_common.db import Database, utcnow
-from lb_common.envelope import Envelope
+from lb_common.db import utcnow
 from lb_common.events import ShopStockReported
+from lb_common.unit_of_work import UnitOfWork
 from lb_connectors.ledgers import LedgerDirectory
 from lb_connectors.shops import ShopDirectory
 from lb_inventory.domain import Action, decide, expected_shop_level, free_to_sell, level_differs
@@ -29,31 +28,23 @@ from lb_inventory.sync import (
     stocked_available,
 )
 
-SERVICE = "inventory"
 log = logging.getLogger("lb_inventory.shop_reported")
 
 
-async def _done(db: Database, envelope: Envelope) -> None:
-    async with db.transaction() as session:
-        inbox.mark_handled(session, SERVICE, envelope.message_id)
-
-
 async def handle_shop_reported(
-    envelope: Envelope,
+    event: ShopStockReported,
+    uow: UnitOfWork,
     *,
-    db: Database,
     ledgers: LedgerDirectory,
     shops: ShopDirectory,
     locks: SyncLocks,
 ) -> None:
-    event = envelope.parse(ShopStockReported)
-    connection = envelope.connection
-    settings = await load_settings(db, connection)
+    connection = uow.message.connection
+    settings = await load_settings(uow, connection)
     if not settings.enabled or event.location_id != settings.location_id:
-        await _done(db, envelope)  # another location, or sync off: not ours to compare
-        return
+        return  # another location, or sync off: not ours to compare
     async with locks.push(connection):
-        async with db.session() as session:
+        async with uow.session() as session:
             link = (
                 await session.exec(
                     select(SkuLink).where(
@@ -68,7 +59,6 @@ async def handle_shop_reported(
             link.shop_reported_at is not None and event.updated_at <= link.shop_reported_at
         ):
             # Unknown item (the next catalogue scan reports it), or older than what we know.
-            await _done(db, envelope)
             return
         product = await ledgers.for_connection(connection).get_product(link.product_number)
         available = stocked_available(product)
@@ -100,7 +90,7 @@ async def handle_shop_reported(
             if link.sku in done.moved:
                 shop_level, action = done.moved[link.sku], Action.REPORT
         now = utcnow()
-        async with db.transaction() as session:
+        async with uow.commit() as session:
             row = await session.get(SkuLink, (connection, link.sku))
             if row is not None:
                 row.shop_reported_at = event.updated_at
@@ -127,7 +117,6 @@ async def handle_shop_reported(
                 ):
                     # The shop settled it by itself (or the ledger always wins).
                     await set_level_mismatch(session, connection, None, link.sku)
-            inbox.mark_handled(session, SERVICE, envelope.message_id)
     if pushed:
         log.info(
             "shop level set to the ledger's free figure",

@@ -26,6 +26,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from lb_common import connection_settings
 from lb_common.db import Database, utcnow
 from lb_common.errors import LedgerbridgeError
+from lb_common.unit_of_work import Sessions
 from lb_connectors.economic.client import EconomicClient
 from lb_connectors.economic.models import Product
 from lb_connectors.shopify_admin import ShopifyGraphQLClient, VariantStock
@@ -73,7 +74,7 @@ class SyncSetupError(LedgerbridgeError):
     """The connection's settings do not fit the shop (e.g. an unknown location)."""
 
 
-async def load_settings(db: Database, connection: str) -> StockSyncSettings:
+async def load_settings(db: Sessions, connection: str) -> StockSyncSettings:
     return await connection_settings.load_settings(
         db, StockConnectionSettings, StockSyncSettings, connection
     )

@@ -3,11 +3,17 @@
 The steps, each recorded in our database before the next call:
 
 1. intent: the link row exists (order key, customer) before anything is created.
-2. Look up the ledger by the order key (`references.other`) among booked invoices, then drafts:
-   an earlier attempt may have got further than our records say (its reply was lost).
+2. Only when the intent was there before this attempt (an earlier attempt's outcome is unknown:
+   it crashed, or a reply was lost): look up the ledger by the order key (`references.other`)
+   among booked invoices, then drafts, as it may have got further than our records say. A first
+   attempt cannot have left a document behind, as nothing is sent before its intent is
+   committed; it skips the two lookups.
 3. Create the draft (with an Idempotency-Key derived from the order key) → step drafted.
 4. Compare the ledger's total with the shop's; a difference above the tolerance stops here and
    leaves the draft for a bookkeeper.
+   Products, the customer and layouts come from the agreement's cache
+   (`lb_connectors.economic.cache`), the customer from customer.resolved when customers read it
+   just now; a refusal naming a cached one drops it and the message is retried.
 5. Book it (Idempotency-Key again). If booking fails because the draft is gone, look the booked
    invoice up by the order key before giving up.
 6. Step booked, `invoice.booked` and the timeline entry, in one transaction.
@@ -18,6 +24,7 @@ The steps, each recorded in our database before the next call:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -26,12 +33,19 @@ from lb_common import connection_settings, inbox
 from lb_common.db import Database, utcnow
 from lb_common.envelope import Envelope
 from lb_common.errors import PermanentError
-from lb_common.events import BookedLine, CustomerResolved, InvoiceBooked, MatchEvidence
+from lb_common.events import (
+    BookedLine,
+    CustomerResolved,
+    InvoiceBooked,
+    MatchEvidence,
+    ResolvedCustomer,
+)
 from lb_common.failpoints import failpoint
 from lb_common.identifiers import normalise_ean
 from lb_common.money import ZERO, round_2, vat_tolerance
 from lb_common.orders import CanonicalOrder
 from lb_common.outbox import add_to_outbox, report_progress
+from lb_connectors.economic.cache import CUSTOMER_SECONDS, CachedDataRefused, LedgerCache
 from lb_connectors.economic.client import EconomicClient
 from lb_connectors.economic.errors import EconomicValidationError, blame_shop_fields
 from lb_connectors.economic.models import (
@@ -44,6 +58,7 @@ from lb_connectors.economic.models import (
     CustomerPaymentEntry,
     CustomerRef,
     DraftInvoice,
+    DraftInvoiceCreate,
     JournalRef,
     ProductCreate,
     ProductGroupRef,
@@ -52,7 +67,14 @@ from lb_connectors.economic.models import (
 )
 from lb_connectors.ledgers import LedgerDirectory
 from lb_invoicing import store
-from lb_invoicing.documents import draft_body, recipient_ean, shop_fields
+from lb_invoicing.documents import (
+    customer_from_resolved,
+    draft_body,
+    draft_key,
+    line_products,
+    recipient_ean,
+    shop_fields,
+)
 from lb_invoicing.exactly_once import book_or_find, find_booked, find_draft
 from lb_invoicing.lines import InvoicePlan, plan_invoice, products_needed
 from lb_invoicing.policy import InvoiceSettings, PaymentRegistration
@@ -70,6 +92,11 @@ class Context:
     client: EconomicClient
     db: Database
     matched_on: MatchEvidence | None = None
+    carried: ResolvedCustomer | None = None  # the customer as customers read it, if it did
+
+    @property
+    def cache(self) -> LedgerCache:
+        return LedgerCache.of(self.client)
 
 
 async def handle_customer_resolved(
@@ -84,8 +111,9 @@ async def handle_customer_resolved(
         ledgers.for_connection(envelope.connection),
         db,
         event.matched_on,
+        event.customer,
     )
-    link = await _link_with_intent(ctx)
+    link, earlier_attempt = await _link_with_intent(ctx)
     failpoint("invoicing.after_intent")
     if link.step == store.BOOKED:
         registration = await _payment_due(ctx)
@@ -94,9 +122,9 @@ async def handle_customer_resolved(
         await _already_booked(ctx, link)
         return
 
-    booked = await find_booked(ctx.client, ctx.order.order_key)
+    booked = await find_booked(ctx.client, ctx.order.order_key) if earlier_attempt else None
     if booked is None:
-        draft = await _draft(ctx, link, settings)
+        draft = await _draft(ctx, link, settings, look_up=earlier_attempt)
         if not settings.book:
             await _leave_as_draft(ctx, draft)
             return
@@ -149,9 +177,12 @@ async def load_settings(db: Database, connection: str) -> InvoiceSettings:
     )
 
 
-async def _link_with_intent(ctx: Context) -> InvoiceLink:
+async def _link_with_intent(ctx: Context) -> tuple[InvoiceLink, bool]:
+    """The order's link, with its intent recorded; and whether an earlier attempt recorded it
+    (so what that attempt did in the ledger is unknown and must be looked up)."""
     async with ctx.db.transaction() as session:
         link = await session.get(InvoiceLink, ctx.order.order_key)
+        earlier_attempt = link is not None
         if link is None:
             link = InvoiceLink(
                 order_key=ctx.order.order_key,
@@ -167,14 +198,22 @@ async def _link_with_intent(ctx: Context) -> InvoiceLink:
             link.customer_number = ctx.customer_number
             link.updated_at = utcnow()
             session.add(link)
-        return link
+        return link, earlier_attempt
 
 
-async def _draft(ctx: Context, link: InvoiceLink, settings: InvoiceSettings) -> DraftInvoice:
-    draft = await find_draft(ctx.client, ctx.order.order_key, link.draft_invoice_number)
+async def _draft(
+    ctx: Context, link: InvoiceLink, settings: InvoiceSettings, *, look_up: bool
+) -> DraftInvoice:
+    draft = (
+        await find_draft(ctx.client, ctx.order.order_key, link.draft_invoice_number)
+        if look_up
+        else None
+    )
     if draft is None:
         recipient_ean(ctx.order)  # a mistyped EAN stops here, before anything is made
-        plan, layout, customer = await _plan(ctx, settings)
+        # A retry judges the customer on a fresh read: the ledger may have changed under a
+        # message that waited (see same_buyer.py); a first attempt uses what customers read.
+        plan, layout, customer, cached = await _plan(ctx, settings, fresh_customer=look_up)
         body = draft_body(
             ctx.order,
             customer,
@@ -187,9 +226,10 @@ async def _draft(ctx: Context, link: InvoiceLink, settings: InvoiceSettings) -> 
         )
         try:
             draft = await ctx.client.create_draft_invoice(
-                body, idempotency_key=f"{ctx.order.order_key}:draft"
+                body, idempotency_key=draft_key(ctx.order.order_key, body)
             )
         except EconomicValidationError as exc:
+            _drop_refused_cached(ctx, exc, body, cached)
             raise blame_shop_fields(exc, shop_fields(ctx.order)) from exc
         failpoint("invoicing.after_draft_created")
         await _progress(
@@ -209,23 +249,65 @@ async def _draft(ctx: Context, link: InvoiceLink, settings: InvoiceSettings) -> 
     return draft
 
 
-async def _plan(ctx: Context, settings: InvoiceSettings) -> tuple[InvoicePlan, int, Customer]:
-    customer = await _customer(ctx)  # first: it may not be the buyer any more
+@dataclass(frozen=True)
+class FromCache:
+    """What a draft was planned with that came from the cache rather than a read just now."""
+
+    products: frozenset[str]
+    customer: bool
+    layouts: bool
+
+
+async def _plan(
+    ctx: Context, settings: InvoiceSettings, *, fresh_customer: bool
+) -> tuple[InvoicePlan, int, Customer, FromCache]:
+    # First: it may not be the buyer any more.
+    customer, customer_cached = await _customer(ctx, fresh=fresh_customer)
     known = set()
+    cached_products = set()
     for number in products_needed(ctx.order, settings):
-        product = await ctx.client.get_product(number)
+        if ctx.cache.products.get(number) is not None:
+            cached_products.add(number)
+        product = await ctx.cache.product(ctx.client, number)
         if product is not None and not product.barred:
             known.add(number)
         elif product is None and settings.unknown_product == "create":
             known.add(await _create_product(ctx, number, settings))
     plan = plan_invoice(ctx.order, settings, frozenset(known))
     layout = settings.layout or (customer.layout.layout_number if customer.layout else None)
+    layouts_cached = False
     if layout is None:
-        layouts = await ctx.client.list_layouts()
+        layouts_cached = ctx.cache.layouts.get("all") is not None
+        layouts = await ctx.cache.layout_list(ctx.client)
         if not layouts:
             raise PermanentError("The e-conomic agreement has no invoice layout; create one.")
         layout = layouts[0].layout_number
-    return plan, layout, customer
+    return (
+        plan,
+        layout,
+        customer,
+        FromCache(frozenset(cached_products & known), customer_cached, layouts_cached),
+    )
+
+
+def _drop_refused_cached(
+    ctx: Context, exc: EconomicValidationError, body: DraftInvoiceCreate, cached: FromCache
+) -> None:
+    """A refusal that names a product, the customer or the layout we had from the cache: drop
+    it and retry (the retry reads it again). One read just now is refused for good."""
+    products = {i: n for i, n in line_products(body).items() if n in cached.products}
+    dropped = ctx.cache.forget_named_in(
+        exc,
+        products=products,
+        customer=ctx.customer_number if cached.customer else None,
+    )
+    if not cached.layouts:
+        dropped = [d for d in dropped if d != "layouts"]
+    if dropped:
+        raise CachedDataRefused(
+            f"e-conomic refused the draft over {', '.join(dropped)}, known from an earlier read "
+            f"({exc.reason}); read again, retrying."
+        ) from exc
 
 
 async def _create_product(ctx: Context, number: str, settings: InvoiceSettings) -> str:
@@ -277,8 +359,21 @@ async def _reference_person(ctx: Context, customer: Customer) -> int:
     return created.customer_contact_number
 
 
-async def _customer(ctx: Context) -> Customer:
-    customer = await ctx.client.get_customer(ctx.customer_number)
+async def _customer(ctx: Context, *, fresh: bool) -> tuple[Customer, bool]:
+    """The customer, and whether it came from the cache (or customer.resolved) rather than a
+    read just now (`fresh`: always a read just now)."""
+    carried = ctx.carried
+    if fresh:
+        ctx.cache.customers.forget(ctx.customer_number)
+    elif carried is not None and utcnow() - carried.read_at < timedelta(seconds=CUSTOMER_SECONDS):
+        ctx.cache.remember_customer(
+            customer_from_resolved(ctx.customer_number, carried), carried.read_at
+        )
+    cached = ctx.cache.customers.get(ctx.customer_number) is not None
+    customer = await ctx.cache.customer(ctx.client, ctx.customer_number)
+    if cached and customer is not None and other_buyers_detail(ctx.matched_on, customer):
+        ctx.cache.customers.forget(ctx.customer_number)  # judged on a fresh read, not the cache
+        customer, cached = await ctx.cache.customer(ctx.client, ctx.customer_number), False
     if customer is None:
         raise PermanentError(
             f"e-conomic customer {ctx.customer_number} no longer exists. Re-link the buyer "
@@ -300,7 +395,7 @@ async def _customer(ctx: Context) -> Customer:
             f"{ctx.envelope.connection}/{key} with customer_number {ctx.customer_number}) and "
             "replay the order."
         )
-    return customer
+    return customer, cached
 
 
 def _check_total(ctx: Context, draft: DraftInvoice, settings: InvoiceSettings) -> None:

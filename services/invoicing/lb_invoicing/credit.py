@@ -117,6 +117,9 @@ async def _credit(job: CreditJob, build: LineBuilder) -> None:
         )
         return
     invoice = BookedInvoice.model_validate(invoice_link.document)
+    # An intent from an earlier attempt: what it did in the ledger is unknown, look it up. A
+    # first attempt sent nothing before its intent was committed: nothing to find.
+    earlier_attempt = credit_link is not None
     if credit_link is None:
         async with job.db.transaction() as session:
             credit_link = CreditNoteLink(
@@ -127,9 +130,13 @@ async def _credit(job: CreditJob, build: LineBuilder) -> None:
             )
             session.add(credit_link)
 
-    booked = await find_booked(job.client, job.reference)
+    booked = await find_booked(job.client, job.reference) if earlier_attempt else None
     if booked is None:
-        draft = await find_draft(job.client, job.reference, credit_link.draft_invoice_number)
+        draft = (
+            await find_draft(job.client, job.reference, credit_link.draft_invoice_number)
+            if earlier_attempt
+            else None
+        )
         if draft is None:
             lines = build(invoice, invoice_link, settings)
             if not lines:

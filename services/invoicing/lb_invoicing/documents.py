@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from lb_common.db import utcnow
 from lb_common.errors import PermanentError
+from lb_common.events import ResolvedCustomer
 from lb_common.identifiers import NUMBER_FIX, ean_problem, normalise_ean
 from lb_common.orders import Address, CanonicalOrder
+from lb_connectors.economic import jsoncodec
 from lb_connectors.economic.errors import ShopField
 from lb_connectors.economic.models import (
     BookedInvoice,
     ContactRef,
     Customer,
+    CustomerGroupRef,
     CustomerRef,
     Delivery,
     DraftInvoiceCreate,
@@ -21,6 +26,7 @@ from lb_connectors.economic.models import (
     ProductRef,
     Recipient,
     References,
+    VatZoneRef,
 )
 from lb_invoicing.lines import InvoicePlan, PlannedLine
 
@@ -173,3 +179,39 @@ def draft_body(
         ),
         lines=_lines(plan.lines),
     )
+
+
+def customer_from_resolved(number: int, resolved: ResolvedCustomer) -> Customer:
+    """The ledger customer as customer.resolved carried it (customers read or wrote it)."""
+    return Customer(
+        customer_number=number,
+        name=resolved.name,
+        currency=resolved.currency,
+        customer_group=CustomerGroupRef(customer_group_number=resolved.group_number),
+        payment_terms=PaymentTermsRef(payment_terms_number=resolved.payment_terms_number),
+        vat_zone=VatZoneRef(vat_zone_number=resolved.vat_zone_number),
+        layout=LayoutRef(layout_number=resolved.layout_number)
+        if resolved.layout_number is not None
+        else None,
+        email=resolved.email,
+        corporate_identification_number=resolved.corporate_identification_number,
+        ean=resolved.ean,
+        address=resolved.address,
+        zip=resolved.zip,
+        city=resolved.city,
+        country=resolved.country,
+    )
+
+
+def line_products(body: DraftInvoiceCreate) -> dict[int, str]:
+    """Line index → product number, to tell which product a refusal of `lines[i]` names."""
+    return {i: line.product.product_number for i, line in enumerate(body.lines) if line.product}
+
+
+def draft_key(reference: str, body: DraftInvoiceCreate) -> str:
+    """The Idempotency-Key of a draft: the reference and a digest of the body. A resend of the
+    same body (a retry in the client) is answered from e-conomic's idempotency store; a changed
+    body (planned again after a refusal) is a new request, which e-conomic would refuse under
+    the old key. A retry in a later attempt looks the reference up before it creates (book.py)."""
+    digest = hashlib.sha256(jsoncodec.dumps(body.to_json_body()).encode()).hexdigest()[:16]
+    return f"{reference}:draft:{digest}"

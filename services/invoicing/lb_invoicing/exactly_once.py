@@ -1,8 +1,12 @@
 """The lookups that make a ledger document exist once, whatever was lost on the way.
 
 Every document carries a unique reference in `references.other` (the order key for an invoice,
-order key + refund id for a credit note). Before creating we look it up; when booking fails
-because the draft is gone, we look up the booked document before giving up.
+order key + refund id for a credit note). Before creating we look it up, when an earlier attempt
+may have left one behind: its intent row was there before this attempt began (it crashed, or its
+call failed without an answer). A first attempt skips the lookups: it commits its intent before
+it sends anything, so nothing of it can be in the ledger yet, and two attempts at once cannot
+both be first (the intent row's key is the reference). When booking fails because the draft is
+gone, we look up the booked document before giving up.
 """
 
 from __future__ import annotations

@@ -4,8 +4,10 @@ A customer number is only a number: when a ledger is restored from an older copy
 number the customers service resolved an order to can come to belong to someone else, and a
 message that waited (parked, then retried) would invoice the wrong person. The customers
 service says which of the buyer's details tied them to the customer (`matched_on`); before
-drafting, invoicing looks for that detail on the customer it fetches for the draft anyway, so
-the check costs no extra call.
+drafting, invoicing looks for that detail on the customer the draft is made with, so the check
+costs no extra call. On a first attempt that is the customer as customers just read it (or
+invoicing's cache); a retry reads it from the ledger again, so a message that waited is judged
+on the ledger as it is now.
 
 Checked are the details that name one buyer: e-mail address, CVR number and EAN number.
 A customer without the detail at all (created with it switched off, say) cannot be told apart

@@ -28,8 +28,8 @@ from typing import Any
 import pytest
 
 from scripts.stack import PROCESSES, ROOT
-from tests.conftest import AMQP_URL
 from tests.platforms.factories import shopify_headers, shopify_json, shopify_order
+from tests.support import services
 from tests.support.broker import delete_prefix, queue_depth
 
 pytestmark = pytest.mark.slow
@@ -134,7 +134,7 @@ def make_up(tmp_path: Path) -> Iterator[MakeUp]:
         yield running
     finally:
         running.stop()
-        asyncio.run(delete_prefix(AMQP_URL, prefix))
+        asyncio.run(delete_prefix(services.amqp_url(), prefix))
 
 
 def as_written(block: str, make_up: MakeUp) -> str:
@@ -224,7 +224,7 @@ def test_a_second_make_up_has_the_same_ledger_or_starts_clean_and_says_so(
     # and moves the old data aside rather than deleting it.
     (make_up.data_dir / "sandbox-ledger.json").unlink()
     prefix = make_up.env["LEDGERBRIDGE_BROKER_PREFIX"]
-    assert asyncio.run(queue_depth(AMQP_URL, f"{prefix}.invoicing.parked")) == 1
+    assert asyncio.run(queue_depth(services.amqp_url(), f"{prefix}.invoicing.parked")) == 1
     said = make_up.start()
     assert "starting clean" in said and "deleted" in said, said
     [aside] = [p for p in make_up.workdir.iterdir() if p.name.startswith("data.")]

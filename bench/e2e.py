@@ -1,0 +1,316 @@
+"""Benchmark: paid orders from webhook to booked invoice through the whole stack, and what each
+order costs in e-conomic calls.
+
+    .venv/bin/python bench/e2e.py [--orders 600] [--rate 5] [--orders-per-buyer 3]
+
+Starts the four services and the sandbox as separate processes, the way `make up` does
+(scripts/stack.py; fresh data dir, own broker prefix, ports 181xx so a running `make up` is left
+alone, the sandbox's ledger in memory only), then posts signed Shopify `orders/paid` webhooks from this process, twice:
+
+1. steady: `--rate` orders per second;
+2. flat out: as fast as ingest accepts them (32 at a time).
+
+In each phase every buyer orders `--orders-per-buyer` times: first one order from each new buyer,
+then the returning buyers' orders, each group waited for until booked, so the ledger calls of a
+new and of a returning buyer's order are counted apart (the sandbox counts calls per endpoint:
+GET /_sandbox/agreements/{token}/calls).
+
+Prints per phase: orders/s booked (first webhook to last `invoice.booked`), webhook → booked
+p50/p99 (until the `invoice.booked` message reaches a queue of our own), e-conomic calls per
+order by endpoint, CPU seconds and RSS per service process, and the agreement's own ceiling:
+orders/s its token bucket allows at our calls per order (e-conomic: 10,000 tokens per 60 s, 3 per
+call) and orders/day under the 50,000 calls/day fair use. Stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aio_pika
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from demo import danish_order  # noqa: E402
+from stack import PROCESSES, Stack, delete_broker_objects, say  # noqa: E402
+
+SECRET = "bench-secret"
+SHOP = "bench-e2e.myshopify.com"
+GRANT = "demo"
+PORT_BASE = 18100  # sandbox 18100, ingest 18101, ... inventory 18104
+PRODUCTS = [f"BENCH-{i:03d}" for i in range(20)]
+TOKENS_PER_MINUTE, CALL_COST, CALLS_PER_DAY = 10_000, 3, 50_000  # e-conomic's, as the sandbox
+CONCURRENCY = 32
+
+
+@dataclass
+class Phase:
+    name: str
+    posted: dict[str, float] = field(default_factory=dict)  # order key → when posted
+    booked: dict[str, float] = field(default_factory=dict)  # order key → invoice.booked seen
+    calls: dict[str, Counter[str]] = field(default_factory=dict)  # group → endpoint → calls
+    orders: dict[str, int] = field(default_factory=dict)  # group → orders
+    cpu: dict[str, float] = field(default_factory=dict)
+    rss: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def order_body(phase: int, buyer: int, visit: int) -> bytes:
+    order_id = 5_000_000 + phase * 1_000_000 + visit * 100_000 + buyer
+    sku = PRODUCTS[(buyer + visit) % len(PRODUCTS)]
+    body = danish_order(
+        order_id, 10_000 + order_id % 1_000_000, f"buyer{phase}-{buyer}@example.com",
+        "Bench", f"Buyer {buyer}", [(sku, f"Bench product {sku}", 1, "125.00")],
+    )  # fmt: skip
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def headers(body: bytes) -> dict[str, str]:
+    signature = base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
+    return {
+        "Content-Type": "application/json",
+        "X-Shopify-Topic": "orders/paid",
+        "X-Shopify-Hmac-Sha256": signature,
+        "X-Shopify-Shop-Domain": SHOP,
+        "X-Shopify-API-Version": "2025-01",
+        "X-Shopify-Webhook-Id": str(uuid.uuid4()),
+    }
+
+
+class BookedWatcher:
+    """Our own queue on the stack's exchange, bound to invoice.booked: when each order booked."""
+
+    def __init__(self, amqp_url: str, prefix: str) -> None:
+        self.amqp_url, self.prefix = amqp_url, prefix
+        self.seen: dict[str, float] = {}
+        self._connection: aio_pika.abc.AbstractRobustConnection | None = None
+
+    async def start(self) -> None:
+        self._connection = await aio_pika.connect_robust(self.amqp_url)
+        channel = await self._connection.channel()
+        exchange = await channel.declare_exchange(
+            f"{self.prefix}.events", aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        queue = await channel.declare_queue(f"{self.prefix}.bench-booked", auto_delete=True)
+        await queue.bind(exchange, "invoice.booked")
+        await queue.consume(self._on_message, no_ack=True)
+
+    async def _on_message(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        key = json.loads(message.body)["payload"]["order_key"]
+        self.seen.setdefault(key, time.perf_counter())
+
+    async def wait_for(self, keys: list[str], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while any(k not in self.seen for k in keys):
+            if time.monotonic() > deadline:
+                missing = [k for k in keys if k not in self.seen]
+                raise SystemExit(f"{len(missing)} orders not booked within {timeout:.0f} s")
+            await asyncio.sleep(0.05)
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+
+
+async def ledger_calls(http: httpx.AsyncClient, sandbox: str) -> Counter[str]:
+    answer = (await http.get(f"{sandbox}/_sandbox/agreements/{GRANT}/calls")).json()
+    return Counter(answer["calls"])
+
+
+async def settled_calls(http: httpx.AsyncClient, sandbox: str) -> Counter[str]:
+    """The counts once the stock reads after the last booking are done (no change for 1 s)."""
+    last = await ledger_calls(http, sandbox)
+    for _ in range(60):
+        await asyncio.sleep(1.0)
+        now = await ledger_calls(http, sandbox)
+        if now == last:
+            return now
+        last = now
+    return last
+
+
+async def post_group(
+    http: httpx.AsyncClient, ingest: str, bodies: list[bytes], rate: float | None, phase: Phase
+) -> list[str]:
+    keys: list[str] = []
+    started = time.perf_counter()
+    limit = asyncio.Semaphore(CONCURRENCY)
+
+    async def post(i: int, body: bytes) -> None:
+        if rate is not None:
+            await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
+        async with limit:
+            sent = time.perf_counter()
+            response = await http.post(
+                f"{ingest}/webhooks/shopify/demo", content=body, headers=headers(body)
+            )
+            if response.status_code != 200:
+                raise SystemExit(f"ingest answered {response.status_code}: {response.text}")
+            key = response.json()["order_key"]
+            phase.posted[key] = sent
+            keys.append(key)
+
+    await asyncio.gather(*(post(i, b) for i, b in enumerate(bodies)))
+    return keys
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+async def run_phase(
+    number: int,
+    name: str,
+    stack: Stack,
+    watcher: BookedWatcher,
+    http: httpx.AsyncClient,
+    *,
+    orders: int,
+    per_buyer: int,
+    rate: float | None,
+) -> Phase:
+    phase = Phase(name)
+    buyers = orders // per_buyer
+    groups = [("new buyer", [order_body(number, b, 0) for b in range(buyers)])]
+    groups.append(
+        (
+            "returning buyer",
+            [order_body(number, b, v) for v in range(1, per_buyer) for b in range(buyers)],
+        )
+    )
+    pids = {n: p.pid for n, p in stack.processes.items()}
+    cpu_before = {n: cpu_seconds(pid) for n, pid in pids.items()}
+    started = time.perf_counter()
+    for group, bodies in groups:
+        before = await settled_calls(http, stack.url("sandbox"))
+        keys = await post_group(http, stack.url("ingest"), bodies, rate, phase)
+        await watcher.wait_for(keys, timeout=120 + len(keys) / 2)
+        after = await settled_calls(http, stack.url("sandbox"))
+        phase.calls[group] = after - before
+        phase.orders[group] = len(bodies)
+    phase.seconds = max(watcher.seen[k] for k in phase.posted) - started
+    phase.booked = {k: watcher.seen[k] for k in phase.posted}
+    phase.cpu = {n: cpu_seconds(pid) - cpu_before[n] for n, pid in pids.items()}
+    phase.rss = {n: rss_kib(pid) for n, pid in pids.items()}
+    return phase
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, int(len(ordered) * share) - 1)]
+
+
+def report(phase: Phase) -> None:
+    total_orders = sum(phase.orders.values())
+    latencies = [phase.booked[k] - phase.posted[k] for k in phase.posted]
+    # Each group waits for the one before, so the rate is over the time spent in each.
+    print(f"\n== {phase.name}: {total_orders} orders ==")
+    print(
+        f"booked {total_orders / phase.seconds:6.1f} orders/s   webhook → booked "
+        f"p50 {statistics.median(latencies) * 1000:5.0f} ms   "
+        f"p99 {percentile(latencies, 0.99) * 1000:5.0f} ms"
+    )
+    all_calls: Counter[str] = Counter()
+    for group, calls in phase.calls.items():
+        all_calls += calls
+        n = phase.orders[group]
+        print(f"e-conomic calls per order, {group} ({n} orders): {sum(calls.values()) / n:.2f}")
+        for endpoint, count in sorted(calls.items(), key=lambda item: -item[1]):
+            print(f"    {count / n:6.2f}  {endpoint}")
+    per_order = sum(all_calls.values()) / total_orders
+    print(f"e-conomic calls per order, all: {per_order:.2f}")
+    calls_per_second = TOKENS_PER_MINUTE / CALL_COST / 60
+    print(
+        f"the agreement's ceiling at {per_order:.2f} calls/order: "
+        f"{calls_per_second / per_order:.1f} orders/s ({TOKENS_PER_MINUTE:,} tokens/60 s, "
+        f"{CALL_COST} per call), {CALLS_PER_DAY / per_order:,.0f} orders/day "
+        f"({CALLS_PER_DAY:,} calls/day fair use)"
+    )
+    for name, seconds in phase.cpu.items():
+        print(
+            f"    {name:<10} CPU {seconds:6.1f} s ({seconds * 1000 / total_orders:5.1f} ms/order)"
+            f"   RSS {phase.rss[name] / 1024:6.1f} MiB"
+        )
+
+
+async def seed(http: httpx.AsyncClient, sandbox: str) -> None:
+    products = [{"number": n, "name": f"Bench product {n}", "price": "100.00",
+                 "stock": "1000000"} for n in PRODUCTS]  # fmt: skip
+    response = await http.post(f"{sandbox}/_sandbox/agreements/{GRANT}/products", json=products)
+    response.raise_for_status()
+
+
+async def bench(stack: Stack, args: argparse.Namespace) -> None:
+    amqp_url = stack.env.get("LEDGERBRIDGE_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    watcher = BookedWatcher(amqp_url, stack.env["LEDGERBRIDGE_BROKER_PREFIX"])
+    await watcher.start()
+    try:
+        limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+        async with httpx.AsyncClient(timeout=30, limits=limits) as http:
+            await seed(http, stack.url("sandbox"))
+            # Warm up (imports, first connections, reference data) outside the figures.
+            await run_phase(0, "warm-up", stack, watcher, http, orders=3, per_buyer=3, rate=None)
+            phases = [("steady", args.rate), ("flat out", None)]
+            for number, (name, rate) in enumerate(phases, start=1):
+                label = f"{name} ({rate:g} orders/s)" if rate else name
+                report(
+                    await run_phase(
+                        number, label, stack, watcher, http,
+                        orders=args.orders, per_buyer=args.orders_per_buyer, rate=rate,
+                    )
+                )  # fmt: skip
+    finally:
+        await watcher.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--orders", type=int, default=600, help="orders per phase")
+    parser.add_argument("--rate", type=float, default=5.0, help="steady phase, orders/s")
+    parser.add_argument("--orders-per-buyer", type=int, default=3)
+    args = parser.parse_args()
+    os.environ.setdefault("LEDGERBRIDGE_LOG_LEVEL", "WARNING")
+    os.environ["LEDGERBRIDGE_DEMO_SHOPIFY_SECRET"] = SECRET
+    for offset, (_, _, variable, _, _) in enumerate(PROCESSES):
+        os.environ.setdefault(variable, str(PORT_BASE + offset))
+    tmp = tempfile.mkdtemp(prefix="ledgerbridge-bench-")
+    stack = Stack.prepare(data_dir=Path(tmp), broker_prefix=f"bench-e2e-{uuid.uuid4().hex[:8]}")
+    # The sandbox in memory: saving its whole ledger after every write (what `make up` does, so
+    # a restart keeps it) costs the stand-in, not us, more with every order.
+    stack.env.pop("LEDGERBRIDGE_SANDBOX_STATE_FILE", None)
+    say(f"{args.orders} orders per phase, {os.cpu_count()} cores; data and logs in {tmp}")
+    stack.start()
+    try:
+        asyncio.run(bench(stack, args))
+    finally:
+        stack.stop()
+        delete_broker_objects(stack)
+    shutil.rmtree(tmp)  # kept when the run failed, for its logs
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,206 @@
+"""Leases: a named claim that one holder has until it expires, shared by every replica of a
+service through its database (table `leases`).
+
+Every change is one conditional statement (compare-and-set), never a read followed by a write,
+so two replicas racing for a lease cannot both get it:
+
+- `acquire(db, name, holder, ttl)`: take the lease if nobody holds it, its holder's time is up,
+  or `holder` already has it (then it is extended). True if `holder` now holds it.
+- `renew(db, name, holder, ttl)`: extend it, only if `holder` still holds it.
+- `release(db, name, holder)`: give it up, only if `holder` holds it.
+
+A holder that dies stops renewing; a live replica takes the lease over once it expires, i.e.
+within `ttl` seconds. Pick `ttl` well above how long a renewal can take (a few seconds) and well
+below how long a successor may wait.
+
+Clocks: on PostgreSQL the expiry is set and compared by the database's clock, so replicas on
+hosts whose clocks disagree still agree on it. On SQLite every replica shares one host's clock.
+
+`run_holding` runs one piece of work under a lease (renewed in the background, the work
+cancelled if the lease cannot be renewed in time) and `lead` keeps a long-running job on one
+replica at a time (the periodic jobs: `lb_ingest.reconcile`, inventory's stock sync).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import socket
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import Column, String, delete, func, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Field, SQLModel
+
+from lb_common.db import Database, UTCDateTime, utcnow
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class Lease(SQLModel, table=True):
+    __tablename__ = "leases"
+
+    name: str = Field(sa_column=Column(String, primary_key=True))
+    holder: str = Field(sa_column=Column(String, nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+_leases = Lease.__table__  # type: ignore[attr-defined]
+
+
+def new_holder(service: str) -> str:
+    """A holder name unique to this process and call, readable in the table: who holds what."""
+    return f"{service}@{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _now(db: Database) -> ColumnElement[Any]:
+    return literal(utcnow(), UTCDateTime) if db.is_sqlite else func.now()
+
+
+def _until(db: Database, ttl: float) -> ColumnElement[Any]:
+    if db.is_sqlite:
+        return literal(utcnow() + timedelta(seconds=ttl), UTCDateTime)
+    return func.now() + timedelta(seconds=ttl)
+
+
+async def acquire(db: Database, name: str, holder: str, ttl: float) -> bool:
+    """Take (or extend) the lease `name` for `ttl` seconds. True if `holder` holds it now."""
+    dialect = postgresql if not db.is_sqlite else sqlite
+    statement = dialect.insert(_leases).values(name=name, holder=holder, expires_at=_until(db, ttl))
+    statement = statement.on_conflict_do_update(
+        index_elements=[_leases.c.name],
+        set_={"holder": holder, "expires_at": _until(db, ttl)},
+        # The compare of compare-and-set: only a free lease, or our own, changes hands.
+        where=(_leases.c.holder == holder) | (_leases.c.expires_at <= _now(db)),
+    ).returning(_leases.c.holder)
+    async with db.write_connection() as connection:
+        taken = (await connection.execute(statement)).first()
+    return taken is not None
+
+
+async def renew(db: Database, name: str, holder: str, ttl: float) -> bool:
+    """Extend the lease by `ttl` seconds from now, if `holder` still holds it."""
+    async with db.write_connection() as connection:
+        result = await connection.execute(
+            update(_leases)
+            .where(_leases.c.name == name, _leases.c.holder == holder)
+            .values(expires_at=_until(db, ttl))
+        )
+    return bool(result.rowcount)
+
+
+async def release(db: Database, name: str, holder: str) -> bool:
+    """Give the lease up (a successor need not wait for it to expire), if `holder` holds it."""
+    async with db.write_connection() as connection:
+        result = await connection.execute(
+            delete(_leases).where(_leases.c.name == name, _leases.c.holder == holder)
+        )
+    return bool(result.rowcount)
+
+
+async def holder_of(db: Database, name: str) -> str | None:
+    """Who holds `name` now (None if nobody, or the holder's time is up)."""
+    async with db.engine.connect() as connection:
+        row = (
+            await connection.execute(
+                select(_leases.c.holder).where(
+                    _leases.c.name == name, _leases.c.expires_at > _now(db)
+                )
+            )
+        ).first()
+    return None if row is None else str(row.holder)
+
+
+class LeaseLost(Exception):
+    """The lease could not be renewed before it ran out: the work under it was stopped."""
+
+
+async def run_holding(
+    db: Database,
+    name: str,
+    holder: str,
+    work: Callable[[], Awaitable[T]],
+    *,
+    ttl: float = 15.0,
+) -> tuple[bool, T | None]:
+    """Run `work` if `holder` gets the lease `name`; returns (ran, its result).
+
+    The lease is renewed every ttl/3 while the work runs and released when it ends. If it has
+    not been renewed for 2/3 of `ttl` (database unreachable, or taken over), the work is
+    cancelled and `LeaseLost` raised: before the lease can expire, so that a successor never
+    works alongside it.
+    """
+    if not await acquire(db, name, holder, ttl):
+        return False, None
+    task = asyncio.ensure_future(work())
+    try:
+        await _keep(db, name, holder, ttl, task)
+        return True, task.result()
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        with contextlib.suppress(Exception):
+            await release(db, name, holder)
+
+
+async def _keep(
+    db: Database, name: str, holder: str, ttl: float, task: asyncio.Future[Any]
+) -> None:
+    """Renew the lease until `task` ends; cancel it if the lease slips."""
+    loop = asyncio.get_running_loop()
+    renewed = loop.time()  # when the last successful renewal was sent
+    while True:
+        done, _ = await asyncio.wait({task}, timeout=ttl / 3)
+        if done:
+            return
+        sent = loop.time()
+        try:
+            still = await renew(db, name, holder, ttl)
+        except Exception:
+            log.warning("renewing lease %s failed", name, exc_info=True)
+            still = None
+        if still:
+            renewed = sent
+        elif still is False or loop.time() - renewed > ttl * 2 / 3:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+            raise LeaseLost(f"lease {name!r} was lost by {holder}")
+
+
+Job = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+
+
+async def lead(
+    stop: asyncio.Event,
+    db: Database,
+    name: str,
+    holder: str,
+    job: Job,
+    *,
+    ttl: float = 15.0,
+) -> None:
+    """Run `job` on one replica at a time: whoever holds the lease `name` runs it, the others
+    try to take it over every ttl/3 (jittered, so replicas do not knock in step). A successor
+    starts within `ttl` of the leader's death. For periodic jobs: `job(stop)` loops until `stop`
+    is set; it is cancelled if this replica loses the lease."""
+    while not stop.is_set():
+        try:
+            await run_holding(db, name, holder, lambda: job(stop), ttl=ttl)
+        except LeaseLost:
+            log.warning("lost the lead of %s; another replica takes over", name)
+        except Exception:  # the job or the database failed: try again, do not die
+            log.exception("%s failed", name)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=ttl / 3 * random.uniform(0.5, 1.5))

@@ -1,0 +1,144 @@
+"""What an order costs in e-conomic calls (the agreement's budget is shared and limited), and
+that the reads we save never cost correctness: a lost reply still makes one document, and a
+product that changed in the ledger after we cached it still ends in a booked invoice.
+
+Calls are counted by the sandbox per endpoint (GET /_sandbox/agreements/{token}/calls).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.platforms.factories import shopify_json, shopify_order
+from tests.support.system import System, running_system
+
+
+@pytest.fixture
+async def system(amqp_url, broker_prefix, tmp_path) -> AsyncIterator[System]:
+    async with running_system(amqp_url, broker_prefix, tmp_path) as running:
+        yield running
+
+
+async def _calls(system: System) -> Counter[str]:
+    async with system.sandbox() as sandbox:
+        answer = await sandbox.get(f"/_sandbox/agreements/{system.grant}/calls")
+    answer.raise_for_status()
+    return Counter(answer.json()["calls"])
+
+
+async def _order(system: System, email: str, sku: str = "MUG-BLACK") -> str:
+    body = shopify_json(
+        shopify_order(lines=[{"sku": sku, "title": "Mug", "price": "75.00"}], email=email)
+    )
+    answer = await system.post_shopify("orders/paid", body)
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["order_key"])
+
+
+async def _booked_and_stock_read(system: System, key: str) -> dict:
+    """Booked, and inventory has read the stock after it (its calls are counted too)."""
+    order = await system.wait_for_status(key, "booked", timeout=30)
+    for _ in range(300):
+        order = await system.order(key)
+        if any(step["step"] == "stock.read" for step in order["timeline"]):
+            return order
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"inventory did not read the stock after {key}: {order['timeline']}")
+
+
+async def _calls_for(system: System, email: str) -> Counter[str]:
+    before = await _calls(system)
+    await _booked_and_stock_read(system, await _order(system, email))
+    return await _calls(system) - before
+
+
+async def test_an_order_costs_the_two_writes_plus_a_stock_read(system: System):
+    # The first order of the agreement reads its products and layouts once for all that follow.
+    await _booked_and_stock_read(system, await _order(system, "first@example.com"))
+
+    new_buyer = await _calls_for(system, "karen@example.com")
+    returning = await _calls_for(system, "karen@example.com")
+
+    # Returning: no customer read (customers knows the link and carries the customer), no
+    # lookup by reference before a first attempt, no product read (cached), and the stock of
+    # the invoice's products in one read.
+    assert returning == Counter(
+        {"POST /invoices/drafts": 1, "POST /invoices/booked": 1, "GET /products": 1}
+    ), returning
+    # New: one search and one create on top.
+    assert new_buyer == Counter(
+        {
+            "GET /customers": 1,
+            "POST /customers": 1,
+            "POST /invoices/drafts": 1,
+            "POST /invoices/booked": 1,
+            "GET /products": 1,
+        }
+    ), new_buyer
+
+
+@pytest.mark.parametrize("path", ["/invoices/drafts", "/invoices/booked"])
+async def test_a_lost_reply_on_a_first_attempt_still_makes_one_invoice(system: System, path: str):
+    async with system.sandbox() as sandbox:
+        fault = {"kind": "lost_reply", "path": path, "method": "POST", "times": 1}
+        assert (await sandbox.post("/_sandbox/faults", json=fault)).status_code == 201
+    key = await _order(system, "lost@example.com")
+    order = await system.wait_for_status(key, "booked", timeout=30)
+
+    ledger = await system.ledger_state()
+    assert [i["references"]["other"] for i in ledger["booked_invoices"]] == [key]
+    assert ledger["drafts"] == []
+    assert order["invoice_number"] == ledger["booked_invoices"][0]["bookedInvoiceNumber"]
+    # The client sent the keyed call again (lb_connectors/call_retry.py) and the ledger answered
+    # it from its Idempotency-Key record: nothing was made or booked twice, and no message had
+    # to go through the retry queues.
+    steps = [entry["step"] for entry in order["timeline"]]
+    assert "retry" not in steps, steps
+
+
+async def test_a_product_deleted_after_it_was_cached_is_read_again(system: System):
+    invoicing = system.apps["invoicing"]
+    await system.wait_for_status(await _order(system, "karen@example.com"), "booked")
+    # MUG-BLACK is cached by invoicing now. A bookkeeper deletes it in e-conomic, and the
+    # connection books unknown SKUs on the default product.
+    agreement = system.sandbox_app.state.registry.find(system.grant)
+    del agreement.products["MUG-BLACK"]
+    settings = (await invoicing.get("/connections/demo/settings")).json()
+    changed = {**settings, "unknown_product": "default_product"}
+    assert (await invoicing.put("/connections/demo/settings", json=changed)).is_success
+    before = await _calls(system)
+
+    key = await _order(system, "karen@example.com")
+    order = await system.wait_for_status(key, "booked", timeout=30)
+
+    # The draft from the cache was refused (the product is gone), the entry dropped, and the
+    # retry read the product again: not there, so the default product, as the settings say.
+    calls = await _calls(system) - before
+    assert calls["POST /invoices/drafts"] == 2, calls
+    assert calls["GET /products/{product_id}"] == 1, calls
+    ledger = await system.ledger_state()
+    [invoice] = [i for i in ledger["booked_invoices"] if i["references"]["other"] == key]
+    assert [line["product"]["productNumber"] for line in invoice["lines"]] == ["WEB-DEFAULT"]
+    drafted = [s for s in order["timeline"] if s["step"] == "invoice.drafted"]
+    assert "booked on default product WEB-DEFAULT" in str(drafted[-1]["details"]["notes"])
+
+
+async def test_a_product_deleted_after_it_was_cached_fails_in_a_bookkeepers_words(
+    system: System,
+):
+    await system.wait_for_status(await _order(system, "karen@example.com"), "booked")
+    agreement = system.sandbox_app.state.registry.find(system.grant)
+    del agreement.products["MUG-BLACK"]
+
+    key = await _order(system, "karen@example.com")
+    order = await system.wait_for_status(key, "failed", timeout=30)
+
+    # Not e-conomic's refusal of the cached product: what a fresh read says.
+    assert (
+        "SKU 'MUG-BLACK' (order line 'Mug') is not a product in e-conomic"
+        in (order["status_reason"])
+    )

@@ -1,4 +1,5 @@
-"""FastAPI app: e-conomic's REST API under /economic, plus /_sandbox admin and /healthz."""
+"""FastAPI app: e-conomic's REST API under /economic, Shopify's GraphQL Admin API under /shopify,
+plus /_sandbox admin and /healthz."""
 
 from __future__ import annotations
 
@@ -20,9 +21,9 @@ from .economic.faults import FaultRegistry
 from .economic.jsonio import EconomicJSONResponse
 from .economic.state import AgreementRegistry
 from .persistence import SaveAfterWrites, StateFile
-from .settings import SandboxSettings
+from .settings import SandboxSettings, points_bucket
 from .shopify import admin as shopify_admin
-from .shopify import routes as shopify_routes
+from .shopify import graphql_api as shopify_graphql
 from .shopify.errors import ShopifyHTTPError
 from .shopify.state import ShopRegistry
 
@@ -71,8 +72,8 @@ def create_app(settings: SandboxSettings | None = None) -> FastAPI:
     )
     app.state.faults = FaultRegistry()
     app.state.shops = ShopRegistry(
-        bucket_capacity=settings.shopify_bucket_capacity,
-        leak_per_second=settings.shopify_leak_per_second,
+        points_maximum=points_bucket(settings)[0],
+        points_restore_rate=points_bucket(settings)[1],
     )
     for module in (
         routes_reference,
@@ -82,7 +83,7 @@ def create_app(settings: SandboxSettings | None = None) -> FastAPI:
         routes_journals,
     ):
         app.include_router(module.router, prefix=ECONOMIC_PREFIX)
-    app.include_router(shopify_routes.router, prefix=SHOPIFY_PREFIX)
+    app.include_router(shopify_graphql.router, prefix=SHOPIFY_PREFIX)
     app.include_router(admin.router)
     app.include_router(shopify_admin.router)
     app.add_exception_handler(EconomicHTTPError, _economic_error)

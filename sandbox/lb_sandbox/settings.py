@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -19,9 +20,23 @@ class SandboxSettings(BaseSettings):
     # Real e-conomic only lets the demo agreement read; the sandbox lets the demo write.
     demo_writable: bool = True
     idempotency_ttl_seconds: float = 3600.0
-    # Shopify Admin REST leaky bucket per shop (standard plans: 40 deep, leaking 2 per second).
-    shopify_bucket_capacity: int = 40
-    shopify_leak_per_second: float = 2.0
     # File that keeps the e-conomic agreements across restarts (`make up`: its data folder's
     # sandbox-ledger.json); unset: in memory only, a restart starts from the seed.
     state_file: Path | None = None
+    # Shopify GraphQL Admin API points bucket per shop: the plan's restore rate (standard 100
+    # points/s, advanced 200, plus 1,000) and the bucket's size (unpublished by Shopify; answers
+    # seen carry 20 x the restore rate).
+    shopify_plan: Literal["standard", "advanced", "plus"] = "standard"
+    # Overrides the bucket's size (points), e.g. to make throttling quick to reach in tests.
+    shopify_points_bucket: float | None = None
+    # Seconds a bulk operation takes before its result is ready.
+    shopify_bulk_delay_seconds: float = 0.2
+
+
+PLAN_RESTORE_RATES = {"standard": 100.0, "advanced": 200.0, "plus": 1000.0}
+
+
+def points_bucket(settings: SandboxSettings) -> tuple[float, float]:
+    """(bucket size, restore rate) of the plan's GraphQL points bucket."""
+    rate = PLAN_RESTORE_RATES[settings.shopify_plan]
+    return settings.shopify_points_bucket or rate * 20, rate

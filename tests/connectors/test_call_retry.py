@@ -32,7 +32,7 @@ from lb_connectors.economic import (
     References,
     VatZoneRef,
 )
-from lb_connectors.shopify_admin import ShopifyAdminClient, ShopifyRateLimited
+from lb_connectors.shopify_admin import ShopifyGraphQLClient, ShopifyRateLimited
 from lb_sandbox.app import create_app
 from lb_sandbox.settings import SandboxSettings
 
@@ -203,17 +203,19 @@ async def test_a_timeout_after_sending_repeats_only_a_keyed_write(
     assert names == ["Keyed", "No key"]  # one each: nothing was written twice
 
 
-async def test_shopify_429_beyond_the_budget_goes_up_as_rate_limited() -> None:
-    app = create_app(SandboxSettings())
+async def test_shopify_throttling_beyond_the_limit_goes_up_as_rate_limited() -> None:
+    app = create_app(SandboxSettings(shopify_plan="plus"))
     token = f"shop-{uuid.uuid4().hex}"
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as sandbox:
         response = await sandbox.post(
-            f"/_sandbox/shopify/{token}/throttle", json={"times": 1, "retry_after": 30}
+            f"/_sandbox/shopify/{token}/faults", json={"kind": "throttled", "times": 2}
         )
         assert response.status_code == 200
-    async with ShopifyAdminClient("http://sandbox/shopify", token, transport=transport) as shop:
+    async with ShopifyGraphQLClient(
+        "http://sandbox/shopify", token, transport=transport, plan="plus", max_throttled=1
+    ) as shop:
         with pytest.raises(ShopifyRateLimited) as caught:
             await shop.list_locations()
-        assert caught.value.cause == "rate_limited" and caught.value.retry_after == 30
-        assert shop.stats.calls == 1 and shop.stats.throttled == 1
+        assert caught.value.cause == "rate_limited"
+        assert shop.stats.calls == 2 and shop.stats.throttled == 2

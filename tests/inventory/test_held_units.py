@@ -220,6 +220,7 @@ async def test_the_location_is_taken_as_a_number_or_gid_and_listed(inventory: Sy
     assert listed.json() == [
         {
             "id": str(shop_location["id"]),
+            "gid": f"gid://shopify/Location/{shop_location['id']}",
             "name": "Main warehouse",
             "active": True,
             "city": shop_location["city"],

@@ -89,8 +89,12 @@ class CommonSettings(BaseSettings):
     # The shop's Admin API for connection `demo` (stock sync); default: the sandbox's emulation.
     shopify_admin_base_url: str = "http://127.0.0.1:8100/shopify"
     shopify_access_token: SecretStr = SecretStr("demo")
-    # The shop's REST leak rate (calls per second): 2 on standard plans, 20 on Shopify Plus.
-    shopify_leak_per_second: float = 2.0
+    # Shopify GraphQL Admin API version, pinned (supported 12 months from its release; a warning
+    # is logged in its last three months). Keep equal to lb_connectors.shopify_admin.API_VERSION.
+    shopify_api_version: str = "2026-10"
+    # The shop's plan, for the points restore rate the client paces to before Shopify's answers
+    # say: standard 100 points/s, advanced 200, plus 1,000.
+    shopify_plan: Literal["standard", "advanced", "plus"] = "standard"
 
     # Retention (lb_common/retention.py): what may be deleted, and when. A worker prunes in
     # small batches; deleting is idempotent, so every replica may do it.

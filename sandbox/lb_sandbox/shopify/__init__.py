@@ -1,1 +1,1 @@
-"""Shopify Admin REST emulation (the parts ledgerbridge uses), mounted under /shopify."""
+"""Shopify GraphQL Admin API emulation (the parts ledgerbridge uses), mounted under /shopify."""

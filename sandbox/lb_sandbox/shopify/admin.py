@@ -1,15 +1,15 @@
 """Sandbox-only endpoints for tests and the demo: seed a shop, read its levels, put orders in it,
-change a level as the merchant would, and force 429s."""
+change a level as the merchant would (or a sale does), and ask for faults."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from .routes import registry_of
+from .graphql_api import registry_of
 from .state import now_text
 
 router = APIRouter(prefix="/_sandbox/shopify/{token}")
@@ -33,9 +33,11 @@ class LevelChange(BaseModel):
     location_id: int | None = None  # default: the shop's first location
 
 
-class Throttle(BaseModel):
+class Fault(BaseModel):
+    # throttled: the GraphQL bucket is emptied (THROTTLED, HTTP 200); unavailable: HTTP 503;
+    # internal_error: an INTERNAL_SERVER_ERROR error; bulk_failed: the next bulk operation FAILED.
+    kind: Literal["throttled", "unavailable", "internal_error", "bulk_failed"]
     times: int = Field(default=1, ge=1)
-    retry_after: float = Field(default=1.0, gt=0)
 
 
 @router.get("/state")
@@ -77,11 +79,11 @@ async def put_order(token: str, body: dict[str, Any], request: Request) -> Respo
     return JSONResponse({"order": order}, status_code=201)
 
 
-@router.post("/throttle")
-async def throttle(token: str, body: Throttle, request: Request) -> Response:
-    """The next `times` Admin API calls of this shop answer 429 with this Retry-After."""
+@router.post("/faults")
+async def fault(token: str, body: Fault, request: Request) -> Response:
+    """The next `times` GraphQL Admin API calls (or bulk operations) of this shop meet `kind`."""
     shop = registry_of(request).get_or_create(token)
-    shop.throttle_times, shop.throttle_retry_after = body.times, body.retry_after
+    shop.faults[body.kind] = shop.faults.get(body.kind, 0) + body.times
     return JSONResponse(body.model_dump())
 
 

@@ -1,4 +1,4 @@
-"""Shopify's error bodies: {"errors": <string | list | {field: [messages]}>}."""
+"""Shopify's error bodies outside GraphQL (auth, unknown paths): {"errors": <string | ...>}."""
 
 from __future__ import annotations
 
@@ -7,10 +7,6 @@ from typing import Any
 from fastapi.responses import JSONResponse
 
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
-THROTTLED = (
-    "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted "
-    "service."
-)
 
 
 class ShopifyHTTPError(Exception):
@@ -22,11 +18,3 @@ class ShopifyHTTPError(Exception):
 
     def response(self) -> JSONResponse:
         return JSONResponse({"errors": self.errors}, status_code=self.status, headers=self.headers)
-
-
-def unprocessable(errors: Any) -> ShopifyHTTPError:
-    return ShopifyHTTPError(422, errors)
-
-
-def not_found() -> ShopifyHTTPError:
-    return ShopifyHTTPError(404, "Not Found")

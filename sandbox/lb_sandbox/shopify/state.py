@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .bucket import LeakyBucket
+from .graphql_cost import PointsBucket
 
 Entity = dict[str, Any]
 
@@ -22,16 +22,21 @@ def now_text() -> str:
 @dataclass
 class Shop:
     token: str
-    bucket: LeakyBucket
     products: dict[int, Entity] = field(default_factory=dict)
     locations: dict[int, Entity] = field(default_factory=dict)
     # (inventory_item_id, location_id) → level
     levels: dict[tuple[int, int], Entity] = field(default_factory=dict)
     orders: dict[int, Entity] = field(default_factory=dict)
-    # Forced 429s (for tests): how many more requests to refuse, and the Retry-After to send.
-    throttle_times: int = 0
-    throttle_retry_after: float = 1.0
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1_000_001))
+    # GraphQL Admin API: the points bucket, bulk operations by number, answers by idempotency
+    # key, webhook subscriptions by number, and faults asked for by tests (kind → times).
+    points: PointsBucket = field(default_factory=lambda: PointsBucket(2000, 100))
+    bulk_operations: dict[int, Entity] = field(default_factory=dict)
+    idempotent: dict[str, tuple[str, Any]] = field(default_factory=dict)
+    webhook_subscriptions: dict[int, Entity] = field(default_factory=dict)
+    faults: dict[str, int] = field(default_factory=dict)
+    # inventory_item_id → (product, variant), kept by add_product
+    items: dict[int, tuple[Entity, Entity]] = field(default_factory=dict)
 
     def next_id(self) -> int:
         return next(self.ids)
@@ -70,6 +75,16 @@ class Shop:
         product_id = self.next_id()
         stamp = now_text()
         made: list[Entity] = []
+        product: Entity = {
+            "id": product_id,
+            "title": title,
+            "status": "active",
+            "created_at": stamp,
+            "updated_at": stamp,
+            "variants": made,
+            "admin_graphql_api_id": f"gid://shopify/Product/{product_id}",
+        }
+        self.products[product_id] = product
         for position, spec in enumerate(variants, start=1):
             variant_id, item_id = self.next_id(), self.next_id()
             made.append(
@@ -88,25 +103,20 @@ class Shop:
                     "admin_graphql_api_id": f"gid://shopify/ProductVariant/{variant_id}",
                 }
             )
+            self.items[item_id] = (product, made[-1])
             available = spec.get("available")
             if available is not None and self.locations:
                 self.set_level(item_id, next(iter(self.locations)), int(available))
-        product = {
-            "id": product_id,
-            "title": title,
-            "status": "active",
-            "created_at": stamp,
-            "updated_at": stamp,
-            "variants": made,
-            "admin_graphql_api_id": f"gid://shopify/Product/{product_id}",
-        }
-        self.products[product_id] = product
         return product
 
+    def variants(self) -> list[tuple[Entity, Entity]]:
+        """(product, variant) pairs in id order."""
+        return [
+            (p, v) for k in sorted(self.products) for p in [self.products[k]] for v in p["variants"]
+        ]
+
     def item_exists(self, item_id: int) -> bool:
-        return any(
-            v["inventory_item_id"] == item_id for p in self.products.values() for v in p["variants"]
-        )
+        return item_id in self.items
 
     def set_level(self, item_id: int, location_id: int, available: int) -> Entity:
         level = {
@@ -119,12 +129,13 @@ class Shop:
             ),
         }
         self.levels[(item_id, location_id)] = level
-        for product in self.products.values():
-            for variant in product["variants"]:
-                if variant["inventory_item_id"] == item_id:
-                    variant["inventory_quantity"] = sum(
-                        lv["available"] or 0 for (i, _), lv in self.levels.items() if i == item_id
-                    )
+        found = self.items.get(item_id)
+        if found is not None:
+            found[1]["inventory_quantity"] = sum(
+                self.levels[(item_id, loc)]["available"] or 0
+                for loc in self.locations
+                if (item_id, loc) in self.levels
+            )
         return level
 
     def snapshot(self) -> dict[str, Any]:
@@ -137,17 +148,26 @@ class Shop:
 
 
 class ShopRegistry:
-    def __init__(self, *, bucket_capacity: int = 40, leak_per_second: float = 2.0) -> None:
+    def __init__(
+        self,
+        *,
+        points_maximum: float = 2000.0,
+        points_restore_rate: float = 100.0,
+    ) -> None:
         self._shops: dict[str, Shop] = {}
-        self._capacity = bucket_capacity
-        self._leak = leak_per_second
+        self._points = (points_maximum, points_restore_rate)
+        # Finished bulk results by the random name in their URL (no token in a result URL).
+        self.bulk_results: dict[str, bytes] = {}
 
     def get_or_create(self, token: str) -> Shop:
         shop = self._shops.get(token)
         if shop is None:
             from .seed import seed  # local: seed imports Shop
 
-            shop = Shop(token=token, bucket=LeakyBucket(self._capacity, self._leak))
+            shop = Shop(
+                token=token,
+                points=PointsBucket(*self._points),
+            )
             seed(shop)
             self._shops[token] = shop
         return shop

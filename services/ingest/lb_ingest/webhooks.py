@@ -20,6 +20,7 @@ from lb_connectors.platforms.base import (
     TopicKind,
 )
 from lb_connectors.platforms.registry import get_adapter
+from lb_connectors.shopify_admin import API_VERSION as SHOPIFY_API_VERSION
 from lb_ingest.arrival import Arrival, WebhookAnswer, error_answer
 from lb_ingest.connections import ActiveConnection, ConnectionCache
 from lb_ingest.writer import DeliveryWriter
@@ -29,6 +30,28 @@ log = logging.getLogger(__name__)
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
     return next((v for k, v in headers.items() if k.lower() == name), None)
+
+
+_versions_warned: set[str] = set()
+
+
+def note_api_version(platform: str, version: str | None) -> bool:
+    """Warn (once per version and process) when Shopify sends webhooks in another API version
+    than the one ledgerbridge is pinned to: the payload's fields follow the app's webhook
+    version. True when it warned."""
+    if platform != "shopify" or not version or version == SHOPIFY_API_VERSION:
+        return False
+    if version in _versions_warned:
+        return False
+    _versions_warned.add(version)
+    log.warning(
+        "Shopify sends webhooks in API version %s; ledgerbridge is pinned to %s. Set the app's "
+        "webhook API version to %s.",
+        version,
+        SHOPIFY_API_VERSION,
+        SHOPIFY_API_VERSION,
+    )
+    return True
 
 
 async def receive_webhook(
@@ -72,6 +95,7 @@ async def receive_webhook(
         )
         return WebhookAnswer(outcome.status_code, outcome.body)
 
+    note_api_version(platform, info.api_version)
     # A writer that defers applying (role `web`) needs only the order's identity; the worker
     # reads the whole order when it applies it.
     arrival = read_arrival(adapter, connection, info, body, whole_order=not writer.defers)

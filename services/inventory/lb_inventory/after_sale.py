@@ -12,14 +12,13 @@ from decimal import Decimal
 from sqlmodel import col, select
 
 from lb_common.db import utcnow
-from lb_common.errors import PermanentError
 from lb_common.events import BookedLine, CreditNoteBooked, InvoiceBooked
 from lb_common.unit_of_work import UnitOfWork
 from lb_connectors.economic.client import EconomicClient
 from lb_connectors.economic.filters import Field, or_
 from lb_connectors.economic.models import Product
 from lb_connectors.ledgers import LedgerDirectory
-from lb_connectors.shopify_admin import ShopifyAdminClient
+from lb_connectors.shopify_admin import ShopifyGraphQLClient
 from lb_connectors.shops import ShopDirectory
 from lb_inventory.domain import (
     Action,
@@ -31,6 +30,7 @@ from lb_inventory.domain import (
 )
 from lb_inventory.holds import held_per_sku, release
 from lb_inventory.policy import StockSyncSettings
+from lb_inventory.shop_push import Wanted, compare_and_set
 from lb_inventory.store import SkuLink, StockLevel
 from lb_inventory.sync import (
     SyncLocks,
@@ -80,12 +80,15 @@ async def _push_changed(
     held: dict[str, Decimal],
     differences: set[str],
     settings: StockSyncSettings,
-    shop: ShopifyAdminClient,
+    shop: ShopifyGraphQLClient,
 ) -> Outcome:
     """Set the shop's level of each linked SKU whose free figure moved, as `domain.decide` says:
-    never over a difference that awaits a person, except to lower a level above what is free."""
+    never over a difference that awaits a person, except to lower a level above what is free.
+    Each level is set only if the shop still shows the figure we last saw (compare-and-set): one
+    that moved meanwhile (a sale) is reported, not overwritten."""
     assert settings.location_id is not None
     outcome = Outcome()
+    wanted: list[Wanted] = []
     for link in links:
         available = levels[link.product_number][0]
         if available is None:
@@ -103,19 +106,15 @@ async def _push_changed(
             outcome.differs[link.sku] = level_differs(
                 link.sku, target, link.shop_level, lowered=action is Action.LOWER
             )
-        if action not in (Action.PUSH, Action.LOWER):
-            continue
-        try:
-            await shop.set_level(
-                location_id=settings.location_id,
-                inventory_item_id=link.inventory_item_id,
-                available=target,
-            )
-        except PermanentError as exc:
-            # The item went away in the shop: the next full sync rebuilds the links.
-            outcome.skipped.append(f"{link.sku}: {exc.reason}")
-            continue
-        outcome.pushed[link.sku] = target
+        if action in (Action.PUSH, Action.LOWER):
+            wanted.append(Wanted(link.sku, link.inventory_item_id, target, link.shop_level))
+    pushed = await compare_and_set(shop, settings.location_id, wanted)
+    outcome.pushed = pushed.pushed
+    targets = {w.sku: w.target for w in wanted}
+    for sku, shop_now in pushed.moved.items():
+        outcome.differs[sku] = level_differs(sku, targets[sku], shop_now, lowered=False)
+    # The item went away in the shop: the next full sync rebuilds the links.
+    outcome.skipped = [f"{sku}: {reason}" for sku, reason in pushed.refused.items()]
     return outcome
 
 

@@ -148,11 +148,18 @@ def admin_router(
 
     @router.get("/locations")
     async def locations(connection: str = "demo") -> list[dict[str, Any]]:
-        """The shop's locations: the `id` goes into the settings' `location_id`."""
+        """The shop's locations (active or not, from the GraphQL Admin API): the `id` goes into
+        the settings' `location_id`."""
         assert shops is not None
         found = await shops.for_connection(connection).list_locations()
         return [
-            {"id": str(loc.id), "name": loc.name, "active": loc.active, "city": loc.city}
+            {
+                "id": loc.legacy_resource_id,
+                "gid": loc.id,
+                "name": loc.name,
+                "active": loc.is_active,
+                "city": loc.address.city,
+            }
             for loc in found
         ]
 

@@ -16,9 +16,10 @@ from typing import Literal
 from lb_common.db import Database, utcnow
 from lb_common.errors import LedgerbridgeError
 from lb_connectors.economic.client import EconomicClient
-from lb_connectors.shopify_admin import ShopifyAdminClient
+from lb_connectors.shopify_admin import ShopifyGraphQLClient
 from lb_inventory.domain import MismatchKind, free_to_sell
 from lb_inventory.holds import held_per_sku
+from lb_inventory.shop_push import Wanted, compare_and_set
 from lb_inventory.store import MismatchRow, SkuLink
 from lb_inventory.sync import SyncLocks, load_settings, stocked_available
 
@@ -59,7 +60,7 @@ async def resolve_difference(
     *,
     db: Database,
     ledger: EconomicClient,
-    shop: ShopifyAdminClient,
+    shop: ShopifyGraphQLClient,
     locks: SyncLocks,
 ) -> Resolved:
     settings = await load_settings(db, connection)
@@ -79,18 +80,21 @@ async def resolve_difference(
                 409, f"Ledger product {link.product_number} keeps no stock any more."
             )
         target = free_to_sell(available, held)
+        location = settings.location_id
+        level = (await shop.levels([link.inventory_item_id], location)).get(link.inventory_item_id)
         if keep == "ledger":
-            await shop.set_level(
-                location_id=settings.location_id,
-                inventory_item_id=link.inventory_item_id,
-                available=target,
+            done = await compare_and_set(
+                shop, location, [Wanted(sku, link.inventory_item_id, target, level)]
             )
+            if sku not in done.pushed:
+                raise ResolveRefused(
+                    409,
+                    f"SKU {sku}: the shop's figure changed while resolving "
+                    f"({done.moved.get(sku, level)} available now) or the shop refused it "
+                    f"({done.refused.get(sku, 'no reason given')}); resolve again.",
+                )
             shop_level = target
         else:
-            [level] = [
-                lv.available
-                for lv in await shop.get_levels([link.inventory_item_id], [settings.location_id])
-            ] or [None]
             if level != target:
                 raise ResolveRefused(
                     409,

@@ -18,6 +18,7 @@ from lb_connectors.ledgers import LedgerDirectory
 from lb_connectors.shops import ShopDirectory
 from lb_inventory.domain import Action, decide, expected_shop_level, free_to_sell, level_differs
 from lb_inventory.holds import held_per_sku
+from lb_inventory.shop_push import Wanted, compare_and_set
 from lb_inventory.store import SkuLink
 from lb_inventory.sync import (
     SyncLocks,
@@ -77,12 +78,17 @@ async def handle_shop_reported(
         pushed = False
         found = utcnow()  # a difference found now predates the push that lowers it
         if target is not None and action in (Action.PUSH, Action.LOWER):
-            await shops.for_connection(connection).set_level(
-                location_id=settings.location_id,
-                inventory_item_id=link.inventory_item_id,
-                available=target,
+            assert settings.location_id is not None
+            # Set only over the figure just reported; if it moved again, that newer report
+            # decides.
+            done = await compare_and_set(
+                shops.for_connection(connection),
+                settings.location_id,
+                [Wanted(link.sku, link.inventory_item_id, target, shop_level)],
             )
-            pushed = True
+            pushed = link.sku in done.pushed
+            if link.sku in done.moved:
+                shop_level, action = done.moved[link.sku], Action.REPORT
         now = utcnow()
         async with uow.commit() as session:
             row = await session.get(SkuLink, (connection, link.sku))

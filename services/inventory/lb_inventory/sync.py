@@ -1,6 +1,10 @@
 """Catalogue scan and full sync: plain async functions over explicit dependencies (the ledger
 client, the shop client, the database). The decisions are made by `domain.py`.
 
+The shop is read by one bulk operation (variants, SKUs, inventory items and their levels) and
+written by compare-and-set (`shop_push.py`): a level that moved in the shop after the bulk read
+(a sale during the sync) is not overwritten but reported as a level difference.
+
 Concurrency, across every replica of inventory (`SyncLocks`, leases in the database): one full
 sync per connection at a time, and writes to one connection's shop levels (a full sync's push
 phase, the after-sale follow-up, shop reports, held units, resolving a difference) one at a
@@ -29,7 +33,8 @@ from lb_common.errors import Contention, LedgerbridgeError
 from lb_common.unit_of_work import Sessions
 from lb_connectors.economic.client import EconomicClient
 from lb_connectors.economic.models import Product
-from lb_connectors.shopify_admin import ShopifyAdminClient, ShopifyError
+from lb_connectors.shopify_admin import ShopifyGraphQLClient, VariantStock
+from lb_connectors.shopify_admin.gids import gid, number
 from lb_inventory.domain import (
     CatalogueScan,
     LedgerItem,
@@ -37,11 +42,13 @@ from lb_inventory.domain import (
     MismatchKind,
     Pushed,
     ShopItem,
+    level_differs,
     link_catalogues,
     plan_sync,
 )
 from lb_inventory.holds import forget_released, held_per_sku
 from lb_inventory.policy import StockSyncSettings
+from lb_inventory.shop_push import Wanted, compare_and_set
 from lb_inventory.store import (
     MismatchRow,
     SkuLink,
@@ -171,6 +178,12 @@ class Catalogues:
     ledger: tuple[LedgerItem, ...]
     shop: tuple[ShopItem, ...]
     scan: CatalogueScan
+    stock: tuple[VariantStock, ...] = ()
+
+    def shop_levels(self, location_id: str) -> dict[str, int | None]:
+        """`available` at the location by inventory item number (None: not stocked there)."""
+        location = gid("Location", location_id)
+        return {number(v.inventory_item_id): v.available.get(location) for v in self.stock}
 
     @property
     def ledger_levels(self) -> dict[str, Decimal | None]:
@@ -202,30 +215,21 @@ async def read_ledger_catalogue(ledger: EconomicClient) -> list[LedgerItem]:
     return items
 
 
-async def read_shop_catalogue(shop: ShopifyAdminClient) -> list[ShopItem]:
-    items = []
-    async for product in shop.iter_products():
-        for variant in product.variants:
-            title = (
-                product.title
-                if variant.title in ("", "Default Title")
-                else (f"{product.title} / {variant.title}")
-            )
-            items.append(
-                ShopItem(variant.sku, str(variant.inventory_item_id), str(variant.id), title)
-            )
-    return items
+def shop_items(stock: list[VariantStock]) -> list[ShopItem]:
+    return [
+        ShopItem(v.sku, number(v.inventory_item_id), number(v.variant_id), v.title) for v in stock
+    ]
 
 
 async def catalogue_scan(
-    ledger: EconomicClient, shop: ShopifyAdminClient, *, report_without_sku: bool
+    ledger: EconomicClient, shop: ShopifyGraphQLClient, *, report_without_sku: bool
 ) -> Catalogues:
-    """Page through both catalogues (concurrently: they are different APIs) and link them."""
-    ledger_items, shop_items = await asyncio.gather(
-        read_ledger_catalogue(ledger), read_shop_catalogue(shop)
-    )
-    scan = link_catalogues(ledger_items, shop_items, report_without_sku=report_without_sku)
-    return Catalogues(tuple(ledger_items), tuple(shop_items), scan)
+    """Read both catalogues (concurrently: they are different APIs; the shop's by one bulk
+    operation, with its levels) and link them."""
+    ledger_items, stock = await asyncio.gather(read_ledger_catalogue(ledger), shop.read_stock())
+    items = shop_items(stock)
+    scan = link_catalogues(ledger_items, items, report_without_sku=report_without_sku)
+    return Catalogues(tuple(ledger_items), tuple(items), scan, tuple(stock))
 
 
 # --- full sync --------------------------------------------------------------------------------
@@ -270,7 +274,7 @@ async def full_sync(
     *,
     db: Database,
     ledger: EconomicClient,
-    shop: ShopifyAdminClient,
+    shop: ShopifyGraphQLClient,
     settings: StockSyncSettings,
     locks: SyncLocks,
     trigger: str = "admin",
@@ -321,7 +325,7 @@ async def _full_sync(
     connection: str,
     db: Database,
     ledger: EconomicClient,
-    shop: ShopifyAdminClient,
+    shop: ShopifyGraphQLClient,
     settings: StockSyncSettings,
     locks: SyncLocks,
     result: SyncResult,
@@ -330,8 +334,8 @@ async def _full_sync(
         raise SyncSetupError("No shop location is set for stock sync on this connection.")
     location_id = settings.location_id
     locations = await shop.list_locations()
-    if location_id not in {str(loc.id) for loc in locations}:
-        known = ", ".join(f"{loc.id} ({loc.name})" for loc in locations)
+    if location_id not in {loc.legacy_resource_id for loc in locations}:
+        known = ", ".join(f"{loc.legacy_resource_id} ({loc.name})" for loc in locations)
         raise SyncSetupError(
             f"Shop location {location_id} does not exist in the shop; its locations are {known}."
         )
@@ -339,8 +343,7 @@ async def _full_sync(
         ledger, shop, report_without_sku=settings.products_without_sku == "report"
     )
     links = catalogues.scan.links
-    levels = await shop.get_levels([link.inventory_item_id for link in links], [location_id])
-    shop_levels = {str(level.inventory_item_id): level.available for level in levels}
+    shop_levels = catalogues.shop_levels(location_id)
     ledger_levels = catalogues.ledger_levels
 
     async with locks.push(connection):
@@ -371,23 +374,32 @@ async def _full_sync(
             set(differences),
             ledger_always_wins=settings.ledger_always_wins,
         )
-        pushed: dict[str, int] = {}
-        failures: list[str] = []
-        for link, target in plan.push:
-            try:
-                await shop.set_level(
-                    location_id=location_id,
-                    inventory_item_id=link.inventory_item_id,
-                    available=target,
+        # Each level is set only if the shop still shows what the bulk read saw.
+        outcome = await compare_and_set(
+            shop,
+            location_id,
+            [
+                Wanted(
+                    link.sku,
+                    link.inventory_item_id,
+                    target,
+                    shop_levels.get(link.inventory_item_id),
                 )
-            except ShopifyError as exc:
-                failures.append(f"{link.sku}: {exc.reason}")
-                continue
-            pushed[link.sku] = target
+                for link, target in plan.push
+            ],
+            reference=f"gid://ledgerbridge/StockSyncRun/{result.run_id}",
+        )
+        pushed = outcome.pushed
+        failures = [f"{sku}: {reason}" for sku, reason in outcome.refused.items()]
         now = utcnow()
         recorded = {link.sku: target for link, target in plan.record}
         agreeing = set(recorded) | {link.sku for link in plan.unchanged}
         reported = {m.key: m for m in plan.differs}
+        targets = {link.sku: target for link, target in plan.push}
+        for sku, shop_now in outcome.moved.items():
+            # Sold (or changed) in the shop while we synced: not overwritten, reported.
+            reported[sku] = level_differs(sku, targets[sku], shop_now, lowered=False)
+            shop_levels[next(lk.inventory_item_id for lk in links if lk.sku == sku)] = shop_now
         async with db.transaction() as session:
             await session.exec(delete(SkuLink).where(col(SkuLink.connection) == connection))
             for link in links:
@@ -438,7 +450,9 @@ async def _full_sync(
     )
     result.failed = len(failures)
     result.failures = tuple(failures[:20])
-    result.mismatches = len(catalogues.scan.mismatches) + len(plan.differs)
+    result.mismatches = len(catalogues.scan.mismatches) + len(
+        {m.key for m in plan.differs} | set(outcome.moved)
+    )
 
 
 async def open_differences(session: AsyncSession, connection: str) -> dict[str, MismatchRow]:

@@ -1,6 +1,6 @@
-"""Async client for the parts of Shopify's Admin REST API that ledgerbridge uses."""
+"""Async client for Shopify's GraphQL Admin API (the parts ledgerbridge uses)."""
 
-from .client import ShopifyAdminClient
+from .cost import CostPacer
 from .errors import (
     ShopifyAuthError,
     ShopifyError,
@@ -8,19 +8,22 @@ from .errors import (
     ShopifyRejected,
     ShopifyUnavailable,
 )
-from .models import InventoryLevel, ShopLocation, ShopProduct, ShopVariant
-from .ratelimit import CallLimitPacer
+from .gql_models import BulkOperation, Location, QuantityChange, SetOutcome, VariantStock
+from .graphql_client import ShopifyGraphQLClient
+from .versions import API_VERSION
 
 __all__ = [
-    "CallLimitPacer",
-    "InventoryLevel",
-    "ShopLocation",
-    "ShopProduct",
-    "ShopVariant",
-    "ShopifyAdminClient",
+    "API_VERSION",
+    "BulkOperation",
+    "CostPacer",
+    "Location",
+    "QuantityChange",
+    "SetOutcome",
     "ShopifyAuthError",
     "ShopifyError",
+    "ShopifyGraphQLClient",
     "ShopifyRateLimited",
     "ShopifyRejected",
     "ShopifyUnavailable",
+    "VariantStock",
 ]

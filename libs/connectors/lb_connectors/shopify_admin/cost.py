@@ -1,0 +1,127 @@
+"""Client-side pacing from the GraphQL Admin API's calculated query cost.
+
+Shopify keeps a leaky bucket of points per app and shop: a query reserves its requested cost,
+is refunded the part it did not use, and the bucket refills at the plan's restore rate
+(standard 100 points/s, Advanced 200, Plus 1,000). Every answer carries
+`extensions.cost.throttleStatus {maximumAvailable, currentlyAvailable, restoreRate}`; a query
+that does not fit is answered HTTP 200 with `errors[].extensions.code = "THROTTLED"`.
+
+The pacer keeps an estimate of the points available: the server's figure when an answer
+arrives, refilled at the restore rate between answers, less what our own calls in flight have
+reserved. Before each call it waits until the call's expected cost fits, so a long run settles
+at the restore rate instead of meeting THROTTLED; after a THROTTLED it waits for the bucket to
+hold the requested cost. It paces one process: processes sharing a shop each keep their own
+estimate (Shopify's figure in every answer corrects it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+# Restore rate per plan (points per second), from Shopify's rate-limit page. The bucket size is
+# not published; answers carry it as `maximumAvailable` (20 x the restore rate in the fixtures
+# seen, which the defaults assume until the first answer says otherwise).
+RESTORE_RATES = {"standard": 100.0, "advanced": 200.0, "plus": 1000.0}
+BUCKET_SECONDS = 20.0
+
+
+@dataclass(frozen=True)
+class ThrottleStatus:
+    maximum_available: float
+    currently_available: float
+    restore_rate: float
+
+    @classmethod
+    def from_extensions(cls, extensions: Any) -> ThrottleStatus | None:
+        try:
+            status = extensions["cost"]["throttleStatus"]
+            return cls(
+                float(status["maximumAvailable"]),
+                float(status["currentlyAvailable"]),
+                float(status["restoreRate"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+class CostPacer:
+    def __init__(
+        self,
+        *,
+        restore_rate: float = RESTORE_RATES["standard"],
+        maximum_available: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.restore_rate = restore_rate
+        self.maximum_available = maximum_available or restore_rate * BUCKET_SECONDS
+        self._clock = clock
+        self._sleep = sleep
+        self._available = self.maximum_available
+        self._at = clock()
+        self._blocked_until = 0.0
+        self.waited_seconds = 0.0
+        self.points_used = 0.0  # actual cost of every answered query
+
+    def available(self, at: float | None = None) -> float:
+        at = self._clock() if at is None else at
+        refilled = self._available + max(0.0, at - self._at) * self.restore_rate
+        return min(self.maximum_available, refilled)
+
+    def delay_for(self, cost: float) -> float:
+        """Seconds to wait before a call expected to cost `cost`; reserves those points."""
+        now = self._clock()
+        cost = min(cost, self.maximum_available)
+        start = max(now, self._blocked_until)
+        have = self.available(start)
+        extra = max(0.0, (cost - have) / self.restore_rate)
+        send_at = start + extra
+        self._available = self.available(send_at) - cost
+        self._at = send_at
+        return send_at - now
+
+    async def before_call(self, cost: float) -> None:
+        wait = self.delay_for(cost)
+        if wait > 0:
+            self.waited_seconds += wait
+            await self._sleep(wait)
+
+    def observe(
+        self, status: ThrottleStatus | None, *, reserved: float, actual: float | None
+    ) -> None:
+        """An answer: Shopify's figure replaces our estimate (our reservation for this call is
+        settled; reservations of calls still in flight stay deducted)."""
+        if actual is not None:
+            self.points_used += actual
+        if status is None:
+            # No cost figures (a transport error page): give the reservation back.
+            self._available = min(self.maximum_available, self._available + reserved)
+            return
+        now = self._clock()
+        self.restore_rate = status.restore_rate or self.restore_rate
+        self.maximum_available = status.maximum_available or self.maximum_available
+        estimate_now = self.available(now)
+        # Our estimate already took this call's reservation and others in flight; the server's
+        # figure took this call's actual cost. Keep the lower of the two, so concurrent calls
+        # are not double-spent and one optimistic answer does not open the gates.
+        self._available = min(status.currently_available, estimate_now + reserved)
+        self._at = now
+
+    def hold(self, seconds: float) -> None:
+        """A 429 with Retry-After: no call before then."""
+        self._blocked_until = max(self._blocked_until, self._clock() + max(0.0, seconds))
+
+    def throttled(self, status: ThrottleStatus | None, requested: float) -> None:
+        """A THROTTLED answer: hold every call until the bucket holds `requested` points."""
+        now = self._clock()
+        if status is not None:
+            self.restore_rate = status.restore_rate or self.restore_rate
+            self.maximum_available = status.maximum_available or self.maximum_available
+            self._available, self._at = status.currently_available, now
+        missing = max(0.0, min(requested, self.maximum_available) - self.available(now))
+        self._blocked_until = max(self._blocked_until, now + missing / self.restore_rate)
+        # The refused call's reservation is void: the server did not take it.

@@ -5,6 +5,7 @@ emitted; then the same load against a bare FastAPI endpoint that only returns 20
 machine in the same run, so the ratio is visible.
 
     .venv/bin/python bench/ingest_webhooks.py [--requests 5000] [--connections 32] [--web 1]
+        [--port 18001] [--skip-bare]
 
 Needs the local RabbitMQ. Starts ingest as ops would on a 2-core host with SQLite (`--web`
 processes with role `web` sharing the port, one `worker` that relays the outbox; SQLite in a temp
@@ -202,10 +203,15 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--web", type=int, default=1, help="web processes (0: one `all` process)")
+    parser.add_argument(
+        "--port", type=int, default=18001, help="ingest's port (the worker takes the next one)"
+    )
+    parser.add_argument("--bare-port", type=int, default=18099)
+    parser.add_argument("--skip-bare", action="store_true", help="only the ingest figures")
     args = parser.parse_args()
     amqp_url = os.environ.get("LEDGERBRIDGE_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
-    ingest_port, bare_port = 18001, 18099
+    ingest_port, bare_port = args.port, args.bare_port
     bodies = make_bodies(args.requests)
     warmup = [request_bytes(ingest_port, b) for b in make_bodies(200, first_id=8_000_000_000)]
     print(
@@ -260,6 +266,8 @@ def main() -> None:
         f"{emitted - len(warmup)}/{args.requests} order.ready"
     )
 
+    if args.skip_bare:
+        return
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "bare_app.py").write_text(BARE_APP)
         bare = subprocess.Popen(

@@ -19,7 +19,7 @@ from lb_common.retention import pruner
 from lb_common.settings import CommonSettings
 from lb_ingest import order_status
 from lb_ingest import retention as ingest_retention
-from lb_ingest.store import TABLES, Delivery, Order, TimelineEntry
+from lb_ingest.store import TABLES, Delivery, OrderRecord, TimelineEntry
 from tests.support.databases import KINDS, scratch_database
 
 MIGRATIONS = Path(__import__("lb_ingest").__file__).parent / "migrations"
@@ -102,7 +102,7 @@ async def _seed(db: Database) -> None:
     ]
     async with db.transaction() as session:
         connection = await session.connection()
-        for model, rows in ((Order, orders), (Delivery, deliveries), (TimelineEntry, timeline),
+        for model, rows in ((OrderRecord, orders), (Delivery, deliveries), (TimelineEntry, timeline),
                             (OutboxMessage, outbox), (InboxEntry, inbox)):  # fmt: skip
             await connection.execute(insert(_t(model)), rows)
 
@@ -133,7 +133,7 @@ async def test_pruning_removes_what_is_finished_and_old_and_keeps_the_rest(db: D
     assert await _column(db, InboxEntry, "handled_at") == {_ago(29)}
     assert counts == {"outbox": 1, "inbox": 2, "deliveries": 7, "timeline": 2}
     # The orders themselves stay.
-    assert len(await _column(db, Order, "order_key")) == 5
+    assert len(await _column(db, OrderRecord, "order_key")) == 5
 
     # A second pass finds nothing more.
     assert sum((await job.prune(now=NOW)).values()) == 0

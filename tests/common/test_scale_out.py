@@ -20,7 +20,7 @@ from lb_common.messaging import Broker
 from lb_common.migrations import COMMON_TABLES
 from lb_common.outbox import OutboxMessage, OutboxRelay, add_to_outbox, pending_count
 from lb_ingest.connections import ConnectionCache
-from lb_ingest.processor import DeliveryProcessor
+from lb_ingest.fast_path.processor import DeliveryProcessor
 from lb_ingest.store import Delivery
 from tests.platforms.factories import shopify_json, shopify_order
 from tests.support.broker import Probe, probe

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import signal
 import socket
@@ -27,6 +26,7 @@ from lb_common.handlers import HandlerMap
 from lb_common.messaging import Broker, Consumer
 from lb_common.migrations import COMMON_TABLES, migrate
 from lb_common.settings import CommonSettings
+from lb_common.speedups import freeze_startup_objects
 
 log = logging.getLogger(__name__)
 
@@ -125,11 +125,7 @@ class ServiceRuntime:
     async def serve(self, host: str, port: int) -> None:
         """Run until SIGTERM or SIGINT, then shut down cleanly."""
         await self.start()
-        # What start-up built (modules, models, the app) lives as long as the process: keep it
-        # out of the garbage collector's full passes, which otherwise grow with it and show up
-        # as tens of milliseconds in the slowest requests.
-        gc.collect()
-        gc.freeze()
+        freeze_startup_objects()
         server = _QuietSignalsServer(
             uvicorn.Config(
                 self.parts.app_factory(), host=host, port=port, log_config=None, access_log=False

@@ -1,5 +1,6 @@
 """What a delivery means, given what is already stored: duplicate, stale, a new order version,
-a refund, a stock report. Decisions only, on the batch's plain state; batch_rows.py does the I/O."""
+a refund, a stock report. Decisions only, on the batch's plain state; fast_path/batch.py does the
+I/O."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ from typing import Any
 
 from lb_common.db import utcnow
 from lb_common.envelope import Envelope
-from lb_common.events import OrderCancelled, OrderRefunded, Refund
+from lb_common.events import OrderCancelled, Refund
 from lb_connectors.platforms.base import DeliveryInfo, TopicKind
 from lb_ingest import order_status
 from lb_ingest.arrival import Arrival, WebhookAnswer, error_answer
-from lb_ingest.batch_rows import BatchState, RefundState
+from lb_ingest.fast_path.batch import BatchState
 from lb_ingest.held_units import emit_held_units
-from lb_ingest.orders import OrderState, apply_version, decide_and_emit, new_order_state
+from lb_ingest.orders import Order, apply_version, decide_and_emit, new_order
+from lb_ingest.refunds import SeenRefund, send_held_refunds, send_refund
 
 
 def accept(state: BatchState, arrival: Arrival) -> WebhookAnswer:
@@ -45,7 +47,7 @@ def admit(
     info = arrival.info
     if info is None:
         row = state.delivery(
-            connection=arrival.connection.name,
+            connection=arrival.shop_connection.name,
             platform=arrival.platform,
             topic="(unknown)",
             delivery_id=f"unidentified-{uuid.uuid4()}",
@@ -55,18 +57,21 @@ def admit(
         )
         return row, error_answer(400, arrival.problem or "the delivery cannot be identified")
 
-    if (arrival.connection.name, info.delivery_id) in state.known_deliveries:
+    if (arrival.shop_connection.name, info.delivery_id) in state.known_deliveries:
         return None, None
-    state.known_deliveries.add((arrival.connection.name, info.delivery_id))
-    # One merchant action can reach us as several deliveries (one per subscription).
-    same_event = info.event_id is not None and info.dedup_key in state.known_events
-    state.known_events.add(info.dedup_key)
+    state.known_deliveries.add((arrival.shop_connection.name, info.delivery_id))
+    # One merchant action can reach us as several deliveries (one per subscription). The
+    # unique index on `event_key` settles a race with another process (writer.py).
+    event_key = info.dedup_key if info.event_id is not None else None
+    same_event = event_key is not None and event_key in state.known_events
+    if event_key is not None:
+        state.known_events.add(event_key)
     row = state.delivery(
-        connection=arrival.connection.name,
+        connection=arrival.shop_connection.name,
         platform=info.platform,
         topic=info.topic,
         delivery_id=info.delivery_id,
-        event_key=info.dedup_key,
+        event_key=event_key,
         shop=info.shop,
         body=arrival.body,
         outcome="duplicate" if same_event else "received",
@@ -115,7 +120,7 @@ def apply(state: BatchState, arrival: Arrival, delivery: dict[str, Any]) -> Webh
         state.recorder.emit(
             Envelope.wrap(
                 arrival.stock,
-                connection=arrival.connection.name,
+                connection=arrival.shop_connection.name,
                 order_key=None,
                 correlation_id=info.delivery_id,
             )
@@ -151,7 +156,7 @@ def _apply_order(
         return "stale"
 
     if stored is None:
-        stored = state.orders[order.order_key] = new_order_state(arrival.connection.name, order)
+        stored = state.orders[order.order_key] = new_order(arrival.shop_connection.name, order)
     # Dumped once: the same values go into the order's row and into its order.ready message.
     canonical = order.model_dump(mode="json")
     apply_version(stored, order, canonical)
@@ -163,12 +168,12 @@ def _apply_order(
     )
     if stored.transferred_at is None:
         decide_and_emit(
-            state.recorder, stored, order, arrival.connection.settings.transfer, canonical
+            state.recorder, stored, order, arrival.shop_connection.settings.transfer, canonical
         )
         if stored.transferred_at is not None:
-            _send_held_refunds(state, stored)
+            send_held_refunds(state.recorder, stored, state.refunds.values())
     elif order.cancelled_at is not None and not stored.cancellation_sent:
-        stored.update(cancellation_sent=True)
+        stored.cancellation_sent = True
         state.recorder.timeline(
             order.order_key,
             "order.cancelled",
@@ -198,17 +203,15 @@ def _apply_refund(state: BatchState, arrival: Arrival, delivery: dict[str, Any])
         _record_refund(state, arrival.order_key, order, refund)
 
 
-def _record_refund(
-    state: BatchState, order_key: str, order: OrderState | None, refund: Refund
-) -> None:
+def _record_refund(state: BatchState, order_key: str, order: Order | None, refund: Refund) -> None:
     """Keep each refund once (by the platform's id); send it on once its order is transferred."""
     if (order_key, refund.refund_id) in state.refunds:
         return
-    record = RefundState(order_key, refund.refund_id, refund.model_dump(mode="json"))
+    record = SeenRefund(order_key, refund.refund_id, refund.model_dump(mode="json"))
     state.refunds[(order_key, refund.refund_id)] = record
     amount = f"{refund.currency} {refund.total}"
     if order is not None and order.transferred_at is not None:
-        _send_refund(state, order, record)
+        send_refund(state.recorder, order, record)
         state.recorder.timeline(
             order_key, "refund.received", f"Refund {refund.refund_id} of {amount} received."
         )
@@ -221,31 +224,14 @@ def _record_refund(
         )
 
 
-def _send_held_refunds(state: BatchState, order: OrderState) -> None:
-    for (key, _), record in state.refunds.items():
-        if key == order.order_key and not record.emitted:
-            _send_refund(state, order, record)
-
-
-def _send_refund(state: BatchState, order: OrderState, record: RefundState) -> None:
-    record.emitted = record.emitted_now = True
-    state.recorder.emit(
-        Envelope.wrap(
-            OrderRefunded(order_key=order.order_key, refund=Refund.model_validate(record.payload)),
-            connection=order.connection,
-            order_key=order.order_key,
-        )
-    )
-
-
 def _mark_unusable_order(
     state: BatchState, arrival: Arrival, info: DeliveryInfo, order_key: str
 ) -> None:
     order = state.orders.get(order_key)
     if order is None:
-        order = state.orders[order_key] = OrderState(
+        order = state.orders[order_key] = Order(
             order_key=order_key,
-            connection=arrival.connection.name,
+            connection=arrival.shop_connection.name,
             platform=info.platform,
             shop=info.shop,
             order_id=order_key.rsplit(":", 1)[-1],
@@ -262,13 +248,11 @@ def _mark_unusable_order(
             reason=reason,
             at=utcnow(),
         )
-        order.update(
-            status=failed.status,
-            status_reason=reason,
-            needs_attention=True,
-            problems=failed.marks_json(),
-        )
-    order.update(updated_at=utcnow())
+        order.status = failed.status
+        order.status_reason = reason
+        order.needs_attention = True
+        order.problems = failed.marks_json()
+    order.updated_at = utcnow()
     state.recorder.timeline(
         order_key,
         "webhook.unusable",

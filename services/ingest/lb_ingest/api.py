@@ -11,16 +11,19 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import col, select
-from sqlmodel.sql.expression import SelectOfScalar
 
 from lb_common.db import Database
+from lb_connectors.platforms.registry import ADAPTERS
 from lb_ingest import order_status
 from lb_ingest.connections import ConnectionCache, IngestConnectionSettings, public_view
+from lb_ingest.fast_path.route import add_raw_route
+from lb_ingest.fast_path.writer import DeliveryWriter
+from lb_ingest.order_repository import orders_table, with_orders
+from lb_ingest.orders import Order
 from lb_ingest.reconcile import ReconcileError, ReconcileResult
 from lb_ingest.replay import replay_order
-from lb_ingest.store import Connection, Delivery, Order, TimelineEntry
+from lb_ingest.store import Delivery, ShopConnection, TimelineEntry
 from lb_ingest.webhooks import receive_webhook
-from lb_ingest.writer import DeliveryWriter
 
 # A delivery's outcome (deliveries.outcome), explained in docs/orders.md.
 OUTCOMES = ("received", "accepted", "duplicate", "stale", "unusable", "stored")
@@ -28,13 +31,62 @@ OUTCOMES = ("received", "accepted", "duplicate", "stale", "unusable", "stored")
 ReconcileNow = Callable[[str, datetime | None], Awaitable[ReconcileResult]]
 
 
+_WEBHOOK_ANSWER = {
+    "content": {
+        "application/json": {
+            "schema": {"type": "object", "additionalProperties": True},
+        }
+    }
+}
+_WEBHOOK_DOCS: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": "platform",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "enum": sorted(ADAPTERS)},
+            "description": "The platform that sends the webhook.",
+        },
+        {
+            "name": "connection",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string"},
+            "description": "The name of the shop connection (PUT /connections/{name}).",
+        },
+    ],
+    "requestBody": {
+        "required": True,
+        "description": "The platform's webhook body, exactly as sent (its signature covers "
+        "these bytes). Headers as the platform documents them: Shopify X-Shopify-Topic, "
+        "-Hmac-Sha256, -Shop-Domain, -Webhook-Id (and -Event-Id); WooCommerce "
+        "X-WC-Webhook-Topic, -Signature, -Source, -Delivery-ID.",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    },
+}
+_WEBHOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Stored: `status` accepted, duplicate, stale or stored (docs/orders.md)",
+        **_WEBHOOK_ANSWER,
+    },
+    400: {"description": "Cannot be identified (a header is missing) or unknown topic"},
+    401: {"description": "Signature missing or invalid: nothing is stored"},
+    403: {"description": "The connection is disabled"},
+    404: {"description": "Unknown platform or connection"},
+    413: {"description": "Body larger than the configured limit"},
+    415: {"description": "Not a JSON body"},
+    422: {"description": "Stored, but the order or refund could not be read: `error` says why"},
+    503: {"description": "Could not be stored: send it again"},
+}
+
+
 def webhook_router(
-    connections: ConnectionCache, writer: DeliveryWriter, *, max_body_bytes: int
+    shop_connections: ConnectionCache, writer: DeliveryWriter, *, max_body_bytes: int
 ) -> APIRouter:
     router = APIRouter(tags=["webhooks"])
 
     async def webhook(request: Request) -> JSONResponse:
-        """A platform's webhook delivery: verified, stored, answered (see webhooks.py)."""
+        """A platform's webhook delivery: verified, stored, then answered (webhooks.py)."""
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
             return _too_large(max_body_bytes)
@@ -44,7 +96,7 @@ def webhook_router(
             if len(body) > max_body_bytes:
                 return _too_large(max_body_bytes)
         answer = await receive_webhook(
-            connections,
+            shop_connections,
             writer,
             platform=request.path_params["platform"],
             connection_name=request.path_params["connection"],
@@ -53,9 +105,18 @@ def webhook_router(
         )
         return JSONResponse(answer.body, status_code=answer.status_code)
 
-    # A plain Starlette route: the hottest path skips FastAPI's parameter machinery (about a
-    # tenth of a webhook's CPU); the endpoint reads its two path parameters itself.
-    router.add_route("/webhooks/{platform}/{connection}", webhook, methods=["POST"])
+    # Documented like any route; served as a plain Starlette route (the hottest path:
+    # fast_path/route.py). The endpoint reads its two path parameters itself.
+    add_raw_route(
+        router,
+        "/webhooks/{platform}/{connection}",
+        webhook,
+        methods=["POST"],
+        summary="Receive a webhook delivery",
+        response_class=JSONResponse,
+        responses=_WEBHOOK_RESPONSES,
+        openapi_extra=_WEBHOOK_DOCS,
+    )
     return router
 
 
@@ -132,29 +193,24 @@ class OrderFilter:
         self.since, self.until = since, until
 
     def conditions(self) -> list[ColumnElement[bool]]:
+        c = orders_table.c
         found: list[ColumnElement[bool]] = []
         if self.status:
-            found.append(col(Order.status) == self.status)
+            found.append(c.status == self.status)
         if self.needs_attention is not None:
-            found.append(col(Order.needs_attention).is_(self.needs_attention))
+            found.append(c.needs_attention.is_(self.needs_attention))
         if self.connection:
-            found.append(col(Order.connection) == self.connection)
+            found.append(c.connection == self.connection)
         if self.since:
-            found.append(col(Order.received_at) >= self.since)
+            found.append(c.received_at >= self.since)
         if self.until:
-            found.append(col(Order.received_at) < self.until)
+            found.append(c.received_at < self.until)
         if self.q:
             pattern = f"%{self.q.lower()}%"
             found.append(
-                or_(
-                    func.lower(col(Order.order_name)).like(pattern),
-                    func.lower(col(Order.email)).like(pattern),
-                )
+                or_(func.lower(c.order_name).like(pattern), func.lower(c.email).like(pattern))
             )
         return found
-
-    def query(self) -> SelectOfScalar[Order]:
-        return select(Order).where(*self.conditions())
 
 
 def _delivery_view(delivery: Delivery) -> dict[str, Any]:
@@ -182,7 +238,7 @@ class ConnectionUpdate(BaseModel):
 
 
 def admin_router(
-    db: Database, connections: ConnectionCache, reconcile_now: ReconcileNow
+    db: Database, shop_connections: ConnectionCache, reconcile_now: ReconcileNow
 ) -> APIRouter:
     router = APIRouter(tags=["admin"])
 
@@ -202,20 +258,17 @@ def admin_router(
         limit: int = Query(50, ge=1, le=500),
         offset: int = Query(0, ge=0),
     ) -> dict[str, Any]:
-        query = filters.query()
+        where = filters.conditions()
         async with db.session() as session:
-            total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
-            rows = (
-                await session.exec(
-                    query.order_by(col(Order.updated_at).desc()).offset(offset).limit(limit)
-                )
-            ).all()
-        return {"total": total, "orders": [order_view(o) for o in rows]}
+            total, orders = await with_orders(
+                session, lambda repo: repo.page(where, limit=limit, offset=offset)
+            )
+        return {"total": total, "orders": [order_view(o) for o in orders]}
 
     @router.get("/orders/{order_key}")
     async def get_order(order_key: str) -> dict[str, Any]:
         async with db.session() as session:
-            order = await session.get(Order, order_key)
+            order = await with_orders(session, lambda repo: repo.get(order_key))
             if order is None:
                 raise HTTPException(404, f"no order {order_key!r}")
             timeline = (
@@ -262,18 +315,12 @@ def admin_router(
         first."""
         if filters.status is None and filters.needs_attention is None:
             filters.needs_attention = True
+        where = filters.conditions()
         async with db.session() as session:
-            keys = (
-                await session.exec(
-                    select(Order.order_key)
-                    .where(*filters.conditions())
-                    .order_by(col(Order.updated_at))
-                    .limit(limit)
-                )
-            ).all()
+            keys = await with_orders(session, lambda repo: repo.keys(where, limit=limit))
         results = []
         for key in keys:
-            outcome = await replay_order(db, str(key), dry_run=dry_run)
+            outcome = await replay_order(db, key, dry_run=dry_run)
             results.append({"order_key": key, "status_code": outcome.status_code, **outcome.body})
         return {"matched": len(keys), "dry_run": dry_run, "results": results}
 
@@ -315,7 +362,9 @@ def admin_router(
     @router.get("/connections")
     async def list_connections() -> list[dict[str, object]]:
         async with db.session() as session:
-            rows = (await session.exec(select(Connection).order_by(col(Connection.name)))).all()
+            rows = (
+                await session.exec(select(ShopConnection).order_by(col(ShopConnection.name)))
+            ).all()
         return [public_view(c) for c in rows]
 
     @router.put("/connections/{name}")
@@ -325,18 +374,18 @@ def admin_router(
         except ValidationError as exc:
             raise HTTPException(422, f"invalid settings: {exc.errors(include_url=False)}") from exc
         async with db.transaction() as session:
-            connection = await session.get(Connection, name)
-            if connection is None:
+            shop_connection = await session.get(ShopConnection, name)
+            if shop_connection is None:
                 if not update.secrets:
                     raise HTTPException(422, "a new connection needs at least one webhook secret")
-                connection = Connection(name=name, platform=update.platform)
-            connection.platform = update.platform
-            connection.enabled = update.enabled
-            connection.settings = settings.model_dump(mode="json")
+                shop_connection = ShopConnection(name=name, platform=update.platform)
+            shop_connection.platform = update.platform
+            shop_connection.enabled = update.enabled
+            shop_connection.settings = settings.model_dump(mode="json")
             if update.secrets is not None:
-                connection.secrets = update.secrets
-            session.add(connection)
-        connections.forget(name)
-        return public_view(connection)
+                shop_connection.secrets = update.secrets
+            session.add(shop_connection)
+        shop_connections.forget(name)
+        return public_view(shop_connection)
 
     return router

@@ -15,7 +15,7 @@ from lb_ingest.connections import ActiveConnection
 class Arrival:
     """One authenticated delivery, as far as the request could read it."""
 
-    connection: ActiveConnection
+    shop_connection: ActiveConnection
     platform: str
     info: DeliveryInfo | None  # None: a header needed to identify it is missing
     body: bytes

@@ -19,11 +19,11 @@ from lb_connectors.shops import ShopDirectory
 from lb_ingest import consumers, reconcile, retention
 from lb_ingest.api import admin_router, webhook_router
 from lb_ingest.connections import ConnectionCache
-from lb_ingest.processor import DeliveryProcessor
+from lb_ingest.fast_path.processor import DeliveryProcessor
+from lb_ingest.fast_path.writer import DeliveryWriter
 from lb_ingest.reconcile import ReconcileResult
 from lb_ingest.settings import IngestSettings
-from lb_ingest.store import TABLES, Connection
-from lb_ingest.writer import DeliveryWriter
+from lb_ingest.store import TABLES, ShopConnection
 
 SERVICE = "ingest"
 
@@ -37,16 +37,16 @@ def bootstrap(
     common = settings.common
     db = Database(settings.resolved_database_url(SERVICE))
     broker = Broker(common.amqp_url.get_secret_value(), common.broker_prefix)
-    connections = ConnectionCache(db)
+    shop_connections = ConnectionCache(db)
     # A web process only stores what arrives; a worker applies it (docs/architecture.md).
     writer = DeliveryWriter(db, defer=common.role == "web")
     processor = DeliveryProcessor(
-        db, connections, poll_interval=0.05 if common.role == "worker" else 1.0
+        db, shop_connections, poll_interval=0.05 if common.role == "worker" else 1.0
     )
     shops = ShopDirectory(common, transport=shop_transport)
 
     async def reconcile_now(name: str, since: datetime | None) -> ReconcileResult:
-        return await reconcile.reconcile(db, writer, connections, shops, name, since=since)
+        return await reconcile.reconcile(db, writer, shop_connections, shops, name, since=since)
 
     background: list[BackgroundJob] = [processor.run]
     if settings.reconcile_interval_seconds > 0:
@@ -61,7 +61,7 @@ def bootstrap(
                     reconcile.run_periodically,
                     db,
                     writer,
-                    connections,
+                    shop_connections,
                     shops,
                     settings.reconcile_interval_seconds,
                 ),
@@ -70,9 +70,9 @@ def bootstrap(
 
     async def seed_demo_connection() -> None:
         async with db.transaction() as session:
-            if await session.get(Connection, "demo") is None:
+            if await session.get(ShopConnection, "demo") is None:
                 session.add(
-                    Connection(
+                    ShopConnection(
                         name="demo",
                         platform="shopify",
                         secrets=[settings.demo_shopify_secret.get_secret_value()],
@@ -86,9 +86,9 @@ def bootstrap(
             admin_token=common.admin_token,
             readiness=[("database", db.ping), ("broker", broker.ping)],
             broker=broker,
-            routers=[admin_router(db, connections, reconcile_now)],
+            routers=[admin_router(db, shop_connections, reconcile_now)],
             open_routers=[
-                webhook_router(connections, writer, max_body_bytes=settings.max_body_bytes)
+                webhook_router(shop_connections, writer, max_body_bytes=settings.max_body_bytes)
             ],
         )
 

@@ -1,4 +1,6 @@
-"""A connection's settings as ingest owns them (validated; stored as JSON on the row)."""
+"""Shop connections (one shop plus one ledger, docs: DESIGN.md "Connections") as ingest owns them:
+their settings validated, stored as JSON on the row, and cached for webhooks. Not to be confused
+with a database connection, which ingest's code calls `conn`."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from lb_common.db import Database
 from lb_connectors.platforms.base import CustomerFieldMap
-from lb_ingest.store import Connection
+from lb_ingest.store import ShopConnection
 from lb_ingest.transfer import TransferSettings
 
 
@@ -22,24 +24,24 @@ class IngestConnectionSettings(BaseModel):
     shop_domain: str | None = None
 
 
-def settings_of(connection: Connection) -> IngestConnectionSettings:
-    return IngestConnectionSettings.model_validate(connection.settings or {})
+def settings_of(shop_connection: ShopConnection) -> IngestConnectionSettings:
+    return IngestConnectionSettings.model_validate(shop_connection.settings or {})
 
 
-def public_view(connection: Connection) -> dict[str, object]:
+def public_view(shop_connection: ShopConnection) -> dict[str, object]:
     """What the admin API shows: everything but the secrets (only how many there are)."""
     return {
-        "name": connection.name,
-        "platform": connection.platform,
-        "enabled": connection.enabled,
-        "secrets_configured": len(connection.secrets),
-        "settings": settings_of(connection).model_dump(mode="json"),
+        "name": shop_connection.name,
+        "platform": shop_connection.platform,
+        "enabled": shop_connection.enabled,
+        "secrets_configured": len(shop_connection.secrets),
+        "settings": settings_of(shop_connection).model_dump(mode="json"),
     }
 
 
 @dataclass(frozen=True)
 class ActiveConnection:
-    """A connection as webhooks use it: the row's values, with its settings validated once
+    """A shop connection as webhooks use it: the row's values, with its settings validated once
     (validating them per webhook cost more than verifying the signature)."""
 
     name: str
@@ -49,12 +51,12 @@ class ActiveConnection:
     settings: IngestConnectionSettings
 
     @classmethod
-    def of(cls, row: Connection) -> ActiveConnection:
+    def of(cls, row: ShopConnection) -> ActiveConnection:
         return cls(row.name, row.platform, tuple(row.secrets), row.enabled, settings_of(row))
 
 
 class ConnectionCache:
-    """Connections read on every webhook, cached briefly: a change made through this process's
+    """Shop connections read on every webhook, cached briefly: a change made through this process's
     API applies at once, one made through another replica within `ttl` seconds."""
 
     def __init__(self, db: Database, ttl: float = 5.0) -> None:
@@ -68,10 +70,10 @@ class ConnectionCache:
         if cached is not None and now - cached[0] < self._ttl:
             return cached[1]
         async with self._db.session() as session:
-            row = await session.get(Connection, name)
-        connection = ActiveConnection.of(row) if row is not None else None
-        self._entries[name] = (now, connection)
-        return connection
+            row = await session.get(ShopConnection, name)
+        shop_connection = ActiveConnection.of(row) if row is not None else None
+        self._entries[name] = (now, shop_connection)
+        return shop_connection
 
     def forget(self, name: str) -> None:
         self._entries.pop(name, None)

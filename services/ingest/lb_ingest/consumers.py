@@ -1,16 +1,14 @@
 """ingest's message handlers: every service reports an order's steps here, for its timeline and
-its status (the state machine is order_status.py)."""
+its status (the state machine is order_status.py). Two reports on one order at once (replicas,
+prefetch) are serialised by the order's lock (order_repository.py), so neither overwrites the
+other's marks and progress never moves backwards."""
 
 from __future__ import annotations
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
-from lb_common.db import utcnow
 from lb_common.events import OrderFailed, OrderProgress
 from lb_common.unit_of_work import UnitOfWork
 from lb_ingest import order_status
-from lb_ingest.order_status import OrderStatus
-from lb_ingest.store import Order
+from lb_ingest.order_repository import OrderRepository, with_orders
 from lb_ingest.timeline import add_entry
 
 # A service's parking lot reports that an operator sent a parked message back, or dismissed it
@@ -20,12 +18,13 @@ OPERATOR_STEPS = frozenset({"parked.retried", "parked.dismissed"})
 
 async def handle_progress(event: OrderProgress, uow: UnitOfWork) -> None:
     msg = uow.message
-    if msg.order_key is None:
+    order_key = msg.order_key
+    if order_key is None:
         return
     async with uow.commit() as session:
         add_entry(
             session,
-            msg.order_key,
+            order_key,
             event.step,
             event.message,
             service=event.service,
@@ -34,9 +33,12 @@ async def handle_progress(event: OrderProgress, uow: UnitOfWork) -> None:
             at=msg.occurred_at,
             message_id=msg.message_id,
         )
-        order = await _locked(session, msg.order_key)
-        if order is not None:
-            before = _status_of(order)
+
+        def report(orders: OrderRepository) -> None:
+            order = orders.get(order_key, lock=True, with_document=False)
+            if order is None:
+                return
+            before = order.status_machine
             if event.step in OPERATOR_STEPS:
                 key = order_status.problem_key(
                     event.service,
@@ -57,17 +59,21 @@ async def handle_progress(event: OrderProgress, uow: UnitOfWork) -> None:
                 order.customer_number = int(event.details["customer_number"])
             if event.step in _INVOICE_STEPS and "booked_invoice_number" in event.details:
                 order.invoice_number = int(event.details["booked_invoice_number"])
-            _save(session, order, before, after)
+            order.take_status(after)
+            orders.save([order])
+
+        await with_orders(session, report)
 
 
 async def handle_failed(event: OrderFailed, uow: UnitOfWork) -> None:
     msg = uow.message
-    if msg.order_key is None:
+    order_key = msg.order_key
+    if order_key is None:
         return
     async with uow.commit() as session:
         add_entry(
             session,
-            msg.order_key,
+            order_key,
             f"{event.service}.failed",
             event.reason,
             service=event.service,
@@ -81,41 +87,25 @@ async def handle_failed(event: OrderFailed, uow: UnitOfWork) -> None:
             at=msg.occurred_at,
             message_id=msg.message_id,
         )
-        order = await _locked(session, msg.order_key)
-        if order is not None:
-            before = _status_of(order)
-            after = order_status.after_failure(
-                before,
-                service=event.service,
-                message_type=event.step,
-                message_id=msg.causation_id,
-                reason=event.reason,
-                at=msg.occurred_at,
+
+        def report(orders: OrderRepository) -> None:
+            order = orders.get(order_key, lock=True, with_document=False)
+            if order is None:
+                return
+            order.take_status(
+                order_status.after_failure(
+                    order.status_machine,
+                    service=event.service,
+                    message_type=event.step,
+                    message_id=msg.causation_id,
+                    reason=event.reason,
+                    at=msg.occurred_at,
+                )
             )
-            _save(session, order, before, after)
+            orders.save([order])
+
+        await with_orders(session, report)
 
 
-_INVOICE_STEPS = frozenset({"invoice.booked", "payment.registered"})  # not a credit note's number
-
-
-async def _locked(session: AsyncSession, order_key: str) -> Order | None:
-    # Two reports on one order at once (replicas, prefetch) must not overwrite each other's
-    # marks: the row is held until commit (SQLite's write lock already serialises writers).
-    return await session.get(Order, order_key, with_for_update=True)
-
-
-def _status_of(order: Order) -> OrderStatus:
-    return OrderStatus.load(order.progress, order.problems)
-
-
-def _save(session: AsyncSession, order: Order, before: OrderStatus, after: OrderStatus) -> None:
-    order.progress = after.progress
-    order.problems = after.marks_json()
-    order.needs_attention = after.needs_attention
-    order.status = after.status
-    if after.needs_attention:
-        order.status_reason = after.reason
-    elif before.needs_attention or order.status_reason is not None:
-        order.status_reason = None  # the trigger's reason is history once the order went on
-    order.updated_at = utcnow()
-    session.add(order)
+# A report of these steps carries the booked invoice's number (not a credit note's).
+_INVOICE_STEPS = frozenset({"invoice.booked", "payment.registered"})

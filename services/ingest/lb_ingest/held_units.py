@@ -12,7 +12,7 @@ from lb_common.envelope import Envelope
 from lb_common.events import HeldLine, OrderUnitsHeld
 from lb_common.orders import CanonicalOrder
 from lb_ingest import order_status
-from lb_ingest.orders import OrderState
+from lb_ingest.orders import Order
 from lb_ingest.recorder import RowRecorder
 
 
@@ -25,7 +25,7 @@ def held_lines(order: CanonicalOrder) -> tuple[HeldLine, ...]:
     return tuple(HeldLine(sku=sku, quantity=q) for sku, q in sorted(units.items()) if q > 0)
 
 
-def emit_held_units(recorder: RowRecorder, stored: OrderState, order: CanonicalOrder) -> None:
+def emit_held_units(recorder: RowRecorder, stored: Order, order: CanonicalOrder) -> None:
     """After a new version of `order` is applied: its held units (or their release), until it is
     booked. An order without stocked lines sends nothing (its invoice releases what an earlier
     version held)."""

@@ -1,12 +1,14 @@
-"""An order's state as the webhook writer and replay change it, and the rules they apply.
+"""ingest's order: one typed model, read and written through order_repository.py, and the rules
+the webhook path and replay apply to it.
 
-`OrderState` is a plain object (not the ORM row): the writer handles hundreds of orders per
-second, and only the columns a change touched are written back (see order_rows.py).
+`Order` is a plain dataclass (not the ORM row, store.OrderRecord, which only declares the
+table): the webhook writer handles hundreds of orders per second, and the repository writes
+back only the columns that changed since it loaded the order.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -15,75 +17,108 @@ from lb_common.envelope import Envelope
 from lb_common.events import OrderReady
 from lb_common.orders import CanonicalOrder
 from lb_ingest import order_status, transfer
+from lb_ingest.order_status import OrderStatus
 from lb_ingest.recorder import RowRecorder
 
 
+class DocumentNotLoaded(RuntimeError):
+    """The order was read without its canonical document (see OrderRepository.get_many)."""
+
+
+#: What `Order.document` holds when the order was read without it.
+NOT_LOADED: Any = object()
+
+
 @dataclass(eq=False)
-class OrderState:
-    """The columns of an `orders` row that ingest decides on, and which of them changed."""
+class Order:
+    """The newest version of one order, and where it stands (columns of the `orders` table).
+
+    Replace `problems` and `canonical` whole, never change them in place: the repository finds
+    what to write by comparing with what it loaded."""
 
     order_key: str
-    connection: str
+    connection: str  # the name of the shop connection it came through
     platform: str
     shop: str
     order_id: str
     status: str = order_status.RECEIVED
     status_reason: str | None = None
     progress: str = order_status.RECEIVED
+    problems: dict[str, Any] = field(default_factory=dict)
     needs_attention: bool = False
     version: datetime | None = None
+    order_name: str | None = None
+    email: str | None = None
+    currency: str | None = None
+    total: str | None = None  # Decimal as text
     transferred_at: datetime | None = None
+    customer_number: int | None = None
+    invoice_number: int | None = None
     cancellation_sent: bool = False
-    stored: bool = False  # False: the row is inserted, not updated
-    changes: dict[str, Any] = field(default_factory=dict, repr=False)
+    received_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
+    # The canonical order (CanonicalOrder dumped as JSON), column `canonical`. Read it through
+    # `canonical`: an order read without it holds a marker here.
+    document: dict[str, Any] | None = field(default=None, repr=False)
+    #: What the repository loaded (column -> value); None for an order not stored yet.
+    loaded: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
-    def update(self, **values: Any) -> None:
-        """Set columns; the ones decided on here are also kept as attributes."""
-        for name, value in values.items():
-            if name in _DECIDED_ON:
-                setattr(self, name, value)
-        self.changes.update(values)
+    @property
+    def canonical(self) -> dict[str, Any] | None:
+        if self.document is NOT_LOADED:
+            raise DocumentNotLoaded(f"order {self.order_key} was read without its document")
+        return self.document
+
+    @property
+    def status_machine(self) -> OrderStatus:
+        return OrderStatus.load(self.progress, self.problems)
+
+    def take_status(self, after: OrderStatus) -> None:
+        """Store what the state machine decided (order_status.py) after a service's report."""
+        before_attention = self.status_machine.needs_attention
+        self.progress = after.progress
+        self.problems = after.marks_json()
+        self.needs_attention = after.needs_attention
+        self.status = after.status
+        if after.needs_attention:
+            self.status_reason = after.reason
+        elif before_attention or self.status_reason is not None:
+            self.status_reason = None  # the trigger's reason is history once the order went on
+        self.updated_at = utcnow()
 
 
-_DECIDED_ON = frozenset(
-    {
-        "status",
-        "status_reason",
-        "progress",
-        "needs_attention",
-        "version",
-        "transferred_at",
-        "cancellation_sent",
-    }
-)
+#: The `orders` columns, by the model's field names (the model's `document` is `canonical`).
+COLUMNS: dict[str, str] = {
+    f.name: ("canonical" if f.name == "document" else f.name)
+    for f in fields(Order)
+    if f.name != "loaded"
+}
 
 
-def new_order_state(connection: str, order: CanonicalOrder) -> OrderState:
-    return OrderState(
+def new_order(shop_connection: str, order: CanonicalOrder) -> Order:
+    return Order(
         order_key=order.order_key,
-        connection=connection,
+        connection=shop_connection,
         platform=order.platform,
         shop=order.shop,
         order_id=order.order_id,
     )
 
 
-def apply_version(stored: OrderState, order: CanonicalOrder, canonical: dict[str, Any]) -> None:
+def apply_version(stored: Order, order: CanonicalOrder, canonical: dict[str, Any]) -> None:
     """Make `order` (dumped as `canonical`) the stored newest version."""
-    stored.update(
-        order_name=order.order_name,
-        email=order.buyer.email if order.buyer else None,
-        currency=order.currency,
-        total=str(order.total_price),
-        version=order.version,
-        canonical=canonical,
-        updated_at=utcnow(),
-    )
+    stored.order_name = order.order_name
+    stored.email = order.buyer.email if order.buyer else None
+    stored.currency = order.currency
+    stored.total = str(order.total_price)
+    stored.version = order.version
+    stored.document = canonical
+    stored.updated_at = utcnow()
 
 
 def decide_and_emit(
     recorder: RowRecorder,
-    stored: OrderState,
+    stored: Order,
     order: CanonicalOrder,
     settings: transfer.TransferSettings,
     canonical: dict[str, Any],
@@ -95,20 +130,19 @@ def decide_and_emit(
     decision = transfer.decide(order, settings)
     if stored.status != decision.status or decision.transfer:
         recorder.timeline(order.order_key, f"order.{decision.status}", decision.reason)
-    stored.update(
-        status=decision.status,
-        progress=decision.status,
-        status_reason=None if decision.transfer else decision.reason,
-    )
+    stored.status = decision.status
+    stored.progress = decision.status
+    stored.status_reason = None if decision.transfer else decision.reason
     if stored.needs_attention:
-        stored.update(needs_attention=False, problems={})
+        stored.needs_attention = False
+        stored.problems = {}
     if decision.transfer:
         emit_order_ready(recorder, stored, canonical)
 
 
-def emit_order_ready(recorder: RowRecorder, stored: OrderState, canonical: dict[str, Any]) -> None:
+def emit_order_ready(recorder: RowRecorder, stored: Order, canonical: dict[str, Any]) -> None:
     """Send the order on (the status is the caller's: the trigger, or a replay)."""
-    stored.update(transferred_at=utcnow())
+    stored.transferred_at = utcnow()
     recorder.emit(
         Envelope.wrap_dumped(
             OrderReady,

@@ -35,8 +35,9 @@ from lb_connectors.shopify_admin import ShopifyRejected
 from lb_connectors.shops import ShopDirectory
 from lb_ingest.arrival import Arrival
 from lb_ingest.connections import ActiveConnection, ConnectionCache
-from lb_ingest.store import Connection, Order, ReconciliationMark
-from lb_ingest.writer import DeliveryWriter
+from lb_ingest.fast_path.writer import DeliveryWriter
+from lb_ingest.order_repository import with_orders
+from lb_ingest.store import ReconciliationMark, ShopConnection
 
 log = logging.getLogger(__name__)
 
@@ -155,10 +156,7 @@ async def _feed(
             log.warning("reconciled order %s is unreadable: %s", order_id, exc)
     keys = [order.order_key for _, order in parsed]
     async with db.session() as session:
-        rows = await session.exec(
-            select(Order.order_key, Order.version).where(col(Order.order_key).in_(keys))
-        )
-        known = {key: version for key, version in rows.all() if version is not None}
+        known = await with_orders(session, lambda orders: orders.versions(keys))
     wanted = [
         (body, order)
         for body, order in parsed
@@ -168,7 +166,7 @@ async def _feed(
         *(
             writer.submit(
                 Arrival(
-                    connection=connection,
+                    shop_connection=connection,
                     platform="shopify",
                     info=DeliveryInfo(
                         platform="shopify",
@@ -208,8 +206,9 @@ async def run_periodically(
         async with db.session() as session:
             names = (
                 await session.exec(
-                    select(Connection.name).where(
-                        Connection.platform == "shopify", col(Connection.enabled).is_(True)
+                    select(ShopConnection.name).where(
+                        ShopConnection.platform == "shopify",
+                        col(ShopConnection.enabled).is_(True),
                     )
                 )
             ).all()

@@ -4,17 +4,16 @@ Every step downstream is idempotent by business key (customer links, the order k
 invoice, the refund id on a credit note), so a replay finishes what is missing and never makes
 a second document. What it sends again follows from the order's open problems
 (order_status.replay_plan): order.ready for the order's own flow, the refunds and the
-cancellation for a credit that failed.
+cancellation for a credit that failed. An order transferred for the first time by a replay (its
+webhook could not be read before) also sends the refunds held for it.
 """
 
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, replace
-from typing import Any
 
-from sqlalchemy import Connection as SAConnection
-from sqlmodel import Session, col, desc, select
+from sqlalchemy import Connection, Table, select
 
 from lb_common.db import Database, utcnow
 from lb_common.envelope import Envelope
@@ -23,12 +22,16 @@ from lb_common.orders import CanonicalOrder
 from lb_connectors.platforms.base import PayloadError
 from lb_connectors.platforms.registry import get_adapter
 from lb_ingest import order_status
-from lb_ingest.connections import settings_of
-from lb_ingest.order_rows import load_order_states, save_order_states
+from lb_ingest.connections import IngestConnectionSettings
+from lb_ingest.order_repository import OrderRepository
 from lb_ingest.order_status import OrderStatus
-from lb_ingest.orders import apply_version, emit_order_ready
+from lb_ingest.orders import Order, apply_version, emit_order_ready
 from lb_ingest.recorder import RowRecorder
-from lb_ingest.store import Connection, Delivery, Order, RefundRecord
+from lb_ingest.refunds import load_refunds, save_refunds, send_held_refunds
+from lb_ingest.store import Delivery, ShopConnection
+
+_deliveries: Table = Delivery.__table__  # type: ignore[attr-defined]
+_shop_connections: Table = ShopConnection.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -41,85 +44,82 @@ async def replay_order(db: Database, order_key: str, *, dry_run: bool = False) -
     return await db.write_sync(functools.partial(_replay, order_key=order_key, dry_run=dry_run))
 
 
-def _replay(connection: SAConnection, *, order_key: str, dry_run: bool) -> ReplayOutcome:
-    with Session(bind=connection) as session:
-        order = session.get(Order, order_key, with_for_update=True)
-        if order is None:
-            return ReplayOutcome(404, {"error": f"no order {order_key!r}"})
-        before = OrderStatus.load(order.progress, order.problems)
-        plan = order_status.replay_plan(before)
-        if plan is None:
-            return ReplayOutcome(409, {"error": _nothing_to_replay(order, before)})
-        row = session.get(Connection, order.connection)
-        if row is None:
-            return ReplayOutcome(
-                409, {"error": f"connection {order.connection!r} no longer exists"}
-            )
-        canonical, problem = _current_version(session, order, row)
-        if canonical is None:
-            return ReplayOutcome(
-                409, {"error": f"the stored webhook still cannot be read: {problem}"}
-            )
-        refunds = _sent_refunds(session, order_key) if plan.send_credits else []
-        actions = []
-        if plan.send_order:
-            actions.append("send order.ready again")
-        if plan.send_credits:
-            actions.append(
-                f"send its {len(refunds)} refund(s)"
-                + (" and its cancellation" if order.cancellation_sent else "")
-                + " again (credit notes already booked are not made twice)"
-            )
-        body: dict[str, object] = {
-            "order_key": order_key,
-            "action": "; ".join(actions),
-            "previous_status": order.status,
-            "previous_reason": order.status_reason,
-        }
-        if plan.left:
-            body["not_replayed"] = [_where_to_retry(before.marks[key]) for key in plan.left]
-        if dry_run:
-            return ReplayOutcome(200, {"dry_run": True, **body})
-        state = load_order_states(connection, [order_key], lock=True)[order_key]
-        dumped = canonical.model_dump(mode="json")
-        if order.canonical is None:
-            apply_version(state, canonical, dumped)
-        recorder = RowRecorder()
-        if plan.send_order:
-            emit_order_ready(recorder, state, dumped)
-        for refund in refunds:
-            recorder.emit(
-                Envelope.wrap(
-                    OrderRefunded(order_key=order_key, refund=Refund.model_validate(refund)),
-                    connection=order.connection,
-                    order_key=order_key,
-                )
-            )
-        if plan.send_credits and order.cancellation_sent:
-            recorder.emit(
-                Envelope.wrap(
-                    OrderCancelled(order_key=order_key, reason=canonical.note),
-                    connection=order.connection,
-                    order_key=order_key,
-                )
-            )
-        after = order_status.close_problems(before, plan.keys, utcnow())
-        if plan.send_order:
-            after = replace(
-                after, progress=order_status.advance(after.progress, order_status.TRANSFERRED)
-            )
-        state.update(
-            status=after.status,
-            progress=after.progress,
-            needs_attention=after.needs_attention,
-            problems=after.marks_json(),
-            status_reason=after.reason,
-            updated_at=utcnow(),
+def _replay(conn: Connection, *, order_key: str, dry_run: bool) -> ReplayOutcome:
+    orders = OrderRepository(conn)
+    order = orders.get(order_key, lock=True)
+    if order is None:
+        return ReplayOutcome(404, {"error": f"no order {order_key!r}"})
+    before = order.status_machine
+    plan = order_status.replay_plan(before)
+    if plan is None:
+        return ReplayOutcome(409, {"error": _nothing_to_replay(order, before)})
+    settings = _shop_connection_settings(conn, order.connection)
+    if settings is None:
+        return ReplayOutcome(409, {"error": f"connection {order.connection!r} no longer exists"})
+    canonical, problem = _current_version(conn, order, settings)
+    if canonical is None:
+        return ReplayOutcome(409, {"error": f"the stored webhook still cannot be read: {problem}"})
+    refunds = load_refunds(conn, [order_key])
+    sent = [r.payload for r in refunds.values() if r.emitted] if plan.send_credits else []
+    actions = []
+    if plan.send_order:
+        actions.append("send order.ready again")
+    if plan.send_credits:
+        actions.append(
+            f"send its {len(sent)} refund(s)"
+            + (" and its cancellation" if order.cancellation_sent else "")
+            + " again (credit notes already booked are not made twice)"
         )
-        recorder.timeline(order_key, "replay", f"Replayed by an operator: {body['action']}.")
-        save_order_states(connection, [state])
-        recorder.write(connection)
-        return ReplayOutcome(202, {"replayed": True, **body})
+    body: dict[str, object] = {
+        "order_key": order_key,
+        "action": "; ".join(actions),
+        "previous_status": order.status,
+        "previous_reason": order.status_reason,
+    }
+    if plan.left:
+        body["not_replayed"] = [_where_to_retry(before.marks[key]) for key in plan.left]
+    if dry_run:
+        return ReplayOutcome(200, {"dry_run": True, **body})
+    dumped = canonical.model_dump(mode="json")
+    if order.canonical is None:
+        apply_version(order, canonical, dumped)
+    recorder = RowRecorder()
+    if plan.send_order:
+        emit_order_ready(recorder, order, dumped)
+        # Refunds that arrived while the order could not be read follow it now.
+        send_held_refunds(recorder, order, refunds.values())
+    for payload in sent:
+        recorder.emit(
+            Envelope.wrap(
+                OrderRefunded(order_key=order_key, refund=Refund.model_validate(payload)),
+                connection=order.connection,
+                order_key=order_key,
+            )
+        )
+    if plan.send_credits and order.cancellation_sent:
+        recorder.emit(
+            Envelope.wrap(
+                OrderCancelled(order_key=order_key, reason=canonical.note),
+                connection=order.connection,
+                order_key=order_key,
+            )
+        )
+    after = order_status.close_problems(before, plan.keys, utcnow())
+    if plan.send_order:
+        after = replace(
+            after, progress=order_status.advance(after.progress, order_status.TRANSFERRED)
+        )
+    order.status = after.status
+    order.progress = after.progress
+    order.needs_attention = after.needs_attention
+    order.problems = after.marks_json()
+    order.status_reason = after.reason
+    order.updated_at = utcnow()
+    recorder.timeline(order_key, "replay", f"Replayed by an operator: {body['action']}.")
+    orders.save([order])
+    save_refunds(conn, refunds.values())
+    recorder.write(conn)
+    return ReplayOutcome(202, {"replayed": True, **body})
 
 
 def _nothing_to_replay(order: Order, state: OrderStatus) -> str:
@@ -137,31 +137,30 @@ def _where_to_retry(mark: order_status.Mark) -> str:
     )
 
 
-def _sent_refunds(session: Session, order_key: str) -> list[dict[str, Any]]:
-    rows = session.exec(
-        select(RefundRecord)
-        .where(RefundRecord.order_key == order_key, col(RefundRecord.emitted).is_(True))
-        .order_by(col(RefundRecord.received_at))
-    ).all()
-    return [row.payload for row in rows]
+def _shop_connection_settings(conn: Connection, name: str) -> IngestConnectionSettings | None:
+    row = conn.execute(
+        select(_shop_connections.c.settings).where(_shop_connections.c.name == name)
+    ).first()
+    return None if row is None else IngestConnectionSettings.model_validate(row.settings or {})
 
 
 def _current_version(
-    session: Session, order: Order, connection: Connection
+    conn: Connection, order: Order, settings: IngestConnectionSettings
 ) -> tuple[CanonicalOrder | None, str | None]:
     """The stored canonical order, or a fresh parse of its newest delivery (after a fix)."""
     if order.canonical is not None:
         return CanonicalOrder.model_validate(order.canonical), None
-    newest = session.exec(
-        select(Delivery)
-        .where(Delivery.order_key == order.order_key)
-        .order_by(desc(col(Delivery.id)))
+    newest = conn.execute(
+        select(_deliveries.c.body)
+        .where(_deliveries.c.order_key == order.order_key)
+        .order_by(_deliveries.c.id.desc())
+        .limit(1)
     ).first()
     if newest is None:
         return None, "no delivery is stored for this order"
     try:
         parsed = get_adapter(order.platform).parse_order(
-            newest.body, shop=order.shop, fields=settings_of(connection).customer_fields
+            newest.body, shop=order.shop, fields=settings.customer_fields
         )
     except PayloadError as exc:
         return None, str(exc)

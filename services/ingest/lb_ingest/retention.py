@@ -22,9 +22,9 @@ from sqlalchemy import ColumnElement, Table, and_, exists, or_, select
 from lb_common.retention import PruneRule
 from lb_common.settings import CommonSettings
 from lb_ingest import order_status
-from lb_ingest.store import Delivery, Order, TimelineEntry
+from lb_ingest.store import Delivery, OrderRecord, TimelineEntry
 
-_orders: Table = Order.__table__  # type: ignore[attr-defined]
+_orders: Table = OrderRecord.__table__  # type: ignore[attr-defined]
 
 FINISHED_PROGRESS = (
     order_status.SKIPPED,

@@ -1,17 +1,21 @@
-"""ingest's own tables: connections, webhook deliveries (raw bytes kept), orders, timeline."""
+"""ingest's own tables: shop connections, webhook deliveries (raw bytes kept), orders, timeline.
+
+These classes declare the tables (and the migrations are checked against them). Orders are read
+and written as `orders.Order` through `order_repository.py`, not through `OrderRecord`.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from lb_common.db import UTCDateTime, utcnow
 
 
-class Connection(SQLModel, table=True):
+class ShopConnection(SQLModel, table=True):
     """One shop ↔ ledger pair, as ingest sees it: how to verify and when to transfer."""
 
     __tablename__ = "connections"
@@ -28,14 +32,28 @@ class Delivery(SQLModel, table=True):
     """One webhook request, stored before it is answered."""
 
     __tablename__ = "deliveries"
-    __table_args__ = (UniqueConstraint("connection", "delivery_id"),)
+    __table_args__ = (
+        UniqueConstraint("connection", "delivery_id"),
+        # One merchant action reaches us as several deliveries (one per subscription): the
+        # first is applied, the others are kept as `duplicate`. Unique, so two processes that
+        # admit the same action at once cannot both apply it (acceptance.admit).
+        Index(
+            "ux_deliveries_merchant_action",
+            "event_key",
+            unique=True,
+            sqlite_where=text("outcome <> 'duplicate'"),
+            postgresql_where=text("outcome <> 'duplicate'"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     connection: str = Field(index=True)
     platform: str
     topic: str
     delivery_id: str
-    event_key: str | None = Field(default=None, index=True)
+    # The merchant action it carries (DeliveryInfo.dedup_key); None when the platform sent no
+    # event id. Indexed by ux_deliveries_merchant_action.
+    event_key: str | None = None
     shop: str | None = None
     # Indexed: retention deletes the oldest deliveries first (lb_ingest/retention.py).
     received_at: datetime = Field(
@@ -51,8 +69,8 @@ class Delivery(SQLModel, table=True):
     order_version: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
 
 
-class Order(SQLModel, table=True):
-    """The newest version of an order, and where it stands."""
+class OrderRecord(SQLModel, table=True):
+    """The `orders` table: the newest version of an order, and where it stands."""
 
     __tablename__ = "orders"
     # The admin list: orders by status, most recently changed first.
@@ -128,4 +146,4 @@ class ReconciliationMark(SQLModel, table=True):
     last_run_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
 
 
-TABLES = (Connection, Delivery, Order, TimelineEntry, RefundRecord, ReconciliationMark)
+TABLES = (ShopConnection, Delivery, OrderRecord, TimelineEntry, RefundRecord, ReconciliationMark)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -210,22 +209,3 @@ def signature_matches(signature: str | None, raw_body: bytes, keys: Iterable[byt
     # No early exit: every candidate key is tried, so timing does not reveal which one matched.
     results = [hmac.compare_digest(hmac_sha256_base64(k, raw_body), given) for k in keys if k]
     return any(results)
-
-
-_REFUNDS_KEY = b'"refunds"'
-_EMPTY_REFUNDS = re.compile(rb'"refunds"\s*:\s*\[\s*\]')
-
-
-def has_no_refunds(body: bytes) -> bool:
-    """True when the body's refunds list is visibly empty: most orders, spared a second parse.
-
-    The answer of _EMPTY_REFUNDS.search(body), found sooner: both platforms put the top-level
-    "refunds" key near the end of the body, so its occurrences are tried from the end (a regex
-    search would first scan the whole 10 kB before it).
-    """
-    end = len(body)
-    while (start := body.rfind(_REFUNDS_KEY, 0, end)) != -1:
-        if _EMPTY_REFUNDS.match(body, start):
-            return True
-        end = start + len(_REFUNDS_KEY) - 1  # the next one may overlap this one's closing quote
-    return False

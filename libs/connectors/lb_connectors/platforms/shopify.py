@@ -22,7 +22,6 @@ from .base import (
     DeliveryInfo,
     InventoryLevel,
     TopicKind,
-    has_no_refunds,
     lower_keys,
     optional_header,
     require_header,
@@ -92,8 +91,6 @@ class ShopifyAdapter:
         return refund_from(load(body))
 
     def parse_refunds_from_order(self, body: bytes, *, shop: str) -> list[Refund]:
-        if has_no_refunds(body):
-            return []
         order = load(body)
         currency = order.clean_text("currency")
         return [refund_from(r, order_currency=currency)[1] for r in order.objs("refunds")]

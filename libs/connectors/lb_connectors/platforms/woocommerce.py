@@ -28,7 +28,6 @@ from .base import (
     InventoryLevel,
     MissingHeaderError,
     TopicKind,
-    has_no_refunds,
     lower_keys,
     optional_header,
     require_header,
@@ -115,8 +114,6 @@ class WooCommerceAdapter:
 
     def parse_refunds_from_order(self, body: bytes, *, shop: str) -> list[Refund]:
         """The order's refunds[] (amount-only: the webhook carries no refunded lines)."""
-        if has_no_refunds(body):
-            return []
         return refunds_from(load(body))
 
     def parse_inventory_level(self, body: bytes) -> InventoryLevel:

@@ -1,7 +1,7 @@
 """Group commit for webhook deliveries.
 
 Requests queue their (already verified and parsed) deliveries here; one writer task takes all
-that are waiting and stores them in one transaction (batch_rows.py reads and writes, with one
+that are waiting and stores them in one transaction (batch.py reads and writes, with one
 statement per table; acceptance.py decides). Each request is answered once its batch committed,
 so a delivery is never acknowledged before it is durable. Under load this turns a dozen
 statements and a commit per webhook into a handful per batch.
@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from lb_common.db import Database
 from lb_ingest.acceptance import accept, admit_only
 from lb_ingest.arrival import Arrival, WebhookAnswer, error_answer
-from lb_ingest.batch_rows import load_batch_state, write_batch
+from lb_ingest.fast_path.batch import load_batch_state, write_batch
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +77,10 @@ class DeliveryWriter:
         try:
             outcomes = await self._store([a for a, _ in batch])
         except IntegrityError:
-            # Another replica stored one of these deliveries in the meantime: one by one, so
-            # only that one is answered as a duplicate.
+            # Another process stored one of these deliveries, or admitted the same merchant
+            # action, in the meantime (unique indexes): one by one, so only that one is
+            # answered as a duplicate. Stored again, a merchant action already admitted is
+            # found and kept as `duplicate`.
             outcomes = []
             for arrival, _ in batch:
                 try:
@@ -99,11 +101,9 @@ class DeliveryWriter:
         return await self._db.write_sync(store)
 
 
-def _store_batch(
-    connection: Connection, *, arrivals: list[Arrival], defer: bool
-) -> list[WebhookAnswer]:
-    state = load_batch_state(connection, arrivals, apply=not defer)
+def _store_batch(conn: Connection, *, arrivals: list[Arrival], defer: bool) -> list[WebhookAnswer]:
+    state = load_batch_state(conn, arrivals, apply=not defer)
     take = admit_only if defer else accept
     outcomes = [take(state, arrival) for arrival in arrivals]
-    write_batch(connection, state)
+    write_batch(conn, state)
     return outcomes

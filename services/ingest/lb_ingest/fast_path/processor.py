@@ -27,10 +27,10 @@ from lb_connectors.platforms.base import DeliveryInfo
 from lb_connectors.platforms.registry import get_adapter
 from lb_ingest.acceptance import apply
 from lb_ingest.arrival import Arrival
-from lb_ingest.batch_rows import DELIVERIES_RECEIVED, load_batch_state, write_batch
 from lb_ingest.connections import ConnectionCache
+from lb_ingest.fast_path.batch import DELIVERIES_RECEIVED, load_batch_state, write_batch
+from lb_ingest.reading import read_arrival
 from lb_ingest.store import Delivery
-from lb_ingest.webhooks import read_arrival
 
 _deliveries = Delivery.__table__  # type: ignore[attr-defined]
 
@@ -39,7 +39,7 @@ class DeliveryProcessor:
     def __init__(
         self,
         db: Database,
-        connections: ConnectionCache,
+        shop_connections: ConnectionCache,
         *,
         # Small batches: a batch holds the database's write lock, which web processes need to
         # answer webhooks.
@@ -47,7 +47,7 @@ class DeliveryProcessor:
         poll_interval: float = 0.05,
     ) -> None:
         self._db = db
-        self._connections = connections
+        self._shop_connections = shop_connections
         self._batch_size = batch_size
         self._loop = WorkLoop(
             db,
@@ -65,9 +65,9 @@ class DeliveryProcessor:
         if not self._db.is_sqlite:
             return await self._claim_and_apply()
         async with self._db.session() as session:
-            connection = await session.connection()
+            conn = await session.connection()
             rows = (
-                await connection.execute(
+                await conn.execute(
                     select(_deliveries)
                     .where(_deliveries.c.outcome == "received")
                     .order_by(_deliveries.c.id)
@@ -80,18 +80,18 @@ class DeliveryProcessor:
         return await self._db.write_sync(functools.partial(_apply_batch, batch=batch))
 
     async def _claim_and_apply(self) -> int:
-        async with self._db.write_connection() as connection:
-            rows = list((await connection.execute(_claimable(self._batch_size))).all())
-            rows = await connection.run_sync(functools.partial(_in_order, rows=rows))
+        async with self._db.write_connection() as conn:
+            rows = list((await conn.execute(_claimable(self._batch_size))).all())
+            rows = await conn.run_sync(functools.partial(_in_order, rows=rows))
             if not rows:
                 return 0
             batch = [(row._asdict(), await self._read(row._asdict())) for row in rows]
-            return await connection.run_sync(functools.partial(_apply_batch, batch=batch))
+            return await conn.run_sync(functools.partial(_apply_batch, batch=batch))
 
     async def _read(self, delivery: dict[str, Any]) -> Arrival | str:
         """The delivery read again as it was on arrival, or why it can no longer be applied."""
-        connection = await self._connections.get(delivery["connection"])
-        if connection is None:
+        shop_connection = await self._shop_connections.get(delivery["connection"])
+        if shop_connection is None:
             return f"connection {delivery['connection']!r} no longer exists"
         info = DeliveryInfo(
             platform=delivery["platform"],
@@ -100,7 +100,7 @@ class DeliveryProcessor:
             event_id=None,  # repeats of a merchant action were dropped when it was admitted
             shop=delivery["shop"] or "",
         )
-        read = read_arrival(get_adapter(info.platform), connection, info, delivery["body"])
+        read = read_arrival(get_adapter(info.platform), shop_connection, info, delivery["body"])
         if isinstance(read, Arrival):
             return read
         return str(read.body.get("error", "the delivery can no longer be read"))
@@ -117,14 +117,14 @@ def _claimable(limit: int) -> Any:
     )
 
 
-def _in_order(connection: Connection, *, rows: list[Any]) -> list[Any]:
+def _in_order(conn: Connection, *, rows: list[Any]) -> list[Any]:
     """The claimed rows that may be applied now: none of them may overtake an earlier waiting
     delivery of its order that another worker holds."""
     claimed = {row.id for row in rows}
     keys = {row.order_key for row in rows if row.order_key is not None}
     if not keys:
         return rows
-    waiting = connection.execute(
+    waiting = conn.execute(
         select(_deliveries.c.order_key, _deliveries.c.id).where(
             _deliveries.c.outcome == "received",
             _deliveries.c.order_key.in_(keys),
@@ -142,26 +142,24 @@ def _in_order(connection: Connection, *, rows: list[Any]) -> list[Any]:
     ]
 
 
-def _apply_batch(
-    connection: Connection, *, batch: list[tuple[dict[str, Any], Arrival | str]]
-) -> int:
+def _apply_batch(conn: Connection, *, batch: list[tuple[dict[str, Any], Arrival | str]]) -> int:
     ids = [delivery["id"] for delivery, _ in batch]
     # Another worker may have applied some since they were read (PostgreSQL replicas): take
     # only rows still waiting, and hold them.
     waiting = select(_deliveries.c.id).where(
         _deliveries.c.id.in_(ids), _deliveries.c.outcome == "received"
     )
-    if connection.dialect.name != "sqlite":
+    if conn.dialect.name != "sqlite":
         waiting = waiting.with_for_update(skip_locked=True)
-    still = set(connection.execute(waiting).scalars())
+    still = set(conn.execute(waiting).scalars())
     todo = [(delivery, read) for delivery, read in batch if delivery["id"] in still]
     arrivals = [read for _, read in todo if isinstance(read, Arrival)]
-    state = load_batch_state(connection, arrivals, admit=False)
+    state = load_batch_state(conn, arrivals, admit=False)
     for delivery, read in todo:
         if isinstance(read, Arrival):
             apply(state, read, delivery)
         else:
             delivery.update(outcome="unusable", error=read)
         state.applied.append(delivery)
-    write_batch(connection, state)
+    write_batch(conn, state)
     return len(todo)

@@ -1,0 +1,167 @@
+"""Where ingest reads and writes its orders (`orders.Order`): one repository over a database
+connection, inside the caller's transaction.
+
+Core statements, no ORM objects: the webhook writer (fast_path/) loads and saves whole batches
+of orders with one statement each, and everything else (replay, the reports of other services,
+the admin API) goes through the same methods. An update writes only the columns that changed
+since the order was loaded, so two writers that changed different columns do not undo each
+other's work.
+
+Locking: `lock=True` serialises work on an order across processes (rule 9): on PostgreSQL a
+transaction-scoped advisory lock per order key, taken in key order, then the rows themselves.
+The advisory lock also covers an order that is not stored yet, so two transactions cannot both
+decide about a new order without seeing each other (a refund held by one while the other
+transfers the order, and never sent). On SQLite the write lock already serialises writers.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Collection, Iterable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Connection,
+    Table,
+    Text,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from lb_ingest.orders import COLUMNS, NOT_LOADED, Order
+from lb_ingest.store import OrderRecord
+
+orders_table: Table = OrderRecord.__table__  # type: ignore[attr-defined]
+
+_BY_COLUMN = {column: name for name, column in COLUMNS.items()}
+_WITHOUT_DOCUMENT = [orders_table.c[c] for c in COLUMNS.values() if c != "canonical"]
+_ALL = [orders_table.c[c] for c in COLUMNS.values()]
+
+# Sorted, so that two transactions locking several orders never wait on each other in a cycle.
+_LOCK_ORDERS = text(
+    "SELECT count(pg_advisory_xact_lock(hashtextextended('ingest.order:' || k, 0))) "
+    "FROM (SELECT k FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k) AS sorted"
+).bindparams(bindparam("keys", type_=ARRAY(Text)))
+
+T = TypeVar("T")
+
+
+class OrderRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def get(self, key: str, *, lock: bool = False, with_document: bool = True) -> Order | None:
+        return self.get_many([key], lock=lock, with_document=with_document).get(key)
+
+    def get_many(
+        self, keys: Collection[str], *, lock: bool = False, with_document: bool = False
+    ) -> dict[str, Order]:
+        """The stored orders among `keys`. `lock`: hold them (and the keys not stored yet)
+        until commit. Without `with_document` the canonical order (the largest column) is not
+        read, and `Order.canonical` raises."""
+        if not keys:
+            return {}
+        postgres = self._conn.dialect.name == "postgresql"
+        if lock and postgres:
+            self._conn.execute(_LOCK_ORDERS, {"keys": sorted(keys)})
+        query = select(*(_ALL if with_document else _WITHOUT_DOCUMENT)).where(
+            orders_table.c.order_key.in_(keys)
+        )
+        if lock and postgres:
+            query = query.with_for_update()
+        return {order.order_key: order for order in map(_order_of, self._conn.execute(query))}
+
+    def save(self, orders: Iterable[Order]) -> None:
+        """Insert the new orders and write the changed columns of the stored ones."""
+        new_rows: list[dict[str, Any]] = []
+        updates: dict[frozenset[str], list[dict[str, Any]]] = defaultdict(list)
+        for order in orders:
+            if order.loaded is None:
+                row = {column: getattr(order, name) for name, column in COLUMNS.items()}
+                new_rows.append(row)
+                order.loaded = {name: getattr(order, name) for name in COLUMNS}
+                continue
+            changed = _changes(order)
+            if changed:
+                updates[frozenset(changed)].append({"key": order.order_key, **changed})
+                order.loaded.update({_BY_COLUMN[c]: v for c, v in changed.items()})
+        if new_rows:
+            self._conn.execute(insert(orders_table), new_rows)
+        # The SET clause comes from the rows' keys, and executemany needs the same keys in every
+        # row: one statement per set of changed columns (usually one or two).
+        by_key = update(orders_table).where(orders_table.c.order_key == bindparam("key"))
+        for rows in updates.values():
+            self._conn.execute(by_key, rows)
+
+    def versions(self, keys: Collection[str]) -> dict[str, datetime]:
+        """The stored version of each of these orders that has one."""
+        if not keys:
+            return {}
+        rows = self._conn.execute(
+            select(orders_table.c.order_key, orders_table.c.version).where(
+                orders_table.c.order_key.in_(keys)
+            )
+        )
+        return {key: version for key, version in rows if version is not None}
+
+    def page(
+        self, where: Sequence[ColumnElement[bool]], *, limit: int, offset: int
+    ) -> tuple[int, list[Order]]:
+        """How many orders match, and one page of them, most recently changed first."""
+        total = self._conn.execute(
+            select(func.count()).select_from(orders_table).where(*where)
+        ).scalar_one()
+        rows = self._conn.execute(
+            select(*_ALL)
+            .where(*where)
+            .order_by(orders_table.c.updated_at.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        return total, [_order_of(row) for row in rows]
+
+    def keys(self, where: Sequence[ColumnElement[bool]], *, limit: int) -> list[str]:
+        """The keys of the matching orders, least recently changed first."""
+        rows = self._conn.execute(
+            select(orders_table.c.order_key)
+            .where(*where)
+            .order_by(orders_table.c.updated_at)
+            .limit(limit)
+        )
+        return [key for (key,) in rows]
+
+
+async def with_orders(session: AsyncSession, work: Callable[[OrderRepository], T]) -> T:
+    """Run `work` with the repository in `session`'s transaction (async callers)."""
+    return await session.run_sync(lambda sync: work(OrderRepository(sync.connection())))
+
+
+def _order_of(row: Any) -> Order:
+    values = {_BY_COLUMN[column]: value for column, value in row._mapping.items()}
+    order = Order(**values)
+    if "document" not in values:
+        order.document = NOT_LOADED
+    order.loaded = values
+    return order
+
+
+def _changes(order: Order) -> dict[str, Any]:
+    """Column -> new value for what changed since `order` was loaded."""
+    loaded = order.loaded
+    assert loaded is not None
+    changed: dict[str, Any] = {}
+    for name, column in COLUMNS.items():
+        value = getattr(order, name)
+        if value is NOT_LOADED:
+            continue
+        if name not in loaded or (loaded[name] is not value and loaded[name] != value):
+            changed[column] = value
+    return changed

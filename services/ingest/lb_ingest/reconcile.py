@@ -125,10 +125,7 @@ async def _not_held(db: Database, shop: str, versions: list[tuple[str, datetime]
     """The order numbers we do not hold at this version (missing, or ours is older)."""
     keys = {make_order_key("shopify", shop, number): (number, v) for number, v in versions}
     async with db.session() as session:
-        rows = await session.exec(
-            select(Order.order_key, Order.version).where(col(Order.order_key).in_(list(keys)))
-        )
-        known = {key: version for key, version in rows.all() if version is not None}
+        known = await with_orders(session, lambda orders: orders.versions(list(keys)))
     return [
         number
         for key, (number, version) in keys.items()

@@ -32,7 +32,9 @@ async def test_public_hkd_order_becomes_one_booked_invoice(system: System):
     assert response.status_code == 200, response.text
     assert response.json() == {"status": "accepted", "order_key": HKD_KEY}
 
-    order = await system.wait_for_status(HKD_KEY, "booked")
+    await system.wait_for_status(HKD_KEY, "booked")
+    steps = ("webhook.received", "order.transferred", "customer.resolved", "invoice.drafted")
+    order = await system.wait_for_steps(HKD_KEY, *steps, "invoice.booked")
 
     ledger = await system.ledger_state()
     assert len(ledger["booked_invoices"]) == 1

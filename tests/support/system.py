@@ -179,6 +179,22 @@ class System:
             f"{last.get('status')} {last.get('status_reason')} {last.get('timeline')}"
         )
 
+    async def wait_for_steps(
+        self, order_key: str, *steps: str, timeout: float = 20.0
+    ) -> dict[str, Any]:
+        """The order once its timeline has every one of `steps`: timeline entries come from
+        every service's outbox and may arrive after the status they led to."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        seen: list[str] = []
+        while loop.time() < deadline:
+            order = await self.order(order_key)
+            seen = [entry["step"] for entry in order["timeline"]]
+            if set(steps) <= set(seen):
+                return order
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"order {order_key} lacks {set(steps) - set(seen)}; saw {seen}")
+
     async def ledger_state(self) -> dict[str, Any]:
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=self.sandbox_app), base_url="http://sandbox"

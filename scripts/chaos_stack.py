@@ -28,10 +28,13 @@ import aio_pika
 import aio_pika.exceptions
 import asyncpg
 
+from lb_common.settings import CommonSettings
+
 ROOT = Path(__file__).resolve().parent.parent
 PG_HOST = "127.0.0.1:5432"
 PG_USERS = ("root", "postgres")  # trust auth: whichever role exists here
-RETRY_STEPS = 5  # len(CommonSettings.retry_delays_ms) by default; the run keeps the default
+# Retry queues are named by their delay; the run keeps the default schedules.
+RETRY_DELAYS_MS = tuple(CommonSettings().retry_schedules().queue_delays())
 
 
 def say(message: str) -> None:
@@ -179,7 +182,7 @@ class Broker:
         names = [
             f"{prefix}.{service}{suffix}"
             for service in services
-            for suffix in ("", ".parked", *(f".retry.{n}" for n in range(RETRY_STEPS)))
+            for suffix in ("", ".parked", *(f".retry.{ms}ms" for ms in RETRY_DELAYS_MS))
         ]
         depths: dict[str, int] = {}
         connection = await aio_pika.connect(self.amqp_url, timeout=10)

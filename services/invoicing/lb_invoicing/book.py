@@ -29,9 +29,8 @@ from decimal import Decimal
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from lb_common import connection_settings, inbox
-from lb_common.db import Database, utcnow
-from lb_common.envelope import Envelope
+from lb_common import connection_settings
+from lb_common.db import utcnow
 from lb_common.errors import PermanentError
 from lb_common.events import (
     BookedLine,
@@ -44,7 +43,7 @@ from lb_common.failpoints import failpoint
 from lb_common.identifiers import normalise_ean
 from lb_common.money import ZERO, round_2, vat_tolerance
 from lb_common.orders import CanonicalOrder
-from lb_common.outbox import add_to_outbox, report_progress
+from lb_common.unit_of_work import Sessions, UnitOfWork
 from lb_connectors.economic.cache import CUSTOMER_SECONDS, CachedDataRefused, LedgerCache
 from lb_connectors.economic.client import EconomicClient
 from lb_connectors.economic.errors import EconomicValidationError, blame_shop_fields
@@ -86,11 +85,10 @@ SERVICE = "invoicing"
 
 @dataclass(frozen=True)
 class Context:
-    envelope: Envelope
+    uow: UnitOfWork
     order: CanonicalOrder
     customer_number: int
     client: EconomicClient
-    db: Database
     matched_on: MatchEvidence | None = None
     carried: ResolvedCustomer | None = None  # the customer as customers read it, if it did
 
@@ -98,35 +96,42 @@ class Context:
     def cache(self) -> LedgerCache:
         return LedgerCache.of(self.client)
 
+    @property
+    def connection(self) -> str:
+        return self.uow.message.connection
+
 
 async def handle_customer_resolved(
-    envelope: Envelope, *, db: Database, ledgers: LedgerDirectory
+    event: CustomerResolved, uow: UnitOfWork, *, ledgers: LedgerDirectory
 ) -> None:
-    event = envelope.parse(CustomerResolved)
-    settings = await load_settings(db, envelope.connection)
+    connection = uow.message.connection
+    settings = await load_settings(uow, connection)
     ctx = Context(
-        envelope,
+        uow,
         invoice_version(event.order, settings),
         event.customer_number,
-        ledgers.for_connection(envelope.connection),
-        db,
+        ledgers.for_connection(connection),
         event.matched_on,
         event.customer,
     )
     link, earlier_attempt = await _link_with_intent(ctx)
     failpoint("invoicing.after_intent")
+    registration = payment_due(ctx.order, settings, link)
     if link.step == store.BOOKED:
-        registration = await _payment_due(ctx)
-        if registration is not None:  # booked, but registering its payment failed before
-            await _register_payment(ctx, registration, mark_handled=False)
-        await _already_booked(ctx, link)
+        # Booked before; the payment step may have failed after it (then only it runs again).
+        paid = await _post_payment(ctx, link, registration) if registration else None
+        async with uow.commit() as session:
+            if registration is not None and paid is not None:
+                await _record_payment(session, ctx, registration, paid)
+            _already_booked(ctx, link)
         return
 
     booked = await find_booked(ctx.client, ctx.order.order_key) if earlier_attempt else None
     if booked is None:
         draft = await _draft(ctx, link, settings, look_up=earlier_attempt)
         if not settings.book:
-            await _leave_as_draft(ctx, draft)
+            async with uow.commit():
+                _leave_as_draft(ctx, draft)
             return
         try:
             booked = await book_or_find(
@@ -135,12 +140,18 @@ async def handle_customer_resolved(
         except EconomicValidationError as exc:  # e.g. an e-invoice refused for its EAN
             raise blame_shop_fields(exc, shop_fields(ctx.order)) from exc
         failpoint("invoicing.after_booked")
-    registration = await _payment_due(ctx)
-    await _record_booked(
-        ctx, booked, handled=registration is None, sent_by=send_by(ctx.order, settings)
-    )
-    if registration is not None:
-        await _register_payment(ctx, registration, mark_handled=True)
+    sent_by = send_by(ctx.order, settings)
+    if registration is None:
+        async with uow.commit() as session:
+            link = await _record_booked(session, ctx, booked, sent_by=sent_by)
+        return
+    # Booked, then the payment: the booked step is durable before the journal is called, so a
+    # failed payment is retried (or replayed) on its own.
+    async with uow.transaction() as session:
+        link = await _record_booked(session, ctx, booked, sent_by=sent_by)
+    paid = await _post_payment(ctx, link, registration)
+    async with uow.commit() as session:
+        await _record_payment(session, ctx, registration, paid)
 
 
 def invoice_version(order: CanonicalOrder, settings: InvoiceSettings) -> CanonicalOrder:
@@ -171,7 +182,7 @@ def send_by(order: CanonicalOrder, settings: InvoiceSettings) -> str | None:
     return None
 
 
-async def load_settings(db: Database, connection: str) -> InvoiceSettings:
+async def load_settings(db: Sessions, connection: str) -> InvoiceSettings:
     return await connection_settings.load_settings(
         db, InvoiceConnectionSettings, InvoiceSettings, connection
     )
@@ -180,13 +191,13 @@ async def load_settings(db: Database, connection: str) -> InvoiceSettings:
 async def _link_with_intent(ctx: Context) -> tuple[InvoiceLink, bool]:
     """The order's link, with its intent recorded; and whether an earlier attempt recorded it
     (so what that attempt did in the ledger is unknown and must be looked up)."""
-    async with ctx.db.transaction() as session:
+    async with ctx.uow.transaction() as session:
         link = await session.get(InvoiceLink, ctx.order.order_key)
         earlier_attempt = link is not None
         if link is None:
             link = InvoiceLink(
                 order_key=ctx.order.order_key,
-                connection=ctx.envelope.connection,
+                connection=ctx.connection,
                 step=store.INTENT,
                 customer_number=ctx.customer_number,
                 currency=ctx.order.currency,
@@ -238,7 +249,7 @@ async def _draft(
             f"Draft invoice {draft.draft_invoice_number} created with {len(plan.lines)} lines.",
             {"draft_invoice_number": draft.draft_invoice_number, "notes": list(plan.notes)},
         )
-    async with ctx.db.transaction() as session:
+    async with ctx.uow.transaction() as session:
         stored = await session.get(InvoiceLink, ctx.order.order_key)
         assert stored is not None
         stored.step = store.DRAFTED
@@ -325,7 +336,7 @@ async def _create_product(ctx: Context, number: str, settings: InvoiceSettings) 
             product_group=ProductGroupRef(product_group_number=settings.new_product_group),
             sales_price=round_2(price),
         ),
-        idempotency_key=f"{ctx.envelope.connection}:product:{number}",
+        idempotency_key=f"{ctx.connection}:product:{number}",
     )
     await _progress(
         ctx,
@@ -354,7 +365,7 @@ async def _reference_person(ctx: Context, customer: Customer) -> int:
     created = await ctx.client.create_contact(
         customer.customer_number,
         ContactCreate(name=name[:255], email=buyer.email if buyer else None),
-        idempotency_key=f"{ctx.envelope.connection}:{customer.customer_number}:contact:{name}",
+        idempotency_key=f"{ctx.connection}:{customer.customer_number}:contact:{name}",
     )
     return created.customer_contact_number
 
@@ -390,9 +401,9 @@ async def _customer(ctx: Context, *, fresh: bool) -> tuple[Customer, bool]:
             f"'{name or ctx.matched_on.value}' ({ctx.matched_on.value}): the number now belongs "
             "to someone else, or their details were changed in e-conomic. Nothing was drafted. "
             f"If it is someone else, remove the buyer's link (DELETE /links/"
-            f"{ctx.envelope.connection}/{key} on customers) and replay the order: the buyer is "
+            f"{ctx.connection}/{key} on customers) and replay the order: the buyer is "
             f"found or created again. If it is the same buyer, confirm the link (PUT /links/"
-            f"{ctx.envelope.connection}/{key} with customer_number {ctx.customer_number}) and "
+            f"{ctx.connection}/{key} with customer_number {ctx.customer_number}) and "
             "replay the order."
         )
     return customer, cached
@@ -427,8 +438,9 @@ def _check_total(ctx: Context, draft: DraftInvoice, settings: InvoiceSettings) -
 
 
 async def _record_booked(
-    ctx: Context, booked: BookedInvoice, *, handled: bool = True, sent_by: str | None = None
-) -> None:
+    session: AsyncSession, ctx: Context, booked: BookedInvoice, *, sent_by: str | None
+) -> InvoiceLink:
+    """6. Step booked, `invoice.booked` and the timeline entry (in the caller's transaction)."""
     lines = tuple(
         BookedLine(
             sku=line.product.product_number if line.product else None,
@@ -438,109 +450,114 @@ async def _record_booked(
         for line in booked.lines
         if line.product is not None
     )
-    async with ctx.db.transaction() as session:
-        link = await session.get(InvoiceLink, ctx.order.order_key)
-        assert link is not None
-        link.step = store.BOOKED
-        link.booked_invoice_number = booked.booked_invoice_number
-        link.currency = booked.currency  # the invoice's, which `amounts` may have made the buyer's
-        link.net_amount = str(booked.net_amount)
-        link.vat_amount = str(booked.vat_amount)
-        link.gross_amount = str(booked.gross_amount)
-        link.invoice_date = booked.date
-        link.document = booked.model_dump(mode="json", by_alias=True, exclude_none=True)
-        link.updated_at = utcnow()
-        session.add(link)
-        add_to_outbox(
-            session,
-            Envelope.wrap(
-                InvoiceBooked(
-                    order_key=ctx.order.order_key,
-                    customer_number=booked.customer.customer_number,
-                    draft_invoice_number=link.draft_invoice_number,
-                    booked_invoice_number=booked.booked_invoice_number,
-                    currency=booked.currency,
-                    net_amount=booked.net_amount,
-                    gross_amount=booked.gross_amount,
-                    lines=lines,
-                ),
-                connection=ctx.envelope.connection,
-                order_key=ctx.order.order_key,
-                caused_by=ctx.envelope,
-            ),
-        )
+    link = await session.get(InvoiceLink, ctx.order.order_key)
+    assert link is not None
+    link.step = store.BOOKED
+    link.booked_invoice_number = booked.booked_invoice_number
+    link.currency = booked.currency  # the invoice's, which `amounts` may have made the buyer's
+    link.net_amount = str(booked.net_amount)
+    link.vat_amount = str(booked.vat_amount)
+    link.gross_amount = str(booked.gross_amount)
+    link.invoice_date = booked.date
+    link.document = booked.model_dump(mode="json", by_alias=True, exclude_none=True)
+    link.updated_at = utcnow()
+    session.add(link)
+    ctx.uow.emit(
+        InvoiceBooked(
+            order_key=ctx.order.order_key,
+            customer_number=booked.customer.customer_number,
+            draft_invoice_number=link.draft_invoice_number,
+            booked_invoice_number=booked.booked_invoice_number,
+            currency=booked.currency,
+            net_amount=booked.net_amount,
+            gross_amount=booked.gross_amount,
+            lines=lines,
+        ),
+        order_key=ctx.order.order_key,
+    )
+    _add_progress(
+        ctx,
+        "invoice.booked",
+        f"Invoice {booked.booked_invoice_number} booked: {booked.currency} "
+        f"{booked.gross_amount} incl. VAT {booked.vat_amount}.",
+        {
+            "booked_invoice_number": booked.booked_invoice_number,
+            "customer_number": booked.customer.customer_number,
+        },
+    )
+    if sent_by == "EAN":
+        # e-conomic sends it through NemHandel when booking with sendBy EAN.
+        buyer = ctx.order.buyer
         _add_progress(
-            session,
             ctx,
-            "invoice.booked",
-            f"Invoice {booked.booked_invoice_number} booked: {booked.currency} "
-            f"{booked.gross_amount} incl. VAT {booked.vat_amount}.",
-            {
-                "booked_invoice_number": booked.booked_invoice_number,
-                "customer_number": booked.customer.customer_number,
-            },
+            "einvoice.sent",
+            f"Invoice {booked.booked_invoice_number} sent as an e-invoice (OIOUBL through "
+            f"NemHandel) to EAN {buyer.ean if buyer else '?'}.",
+            {"booked_invoice_number": booked.booked_invoice_number, "send_by": sent_by},
         )
-        if sent_by == "EAN":
-            # e-conomic sends it through NemHandel when booking with sendBy EAN.
-            buyer = ctx.order.buyer
-            _add_progress(
-                session,
-                ctx,
-                "einvoice.sent",
-                f"Invoice {booked.booked_invoice_number} sent as an e-invoice (OIOUBL through "
-                f"NemHandel) to EAN {buyer.ean if buyer else '?'}.",
-                {"booked_invoice_number": booked.booked_invoice_number, "send_by": sent_by},
-            )
-        if handled:  # else the payment step, next, records it with its own effect
-            inbox.mark_handled(session, SERVICE, ctx.envelope.message_id)
+    return link
 
 
-async def _payment_due(ctx: Context) -> PaymentRegistration | None:
+def payment_due(
+    order: CanonicalOrder, settings: InvoiceSettings, link: InvoiceLink
+) -> PaymentRegistration | None:
     """The payment registration to make for this order, if the settings ask for one, the order
     was paid up front, and it was not registered yet."""
-    registration = (await load_settings(ctx.db, ctx.envelope.connection)).payment_registration
-    if registration is None or ctx.order.financial_status not in registration.paid_statuses:
+    registration = settings.payment_registration
+    if registration is None or order.financial_status not in registration.paid_statuses:
         return None
-    async with ctx.db.session() as session:
-        link = await session.get(InvoiceLink, ctx.order.order_key)
-    if link is not None and link.payment_voucher:
+    if link.payment_voucher:
         return None
     return registration
 
 
-async def _register_payment(
-    ctx: Context, registration: PaymentRegistration, *, mark_handled: bool
-) -> None:
-    """7. Register the up-front payment against the booked invoice: one customer payment in the
-    journal, credited to the customer and debited to the posting (suspense) account. Exactly
-    once: the link's payment_voucher, and the Idempotency-Key for a lost reply."""
-    async with ctx.db.session() as session:
-        link = await session.get(InvoiceLink, ctx.order.order_key)
-    assert link is not None and link.booked_invoice_number is not None
+def payment_voucher(
+    order: CanonicalOrder, link: InvoiceLink, registration: PaymentRegistration
+) -> VoucherCreate:
+    """7. The journal voucher registering an up-front payment against the booked invoice: one
+    customer payment, credited to the customer and debited to the posting (suspense) account."""
+    assert link.booked_invoice_number is not None
     assert link.invoice_date is not None and link.gross_amount is not None
     document = link.document or {}
     customer = (document.get("customer") or {}).get("customerNumber", link.customer_number)
-    currency = document.get("currency") or link.currency or ctx.order.currency
-    gateway = ", ".join(ctx.order.payment_gateways) or "an unnamed gateway"
-    year = str(link.invoice_date.year)
-    amount = -Decimal(link.gross_amount).quantize(Decimal("0.01"))
-    body = VoucherCreate(
-        accounting_year=AccountingYearRef(year=year),
+    currency = document.get("currency") or link.currency or order.currency
+    gateway = ", ".join(order.payment_gateways) or "an unnamed gateway"
+    return VoucherCreate(
+        accounting_year=AccountingYearRef(year=str(link.invoice_date.year)),
         journal=JournalRef(journal_number=registration.journal),
         entries=VoucherEntries(
             customer_payments=[
                 CustomerPaymentEntry(
                     customer=CustomerRef(customer_number=customer),
                     contra_account=AccountRef(account_number=registration.contra_account),
-                    amount=amount,
+                    amount=-Decimal(link.gross_amount).quantize(Decimal("0.01")),
                     currency=CurrencyCodeRef(code=currency),
                     date=link.invoice_date,
-                    text=f"Webshop order {ctx.order.order_name} paid via {gateway}"[:250],
+                    text=f"Webshop order {order.order_name} paid via {gateway}"[:250],
                     customer_invoice=link.booked_invoice_number,
                 )
             ]
         ),
     )
+
+
+@dataclass(frozen=True)
+class PostedPayment:
+    """A payment the ledger's journal holds now, for the record."""
+
+    voucher: str  # "<accounting year>-<voucher number>"
+    currency: str
+    amount: Decimal  # paid, positive
+    booked_invoice_number: int
+
+
+async def _post_payment(
+    ctx: Context, link: InvoiceLink, registration: PaymentRegistration
+) -> PostedPayment:
+    """The voucher in the ledger's journal. Exactly once: the link's payment_voucher, and the
+    Idempotency-Key for a lost reply."""
+    body = payment_voucher(ctx.order, link, registration)
+    assert link.booked_invoice_number is not None
     try:
         vouchers = await ctx.client.create_vouchers(
             registration.journal,
@@ -560,73 +577,67 @@ async def _register_payment(
             "registered again.",
             detail=exc.detail,
         ) from exc
-    voucher = f"{year}-{vouchers[0].voucher_number}"
-    async with ctx.db.transaction() as session:
-        stored = await session.get(InvoiceLink, ctx.order.order_key)
-        assert stored is not None
-        stored.payment_voucher = voucher
-        stored.updated_at = utcnow()
-        session.add(stored)
-        _add_progress(
-            session,
-            ctx,
-            "payment.registered",
-            f"Payment of {currency} {-amount} via {gateway} registered against invoice "
-            f"{link.booked_invoice_number} as voucher {voucher} in journal "
-            f"{registration.journal} (account {registration.contra_account}).",
-            {
-                "voucher": voucher,
-                "journal": registration.journal,
-                "contra_account": registration.contra_account,
-                "booked_invoice_number": link.booked_invoice_number,
-            },
-        )
-        if mark_handled:
-            inbox.mark_handled(session, SERVICE, ctx.envelope.message_id)
+    [entry] = body.entries.customer_payments
+    return PostedPayment(
+        voucher=f"{body.accounting_year.year}-{vouchers[0].voucher_number}",
+        currency=entry.currency.code if entry.currency else ctx.order.currency,
+        amount=-entry.amount,
+        booked_invoice_number=link.booked_invoice_number,
+    )
 
 
-async def _already_booked(ctx: Context, link: InvoiceLink) -> None:
-    async with ctx.db.transaction() as session:
-        _add_progress(
-            session,
-            ctx,
-            "invoice.booked",
-            f"Already booked as invoice {link.booked_invoice_number}; nothing was created again.",
-            {
-                "booked_invoice_number": link.booked_invoice_number,
-                "customer_number": link.customer_number,
-            },
-        )
-        inbox.mark_handled(session, SERVICE, ctx.envelope.message_id)
+async def _record_payment(
+    session: AsyncSession, ctx: Context, registration: PaymentRegistration, paid: PostedPayment
+) -> None:
+    """The voucher on the link and the timeline entry (in the caller's transaction)."""
+    stored = await session.get(InvoiceLink, ctx.order.order_key)
+    assert stored is not None
+    stored.payment_voucher = paid.voucher
+    stored.updated_at = utcnow()
+    session.add(stored)
+    gateway = ", ".join(ctx.order.payment_gateways) or "an unnamed gateway"
+    _add_progress(
+        ctx,
+        "payment.registered",
+        f"Payment of {paid.currency} {paid.amount} via {gateway} registered against "
+        f"invoice {paid.booked_invoice_number} as voucher {paid.voucher} in journal "
+        f"{registration.journal} (account {registration.contra_account}).",
+        {
+            "voucher": paid.voucher,
+            "journal": registration.journal,
+            "contra_account": registration.contra_account,
+            "booked_invoice_number": paid.booked_invoice_number,
+        },
+    )
 
 
-async def _leave_as_draft(ctx: Context, draft: DraftInvoice) -> None:
-    async with ctx.db.transaction() as session:
-        _add_progress(
-            session,
-            ctx,
-            "invoice.left_as_draft",
-            f"Draft invoice {draft.draft_invoice_number} left for a bookkeeper to book "
-            "(the connection creates drafts only).",
-            {"draft_invoice_number": draft.draft_invoice_number},
-        )
-        inbox.mark_handled(session, SERVICE, ctx.envelope.message_id)
+def _already_booked(ctx: Context, link: InvoiceLink) -> None:
+    _add_progress(
+        ctx,
+        "invoice.booked",
+        f"Already booked as invoice {link.booked_invoice_number}; nothing was created again.",
+        {
+            "booked_invoice_number": link.booked_invoice_number,
+            "customer_number": link.customer_number,
+        },
+    )
+
+
+def _leave_as_draft(ctx: Context, draft: DraftInvoice) -> None:
+    _add_progress(
+        ctx,
+        "invoice.left_as_draft",
+        f"Draft invoice {draft.draft_invoice_number} left for a bookkeeper to book "
+        "(the connection creates drafts only).",
+        {"draft_invoice_number": draft.draft_invoice_number},
+    )
 
 
 async def _progress(ctx: Context, step: str, message: str, details: dict[str, object]) -> None:
-    async with ctx.db.transaction() as session:
-        _add_progress(session, ctx, step, message, details)
+    """A timeline entry of its own, before the next call to the ledger."""
+    async with ctx.uow.transaction():
+        _add_progress(ctx, step, message, details)
 
 
-def _add_progress(
-    session: AsyncSession, ctx: Context, step: str, message: str, details: dict[str, object]
-) -> None:
-    report_progress(
-        session,
-        service=SERVICE,
-        step=step,
-        message=message,
-        details=details,
-        caused_by=ctx.envelope,
-        order_key=ctx.order.order_key,
-    )
+def _add_progress(ctx: Context, step: str, message: str, details: dict[str, object]) -> None:
+    ctx.uow.progress(step, message, details, order_key=ctx.order.order_key)

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from lb_common.admin import create_admin_app
 from lb_common.db import Database
+from lb_common.events import CustomerResolved, OrderCancelled, OrderRefunded
 from lb_common.messaging import Broker
 from lb_common.runtime import ServiceParts
 from lb_connectors.ledgers import LedgerDirectory
@@ -60,15 +61,9 @@ def bootstrap(
         tables=TABLES,
         migrations=Path(__file__).parent / "migrations",
         handlers={
-            "customer.resolved": functools.partial(
-                book.handle_customer_resolved, db=db, ledgers=ledgers
-            ),
-            "order.refunded": functools.partial(
-                credit.handle_order_refunded, db=db, ledgers=ledgers
-            ),
-            "order.cancelled": functools.partial(
-                credit.handle_order_cancelled, db=db, ledgers=ledgers
-            ),
+            CustomerResolved: functools.partial(book.handle_customer_resolved, ledgers=ledgers),
+            OrderRefunded: functools.partial(credit.handle_order_refunded, ledgers=ledgers),
+            OrderCancelled: functools.partial(credit.handle_order_cancelled, ledgers=ledgers),
         },
         app_factory=app_factory,
         on_start=[seed_demo_connection] if settings.seed_demo_connection else [],

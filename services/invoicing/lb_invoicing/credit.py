@@ -15,11 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
-from lb_common import inbox
-from lb_common.db import Database, utcnow
-from lb_common.envelope import Envelope
+from lb_common.db import utcnow
 from lb_common.errors import Contention, PermanentError
 from lb_common.events import (
     BookedLine,
@@ -29,7 +25,7 @@ from lb_common.events import (
     Refund,
 )
 from lb_common.money import ZERO, round_2
-from lb_common.outbox import add_to_outbox, report_progress
+from lb_common.unit_of_work import Sessions, UnitOfWork
 from lb_connectors.economic.client import EconomicClient
 from lb_connectors.economic.models import BookedInvoice, DraftInvoice
 from lb_connectors.ledgers import LedgerDirectory
@@ -41,32 +37,31 @@ from lb_invoicing.lines import PlannedLine, product_for
 from lb_invoicing.policy import InvoiceSettings
 from lb_invoicing.store import CreditNoteLink, InvoiceLink
 
-SERVICE = "invoicing"
-
 LineBuilder = Callable[[BookedInvoice, InvoiceLink, InvoiceSettings], list[PlannedLine]]
 
 
 @dataclass(frozen=True)
 class CreditJob:
-    envelope: Envelope
+    uow: UnitOfWork
     order_key: str
     reference: str
     what: str  # for people: "refund 123", "the cancellation"
     client: EconomicClient
-    db: Database
+
+    @property
+    def connection(self) -> str:
+        return self.uow.message.connection
 
 
 async def handle_order_refunded(
-    envelope: Envelope, *, db: Database, ledgers: LedgerDirectory
+    event: OrderRefunded, uow: UnitOfWork, *, ledgers: LedgerDirectory
 ) -> None:
-    event = envelope.parse(OrderRefunded)
     job = CreditJob(
-        envelope,
+        uow,
         event.order_key,
         f"{event.order_key}:refund:{event.refund.refund_id}",
         f"refund {event.refund.refund_id}",
-        ledgers.for_connection(envelope.connection),
-        db,
+        ledgers.for_connection(uow.message.connection),
     )
 
     def lines(
@@ -78,18 +73,16 @@ async def handle_order_refunded(
 
 
 async def handle_order_cancelled(
-    envelope: Envelope, *, db: Database, ledgers: LedgerDirectory
+    event: OrderCancelled, uow: UnitOfWork, *, ledgers: LedgerDirectory
 ) -> None:
-    event = envelope.parse(OrderCancelled)
     job = CreditJob(
-        envelope,
+        uow,
         event.order_key,
         f"{event.order_key}:cancel",
         "the cancellation",
-        ledgers.for_connection(envelope.connection),
-        db,
+        ledgers.for_connection(uow.message.connection),
     )
-    credited = await _credited_quantities(db, event.order_key)
+    credited = await _credited_quantities(uow, event.order_key)
 
     def lines(
         invoice: BookedInvoice, link: InvoiceLink, settings: InvoiceSettings
@@ -100,8 +93,8 @@ async def handle_order_cancelled(
 
 
 async def _credit(job: CreditJob, build: LineBuilder) -> None:
-    settings = await load_settings(job.db, job.envelope.connection)
-    async with job.db.session() as session:
+    settings = await load_settings(job.uow, job.connection)
+    async with job.uow.session() as session:
         invoice_link = await session.get(InvoiceLink, job.order_key)
         credit_link = await session.get(CreditNoteLink, job.reference)
     if not settings.credit_notes:
@@ -121,11 +114,11 @@ async def _credit(job: CreditJob, build: LineBuilder) -> None:
     # first attempt sent nothing before its intent was committed: nothing to find.
     earlier_attempt = credit_link is not None
     if credit_link is None:
-        async with job.db.transaction() as session:
+        async with job.uow.transaction() as session:
             credit_link = CreditNoteLink(
                 reference=job.reference,
                 order_key=job.order_key,
-                connection=job.envelope.connection,
+                connection=job.connection,
                 step=store.INTENT,
             )
             session.add(credit_link)
@@ -148,7 +141,7 @@ async def _credit(job: CreditJob, build: LineBuilder) -> None:
                 ),
                 idempotency_key=f"{job.reference}:draft",
             )
-        async with job.db.transaction() as session:
+        async with job.uow.transaction() as session:
             stored = await session.get(CreditNoteLink, job.reference)
             assert stored is not None
             stored.step, stored.draft_invoice_number = store.DRAFTED, draft.draft_invoice_number
@@ -161,7 +154,7 @@ async def _credit(job: CreditJob, build: LineBuilder) -> None:
 async def _check_not_over_credited(
     job: CreditJob, invoice: BookedInvoice, draft: DraftInvoice, settings: InvoiceSettings
 ) -> None:
-    async with job.db.session() as session:
+    async with job.uow.session() as session:
         earlier = await store.booked_credit_notes(session, job.order_key)
     credited = sum((abs(Decimal(c.gross_amount or 0)) for c in earlier), ZERO)
     this = abs(draft.gross_amount or ZERO)
@@ -191,7 +184,7 @@ async def _record(
         for line in booked.lines
         if line.product is not None
     )
-    async with job.db.transaction() as session:
+    async with job.uow.commit() as session:
         earlier = [
             n for n in await store.booked_credit_notes(session, job.order_key)
             if n.reference != job.reference
@@ -210,24 +203,18 @@ async def _record(
         link.document = booked.model_dump(mode="json", by_alias=True, exclude_none=True)
         link.updated_at = utcnow()
         session.add(link)
-        add_to_outbox(
-            session,
-            Envelope.wrap(
-                CreditNoteBooked(
-                    order_key=job.order_key,
-                    customer_number=booked.customer.customer_number,
-                    booked_invoice_number=booked.booked_invoice_number,
-                    currency=booked.currency,
-                    gross_amount=booked.gross_amount,
-                    lines=lines,
-                ),
-                connection=job.envelope.connection,
+        job.uow.emit(
+            CreditNoteBooked(
                 order_key=job.order_key,
-                caused_by=job.envelope,
+                customer_number=booked.customer.customer_number,
+                booked_invoice_number=booked.booked_invoice_number,
+                currency=booked.currency,
+                gross_amount=booked.gross_amount,
+                lines=lines,
             ),
+            order_key=job.order_key,
         )
         _progress(
-            session,
             job,
             "creditnote.booked",
             f"Credit note {booked.booked_invoice_number} booked for {job.what}: "
@@ -241,27 +228,15 @@ async def _record(
                 "fully_credited": fully_credited(invoice.gross_amount, credited, tolerance),
             },
         )
-        inbox.mark_handled(session, SERVICE, job.envelope.message_id)
 
 
 async def _finish_without_document(job: CreditJob, message: str) -> None:
-    async with job.db.transaction() as session:
-        _progress(session, job, "creditnote.skipped", message, {})
-        inbox.mark_handled(session, SERVICE, job.envelope.message_id)
+    async with job.uow.commit():
+        _progress(job, "creditnote.skipped", message, {})
 
 
-def _progress(
-    session: AsyncSession, job: CreditJob, step: str, message: str, details: dict[str, object]
-) -> None:
-    report_progress(
-        session,
-        service=SERVICE,
-        step=step,
-        message=message,
-        details=details,
-        caused_by=job.envelope,
-        order_key=job.order_key,
-    )
+def _progress(job: CreditJob, step: str, message: str, details: dict[str, object]) -> None:
+    job.uow.progress(step, message, details, order_key=job.order_key)
 
 
 # --- lines (pure) ---------------------------------------------------------------------------
@@ -353,7 +328,7 @@ def remaining_lines(invoice: BookedInvoice, credited: dict[str, Decimal]) -> lis
     return lines
 
 
-async def _credited_quantities(db: Database, order_key: str) -> dict[str, Decimal]:
+async def _credited_quantities(db: Sessions, order_key: str) -> dict[str, Decimal]:
     async with db.session() as session:
         notes = await store.booked_credit_notes(session, order_key)
     credited: dict[str, Decimal] = defaultdict(lambda: ZERO)

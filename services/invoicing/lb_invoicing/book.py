@@ -9,8 +9,8 @@ The steps, each recorded in our database before the next call:
    attempt cannot have left a document behind, as nothing is sent before its intent is
    committed; it skips the two lookups.
 3. Create the draft (with an Idempotency-Key derived from the order key) → step drafted.
-4. Compare the ledger's total with the shop's; a difference above the tolerance stops here and
-   leaves the draft for a bookkeeper.
+4. Compare the ledger's total and VAT with the shop's (totals_check.py); a difference above
+   the tolerance stops here and leaves the draft for a bookkeeper.
    Products, the customer and layouts come from the agreement's cache
    (`lb_connectors.economic.cache`), the customer from customer.resolved when customers read it
    just now; a refusal naming a cached one drops it and the message is retried.
@@ -41,7 +41,7 @@ from lb_common.events import (
 )
 from lb_common.failpoints import failpoint
 from lb_common.identifiers import normalise_ean
-from lb_common.money import ZERO, round_2, vat_tolerance
+from lb_common.money import ZERO, round_2
 from lb_common.orders import CanonicalOrder
 from lb_common.unit_of_work import Sessions, UnitOfWork
 from lb_connectors.economic.cache import CUSTOMER_SECONDS, CachedDataRefused, LedgerCache
@@ -79,6 +79,7 @@ from lb_invoicing.lines import InvoicePlan, plan_invoice, products_needed
 from lb_invoicing.policy import InvoiceSettings, PaymentRegistration
 from lb_invoicing.same_buyer import other_buyers_detail
 from lb_invoicing.store import InvoiceConnectionSettings, InvoiceLink
+from lb_invoicing.totals_check import check_against_shop
 
 SERVICE = "invoicing"
 
@@ -220,6 +221,7 @@ async def _draft(
         if look_up
         else None
     )
+    plan = None  # a draft an earlier attempt made is judged without its plan
     if draft is None:
         recipient_ean(ctx.order)  # a mistyped EAN stops here, before anything is made
         # A retry judges the customer on a fresh read: the ledger may have changed under a
@@ -256,7 +258,8 @@ async def _draft(
         stored.draft_invoice_number = draft.draft_invoice_number
         stored.updated_at = utcnow()
         session.add(stored)
-    _check_total(ctx, draft, settings)
+    # 4. Before booking: e-conomic's totals against the shop's.
+    check_against_shop(ctx.order, draft, tolerance=settings.tolerance, plan=plan)
     return draft
 
 
@@ -407,34 +410,6 @@ async def _customer(ctx: Context, *, fresh: bool) -> tuple[Customer, bool]:
             "replay the order."
         )
     return customer, cached
-
-
-def _check_total(ctx: Context, draft: DraftInvoice, settings: InvoiceSettings) -> None:
-    ledger_total = draft.gross_amount
-    if ledger_total is None:
-        return
-    difference = abs(ledger_total - ctx.order.total_price)
-    if difference > settings.tolerance:
-        raise PermanentError(
-            f"The invoice total in e-conomic ({ctx.order.currency} {ledger_total}) differs from "
-            f"the shop's total ({ctx.order.currency} {ctx.order.total_price}) by {difference}. "
-            f"Draft invoice {draft.draft_invoice_number} is left unbooked for a bookkeeper to check "
-            "(VAT zone, prices, discounts)."
-        )
-    order = ctx.order
-    if draft.vat_amount is not None:
-        taxed = sum(1 for line in order.lines if line.tax) + sum(
-            1 for line in order.shipping_lines if line.tax
-        )
-        allowed = vat_tolerance(order.currency, max(taxed, 1), settings.tolerance)
-        vat_difference = abs(draft.vat_amount - order.total_tax)
-        if vat_difference > allowed:
-            raise PermanentError(
-                f"The VAT in e-conomic ({order.currency} {draft.vat_amount}) differs from the VAT "
-                f"the shop charged ({order.currency} {order.total_tax}) by {vat_difference}, more "
-                f"than the {allowed} allowed. Draft invoice {draft.draft_invoice_number} is left "
-                "unbooked: check the customer's VAT zone and the products' VAT in e-conomic."
-            )
 
 
 async def _record_booked(

@@ -4,10 +4,12 @@ The steps, each recorded in our database before the next call:
 
 1. intent: the link row exists (order key, customer) before anything is created.
 2. Only when the intent was there before this attempt (an earlier attempt's outcome is unknown:
-   it crashed, or a reply was lost): look up the ledger by the order key (`references.other`)
-   among booked invoices, then drafts, as it may have got further than our records say. A first
+   it crashed, or a reply was lost): resume from the step it recorded. At `drafted`, read the
+   draft by its number: still there, it is not booked (booking removes a draft), and nothing
+   else is looked up. Else look up the ledger by the order key (`references.other`) among
+   booked invoices, then drafts, as it may have got further than our records say. A first
    attempt cannot have left a document behind, as nothing is sent before its intent is
-   committed; it skips the two lookups.
+   committed; it skips the lookups.
 3. Create the draft (with an Idempotency-Key derived from the order key) → step drafted.
 4. Compare the ledger's total and VAT with the shop's (totals_check.py); a difference above
    the tolerance stops here and leaves the draft for a bookkeeper.
@@ -76,6 +78,7 @@ from lb_invoicing.documents import (
 )
 from lb_invoicing.exactly_once import book_or_find, find_booked, find_draft
 from lb_invoicing.lines import InvoicePlan, plan_invoice, products_needed
+from lb_invoicing.order_lease import OrderLeases
 from lb_invoicing.policy import InvoiceSettings, PaymentRegistration
 from lb_invoicing.same_buyer import other_buyers_detail
 from lb_invoicing.store import InvoiceConnectionSettings, InvoiceLink
@@ -103,8 +106,12 @@ class Context:
 
 
 async def handle_customer_resolved(
-    event: CustomerResolved, uow: UnitOfWork, *, ledgers: LedgerDirectory
+    event: CustomerResolved, uow: UnitOfWork, *, ledgers: LedgerDirectory, orders: OrderLeases
 ) -> None:
+    await orders.run_alone(event.order.order_key, "the invoice", lambda: _book(event, uow, ledgers))
+
+
+async def _book(event: CustomerResolved, uow: UnitOfWork, ledgers: LedgerDirectory) -> None:
     connection = uow.message.connection
     settings = await load_settings(uow, connection)
     ctx = Context(
@@ -127,9 +134,9 @@ async def handle_customer_resolved(
             _already_booked(ctx, link)
         return
 
-    booked = await find_booked(ctx.client, ctx.order.order_key) if earlier_attempt else None
+    booked, found = await _left_behind(ctx, link) if earlier_attempt else (None, None)
     if booked is None:
-        draft = await _draft(ctx, link, settings, look_up=earlier_attempt)
+        draft = await _draft(ctx, settings, found=found, retry=earlier_attempt)
         if not settings.book:
             async with uow.commit():
                 _leave_as_draft(ctx, draft)
@@ -144,7 +151,7 @@ async def handle_customer_resolved(
     sent_by = send_by(ctx.order, settings)
     if registration is None:
         async with uow.commit() as session:
-            link = await _record_booked(session, ctx, booked, sent_by=sent_by)
+            await _record_booked(session, ctx, booked, sent_by=sent_by)
         return
     # Booked, then the payment: the booked step is durable before the journal is called, so a
     # failed payment is retried (or replayed) on its own.
@@ -213,20 +220,32 @@ async def _link_with_intent(ctx: Context) -> tuple[InvoiceLink, bool]:
         return link, earlier_attempt
 
 
+async def _left_behind(
+    ctx: Context, link: InvoiceLink
+) -> tuple[BookedInvoice | None, DraftInvoice | None]:
+    """2. What an earlier attempt left in the ledger: the booked invoice, or the draft."""
+    if link.draft_invoice_number is not None:
+        draft = await ctx.client.get_draft_invoice(link.draft_invoice_number)
+        if draft is not None:  # booking removes the draft: this one is not booked
+            return None, draft
+    booked = await find_booked(ctx.client, ctx.order.order_key)
+    if booked is not None:
+        return booked, None
+    # By the reference: a draft whose creation's reply was lost (its number is not recorded).
+    return None, await find_draft(ctx.client, ctx.order.order_key, None)
+
+
 async def _draft(
-    ctx: Context, link: InvoiceLink, settings: InvoiceSettings, *, look_up: bool
+    ctx: Context, settings: InvoiceSettings, *, found: DraftInvoice | None, retry: bool
 ) -> DraftInvoice:
-    draft = (
-        await find_draft(ctx.client, ctx.order.order_key, link.draft_invoice_number)
-        if look_up
-        else None
-    )
+    """3. The draft: the one an earlier attempt left (`found`), else a new one."""
+    draft = found
     plan = None  # a draft an earlier attempt made is judged without its plan
     if draft is None:
         recipient_ean(ctx.order)  # a mistyped EAN stops here, before anything is made
         # A retry judges the customer on a fresh read: the ledger may have changed under a
         # message that waited (see same_buyer.py); a first attempt uses what customers read.
-        plan, layout, customer, cached = await _plan(ctx, settings, fresh_customer=look_up)
+        plan, layout, customer, cached = await _plan(ctx, settings, fresh_customer=retry)
         body = draft_body(
             ctx.order,
             customer,

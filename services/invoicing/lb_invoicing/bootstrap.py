@@ -16,6 +16,7 @@ from lb_common.runtime import ServiceParts
 from lb_connectors.ledgers import LedgerDirectory
 from lb_invoicing import book, credit, settled
 from lb_invoicing.api import admin_router
+from lb_invoicing.order_lease import OrderLeases
 from lb_invoicing.policy import DEMO_SETTINGS
 from lb_invoicing.settings import InvoicingSettings
 from lb_invoicing.store import TABLES, InvoiceConnectionSettings
@@ -33,6 +34,8 @@ def bootstrap(
     db = Database(settings.resolved_database_url(SERVICE))
     broker = Broker(common.amqp_url.get_secret_value(), common.broker_prefix)
     ledgers = LedgerDirectory(common, transport=ledger_transport)
+    # One order's documents at a time, across replicas.
+    orders = OrderLeases(db, ttl=settings.order_lease_seconds)
 
     async def seed_demo_connection() -> None:
         async with db.transaction() as session:
@@ -61,9 +64,15 @@ def bootstrap(
         tables=TABLES,
         migrations=Path(__file__).parent / "migrations",
         handlers={
-            CustomerResolved: functools.partial(book.handle_customer_resolved, ledgers=ledgers),
-            OrderRefunded: functools.partial(credit.handle_order_refunded, ledgers=ledgers),
-            OrderCancelled: functools.partial(credit.handle_order_cancelled, ledgers=ledgers),
+            CustomerResolved: functools.partial(
+                book.handle_customer_resolved, ledgers=ledgers, orders=orders
+            ),
+            OrderRefunded: functools.partial(
+                credit.handle_order_refunded, ledgers=ledgers, orders=orders
+            ),
+            OrderCancelled: functools.partial(
+                credit.handle_order_cancelled, ledgers=ledgers, orders=orders
+            ),
         },
         app_factory=app_factory,
         on_start=[seed_demo_connection] if settings.seed_demo_connection else [],

@@ -34,6 +34,7 @@ from lb_invoicing.book import load_settings
 from lb_invoicing.documents import credit_note_body
 from lb_invoicing.exactly_once import book_or_find, find_booked, find_draft
 from lb_invoicing.lines import PlannedLine, product_for
+from lb_invoicing.order_lease import OrderLeases
 from lb_invoicing.policy import InvoiceSettings
 from lb_invoicing.store import CreditNoteLink, InvoiceLink
 
@@ -54,7 +55,7 @@ class CreditJob:
 
 
 async def handle_order_refunded(
-    event: OrderRefunded, uow: UnitOfWork, *, ledgers: LedgerDirectory
+    event: OrderRefunded, uow: UnitOfWork, *, ledgers: LedgerDirectory, orders: OrderLeases
 ) -> None:
     job = CreditJob(
         uow,
@@ -69,11 +70,11 @@ async def handle_order_refunded(
     ) -> list[PlannedLine]:
         return refund_lines(event.refund, invoice, link.taxes_included, settings)
 
-    await _credit(job, lines)
+    await orders.run_alone(job.order_key, job.what, lambda: _credit(job, lines))
 
 
 async def handle_order_cancelled(
-    event: OrderCancelled, uow: UnitOfWork, *, ledgers: LedgerDirectory
+    event: OrderCancelled, uow: UnitOfWork, *, ledgers: LedgerDirectory, orders: OrderLeases
 ) -> None:
     job = CreditJob(
         uow,
@@ -82,14 +83,19 @@ async def handle_order_cancelled(
         "the cancellation",
         ledgers.for_connection(uow.message.connection),
     )
-    credited = await _credited_quantities(uow, event.order_key)
 
-    def lines(
-        invoice: BookedInvoice, link: InvoiceLink, settings: InvoiceSettings
-    ) -> list[PlannedLine]:
-        return remaining_lines(invoice, credited)
+    async def cancel() -> None:
+        # Read under the order's lease: a credit note booked just before counts.
+        credited = await _credited_quantities(uow, event.order_key)
 
-    await _credit(job, lines)
+        def lines(
+            invoice: BookedInvoice, link: InvoiceLink, settings: InvoiceSettings
+        ) -> list[PlannedLine]:
+            return remaining_lines(invoice, credited)
+
+        await _credit(job, lines)
+
+    await orders.run_alone(job.order_key, job.what, cancel)
 
 
 async def _credit(job: CreditJob, build: LineBuilder) -> None:
@@ -154,17 +160,59 @@ async def _credit(job: CreditJob, build: LineBuilder) -> None:
 async def _check_not_over_credited(
     job: CreditJob, invoice: BookedInvoice, draft: DraftInvoice, settings: InvoiceSettings
 ) -> None:
+    """Booked credit notes and those still in flight (another message's intent or draft, which
+    a retry would book) count: together with this one they may not exceed the invoice."""
     async with job.uow.session() as session:
-        earlier = await store.booked_credit_notes(session, job.order_key)
-    credited = sum((abs(Decimal(c.gross_amount or 0)) for c in earlier), ZERO)
+        others = [
+            n for n in await store.credit_notes_of(session, job.order_key)
+            if n.reference != job.reference
+        ]  # fmt: skip
+    booked = sum(
+        (abs(Decimal(n.gross_amount or 0)) for n in others if n.step == store.BOOKED), ZERO
+    )
+    in_flight = await _in_flight(job, [n for n in others if n.step != store.BOOKED])
+    credited = booked + sum((amount for _, amount in in_flight), ZERO)
     this = abs(draft.gross_amount or ZERO)
     if credited + this > invoice.gross_amount + settings.tolerance:
+        c = invoice.currency
+        pending = "".join(f" ({c} {amount} of it in {which})" for which, amount in in_flight)
         raise PermanentError(
-            f"Crediting {invoice.currency} {this} for {job.what} would credit "
-            f"{invoice.currency} {credited + this} in all, more than invoice "
-            f"{invoice.booked_invoice_number} held ({invoice.currency} {invoice.gross_amount}). "
-            f"Draft credit note {draft.draft_invoice_number} is left unbooked for a bookkeeper."
+            f"Crediting {c} {this} for {job.what} would credit {c} {credited + this} in "
+            f"all{pending}, more than invoice {invoice.booked_invoice_number} held "
+            f"({c} {invoice.gross_amount}). Draft credit note {draft.draft_invoice_number} is "
+            "left unbooked for a bookkeeper."
         )
+
+
+async def _in_flight(job: CreditJob, unbooked: list[CreditNoteLink]) -> list[tuple[str, Decimal]]:
+    """What the order's other unfinished credit notes hold in the ledger: (which, amount).
+
+    A draft counts: a retry of its message, or a bookkeeper, may book it. Looked up rather than
+    taken from the link, since an attempt may have got further than its link says (a lost
+    reply), and a draft deleted in e-conomic no longer counts. One with nothing in the ledger
+    yet is checked against this one by its own check when it gets there."""
+    found: list[tuple[str, Decimal]] = []
+    for link in unbooked:
+        what = _what(link.reference, job.order_key)
+        booked = await find_booked(job.client, link.reference)
+        if booked is not None:
+            which = f"credit note {booked.booked_invoice_number} for {what}, booked in e-conomic"
+            found.append((which, abs(booked.gross_amount)))
+            continue
+        draft = await find_draft(job.client, link.reference, link.draft_invoice_number)
+        if draft is not None and draft.gross_amount:
+            which = (
+                f"draft credit note {draft.draft_invoice_number} for {what}, not booked yet: "
+                "book or delete that draft in e-conomic first"
+            )
+            found.append((which, abs(draft.gross_amount)))
+    return found
+
+
+def _what(reference: str, order_key: str) -> str:
+    """For people: "refund 123" or "the cancellation", from a credit note's reference."""
+    kind, _, refund_id = reference.removeprefix(f"{order_key}:").partition(":")
+    return f"refund {refund_id}" if kind == "refund" else "the cancellation"
 
 
 def fully_credited(invoiced: Decimal, credited: Decimal, tolerance: Decimal) -> bool:

@@ -14,7 +14,7 @@ Where each column comes from:
   calls the event class (`CustomerResolved(...)`) or passes it to a call
   (`Envelope.wrap_dumped(OrderReady, ...)`); `envelope.parse(X)` and annotations are reading, not
   making. A service produces what its own package makes, and what a `lb_common` function it
-  calls makes (`report_progress` makes `order.progress`). What `lb_common` makes in code no
+  calls makes. What `lb_common` makes in code no
   service calls directly (the consumer's retry and parking steps in `messaging.py`) is made by
   every service. A method of a `lb_common` class counts for a service module that imports from
   its module and calls a method of that name (`uow.progress(...)` makes `order.progress`). Calls through a second `lb_common` function are not followed: keep event

@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from lb_common import inbox
 from lb_common.db import Database
-from lb_common.envelope import Envelope
+from lb_common.envelope import Envelope, Event
 from lb_common.events import OrderCancelled
 from lb_common.outbox import OutboxMessage
 from lb_common.runtime import COMMON_TABLES
@@ -20,12 +20,6 @@ from lb_common.unit_of_work import DatabaseUnitOfWork
 from scripts.service_parts import built_services
 
 REPO = Path(__file__).resolve().parents[2]
-# Still on the old contract (the envelope in, their own inbox rows) until they move over; the
-# test below fails once one of them no longer needs its place here, so the list only shrinks.
-NOT_YET_MIGRATED = {
-    "services/invoicing/lb_invoicing/book.py",
-    "services/invoicing/lb_invoicing/credit.py",
-}
 
 
 def _imports_inbox(path: Path) -> bool:
@@ -46,7 +40,7 @@ def test_no_handler_module_imports_the_inbox():
         for path in (REPO / "services").rglob("*.py")
         if _imports_inbox(path)
     }
-    assert importing == NOT_YET_MIGRATED, (
+    assert importing == set(), (
         "only lb_common's unit of work and consumer write the inbox; a handler commits through "
         "`uow.commit()` (see docs/architecture.md, How to add a handler)"
     )
@@ -59,15 +53,15 @@ def test_no_handler_module_imports_the_inbox():
     assert common <= allowed
 
 
-def test_every_handler_but_invoicing_takes_a_typed_event():
+def test_every_handler_takes_a_typed_event():
     with built_services() as services:
         old_shape = {
             (service.name, key)
             for service in services
             for key in service.parts.handlers
-            if isinstance(key, str)
+            if not (isinstance(key, type) and issubclass(key, Event))
         }
-    assert {name for name, _ in old_shape} <= {"invoicing"}
+    assert old_shape == set()
 
 
 @pytest.fixture

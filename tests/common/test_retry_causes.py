@@ -25,6 +25,7 @@ from lb_common.messaging import Broker, Consumer
 from lb_common.retry import RetrySchedules, describe_duration, parse_schedule
 from lb_common.runtime import COMMON_TABLES
 from lb_common.settings import CommonSettings
+from lb_common.unit_of_work import UnitOfWork
 from tests.platforms.factories import shopify_json, shopify_order
 from tests.support.broker import probe, queue_depth
 from tests.support.system import running_system
@@ -115,7 +116,7 @@ async def _consume(broker: Broker, db: Database, handler, schedules=FAST) -> Con
         broker,
         db,
         service="svc",
-        handlers={"order.cancelled": handler},
+        handlers={OrderCancelled: handler},
         retry=schedules,
         delivery_limit=5,
         prefetch=4,
@@ -138,7 +139,7 @@ async def test_each_cause_has_its_own_budget(broker, db, amqp_url, broker_prefix
     attempts: list[float] = []
     loop = asyncio.get_running_loop()
 
-    async def handler(envelope: Envelope) -> None:
+    async def handler(event: OrderCancelled, uow: UnitOfWork) -> None:
         attempts.append(loop.time())
         if len(attempts) <= len(failures):
             raise failures[len(attempts) - 1]
@@ -170,7 +171,7 @@ async def test_each_cause_has_its_own_budget(broker, db, amqp_url, broker_prefix
 async def test_a_park_is_logged_and_counted_with_its_cause(
     broker, db, amqp_url, broker_prefix, log_lines
 ):
-    async def down(envelope: Envelope) -> None:
+    async def down(event: OrderCancelled, uow: UnitOfWork) -> None:
         raise TransientError("e-conomic failed while handling the customer (HTTP 503)")
 
     parked_before = _count("ledgerbridge_messages_parked_total", "ledger_unavailable")
@@ -187,7 +188,7 @@ async def test_a_park_is_logged_and_counted_with_its_cause(
 
 
 async def test_changing_a_schedule_declares_new_queues_instead_of_failing(broker, db):
-    async def noop(envelope: Envelope) -> None:
+    async def noop(event: OrderCancelled, uow: UnitOfWork) -> None:
         return None
 
     first = await _consume(broker, db, noop, RetrySchedules.uniform((1000, 5000)))

@@ -60,6 +60,10 @@ def stack(
     running.env["LEDGERBRIDGE_ECONOMIC_BASE_URL"] = f"{running.url('sandbox')}/economic"
     for cause in ("CONTENTION", "LEDGER_UNAVAILABLE", "RATE_LIMITED", "UNEXPECTED"):
         running.env[f"LEDGERBRIDGE_RETRY_{cause}"] = "300ms, 600ms, 1200ms"
+    # The killed process held the order's lease: its successor waits this long for it (and
+    # meets contention meanwhile, hence the longer contention schedule).
+    running.env["LEDGERBRIDGE_INVOICING_ORDER_LEASE_SECONDS"] = "2"
+    running.env["LEDGERBRIDGE_RETRY_CONTENTION"] = "300ms x20"
     running.env["LEDGERBRIDGE_AMQP_URL"] = services.amqp_url()
     databases = None
     if request.param == "postgresql":

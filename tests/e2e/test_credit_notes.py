@@ -5,12 +5,14 @@ order built to match it (same order id and line)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
 
+from lb_common.runtime import ServiceRuntime
 from tests.platforms.factories import fixture, shopify_json, shopify_order
 from tests.support.system import System, running_system
 
@@ -212,3 +214,106 @@ async def test_a_credit_that_failed_is_found_replayed_after_the_fix_and_leaves_p
     assert "Already done" in entries[0]["message"]
     assert len(_credit_notes(await system.ledger_state())) == 1
     assert (await system.order(key))["status"] == "partly_credited"
+
+
+async def _outcomes(system: System, key: str, count: int, timeout: float = 60.0) -> list[dict]:
+    """Wait for `count` credit outcomes on the timeline (booked, or failed for good)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        timeline = (await system.order(key))["timeline"]
+        done = [e for e in timeline if e["step"] in ("creditnote.booked", "invoicing.failed")]
+        if len(done) >= count or loop.time() > deadline:
+            return timeline
+        await asyncio.sleep(0.2)
+
+
+async def test_two_replicas_never_credit_more_than_the_invoice(amqp_url, broker_prefix, tmp_path):
+    # Contention retried for long enough to outlast the slow ledger below.
+    async with running_system(
+        amqp_url, broker_prefix, tmp_path, common_overrides={"retry_contention": "250ms x60"}
+    ) as system:
+        await _refund_and_cancel_at_once(system)
+
+
+async def _refund_and_cancel_at_once(system: System) -> None:
+    key = await _booked_order(system)  # 2 x 20 VND
+    # A second invoicing replica on the same database and queue.
+    url = await system.store.url("invoicing") if system.store is not None else None
+    replica = ServiceRuntime(system._parts("invoicing", url))
+    await replica.start()
+    try:
+        # A slow ledger: both credit notes are being made, checked and booked at the same time.
+        async with system.sandbox() as sandbox:
+            for path in ("/invoices/drafts", "/invoices/booked"):
+                slow = {"kind": "latency", "path": path, "method": "POST", "latencyMs": 1000}
+                answer = await sandbox.post("/_sandbox/faults", json=slow)
+                assert answer.status_code == 201, answer.text
+        cancelled = vnd_order(
+            cancelled_at="2025-03-02T09:00:00Z",
+            updated_at="2025-03-02T09:00:00Z",
+            financial_status="refunded",
+        )
+        await asyncio.gather(
+            system.post_shopify("refunds/create", refund_body(5)),
+            system.post_shopify("orders/cancelled", cancelled),
+        )
+        timeline = await _outcomes(system, key, 2)
+    finally:
+        await replica.stop()
+
+    ledger = await system.ledger_state()
+    credited = -sum(Decimal(str(n["grossAmount"])) for n in _credit_notes(ledger))
+    assert credited == Decimal("40"), [n["references"]["other"] for n in _credit_notes(ledger)]
+    # One after the other: the second met the order's lease and waited for the first. Then
+    # either the refund (20) and what was left (20) were credited, or the cancellation credited
+    # all 40 and the refund was refused with the figures.
+    assert any(
+        e["step"] == "retry" and "Another invoicing worker" in e["message"] for e in timeline
+    ), [e["message"] for e in timeline if e["step"] == "retry"]
+    booked = [e for e in timeline if e["step"] == "creditnote.booked"]
+    failed = [e for e in timeline if e["step"] == "invoicing.failed"]
+    if len(booked) == 2:
+        assert failed == []
+    else:
+        [only] = booked
+        assert "the cancellation" in only["message"]
+        [refused] = failed
+        assert "VND 60 in all, more than invoice" in refused["message"]
+
+
+async def test_a_credit_note_draft_left_unbooked_still_counts_until_it_is_deleted(
+    system: System,
+):
+    key = await _booked_order(system)  # 2 x 20 VND
+    # A refund of 50 on an invoice of 40: refused, its draft left for a bookkeeper.
+    await system.post_shopify("refunds/create", refund_body(21, quantity=1, subtotal=50))
+    [first] = await _wait_step(system, key, "invoicing.failed")
+    assert "VND 50.00 in all, more than invoice" in first["message"]
+    draft = next(
+        d for d in (await system.ledger_state())["drafts"]
+        if d["references"]["other"] == f"{key}:refund:21"
+    )  # fmt: skip
+
+    # A refund of 20 would fit the invoice, but not with that draft booked too.
+    await system.post_shopify("refunds/create", refund_body(22))
+    second = (await _wait_step(system, key, "invoicing.failed", 2))[1]
+    assert "VND 70.00 in all (VND 50.00 of it in draft credit note" in second["message"]
+    assert f"{draft['draftInvoiceNumber']} for refund 21, not booked yet" in second["message"]
+    assert _credit_notes(await system.ledger_state()) == []
+
+    # The bookkeeper deletes that draft; the refund of 20 goes through on its retry.
+    async with system.sandbox() as sandbox:
+        deleted = await sandbox.delete(
+            f"/economic/invoices/drafts/{draft['draftInvoiceNumber']}",
+            headers={"X-AppSecretToken": "test-app", "X-AgreementGrantToken": system.grant},
+        )
+        assert deleted.status_code in (200, 204), deleted.text
+    invoicing = system.apps["invoicing"]
+    [parked] = [
+        p for p in (await invoicing.get("/parked")).json() if "for refund 22" in p["reason"]
+    ]  # fmt: skip
+    assert (await invoicing.post(f"/parked/{parked['message_id']}/retry")).status_code == 202
+    await _wait_step(system, key, "creditnote.booked")
+    [note] = _credit_notes(await system.ledger_state())
+    assert note["references"]["other"] == f"{key}:refund:22"

@@ -142,3 +142,36 @@ async def test_a_product_deleted_after_it_was_cached_fails_in_a_bookkeepers_word
         "SKU 'MUG-BLACK' (order line 'Mug') is not a product in e-conomic"
         in (order["status_reason"])
     )
+
+
+async def test_a_replay_resumes_from_the_draft_it_recorded_without_searching(system: System):
+    # A drafts-only connection leaves the draft (step drafted); then it is switched to booking
+    # and the order replayed.
+    invoicing = system.apps["invoicing"]
+    settings = (await invoicing.get("/connections/demo/settings")).json()
+    answer = await invoicing.put("/connections/demo/settings", json={**settings, "book": False})
+    assert answer.status_code == 200, answer.text
+    key = await _order(system, "drafts@example.com")
+    for _ in range(300):
+        steps = [e["step"] for e in (await system.order(key))["timeline"]]
+        if "invoice.left_as_draft" in steps:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError(f"{key} was not left as a draft: {steps}")
+    assert len((await system.ledger_state())["drafts"]) == 1
+    answer = await invoicing.put("/connections/demo/settings", json={**settings, "book": True})
+    assert answer.status_code == 200, answer.text
+
+    before = await _calls(system)
+    assert (await system.apps["ingest"].post(f"/orders/{key}/replay")).status_code == 202
+    await system.wait_for_status(key, "booked", timeout=30)
+    calls = await _calls(system) - before
+    # The recorded draft, read by its number, is still there, so it is not booked: it is booked
+    # without a search by reference for a booked invoice or a draft, and nothing is drafted again.
+    invoicing_calls = {c: n for c, n in calls.items() if "/invoices/" in c}
+    assert invoicing_calls == {"GET /invoices/drafts/{number}": 1, "POST /invoices/booked": 1}, (
+        calls
+    )
+    ledger = await system.ledger_state()
+    assert ledger["drafts"] == [] and len(ledger["booked_invoices"]) == 1

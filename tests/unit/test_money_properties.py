@@ -1,4 +1,5 @@
-"""Money arithmetic for the ledger: exact lines, e-conomic's per-line VAT, reconciliation.
+"""Money arithmetic for the ledger: exact lines, e-conomic's per-line VAT, the plan against the
+shop's figures line by line (totals_check.compare_plan_with_shop).
 
 Properties over random orders (tests/unit/order_strategies.py), then the public fixtures and a
 few hand-checked cases.
@@ -29,15 +30,13 @@ from lb_common.money import (
 )
 from lb_common.orders import CanonicalOrder, OrderLine
 from lb_connectors.platforms.registry import get_adapter
-from lb_invoicing.lines import (
-    InvoicePlan,
-    PlannedLine,
-    expected_ledger_totals,
-    plan_invoice,
-    planned_vat_rate,
-    reconcile,
-)
+from lb_invoicing.lines import InvoicePlan, PlannedLine, plan_invoice
 from lb_invoicing.policy import DEMO_SETTINGS, InvoiceSettings
+from lb_invoicing.totals_check import (
+    compare_plan_with_shop,
+    expected_ledger_totals,
+    planned_vat_rate,
+)
 from tests.platforms.factories import fixture
 from tests.unit.order_strategies import SKUS, WHEN, canonical_orders
 
@@ -64,8 +63,8 @@ def test_ledger_gross_reaches_the_shop_total(order: CanonicalOrder) -> None:
 
 @PROPERTIES
 @given(canonical_orders())
-def test_vat_reconciles_within_the_tolerance(order: CanonicalOrder) -> None:
-    result = reconcile(order, _plan(order), planned_vat_rate)
+def test_vat_matches_the_shops_within_the_tolerance(order: CanonicalOrder) -> None:
+    result = compare_plan_with_shop(order, _plan(order), planned_vat_rate)
     assert result.ok, result.explain()
     assert abs(result.ledger_vat - order.total_tax) <= result.vat_tolerance
     if exponent(order.currency) == 2:
@@ -101,7 +100,7 @@ def test_quantities_are_kept_per_product_and_per_line(order: CanonicalOrder) -> 
 @PROPERTIES
 @given(canonical_orders())
 def test_nets_move_only_by_rounding_sized_amounts(order: CanonicalOrder) -> None:
-    result = reconcile(order, _plan(order), planned_vat_rate)
+    result = compare_plan_with_shop(order, _plan(order), planned_vat_rate)
     # 2 cents at most; half a unit (+ 2 cents) where the shop rounds VAT to whole units.
     limit = Decimal("0.02") if exponent(order.currency) >= 2 else Decimal("0.52")
     for line in result.lines:
@@ -231,7 +230,7 @@ def test_the_split_is_chosen_so_that_the_ledgers_vat_matches_the_shops() -> None
         (Decimal(1), Decimal("33.32")),
         (Decimal(2), Decimal("33.34")),
     ]
-    result = reconcile(order, plan, planned_vat_rate)
+    result = compare_plan_with_shop(order, plan, planned_vat_rate)
     assert (result.ledger_vat, result.ledger_total, result.line_differences) == (
         Decimal("25.00"),
         Decimal("125.00"),
@@ -250,7 +249,7 @@ def test_prices_incl_vat_whose_vat_the_ledger_rounds_otherwise_still_reach_the_t
     )
     plan = _plan(order)
     assert [x.unit_net_price for x in plan.lines] == [Decimal("0.96"), Decimal("1.04")]
-    result = reconcile(order, plan, planned_vat_rate)
+    result = compare_plan_with_shop(order, plan, planned_vat_rate)
     assert result.ok
     assert (result.ledger_total, result.ledger_vat) == (Decimal("2.24"), Decimal("0.24"))
     assert result.line_differences == (
@@ -268,7 +267,7 @@ def test_a_single_line_the_ledger_cannot_hit_exactly_is_within_a_cent() -> None:
     # within the tolerance; the shop's own net is kept.
     assert plan.lines[0].unit_net_price == Decimal("0.96")
     assert plan.notes == ()
-    result = reconcile(order, plan, planned_vat_rate)
+    result = compare_plan_with_shop(order, plan, planned_vat_rate)
     assert result.ok and (result.ledger_total, result.ledger_vat) == (
         Decimal("1.08"),
         Decimal("0.12"),
@@ -280,7 +279,7 @@ def test_zero_decimal_currency_totals_compare_in_cents() -> None:
     order = _order([(1, "1003", "0", "251")], currency="VND")
     plan = _plan(order)
     assert plan.lines[0].unit_net_price == Decimal("1003.20")  # + 250.80 VAT = 1254.00
-    result = reconcile(order, plan, planned_vat_rate)
+    result = compare_plan_with_shop(order, plan, planned_vat_rate)
     assert (result.ledger_total, result.ledger_vat) == (Decimal("1254.00"), Decimal("250.80"))
     assert result.ok and result.vat_tolerance == Decimal("0.505")
     assert "net 1003.00 invoiced as 1003.20 (+0.20)" in plan.notes[0]
@@ -296,7 +295,7 @@ def test_vat_tolerance_per_currency() -> None:
 # --- Public fixtures -------------------------------------------------------------------------
 
 
-def test_hkd_sample_with_discounts_reconciles_exactly() -> None:
+def test_hkd_sample_with_discounts_matches_exactly() -> None:
     order = get_adapter("shopify").parse_order(
         fixture("shopify_orders_create_discounts_HKD.json"), shop="x"
     )
@@ -310,7 +309,7 @@ def test_hkd_sample_with_discounts_reconciles_exactly() -> None:
         Decimal("0.00"),
         Decimal("394.00"),
     )
-    result = reconcile(order, plan, planned_vat_rate)
+    result = compare_plan_with_shop(order, plan, planned_vat_rate)
     assert result.ok and result.line_differences == ()
 
 
@@ -322,7 +321,7 @@ def _woo_rate(line: PlannedLine) -> Decimal:
     return Decimal(0) if line.product_number == "SHIPPING" else Decimal("0.075")
 
 
-def test_woocommerce_sample_reconciles_with_the_ledgers_rates() -> None:
+def test_woocommerce_sample_matches_at_the_ledgers_rates() -> None:
     order = _woocommerce()
     settings_ = InvoiceSettings(missing_sku="default_product", default_product="WEB-DEFAULT")
     plan = plan_invoice(order, settings_, KNOWN)
@@ -331,7 +330,7 @@ def test_woocommerce_sample_reconciles_with_the_ledgers_rates() -> None:
         ("Bar3", Decimal(1), Decimal("12.00")),
         ("SHIPPING", Decimal(1), Decimal("10.00")),
     ]
-    result = reconcile(order, plan, _woo_rate)
+    result = compare_plan_with_shop(order, plan, _woo_rate)
     assert result.ok, result.explain()
     assert (result.ledger_net, result.ledger_vat, result.ledger_total) == (
         Decimal("28.00"),
@@ -340,12 +339,12 @@ def test_woocommerce_sample_reconciles_with_the_ledgers_rates() -> None:
     )
 
 
-def test_woocommerce_sample_without_rates_cannot_be_reconciled() -> None:
+def test_woocommerce_sample_without_rates_cannot_be_compared() -> None:
     # The sample's tax_lines carry no rate_percent: the plan keeps the shop's nets, and nothing
     # says which rate e-conomic will use.
     order = _woocommerce()
     settings_ = InvoiceSettings(missing_sku="default_product", default_product="WEB-DEFAULT")
-    result = reconcile(order, plan_invoice(order, settings_, KNOWN), planned_vat_rate)
+    result = compare_plan_with_shop(order, plan_invoice(order, settings_, KNOWN), planned_vat_rate)
     assert not result.ok
     assert "VAT rate e-conomic will use is not known" in result.problems[0]
 
@@ -354,7 +353,7 @@ def test_a_wrong_vat_rate_fails_with_both_figures() -> None:
     order = _woocommerce()
     settings_ = InvoiceSettings(missing_sku="default_product", default_product="WEB-DEFAULT")
     plan = plan_invoice(order, settings_, KNOWN)
-    result = reconcile(order, plan, lambda line: Decimal("0.25"))
+    result = compare_plan_with_shop(order, plan, lambda line: Decimal("0.25"))
     assert not result.ok
     assert result.problems[0].startswith(
         "The shop charged USD 1.35 VAT, but e-conomic will calculate USD 7.00 "

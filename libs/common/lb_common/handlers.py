@@ -8,9 +8,6 @@ consumer calls each handler with the typed event and a unit of work (unit_of_wor
 The routing key is the event class's `TYPE`; the consumer validates the payload against the
 class before the handler runs (a payload that does not fit is parked at once, with the reason),
 and after the handler returns it commits the inbox row if the handler did not commit.
-
-Transition: a handler keyed by its routing key (a string) still gets the raw `Envelope` and
-writes its own inbox row (invoicing's book.py and credit.py, until they move to this contract).
 """
 
 from __future__ import annotations
@@ -18,12 +15,10 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError
 
-from lb_common import inbox
 from lb_common.db import Database
 from lb_common.envelope import Envelope, Event
 from lb_common.errors import PermanentError
@@ -31,16 +26,14 @@ from lb_common.unit_of_work import DatabaseUnitOfWork, UnitOfWork
 
 #: `handler(event, uow)`; the event's class is the key the handler is mapped under.
 Handler = Callable[[Any, UnitOfWork], Awaitable[None]]
-#: The old shape, `handler(envelope)`, mapped under its routing key: only during the transition.
-EnvelopeHandler = Callable[[Envelope], Awaitable[None]]
-HandlerMap = Mapping[type[Event] | str, Handler | EnvelopeHandler]
+HandlerMap = Mapping[type[Event], Handler]
 
 
 @dataclass(frozen=True)
 class Route:
     routing_key: str
-    event: type[Event] | None  # None: an envelope handler (the old shape)
-    handler: Handler | EnvelopeHandler
+    event: type[Event]
+    handler: Handler
 
     @property
     def function(self) -> Callable[..., Any]:
@@ -54,8 +47,8 @@ class Route:
 def routes(handlers: HandlerMap) -> dict[str, Route]:
     """Routing key -> route, for the consumer's queue bindings and its dispatch."""
     out: dict[str, Route] = {}
-    for key, handler in handlers.items():
-        route = Route(key, None, handler) if isinstance(key, str) else Route(key.TYPE, key, handler)
+    for event, handler in handlers.items():
+        route = Route(event.TYPE, event, handler)
         if route.routing_key in out:
             raise ValueError(f"two handlers for {route.routing_key!r}")
         out[route.routing_key] = route
@@ -64,13 +57,9 @@ def routes(handlers: HandlerMap) -> dict[str, Route]:
 
 async def dispatch(route: Route, envelope: Envelope, db: Database, consumer: str) -> None:
     """Run the handler for one message; returns once its inbox row is committed."""
-    if route.event is None:
-        await cast(EnvelopeHandler, route.handler)(envelope)
-        await _record_for_envelope_handler(db, consumer, envelope)
-        return
     event = parse(route.event, envelope)
     uow = DatabaseUnitOfWork(db, consumer, envelope)
-    await cast(Handler, route.handler)(event, uow)
+    await route.handler(event, uow)
     await uow.finish()
 
 
@@ -89,15 +78,3 @@ def parse(model: type[Event], envelope: Envelope) -> Event:
             "understand: fix the sender or this service, then retry it from the parking lot.",
             detail=str(exc)[:2000],
         ) from exc
-
-
-async def _record_for_envelope_handler(db: Database, consumer: str, envelope: Envelope) -> None:
-    # Envelope handlers write the inbox row with their effect; this covers those without one.
-    async with db.session() as session:
-        if await inbox.already_handled(session, consumer, envelope.message_id):
-            return
-    try:
-        async with db.transaction() as session:
-            inbox.mark_handled(session, consumer, envelope.message_id)
-    except IntegrityError:
-        pass  # recorded concurrently: the same outcome

@@ -33,7 +33,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from lb_common import tracing
 from lb_common.db import Database, UTCDateTime, utcnow
 from lb_common.envelope import Envelope
-from lb_common.events import OrderProgress
 from lb_common.work_loop import WorkLoop
 
 log = logging.getLogger(__name__)
@@ -172,28 +171,6 @@ class OutboxRelay:
         deadline = loop.time() + timeout
         while loop.time() < deadline and await self.publish_pending():
             pass
-
-
-def report_progress(
-    session: AsyncSession,
-    *,
-    service: str,
-    step: str,
-    message: str,
-    caused_by: Envelope,
-    details: dict[str, Any] | None = None,
-    order_key: str | None = None,
-) -> None:
-    """Put one step on the order's timeline (an `order.progress` to ingest), with the effect."""
-    add_to_outbox(
-        session,
-        Envelope.wrap(
-            OrderProgress(service=service, step=step, message=message, details=details or {}),
-            connection=caused_by.connection,
-            order_key=order_key or caused_by.order_key,
-            caused_by=caused_by,
-        ),
-    )
 
 
 def _now(connection: Connection, plus: float = 0.0) -> ColumnElement[Any]:

@@ -4,13 +4,15 @@ The steps, each recorded in our database before the next call:
 
 1. intent: the link row exists (order key, customer) before anything is created.
 2. Only when the intent was there before this attempt (an earlier attempt's outcome is unknown:
-   it crashed, or a reply was lost): look up the ledger by the order key (`references.other`)
-   among booked invoices, then drafts, as it may have got further than our records say. A first
+   it crashed, or a reply was lost): resume from the step it recorded. At `drafted`, read the
+   draft by its number: still there, it is not booked (booking removes a draft), and nothing
+   else is looked up. Else look up the ledger by the order key (`references.other`) among
+   booked invoices, then drafts, as it may have got further than our records say. A first
    attempt cannot have left a document behind, as nothing is sent before its intent is
-   committed; it skips the two lookups.
+   committed; it skips the lookups.
 3. Create the draft (with an Idempotency-Key derived from the order key) → step drafted.
-4. Compare the ledger's total with the shop's; a difference above the tolerance stops here and
-   leaves the draft for a bookkeeper.
+4. Compare the ledger's total and VAT with the shop's (totals_check.py); a difference above
+   the tolerance stops here and leaves the draft for a bookkeeper.
    Products, the customer and layouts come from the agreement's cache
    (`lb_connectors.economic.cache`), the customer from customer.resolved when customers read it
    just now; a refusal naming a cached one drops it and the message is retried.
@@ -29,9 +31,8 @@ from decimal import Decimal
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from lb_common import connection_settings, inbox
-from lb_common.db import Database, utcnow
-from lb_common.envelope import Envelope
+from lb_common import connection_settings
+from lb_common.db import utcnow
 from lb_common.errors import PermanentError
 from lb_common.events import (
     BookedLine,
@@ -42,9 +43,9 @@ from lb_common.events import (
 )
 from lb_common.failpoints import failpoint
 from lb_common.identifiers import normalise_ean
-from lb_common.money import ZERO, round_2, vat_tolerance
+from lb_common.money import ZERO, round_2
 from lb_common.orders import CanonicalOrder
-from lb_common.outbox import add_to_outbox, report_progress
+from lb_common.unit_of_work import Sessions, UnitOfWork
 from lb_connectors.economic.cache import CUSTOMER_SECONDS, CachedDataRefused, LedgerCache
 from lb_connectors.economic.client import EconomicClient
 from lb_connectors.economic.errors import EconomicValidationError, blame_shop_fields
@@ -77,20 +78,21 @@ from lb_invoicing.documents import (
 )
 from lb_invoicing.exactly_once import book_or_find, find_booked, find_draft
 from lb_invoicing.lines import InvoicePlan, plan_invoice, products_needed
+from lb_invoicing.order_lease import OrderLeases
 from lb_invoicing.policy import InvoiceSettings, PaymentRegistration
 from lb_invoicing.same_buyer import other_buyers_detail
 from lb_invoicing.store import InvoiceConnectionSettings, InvoiceLink
+from lb_invoicing.totals_check import check_against_shop
 
 SERVICE = "invoicing"
 
 
 @dataclass(frozen=True)
 class Context:
-    envelope: Envelope
+    uow: UnitOfWork
     order: CanonicalOrder
     customer_number: int
     client: EconomicClient
-    db: Database
     matched_on: MatchEvidence | None = None
     carried: ResolvedCustomer | None = None  # the customer as customers read it, if it did
 
@@ -98,35 +100,46 @@ class Context:
     def cache(self) -> LedgerCache:
         return LedgerCache.of(self.client)
 
+    @property
+    def connection(self) -> str:
+        return self.uow.message.connection
+
 
 async def handle_customer_resolved(
-    envelope: Envelope, *, db: Database, ledgers: LedgerDirectory
+    event: CustomerResolved, uow: UnitOfWork, *, ledgers: LedgerDirectory, orders: OrderLeases
 ) -> None:
-    event = envelope.parse(CustomerResolved)
-    settings = await load_settings(db, envelope.connection)
+    await orders.run_alone(event.order.order_key, "the invoice", lambda: _book(event, uow, ledgers))
+
+
+async def _book(event: CustomerResolved, uow: UnitOfWork, ledgers: LedgerDirectory) -> None:
+    connection = uow.message.connection
+    settings = await load_settings(uow, connection)
     ctx = Context(
-        envelope,
+        uow,
         invoice_version(event.order, settings),
         event.customer_number,
-        ledgers.for_connection(envelope.connection),
-        db,
+        ledgers.for_connection(connection),
         event.matched_on,
         event.customer,
     )
     link, earlier_attempt = await _link_with_intent(ctx)
     failpoint("invoicing.after_intent")
+    registration = payment_due(ctx.order, settings, link)
     if link.step == store.BOOKED:
-        registration = await _payment_due(ctx)
-        if registration is not None:  # booked, but registering its payment failed before
-            await _register_payment(ctx, registration, mark_handled=False)
-        await _already_booked(ctx, link)
+        # Booked before; the payment step may have failed after it (then only it runs again).
+        paid = await _post_payment(ctx, link, registration) if registration else None
+        async with uow.commit() as session:
+            if registration is not None and paid is not None:
+                await _record_payment(session, ctx, registration, paid)
+            _already_booked(ctx, link)
         return
 
-    booked = await find_booked(ctx.client, ctx.order.order_key) if earlier_attempt else None
+    booked, found = await _left_behind(ctx, link) if earlier_attempt else (None, None)
     if booked is None:
-        draft = await _draft(ctx, link, settings, look_up=earlier_attempt)
+        draft = await _draft(ctx, settings, found=found, retry=earlier_attempt)
         if not settings.book:
-            await _leave_as_draft(ctx, draft)
+            async with uow.commit():
+                _leave_as_draft(ctx, draft)
             return
         try:
             booked = await book_or_find(
@@ -135,12 +148,18 @@ async def handle_customer_resolved(
         except EconomicValidationError as exc:  # e.g. an e-invoice refused for its EAN
             raise blame_shop_fields(exc, shop_fields(ctx.order)) from exc
         failpoint("invoicing.after_booked")
-    registration = await _payment_due(ctx)
-    await _record_booked(
-        ctx, booked, handled=registration is None, sent_by=send_by(ctx.order, settings)
-    )
-    if registration is not None:
-        await _register_payment(ctx, registration, mark_handled=True)
+    sent_by = send_by(ctx.order, settings)
+    if registration is None:
+        async with uow.commit() as session:
+            await _record_booked(session, ctx, booked, sent_by=sent_by)
+        return
+    # Booked, then the payment: the booked step is durable before the journal is called, so a
+    # failed payment is retried (or replayed) on its own.
+    async with uow.transaction() as session:
+        link = await _record_booked(session, ctx, booked, sent_by=sent_by)
+    paid = await _post_payment(ctx, link, registration)
+    async with uow.commit() as session:
+        await _record_payment(session, ctx, registration, paid)
 
 
 def invoice_version(order: CanonicalOrder, settings: InvoiceSettings) -> CanonicalOrder:
@@ -171,7 +190,7 @@ def send_by(order: CanonicalOrder, settings: InvoiceSettings) -> str | None:
     return None
 
 
-async def load_settings(db: Database, connection: str) -> InvoiceSettings:
+async def load_settings(db: Sessions, connection: str) -> InvoiceSettings:
     return await connection_settings.load_settings(
         db, InvoiceConnectionSettings, InvoiceSettings, connection
     )
@@ -180,13 +199,13 @@ async def load_settings(db: Database, connection: str) -> InvoiceSettings:
 async def _link_with_intent(ctx: Context) -> tuple[InvoiceLink, bool]:
     """The order's link, with its intent recorded; and whether an earlier attempt recorded it
     (so what that attempt did in the ledger is unknown and must be looked up)."""
-    async with ctx.db.transaction() as session:
+    async with ctx.uow.transaction() as session:
         link = await session.get(InvoiceLink, ctx.order.order_key)
         earlier_attempt = link is not None
         if link is None:
             link = InvoiceLink(
                 order_key=ctx.order.order_key,
-                connection=ctx.envelope.connection,
+                connection=ctx.connection,
                 step=store.INTENT,
                 customer_number=ctx.customer_number,
                 currency=ctx.order.currency,
@@ -201,19 +220,32 @@ async def _link_with_intent(ctx: Context) -> tuple[InvoiceLink, bool]:
         return link, earlier_attempt
 
 
+async def _left_behind(
+    ctx: Context, link: InvoiceLink
+) -> tuple[BookedInvoice | None, DraftInvoice | None]:
+    """2. What an earlier attempt left in the ledger: the booked invoice, or the draft."""
+    if link.draft_invoice_number is not None:
+        draft = await ctx.client.get_draft_invoice(link.draft_invoice_number)
+        if draft is not None:  # booking removes the draft: this one is not booked
+            return None, draft
+    booked = await find_booked(ctx.client, ctx.order.order_key)
+    if booked is not None:
+        return booked, None
+    # By the reference: a draft whose creation's reply was lost (its number is not recorded).
+    return None, await find_draft(ctx.client, ctx.order.order_key, None)
+
+
 async def _draft(
-    ctx: Context, link: InvoiceLink, settings: InvoiceSettings, *, look_up: bool
+    ctx: Context, settings: InvoiceSettings, *, found: DraftInvoice | None, retry: bool
 ) -> DraftInvoice:
-    draft = (
-        await find_draft(ctx.client, ctx.order.order_key, link.draft_invoice_number)
-        if look_up
-        else None
-    )
+    """3. The draft: the one an earlier attempt left (`found`), else a new one."""
+    draft = found
+    plan = None  # a draft an earlier attempt made is judged without its plan
     if draft is None:
         recipient_ean(ctx.order)  # a mistyped EAN stops here, before anything is made
         # A retry judges the customer on a fresh read: the ledger may have changed under a
         # message that waited (see same_buyer.py); a first attempt uses what customers read.
-        plan, layout, customer, cached = await _plan(ctx, settings, fresh_customer=look_up)
+        plan, layout, customer, cached = await _plan(ctx, settings, fresh_customer=retry)
         body = draft_body(
             ctx.order,
             customer,
@@ -238,14 +270,15 @@ async def _draft(
             f"Draft invoice {draft.draft_invoice_number} created with {len(plan.lines)} lines.",
             {"draft_invoice_number": draft.draft_invoice_number, "notes": list(plan.notes)},
         )
-    async with ctx.db.transaction() as session:
+    async with ctx.uow.transaction() as session:
         stored = await session.get(InvoiceLink, ctx.order.order_key)
         assert stored is not None
         stored.step = store.DRAFTED
         stored.draft_invoice_number = draft.draft_invoice_number
         stored.updated_at = utcnow()
         session.add(stored)
-    _check_total(ctx, draft, settings)
+    # 4. Before booking: e-conomic's totals against the shop's.
+    check_against_shop(ctx.order, draft, tolerance=settings.tolerance, plan=plan)
     return draft
 
 
@@ -325,7 +358,7 @@ async def _create_product(ctx: Context, number: str, settings: InvoiceSettings) 
             product_group=ProductGroupRef(product_group_number=settings.new_product_group),
             sales_price=round_2(price),
         ),
-        idempotency_key=f"{ctx.envelope.connection}:product:{number}",
+        idempotency_key=f"{ctx.connection}:product:{number}",
     )
     await _progress(
         ctx,
@@ -354,7 +387,7 @@ async def _reference_person(ctx: Context, customer: Customer) -> int:
     created = await ctx.client.create_contact(
         customer.customer_number,
         ContactCreate(name=name[:255], email=buyer.email if buyer else None),
-        idempotency_key=f"{ctx.envelope.connection}:{customer.customer_number}:contact:{name}",
+        idempotency_key=f"{ctx.connection}:{customer.customer_number}:contact:{name}",
     )
     return created.customer_contact_number
 
@@ -390,45 +423,18 @@ async def _customer(ctx: Context, *, fresh: bool) -> tuple[Customer, bool]:
             f"'{name or ctx.matched_on.value}' ({ctx.matched_on.value}): the number now belongs "
             "to someone else, or their details were changed in e-conomic. Nothing was drafted. "
             f"If it is someone else, remove the buyer's link (DELETE /links/"
-            f"{ctx.envelope.connection}/{key} on customers) and replay the order: the buyer is "
+            f"{ctx.connection}/{key} on customers) and replay the order: the buyer is "
             f"found or created again. If it is the same buyer, confirm the link (PUT /links/"
-            f"{ctx.envelope.connection}/{key} with customer_number {ctx.customer_number}) and "
+            f"{ctx.connection}/{key} with customer_number {ctx.customer_number}) and "
             "replay the order."
         )
     return customer, cached
 
 
-def _check_total(ctx: Context, draft: DraftInvoice, settings: InvoiceSettings) -> None:
-    ledger_total = draft.gross_amount
-    if ledger_total is None:
-        return
-    difference = abs(ledger_total - ctx.order.total_price)
-    if difference > settings.tolerance:
-        raise PermanentError(
-            f"The invoice total in e-conomic ({ctx.order.currency} {ledger_total}) differs from "
-            f"the shop's total ({ctx.order.currency} {ctx.order.total_price}) by {difference}. "
-            f"Draft invoice {draft.draft_invoice_number} is left unbooked for a bookkeeper to check "
-            "(VAT zone, prices, discounts)."
-        )
-    order = ctx.order
-    if draft.vat_amount is not None:
-        taxed = sum(1 for line in order.lines if line.tax) + sum(
-            1 for line in order.shipping_lines if line.tax
-        )
-        allowed = vat_tolerance(order.currency, max(taxed, 1), settings.tolerance)
-        vat_difference = abs(draft.vat_amount - order.total_tax)
-        if vat_difference > allowed:
-            raise PermanentError(
-                f"The VAT in e-conomic ({order.currency} {draft.vat_amount}) differs from the VAT "
-                f"the shop charged ({order.currency} {order.total_tax}) by {vat_difference}, more "
-                f"than the {allowed} allowed. Draft invoice {draft.draft_invoice_number} is left "
-                "unbooked: check the customer's VAT zone and the products' VAT in e-conomic."
-            )
-
-
 async def _record_booked(
-    ctx: Context, booked: BookedInvoice, *, handled: bool = True, sent_by: str | None = None
-) -> None:
+    session: AsyncSession, ctx: Context, booked: BookedInvoice, *, sent_by: str | None
+) -> InvoiceLink:
+    """6. Step booked, `invoice.booked` and the timeline entry (in the caller's transaction)."""
     lines = tuple(
         BookedLine(
             sku=line.product.product_number if line.product else None,
@@ -438,109 +444,114 @@ async def _record_booked(
         for line in booked.lines
         if line.product is not None
     )
-    async with ctx.db.transaction() as session:
-        link = await session.get(InvoiceLink, ctx.order.order_key)
-        assert link is not None
-        link.step = store.BOOKED
-        link.booked_invoice_number = booked.booked_invoice_number
-        link.currency = booked.currency  # the invoice's, which `amounts` may have made the buyer's
-        link.net_amount = str(booked.net_amount)
-        link.vat_amount = str(booked.vat_amount)
-        link.gross_amount = str(booked.gross_amount)
-        link.invoice_date = booked.date
-        link.document = booked.model_dump(mode="json", by_alias=True, exclude_none=True)
-        link.updated_at = utcnow()
-        session.add(link)
-        add_to_outbox(
-            session,
-            Envelope.wrap(
-                InvoiceBooked(
-                    order_key=ctx.order.order_key,
-                    customer_number=booked.customer.customer_number,
-                    draft_invoice_number=link.draft_invoice_number,
-                    booked_invoice_number=booked.booked_invoice_number,
-                    currency=booked.currency,
-                    net_amount=booked.net_amount,
-                    gross_amount=booked.gross_amount,
-                    lines=lines,
-                ),
-                connection=ctx.envelope.connection,
-                order_key=ctx.order.order_key,
-                caused_by=ctx.envelope,
-            ),
-        )
+    link = await session.get(InvoiceLink, ctx.order.order_key)
+    assert link is not None
+    link.step = store.BOOKED
+    link.booked_invoice_number = booked.booked_invoice_number
+    link.currency = booked.currency  # the invoice's, which `amounts` may have made the buyer's
+    link.net_amount = str(booked.net_amount)
+    link.vat_amount = str(booked.vat_amount)
+    link.gross_amount = str(booked.gross_amount)
+    link.invoice_date = booked.date
+    link.document = booked.model_dump(mode="json", by_alias=True, exclude_none=True)
+    link.updated_at = utcnow()
+    session.add(link)
+    ctx.uow.emit(
+        InvoiceBooked(
+            order_key=ctx.order.order_key,
+            customer_number=booked.customer.customer_number,
+            draft_invoice_number=link.draft_invoice_number,
+            booked_invoice_number=booked.booked_invoice_number,
+            currency=booked.currency,
+            net_amount=booked.net_amount,
+            gross_amount=booked.gross_amount,
+            lines=lines,
+        ),
+        order_key=ctx.order.order_key,
+    )
+    _add_progress(
+        ctx,
+        "invoice.booked",
+        f"Invoice {booked.booked_invoice_number} booked: {booked.currency} "
+        f"{booked.gross_amount} incl. VAT {booked.vat_amount}.",
+        {
+            "booked_invoice_number": booked.booked_invoice_number,
+            "customer_number": booked.customer.customer_number,
+        },
+    )
+    if sent_by == "EAN":
+        # e-conomic sends it through NemHandel when booking with sendBy EAN.
+        buyer = ctx.order.buyer
         _add_progress(
-            session,
             ctx,
-            "invoice.booked",
-            f"Invoice {booked.booked_invoice_number} booked: {booked.currency} "
-            f"{booked.gross_amount} incl. VAT {booked.vat_amount}.",
-            {
-                "booked_invoice_number": booked.booked_invoice_number,
-                "customer_number": booked.customer.customer_number,
-            },
+            "einvoice.sent",
+            f"Invoice {booked.booked_invoice_number} sent as an e-invoice (OIOUBL through "
+            f"NemHandel) to EAN {buyer.ean if buyer else '?'}.",
+            {"booked_invoice_number": booked.booked_invoice_number, "send_by": sent_by},
         )
-        if sent_by == "EAN":
-            # e-conomic sends it through NemHandel when booking with sendBy EAN.
-            buyer = ctx.order.buyer
-            _add_progress(
-                session,
-                ctx,
-                "einvoice.sent",
-                f"Invoice {booked.booked_invoice_number} sent as an e-invoice (OIOUBL through "
-                f"NemHandel) to EAN {buyer.ean if buyer else '?'}.",
-                {"booked_invoice_number": booked.booked_invoice_number, "send_by": sent_by},
-            )
-        if handled:  # else the payment step, next, records it with its own effect
-            inbox.mark_handled(session, SERVICE, ctx.envelope.message_id)
+    return link
 
 
-async def _payment_due(ctx: Context) -> PaymentRegistration | None:
+def payment_due(
+    order: CanonicalOrder, settings: InvoiceSettings, link: InvoiceLink
+) -> PaymentRegistration | None:
     """The payment registration to make for this order, if the settings ask for one, the order
     was paid up front, and it was not registered yet."""
-    registration = (await load_settings(ctx.db, ctx.envelope.connection)).payment_registration
-    if registration is None or ctx.order.financial_status not in registration.paid_statuses:
+    registration = settings.payment_registration
+    if registration is None or order.financial_status not in registration.paid_statuses:
         return None
-    async with ctx.db.session() as session:
-        link = await session.get(InvoiceLink, ctx.order.order_key)
-    if link is not None and link.payment_voucher:
+    if link.payment_voucher:
         return None
     return registration
 
 
-async def _register_payment(
-    ctx: Context, registration: PaymentRegistration, *, mark_handled: bool
-) -> None:
-    """7. Register the up-front payment against the booked invoice: one customer payment in the
-    journal, credited to the customer and debited to the posting (suspense) account. Exactly
-    once: the link's payment_voucher, and the Idempotency-Key for a lost reply."""
-    async with ctx.db.session() as session:
-        link = await session.get(InvoiceLink, ctx.order.order_key)
-    assert link is not None and link.booked_invoice_number is not None
+def payment_voucher(
+    order: CanonicalOrder, link: InvoiceLink, registration: PaymentRegistration
+) -> VoucherCreate:
+    """7. The journal voucher registering an up-front payment against the booked invoice: one
+    customer payment, credited to the customer and debited to the posting (suspense) account."""
+    assert link.booked_invoice_number is not None
     assert link.invoice_date is not None and link.gross_amount is not None
     document = link.document or {}
     customer = (document.get("customer") or {}).get("customerNumber", link.customer_number)
-    currency = document.get("currency") or link.currency or ctx.order.currency
-    gateway = ", ".join(ctx.order.payment_gateways) or "an unnamed gateway"
-    year = str(link.invoice_date.year)
-    amount = -Decimal(link.gross_amount).quantize(Decimal("0.01"))
-    body = VoucherCreate(
-        accounting_year=AccountingYearRef(year=year),
+    currency = document.get("currency") or link.currency or order.currency
+    gateway = ", ".join(order.payment_gateways) or "an unnamed gateway"
+    return VoucherCreate(
+        accounting_year=AccountingYearRef(year=str(link.invoice_date.year)),
         journal=JournalRef(journal_number=registration.journal),
         entries=VoucherEntries(
             customer_payments=[
                 CustomerPaymentEntry(
                     customer=CustomerRef(customer_number=customer),
                     contra_account=AccountRef(account_number=registration.contra_account),
-                    amount=amount,
+                    amount=-Decimal(link.gross_amount).quantize(Decimal("0.01")),
                     currency=CurrencyCodeRef(code=currency),
                     date=link.invoice_date,
-                    text=f"Webshop order {ctx.order.order_name} paid via {gateway}"[:250],
+                    text=f"Webshop order {order.order_name} paid via {gateway}"[:250],
                     customer_invoice=link.booked_invoice_number,
                 )
             ]
         ),
     )
+
+
+@dataclass(frozen=True)
+class PostedPayment:
+    """A payment the ledger's journal holds now, for the record."""
+
+    voucher: str  # "<accounting year>-<voucher number>"
+    currency: str
+    amount: Decimal  # paid, positive
+    booked_invoice_number: int
+
+
+async def _post_payment(
+    ctx: Context, link: InvoiceLink, registration: PaymentRegistration
+) -> PostedPayment:
+    """The voucher in the ledger's journal. Exactly once: the link's payment_voucher, and the
+    Idempotency-Key for a lost reply."""
+    body = payment_voucher(ctx.order, link, registration)
+    assert link.booked_invoice_number is not None
     try:
         vouchers = await ctx.client.create_vouchers(
             registration.journal,
@@ -560,73 +571,67 @@ async def _register_payment(
             "registered again.",
             detail=exc.detail,
         ) from exc
-    voucher = f"{year}-{vouchers[0].voucher_number}"
-    async with ctx.db.transaction() as session:
-        stored = await session.get(InvoiceLink, ctx.order.order_key)
-        assert stored is not None
-        stored.payment_voucher = voucher
-        stored.updated_at = utcnow()
-        session.add(stored)
-        _add_progress(
-            session,
-            ctx,
-            "payment.registered",
-            f"Payment of {currency} {-amount} via {gateway} registered against invoice "
-            f"{link.booked_invoice_number} as voucher {voucher} in journal "
-            f"{registration.journal} (account {registration.contra_account}).",
-            {
-                "voucher": voucher,
-                "journal": registration.journal,
-                "contra_account": registration.contra_account,
-                "booked_invoice_number": link.booked_invoice_number,
-            },
-        )
-        if mark_handled:
-            inbox.mark_handled(session, SERVICE, ctx.envelope.message_id)
+    [entry] = body.entries.customer_payments
+    return PostedPayment(
+        voucher=f"{body.accounting_year.year}-{vouchers[0].voucher_number}",
+        currency=entry.currency.code if entry.currency else ctx.order.currency,
+        amount=-entry.amount,
+        booked_invoice_number=link.booked_invoice_number,
+    )
 
 
-async def _already_booked(ctx: Context, link: InvoiceLink) -> None:
-    async with ctx.db.transaction() as session:
-        _add_progress(
-            session,
-            ctx,
-            "invoice.booked",
-            f"Already booked as invoice {link.booked_invoice_number}; nothing was created again.",
-            {
-                "booked_invoice_number": link.booked_invoice_number,
-                "customer_number": link.customer_number,
-            },
-        )
-        inbox.mark_handled(session, SERVICE, ctx.envelope.message_id)
+async def _record_payment(
+    session: AsyncSession, ctx: Context, registration: PaymentRegistration, paid: PostedPayment
+) -> None:
+    """The voucher on the link and the timeline entry (in the caller's transaction)."""
+    stored = await session.get(InvoiceLink, ctx.order.order_key)
+    assert stored is not None
+    stored.payment_voucher = paid.voucher
+    stored.updated_at = utcnow()
+    session.add(stored)
+    gateway = ", ".join(ctx.order.payment_gateways) or "an unnamed gateway"
+    _add_progress(
+        ctx,
+        "payment.registered",
+        f"Payment of {paid.currency} {paid.amount} via {gateway} registered against "
+        f"invoice {paid.booked_invoice_number} as voucher {paid.voucher} in journal "
+        f"{registration.journal} (account {registration.contra_account}).",
+        {
+            "voucher": paid.voucher,
+            "journal": registration.journal,
+            "contra_account": registration.contra_account,
+            "booked_invoice_number": paid.booked_invoice_number,
+        },
+    )
 
 
-async def _leave_as_draft(ctx: Context, draft: DraftInvoice) -> None:
-    async with ctx.db.transaction() as session:
-        _add_progress(
-            session,
-            ctx,
-            "invoice.left_as_draft",
-            f"Draft invoice {draft.draft_invoice_number} left for a bookkeeper to book "
-            "(the connection creates drafts only).",
-            {"draft_invoice_number": draft.draft_invoice_number},
-        )
-        inbox.mark_handled(session, SERVICE, ctx.envelope.message_id)
+def _already_booked(ctx: Context, link: InvoiceLink) -> None:
+    _add_progress(
+        ctx,
+        "invoice.booked",
+        f"Already booked as invoice {link.booked_invoice_number}; nothing was created again.",
+        {
+            "booked_invoice_number": link.booked_invoice_number,
+            "customer_number": link.customer_number,
+        },
+    )
+
+
+def _leave_as_draft(ctx: Context, draft: DraftInvoice) -> None:
+    _add_progress(
+        ctx,
+        "invoice.left_as_draft",
+        f"Draft invoice {draft.draft_invoice_number} left for a bookkeeper to book "
+        "(the connection creates drafts only).",
+        {"draft_invoice_number": draft.draft_invoice_number},
+    )
 
 
 async def _progress(ctx: Context, step: str, message: str, details: dict[str, object]) -> None:
-    async with ctx.db.transaction() as session:
-        _add_progress(session, ctx, step, message, details)
+    """A timeline entry of its own, before the next call to the ledger."""
+    async with ctx.uow.transaction():
+        _add_progress(ctx, step, message, details)
 
 
-def _add_progress(
-    session: AsyncSession, ctx: Context, step: str, message: str, details: dict[str, object]
-) -> None:
-    report_progress(
-        session,
-        service=SERVICE,
-        step=step,
-        message=message,
-        details=details,
-        caused_by=ctx.envelope,
-        order_key=ctx.order.order_key,
-    )
+def _add_progress(ctx: Context, step: str, message: str, details: dict[str, object]) -> None:
+    ctx.uow.progress(step, message, details, order_key=ctx.order.order_key)

@@ -10,11 +10,13 @@ from fastapi import FastAPI
 
 from lb_common.admin import create_admin_app
 from lb_common.db import Database
+from lb_common.events import CustomerResolved, OrderCancelled, OrderRefunded
 from lb_common.messaging import Broker
 from lb_common.runtime import ServiceParts
 from lb_connectors.ledgers import LedgerDirectory
 from lb_invoicing import book, credit, settled
 from lb_invoicing.api import admin_router
+from lb_invoicing.order_lease import OrderLeases
 from lb_invoicing.policy import DEMO_SETTINGS
 from lb_invoicing.settings import InvoicingSettings
 from lb_invoicing.store import TABLES, InvoiceConnectionSettings
@@ -32,6 +34,8 @@ def bootstrap(
     db = Database(settings.resolved_database_url(SERVICE))
     broker = Broker(common.amqp_url.get_secret_value(), common.broker_prefix)
     ledgers = LedgerDirectory(common, transport=ledger_transport)
+    # One order's documents at a time, across replicas.
+    orders = OrderLeases(db, ttl=settings.order_lease_seconds)
 
     async def seed_demo_connection() -> None:
         async with db.transaction() as session:
@@ -60,14 +64,14 @@ def bootstrap(
         tables=TABLES,
         migrations=Path(__file__).parent / "migrations",
         handlers={
-            "customer.resolved": functools.partial(
-                book.handle_customer_resolved, db=db, ledgers=ledgers
+            CustomerResolved: functools.partial(
+                book.handle_customer_resolved, ledgers=ledgers, orders=orders
             ),
-            "order.refunded": functools.partial(
-                credit.handle_order_refunded, db=db, ledgers=ledgers
+            OrderRefunded: functools.partial(
+                credit.handle_order_refunded, ledgers=ledgers, orders=orders
             ),
-            "order.cancelled": functools.partial(
-                credit.handle_order_cancelled, db=db, ledgers=ledgers
+            OrderCancelled: functools.partial(
+                credit.handle_order_cancelled, ledgers=ledgers, orders=orders
             ),
         },
         app_factory=app_factory,

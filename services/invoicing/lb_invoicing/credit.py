@@ -15,11 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
-from lb_common import inbox
-from lb_common.db import Database, utcnow
-from lb_common.envelope import Envelope
+from lb_common.db import utcnow
 from lb_common.errors import Contention, PermanentError
 from lb_common.events import (
     BookedLine,
@@ -29,7 +25,7 @@ from lb_common.events import (
     Refund,
 )
 from lb_common.money import ZERO, round_2
-from lb_common.outbox import add_to_outbox, report_progress
+from lb_common.unit_of_work import Sessions, UnitOfWork
 from lb_connectors.economic.client import EconomicClient
 from lb_connectors.economic.models import BookedInvoice, DraftInvoice
 from lb_connectors.ledgers import LedgerDirectory
@@ -38,35 +34,35 @@ from lb_invoicing.book import load_settings
 from lb_invoicing.documents import credit_note_body
 from lb_invoicing.exactly_once import book_or_find, find_booked, find_draft
 from lb_invoicing.lines import PlannedLine, product_for
+from lb_invoicing.order_lease import OrderLeases
 from lb_invoicing.policy import InvoiceSettings
 from lb_invoicing.store import CreditNoteLink, InvoiceLink
-
-SERVICE = "invoicing"
 
 LineBuilder = Callable[[BookedInvoice, InvoiceLink, InvoiceSettings], list[PlannedLine]]
 
 
 @dataclass(frozen=True)
 class CreditJob:
-    envelope: Envelope
+    uow: UnitOfWork
     order_key: str
     reference: str
     what: str  # for people: "refund 123", "the cancellation"
     client: EconomicClient
-    db: Database
+
+    @property
+    def connection(self) -> str:
+        return self.uow.message.connection
 
 
 async def handle_order_refunded(
-    envelope: Envelope, *, db: Database, ledgers: LedgerDirectory
+    event: OrderRefunded, uow: UnitOfWork, *, ledgers: LedgerDirectory, orders: OrderLeases
 ) -> None:
-    event = envelope.parse(OrderRefunded)
     job = CreditJob(
-        envelope,
+        uow,
         event.order_key,
         f"{event.order_key}:refund:{event.refund.refund_id}",
         f"refund {event.refund.refund_id}",
-        ledgers.for_connection(envelope.connection),
-        db,
+        ledgers.for_connection(uow.message.connection),
     )
 
     def lines(
@@ -74,34 +70,37 @@ async def handle_order_refunded(
     ) -> list[PlannedLine]:
         return refund_lines(event.refund, invoice, link.taxes_included, settings)
 
-    await _credit(job, lines)
+    await orders.run_alone(job.order_key, job.what, lambda: _credit(job, lines))
 
 
 async def handle_order_cancelled(
-    envelope: Envelope, *, db: Database, ledgers: LedgerDirectory
+    event: OrderCancelled, uow: UnitOfWork, *, ledgers: LedgerDirectory, orders: OrderLeases
 ) -> None:
-    event = envelope.parse(OrderCancelled)
     job = CreditJob(
-        envelope,
+        uow,
         event.order_key,
         f"{event.order_key}:cancel",
         "the cancellation",
-        ledgers.for_connection(envelope.connection),
-        db,
+        ledgers.for_connection(uow.message.connection),
     )
-    credited = await _credited_quantities(db, event.order_key)
 
-    def lines(
-        invoice: BookedInvoice, link: InvoiceLink, settings: InvoiceSettings
-    ) -> list[PlannedLine]:
-        return remaining_lines(invoice, credited)
+    async def cancel() -> None:
+        # Read under the order's lease: a credit note booked just before counts.
+        credited = await _credited_quantities(uow, event.order_key)
 
-    await _credit(job, lines)
+        def lines(
+            invoice: BookedInvoice, link: InvoiceLink, settings: InvoiceSettings
+        ) -> list[PlannedLine]:
+            return remaining_lines(invoice, credited)
+
+        await _credit(job, lines)
+
+    await orders.run_alone(job.order_key, job.what, cancel)
 
 
 async def _credit(job: CreditJob, build: LineBuilder) -> None:
-    settings = await load_settings(job.db, job.envelope.connection)
-    async with job.db.session() as session:
+    settings = await load_settings(job.uow, job.connection)
+    async with job.uow.session() as session:
         invoice_link = await session.get(InvoiceLink, job.order_key)
         credit_link = await session.get(CreditNoteLink, job.reference)
     if not settings.credit_notes:
@@ -121,11 +120,11 @@ async def _credit(job: CreditJob, build: LineBuilder) -> None:
     # first attempt sent nothing before its intent was committed: nothing to find.
     earlier_attempt = credit_link is not None
     if credit_link is None:
-        async with job.db.transaction() as session:
+        async with job.uow.transaction() as session:
             credit_link = CreditNoteLink(
                 reference=job.reference,
                 order_key=job.order_key,
-                connection=job.envelope.connection,
+                connection=job.connection,
                 step=store.INTENT,
             )
             session.add(credit_link)
@@ -148,7 +147,7 @@ async def _credit(job: CreditJob, build: LineBuilder) -> None:
                 ),
                 idempotency_key=f"{job.reference}:draft",
             )
-        async with job.db.transaction() as session:
+        async with job.uow.transaction() as session:
             stored = await session.get(CreditNoteLink, job.reference)
             assert stored is not None
             stored.step, stored.draft_invoice_number = store.DRAFTED, draft.draft_invoice_number
@@ -161,17 +160,59 @@ async def _credit(job: CreditJob, build: LineBuilder) -> None:
 async def _check_not_over_credited(
     job: CreditJob, invoice: BookedInvoice, draft: DraftInvoice, settings: InvoiceSettings
 ) -> None:
-    async with job.db.session() as session:
-        earlier = await store.booked_credit_notes(session, job.order_key)
-    credited = sum((abs(Decimal(c.gross_amount or 0)) for c in earlier), ZERO)
+    """Booked credit notes and those still in flight (another message's intent or draft, which
+    a retry would book) count: together with this one they may not exceed the invoice."""
+    async with job.uow.session() as session:
+        others = [
+            n for n in await store.credit_notes_of(session, job.order_key)
+            if n.reference != job.reference
+        ]  # fmt: skip
+    booked = sum(
+        (abs(Decimal(n.gross_amount or 0)) for n in others if n.step == store.BOOKED), ZERO
+    )
+    in_flight = await _in_flight(job, [n for n in others if n.step != store.BOOKED])
+    credited = booked + sum((amount for _, amount in in_flight), ZERO)
     this = abs(draft.gross_amount or ZERO)
     if credited + this > invoice.gross_amount + settings.tolerance:
+        c = invoice.currency
+        pending = "".join(f" ({c} {amount} of it in {which})" for which, amount in in_flight)
         raise PermanentError(
-            f"Crediting {invoice.currency} {this} for {job.what} would credit "
-            f"{invoice.currency} {credited + this} in all, more than invoice "
-            f"{invoice.booked_invoice_number} held ({invoice.currency} {invoice.gross_amount}). "
-            f"Draft credit note {draft.draft_invoice_number} is left unbooked for a bookkeeper."
+            f"Crediting {c} {this} for {job.what} would credit {c} {credited + this} in "
+            f"all{pending}, more than invoice {invoice.booked_invoice_number} held "
+            f"({c} {invoice.gross_amount}). Draft credit note {draft.draft_invoice_number} is "
+            "left unbooked for a bookkeeper."
         )
+
+
+async def _in_flight(job: CreditJob, unbooked: list[CreditNoteLink]) -> list[tuple[str, Decimal]]:
+    """What the order's other unfinished credit notes hold in the ledger: (which, amount).
+
+    A draft counts: a retry of its message, or a bookkeeper, may book it. Looked up rather than
+    taken from the link, since an attempt may have got further than its link says (a lost
+    reply), and a draft deleted in e-conomic no longer counts. One with nothing in the ledger
+    yet is checked against this one by its own check when it gets there."""
+    found: list[tuple[str, Decimal]] = []
+    for link in unbooked:
+        what = _what(link.reference, job.order_key)
+        booked = await find_booked(job.client, link.reference)
+        if booked is not None:
+            which = f"credit note {booked.booked_invoice_number} for {what}, booked in e-conomic"
+            found.append((which, abs(booked.gross_amount)))
+            continue
+        draft = await find_draft(job.client, link.reference, link.draft_invoice_number)
+        if draft is not None and draft.gross_amount:
+            which = (
+                f"draft credit note {draft.draft_invoice_number} for {what}, not booked yet: "
+                "book or delete that draft in e-conomic first"
+            )
+            found.append((which, abs(draft.gross_amount)))
+    return found
+
+
+def _what(reference: str, order_key: str) -> str:
+    """For people: "refund 123" or "the cancellation", from a credit note's reference."""
+    kind, _, refund_id = reference.removeprefix(f"{order_key}:").partition(":")
+    return f"refund {refund_id}" if kind == "refund" else "the cancellation"
 
 
 def fully_credited(invoiced: Decimal, credited: Decimal, tolerance: Decimal) -> bool:
@@ -191,7 +232,7 @@ async def _record(
         for line in booked.lines
         if line.product is not None
     )
-    async with job.db.transaction() as session:
+    async with job.uow.commit() as session:
         earlier = [
             n for n in await store.booked_credit_notes(session, job.order_key)
             if n.reference != job.reference
@@ -210,24 +251,18 @@ async def _record(
         link.document = booked.model_dump(mode="json", by_alias=True, exclude_none=True)
         link.updated_at = utcnow()
         session.add(link)
-        add_to_outbox(
-            session,
-            Envelope.wrap(
-                CreditNoteBooked(
-                    order_key=job.order_key,
-                    customer_number=booked.customer.customer_number,
-                    booked_invoice_number=booked.booked_invoice_number,
-                    currency=booked.currency,
-                    gross_amount=booked.gross_amount,
-                    lines=lines,
-                ),
-                connection=job.envelope.connection,
+        job.uow.emit(
+            CreditNoteBooked(
                 order_key=job.order_key,
-                caused_by=job.envelope,
+                customer_number=booked.customer.customer_number,
+                booked_invoice_number=booked.booked_invoice_number,
+                currency=booked.currency,
+                gross_amount=booked.gross_amount,
+                lines=lines,
             ),
+            order_key=job.order_key,
         )
         _progress(
-            session,
             job,
             "creditnote.booked",
             f"Credit note {booked.booked_invoice_number} booked for {job.what}: "
@@ -241,27 +276,15 @@ async def _record(
                 "fully_credited": fully_credited(invoice.gross_amount, credited, tolerance),
             },
         )
-        inbox.mark_handled(session, SERVICE, job.envelope.message_id)
 
 
 async def _finish_without_document(job: CreditJob, message: str) -> None:
-    async with job.db.transaction() as session:
-        _progress(session, job, "creditnote.skipped", message, {})
-        inbox.mark_handled(session, SERVICE, job.envelope.message_id)
+    async with job.uow.commit():
+        _progress(job, "creditnote.skipped", message, {})
 
 
-def _progress(
-    session: AsyncSession, job: CreditJob, step: str, message: str, details: dict[str, object]
-) -> None:
-    report_progress(
-        session,
-        service=SERVICE,
-        step=step,
-        message=message,
-        details=details,
-        caused_by=job.envelope,
-        order_key=job.order_key,
-    )
+def _progress(job: CreditJob, step: str, message: str, details: dict[str, object]) -> None:
+    job.uow.progress(step, message, details, order_key=job.order_key)
 
 
 # --- lines (pure) ---------------------------------------------------------------------------
@@ -353,7 +376,7 @@ def remaining_lines(invoice: BookedInvoice, credited: dict[str, Decimal]) -> lis
     return lines
 
 
-async def _credited_quantities(db: Database, order_key: str) -> dict[str, Decimal]:
+async def _credited_quantities(db: Sessions, order_key: str) -> dict[str, Decimal]:
     async with db.session() as session:
         notes = await store.booked_credit_notes(session, order_key)
     credited: dict[str, Decimal] = defaultdict(lambda: ZERO)

@@ -12,26 +12,24 @@ How a line becomes invoice lines (plan_invoice, with lb_common.money.fit_ledger_
   2 × 33.33 + 1 × 33.34 on two lines of the same product, so quantities stay right for stock;
 - e-conomic computes VAT per line and rounds it; where that rounding would make its total miss
   the shop's, a line's net moves by a cent or two (half a unit for VND/JPY), and the plan says so
-  in its notes. reconcile() then compares the shop's VAT with the ledger's, line by line.
+  in its notes.
+
+Whether the ledger's draft then reaches the shop's total and VAT is totals_check.py's question.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from lb_common.errors import PermanentError
 from lb_common.money import (
-    CENT,
     ZERO,
     LineTarget,
-    MoneyError,
     fit_ledger_nets,
     ledger_line_net,
-    ledger_vat,
     shop_line_amount,
-    vat_tolerance,
 )
 from lb_common.orders import CanonicalOrder, OrderLine, ShippingLine
 from lb_invoicing.policy import InvoiceSettings
@@ -65,8 +63,6 @@ class InvoicePlan:
 
 # The VAT rate of an order line or shipping line; None when it is not known.
 VatRateFor = Callable[[OrderLine | ShippingLine], Decimal | None]
-# The VAT rate the ledger applies to a planned line; None when it is not known.
-LedgerRateFor = Callable[[PlannedLine], Decimal | None]
 
 
 def shop_vat_rate(line: OrderLine | ShippingLine) -> Decimal | None:
@@ -77,12 +73,9 @@ def shop_vat_rate(line: OrderLine | ShippingLine) -> Decimal | None:
     return ZERO if line.tax == 0 else None
 
 
-def planned_vat_rate(line: PlannedLine) -> Decimal | None:
-    """The rate plan_invoice assumed for the line (the shop's, unless told otherwise)."""
-    return line.vat_rate
-
-
-def _net(amount: Decimal, discount: Decimal, tax: Decimal, taxes_included: bool) -> Decimal:
+def net_after_discount(
+    amount: Decimal, discount: Decimal, tax: Decimal, taxes_included: bool
+) -> Decimal:
     after_discount = amount - discount
     return after_discount - tax if taxes_included else after_discount
 
@@ -168,7 +161,7 @@ def plan_invoice(
         if note:
             notes.append(note)
         amount = shop_line_amount(line.unit_price, line.quantity, order.currency)
-        net = _net(amount, line.discount, line.tax, order.taxes_included)
+        net = net_after_discount(amount, line.discount, line.tax, order.taxes_included)
         vat = line.tax
         rate = rate_for(line)
         if settings.discount_product and line.discount:
@@ -188,7 +181,9 @@ def plan_invoice(
             )
         )
     for shipping in order.shipping_lines:
-        net = _net(shipping.price, shipping.discount, shipping.tax, order.taxes_included)
+        net = net_after_discount(
+            shipping.price, shipping.discount, shipping.tax, order.taxes_included
+        )
         if net == 0 and shipping.price == 0:
             continue
         if settings.shipping_product not in known_products:
@@ -310,204 +305,3 @@ def products_needed(order: CanonicalOrder, settings: InvoiceSettings) -> frozens
         if configured:
             needed.add(configured)
     return frozenset(needed)
-
-
-# --- What the ledger will compute, and how it compares with the shop ---------------------------
-
-
-def _rates(
-    plan: InvoicePlan, vat_rates: Sequence[Decimal | None] | LedgerRateFor
-) -> list[Decimal | None]:
-    if callable(vat_rates):
-        return [vat_rates(line) for line in plan.lines]
-    rates = list(vat_rates)
-    if len(rates) != len(plan.lines):
-        raise ValueError(f"{len(rates)} VAT rates for {len(plan.lines)} planned lines")
-    return rates
-
-
-def expected_ledger_totals(
-    plan: InvoicePlan, vat_rates: Sequence[Decimal | None] | LedgerRateFor
-) -> tuple[Decimal, Decimal, Decimal]:
-    """(net, VAT, gross) as e-conomic will compute them for `plan`.
-
-    `vat_rates`: one rate per planned line (0.25 for 25 %), or a function of the planned line.
-    VAT is computed per line, net × rate rounded half-up to 2 decimals, then summed (the rules
-    and what is assumed about them: lb_common.money, "Amounts for the ledger").
-    """
-    net = vat = ZERO
-    for line, rate in zip(plan.lines, _rates(plan, vat_rates), strict=True):
-        if rate is None:
-            raise MoneyError(f"No VAT rate for the invoice line '{line.description[:80]}'")
-        net += line.net_total
-        vat += ledger_vat(line.net_total, rate)
-    return net, vat, net + vat
-
-
-@dataclass(frozen=True)
-class LineVat:
-    """One order line (or shipping line): the shop's figures beside the ledger's."""
-
-    description: str
-    shop_net: Decimal
-    shop_vat: Decimal
-    ledger_net: Decimal
-    ledger_vat: Decimal | None  # None: the ledger's VAT rate for the line is not known
-
-    @property
-    def vat_difference(self) -> Decimal | None:
-        return None if self.ledger_vat is None else self.ledger_vat - self.shop_vat
-
-
-@dataclass(frozen=True)
-class Reconciliation:
-    """The shop's VAT and total against what e-conomic will compute for the planned invoice."""
-
-    currency: str
-    lines: tuple[LineVat, ...]
-    shop_vat: Decimal
-    shop_total: Decimal
-    ledger_net: Decimal
-    ledger_vat: Decimal
-    ledger_total: Decimal
-    vat_tolerance: Decimal
-    total_tolerance: Decimal
-    problems: tuple[str, ...]  # why the order must not be booked; empty when it may
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    @property
-    def line_differences(self) -> tuple[str, ...]:
-        """Each line whose VAT differs, in words (also when the document is within tolerance)."""
-        c = self.currency
-        out = []
-        for line in self.lines:
-            diff = line.vat_difference
-            if line.ledger_vat is None:
-                out.append(
-                    f"'{line.description}': the shop charged {c} {line.shop_vat} VAT; the VAT "
-                    "rate e-conomic will use is not known."
-                )
-            elif diff:
-                out.append(
-                    f"'{line.description}': the shop charged {c} {line.shop_vat} VAT on "
-                    f"{c} {_show(line.shop_net)}, e-conomic calculates {c} {line.ledger_vat} on "
-                    f"{c} {line.ledger_net} (difference {diff:+})."
-                )
-        return tuple(out)
-
-    def explain(self) -> str:
-        """The problems and the line differences, for a bookkeeper."""
-        return " ".join((*self.problems, *self.line_differences))
-
-    def raise_if_failed(self) -> None:
-        if self.problems:
-            raise PermanentError(self.explain())
-
-
-def _show(amount: Decimal) -> Decimal:
-    """An amount as the shop shows it (no trailing digits beyond the cent unless needed)."""
-    return amount.quantize(CENT) if amount == amount.quantize(CENT) else amount.normalize()
-
-
-def reconcile(
-    order: CanonicalOrder,
-    plan: InvoicePlan,
-    vat_rate_for_line: LedgerRateFor,
-    *,
-    tolerance: Decimal = CENT,
-) -> Reconciliation:
-    """Compare, line by line, the VAT the shop charged with the VAT e-conomic will compute.
-
-    `vat_rate_for_line` gives the rate the ledger applies to a planned line (from the customer's
-    VAT zone and the product; planned_vat_rate gives the rate the plan assumed). The order fails
-    (`problems`, `raise_if_failed`) when the ledger's VAT differs from the shop's `total_tax` by
-    more than money.vat_tolerance (0.01, or the shop's own rounding for VND/JPY), when the
-    ledger's gross differs from the shop's `total_price` by more than `tolerance`, or when a
-    rate is unknown. Both figures are always given.
-    """
-    c = order.currency
-    rates = _rates(plan, vat_rate_for_line)
-    by_source: dict[str | None, list[tuple[PlannedLine, Decimal | None]]] = {}
-    for line, rate in zip(plan.lines, rates, strict=True):
-        by_source.setdefault(line.source_line_id, []).append((line, rate))
-
-    shop_lines: list[tuple[str, str, Decimal, Decimal]] = []  # id, description, net, VAT
-    for o in order.lines:
-        amount = shop_line_amount(o.unit_price, o.quantity, c)
-        net = _net(amount, o.discount, o.tax, order.taxes_included)
-        shop_lines.append((o.line_id, o.title[:80], net, o.tax))
-    for s in order.shipping_lines:
-        net = _net(s.price, s.discount, s.tax, order.taxes_included)
-        shop_lines.append((s.line_id, s.title[:80] or "Shipping", net, s.tax))
-
-    compared: list[LineVat] = []
-    for line_id, description, shop_net, shop_vat in shop_lines:
-        planned = by_source.pop(line_id, [])
-        if not planned and shop_net == 0 and shop_vat == 0:
-            continue
-        compared.append(_line_vat(description, shop_net, shop_vat, planned))
-    for planned in by_source.values():  # planned lines that match no order line
-        compared.append(_line_vat(planned[0][0].description[:80], ZERO, ZERO, planned))
-
-    ledger_net = sum((line.ledger_net for line in compared), ZERO)
-    unknown = [line for line in compared if line.ledger_vat is None]
-    ledger_vat_total = sum((line.ledger_vat or ZERO for line in compared), ZERO)
-    ledger_total = ledger_net + ledger_vat_total
-    # Lines on which a VAT rounding happens: the ledger's taxed lines, and shop lines with VAT
-    # that the plan has nothing for.
-    taxed = sum(1 for rate in rates if rate) + sum(
-        1 for line in compared if line.shop_vat and not line.ledger_net
-    )
-    allowed = vat_tolerance(c, taxed, tolerance)
-
-    problems: list[str] = []
-    if unknown:
-        names = ", ".join(f"'{line.description}'" for line in unknown)
-        problems.append(
-            f"The VAT rate e-conomic will use is not known for {names}: check the product's "
-            "VAT account and the customer's VAT zone."
-        )
-    else:
-        vat_diff = ledger_vat_total - order.total_tax
-        if abs(vat_diff) > allowed:
-            problems.append(
-                f"The shop charged {c} {order.total_tax} VAT, but e-conomic will calculate "
-                f"{c} {ledger_vat_total} (difference {vat_diff:+}, more than the {allowed} "
-                "allowed). Check the VAT zone of the customer and the VAT account of the products."
-            )
-        total_diff = ledger_total - order.total_price
-        if abs(total_diff) > tolerance:
-            problems.append(
-                f"The invoice in e-conomic will total {c} {ledger_total} incl. VAT, but the shop's "
-                f"order total is {c} {order.total_price} (difference {total_diff:+}, more than the "
-                f"{tolerance} allowed)."
-            )
-    return Reconciliation(
-        currency=c,
-        lines=tuple(compared),
-        shop_vat=order.total_tax,
-        shop_total=order.total_price,
-        ledger_net=ledger_net,
-        ledger_vat=ledger_vat_total,
-        ledger_total=ledger_total,
-        vat_tolerance=allowed,
-        total_tolerance=tolerance,
-        problems=tuple(problems),
-    )
-
-
-def _line_vat(
-    description: str,
-    shop_net: Decimal,
-    shop_vat: Decimal,
-    planned: list[tuple[PlannedLine, Decimal | None]],
-) -> LineVat:
-    net = sum((line.net_total for line, _ in planned), ZERO)
-    if any(rate is None for _, rate in planned):
-        vat: Decimal | None = None
-    else:
-        vat = sum((ledger_vat(line.net_total, rate or ZERO) for line, rate in planned), ZERO)
-    return LineVat(description, shop_net, shop_vat, net, vat)

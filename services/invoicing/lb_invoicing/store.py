@@ -79,6 +79,12 @@ async def booked_credit_notes(session: AsyncSession, order_key: str) -> list[Cre
     return list(rows.all())
 
 
+async def credit_notes_of(session: AsyncSession, order_key: str) -> list[CreditNoteLink]:
+    """Every credit note of the order, whatever step it reached."""
+    rows = await session.exec(select(CreditNoteLink).where(CreditNoteLink.order_key == order_key))
+    return list(rows.all())
+
+
 class InvoiceConnectionSettings(SQLModel, table=True):
     __tablename__ = "invoice_settings"
 

@@ -31,6 +31,7 @@ PROCESSES = (
     ("customers", "lb_customers", "LEDGERBRIDGE_CUSTOMERS_PORT", 8002, "/readyz"),
     ("invoicing", "lb_invoicing", "LEDGERBRIDGE_INVOICING_PORT", 8003, "/readyz"),
     ("inventory", "lb_inventory", "LEDGERBRIDGE_INVENTORY_PORT", 8004, "/readyz"),
+    ("console", "lb_console", "LEDGERBRIDGE_CONSOLE_PORT", 8005, "/readyz"),
 )
 
 

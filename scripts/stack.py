@@ -1,4 +1,4 @@
-"""Start the four services and the sandbox as separate processes, and stop them cleanly.
+"""Start the four services, the console and the sandbox as separate processes, and stop them cleanly.
 
 Used by `make up` (runs until Ctrl-C) and `make demo` (see demo.py). Standard library only, so
 it runs before anything of ours is importable.

@@ -10,6 +10,9 @@ from lb_console import audit_page, auth, connections, orders, overview, parked, 
 from lb_console.backend import ServiceUnavailable
 from lb_console.web import HERE, Console, render, security_headers
 
+#: The modules that serve pages, each with `router()`.
+PAGES = (auth, overview, orders, parked, connections, reports, stock, audit_page)
+
 
 async def _service_unavailable(request: Request, exc: Exception) -> Response:
     return render(
@@ -43,6 +46,6 @@ def create_app(console: Console) -> FastAPI:
             )
         return JSONResponse({"status": "ready"})
 
-    for module in (auth, overview, orders, parked, connections, reports, stock, audit_page):
+    for module in PAGES:
         app.include_router(module.router())
     return app

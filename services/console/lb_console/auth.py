@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -107,7 +108,9 @@ def router() -> APIRouter:
 async def not_logged_in(request: Request, _: Exception) -> Response:
     if request.method == "GET":
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse(f"/login?next={target}" if target != "/" else "/login", 303)
+        return RedirectResponse(
+            f"/login?{urlencode({'next': target})}" if target != "/" else "/login", 303
+        )
     return render(
         request, "refused.html", status_code=401, why="Your session has ended: log in again."
     )

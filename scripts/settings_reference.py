@@ -33,6 +33,7 @@ from pydantic_core import PydanticUndefined
 from pydantic_settings import BaseSettings
 
 from lb_common.settings import CommonSettings, ServiceSettings
+from lb_console.settings import ConsoleSettings
 from lb_customers.settings import CustomersSettings
 from lb_ingest.settings import IngestSettings
 from lb_inventory.settings import InventorySettings
@@ -97,6 +98,7 @@ SERVICES: tuple[tuple[str, type[ServiceSettings]], ...] = (
     ("customers", CustomersSettings),
     ("invoicing", InvoicingSettings),
     ("inventory", InventorySettings),
+    ("console", ConsoleSettings),
 )
 
 

@@ -1,4 +1,4 @@
-"""Start the four services and the sandbox as separate processes, and stop them cleanly.
+"""Start the four services, the console and the sandbox as separate processes, and stop them cleanly.
 
 Used by `make up` (runs until Ctrl-C) and `make demo` (see demo.py). Standard library only, so
 it runs before anything of ours is importable.
@@ -31,6 +31,7 @@ PROCESSES = (
     ("customers", "lb_customers", "LEDGERBRIDGE_CUSTOMERS_PORT", 8002, "/readyz"),
     ("invoicing", "lb_invoicing", "LEDGERBRIDGE_INVOICING_PORT", 8003, "/readyz"),
     ("inventory", "lb_inventory", "LEDGERBRIDGE_INVENTORY_PORT", 8004, "/readyz"),
+    ("console", "lb_console", "LEDGERBRIDGE_CONSOLE_PORT", 8005, "/readyz"),
 )
 
 

@@ -1,0 +1,96 @@
+"""A service's settings as a form and back: one field per setting, typed from the current
+value; the service validates, and its errors are shown next to the field they name. Settings
+whose name says they are secret are write-only: never shown, kept when left empty."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+SECRET_WORDS = ("secret", "token", "password")
+
+
+def is_secret(name: str) -> bool:
+    return any(word in name.lower() for word in SECRET_WORDS)
+
+
+@dataclass
+class Field:
+    name: str
+    kind: str  # bool | text | json | secret
+    value: str
+    error: str = ""
+
+
+def fields(current: Mapping[str, Any], submitted: Mapping[str, str] | None = None) -> list[Field]:
+    found = []
+    for name, value in current.items():
+        if is_secret(name):
+            kind, shown = "secret", ""
+        elif isinstance(value, bool):
+            kind, shown = "bool", "true" if value else "false"
+        elif isinstance(value, dict | list):
+            kind, shown = "json", json.dumps(value, indent=1)
+        else:
+            kind, shown = "text", "" if value is None else str(value)
+        if submitted is not None and kind != "secret" and f"s.{name}" in submitted:
+            shown = submitted[f"s.{name}"]
+        found.append(Field(name, kind, shown))
+    return found
+
+
+def parse(
+    current: Mapping[str, Any], form: Mapping[str, str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The settings to send, from the form; and the fields we could not even read (bad JSON).
+    Scalars go as text: the service's model reads "42" as a number where it wants one."""
+    result: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for name, value in current.items():
+        given = form.get(f"s.{name}")
+        if given is None:
+            result[name] = value
+            continue
+        given = given.strip()
+        if is_secret(name):
+            result[name] = given if given else value
+        elif isinstance(value, bool):
+            result[name] = given == "true"
+        elif isinstance(value, dict | list):
+            try:
+                result[name] = json.loads(given) if given else None
+            except json.JSONDecodeError as exc:
+                errors[name] = f"not readable as JSON ({exc.msg} at line {exc.lineno})"
+        elif value is None and not given:
+            result[name] = None
+        else:
+            result[name] = given
+    return result, errors
+
+
+_ERROR = re.compile(
+    r"'loc': \((?P<loc>[^)]*)\), 'msg': (?P<msg>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")"
+)
+
+
+def field_errors(detail: str) -> dict[str, str]:
+    """The services answer a refused settings body with pydantic's errors in the text of
+    `detail` ("invalid settings: [{'loc': ('name',), 'msg': '...'}]"): map them to fields."""
+    found: dict[str, str] = {}
+    for match in _ERROR.finditer(detail):
+        names = re.findall(r"'([^']*)'|(\d+)", match["loc"])
+        parts = [a or b for a, b in names]
+        if not parts:
+            continue
+        try:
+            message = str(ast.literal_eval(match["msg"]))
+        except (ValueError, SyntaxError):
+            message = match["msg"].strip("'\"")
+        where = ".".join(parts[1:])
+        text = f"{message} ({where})" if where else message
+        found[parts[0]] = f"{found[parts[0]]}; {text}" if parts[0] in found else text
+    return found

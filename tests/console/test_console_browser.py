@@ -1,0 +1,184 @@
+"""An operator at the console, in a real (headless) browser, over the real services: logs in,
+finds a failed order, fixes the connection's setting, replays it and sees it booked; retries a
+parked message; downloads the customers report; and a forged form post is refused."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.console.browser import browser_page, screenshot
+from tests.console.conftest import ConsoleStack
+from tests.platforms.factories import shopify_json, shopify_order
+from tests.support.system import ADMIN_TOKEN, System
+
+pytestmark = pytest.mark.slow
+
+
+async def _failed_order(system: System, sku: str, email: str) -> str:
+    body = shopify_json(
+        shopify_order(lines=[{"sku": sku, "title": "Mystery box", "price": "80.00"}], email=email)
+    )
+    key = (await system.post_shopify("orders/paid", body)).json()["order_key"]
+    await system.wait_for_status(key, "failed")
+    return str(key)
+
+
+async def _until_text(page: Any, url: str, text: str, timeout: float = 30.0) -> None:
+    """Reload `url` until the page shows `text` (the services work in the background)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        await page.goto(url)
+        if text in await page.inner_text("main"):
+            return
+        if loop.time() > deadline:
+            raise AssertionError(f"{url} did not show {text!r}: {await page.inner_text('main')}")
+        await asyncio.sleep(0.3)
+
+
+async def test_operator_fixes_replays_retries_and_downloads(console_stack: ConsoleStack) -> None:
+    system, base = console_stack.system, console_stack.url
+    key = await _failed_order(system, "NOT-IN-LEDGER", "mystery@example.com")
+
+    async with browser_page() as page:
+        # Not logged in: every page leads to the log-in form; a wrong token is refused.
+        await page.goto(base + "/orders")
+        assert page.url.startswith(base + "/login")
+        await screenshot(page, "login")
+        await page.fill("input[name=operator]", "Alice")
+        await page.fill("input[name=token]", "not-the-token")
+        await page.click("button[type=submit]")
+        assert "That is not the admin token." in await page.inner_text("main")
+        await page.fill("input[name=operator]", "Alice")
+        await page.fill("input[name=token]", ADMIN_TOKEN)
+        await page.click("button[type=submit]")
+        assert page.url == base + "/orders"  # back where the operator wanted to go
+        cookie = next(c for c in await page.context.cookies() if c["name"] == "lb_console_session")
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+        assert ADMIN_TOKEN not in cookie["value"]
+
+        # The overview names the failed order and why, in the bookkeeper's words.
+        await page.goto(base + "/")
+        attention = await page.inner_text("main")
+        assert "Needs attention" in attention and "NOT-IN-LEDGER" in attention
+        await screenshot(page, "overview")
+
+        # Find it in the order list by status, open it: reason and timeline.
+        await page.goto(base + "/orders")
+        await page.select_option("select[name=status]", "failed")
+        await page.click("form.filters button")
+        rows = page.locator("tbody tr")
+        assert await rows.count() == 1
+        await rows.first.locator("a").first.click()
+        order_text = await page.inner_text("main")
+        assert key in order_text and "NOT-IN-LEDGER" in order_text
+        assert await page.locator("table.timeline tr.level-error").count() >= 1
+        await screenshot(page, "order-failed")
+        # The raw body of the delivery, on demand.
+        await page.click("text=raw body")
+        assert "NOT-IN-LEDGER" in await page.inner_text("pre.raw")
+        await page.go_back()
+
+        # Fix the connection: first a value the service refuses, shown next to its field.
+        await page.goto(base + "/connections/demo")
+        field = "#f-invoicing-unknown_product"
+        await page.fill(field, "guess")
+        await page.click("#invoicing button[type=submit]")
+        invalid = page.locator("#invoicing .field.invalid")
+        assert await invalid.count() == 1
+        assert "unknown_product" in await invalid.inner_text()
+        assert "default_product" in await invalid.locator(".field-error").inner_text()
+        await screenshot(page, "connection-invalid")
+        await page.fill(field, "default_product")
+        await page.click("#invoicing button[type=submit]")
+        assert "settings saved" in await page.inner_text(".notice")
+        settings = (await system.apps["invoicing"].get("/connections/demo/settings")).json()
+        assert settings["unknown_product"] == "default_product"
+
+        # Replay: the dry run first, then the real thing; the order gets booked.
+        order_url = page.url.split("/connections")[0] + "/orders/" + key
+        await page.goto(order_url)
+        await page.click("a.button:has-text('Replay')")
+        preview = await page.inner_text("main")
+        assert "send order.ready again" in preview
+        await screenshot(page, "replay-preview")
+        await page.fill("input[name=reason]", "unknown SKUs go on the default product now")
+        await page.click("button:has-text('Replay now')")
+        assert "Replay sent" in await page.inner_text(".notice")
+        await _until_text(page, order_url, "booked")
+        booked = await system.wait_for_status(key, "booked")
+        assert booked["invoice_number"] and str(booked["invoice_number"]) in await page.inner_text(
+            "dl.facts"
+        )
+        await screenshot(page, "order-booked")
+
+        # A parked message: back to failing on unknown SKUs, one more order parks in invoicing.
+        await system.apps["invoicing"].put(
+            "/connections/demo/settings", json={**settings, "unknown_product": "fail"}
+        )
+        parked_key = await _failed_order(system, "GHOST-9", "ghost@example.com")
+        await system.apps["invoicing"].put("/connections/demo/settings", json=settings)
+        await page.goto(base + "/parked?service=invoicing&q=" + parked_key)
+        row = page.locator("tbody tr", has_text=parked_key)
+        assert "GHOST-9" in await row.inner_text()
+        await screenshot(page, "parked")
+        await row.locator("form[action$='/retry'] input[name=reason]").fill("default product set")
+        await row.locator("button:has-text('Retry')").click()
+        assert "sent back to work" in await page.inner_text(".notice")
+        await system.wait_for_status(parked_key, "booked")
+
+        # The customers report, on screen and as CSV.
+        await page.goto(base + "/reports/customers")
+        await page.fill("input[name=min_total]", "50")
+        await page.click("form.filters button")
+        shown = await page.inner_text("main")
+        customer = str(booked["customer_number"])
+        assert customer in shown
+        await screenshot(page, "report")
+        async with page.expect_download() as download_info:
+            await page.click("text=Download CSV")
+        download = await download_info.value
+        text = await asyncio.to_thread(Path(await download.path()).read_text)
+        rows_csv = list(csv.DictReader(io.StringIO(text)))
+        assert customer in {r["customer_number"] for r in rows_csv}
+
+        # Stock and the audit log: who did what, with the reasons given.
+        await page.goto(base + "/stock")
+        await page.click("button:has-text('Sync')")
+        assert "Stock" in await page.inner_text(".notice")
+        await screenshot(page, "stock")
+        await page.goto(base + "/audit")
+        audit = await page.inner_text("main")
+        for expected in (
+            "settings.invoicing",
+            "order.replay",
+            "unknown SKUs go on the default product now",
+            "parked.retry",
+            "report.customers.csv",
+            "stock.sync",
+        ):
+            assert expected in audit
+        assert "Alice" in audit
+        await screenshot(page, "audit")
+
+        # A forged post (the session cookie, but no CSRF token) is refused and changes nothing.
+        parked_before = (await system.apps["customers"].get("/parked")).json()
+        forged = await page.request.post(
+            base + "/connections/demo/invoicing", form={"s.unknown_product": "create"}
+        )
+        assert forged.status == 403
+        assert "was not sent from a console page" in await forged.text()
+        after = (await system.apps["invoicing"].get("/connections/demo/settings")).json()
+        assert after["unknown_product"] == "default_product"
+        assert (await system.apps["customers"].get("/parked")).json() == parked_before
+
+        # Log out: the session is over, pages lead to the log-in form again.
+        await page.click("button:has-text('Log out')")
+        await page.goto(base + "/orders")
+        assert page.url.startswith(base + "/login")

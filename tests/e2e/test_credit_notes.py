@@ -149,6 +149,29 @@ async def test_cancellation_after_booking_credits_what_is_left(system: System):
     assert order["invoice_number"] is not None and order["needs_attention"] is False
 
 
+async def test_a_refund_after_the_cancellation_credited_everything_is_covered(system: System):
+    # Seen in make chaos: the cancellation arrives (and is credited) before a refund the shop
+    # made earlier. The cancellation credited all the invoice held, the refund's money too.
+    key = await _booked_order(system)
+    cancelled = vnd_order(
+        cancelled_at="2025-03-02T09:00:00Z",
+        updated_at="2025-03-02T09:00:00Z",
+        financial_status="refunded",
+    )
+    await system.post_shopify("orders/cancelled", cancelled)
+    await _wait_step(system, key, "creditnote.booked")
+    await system.post_shopify("refunds/create", refund_body(8))
+    [covered] = await _wait_step(system, key, "creditnote.skipped")
+    assert "covered by credit note" in covered["message"], covered
+    ledger = await system.ledger_state()
+    assert [n["references"]["other"] for n in _credit_notes(ledger)] == [f"{key}:cancel"]
+    assert ledger["drafts"] == []
+    order = await system.wait_for_status(key, "credited")
+    assert order["needs_attention"] is False
+    parked = (await system.apps["invoicing"].get("/parked")).json()
+    assert parked == [], parked
+
+
 async def test_refund_before_the_invoice_waits_for_it(system: System):
     # The refund arrives first (the order was never seen): held, then sent after the invoice.
     await system.post_shopify("refunds/create", REFUND)

@@ -79,7 +79,7 @@ async def handle_order_cancelled(
     job = CreditJob(
         uow,
         event.order_key,
-        f"{event.order_key}:cancel",
+        cancel_reference(event.order_key),
         "the cancellation",
         ledgers.for_connection(uow.message.connection),
     )
@@ -115,6 +115,18 @@ async def _credit(job: CreditJob, build: LineBuilder) -> None:
             job, f"Credit note {credit_link.booked_invoice_number} for {job.what} already booked."
         )
         return
+    if credit_link is None and job.reference != cancel_reference(job.order_key):
+        cancellation = await _booked_cancellation(job)
+        if cancellation is not None:
+            # The cancellation credited everything the invoice still held, this refund's money
+            # included: a credit note for it now would credit twice.
+            await _finish_without_document(
+                job,
+                f"{job.what.capitalize()} is covered by credit note "
+                f"{cancellation.booked_invoice_number} for the cancellation, which credited "
+                "everything the invoice still held: nothing more to credit.",
+            )
+            return
     invoice = BookedInvoice.model_validate(invoice_link.document)
     # An intent from an earlier attempt: what it did in the ledger is unknown, look it up. A
     # first attempt sent nothing before its intent was committed: nothing to find.
@@ -155,6 +167,16 @@ async def _credit(job: CreditJob, build: LineBuilder) -> None:
         await _check_not_over_credited(job, invoice, draft, settings)
         booked = await book_or_find(job.client, draft, job.reference)
     await _record(job, booked, invoice, settings.tolerance)
+
+
+def cancel_reference(order_key: str) -> str:
+    return f"{order_key}:cancel"
+
+
+async def _booked_cancellation(job: CreditJob) -> CreditNoteLink | None:
+    async with job.uow.session() as session:
+        link = await session.get(CreditNoteLink, cancel_reference(job.order_key))
+    return link if link is not None and link.step == store.BOOKED else None
 
 
 async def _check_not_over_credited(

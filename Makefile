@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install up demo test lint typecheck check docs bench chaos clean
+.PHONY: install up demo test lint typecheck check docs bench chaos fuzz-api clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,12 @@ test: install
 CHAOS_ARGS ?=
 chaos: install
 	$(PY) scripts/chaos.py $(CHAOS_ARGS)
+
+# Every admin API and the sandbox fuzzed from its own OpenAPI (scripts/fuzz_api.py): 200 cases
+# per route; CI runs the short pass, make fuzz-api FUZZ_ARGS=--ci
+FUZZ_ARGS ?=
+fuzz-api: install
+	$(PY) scripts/fuzz_api.py $(FUZZ_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

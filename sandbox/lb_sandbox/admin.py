@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -100,15 +100,20 @@ async def call_counts(request: Request) -> Response:
     return EconomicJSONResponse({"calls": dict(_faults(request).calls)})
 
 
+# Quantities and prices a ledger can hold: numbers (no NaN or infinity, which no JSON body of
+# e-conomic's carries), at most a trillion, to the hundredth.
+Quantity = Annotated[Decimal, Field(allow_inf_nan=False, ge=-(10**12), le=10**12, decimal_places=2)]
+
+
 class GoodsReceipt(BaseModel):
-    quantity: Decimal
+    quantity: Quantity
 
 
 class ProductSeed(BaseModel):
     number: str = Field(min_length=1, max_length=25)
     name: str
-    price: Decimal = Decimal("0.00")
-    stock: Decimal | None = Decimal("0")
+    price: Quantity = Decimal("0.00")
+    stock: Quantity | None = Decimal("0")
 
 
 @router.post("/_sandbox/agreements/{grant_token}/products/{number}/receive")

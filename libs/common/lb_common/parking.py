@@ -24,9 +24,11 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import JSONResponse
 
+from lb_common.admin_params import limit_query
 from lb_common.envelope import Envelope
 from lb_common.events import OrderProgress
 from lb_common.messaging import ATTEMPT_HEADER, REASON_HEADER, Broker
+from lb_common.openapi_links import Link, links_to
 
 log = logging.getLogger(__name__)
 
@@ -213,8 +215,16 @@ class ParkingLot:
 def parking_router(lot: ParkingLot) -> APIRouter:
     router = APIRouter(tags=["parked messages"])
 
-    @router.get("/parked")
-    async def list_parked(limit: int = 100) -> list[dict[str, Any]]:
+    _message = "$response.body#/0/message_id"
+
+    @router.get(
+        "/parked",
+        responses=links_to(
+            retry=Link("POST", "/parked/{message_id}/retry", message_id=_message),
+            dismiss=Link("DELETE", "/parked/{message_id}", message_id=_message),
+        ),
+    )
+    async def list_parked(limit: int = limit_query(100, SCAN_LIMIT)) -> list[dict[str, Any]]:
         """Parked messages; `settled` says when the message's work was done since (a replay)."""
         return await lot.list(limit)
 

@@ -20,6 +20,7 @@ from .errors import (
     EconomicHTTPError,
     Problems,
 )
+from .paths import path_number
 from .reference_data import DOMESTIC_VAT_RATE, DOMESTIC_VAT_ZONE
 from .state import Agreement, Entity, now_utc_text
 from .validation import (
@@ -243,7 +244,7 @@ def book(a: Agreement, body: dict[str, Any]) -> Entity:
     draft_number = get_path(body, ("draftInvoice", "draftInvoiceNumber"))
     if draft_number is None and isinstance(ref, dict) and isinstance(ref.get("self"), str):
         tail = ref["self"].rstrip("/").rsplit("/", 1)[-1]
-        draft_number = int(tail) if tail.isdigit() else None
+        draft_number = path_number(tail)
     if isinstance(ref, dict) and not isinstance(draft_number, int):
         problems.add(
             ("draftInvoice",),

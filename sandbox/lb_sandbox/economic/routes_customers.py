@@ -12,6 +12,7 @@ from .auth import current_agreement
 from .errors import ALREADY_EXISTS, Problems, not_found
 from .jsonio import EconomicJSONResponse
 from .paging import collection
+from .paths import path_number
 from .pipeline import EconomicRoute
 from .state import Agreement, Entity, now_utc_text
 from .validation import (
@@ -135,7 +136,7 @@ async def list_customers(
 
 @router.get("/customers/{number}")
 async def get_customer(number: str, agreement: Agreement = Depends(current_agreement)) -> Response:
-    customer = agreement.customers.get(int(number)) if number.isdigit() else None
+    customer = agreement.customers.get(path_number(number) or 0)
     if customer is None:
         raise not_found()
     return EconomicJSONResponse(customer)
@@ -154,12 +155,13 @@ async def create_customer(
 async def replace_customer(
     number: str, request: Request, agreement: Agreement = Depends(current_agreement)
 ) -> Response:
-    if not number.isdigit() or not 1 <= int(number) <= MAX_CUSTOMER_NUMBER:
+    customer_number = path_number(number)
+    if customer_number is None or not 1 <= customer_number <= MAX_CUSTOMER_NUMBER:
         raise not_found()
-    existed = int(number) in agreement.customers
+    existed = customer_number in agreement.customers
     # PUT is a full replace: whatever the body omits is gone afterwards.
-    customer = _build(agreement, await read_object(request), int(number))
-    agreement.customers[int(number)] = customer
+    customer = _build(agreement, await read_object(request), customer_number)
+    agreement.customers[customer_number] = customer
     if existed:
         return EconomicJSONResponse(customer)
     # A PUT to an unknown number creates the customer (observed live).
@@ -170,7 +172,7 @@ async def replace_customer(
 
 
 def _customer_or_404(agreement: Agreement, number: str) -> Entity:
-    customer = agreement.customers.get(int(number)) if number.isdigit() else None
+    customer = agreement.customers.get(path_number(number) or 0)
     if customer is None:
         raise not_found()
     return customer

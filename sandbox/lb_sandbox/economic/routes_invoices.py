@@ -10,6 +10,7 @@ from .errors import not_found
 from .invoicing import book, build_draft, draft_list_view
 from .jsonio import EconomicJSONResponse
 from .paging import collection
+from .paths import path_number
 from .pipeline import EconomicRoute
 from .state import Agreement
 from .validation import read_object
@@ -27,10 +28,6 @@ _COMMON_FILTERABLE = [
 ]  # fmt: skip
 DRAFT_FILTERABLE = ["draftInvoiceNumber", *_COMMON_FILTERABLE, "lastUpdated"]
 BOOKED_FILTERABLE = ["bookedInvoiceNumber", *_COMMON_FILTERABLE, "recipient.vatZone.vatZoneNumber"]
-
-
-def _number(text: str) -> int | None:
-    return int(text) if text.isdigit() else None
 
 
 @router.get("/invoices/drafts")
@@ -55,7 +52,7 @@ async def create_draft(
 
 @router.get("/invoices/drafts/{number}")
 async def get_draft(number: str, agreement: Agreement = Depends(current_agreement)) -> Response:
-    draft = agreement.drafts.get(_number(number) or 0)
+    draft = agreement.drafts.get(path_number(number) or 0)
     if draft is None:
         raise not_found()
     return EconomicJSONResponse(draft)
@@ -63,7 +60,7 @@ async def get_draft(number: str, agreement: Agreement = Depends(current_agreemen
 
 @router.delete("/invoices/drafts/{number}")
 async def delete_draft(number: str, agreement: Agreement = Depends(current_agreement)) -> Response:
-    draft = agreement.drafts.pop(_number(number) or 0, None)
+    draft = agreement.drafts.pop(path_number(number) or 0, None)
     if draft is None:
         raise not_found()
     # A single-draft DELETE answers 200 (not 204), as observed live.
@@ -105,7 +102,7 @@ async def list_sent(
 
 @router.get("/invoices/booked/{number}")
 async def get_booked(number: str, agreement: Agreement = Depends(current_agreement)) -> Response:
-    booked = agreement.booked.get(_number(number) or 0)
+    booked = agreement.booked.get(path_number(number) or 0)
     if booked is None:
         raise not_found()
     return EconomicJSONResponse(booked)

@@ -20,6 +20,7 @@ from .errors import (
 )
 from .jsonio import EconomicJSONResponse
 from .paging import collection
+from .paths import path_number
 from .pipeline import EconomicRoute
 from .state import Agreement, Entity
 from .validation import (
@@ -176,7 +177,7 @@ def _customer_payments(a: Agreement, body: dict[str, Any], problems: Problems) -
 async def create_vouchers(
     journal: str, request: Request, agreement: Agreement = Depends(current_agreement)
 ) -> Response:
-    journal_number = int(journal) if journal.isdigit() else 0
+    journal_number = path_number(journal) or 0
     if journal_number not in agreement.journals:
         raise not_found()
     body = await read_object(request)
@@ -234,7 +235,7 @@ async def create_vouchers(
 async def list_vouchers(
     journal: str, request: Request, agreement: Agreement = Depends(current_agreement)
 ) -> Response:
-    journal_number = int(journal) if journal.isdigit() else 0
+    journal_number = path_number(journal) or 0
     if journal_number not in agreement.journals:
         raise not_found()
     items = [v for v in agreement.vouchers if v["journal"]["journalNumber"] == journal_number]

@@ -12,6 +12,7 @@ from .auth import current_agreement
 from .errors import not_found
 from .jsonio import EconomicJSONResponse
 from .paging import collection
+from .paths import path_number
 from .pipeline import EconomicRoute
 from .state import Agreement, Entity
 
@@ -46,7 +47,7 @@ def _register(path: str, store: Store, filterable: list[str], key_type: type) ->
         )
 
     async def get_item(key: str, agreement: Agreement = Depends(current_agreement)) -> Response:
-        lookup: Any = key.upper() if key_type is str else (int(key) if key.isdigit() else None)
+        lookup: Any = key.upper() if key_type is str else path_number(key)
         item = store(agreement).get(lookup)
         if item is None:
             raise not_found()

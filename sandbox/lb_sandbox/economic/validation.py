@@ -11,6 +11,7 @@ from fastapi import Request
 
 from .errors import DOES_NOT_EXIST, INVALID_VALUE, MISSING_VALUE, EconomicHTTPError, Path, Problems
 from .jsonio import loads
+from .paths import path_number
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -142,7 +143,7 @@ def reference(
     key: Any = ref.get(number_key) if isinstance(ref, Mapping) else None
     if key is None and isinstance(ref, Mapping) and isinstance(ref.get("self"), str):
         tail = ref["self"].rstrip("/").rsplit("/", 1)[-1]
-        key = int(tail) if tail.isdigit() else None
+        key = path_number(tail)
     if key is None or isinstance(key, bool) or not isinstance(key, int):
         problems.add(path, INVALID_VALUE, f"{name} needs {number_key} or a self link.")
         return None

@@ -30,7 +30,8 @@ def gid_number(value: str, kind: str) -> int | None:
     if not isinstance(value, str) or not value.startswith(prefix):
         return None
     rest = value[len(prefix) :].split("?", 1)[0]
-    return int(rest) if rest.isdigit() else None
+    # ASCII digits of an int64 only: "³".isdigit() is true and int() refuses it.
+    return int(rest) if rest.isascii() and rest.isdigit() and len(rest) <= 18 else None
 
 
 def _cursor(index: int) -> str:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
+from lb_common.admin_params import limit_query, offset_query
 from lb_common.connection_settings import settings_router
 from lb_common.db import Database
+from lb_common.openapi_links import Link, links_to
 from lb_connectors.ledgers import LedgerDirectory
 from lb_customers import debtors
 from lb_customers.duplicates import DuplicateGroup
@@ -29,11 +31,25 @@ class LinkUpdate(BaseModel):
 def admin_router(db: Database) -> APIRouter:
     router = APIRouter(tags=["admin"])
 
-    @router.get("/links")
+    _link = {
+        "connection": "$response.body#/0/connection",
+        "match_key": "$response.body#/0/match_key",
+    }
+
+    @router.get(
+        "/links",
+        responses=links_to(
+            relink=Link("PUT", "/links/{connection}/{match_key}", **_link),
+            forget=Link("DELETE", "/links/{connection}/{match_key}", **_link),
+            settings=Link(
+                "GET", "/connections/{connection}/settings", connection=_link["connection"]
+            ),
+        ),
+    )
     async def list_links(
         connection: str | None = None,
-        limit: int = Query(200, ge=1, le=1000),
-        offset: int = Query(0, ge=0),
+        limit: int = limit_query(200, 1000),
+        offset: int = offset_query(),
     ) -> list[CustomerLink]:
         query = select(CustomerLink).order_by(
             col(CustomerLink.connection), col(CustomerLink.match_key)
@@ -100,11 +116,21 @@ def debtors_router(db: Database, ledgers: LedgerDirectory) -> APIRouter:
             "note": "Read only: nothing was changed in e-conomic.",
         }
 
-    @router.get("/connections/{connection}/duplicates")
+    @router.get(
+        "/connections/{connection}/duplicates",
+        responses=links_to(
+            merge=Link(
+                "POST",
+                "/connections/{connection}/duplicates/{group_id}/merge",
+                connection="$request.path.connection",
+                group_id="$response.body#/groups/0/id",
+            )
+        ),
+    )
     async def list_duplicates(
         connection: str,
-        limit: int = Query(100, ge=1, le=1000),
-        offset: int = Query(0, ge=0),
+        limit: int = limit_query(100, 1000),
+        offset: int = offset_query(),
     ) -> dict[str, Any]:
         """Candidate duplicate groups in the imported index, with the evidence (`total`
         groups in all, `limit` from `offset` shown)."""
@@ -142,8 +168,8 @@ def debtors_router(db: Database, ledgers: LedgerDirectory) -> APIRouter:
     @router.get("/connections/{connection}/merges")
     async def list_merges(
         connection: str,
-        limit: int = Query(1000, ge=1, le=10_000),
-        offset: int = Query(0, ge=0),
+        limit: int = limit_query(1000, 10_000),
+        offset: int = offset_query(),
     ) -> dict[str, Any]:
         merged = sorted((await debtors.merges(db, connection)).items())
         return {
@@ -155,8 +181,8 @@ def debtors_router(db: Database, ledgers: LedgerDirectory) -> APIRouter:
     @router.get("/connections/{connection}/suggestions")
     async def list_suggestions(
         connection: str,
-        limit: int = Query(100, ge=1, le=1000),
-        offset: int = Query(0, ge=0),
+        limit: int = limit_query(100, 1000),
+        offset: int = offset_query(),
     ) -> list[dict[str, Any]]:
         """Links whose email/phone/CVR/EAN other imported customers carry too."""
         found = await debtors.suggestions(db, connection)

@@ -12,7 +12,9 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import col, select
 
+from lb_common.admin_params import limit_query, offset_query, row_id_path, utc_time
 from lb_common.db import Database
+from lb_common.openapi_links import Link, links_to
 from lb_connectors.platforms.registry import ADAPTERS
 from lb_ingest import order_status
 from lb_ingest.connections import ConnectionCache, IngestConnectionSettings, public_view
@@ -185,12 +187,9 @@ class OrderFilter:
             raise HTTPException(
                 422, f"unknown status {status!r}; use one of {', '.join(order_status.STATUSES)}"
             )
-        for name, value in (("since", since), ("until", until)):
-            if value is not None and value.tzinfo is None:
-                raise HTTPException(422, f"{name} needs a time zone, e.g. 2025-03-01T00:00:00Z")
         self.status, self.connection, self.q = status, connection, q
         self.needs_attention = needs_attention
-        self.since, self.until = since, until
+        self.since, self.until = utc_time("since", since), utc_time("until", until)
 
     def conditions(self) -> list[ColumnElement[bool]]:
         c = orders_table.c
@@ -245,18 +244,24 @@ def admin_router(
     @router.post("/connections/{name}/reconcile")
     async def reconcile(name: str, since: datetime | None = None) -> dict[str, object]:
         """Fetch orders updated since the last run (or `since`) and feed the missing ones."""
-        if since is not None and since.tzinfo is None:
-            raise HTTPException(422, "since needs a time zone, e.g. 2025-03-01T00:00:00Z")
         try:
-            return (await reconcile_now(name, since)).as_dict()
+            return (await reconcile_now(name, utc_time("since", since))).as_dict()
         except ReconcileError as exc:
             raise HTTPException(409, str(exc)) from exc
 
-    @router.get("/orders")
+    _order = "$response.body#/orders/0/order_key"
+
+    @router.get(
+        "/orders",
+        responses=links_to(
+            order=Link("GET", "/orders/{order_key}", order_key=_order),
+            replay=Link("POST", "/orders/{order_key}/replay", order_key=_order),
+        ),
+    )
     async def list_orders(
         filters: OrderFilter = Depends(),
-        limit: int = Query(50, ge=1, le=500),
-        offset: int = Query(0, ge=0),
+        limit: int = limit_query(50, 500),
+        offset: int = offset_query(),
     ) -> dict[str, Any]:
         where = filters.conditions()
         async with db.session() as session:
@@ -309,7 +314,7 @@ def admin_router(
     async def bulk_replay(
         filters: OrderFilter = Depends(),
         dry_run: bool = False,
-        limit: int = Query(100, ge=1, le=1000),
+        limit: int = limit_query(100, 1000),
     ) -> dict[str, Any]:
         """Replay every order the filter finds (default: those that need attention), oldest
         first."""
@@ -329,14 +334,19 @@ def admin_router(
         outcome = await replay_order(db, order_key, dry_run=dry_run)
         return JSONResponse(outcome.body, status_code=outcome.status_code)
 
-    @router.get("/deliveries")
+    @router.get(
+        "/deliveries",
+        responses=links_to(
+            body=Link("GET", "/deliveries/{delivery_id}/body", delivery_id="$response.body#/0/id")
+        ),
+    )
     async def list_deliveries(
         outcome: str | None = Query(
             None, description=f"one of {', '.join(OUTCOMES)} (docs/orders.md)"
         ),
         connection: str | None = None,
-        limit: int = Query(100, ge=1, le=1000),
-        offset: int = Query(0, ge=0),
+        limit: int = limit_query(100, 1000),
+        offset: int = offset_query(),
     ) -> list[dict[str, Any]]:
         if outcome is not None and outcome not in OUTCOMES:
             raise HTTPException(
@@ -352,7 +362,9 @@ def admin_router(
         return [_delivery_view(d) for d in rows]
 
     @router.get("/deliveries/{delivery_id}/body")
-    async def delivery_body(delivery_id: int) -> Response:
+    async def delivery_body(
+        delivery_id: int = row_id_path("delivery", col(Delivery.id)),
+    ) -> Response:
         async with db.session() as session:
             delivery = await session.get(Delivery, delivery_id)
         if delivery is None:

@@ -7,14 +7,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func
 from sqlmodel import col, select
 
+from lb_common.admin_params import limit_query, offset_query
 from lb_common.connection_settings import settings_router
 from lb_common.db import Database
 from lb_common.errors import Contention
+from lb_common.openapi_links import Link, links_to
 from lb_connectors.ledgers import LedgerDirectory
 from lb_connectors.shops import ShopDirectory
 from lb_inventory.holds import held_per_sku
@@ -51,8 +53,8 @@ def admin_router(
     @router.get("/stock")
     async def stock(
         connection: str | None = None,
-        limit: int = Query(500, ge=1, le=5000),
-        offset: int = Query(0, ge=0),
+        limit: int = limit_query(500, 5000),
+        offset: int = offset_query(),
     ) -> list[StockLevel]:
         query = select(StockLevel).order_by(
             col(StockLevel.connection), col(StockLevel.product_number)
@@ -66,8 +68,8 @@ def admin_router(
     async def links(
         connection: str = "demo",
         sku: str | None = None,
-        limit: int = Query(500, ge=1, le=5000),
-        offset: int = Query(0, ge=0),
+        limit: int = limit_query(500, 5000),
+        offset: int = offset_query(),
     ) -> list[SkuLink]:
         query = select(SkuLink).where(SkuLink.connection == connection).order_by(col(SkuLink.sku))
         if sku:
@@ -75,12 +77,22 @@ def admin_router(
         async with db.session() as session:
             return list((await session.exec(query.offset(offset).limit(limit))).all())
 
-    @router.get("/mismatches")
+    @router.get(
+        "/mismatches",
+        responses=links_to(
+            resolve=Link(
+                "POST",
+                "/mismatches/level_differs/{sku}/resolve",
+                sku="$response.body#/items/0/key",
+                connection="$response.body#/connection",
+            )
+        ),
+    )
     async def mismatches(
         connection: str = "demo",
         kind: str | None = None,
-        limit: int = Query(500, ge=1, le=5000),
-        offset: int = Query(0, ge=0),
+        limit: int = limit_query(500, 5000),
+        offset: int = offset_query(),
     ) -> dict[str, Any]:
         """`counts`: every mismatch by kind; `items`: `limit` of them from `offset`."""
         query = (
@@ -179,8 +191,8 @@ def admin_router(
     @router.get("/sync/runs")
     async def sync_runs(
         connection: str = "demo",
-        limit: int = Query(20, ge=1, le=200),
-        offset: int = Query(0, ge=0),
+        limit: int = limit_query(20, 200),
+        offset: int = offset_query(),
     ) -> list[SyncRun]:
         query = (
             select(SyncRun)

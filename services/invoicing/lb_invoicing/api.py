@@ -11,8 +11,15 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from sqlalchemy import Numeric, cast
 from sqlmodel import col, select
 
+from lb_common.admin_params import (
+    amount_query,
+    customer_number_query,
+    limit_query,
+    offset_query,
+)
 from lb_common.connection_settings import settings_router
 from lb_common.db import Database
+from lb_common.openapi_links import Link, links_to
 from lb_invoicing.policy import InvoiceSettings
 from lb_invoicing.reports import as_csv, customer_totals
 from lb_invoicing.store import CreditNoteLink, InvoiceConnectionSettings, InvoiceLink
@@ -25,16 +32,20 @@ def _view(link: InvoiceLink) -> dict[str, Any]:
 def admin_router(db: Database) -> APIRouter:
     router = APIRouter(tags=["admin"])
 
-    @router.get("/invoices")
+    _invoice = links_to(
+        invoice=Link("GET", "/invoices/{order_key}", order_key="$response.body#/0/order_key")
+    )
+
+    @router.get("/invoices", responses=_invoice)
     async def list_invoices(
         connection: str | None = None,
-        customer_number: int | None = None,
+        customer_number: int | None = customer_number_query(),
         step: str | None = None,
         since: date | None = Query(None, description="invoice date on or after"),
         until: date | None = Query(None, description="invoice date before"),
-        min_total: Decimal | None = Query(None, description="gross amount at least"),
-        limit: int = Query(100, ge=1, le=1000),
-        offset: int = Query(0, ge=0),
+        min_total: Decimal | None = amount_query(None, "gross amount at least"),
+        limit: int = limit_query(100, 1000),
+        offset: int = offset_query(),
     ) -> list[dict[str, Any]]:
         """Purchase history: invoices by customer, by date, by amount."""
         query = select(InvoiceLink).order_by(col(InvoiceLink.updated_at).desc())
@@ -54,12 +65,12 @@ def admin_router(db: Database) -> APIRouter:
             rows = (await session.exec(query.offset(offset).limit(limit))).all()
         return [_view(r) for r in rows]
 
-    @router.get("/credit-notes")
+    @router.get("/credit-notes", responses=_invoice)
     async def list_credit_notes(
         order_key: str | None = None,
-        customer_number: int | None = None,
-        limit: int = Query(100, ge=1, le=1000),
-        offset: int = Query(0, ge=0),
+        customer_number: int | None = customer_number_query(),
+        limit: int = limit_query(100, 1000),
+        offset: int = offset_query(),
     ) -> list[dict[str, Any]]:
         query = select(CreditNoteLink).order_by(col(CreditNoteLink.updated_at).desc())
         if order_key:
@@ -72,11 +83,11 @@ def admin_router(db: Database) -> APIRouter:
 
     @router.get("/reports/customers", response_model=None)
     async def customers_report(
-        min_total: Decimal = Query(Decimal(0), description="total at least, per currency"),
+        min_total: Decimal = amount_query(Decimal(0), "total at least, per currency"),
         since: date | None = Query(None, description="documents dated on or after"),
         format: str = Query("json", pattern="^(json|csv)$"),
-        limit: int = Query(1000, ge=1, le=10_000, description="customers per page"),
-        offset: int = Query(0, ge=0),
+        limit: int = limit_query(1000, 10_000),
+        offset: int = offset_query(),
     ) -> Response | list[dict[str, Any]]:
         """Customers who bought for at least `min_total` since `since` (a campaign list),
         largest first."""

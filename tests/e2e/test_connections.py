@@ -3,12 +3,28 @@ agreement, with its secrets sealed (issue #12)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import logging
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
+import aio_pika
+import httpx
 import pytest
+from pydantic import SecretStr
 
-from tests.platforms.factories import shopify_order
+from lb_common.logging import JsonFormatter
+from tests.platforms.factories import (
+    shopify_headers,
+    shopify_json,
+    shopify_order,
+    woocommerce_headers,
+    woocommerce_json,
+    woocommerce_order,
+)
 from tests.support.system import System, running_system
 
 NORTH = "north-shop.myshopify.com"
@@ -67,3 +83,275 @@ async def test_reconciling_one_shop_never_files_another_shops_orders(system: Sys
     assert (await ingest.get(f"/orders/shopify:{SOUTH}:770002")).status_code == 200
     phantom = await ingest.get(f"/orders/shopify:{SOUTH}:770001")
     assert phantom.status_code == 404, "north's order was filed under south"
+
+
+# --- three connections, two agreements, two shops ------------------------------------------
+
+MUG = [{"sku": "MUG-BLACK", "title": "Mug", "price": "60.00"}]
+
+
+class Secrets:
+    """Every secret the test gives ledgerbridge, each unique, so a leak is found by search."""
+
+    def __init__(self) -> None:
+        tag = uuid.uuid4().hex[:8]
+        self.grant_a, self.grant_b = f"grant-a-{tag}", f"grant-b-{tag}"
+        self.app = f"app-secret-{tag}"
+        self.shop_a, self.shop_b = f"shop-token-a-{tag}", f"shop-token-b-{tag}"
+        self.hooks = {
+            "north": f"hook-north-{tag}",
+            "south": f"hook-south-{tag}",
+            "east": f"hook-east-{tag}",
+        }
+        self.rotated = f"hook-north-new-{tag}"
+
+    def all(self) -> list[str]:
+        return [self.grant_a, self.grant_b, self.app, self.shop_a, self.shop_b, self.rotated]
+
+    def every(self) -> list[str]:
+        return [*self.all(), *self.hooks.values()]
+
+    def ledger(self, grant: str) -> dict[str, Any]:
+        return {
+            "kind": "economic",
+            "credentials": {
+                "base_url": "http://sandbox/economic",
+                "app_secret_token": self.app,
+                "agreement_grant_token": grant,
+            },
+        }
+
+
+class Spy:
+    """Every message on the test's exchange, and every log line, as text."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+        self.lines: list[str] = []
+
+    def emit_handler(self) -> logging.Handler:
+        spy, formatter = self, JsonFormatter()
+
+        class Capture(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                if "/_sandbox/" in record.getMessage():
+                    return  # the test's own look into the sandbox (whose paths name tokens)
+                spy.lines.append(formatter.format(record) + repr(record.args))
+
+        return Capture(level=logging.DEBUG)
+
+
+@contextlib.asynccontextmanager
+async def spying(amqp_url: str, prefix: str) -> AsyncIterator[Spy]:
+    spy = Spy()
+    handler = spy.emit_handler()
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    connection = await aio_pika.connect_robust(amqp_url)
+    try:
+        channel = await connection.channel()
+        exchange = await channel.declare_exchange(
+            f"{prefix}.events", aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        queue = await channel.declare_queue(exclusive=True)
+        await queue.bind(exchange, routing_key="#")
+
+        async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            spy.messages.append(message.body.decode() + json.dumps(dict(message.headers)))
+            await message.ack()
+
+        await queue.consume(on_message)
+        yield spy
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous)
+        await connection.close()
+
+
+async def _agreement(system: System, grant: str) -> dict[str, Any]:
+    async with system.sandbox() as sandbox:
+        answer = await sandbox.get(f"/_sandbox/agreements/{grant}/state")
+        answer.raise_for_status()
+        return answer.json()
+
+
+async def _post_shopify(
+    system: System, connection: str, shop: str, body: dict[str, Any], secret: str
+) -> httpx.Response:
+    raw = shopify_json(body)
+    return await system.apps["ingest"].post(
+        f"/webhooks/shopify/{connection}",
+        content=raw,
+        headers=shopify_headers("orders/paid", raw, secret, shop=shop),
+    )
+
+
+async def _connect_three(system: System, s: Secrets) -> list[httpx.Response]:
+    ingest = system.apps["ingest"]
+    answers = [
+        await ingest.put(
+            "/connections/north",
+            json={
+                "platform": "shopify",
+                "secrets": [s.hooks["north"]],
+                "settings": {"shop_domain": NORTH},
+                "shop": {"admin_url": "http://sandbox/shopify", "admin_token": s.shop_a},
+                "ledger": s.ledger(s.grant_a),
+            },
+        ),
+        await ingest.put(
+            "/connections/south",
+            json={
+                "platform": "shopify",
+                "secrets": [s.hooks["south"]],
+                "settings": {"shop_domain": SOUTH},
+                "shop": {"admin_url": "http://sandbox/shopify", "admin_token": s.shop_b},
+                "ledger": s.ledger(s.grant_b),
+            },
+        ),
+        # A WooCommerce shop booking into north's agreement (they share its pacer).
+        await ingest.put(
+            "/connections/east",
+            json={
+                "platform": "woocommerce",
+                "secrets": [s.hooks["east"]],
+                "ledger": s.ledger(s.grant_a),
+            },
+        ),
+    ]
+    for answer in answers:
+        assert answer.status_code == 200, answer.text
+    return answers
+
+
+async def test_three_connections_book_into_their_own_agreements_and_no_secret_leaks(
+    amqp_url, broker_prefix, tmp_path
+):
+    s = Secrets()
+    async with (
+        spying(amqp_url, broker_prefix) as spy,
+        running_system(
+            amqp_url,
+            broker_prefix,
+            tmp_path,
+            # A connection a service has not heard of yet waits rather than using the
+            # environment's agreement.
+            common_overrides={"environment_connections": "demo"},
+        ) as system,
+    ):
+        ingest = system.apps["ingest"]
+        responses = [a.text for a in await _connect_three(system, s)]
+
+        north = await _post_shopify(
+            system, "north", NORTH, shopify_order(id=880001, lines=MUG), s.hooks["north"]
+        )
+        south = await _post_shopify(
+            system, "south", SOUTH, shopify_order(id=880002, lines=MUG), s.hooks["south"]
+        )
+        raw = woocommerce_json(woocommerce_order(lines=[{"sku": "MUG-BLACK", "price": "60.00"}]))
+        east = await ingest.post(
+            "/webhooks/woocommerce/east",
+            content=raw,
+            headers=woocommerce_headers("order.created", raw, s.hooks["east"]),
+        )
+        keys = [a.json()["order_key"] for a in (north, south, east)]
+        for key in keys:
+            order = await system.wait_for_status(key, "booked", "failed", timeout=60)
+            assert order["status"] == "booked", order["status_reason"]
+
+        # Each shop's orders in its own agreement, nothing in the environment's.
+        booked_a = [
+            i["references"]["other"]
+            for i in (await _agreement(system, s.grant_a))["booked_invoices"]
+        ]
+        booked_b = [
+            i["references"]["other"]
+            for i in (await _agreement(system, s.grant_b))["booked_invoices"]
+        ]
+        assert sorted(booked_a) == sorted([keys[0], keys[2]])
+        assert booked_b == [keys[1]]
+        async with system.sandbox() as sandbox:  # never reached: the sandbox never made it
+            untouched = await sandbox.get(f"/_sandbox/agreements/{system.grant}/state")
+        assert untouched.status_code == 404
+
+        # A webhook secret rotated: old and new both pass while the shop switches over, then
+        # only the new one; no webhook is refused on the way.
+        rotating = await ingest.put(
+            "/connections/north",
+            json={
+                "platform": "shopify",
+                "secrets": [s.hooks["north"], s.rotated],
+                "settings": {"shop_domain": NORTH},
+            },
+        )
+        responses.append(rotating.text)
+        old = await _post_shopify(
+            system, "north", NORTH, shopify_order(id=880003, lines=MUG), s.hooks["north"]
+        )
+        new = await _post_shopify(
+            system, "north", NORTH, shopify_order(id=880004, lines=MUG), s.rotated
+        )
+        assert (old.status_code, new.status_code) == (200, 200), (old.text, new.text)
+        done = await ingest.put(
+            "/connections/north",
+            json={
+                "platform": "shopify",
+                "secrets": [s.rotated],
+                "settings": {"shop_domain": NORTH},
+            },
+        )
+        responses.append(done.text)
+        refused = await _post_shopify(
+            system, "north", NORTH, shopify_order(id=880005, lines=MUG), s.hooks["north"]
+        )
+        assert refused.status_code == 401
+        for key in (old.json()["order_key"], new.json()["order_key"]):
+            order = await system.wait_for_status(key, "booked", "failed", timeout=60)
+            assert order["status"] == "booked", order["status_reason"]
+        # The rotation kept north's shop and ledger.
+        booked_a = [
+            i["references"]["other"]
+            for i in (await _agreement(system, s.grant_a))["booked_invoices"]
+        ]
+        assert old.json()["order_key"] in booked_a and new.json()["order_key"] in booked_a
+
+        listing = await ingest.get("/connections")
+        responses.append(listing.text)
+        views = {c["name"]: c for c in listing.json()}
+        assert views["north"]["shop"] == {
+            "admin_url": "http://sandbox/shopify",
+            "admin_token_configured": True,
+        }
+        assert views["east"]["ledger"]["credentials_configured"] == [
+            "agreement_grant_token",
+            "app_secret_token",
+            "base_url",
+        ]
+        assert views["demo"]["ledger"] == "environment"
+
+        # Reconciling north reads shop A only: shop B's order is not north's.
+        async with system.sandbox() as sandbox:
+            await sandbox.post(
+                f"/_sandbox/shopify/{s.shop_b}/orders",
+                json=shopify_order(id=880009, updated_at="2026-11-23T08:00:00Z"),
+            )
+        result = await ingest.post(
+            "/connections/north/reconcile", params={"since": "2026-11-23T00:00:00Z"}
+        )
+        responses.append(result.text)
+        assert result.json()["seen"] == 0
+        await asyncio.sleep(0.5)  # the last messages reach the spy
+
+    assert any('"connection.changed"' in m for m in spy.messages)
+    for secret in s.all():  # webhook secrets sign bodies: never sent or shown
+        for where, texts in (
+            ("message", spy.messages),
+            ("log line", spy.lines),
+            ("response", responses),
+        ):
+            leaked = [t for t in texts if secret in t]
+            assert not leaked, f"a secret in a {where}: {leaked[0][:300]}"
+    for secret in s.hooks.values():
+        assert not [t for t in spy.messages + spy.lines + responses if secret in t]

@@ -277,7 +277,9 @@ def _ledger_secrets(ledger: LedgerUpdate) -> dict[str, Any]:
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
             for e in exc.errors(include_url=False, include_input=False)
         )
-        raise HTTPException(422, f"the {ledger.kind} credentials are incomplete: {problems}")
+        raise HTTPException(
+            422, f"the {ledger.kind} credentials are incomplete: {problems}"
+        ) from None
     values = {
         k: v.get_secret_value() if isinstance(v, SecretStr) else v
         for k, v in checked.model_dump().items()

@@ -14,9 +14,14 @@ from typing import Any
 import aio_pika
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 from pydantic import SecretStr
+from sqlmodel import select
 
+from lb_common.connection_copies import ConnectionCopy
 from lb_common.logging import JsonFormatter
+from lb_common.sealing import SealError, SecretBox
+from lb_ingest.store import ShopConnection
 from tests.platforms.factories import (
     shopify_headers,
     shopify_json,
@@ -355,3 +360,71 @@ async def test_three_connections_book_into_their_own_agreements_and_no_secret_le
             assert not leaked, f"a secret in a {where}: {leaked[0][:300]}"
     for secret in s.hooks.values():
         assert not [t for t in spy.messages + spy.lines + responses if secret in t]
+
+
+async def _copies_open_with(system: System, box: SecretBox, timeout: float = 30) -> None:
+    """Wait until every service's copy of every connection opens with `box` alone."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        unopened = []
+        for name, runtime in system.runtimes.items():
+            async with runtime.parts.db.session() as session:
+                for copy in (await session.exec(select(ConnectionCopy))).all():
+                    if copy.sealed is None:
+                        continue
+                    try:
+                        box.open(copy.sealed)
+                    except SealError:
+                        unopened.append(f"{name}:{copy.name}")
+        if not unopened:
+            return
+        assert loop.time() < deadline, f"copies still sealed with the old key: {unopened}"
+        await asyncio.sleep(0.2)
+
+
+async def test_a_rotated_encryption_key_loses_no_webhook(amqp_url, broker_prefix, tmp_path):
+    s = Secrets()
+    old_key, new_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    overrides = {"environment_connections": "demo", "secrets_key": SecretStr(old_key)}
+    async with running_system(
+        amqp_url, broker_prefix, tmp_path, common_overrides=overrides
+    ) as system:
+        await _connect_three(system, s)
+        keys = []
+
+        async def book_one(order_id: int) -> None:
+            answer = await _post_shopify(
+                system, "south", SOUTH, shopify_order(id=order_id, lines=MUG), s.hooks["south"]
+            )
+            assert answer.status_code == 200, answer.text
+            keys.append(answer.json()["order_key"])
+
+        await book_one(881001)
+
+        async def restart_with(keys_value: str) -> None:
+            await system.stop()
+            system.common = system.common.model_copy(update={"secrets_key": SecretStr(keys_value)})
+            await system.start()
+
+        # 1. The new key first, the old one kept, everywhere: ingest reseals at its start and
+        #    sends every connection again; a webhook meanwhile is verified as ever.
+        await restart_with(f"{new_key},{old_key}")
+        await book_one(881002)
+        await _copies_open_with(system, SecretBox([new_key]))
+        async with system.runtimes["ingest"].parts.db.session() as session:
+            for row in (await session.exec(select(ShopConnection))).all():
+                assert row.secrets == [] and row.sealed is not None
+                SecretBox([new_key]).open(row.sealed)
+
+        # 2. The old key dropped: nothing needs it any more.
+        await restart_with(new_key)
+        await book_one(881003)
+        for key in keys:
+            order = await system.wait_for_status(key, "booked", "failed", timeout=60)
+            assert order["status"] == "booked", order["status_reason"]
+        booked_b = [
+            i["references"]["other"]
+            for i in (await _agreement(system, s.grant_b))["booked_invoices"]
+        ]
+        assert sorted(booked_b) == sorted(keys)

@@ -176,13 +176,13 @@ class ConnectionBook:
             if self._settings.may_use_environment(name):
                 return None
             raise ConnectionNotYetKnown(
-                f"connection {name!r} is not known to this service yet; it waits for ingest to "
-                "send it (PUT /connections/{name} on ingest creates it)"
+                f"connection {name!r} is not known to this service yet: its work waits until "
+                f"ingest sends it (PUT /connections/{name} on ingest creates it)"
             )
         if access.deleted:
             raise ConnectionDisabled(
                 f"connection {name!r} was deleted: its work is not done. Create it again on "
-                "ingest (PUT /connections/{name}) and replay the order if it should be"
+                f"ingest (PUT /connections/{name}) and replay the order if it should be"
             )
         if not access.enabled:
             raise ConnectionDisabled(

@@ -128,5 +128,5 @@ def test_a_rotated_key_opens_old_seals_and_reseals_them_under_the_new_key():
 
 
 def test_a_malformed_key_is_refused_with_how_to_make_one():
-    with pytest.raises(ValueError, match="Fernet.generate_key"):
+    with pytest.raises(ValueError, match=r"Fernet\.generate_key"):
         SecretBox(["not-a-key"])

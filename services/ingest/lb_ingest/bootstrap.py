@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import functools
+import logging
 from datetime import datetime
 from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy.exc import IntegrityError
 
 from lb_common import leases
 from lb_common.admin import create_admin_app
@@ -28,6 +30,8 @@ from lb_ingest.settings import IngestSettings
 from lb_ingest.store import TABLES, ShopConnection
 
 SERVICE = "ingest"
+
+log = logging.getLogger(__name__)
 
 
 def bootstrap(
@@ -98,8 +102,13 @@ def bootstrap(
                 await connections.announce(session, box, demo)
 
     async def seal_connections() -> None:
-        # Clear text of an older release sealed, every secret under the first key.
-        await connections.reseal_all(db, box)
+        # Clear text of an older release sealed, every secret under the first key. A key that
+        # opens nothing fails the start, loudly; a replica starting beside this one may have
+        # written the same copy first, and has then done this same work.
+        try:
+            await connections.reseal_all(db, box)
+        except IntegrityError:
+            log.info("another ingest process resealed the connections")
         await book.load()
 
     def app_factory() -> FastAPI:

@@ -54,6 +54,10 @@ async def run_scheduler(
     check_seconds: float,
     active: Callable[[str], bool] = lambda _connection: True,
 ) -> None:
+    # The first look one interval after start: a sync enabled just now is started by hand
+    # (POST /sync) or at the next look, not by a look racing the PUT that enabled it.
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stopping.wait(), timeout=check_seconds)
     while not stopping.is_set():
         try:
             for connection in await due_connections(db):

@@ -22,6 +22,7 @@ from sqlalchemy import text
 from lb_common.db import Database
 from lb_common.envelope import Envelope
 from lb_common.events import OrderProgress
+from lb_common.sealing import DEVELOPMENT_KEY, SecretBox
 from lb_common.unit_of_work import DatabaseUnitOfWork
 from lb_connectors.platforms.registry import get_adapter
 from lb_ingest import consumers
@@ -34,6 +35,9 @@ from lb_ingest.webhooks import receive_webhook
 from tests.platforms.factories import fixture, shopify_headers, shopify_json, shopify_order
 from tests.support.stores import Store
 from tests.support.system import DEMO_SECRET, running_system
+
+# Services without LEDGERBRIDGE_SECRETS_KEY seal with the development key.
+DEV_BOX = SecretBox([DEVELOPMENT_KEY])
 
 REFUND = fixture("shopify_refunds_create_VND.json")
 ORDER_ID = json.loads(REFUND)["order_id"]
@@ -67,7 +71,7 @@ def _paid_order() -> bytes:
 
 async def _arrival(db: Database, topic: str, body: bytes, **header: str) -> Arrival:
     """A delivery as the request path reads it before handing it to the writer."""
-    shop_connection = await ConnectionCache(db).get("demo")
+    shop_connection = await ConnectionCache(db, DEV_BOX).get("demo")
     assert shop_connection is not None
     adapter = get_adapter("shopify")
     info = adapter.delivery(shopify_headers(topic, body, "unused", **header))
@@ -147,7 +151,9 @@ async def test_a_refund_applied_while_its_new_order_is_transferred_is_sent(inges
     refund = await _arrival(fast_web, "refunds/create", REFUND)
     assert order.order is not None and refund.order_key == order.order.order_key
     key = refund.order_key
-    processors = [DeliveryProcessor(db, ConnectionCache(db), batch_size=1) for db in (a_db, b_db)]
+    processors = [
+        DeliveryProcessor(db, ConnectionCache(db, DEV_BOX), batch_size=1) for db in (a_db, b_db)
+    ]
     try:
         async with _held(slow_web, [order]) as commit_slow_web:
             await fast_web.write_sync(
@@ -193,7 +199,7 @@ async def test_one_merchant_action_stored_by_two_processes_at_once_is_applied_on
         async with _held(first_web, [first]):
             answering = asyncio.create_task(
                 receive_webhook(
-                    ConnectionCache(second_web),
+                    ConnectionCache(second_web, DEV_BOX),
                     writer,
                     platform="shopify",
                     connection_name="demo",

@@ -19,6 +19,7 @@ from lb_common.events import OrderCancelled
 from lb_common.messaging import Broker
 from lb_common.migrations import COMMON_TABLES
 from lb_common.outbox import OutboxMessage, OutboxRelay, add_to_outbox, pending_count
+from lb_common.sealing import DEVELOPMENT_KEY, SecretBox
 from lb_ingest.connections import ConnectionCache
 from lb_ingest.fast_path.processor import DeliveryProcessor
 from lb_ingest.store import Delivery
@@ -26,6 +27,9 @@ from tests.platforms.factories import shopify_json, shopify_order
 from tests.support.broker import Probe, probe
 from tests.support.stores import Store
 from tests.support.system import running_system
+
+# Services without LEDGERBRIDGE_SECRETS_KEY seal with the development key.
+DEV_BOX = SecretBox([DEVELOPMENT_KEY])
 
 
 @pytest.fixture
@@ -180,7 +184,7 @@ async def test_two_delivery_processors_apply_each_delivery_once_in_order(
     await _received(amqp_url, broker_prefix, tmp_path, orders=12, versions=4)
     url = await store.url("ingest")
     dbs = [Database(url), Database(url)]
-    processors = [DeliveryProcessor(db, ConnectionCache(db), batch_size=5) for db in dbs]
+    processors = [DeliveryProcessor(db, ConnectionCache(db, DEV_BOX), batch_size=5) for db in dbs]
     taken: list[set[int]] = [set(), set()]
     for i, processor in enumerate(processors):
         processor._read = _noting(processor._read, taken[i])  # type: ignore[method-assign]

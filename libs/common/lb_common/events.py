@@ -179,3 +179,22 @@ class ShopStockReported(Event):
     location_id: str
     available: int | None
     updated_at: datetime
+
+
+class ConnectionChanged(Event):
+    """ingest → every service: a connection was created, changed, disabled or deleted (and, at
+    ingest's start and every few minutes, every connection again so a service catches up).
+
+    `sealed` holds what the other services need to reach the shop and the ledger (shop Admin
+    API access, ledger credentials) sealed with LEDGERBRIDGE_SECRETS_KEY (lb_common/sealing.py):
+    never clear text. None: the connection uses the ledger and shop of the environment.
+    Webhook secrets stay in ingest. A copy keeps the highest `revision` it has seen."""
+
+    TYPE = "connection.changed"
+    name: str
+    revision: int
+    platform: str
+    enabled: bool
+    deleted: bool = False
+    ledger_kind: str | None = None
+    sealed: str | None = None

@@ -33,11 +33,16 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
-from lb_common import inbox, leases, outbox
+from lb_common import connection_copies, inbox, leases, outbox
 from lb_common.db import Database, UTCDateTime
 
 #: Tables every service has: the shared mechanisms.
-COMMON_TABLES: tuple[type[SQLModel], ...] = (outbox.OutboxMessage, inbox.InboxEntry, leases.Lease)
+COMMON_TABLES: tuple[type[SQLModel], ...] = (
+    outbox.OutboxMessage,
+    inbox.InboxEntry,
+    leases.Lease,
+    connection_copies.ConnectionCopy,
+)
 
 # Alembic's `context` is one module-level proxy: upgrades in one process run one at a time.
 _process_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (

@@ -82,6 +82,21 @@ class CommonSettings(BaseSettings):
     # Quorum-queue redeliveries (crashes, nacks) before RabbitMQ dead-letters to parking.
     delivery_limit: int = 10
     prefetch: int = 8
+    secrets_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet keys sealing connection secrets at rest and in messages, "
+        "comma-separated: the first seals, every one opens (put a new key first to rotate; "
+        "README, Connections). The same value in every service. Unset: a public development "
+        "key (demo only).",
+    )
+    environment_connections: str = Field(
+        default="*",
+        description="Connections that may use the ledger and shop configured below "
+        "(LEDGERBRIDGE_ECONOMIC_*, LEDGERBRIDGE_SHOPIFY_*) when a service holds no credentials "
+        "of their own: comma-separated names, `*` for any. Set it to the names that really use "
+        "them (or empty) once connections carry their own, so that an order of a connection a "
+        "service has not heard of yet waits for it instead of going to that ledger.",
+    )
     # The demo/sandbox ledger every service uses for connection `demo` (see docs/configuration.md).
     economic_base_url: str = "http://127.0.0.1:8100/economic"
     economic_app_secret_token: SecretStr = SecretStr("demo")
@@ -147,6 +162,10 @@ class CommonSettings(BaseSettings):
         if not parse_schedule(value):
             raise ValueError("a retry schedule needs at least one step, e.g. '5s, 1min'")
         return value
+
+    def may_use_environment(self, connection: str) -> bool:
+        names = {n.strip() for n in self.environment_connections.split(",") if n.strip()}
+        return "*" in names or connection in names
 
     def retry_schedules(self) -> RetrySchedules:
         return RetrySchedules(

@@ -9,10 +9,12 @@ import httpx
 from fastapi import FastAPI
 
 from lb_common.admin import create_admin_app
+from lb_common.connection_copies import ConnectionBook
 from lb_common.db import Database
-from lb_common.events import OrderReady
+from lb_common.events import ConnectionChanged, OrderReady
 from lb_common.messaging import Broker
 from lb_common.runtime import ServiceParts
+from lb_common.sealing import SecretBox
 from lb_connectors.ledgers import LedgerDirectory
 from lb_customers import resolve
 from lb_customers.api import admin_router, debtors_router
@@ -32,7 +34,9 @@ def bootstrap(
     common = settings.common
     db = Database(settings.resolved_database_url(SERVICE))
     broker = Broker(common.amqp_url.get_secret_value(), common.broker_prefix)
-    ledgers = LedgerDirectory(common, transport=ledger_transport)
+    # The connections' ledger (and shop) credentials, from ingest's connection.changed.
+    book = ConnectionBook(db, SecretBox.from_settings(common), common)
+    ledgers = LedgerDirectory(common, transport=ledger_transport, book=book)
 
     def app_factory() -> FastAPI:
         return create_admin_app(
@@ -53,8 +57,11 @@ def bootstrap(
         handlers={
             OrderReady: functools.partial(
                 resolve.handle_order_ready, ledgers=ledgers, claims=CreationClaims(db)
-            )
+            ),
+            ConnectionChanged: book.handle_changed,
         },
         app_factory=app_factory,
+        request_jobs=[book.keep_fresh],
+        on_start=[book.load],
         on_stop=[ledgers.aclose],
     )

@@ -8,16 +8,29 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError
 from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import col, select
 
 from lb_common.admin_params import limit_query, offset_query, row_id_path, utc_time
-from lb_common.db import Database
+from lb_common.connection_copies import ConnectionBook
+from lb_common.db import Database, utcnow
 from lb_common.openapi_links import Link, links_to
+from lb_common.sealing import SecretBox
+from lb_connectors.ledgers import LEDGER_KINDS
 from lb_connectors.platforms.registry import ADAPTERS
 from lb_ingest import order_status
-from lb_ingest.connections import ConnectionCache, IngestConnectionSettings, public_view
+from lb_ingest.connections import (
+    ConnectionCache,
+    IngestConnectionSettings,
+    LedgerUpdate,
+    ShopAccessUpdate,
+    announce,
+    opened,
+    public_view,
+    reseal_all,
+    seal_into,
+)
 from lb_ingest.fast_path.route import add_raw_route
 from lb_ingest.fast_path.writer import DeliveryWriter
 from lb_ingest.order_repository import orders_table, with_orders
@@ -230,14 +243,55 @@ def _delivery_view(delivery: Delivery) -> dict[str, Any]:
 class ConnectionUpdate(BaseModel):
     platform: str
     secrets: list[str] | None = Field(
-        default=None, description="Write-only. Give old and new during a rotation."
+        default=None,
+        description="Write-only: the webhook secrets. Give old and new during a rotation. "
+        "Omitted: kept.",
     )
     enabled: bool = True
     settings: dict[str, Any] = Field(default_factory=dict)
+    shop: ShopAccessUpdate | None = Field(
+        default=None,
+        description="The shop's Admin API access. Omitted: kept (a new connection without it "
+        "uses the environment's shop, LEDGERBRIDGE_SHOPIFY_*).",
+    )
+    ledger: LedgerUpdate | None = Field(
+        default=None,
+        description="The ledger and its credentials. Omitted: kept (a new connection without it "
+        "books into the environment's agreement, LEDGERBRIDGE_ECONOMIC_*).",
+    )
+
+
+def _ledger_secrets(ledger: LedgerUpdate) -> dict[str, Any]:
+    """The ledger part of the sealed secrets, checked against its kind (values never echoed)."""
+    model = LEDGER_KINDS.get(ledger.kind)
+    if model is None:
+        raise HTTPException(
+            422, f"unknown ledger kind {ledger.kind!r}; use one of {', '.join(LEDGER_KINDS)}"
+        )
+    given = {k: v.get_secret_value() for k, v in ledger.credentials.items()}
+    try:
+        checked = model.model_validate(given)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+            for e in exc.errors(include_url=False, include_input=False)
+        )
+        raise HTTPException(
+            422, f"the {ledger.kind} credentials are incomplete: {problems}"
+        ) from None
+    values = {
+        k: v.get_secret_value() if isinstance(v, SecretStr) else v
+        for k, v in checked.model_dump().items()
+    }
+    return {"kind": ledger.kind, "credentials": values}
 
 
 def admin_router(
-    db: Database, shop_connections: ConnectionCache, reconcile_now: ReconcileNow
+    db: Database,
+    shop_connections: ConnectionCache,
+    reconcile_now: ReconcileNow,
+    box: SecretBox,
+    book: ConnectionBook,
 ) -> APIRouter:
     router = APIRouter(tags=["admin"])
 
@@ -373,31 +427,78 @@ def admin_router(
 
     @router.get("/connections")
     async def list_connections() -> list[dict[str, object]]:
+        """Every connection, deleted ones too; secrets only as which ones are set."""
         async with db.session() as session:
             rows = (
                 await session.exec(select(ShopConnection).order_by(col(ShopConnection.name)))
             ).all()
-        return [public_view(c) for c in rows]
+        return [public_view(box, c) for c in rows]
 
     @router.put("/connections/{name}")
     async def put_connection(name: str, update: ConnectionUpdate) -> dict[str, object]:
+        """Create or change a connection: its shop, its ledger, their secrets and ingest's
+        settings. Every other service gets the change within seconds (connection.changed)."""
         try:
             settings = IngestConnectionSettings.model_validate(update.settings)
         except ValidationError as exc:
             raise HTTPException(422, f"invalid settings: {exc.errors(include_url=False)}") from exc
+        ledger = _ledger_secrets(update.ledger) if update.ledger is not None else None
+        async with db.transaction() as session:
+            shop_connection = await session.get(ShopConnection, name)
+            if shop_connection is None or shop_connection.deleted_at is not None:
+                if not update.secrets:
+                    raise HTTPException(422, "a new connection needs at least one webhook secret")
+            if shop_connection is None:
+                shop_connection = ShopConnection(name=name, platform=update.platform)
+            secrets = opened(box, shop_connection)
+            if update.secrets is not None:
+                secrets["webhook_secrets"] = update.secrets
+            if update.shop is not None:
+                secrets["shop"] = {
+                    "admin_url": update.shop.admin_url,
+                    "admin_token": update.shop.admin_token.get_secret_value(),
+                }
+            if ledger is not None:
+                secrets["ledger"] = ledger
+            shop_connection.platform = update.platform
+            shop_connection.enabled = update.enabled
+            shop_connection.deleted_at = None
+            shop_connection.settings = settings.model_dump(mode="json")
+            shop_connection.revision += 1
+            seal_into(box, shop_connection, secrets)
+            session.add(shop_connection)
+            copy = await announce(session, box, shop_connection)
+        shop_connections.forget(name)
+        if copy is not None:  # this process at once; other replicas within seconds
+            book.apply(copy)
+        return public_view(box, shop_connection)
+
+    @router.delete("/connections/{name}")
+    async def delete_connection(name: str) -> dict[str, object]:
+        """Stop a connection for good and forget its secrets; its orders and deliveries stay.
+        A PUT with secrets creates it again."""
         async with db.transaction() as session:
             shop_connection = await session.get(ShopConnection, name)
             if shop_connection is None:
-                if not update.secrets:
-                    raise HTTPException(422, "a new connection needs at least one webhook secret")
-                shop_connection = ShopConnection(name=name, platform=update.platform)
-            shop_connection.platform = update.platform
-            shop_connection.enabled = update.enabled
-            shop_connection.settings = settings.model_dump(mode="json")
-            if update.secrets is not None:
-                shop_connection.secrets = update.secrets
+                raise HTTPException(404, f"no connection named {name!r}")
+            shop_connection.enabled = False
+            shop_connection.deleted_at = shop_connection.deleted_at or utcnow()
+            shop_connection.revision += 1
+            seal_into(box, shop_connection, {"webhook_secrets": []})
             session.add(shop_connection)
+            copy = await announce(session, box, shop_connection)
         shop_connections.forget(name)
-        return public_view(shop_connection)
+        if copy is not None:  # this process at once; other replicas within seconds
+            book.apply(copy)
+        return public_view(box, shop_connection)
+
+    @router.post("/connections/reseal")
+    async def reseal() -> dict[str, int]:
+        """Seal every connection's secrets with the first LEDGERBRIDGE_SECRETS_KEY (after a key
+        rotation) and send every connection to the other services again."""
+        count = await reseal_all(db, box)
+        shop_connections.forget_all()
+        await book.load()
+        return {"resealed": count}
 
     return router

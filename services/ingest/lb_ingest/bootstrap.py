@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import functools
+import logging
 from datetime import datetime
 from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy.exc import IntegrityError
 
 from lb_common import leases
 from lb_common.admin import create_admin_app
+from lb_common.connection_copies import ConnectionBook
 from lb_common.db import Database
 from lb_common.events import OrderFailed, OrderProgress
 from lb_common.messaging import Broker
 from lb_common.runtime import BackgroundJob, ServiceParts
+from lb_common.sealing import SecretBox
 from lb_connectors.shops import ShopDirectory
-from lb_ingest import consumers, reconcile, retention
+from lb_ingest import connections, consumers, reconcile, retention
 from lb_ingest.api import admin_router, webhook_router
 from lb_ingest.connections import ConnectionCache
 from lb_ingest.fast_path.processor import DeliveryProcessor
@@ -26,6 +30,8 @@ from lb_ingest.settings import IngestSettings
 from lb_ingest.store import TABLES, ShopConnection
 
 SERVICE = "ingest"
+
+log = logging.getLogger(__name__)
 
 
 def bootstrap(
@@ -37,13 +43,15 @@ def bootstrap(
     common = settings.common
     db = Database(settings.resolved_database_url(SERVICE))
     broker = Broker(common.amqp_url.get_secret_value(), common.broker_prefix)
-    shop_connections = ConnectionCache(db)
+    box = SecretBox.from_settings(common)
+    book = ConnectionBook(db, box, common)
+    shop_connections = ConnectionCache(db, box)
     # A web process only stores what arrives; a worker applies it (docs/architecture.md).
     writer = DeliveryWriter(db, defer=common.role == "web")
     processor = DeliveryProcessor(
         db, shop_connections, poll_interval=0.05 if common.role == "worker" else 1.0
     )
-    shops = ShopDirectory(common, transport=shop_transport)
+    shops = ShopDirectory(common, transport=shop_transport, book=book)
 
     async def reconcile_now(name: str, since: datetime | None) -> ReconcileResult:
         return await reconcile.reconcile(db, writer, shop_connections, shops, name, since=since)
@@ -68,17 +76,40 @@ def bootstrap(
             )
         )
 
+    # Every connection to the other services, at start and periodically, from one replica.
+    background.append(
+        functools.partial(
+            leases.lead,
+            db=db,
+            name="ingest.connections",
+            holder=leases.new_holder(SERVICE),
+            job=functools.partial(
+                connections.resend_periodically,
+                db,
+                box,
+                settings.connections_resend_seconds,
+            ),
+        )
+    )
+
     async def seed_demo_connection() -> None:
         async with db.transaction() as session:
             if await session.get(ShopConnection, "demo") is None:
-                session.add(
-                    ShopConnection(
-                        name="demo",
-                        platform="shopify",
-                        secrets=[settings.demo_shopify_secret.get_secret_value()],
-                        settings={},
-                    )
-                )
+                demo = ShopConnection(name="demo", platform="shopify", settings={}, revision=1)
+                secret = settings.demo_shopify_secret.get_secret_value()
+                connections.seal_into(box, demo, {"webhook_secrets": [secret]})
+                session.add(demo)
+                await connections.announce(session, box, demo)
+
+    async def seal_connections() -> None:
+        # Clear text of an older release sealed, every secret under the first key. A key that
+        # opens nothing fails the start, loudly; a replica starting beside this one may have
+        # written the same copy first, and has then done this same work.
+        try:
+            await connections.reseal_all(db, box)
+        except IntegrityError:
+            log.info("another ingest process resealed the connections")
+        await book.load()
 
     def app_factory() -> FastAPI:
         return create_admin_app(
@@ -86,7 +117,7 @@ def bootstrap(
             admin_token=common.admin_token,
             readiness=[("database", db.ping), ("broker", broker.ping)],
             broker=broker,
-            routers=[admin_router(db, shop_connections, reconcile_now)],
+            routers=[admin_router(db, shop_connections, reconcile_now, box, book)],
             open_routers=[
                 webhook_router(shop_connections, writer, max_body_bytes=settings.max_body_bytes)
             ],
@@ -104,9 +135,12 @@ def bootstrap(
             OrderFailed: consumers.handle_failed,
         },
         app_factory=app_factory,
-        request_jobs=[writer.run],
+        request_jobs=[writer.run, book.keep_fresh],
         background=background,
         prune_rules=retention.rules(common),
-        on_start=[seed_demo_connection] if settings.seed_demo_connection else [],
+        on_start=[
+            *([seed_demo_connection] if settings.seed_demo_connection else []),
+            seal_connections,
+        ],
         on_stop=[shops.aclose],
     )

@@ -81,6 +81,22 @@ async def reconcile(
             f"connection {connection_name!r} cannot be reconciled: it needs platform shopify "
             "and settings.shop_domain (e.g. my-shop.myshopify.com)"
         )
+    if not connection.enabled:
+        raise ReconcileError(f"connection {connection_name!r} is disabled")
+    if shops.uses_environment(connection_name):
+        # The environment's shop can be one connection's only: which connection its orders
+        # belong to cannot be told otherwise (they would become phantom orders of the others).
+        sharing = [
+            name
+            for name in await _shopify_connections(db)
+            if name != connection_name and shops.uses_environment(name)
+        ]
+        if sharing:
+            raise ReconcileError(
+                f"connections {connection_name!r} and {sharing[0]!r} both reach the shop set by "
+                "LEDGERBRIDGE_SHOPIFY_*, so its orders cannot be told apart: give each its own "
+                "shop (PUT /connections/{name} with shop.admin_url and shop.admin_token)"
+            )
     started = utcnow()
     if since is None:
         async with db.session() as session:
@@ -200,16 +216,7 @@ async def run_periodically(
             return
         except TimeoutError:
             pass
-        async with db.session() as session:
-            names = (
-                await session.exec(
-                    select(ShopConnection.name).where(
-                        ShopConnection.platform == "shopify",
-                        col(ShopConnection.enabled).is_(True),
-                    )
-                )
-            ).all()
-        for name in names:
+        for name in await _shopify_connections(db):
             connection = await connections.get(name)
             if connection is None or not connection.settings.shop_domain:
                 continue
@@ -217,3 +224,18 @@ async def run_periodically(
                 await reconcile(db, writer, connections, shops, name)
             except Exception:  # one shop being down must not stop the others
                 log.exception("reconciliation of %s failed", name)
+
+
+async def _shopify_connections(db: Database) -> list[str]:
+    """The enabled Shopify connections that name their shop (those reconciliation serves)."""
+    async with db.session() as session:
+        rows = (
+            await session.exec(
+                select(ShopConnection).where(
+                    ShopConnection.platform == "shopify",
+                    col(ShopConnection.enabled).is_(True),
+                    col(ShopConnection.deleted_at).is_(None),
+                )
+            )
+        ).all()
+    return [row.name for row in rows if (row.settings or {}).get("shop_domain")]

@@ -13,6 +13,13 @@ class IngestSettings(ServiceSettings):
     max_body_bytes: int = 2 * 1024 * 1024
     # Ask each Shopify shop for orders the webhooks missed this often (seconds; 0: never).
     reconcile_interval_seconds: float = 900
+    connections_resend_seconds: float = Field(
+        default=300,
+        ge=0,
+        description="Every connection is sent to the other services again (connection.changed) "
+        "at start and this often (seconds; 0: at start only), so a service whose copy is "
+        "missing or stale catches up.",
+    )
     # The `demo` connection is created at start-up unless it exists (see docs/configuration.md).
     seed_demo_connection: bool = True
     demo_shopify_secret: SecretStr = Field(

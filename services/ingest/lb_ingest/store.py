@@ -22,10 +22,18 @@ class ShopConnection(SQLModel, table=True):
 
     name: str = Field(primary_key=True)
     platform: str
-    # Several secrets are accepted during a rotation; never returned by the API.
+    # Clear-text webhook secrets of an older release: sealed into `sealed` (and emptied) at
+    # start-up (connections.reseal_all). Nothing writes clear text here any more.
     secrets: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     enabled: bool = True
+    # Webhook secrets, shop Admin API access and ledger credentials, sealed with
+    # LEDGERBRIDGE_SECRETS_KEY (lb_common/sealing.py); never returned by the API.
+    sealed: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # Raised by every change; the other services keep the highest they have seen.
+    revision: int = 0
+    # Deleted connections stay (their orders and deliveries name them), disabled and unsealed.
+    deleted_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
 
 
 class Delivery(SQLModel, table=True):

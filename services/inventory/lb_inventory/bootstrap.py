@@ -11,10 +11,18 @@ from fastapi import FastAPI
 
 from lb_common import leases
 from lb_common.admin import create_admin_app
+from lb_common.connection_copies import ConnectionBook
 from lb_common.db import Database
-from lb_common.events import CreditNoteBooked, InvoiceBooked, OrderUnitsHeld, ShopStockReported
+from lb_common.events import (
+    ConnectionChanged,
+    CreditNoteBooked,
+    InvoiceBooked,
+    OrderUnitsHeld,
+    ShopStockReported,
+)
 from lb_common.messaging import Broker
 from lb_common.runtime import ServiceParts
+from lb_common.sealing import SecretBox
 from lb_connectors.ledgers import LedgerDirectory
 from lb_connectors.shops import ShopDirectory
 from lb_inventory import after_sale, held_units, shop_reported
@@ -38,8 +46,10 @@ def bootstrap(
     common = settings.common
     db = Database(settings.resolved_database_url(SERVICE))
     broker = Broker(common.amqp_url.get_secret_value(), common.broker_prefix)
-    ledgers = LedgerDirectory(common, transport=ledger_transport)
-    shops = ShopDirectory(common, transport=shop_transport)
+    # The connections' ledger (and shop) credentials, from ingest's connection.changed.
+    book = ConnectionBook(db, SecretBox.from_settings(common), common)
+    ledgers = LedgerDirectory(common, transport=ledger_transport, book=book)
+    shops = ShopDirectory(common, transport=shop_transport, book=book)
     locks = SyncLocks(db)  # per connection, across replicas (leases in the database)
 
     async def run_full_sync(connection: str, sync_settings: StockSyncSettings) -> SyncResult:
@@ -67,6 +77,7 @@ def bootstrap(
                 shops=shops,
                 locks=locks,
                 check_seconds=settings.sync_check_seconds,
+                active=book.is_active,
             ),
         )
 
@@ -101,8 +112,11 @@ def bootstrap(
             ShopStockReported: functools.partial(
                 shop_reported.handle_shop_reported, ledgers=ledgers, shops=shops, locks=locks
             ),
+            ConnectionChanged: book.handle_changed,
         },
         app_factory=app_factory,
+        request_jobs=[book.keep_fresh],
         background=[scheduler],
+        on_start=[book.load],
         on_stop=[close_clients],
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 from sqlmodel import col, select
@@ -51,12 +52,19 @@ async def run_scheduler(
     shops: ShopDirectory,
     locks: SyncLocks,
     check_seconds: float,
+    active: Callable[[str], bool] = lambda _connection: True,
 ) -> None:
+    # The first look one interval after start: a sync enabled just now is started by hand
+    # (POST /sync) or at the next look, not by a look racing the PUT that enabled it.
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stopping.wait(), timeout=check_seconds)
     while not stopping.is_set():
         try:
             for connection in await due_connections(db):
                 if stopping.is_set():
                     break
+                if not active(connection):  # disabled or deleted: no stock sync
+                    continue
                 try:
                     await full_sync(
                         connection,

@@ -9,10 +9,12 @@ import httpx
 from fastapi import FastAPI
 
 from lb_common.admin import create_admin_app
+from lb_common.connection_copies import ConnectionBook
 from lb_common.db import Database
-from lb_common.events import CustomerResolved, OrderCancelled, OrderRefunded
+from lb_common.events import ConnectionChanged, CustomerResolved, OrderCancelled, OrderRefunded
 from lb_common.messaging import Broker
 from lb_common.runtime import ServiceParts
+from lb_common.sealing import SecretBox
 from lb_connectors.ledgers import LedgerDirectory
 from lb_invoicing import book, credit, settled
 from lb_invoicing.api import admin_router
@@ -33,7 +35,9 @@ def bootstrap(
     common = settings.common
     db = Database(settings.resolved_database_url(SERVICE))
     broker = Broker(common.amqp_url.get_secret_value(), common.broker_prefix)
-    ledgers = LedgerDirectory(common, transport=ledger_transport)
+    # The connections' ledger (and shop) credentials, from ingest's connection.changed.
+    connection_book = ConnectionBook(db, SecretBox.from_settings(common), common)
+    ledgers = LedgerDirectory(common, transport=ledger_transport, book=connection_book)
     # One order's documents at a time, across replicas.
     orders = OrderLeases(db, ttl=settings.order_lease_seconds)
 
@@ -73,8 +77,13 @@ def bootstrap(
             OrderCancelled: functools.partial(
                 credit.handle_order_cancelled, ledgers=ledgers, orders=orders
             ),
+            ConnectionChanged: connection_book.handle_changed,
         },
         app_factory=app_factory,
-        on_start=[seed_demo_connection] if settings.seed_demo_connection else [],
+        request_jobs=[connection_book.keep_fresh],
+        on_start=[
+            connection_book.load,
+            *([seed_demo_connection] if settings.seed_demo_connection else []),
+        ],
         on_stop=[ledgers.aclose],
     )

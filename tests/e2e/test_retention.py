@@ -38,6 +38,8 @@ async def test_a_webhook_and_a_message_redelivered_after_pruning_book_nothing_tw
     response = await system.post_shopify("orders/paid", HKD, webhook_id="webhook-1")
     assert response.json()["status"] == "accepted"
     await system.wait_for_status(HKD_KEY, "booked")
+    # Every service's word on the order is in before "a year on" (inventory's comes last).
+    await system.wait_for_steps(HKD_KEY, "invoice.booked", "stock.read")
     ingest = system.runtimes["ingest"].parts
     async with ingest.db.session() as session:
         ready = (

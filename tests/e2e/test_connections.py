@@ -428,3 +428,21 @@ async def test_a_rotated_encryption_key_loses_no_webhook(amqp_url, broker_prefix
             for i in (await _agreement(system, s.grant_b))["booked_invoices"]
         ]
         assert sorted(booked_b) == sorted(keys)
+
+
+async def test_admin_calls_for_a_deleted_connection_answer_409_with_the_reason(
+    amqp_url, broker_prefix, tmp_path
+):
+    # Found by make fuzz-api: once ingest deleted the connection, inventory's admin routes for it
+    # answered a bare 500.
+    async with running_system(amqp_url, broker_prefix, tmp_path, "ingest", "inventory") as system:
+        deleted = await system.apps["ingest"].delete("/connections/demo")
+        assert deleted.status_code == 200, deleted.text
+        inventory = system.apps["inventory"]
+        for _ in range(100):  # the copy is refreshed every 2 s
+            answer = await inventory.get("/locations", params={"connection": "demo"})
+            if answer.status_code != 200:
+                break
+            await asyncio.sleep(0.1)
+        assert answer.status_code == 409, answer.text
+        assert "connection 'demo' was deleted" in answer.json()["detail"]

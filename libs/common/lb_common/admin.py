@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import SecretStr
 
+from lb_common.errors import PermanentError, TransientError
 from lb_common.messaging import Broker
 from lb_common.parking import ParkingLot, SettledCheck, parking_router
 
@@ -48,6 +49,7 @@ def create_admin_app(
     `parked_settled` tells which of them a replay has made unnecessary (see parking.py)."""
     app = FastAPI(title=f"ledgerbridge {service}", version="0.1.0")
     app.state.admin_token = admin_token
+    add_error_answers(app)
     if broker is not None:
         routers = [*routers, parking_router(ParkingLot(broker, service, parked_settled))]
 
@@ -77,3 +79,19 @@ def create_admin_app(
     for router in routers:
         app.include_router(router, dependencies=[Depends(require_admin)])
     return app
+
+
+def add_error_answers(app: FastAPI) -> None:
+    """An admin call that meets the errors handlers raise answers in the same words, never
+    with a bare 500: a permanent one (a disabled connection, a refusal by the ledger) is a 409
+    the operator can act on, a transient one (the ledger down, another worker on it) a 503 with
+    `Retry-After`."""
+
+    @app.exception_handler(PermanentError)
+    async def permanent(_: Request, exc: PermanentError) -> JSONResponse:
+        return JSONResponse({"detail": exc.reason}, status_code=409)
+
+    @app.exception_handler(TransientError)
+    async def transient(_: Request, exc: TransientError) -> JSONResponse:
+        headers = {"Retry-After": str(max(1, round(exc.retry_after or 1)))}
+        return JSONResponse({"detail": exc.reason}, status_code=503, headers=headers)

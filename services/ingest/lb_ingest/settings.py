@@ -13,6 +13,14 @@ class IngestSettings(ServiceSettings):
     max_body_bytes: int = 2 * 1024 * 1024
     # Ask each Shopify shop for orders the webhooks missed this often (seconds; 0: never).
     reconcile_interval_seconds: float = 900
+    # Look for stalled orders (sent on, no progress since) this often (seconds; 0: never), and
+    # send them on again: lb_ingest/stalled.py, docs/orders.md.
+    stall_check_seconds: float = 30
+    # An order is stalled when nothing happened to it for this long (seconds), counted from the
+    # end of an announced retry wait.
+    stall_after_seconds: float = 120
+    # At most this many stalled orders are sent on again per check, oldest first.
+    stall_batch: int = 100
     # The `demo` connection is created at start-up unless it exists (see docs/configuration.md).
     seed_demo_connection: bool = True
     demo_shopify_secret: SecretStr = Field(

@@ -19,8 +19,8 @@ class IngestSettings(ServiceSettings):
     # An order is stalled when nothing happened to it for this long (seconds), counted from the
     # end of an announced retry wait.
     stall_after_seconds: float = 120
-    # At most this many stalled orders are sent on again per check, oldest first.
-    stall_batch: int = 100
+    # At most this many candidate orders are looked at per check, least recently changed first.
+    stall_batch: int = Field(default=100, ge=1)
     # The `demo` connection is created at start-up unless it exists (see docs/configuration.md).
     seed_demo_connection: bool = True
     demo_shopify_secret: SecretStr = Field(

@@ -82,6 +82,8 @@ class System:
     sandbox_app: Any
     #: Where the services keep their data; None: a SQLite file each in the data dir.
     store: Store | None = None
+    #: IngestSettings fields to set (e.g. a short stall time).
+    ingest_overrides: dict[str, Any] = field(default_factory=dict)
     runtimes: dict[str, ServiceRuntime] = field(default_factory=dict)
     apps: dict[str, httpx.AsyncClient] = field(default_factory=dict)
 
@@ -115,7 +117,8 @@ class System:
             # Reconciliation asks the (sandbox) shop; tests of ingest alone run without one.
             shop = self.ledger_transport if self.sandbox_app is not None else None
             return ingest_bootstrap(
-                IngestSettings(common=c, database_url=database_url), shop_transport=shop
+                IngestSettings(common=c, database_url=database_url, **self.ingest_overrides),
+                shop_transport=shop,
             )
         transport = self.ledger_transport
         if name == "customers":
@@ -217,6 +220,7 @@ async def running_system(
     sandbox_settings: Any = None,
     common_overrides: dict[str, Any] | None = None,
     store: Store | None = None,
+    ingest_overrides: dict[str, Any] | None = None,
 ) -> AsyncIterator[System]:
     """The named services (default: all four) running until the block ends. Databases come from
     `store`, else from the test's `store` fixture, else SQLite files in `data_dir`."""
@@ -231,6 +235,7 @@ async def running_system(
         ),
         sandbox_app=sandbox_app,
         store=store or _test_store,
+        ingest_overrides=ingest_overrides or {},
     )
     try:
         await system.start(*services)

@@ -20,7 +20,7 @@ from lb_common.messaging import Broker
 from lb_common.runtime import BackgroundJob, ServiceParts
 from lb_common.sealing import SecretBox
 from lb_connectors.shops import ShopDirectory
-from lb_ingest import connections, consumers, reconcile, retention
+from lb_ingest import connections, consumers, reconcile, retention, stalled
 from lb_ingest.api import admin_router, webhook_router
 from lb_ingest.connections import ConnectionCache
 from lb_ingest.fast_path.processor import DeliveryProcessor
@@ -72,6 +72,22 @@ def bootstrap(
                     shop_connections,
                     shops,
                     settings.reconcile_interval_seconds,
+                ),
+            )
+        )
+    if settings.stall_check_seconds > 0:
+        # Orders whose message was lost on the way are sent on again, by one replica at a time.
+        sweeper = stalled.StalledOrderSweeper(
+            db, stall_after=settings.stall_after_seconds, batch=settings.stall_batch
+        )
+        background.append(
+            functools.partial(
+                leases.lead,
+                db=db,
+                name="ingest.stalled",
+                holder=leases.new_holder(SERVICE),
+                job=functools.partial(
+                    stalled.run_periodically, sweeper, settings.stall_check_seconds
                 ),
             )
         )

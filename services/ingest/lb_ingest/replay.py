@@ -11,6 +11,7 @@ webhook could not be read before) also sends the refunds held for it.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection, Table, select
@@ -53,6 +54,33 @@ def _replay(conn: Connection, *, order_key: str, dry_run: bool) -> ReplayOutcome
     plan = order_status.replay_plan(before)
     if plan is None:
         return ReplayOutcome(409, {"error": _nothing_to_replay(order, before)})
+    return send_again(
+        conn,
+        orders,
+        order,
+        plan,
+        dry_run=dry_run,
+        step="replay",
+        note=lambda action: f"Replayed by an operator: {action}.",
+    )
+
+
+def send_again(
+    conn: Connection,
+    orders: OrderRepository,
+    order: Order,
+    plan: order_status.ReplayPlan,
+    *,
+    dry_run: bool,
+    step: str,
+    note: Callable[[str], str],
+    details: dict[str, object] | None = None,
+) -> ReplayOutcome:
+    """Send what `plan` names for `order` (read with its lock) again, and say so on its
+    timeline as `step` with `note(action)`. The operator's replay and the stalled-order sweeper
+    (stalled.py) both come through here."""
+    order_key = order.order_key
+    before = order.status_machine
     settings = _shop_connection_settings(conn, order.connection)
     if settings is None:
         return ReplayOutcome(409, {"error": f"connection {order.connection!r} no longer exists"})
@@ -115,7 +143,7 @@ def _replay(conn: Connection, *, order_key: str, dry_run: bool) -> ReplayOutcome
     order.problems = after.marks_json()
     order.status_reason = after.reason
     order.updated_at = utcnow()
-    recorder.timeline(order_key, "replay", f"Replayed by an operator: {body['action']}.")
+    recorder.timeline(order_key, step, note(str(body["action"])), details=details)
     orders.save([order])
     save_refunds(conn, refunds.values())
     recorder.write(conn)

@@ -20,6 +20,14 @@ class IngestSettings(ServiceSettings):
         "at start and this often (seconds; 0: at start only), so a service whose copy is "
         "missing or stale catches up.",
     )
+    # Look for stalled orders (sent on, no progress since) this often (seconds; 0: never), and
+    # send them on again: lb_ingest/stalled.py, docs/orders.md.
+    stall_check_seconds: float = 30
+    # An order is stalled when nothing happened to it for this long (seconds), counted from the
+    # end of an announced retry wait.
+    stall_after_seconds: float = 120
+    # At most this many candidate orders are looked at per check, least recently changed first.
+    stall_batch: int = Field(default=100, ge=1)
     # The `demo` connection is created at start-up unless it exists (see docs/configuration.md).
     seed_demo_connection: bool = True
     demo_shopify_secret: SecretStr = Field(

@@ -324,7 +324,9 @@ class Run:
     async def _parked(self, service: str) -> list[dict[str, Any]]:
         for proc in self.stack.of(service):
             try:
-                answer = await self.http.get(f"{proc.url}/parked", params={"limit": 10_000})
+                answer = await self.http.get(
+                    f"{proc.url}/parked", params={"limit": 1000}
+                )  # the route's maximum
                 answer.raise_for_status()
                 parked: list[dict[str, Any]] = answer.json()
                 return parked

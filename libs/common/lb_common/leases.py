@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import random
@@ -311,3 +312,10 @@ async def lead(
             log.exception("%s failed", name)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=ttl / 3 * random.uniform(0.5, 1.5))
+
+
+def on_one_replica(
+    db: Database, name: str, service: str, job: Job
+) -> Callable[[asyncio.Event], Coroutine[Any, Any, None]]:
+    """`job` as a background job that `lead` runs on one replica of `service` at a time."""
+    return functools.partial(lead, db=db, name=name, holder=new_holder(service), job=job)

@@ -59,54 +59,28 @@ def bootstrap(
     background: list[BackgroundJob] = [processor.run]
     if settings.reconcile_interval_seconds > 0:
         # One replica at a time reconciles (whoever holds the lease; docs: lb_common/leases.py).
-        background.append(
-            functools.partial(
-                leases.lead,
-                db=db,
-                name="ingest.reconcile",
-                holder=leases.new_holder(SERVICE),
-                job=functools.partial(
-                    reconcile.run_periodically,
-                    db,
-                    writer,
-                    shop_connections,
-                    shops,
-                    settings.reconcile_interval_seconds,
-                ),
-            )
+        reconcile_job = functools.partial(
+            reconcile.run_periodically,
+            db,
+            writer,
+            shop_connections,
+            shops,
+            settings.reconcile_interval_seconds,
         )
+        background.append(leases.on_one_replica(db, "ingest.reconcile", SERVICE, reconcile_job))
     if settings.stall_check_seconds > 0:
         # Orders whose message was lost on the way are sent on again, by one replica at a time.
         sweeper = stalled.StalledOrderSweeper(
             db, stall_after=settings.stall_after_seconds, batch=settings.stall_batch
         )
-        background.append(
-            functools.partial(
-                leases.lead,
-                db=db,
-                name="ingest.stalled",
-                holder=leases.new_holder(SERVICE),
-                job=functools.partial(
-                    stalled.run_periodically, sweeper, settings.stall_check_seconds
-                ),
-            )
-        )
+        sweep = functools.partial(stalled.run_periodically, sweeper, settings.stall_check_seconds)
+        background.append(leases.on_one_replica(db, "ingest.stalled", SERVICE, sweep))
 
     # Every connection to the other services, at start and periodically, from one replica.
-    background.append(
-        functools.partial(
-            leases.lead,
-            db=db,
-            name="ingest.connections",
-            holder=leases.new_holder(SERVICE),
-            job=functools.partial(
-                connections.resend_periodically,
-                db,
-                box,
-                settings.connections_resend_seconds,
-            ),
-        )
+    resend = functools.partial(
+        connections.resend_periodically, db, box, settings.connections_resend_seconds
     )
+    background.append(leases.on_one_replica(db, "ingest.connections", SERVICE, resend))
 
     async def seed_demo_connection() -> None:
         async with db.transaction() as session:

@@ -1,10 +1,16 @@
-"""A background job that works in batches: again at once while it finds work, otherwise it waits
-until a commit in this process flags new work, or until the poll interval (for work that other
-processes commit). The outbox relay and ingest's delivery processor run this way."""
+"""Background jobs that loop until the process stops.
+
+`WorkLoop` works in batches: again at once while it finds work, otherwise it waits until a
+commit in this process flags new work, or until the poll interval (for work that other
+processes commit). The outbox relay and ingest's delivery processor run this way.
+
+`every` runs a job at an interval (reconciliation, the stalled-order sweep, re-sending
+connections): a failed run is logged and tried again at the next one."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -52,3 +58,37 @@ class WorkLoop:
             )
             for task in pending:
                 task.cancel()
+
+
+async def sleep_unless_stopped(stop: asyncio.Event, seconds: float) -> bool:
+    """Wait `seconds`, or less if `stop` is set meanwhile; True when it is set."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    return stop.is_set()
+
+
+async def every(
+    interval: float,
+    stop: asyncio.Event,
+    job: Callable[[], Awaitable[object]],
+    *,
+    what: str,
+    at_start: bool = False,
+) -> None:
+    """Run `job` every `interval` seconds until `stop` is set (`at_start`: once at once too;
+    an interval of 0 or less: at start only). A run that fails is logged, not fatal."""
+    if interval <= 0 and not at_start:
+        await stop.wait()  # returning early would make a `lead`er run it again
+        return
+    if not at_start and await sleep_unless_stopped(stop, interval):
+        return
+    while True:
+        try:
+            await job()
+        except Exception:
+            log.exception("%s failed; trying again at the next interval", what)
+        if interval <= 0:
+            await stop.wait()
+            return
+        if await sleep_unless_stopped(stop, interval):
+            return

@@ -13,7 +13,6 @@ highest it has seen, so an old message never undoes a newer change.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from lb_common.envelope import Envelope
 from lb_common.events import ConnectionChanged
 from lb_common.outbox import add_to_outbox
 from lb_common.sealing import SecretBox
+from lb_common.work_loop import every
 from lb_connectors.platforms.base import CustomerFieldMap
 from lb_ingest.store import ShopConnection
 from lb_ingest.transfer import TransferSettings
@@ -159,18 +159,13 @@ async def resend_periodically(
 ) -> None:
     """Every connection again, now and every `interval` seconds: a service that lost its copy
     or joined later catches up (a copy keeps the highest revision, so this undoes nothing)."""
-    while not stop.is_set():
-        try:
-            async with db.transaction() as session:
-                rows = (await session.exec(select(ShopConnection))).all()
-                for row in rows:
-                    await announce(session, box, row)
-        except Exception:  # tried again at the next interval
-            log.warning("connections could not be sent again", exc_info=True)
-        if interval <= 0:
-            await stop.wait()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval)
+
+    async def resend() -> None:
+        async with db.transaction() as session:
+            for row in (await session.exec(select(ShopConnection))).all():
+                await announce(session, box, row)
+
+    await every(interval, stop, resend, what="sending the connections again", at_start=True)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from sqlmodel import col, select
 
 from lb_common.db import Database, utcnow
 from lb_common.orders import make_order_key
+from lb_common.work_loop import every
 from lb_connectors.platforms.base import (
     CustomerFieldMap,
     DeliveryInfo,
@@ -210,12 +211,8 @@ async def run_periodically(
     stop: asyncio.Event,
 ) -> None:
     """Reconcile every Shopify connection that has a shop domain, every `interval` seconds."""
-    while not stop.is_set():
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=interval)
-            return
-        except TimeoutError:
-            pass
+
+    async def reconcile_all() -> None:
         for name in await _shopify_connections(db):
             connection = await connections.get(name)
             if connection is None or not connection.settings.shop_domain:
@@ -224,6 +221,8 @@ async def run_periodically(
                 await reconcile(db, writer, connections, shops, name)
             except Exception:  # one shop being down must not stop the others
                 log.exception("reconciliation of %s failed", name)
+
+    await every(interval, stop, reconcile_all, what="reconciliation")
 
 
 async def _shopify_connections(db: Database) -> list[str]:

@@ -34,6 +34,7 @@ from prometheus_client import Counter
 from sqlalchemy import Connection, Table, and_, exists, func, or_, select, tuple_
 
 from lb_common.db import Database, utcnow
+from lb_common.work_loop import every
 from lb_ingest import order_status
 from lb_ingest.order_repository import OrderRepository
 from lb_ingest.order_status import OrderStatus, ReplayPlan
@@ -237,13 +238,4 @@ async def run_periodically(
     sweeper: StalledOrderSweeper, interval: float, stop: asyncio.Event
 ) -> None:
     """Check for stalled orders every `interval` seconds until `stop` is set."""
-    while not stop.is_set():
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=interval)
-            return
-        except TimeoutError:
-            pass
-        try:
-            await sweeper.sweep()
-        except Exception:  # a failed check is tried again next time
-            log.exception("looking for stalled orders failed")
+    await every(interval, stop, sweeper.sweep, what="looking for stalled orders")

@@ -491,7 +491,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--replicas", type=int, default=2, help="of customers and of invoicing")
     parser.add_argument("--settle-timeout", type=float, default=300.0,
                         help="seconds to wait after the last fault")  # fmt: skip
-    parser.add_argument("--stuck", type=float, default=30.0,
+    # Longer than ingest's stalled-order sweep needs (60 s of quiet, checked every 15 s) to send
+    # on an order whose message the broker dropped: judging earlier would count it as lost.
+    parser.add_argument("--stuck", type=float, default=90.0,
                         help="stop waiting when nothing moved for this long, no message queued")  # fmt: skip
     parser.add_argument("--grace", type=float, default=5.0,
                         help="seconds everything must stay settled before judging")  # fmt: skip

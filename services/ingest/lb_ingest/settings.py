@@ -22,10 +22,12 @@ class IngestSettings(ServiceSettings):
     )
     # Look for stalled orders (sent on, no progress since) this often (seconds; 0: never), and
     # send them on again: lb_ingest/stalled.py, docs/orders.md.
-    stall_check_seconds: float = 30
+    stall_check_seconds: float = 15
     # An order is stalled when nothing happened to it for this long (seconds), counted from the
-    # end of an announced retry wait.
-    stall_after_seconds: float = 120
+    # end of an announced retry wait. Short enough that an order whose message was lost is on its
+    # way again within about a minute and a half (make chaos: every order booked within 2
+    # minutes of the last fault); a handler that is merely slow gets a harmless second copy.
+    stall_after_seconds: float = 60
     # At most this many candidate orders are looked at per check, least recently changed first.
     stall_batch: int = Field(default=100, ge=1)
     # The `demo` connection is created at start-up unless it exists (see docs/configuration.md).

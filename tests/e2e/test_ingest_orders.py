@@ -40,11 +40,15 @@ def versions(**changes):
     return shopify_json({**base, **changes})
 
 
-async def _ready_count(events: Probe, order_key: str) -> int:
+async def _ready_count(events: Probe, order_key: str, *, expected: int) -> int:
+    """How many `order.ready` ingest sent for the order: waits for `expected` of them (a busy
+    machine can take seconds), then a moment more so a duplicate would be seen too."""
     import asyncio
 
-    await asyncio.sleep(0.8)  # the relay publishes right after commit; give the broker a moment
-    return len([e for e in events.of_type("order.ready") if e.order_key == order_key])
+    if expected:
+        await events.wait_for("order.ready", expected, timeout=15, order_key=order_key)
+    await asyncio.sleep(0.8)  # a second (wrong) order.ready would come right after the first
+    return len(events.about("order.ready", order_key))
 
 
 async def test_paid_before_create_transfers_once_with_the_paid_version(system, events):
@@ -57,7 +61,7 @@ async def test_paid_before_create_transfers_once_with_the_paid_version(system, e
 
     [ready] = await events.wait_for("order.ready")
     assert ready.payload["order"]["financial_status"] == "paid"
-    assert await _ready_count(events, key) == 1
+    assert await _ready_count(events, key, expected=1) == 1
     order = await system.order(key)
     assert order["status"] == "transferred"
     assert order["version"].startswith("2025-03-01T10:05:00")
@@ -77,7 +81,7 @@ async def test_waits_for_payment_then_transfers_exactly_once(system, events):
     await system.post_shopify(
         "orders/updated", versions(financial_status="paid", updated_at="2025-03-01T10:06:00Z")
     )
-    assert await _ready_count(events, key) == 1
+    assert await _ready_count(events, key, expected=1) == 1
     assert (await system.order(key))["version"].startswith("2025-03-01T10:06:00")
 
 
@@ -87,7 +91,7 @@ async def test_same_merchant_action_twice_is_one_delivery(system, events):
     other = await system.post_shopify("orders/paid", body, **{"X-Shopify-Event-Id": "evt-1"})
     assert one.json()["status"] == "accepted"
     assert other.json() == {"status": "duplicate"}
-    assert await _ready_count(events, one.json()["order_key"]) == 1
+    assert await _ready_count(events, one.json()["order_key"], expected=1) == 1
 
 
 async def test_test_orders_are_skipped_with_a_reason(system, events):
@@ -96,7 +100,7 @@ async def test_test_orders_are_skipped_with_a_reason(system, events):
     order = await system.order(key)
     assert order["status"] == "skipped"
     assert "Test order" in order["status_reason"]
-    assert await _ready_count(events, key) == 0
+    assert await _ready_count(events, key, expected=0) == 0
 
 
 async def test_cancelled_before_transfer_makes_no_document(system, events):
@@ -107,7 +111,7 @@ async def test_cancelled_before_transfer_makes_no_document(system, events):
     order = await system.order(key)
     assert order["status"] == "cancelled"
     assert "no invoice" in order["status_reason"]
-    assert await _ready_count(events, key) == 0
+    assert await _ready_count(events, key, expected=0) == 0
 
 
 async def test_orders_list_filters_by_status_and_text(system):
@@ -210,7 +214,7 @@ async def test_authentic_but_unusable_order_is_kept_and_shows_as_failed(system, 
     # Replay re-reads the stored delivery; still unreadable, it says why instead of guessing.
     replay = await system.apps["ingest"].post(f"/orders/{key}/replay")
     assert replay.status_code == 409 and "total_price" in replay.json()["error"]
-    assert await _ready_count(events, key) == 0
+    assert await _ready_count(events, key, expected=0) == 0
 
 
 async def test_versions_and_date_filters(system, events):
@@ -243,7 +247,7 @@ async def test_bulk_replay_of_failed_orders(system, events):
     # Still unreadable: each replay says why, none is sent on.
     done = (await ingest.post("/orders/replay")).json()
     assert [r["status_code"] for r in done["results"]] == [409, 409]
-    assert await _ready_count(events, done["results"][0]["order_key"]) == 0
+    assert await _ready_count(events, done["results"][0]["order_key"], expected=0) == 0
 
 
 async def test_wrong_content_type_is_refused(system):

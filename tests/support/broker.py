@@ -49,12 +49,22 @@ class Probe:
     def of_type(self, type_: str) -> list[Envelope]:
         return [e for e in self.envelopes if e.type == type_]
 
-    async def wait_for(self, type_: str, count: int = 1, timeout: float = 20.0) -> list[Envelope]:
+    def about(self, type_: str, order_key: str) -> list[Envelope]:
+        return [e for e in self.of_type(type_) if e.order_key == order_key]
+
+    async def wait_for(
+        self, type_: str, count: int = 1, timeout: float = 20.0, *, order_key: str | None = None
+    ) -> list[Envelope]:
+        """Wait until `count` events of the type (about the order, if named) have arrived."""
+
+        def seen() -> list[Envelope]:
+            return self.of_type(type_) if order_key is None else self.about(type_, order_key)
+
         async def _until() -> list[Envelope]:
-            while len(self.of_type(type_)) < count:
+            while len(seen()) < count:
                 self._changed.clear()
                 await self._changed.wait()
-            return self.of_type(type_)
+            return seen()
 
         return await asyncio.wait_for(_until(), timeout)
 

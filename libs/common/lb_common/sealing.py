@@ -12,6 +12,7 @@ a single-connection deployment working with no set-up, and is no protection (a w
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import logging
@@ -28,6 +29,15 @@ log = logging.getLogger(__name__)
 DEVELOPMENT_KEY = base64.urlsafe_b64encode(
     hashlib.sha256(b"ledgerbridge development key: public, protects nothing").digest()
 ).decode()
+
+
+@functools.cache
+def _warn_development_key_once() -> None:
+    # Once per process: every service builds several boxes, and one line says it all.
+    log.warning(
+        "LEDGERBRIDGE_SECRETS_KEY is not set: connection secrets are sealed with the "
+        "public development key; set a key of your own outside a demo"
+    )
 
 
 class SealError(PermanentError):
@@ -53,10 +63,7 @@ class SecretBox:
         configured = settings.secrets_key.get_secret_value() if settings.secrets_key else ""
         keys = [k for k in (part.strip() for part in configured.split(",")) if k]
         if not keys:
-            log.warning(
-                "LEDGERBRIDGE_SECRETS_KEY is not set: connection secrets are sealed with the "
-                "public development key; set a key of your own outside a demo"
-            )
+            _warn_development_key_once()
             keys = [DEVELOPMENT_KEY]
         return cls(keys)
 

@@ -21,12 +21,15 @@ not a silent loss.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import aio_pika
+import aiormq.exceptions
 from aio_pika.abc import (
     AbstractChannel,
     AbstractExchange,
@@ -54,6 +57,28 @@ CAUSE_HEADER = "x-lb-cause"  # the cause of the last failure
 # Failed attempts per cause ("contention=2;rate_limited=1"); read only together with
 # ATTEMPT_HEADER, so a message sent back from parking without it starts a fresh budget.
 CAUSE_COUNTS_HEADER = "x-lb-attempts-by-cause"
+
+
+#: Pauses between tries to reach the broker at start: 0.5 s doubling up to 15 s, jittered.
+CONNECT_FIRST_PAUSE_S = 0.5
+CONNECT_MAX_PAUSE_S = 15.0
+# RabbitMQ closes the handshake the same way for wrong credentials as for a node still booting.
+_AUTH_HINT = "; if it persists, check the user and password in LEDGERBRIDGE_AMQP_URL"
+_REFUSED_LOGIN = (
+    aiormq.exceptions.AuthenticationError,
+    aiormq.exceptions.ProbableAuthenticationError,
+)
+
+
+def connect_backoff(attempt: int) -> float:
+    """The pause after the `attempt`-th failed try (1-based), up to 20 % shorter (jitter)."""
+    pause = min(CONNECT_FIRST_PAUSE_S * 2 ** (attempt - 1), CONNECT_MAX_PAUSE_S)
+    return pause * random.uniform(0.8, 1.0)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}"[:200] if text else type(exc).__name__
 
 
 @dataclass(frozen=True)
@@ -92,6 +117,34 @@ class Broker:
         return self._connection
 
     async def connect(self) -> None:
+        """Connect, waiting for the broker as long as it takes.
+
+        A process may start while RabbitMQ is down or still booting (a host reboot, a broker
+        restart): it waits and tries again with growing pauses, logging each failed try, rather
+        than exiting for a supervisor to restart. Once connected, the robust connection
+        reconnects by itself."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await self._connect_once()
+                break
+            except (OSError, TimeoutError, aiormq.exceptions.AMQPError) as exc:
+                await self._discard_connection()
+                pause = connect_backoff(attempt)
+                log.warning(
+                    "RabbitMQ is not reachable (%s); trying again in %.1f s (attempt %d)%s",
+                    _describe(exc),
+                    pause,
+                    attempt,
+                    _AUTH_HINT if isinstance(exc, _REFUSED_LOGIN) else "",
+                    extra={"data": {"attempt": attempt, "pause_s": round(pause, 2)}},
+                )
+                await asyncio.sleep(pause)
+        if attempt > 1:
+            log.info("connected to RabbitMQ after %d attempts", attempt)
+
+    async def _connect_once(self) -> None:
         self._connection = await aio_pika.connect_robust(self._url, timeout=10)
         self._publish_channel = await self._connection.channel(
             publisher_confirms=True, on_return_raises=True
@@ -99,6 +152,13 @@ class Broker:
         self._exchange = await self._publish_channel.declare_exchange(
             self.topology.exchange, aio_pika.ExchangeType.TOPIC, durable=True
         )
+
+    async def _discard_connection(self) -> None:
+        connection, self._connection = self._connection, None
+        self._publish_channel = self._exchange = None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                await connection.close()
 
     async def close(self) -> None:
         if self._connection is not None:

@@ -210,6 +210,9 @@ class PointsBucket:
         self._clock = clock
         self._available = maximum
         self._at = clock()
+        # What the bucket saw, for benches and tests: queries refused (THROTTLED), points kept.
+        self.refused = 0
+        self.spent = 0.0
 
     def available(self) -> float:
         now = self._clock()
@@ -219,12 +222,16 @@ class PointsBucket:
 
     def take(self, points: float) -> bool:
         if self.available() < points:
+            self.refused += 1
             return False
         self._available -= points
+        self.spent += points
         return True
 
     def refund(self, points: float) -> None:
-        self._available = min(self.maximum, self.available() + max(0.0, points))
+        points = max(0.0, points)
+        self.spent -= points
+        self._available = min(self.maximum, self.available() + points)
 
     def drain(self) -> None:
         self.available()
@@ -236,3 +243,7 @@ class PointsBucket:
             "currentlyAvailable": float(math.floor(self.available())),
             "restoreRate": float(self.restore_rate),
         }
+
+    def meter(self) -> dict[str, float]:
+        """The bucket now, with the queries it refused and the points it kept so far."""
+        return {**self.status(), "throttled": self.refused, "pointsSpent": self.spent}

@@ -112,8 +112,9 @@ class _Walker:
                     else 1
                     for i in items
                 )
-            ids = self.argument(node, "ids")
-            count = len(ids) if isinstance(ids, list) else 1
+            # nodes(ids:) costs per id asked for; a list with `first` (Order.refunds) per item.
+            ids, first = self.argument(node, "ids"), self.argument(node, "first")
+            count = len(ids) if isinstance(ids, list) else first if isinstance(first, int) else 1
             return count * (1 + self.selection_cost(node.selection_set, named, None))
         if measured and value is None:
             return 0.0

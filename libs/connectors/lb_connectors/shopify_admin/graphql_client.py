@@ -531,19 +531,55 @@ class ShopifyGraphQLClient:
             yield str(node["legacyResourceId"]), updated
 
     async def order_body(self, order_number: str) -> dict[str, Any] | None:
-        """One order in the shape the orders/* webhooks carry, or None if it is gone."""
-        data = await self.execute(
-            "OrderForReconcile", {"id": gid("Order", order_number)}, what=f"order {order_number}"
-        )
+        """One order in the shape the orders/* webhooks carry, with every line and every refund
+        (`refunds[]`, as REST order bodies carry them), or None if it is gone. An order longer
+        than one read takes is read in pages; a refund in more than one read's worth of
+        shipping lines, adjustments or transactions is refused by name."""
+        order_gid = gid("Order", order_number)
+        what = f"order {order_number}"
+        data = await self.execute("OrderForReconcile", {"id": order_gid}, what=what)
         order = data.get("order")
         if order is None:
             return None
-        if order["lineItems"]["pageInfo"]["hasNextPage"]:
-            raise ShopifyRejected(
-                f"Order {order.get('name') or order_number} has more than 25 lines; "
-                "reconciliation reads at most 25, so it is left to its webhooks."
+        lines = list(order["lineItems"]["nodes"])
+        info = order["lineItems"]["pageInfo"]
+        while info["hasNextPage"]:
+            data = await self.execute(
+                "OrderLineItems", {"id": order_gid, "after": info["endCursor"]}, what=what
             )
-        return webhook_shaped(order)
+            if data.get("order") is None:
+                return None  # deleted while we read it
+            lines += data["order"]["lineItems"]["nodes"]
+            info = data["order"]["lineItems"]["pageInfo"]
+        name = order.get("name") or order_number
+        refunds = [await self._refund(r["id"], name) for r in order.get("refunds") or []]
+        return webhook_shaped(order, lines=lines, refunds=[r for r in refunds if r is not None])
+
+    async def _refund(self, refund_id: str, order_name: str) -> dict[str, Any] | None:
+        what = f"a refund of order {order_name}"
+        data = await self.execute("RefundForReconcile", {"id": refund_id}, what=what)
+        refund = data.get("refund")
+        if refund is None:
+            return None
+        for part in ("refundShippingLines", "orderAdjustments", "transactions"):
+            if refund[part]["pageInfo"]["hasNextPage"]:
+                raise ShopifyRejected(
+                    f"Refund {refund.get('legacyResourceId')} of order {order_name} has more "
+                    f"{part} than one read takes, so it is left to its webhook."
+                )
+        items = refund["refundLineItems"]
+        lines = list(items["nodes"])
+        while items["pageInfo"]["hasNextPage"]:
+            data = await self.execute(
+                "RefundForReconcile",
+                {"id": refund_id, "after": items["pageInfo"]["endCursor"]},
+                what=what,
+            )
+            if data.get("refund") is None:
+                return None
+            items = data["refund"]["refundLineItems"]
+            lines += items["nodes"]
+        return {**refund, "refundLineItems": {"nodes": lines}}
 
     # --- webhook subscriptions --------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from lb_connectors.shopify_admin import API_VERSION
 from tests.platforms.factories import (
     fixture,
     shopify_headers,
@@ -92,6 +93,25 @@ async def test_same_merchant_action_twice_is_one_delivery(system, events):
     assert one.json()["status"] == "accepted"
     assert other.json() == {"status": "duplicate"}
     assert await _ready_count(events, one.json()["order_key"], expected=1) == 1
+
+
+async def test_each_delivery_shows_its_api_version_and_warns_when_not_the_pinned_one(system):
+    pinned = await system.post_shopify("orders/paid", versions(financial_status="paid"))
+    other = await system.post_shopify(
+        "orders/paid",
+        versions(financial_status="paid", updated_at="2025-03-01T11:00:00Z"),
+        **{"X-Shopify-API-Version": "2025-01"},
+    )
+    assert pinned.status_code == other.status_code == 200  # intake is unchanged
+    listed = (await system.apps["ingest"].get("/deliveries", params={"connection": "demo"})).json()
+    newest, oldest = listed[0], listed[1]
+    assert (oldest["api_version"], oldest["api_version_warning"]) == (API_VERSION, None)
+    assert newest["api_version"] == "2025-01"
+    assert "2025-01" in newest["api_version_warning"]
+    assert f"Set the app's webhook API version to {API_VERSION}" in newest["api_version_warning"]
+    # The order's own view shows its deliveries the same way.
+    order = await system.order(pinned.json()["order_key"])
+    assert [d["api_version"] for d in order["deliveries"]] == [API_VERSION, "2025-01"]
 
 
 async def test_test_orders_are_skipped_with_a_reason(system, events):

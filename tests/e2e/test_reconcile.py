@@ -3,10 +3,13 @@ API (the sandbox's Shopify emulation), once, and never replace a newer version w
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
+from decimal import Decimal
 
 import pytest
 
+from tests.e2e.test_credit_notes import REFUND_DATA, vnd_order
 from tests.platforms.factories import SHOPIFY_SHOP, shopify_json, shopify_order
 from tests.support.system import System, running_system
 
@@ -66,3 +69,33 @@ async def test_missed_orders_are_fetched_once_and_newer_versions_kept(system: Sy
     ledger = await system.ledger_state()
     invoices = [i["references"]["other"] for i in ledger["booked_invoices"]]
     assert invoices.count(lost_key) == 1
+
+
+async def test_a_refund_whose_webhook_was_lost_is_credited_by_reconciliation(system: System):
+    """The refund reaches us inside its order, read back through the GraphQL Admin API (refunds
+    read one by one), and becomes its credit note once."""
+    ingest = system.apps["ingest"]
+    await ingest.put(
+        "/connections/demo",
+        json={"platform": "shopify", "settings": {"shop_domain": SHOPIFY_SHOP}},
+    )
+    order = json.loads(vnd_order(updated_at="2026-11-23T08:00:00Z"))
+    key = (await system.post_shopify("orders/paid", shopify_json(order))).json()["order_key"]
+    await system.wait_for_status(key, "booked")
+    # Refunded in the shop; refunds/create and orders/updated never arrived.
+    refund = {**REFUND_DATA, "created_at": "2026-11-23T09:00:00Z"}
+    await _shop_has(system, {**order, "updated_at": "2026-11-23T09:00:00Z", "refunds": [refund]})
+
+    result = (
+        await ingest.post("/connections/demo/reconcile", params={"since": "2026-11-23T00:00:00Z"})
+    ).json()
+    assert (result["seen"], result["fed"], result["unreadable"]) == (1, 1, 0)
+    await system.wait_for_status(key, "partly_credited")
+    again = (
+        await ingest.post("/connections/demo/reconcile", params={"since": "2026-11-23T00:00:00Z"})
+    ).json()
+    assert again["fed"] == 0
+    ledger = await system.ledger_state()
+    notes = [i for i in ledger["booked_invoices"] if Decimal(str(i["grossAmount"])) < 0]
+    assert [n["references"]["other"] for n in notes] == [f"{key}:refund:{REFUND_DATA['id']}"]
+    assert Decimal(str(notes[0]["grossAmount"])) == Decimal("-20")

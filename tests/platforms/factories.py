@@ -24,6 +24,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+from lb_connectors.shopify_admin import API_VERSION
+
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "public"
 SHOPIFY_SHOP = "demo-shop.myshopify.com"
 WOOCOMMERCE_SOURCE = "https://demo-shop.example/"
@@ -318,7 +320,7 @@ def shopify_headers(
         "X-Shopify-Topic": topic,
         "X-Shopify-Hmac-Sha256": sign_shopify(body, secret),
         "X-Shopify-Shop-Domain": shop,
-        "X-Shopify-API-Version": "2025-01",
+        "X-Shopify-API-Version": API_VERSION,  # the app's webhook version set to the pinned one
         "X-Shopify-Webhook-Id": webhook_id or str(uuid.uuid4()),
         "X-Shopify-Event-Id": event_id or str(uuid.uuid4()),
         "X-Shopify-Triggered-At": datetime.now(UTC).isoformat().replace("+00:00", "Z"),

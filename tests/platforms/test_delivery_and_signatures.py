@@ -117,6 +117,7 @@ def test_shopify_delivery_info() -> None:
         event_id="e-1",
     )
     headers["X-Shopify-Triggered-At"] = "2025-01-23T06:59:39.123456789Z"
+    headers["X-Shopify-API-Version"] = "2025-01"
     info = shopify.delivery(headers)
     assert (info.platform, info.topic, info.shop) == (
         "shopify",

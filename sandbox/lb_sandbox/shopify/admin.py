@@ -79,6 +79,13 @@ async def put_order(token: str, body: dict[str, Any], request: Request) -> Respo
     return JSONResponse({"order": order}, status_code=201)
 
 
+@router.get("/points")
+async def points(token: str, request: Request) -> Response:
+    """The shop's GraphQL points bucket: its level, and the THROTTLED answers and points spent
+    so far (benches check several processes stayed within it)."""
+    return JSONResponse(registry_of(request).get_or_create(token).points.meter())
+
+
 @router.post("/faults")
 async def fault(token: str, body: Fault, request: Request) -> Response:
     """The next `times` GraphQL Admin API calls (or bulk operations) of this shop meet `kind`."""

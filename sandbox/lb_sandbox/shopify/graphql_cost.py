@@ -112,8 +112,9 @@ class _Walker:
                     else 1
                     for i in items
                 )
-            ids = self.argument(node, "ids")
-            count = len(ids) if isinstance(ids, list) else 1
+            # nodes(ids:) costs per id asked for; a list with `first` (Order.refunds) per item.
+            ids, first = self.argument(node, "ids"), self.argument(node, "first")
+            count = len(ids) if isinstance(ids, list) else first if isinstance(first, int) else 1
             return count * (1 + self.selection_cost(node.selection_set, named, None))
         if measured and value is None:
             return 0.0
@@ -210,6 +211,9 @@ class PointsBucket:
         self._clock = clock
         self._available = maximum
         self._at = clock()
+        # What the bucket saw, for benches and tests: queries refused (THROTTLED), points kept.
+        self.refused = 0
+        self.spent = 0.0
 
     def available(self) -> float:
         now = self._clock()
@@ -219,12 +223,16 @@ class PointsBucket:
 
     def take(self, points: float) -> bool:
         if self.available() < points:
+            self.refused += 1
             return False
         self._available -= points
+        self.spent += points
         return True
 
     def refund(self, points: float) -> None:
-        self._available = min(self.maximum, self.available() + max(0.0, points))
+        points = max(0.0, points)
+        self.spent -= points
+        self._available = min(self.maximum, self.available() + points)
 
     def drain(self) -> None:
         self.available()
@@ -236,3 +244,7 @@ class PointsBucket:
             "currentlyAvailable": float(math.floor(self.available())),
             "restoreRate": float(self.restore_rate),
         }
+
+    def meter(self) -> dict[str, float]:
+        """The bucket now, with the queries it refused and the points it kept so far."""
+        return {**self.status(), "throttled": self.refused, "pointsSpent": self.spent}

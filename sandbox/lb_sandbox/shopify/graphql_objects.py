@@ -11,6 +11,7 @@ import base64
 import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from graphql import GraphQLError, GraphQLResolveInfo
@@ -253,6 +254,14 @@ class Objects:
             found.reverse()
         return connection(found, order_object, self.bulk, args)
 
+    def refund(self, info: GraphQLResolveInfo, id: str) -> Obj | None:
+        number = gid_number(id, "Refund")
+        for body in self.shop.orders.values():
+            for refund in body.get("refunds") or []:
+                if number is not None and int(refund.get("id") or 0) == number:
+                    return refund_object(refund, body.get("currency") or "DKK")
+        return None
+
     def order(self, info: GraphQLResolveInfo, id: str) -> Obj | None:
         number = gid_number(id, "Order")
         body = self.shop.orders.get(number) if number is not None else None
@@ -263,6 +272,7 @@ class Objects:
         return {
             "orders": self.orders,
             "order": self.order,
+            "refund": self.refund,
             "locations": self.locations,
             "productVariants": self.product_variants,
             "nodes": self.nodes,
@@ -345,6 +355,142 @@ def _allocations(items: Any, currency: str) -> list[Obj]:
     ]
 
 
+def line_object(li: Entity, currency: str) -> Obj:
+    return {
+        "__typename": "LineItem",
+        "id": gid("LineItem", int(li["id"])),
+        "sku": li.get("sku"),
+        "name": li.get("name") or li.get("title") or "",
+        "title": li.get("title") or "",
+        "quantity": int(li.get("quantity") or 0),
+        "isGiftCard": bool(li.get("gift_card")),
+        "originalUnitPriceSet": _bag(li.get("price"), currency, li.get("price_set")),
+        "discountAllocations": _allocations(li.get("discount_allocations"), currency),
+        "taxLines": _taxes(li.get("tax_lines"), currency),
+        "product": (
+            {
+                "__typename": "Product",
+                "id": gid("Product", li["product_id"]),
+                "legacyResourceId": str(li["product_id"]),
+                "title": "",
+                "status": "ACTIVE",
+            }
+            if li.get("product_id")
+            else None
+        ),
+        "variant": (
+            {
+                "__typename": "ProductVariant",
+                "id": gid("ProductVariant", li["variant_id"]),
+                "legacyResourceId": str(li["variant_id"]),
+            }
+            if li.get("variant_id")
+            else None
+        ),
+    }
+
+
+_RESTOCK_TYPES = {"cancel", "legacy_restock", "no_restock", "return"}
+
+
+def refund_object(refund: Entity, currency: str) -> Obj:
+    """A refund of a stored REST-shaped order (its `refunds[]`, the REST Refund resource) as a
+    GraphQL Refund. From 2024-10 a refunded shipping amount is a refund shipping line, and order
+    adjustments are discrepancies only: an older body's `shipping_refund` adjustments (negative
+    amounts) become shipping lines."""
+
+    def refund_line(rli: Entity) -> Obj:
+        restock = str(rli.get("restock_type") or "")
+        if restock not in _RESTOCK_TYPES:
+            restock = "legacy_restock" if refund.get("restock") else "no_restock"
+        item = rli.get("line_item") or {"id": rli.get("line_item_id"), "quantity": 0}
+        return {
+            "id": gid("RefundLineItem", int(rli["id"])) if rli.get("id") else None,
+            "lineItem": line_object(
+                {**item, "id": rli.get("line_item_id", item.get("id"))}, currency
+            ),
+            "quantity": int(rli.get("quantity") or 0),
+            "restockType": restock.upper(),
+            "restocked": restock != "no_restock",
+            "subtotalSet": _bag(rli.get("subtotal"), currency, rli.get("subtotal_set")),
+            "totalTaxSet": _bag(rli.get("total_tax"), currency, rli.get("total_tax_set")),
+        }
+
+    adjustments = refund.get("order_adjustments") or []
+    shipping_lines = [
+        {
+            "id": gid("RefundShippingLine", int(s.get("id") or 0)),
+            "subtotalAmountSet": _bag(
+                (s.get("subtotal_amount_set") or {}).get("shop_money", {}).get("amount"),
+                currency,
+                s.get("subtotal_amount_set"),
+            ),
+            "taxAmountSet": _bag(
+                (s.get("tax_amount_set") or {}).get("shop_money", {}).get("amount"),
+                currency,
+                s.get("tax_amount_set"),
+            ),
+        }
+        for s in refund.get("refund_shipping_lines") or []
+    ] + [
+        {
+            "id": gid("RefundShippingLine", int(a.get("id") or 0)),
+            "subtotalAmountSet": _bag(_negated(a.get("amount")), currency),
+            "taxAmountSet": _bag(_negated(a.get("tax_amount")), currency),
+        }
+        for a in adjustments
+        if a.get("kind") == "shipping_refund"
+    ]
+    discrepancies = [
+        {
+            "id": gid("OrderAdjustment", int(a.get("id") or 0)),
+            "amountSet": _bag(a.get("amount"), currency, a.get("amount_set")),
+            "taxAmountSet": _bag(a.get("tax_amount"), currency, a.get("tax_amount_set")),
+            "reason": "REFUND_DISCREPANCY" if a.get("kind") == "refund_discrepancy" else None,
+        }
+        for a in adjustments
+        if a.get("kind") != "shipping_refund"
+    ]
+    transactions = []
+    refunded = Decimal(0)
+    for t in refund.get("transactions") or []:
+        paid_in = t.get("currency") or currency
+        money = {"amount": str(t.get("amount") or "0"), "currencyCode": paid_in}
+        if t.get("kind") == "refund" and t.get("status") == "success" and paid_in == currency:
+            refunded += Decimal(str(t.get("amount") or "0"))
+        transactions.append(
+            {
+                "id": gid("OrderTransaction", int(t.get("id") or 0)),
+                "kind": str(t.get("kind") or "refund").upper(),
+                "status": str(t.get("status") or "success").upper(),
+                # REST gives the amount in the currency paid in; the sandbox does not convert.
+                "amountSet": {"shopMoney": money, "presentmentMoney": money},
+            }
+        )
+
+    def page(items: list[Obj]) -> Callable[..., Obj]:
+        return lambda info, **args: connection(items, lambda x: x, False, args)
+
+    return {
+        "__typename": "Refund",
+        "id": gid("Refund", int(refund["id"])),
+        "legacyResourceId": str(refund["id"]),
+        "createdAt": refund.get("created_at") or refund.get("processed_at"),
+        "note": refund.get("note"),
+        "totalRefundedSet": _bag(str(refunded), currency),
+        "refundLineItems": lambda info, **args: connection(
+            refund.get("refund_line_items") or [], refund_line, False, args
+        ),
+        "refundShippingLines": page(shipping_lines),
+        "orderAdjustments": page(discrepancies),
+        "transactions": page(transactions),
+    }
+
+
+def _negated(amount: Any) -> str:
+    return str(-Decimal(str(amount or "0")))
+
+
 def order_object(body: Entity) -> Obj:
     """A stored REST-shaped order as a GraphQL Order."""
     currency = body.get("currency") or "DKK"
@@ -352,38 +498,7 @@ def order_object(body: Entity) -> Obj:
     status = body.get("fulfillment_status")
 
     def line(li: Entity) -> Obj:
-        return {
-            "__typename": "LineItem",
-            "id": gid("LineItem", int(li["id"])),
-            "sku": li.get("sku"),
-            "name": li.get("name") or li.get("title") or "",
-            "title": li.get("title") or "",
-            "quantity": int(li.get("quantity") or 0),
-            "isGiftCard": bool(li.get("gift_card")),
-            "originalUnitPriceSet": _bag(li.get("price"), currency, li.get("price_set")),
-            "discountAllocations": _allocations(li.get("discount_allocations"), currency),
-            "taxLines": _taxes(li.get("tax_lines"), currency),
-            "product": (
-                {
-                    "__typename": "Product",
-                    "id": gid("Product", li["product_id"]),
-                    "legacyResourceId": str(li["product_id"]),
-                    "title": "",
-                    "status": "ACTIVE",
-                }
-                if li.get("product_id")
-                else None
-            ),
-            "variant": (
-                {
-                    "__typename": "ProductVariant",
-                    "id": gid("ProductVariant", li["variant_id"]),
-                    "legacyResourceId": str(li["variant_id"]),
-                }
-                if li.get("variant_id")
-                else None
-            ),
-        }
+        return line_object(li, currency)
 
     def shipping(s: Entity) -> Obj:
         return {
@@ -460,5 +575,8 @@ def order_object(body: Entity) -> Obj:
         "totalTaxSet": _bag(body.get("total_tax"), currency, body.get("total_tax_set")),
         "totalPriceSet": _bag(body.get("total_price"), currency, body.get("total_price_set")),
         "lineItems": lines,
+        "refunds": lambda info, first=None: [
+            refund_object(r, currency) for r in (body.get("refunds") or [])[:first]
+        ],
         "shippingLines": shipping_lines,
     }

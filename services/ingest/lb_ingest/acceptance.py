@@ -77,6 +77,7 @@ def admit(
         outcome="duplicate" if same_event else "received",
         order_key=arrival.order.order_key if arrival.order else arrival.order_key,
         order_version=arrival.order.version if arrival.order else None,
+        api_version=info.api_version,
     )
     return row, _DUPLICATE if same_event else None
 

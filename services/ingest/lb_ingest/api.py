@@ -38,7 +38,7 @@ from lb_ingest.orders import Order
 from lb_ingest.reconcile import ReconcileError, ReconcileResult
 from lb_ingest.replay import replay_order
 from lb_ingest.store import Delivery, ShopConnection, TimelineEntry
-from lb_ingest.webhooks import receive_webhook
+from lb_ingest.webhooks import delivery_version_warning, receive_webhook
 
 # A delivery's outcome (deliveries.outcome), explained in docs/orders.md.
 OUTCOMES = ("received", "accepted", "duplicate", "stale", "unusable", "stored")
@@ -236,6 +236,8 @@ def _delivery_view(delivery: Delivery) -> dict[str, Any]:
         "outcome": delivery.outcome,
         "order_version": delivery.order_version,
         "error": delivery.error,
+        "api_version": delivery.api_version,
+        "api_version_warning": delivery_version_warning(delivery.platform, delivery.api_version),
         "body_url": f"/deliveries/{delivery.id}/body",
     }
 

@@ -3,8 +3,9 @@ run and feed the ones we miss (or hold an older version of) through the normal p
 
 Two passes over Shopify's GraphQL Admin API: the `orders` query filtered by `updated_at` (cursor
 paging, about a point an order) lists what changed; only the orders we miss or hold an older
-version of are then read whole (`OrderForReconcile`, a few hundred points each) and turned into
-the webhook's body shape.
+version of are then read whole (`OrderForReconcile`, a few hundred points each, plus a page
+per 50 lines beyond the first 25 and a read per refund) and turned into the webhook's body
+shape, refunds included: a refund whose refunds/create webhook was lost is recovered here.
 
 Each fetched order becomes a delivery with the id `reconcile:<order id>:<updated_at>`: running
 twice over the same window stores nothing twice, and the writer's version rule keeps newer
@@ -121,8 +122,8 @@ async def reconcile(
             try:
                 raw = await client.order_body(order_number)
             except ShopifyRejected as exc:
-                # One order that cannot be read (e.g. more lines than one read takes) must not
-                # stop the others; it is left to its webhooks.
+                # One order that cannot be read (e.g. a refund with more transactions than one
+                # read takes) must not stop the others; it is left to its webhooks.
                 unreadable += 1
                 log.warning("reconciled order %s is unreadable: %s", order_number, exc.reason)
                 continue

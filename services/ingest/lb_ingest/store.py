@@ -75,6 +75,8 @@ class Delivery(SQLModel, table=True):
     order_key: str | None = Field(default=None, index=True)
     # The platform's updated_at of the order this delivery carried (its version).
     order_version: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    # The API version the platform sent it in (Shopify's X-Shopify-API-Version), when it says.
+    api_version: str | None = None
 
 
 class OrderRecord(SQLModel, table=True):

@@ -14,7 +14,7 @@ from lb_connectors.platforms.base import (
     MissingHeaderError,
 )
 from lb_connectors.platforms.registry import get_adapter
-from lb_connectors.shopify_admin import API_VERSION as SHOPIFY_API_VERSION
+from lb_connectors.shopify_admin import webhook_version_warning
 from lb_ingest.arrival import Arrival, WebhookAnswer, error_answer
 from lb_ingest.connections import ConnectionCache
 from lb_ingest.fast_path.identify import read_for_admission
@@ -32,22 +32,20 @@ _versions_warned: set[str] = set()
 
 
 def note_api_version(platform: str, version: str | None) -> bool:
-    """Warn (once per version and process) when Shopify sends webhooks in another API version
-    than the one ledgerbridge is pinned to: the payload's fields follow the app's webhook
-    version. True when it warned."""
-    if platform != "shopify" or not version or version == SHOPIFY_API_VERSION:
+    """Warn in the log (once per version and process) when Shopify sends webhooks in another
+    API version than the pinned one; each delivery keeps its version and shows the same warning
+    (`GET /deliveries`). True when it warned."""
+    warning = delivery_version_warning(platform, version)
+    if warning is None or version in _versions_warned:
         return False
-    if version in _versions_warned:
-        return False
-    _versions_warned.add(version)
-    log.warning(
-        "Shopify sends webhooks in API version %s; ledgerbridge is pinned to %s. Set the app's "
-        "webhook API version to %s.",
-        version,
-        SHOPIFY_API_VERSION,
-        SHOPIFY_API_VERSION,
-    )
+    _versions_warned.add(str(version))
+    log.warning(warning, extra={"data": {"shopify_api_version": version}})
     return True
+
+
+def delivery_version_warning(platform: str, version: str | None) -> str | None:
+    """What is wrong with the API version a delivery came in, if anything."""
+    return webhook_version_warning(version) if platform == "shopify" else None
 
 
 async def receive_webhook(

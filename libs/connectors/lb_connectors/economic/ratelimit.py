@@ -5,6 +5,8 @@ e-conomic answers every call with `X-CallCost: 3` and
 429 once the agreement's bucket is empty. The bucket belongs to the agreement, not to a process
 or a client object, so one pacer is shared by every EconomicClient for the same agreement in this
 process (other processes are seen through the server's `used` figure, which is authoritative).
+The per-process registry and the soft band are shared with the Shopify pacer
+(`lb_connectors/shared_budget.py`).
 
 Design:
 - The server's last figure is the truth; between answers the pacer assumes the bucket drains
@@ -22,11 +24,12 @@ Design:
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+
+from ..shared_budget import process_wide, slow_down
 
 _HEADER = re.compile(r"token-limit-(\d+)-per-(\d+(?:\.\d+)?)-seconds:\s*(\d+)\s*/\s*(\d+)")
 
@@ -87,7 +90,7 @@ class RateLimitPacer:
         if used > status.limit:
             extra = (used - status.limit) / rate
         elif used > soft:
-            extra = (used - soft) / (status.limit - soft) * self._cost / rate
+            extra = slow_down((used - soft) / (status.limit - soft), self._cost / rate)
         send_at = min(start + extra, now + self.max_delay)
         self._used = max(0.0, used - max(0.0, send_at - start) * rate)
         self._at = send_at
@@ -122,13 +125,6 @@ class RateLimitPacer:
         return self._status
 
 
-_PACERS: dict[str, RateLimitPacer] = {}
-
-
 def shared_pacer(base_url: str, agreement_grant_token: str) -> RateLimitPacer:
-    """The process-wide pacer of one agreement. Keyed by a hash so no token sits in a key."""
-    key = hashlib.sha256(f"{base_url}\x00{agreement_grant_token}".encode()).hexdigest()
-    pacer = _PACERS.get(key)
-    if pacer is None:
-        pacer = _PACERS[key] = RateLimitPacer()
-    return pacer
+    """The process-wide pacer of one agreement."""
+    return process_wide("economic", (base_url, agreement_grant_token), RateLimitPacer)

@@ -10,7 +10,7 @@ from .errors import (
 )
 from .gql_models import BulkOperation, Location, QuantityChange, SetOutcome, VariantStock
 from .graphql_client import ShopifyGraphQLClient
-from .versions import API_VERSION
+from .versions import API_VERSION, webhook_version_warning
 
 __all__ = [
     "API_VERSION",
@@ -26,4 +26,5 @@ __all__ = [
     "ShopifyRejected",
     "ShopifyUnavailable",
     "VariantStock",
+    "webhook_version_warning",
 ]

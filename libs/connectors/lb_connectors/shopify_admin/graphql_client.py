@@ -26,7 +26,7 @@ from typing import Any, Literal, Self
 import httpx
 
 from ..call_retry import NOT_SENT, CallRetry
-from .cost import RESTORE_RATES, CostPacer, ThrottleStatus
+from .cost import CostPacer, ThrottleStatus, shared_cost_pacer
 from .documents import document
 from .errors import (
     ShopifyAuthError,
@@ -66,6 +66,7 @@ class CallStats:
     throttled: int = 0  # THROTTLED or 429 answers (each waited out and sent again)
     retried: int = 0  # every repeated attempt, for any reason
     failed: int = 0  # calls that ended in an error raised to the caller
+    points: float = 0.0  # actual cost of every answered query (calculated query cost)
 
 
 def _messages(errors: Iterable[Any]) -> str:
@@ -102,7 +103,8 @@ class ShopifyGraphQLClient:
         bulk_timeout_seconds: float = 3600.0,
     ) -> None:
         self.api_version = api_version
-        self.pacer = pacer or CostPacer(restore_rate=RESTORE_RATES.get(plan, 100.0))
+        # One pacer per shop in this process, shared by every client of it (see cost.py).
+        self.pacer = pacer or shared_cost_pacer(base_url, access_token, plan)
         self.stats = CallStats()
         self._retry = retry or CallRetry()
         self._sleep = sleep
@@ -144,7 +146,7 @@ class ShopifyGraphQLClient:
 
     @property
     def points_used(self) -> float:
-        return self.pacer.points_used
+        return self.stats.points
 
     # --- transport ------------------------------------------------------------------------
 
@@ -171,7 +173,7 @@ class ShopifyGraphQLClient:
             try:
                 response = await self._http.post("graphql.json", content=body)
             except httpx.HTTPError as exc:
-                self.pacer.observe(None, reserved=estimate, actual=None)
+                self.pacer.observe(None, reserved=estimate)
                 error: ShopifyError = ShopifyUnavailable(
                     f"Shopify could not be reached for {what}.", detail=type(exc).__name__
                 )
@@ -213,7 +215,7 @@ class ShopifyGraphQLClient:
         error worth another try; raises for the others."""
         status_code = response.status_code
         if status_code in (401, 403):
-            self.pacer.observe(None, reserved=estimate, actual=None)
+            self.pacer.observe(None, reserved=estimate)
             self.stats.failed += 1
             error: ShopifyError = ShopifyAuthError(
                 f"Shopify refused the access token while reading or writing {what}.",
@@ -222,7 +224,7 @@ class ShopifyGraphQLClient:
             error.status = status_code
             raise error
         if status_code == 429:
-            self.pacer.observe(None, reserved=estimate, actual=None)
+            self.pacer.observe(None, reserved=estimate)
             retry_after = response.headers.get("Retry-After")
             try:
                 seconds = float(retry_after) if retry_after else 1.0
@@ -231,7 +233,7 @@ class ShopifyGraphQLClient:
             self.pacer.hold(seconds)
             return "throttled"
         if status_code >= 500:
-            self.pacer.observe(None, reserved=estimate, actual=None)
+            self.pacer.observe(None, reserved=estimate)
             unavailable = ShopifyUnavailable(
                 f"Shopify is busy or unavailable ({status_code}) for {what}; it will be tried "
                 "again."
@@ -243,7 +245,7 @@ class ShopifyGraphQLClient:
         except ValueError:
             payload = None
         if not isinstance(payload, dict) or not response.is_success:
-            self.pacer.observe(None, reserved=estimate, actual=None)
+            self.pacer.observe(None, reserved=estimate)
             self.stats.failed += 1
             raise ShopifyRejected(
                 f"Shopify rejected {what} ({status_code}).", detail=response.text[:300] or None
@@ -260,11 +262,9 @@ class ShopifyGraphQLClient:
         if "THROTTLED" in codes:
             self.pacer.throttled(status, float(requested or estimate))
             return "throttled"
-        self.pacer.observe(
-            status,
-            reserved=estimate,
-            actual=float(actual) if isinstance(actual, int | float) else None,
-        )
+        self.pacer.observe(status, reserved=estimate)
+        if isinstance(actual, int | float):
+            self.stats.points += float(actual)
         if "INTERNAL_SERVER_ERROR" in codes:
             return ShopifyUnavailable(
                 f"Shopify had an internal error with {what}; it will be tried again.",
@@ -531,19 +531,55 @@ class ShopifyGraphQLClient:
             yield str(node["legacyResourceId"]), updated
 
     async def order_body(self, order_number: str) -> dict[str, Any] | None:
-        """One order in the shape the orders/* webhooks carry, or None if it is gone."""
-        data = await self.execute(
-            "OrderForReconcile", {"id": gid("Order", order_number)}, what=f"order {order_number}"
-        )
+        """One order in the shape the orders/* webhooks carry, with every line and every refund
+        (`refunds[]`, as REST order bodies carry them), or None if it is gone. An order longer
+        than one read takes is read in pages; a refund in more than one read's worth of
+        shipping lines, adjustments or transactions is refused by name."""
+        order_gid = gid("Order", order_number)
+        what = f"order {order_number}"
+        data = await self.execute("OrderForReconcile", {"id": order_gid}, what=what)
         order = data.get("order")
         if order is None:
             return None
-        if order["lineItems"]["pageInfo"]["hasNextPage"]:
-            raise ShopifyRejected(
-                f"Order {order.get('name') or order_number} has more than 25 lines; "
-                "reconciliation reads at most 25, so it is left to its webhooks."
+        lines = list(order["lineItems"]["nodes"])
+        info = order["lineItems"]["pageInfo"]
+        while info["hasNextPage"]:
+            data = await self.execute(
+                "OrderLineItems", {"id": order_gid, "after": info["endCursor"]}, what=what
             )
-        return webhook_shaped(order)
+            if data.get("order") is None:
+                return None  # deleted while we read it
+            lines += data["order"]["lineItems"]["nodes"]
+            info = data["order"]["lineItems"]["pageInfo"]
+        name = order.get("name") or order_number
+        refunds = [await self._refund(r["id"], name) for r in order.get("refunds") or []]
+        return webhook_shaped(order, lines=lines, refunds=[r for r in refunds if r is not None])
+
+    async def _refund(self, refund_id: str, order_name: str) -> dict[str, Any] | None:
+        what = f"a refund of order {order_name}"
+        data = await self.execute("RefundForReconcile", {"id": refund_id}, what=what)
+        refund = data.get("refund")
+        if refund is None:
+            return None
+        for part in ("refundShippingLines", "orderAdjustments", "transactions"):
+            if refund[part]["pageInfo"]["hasNextPage"]:
+                raise ShopifyRejected(
+                    f"Refund {refund.get('legacyResourceId')} of order {order_name} has more "
+                    f"{part} than one read takes, so it is left to its webhook."
+                )
+        items = refund["refundLineItems"]
+        lines = list(items["nodes"])
+        while items["pageInfo"]["hasNextPage"]:
+            data = await self.execute(
+                "RefundForReconcile",
+                {"id": refund_id, "after": items["pageInfo"]["endCursor"]},
+                what=what,
+            )
+            if data.get("refund") is None:
+                return None
+            items = data["refund"]["refundLineItems"]
+            lines += items["nodes"]
+        return {**refund, "refundLineItems": {"nodes": lines}}
 
     # --- webhook subscriptions --------------------------------------------------------------
 

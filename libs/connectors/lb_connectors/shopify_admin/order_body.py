@@ -1,8 +1,10 @@
 """A GraphQL `Order` (as OrderForReconcile reads it) → the order body Shopify's orders/*
 webhooks send (REST field names), so reconciled orders go through the same parser as webhooks.
 
-Only the fields `platforms/_shopify_order.py` reads are carried. Refunds are not: a lost
-refunds/create webhook is not recovered by reconciliation.
+Only the fields `platforms/_shopify_order.py` and `_shopify_refund.py` read are carried. The
+refunds go in `refunds[]` as REST order bodies carry them, so reconciliation recovers a refund
+whose refunds/create webhook was lost. From 2024-10 Shopify reports a refunded shipping amount
+as a refund shipping line, and order adjustments are refund discrepancies only.
 """
 
 from __future__ import annotations
@@ -83,12 +85,83 @@ def _legacy(obj: Any) -> int | None:
     return int(obj["legacyResourceId"])
 
 
-def order_body(order: dict[str, Any]) -> dict[str, Any]:
+def _refund_line(rli: dict[str, Any]) -> dict[str, Any]:
+    item = rli.get("lineItem") or {}
+    restock = rli.get("restockType")
+    return {
+        "id": int(number(rli["id"])) if rli.get("id") else None,
+        "line_item_id": int(number(item["id"])),
+        "quantity": rli.get("quantity"),
+        "restock_type": restock.lower() if isinstance(restock, str) else None,
+        **_money_pair("subtotal", rli.get("subtotalSet")),
+        **_money_pair("total_tax", rli.get("totalTaxSet")),
+        "line_item": {
+            "id": int(number(item["id"])),
+            "sku": item.get("sku"),
+            "name": item.get("name"),
+            "title": item.get("title"),
+        },
+    }
+
+
+def _transaction(t: dict[str, Any]) -> dict[str, Any]:
+    paid = (t.get("amountSet") or {}).get("presentmentMoney") or {}
+    return {
+        "id": int(number(t["id"])),
+        "kind": str(t.get("kind") or "").lower(),
+        "status": str(t.get("status") or "").lower(),
+        # REST gives a transaction in the currency the buyer paid in.
+        "amount": paid.get("amount"),
+        "currency": paid.get("currencyCode"),
+    }
+
+
+def refund_body(refund: dict[str, Any], order_id: int) -> dict[str, Any]:
+    """A GraphQL `Refund` (as RefundForReconcile reads it) → the REST Refund resource."""
+    return {
+        "id": int(refund["legacyResourceId"]),
+        "admin_graphql_api_id": refund["id"],
+        "order_id": order_id,
+        "created_at": refund.get("createdAt"),
+        "processed_at": refund.get("createdAt"),
+        "note": refund.get("note"),
+        "refund_line_items": [_refund_line(r) for r in refund["refundLineItems"]["nodes"]],
+        "refund_shipping_lines": [
+            {
+                "id": int(number(s["id"])),
+                "subtotal_amount_set": _bag(s.get("subtotalAmountSet")),
+                "tax_amount_set": _bag(s.get("taxAmountSet")),
+            }
+            for s in refund["refundShippingLines"]["nodes"]
+        ],
+        "order_adjustments": [
+            {
+                "id": int(number(a["id"])),
+                "kind": "refund_discrepancy",
+                "reason": str(a.get("reason") or "").lower() or None,
+                **_money_pair("amount", a.get("amountSet")),
+                **_money_pair("tax_amount", a.get("taxAmountSet")),
+            }
+            for a in refund["orderAdjustments"]["nodes"]
+        ],
+        "transactions": [_transaction(t) for t in refund["transactions"]["nodes"]],
+    }
+
+
+def order_body(
+    order: dict[str, Any],
+    *,
+    lines: list[dict[str, Any]] | None = None,
+    refunds: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """`lines`: every line item when the order took more than one page (default: the first
+    page's); `refunds`: each refund as RefundForReconcile read it."""
+    order_id = int(order["legacyResourceId"])
     customer = order.get("customer")
     status = order.get("displayFinancialStatus")
     fulfillment = order.get("displayFulfillmentStatus")
     return {
-        "id": int(order["legacyResourceId"]),
+        "id": order_id,
         "admin_graphql_api_id": order["id"],
         "name": order.get("name"),
         "created_at": order.get("createdAt"),
@@ -140,7 +213,7 @@ def order_body(order: dict[str, Any]) -> dict[str, Any]:
                 "product_id": _legacy(li.get("product")),
                 "variant_id": _legacy(li.get("variant")),
             }
-            for li in order["lineItems"]["nodes"]
+            for li in (order["lineItems"]["nodes"] if lines is None else lines)
         ],
         "shipping_lines": [
             {
@@ -154,4 +227,5 @@ def order_body(order: dict[str, Any]) -> dict[str, Any]:
             }
             for s in order["shippingLines"]["nodes"]
         ],
+        "refunds": [refund_body(r, order_id) for r in refunds or []],
     }

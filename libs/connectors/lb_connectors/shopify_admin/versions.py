@@ -58,5 +58,17 @@ def support_warning(version: str, today: date | None = None) -> str | None:
     return None
 
 
+def webhook_version_warning(received: str | None, pinned: str = API_VERSION) -> str | None:
+    """The sentence for a webhook delivery Shopify sent in another API version than the pinned
+    one (its body's fields follow the app's webhook version, set in the app's configuration),
+    else None. Logged by ingest and shown on the delivery."""
+    if not received or received == pinned:
+        return None
+    return (
+        f"Shopify sent this webhook in API version {received}; ledgerbridge is pinned to "
+        f"{pinned}. Set the app's webhook API version to {pinned}."
+    )
+
+
 def version_at_least(version: str, minimum: str) -> bool:
     return released(version) >= released(minimum)

@@ -42,7 +42,8 @@ class BatchState:
     def delivery(self, **values: Any) -> dict[str, Any]:
         """A `deliveries` row to insert; the caller may still change it (outcome, order key)."""
         row = {"received_at": utcnow(), "event_key": None, "shop": None, "error": None,
-               "order_key": None, "order_version": None, **values}  # fmt: skip
+               "order_key": None, "order_version": None, "api_version": None,
+               **values}  # fmt: skip
         self.deliveries.append(row)
         return row
 

@@ -1,0 +1,104 @@
+"""Several processes calling one shop share its GraphQL points bucket: each paces by its own
+estimate and Shopify's figure, and the soft band lets them settle together below the bucket's
+limit, where processes that pace alone run into THROTTLED (bench/shopify_shared_bucket.py runs
+the same on a full standard-plan bucket)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+import uuid
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from typing import Any
+
+import httpx
+import uvicorn
+
+from lb_connectors.shopify_admin import CostPacer, QuantityChange, ShopifyGraphQLClient
+from lb_sandbox.app import create_app
+from lb_sandbox.settings import SandboxSettings
+
+PROCESSES = 3
+ROUNDS = 12  # about 70 points each: 2,500 points in all, 15 s of refill beyond the bucket
+BUCKET = 1000.0  # standard plan's 100 points/s, a smaller bucket so the run is short
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _replica(base: str, token: str, band: bool, items: list[str], location: str, at: float) -> int:
+    return asyncio.run(_load(base, token, band, items, location, at))
+
+
+async def _load(
+    base: str, token: str, band: bool, items: list[str], location: str, at: float
+) -> int:
+    """Read 20 levels and set 2, round after round, as fast as the pacer lets it: about 70
+    points a round. Returns the calls that failed."""
+    pacer = None if band else CostPacer(restore_rate=100, band_fraction=0)
+    async with ShopifyGraphQLClient(base, token, pacer=pacer, max_throttled=100) as shop:
+        await asyncio.sleep(max(0.0, at - time.time()))
+        for _ in range(ROUNDS):
+            found = await shop.levels(items, location)
+            await shop.set_quantities(
+                [QuantityChange(i, location, (found[i] or 0) + 1, found[i]) for i in items[:2]]
+            )
+        return shop.stats.failed
+
+
+async def _run(port: int, band: bool) -> dict[str, Any]:
+    token = f"shop-{uuid.uuid4().hex}"
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as sandbox:
+        seeded = await sandbox.post(
+            f"/_sandbox/shopify/{token}/products",
+            json=[
+                {"title": f"P{i}", "variants": [{"sku": f"P-{i}", "available": 5}]}
+                for i in range(PROCESSES * 20)
+            ],
+        )
+        items = [str(p["variants"][0]["inventory_item_id"]) for p in seeded.json()["products"]]
+        levels = (await sandbox.get(f"/_sandbox/shopify/{token}/levels")).json()
+        location = str(levels["inventory_levels"][0]["location_id"])
+        base, at = f"http://127.0.0.1:{port}/shopify", time.time() + 3
+        loop = asyncio.get_running_loop()
+        with ProcessPoolExecutor(PROCESSES, mp_context=get_context("spawn")) as pool:
+            failed = await asyncio.gather(
+                *(
+                    loop.run_in_executor(
+                        pool, _replica, base, token, band, items[n * 20 : n * 20 + 20], location, at
+                    )
+                    for n in range(PROCESSES)
+                )
+            )
+        meter = (await sandbox.get(f"/_sandbox/shopify/{token}/points")).json()
+    return {**meter, "failed": sum(failed)}
+
+
+async def test_processes_on_one_shop_stay_within_its_bucket() -> None:
+    port = _free_port()
+    app = create_app(SandboxSettings(port=port, shopify_points_bucket=BUCKET))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    try:
+        for _ in range(1000):
+            if server.started:
+                break
+            await asyncio.sleep(0.01)
+        alone = await _run(port, band=False)
+        shared = await _run(port, band=True)
+    finally:
+        server.should_exit = True
+        await serving
+    # Both runs asked for more than the bucket holds, and every call got through.
+    for run in (alone, shared):
+        assert run["pointsSpent"] > 2 * BUCKET
+        assert run["failed"] == 0
+    # Pacing alone, each process expects the refill for itself: the shop refuses queries.
+    assert alone["throttled"] > 0
+    # Pacing in the soft band, the processes stay within the bucket: nothing refused.
+    assert shared["throttled"] == 0

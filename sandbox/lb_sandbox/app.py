@@ -3,6 +3,8 @@ plus /_sandbox admin and /healthz."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -10,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import admin
 from .economic import (
+    openapi_inputs,
     routes_customers,
     routes_invoices,
     routes_journals,
@@ -59,6 +62,19 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     ).response()
 
 
+def _state_inputs_in_openapi(app: FastAPI) -> None:
+    """The OpenAPI also states the query parameters and bodies the endpoints read themselves
+    (economic/openapi_inputs.py)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = openapi_inputs.add_to(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(settings: SandboxSettings | None = None) -> FastAPI:
     settings = settings or SandboxSettings()
     app = FastAPI(
@@ -90,6 +106,7 @@ def create_app(settings: SandboxSettings | None = None) -> FastAPI:
     app.add_exception_handler(ShopifyHTTPError, _shopify_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    _state_inputs_in_openapi(app)
     if settings.state_file is not None:
         state = StateFile(settings.state_file, app.state.registry)
         state.load()

@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import SecretStr
 
+from lb_common.admin_params import refuse_nul_characters
 from lb_common.errors import PermanentError, TransientError
 from lb_common.messaging import Broker
 from lb_common.parking import ParkingLot, SettledCheck, parking_router
@@ -77,7 +78,10 @@ def create_admin_app(
     for router in open_routers:
         app.include_router(router)
     for router in routers:
-        app.include_router(router, dependencies=[Depends(require_admin)])
+        # Authenticated first: an anonymous caller learns nothing about the input rules.
+        app.include_router(
+            router, dependencies=[Depends(require_admin), Depends(refuse_nul_characters)]
+        )
     return app
 
 

@@ -6,18 +6,23 @@ in the OpenAPI, so that no input reaches the database as something it cannot hol
   e-conomic's range for customer numbers;
 - `limit` from 1 to the route's documented maximum, `offset` from 0 to what SQL's OFFSET takes;
 - amounts that are numbers (no NaN or infinity) of at most a trillion, to the millionth;
-- times with a zone that stay within the years 1 to 9999 once in UTC (the stores keep UTC).
+- times with a zone that stay within the years 1 to 9999 once in UTC (the stores keep UTC);
+- no NUL character in any text: PostgreSQL's text and JSON types cannot hold U+0000, so a query
+  or path parameter, or a JSON body, carrying one is refused with a 422 naming where it is
+  (`refuse_nul_characters`, on every admin route) instead of failing in the store as a 500.
 
 Each helper returns a fresh `Query`/`Path`, used as a parameter's default like FastAPI's own.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from fastapi import HTTPException, Path, Query
+from fastapi import HTTPException, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy import BigInteger, Integer, SmallInteger
 
 # SQLite's INTEGER and PostgreSQL's BIGINT: a larger Python int cannot even be bound.
@@ -94,6 +99,67 @@ def utc_time(name: str, value: datetime | None) -> datetime | None:
         ) from None
 
 
+NUL = "\x00"
+
+
+def _nul_in_json(value: Any, where: tuple[str | int, ...]) -> tuple[str | int, ...] | None:
+    """Where in a parsed JSON document a NUL sits (in a key or a string), or None."""
+    if isinstance(value, str):
+        return where if NUL in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if NUL in key:
+                return (*where, key)
+            found = _nul_in_json(item, (*where, key))
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_in_json(item, (*where, index))
+            if found is not None:
+                return found
+    return None
+
+
+def _refusal(where: tuple[str | int, ...], value: Any) -> RequestValidationError:
+    kind = {"path": "path parameter", "query": "query parameter", "body": "body field"}[
+        str(where[0])
+    ]
+    name = ".".join(str(part) for part in where[1:]) or "(the body)"
+    return RequestValidationError(
+        [
+            {
+                "type": "nul_character",
+                "loc": where,
+                "msg": f"{kind} '{name}' contains a NUL character (U+0000), which no text "
+                "can hold here; remove it",
+                "input": value,
+            }
+        ]
+    )
+
+
+async def refuse_nul_characters(request: Request) -> None:
+    """A dependency of every admin route (lb_common.admin): a 422 naming the path or query
+    parameter, or the JSON body field, that carries a NUL character."""
+    for name, value in request.path_params.items():
+        if isinstance(value, str) and NUL in value:
+            raise _refusal(("path", name), value)
+    for name, value in request.query_params.multi_items():
+        if NUL in name or NUL in value:
+            raise _refusal(("query", name), value)
+    body = await request.body()  # cached on the request: the endpoint reads the same bytes
+    if b"\\u0000" not in body and b"\x00" not in body:
+        return  # the cheap test first: no NUL can be in it
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return  # not JSON: FastAPI's own validation answers
+    found = _nul_in_json(document, ("body",))
+    if found is not None:
+        raise _refusal(found, None)
+
+
 __all__ = [
     "AMOUNT_MAX",
     "CUSTOMER_NUMBER_MAX",
@@ -104,6 +170,7 @@ __all__ = [
     "customer_number_query",
     "limit_query",
     "offset_query",
+    "refuse_nul_characters",
     "row_id_path",
     "utc_time",
 ]

@@ -245,7 +245,8 @@ def book(a: Agreement, body: dict[str, Any]) -> Entity:
     if draft_number is None and isinstance(ref, dict) and isinstance(ref.get("self"), str):
         tail = ref["self"].rstrip("/").rsplit("/", 1)[-1]
         draft_number = path_number(tail)
-    if isinstance(ref, dict) and not isinstance(draft_number, int):
+    # Anything but an object with a number or a self link (a list, a text, `true`) is refused.
+    if ref is not None and (not isinstance(draft_number, int) or isinstance(draft_number, bool)):
         problems.add(
             ("draftInvoice",),
             INVALID_VALUE,

@@ -1,8 +1,9 @@
-"""Collection responses: filter, page, and wrap in e-conomic's pagination envelope."""
+"""Collection responses: filter, sort, page, and wrap in e-conomic's pagination envelope."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
@@ -31,6 +32,42 @@ def _int_param(request: Request, name: str, default: int) -> int:
     return value
 
 
+def _sort_value(entity: Entity, path: str, alphabetic: bool) -> tuple[int, Any]:
+    value: Any = entity
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    if value is None:
+        return (0, "")  # absent first, as SQL's NULLs sort first ascending
+    if alphabetic:
+        return (2, str(value).casefold())
+    if isinstance(value, int | Decimal | float):  # bool is an int: barred sorts false, true
+        return (1, value)
+    if isinstance(value, str):
+        return (2, value.casefold())
+    return (3, str(value))  # an object or a list: kept apart, in a fixed order
+
+
+def sort_items(items: list[Entity], text: str) -> list[Entity]:
+    """e-conomic's `sort`: `name`, `-name` (descending), `~name` (alphabetic, numbers as text),
+    comma-separated, the first the most significant."""
+    keys = [key.strip() for key in text.split(",")]
+    ordered = list(items)
+    for key in reversed(keys):  # stable sorts: the least significant key first
+        descending = key.startswith("-")
+        key = key.removeprefix("-")
+        alphabetic = key.startswith("~")
+        key = key.removeprefix("~")
+        if not key or not all(part for part in key.split(".")):
+            raise EconomicHTTPError(
+                400,
+                "Could not parse query string sort.",
+                "Sort with ?sort=name, ?sort=-name (descending) or ?sort=~name (alphabetic), "
+                "several comma-separated.",
+            )
+        ordered.sort(key=lambda e: _sort_value(e, key, alphabetic), reverse=descending)
+    return ordered
+
+
 def collection(
     request: Request,
     agreement: Agreement,
@@ -55,11 +92,16 @@ def collection(
     if filter_text:
         node = parse_filter(filter_text, filterable)
         selected = [e for e in everything if matches(node, e)]
+    sort_text = request.query_params.get("sort")
+    if sort_text:
+        selected = sort_items(selected, sort_text)
 
     def page_link(n: int) -> str:
         query: dict[str, Any] = {"skippages": n, "pagesize": size}
         if filter_text:
             query["filter"] = filter_text
+        if sort_text:
+            query["sort"] = sort_text
         return agreement.link(f"{path}?{urlencode(query)}")
 
     last = max(0, (len(selected) - 1) // size)

@@ -292,6 +292,7 @@ def admin_router(
     reconcile_now: ReconcileNow,
     box: SecretBox,
     book: ConnectionBook,
+    after_save: Callable[[str, str], Awaitable[None]] | None = None,
 ) -> APIRouter:
     router = APIRouter(tags=["admin"])
 
@@ -471,6 +472,8 @@ def admin_router(
         shop_connections.forget(name)
         if copy is not None:  # this process at once; other replicas within seconds
             book.apply(copy)
+        if after_save is not None and shop_connection.enabled:
+            await after_save(name, shop_connection.platform)  # e.g. webhook subscriptions
         return public_view(box, shop_connection)
 
     @router.delete("/connections/{name}")

@@ -32,6 +32,7 @@ async def system(amqp_url, broker_prefix, tmp_path) -> AsyncIterator[System]:
         "ingest",
         "customers",
         "invoicing",
+        "inventory",  # the console's connection page asks every service
         ingest_overrides={
             "public_url": PUBLIC,
             "economic_app_public_token": APP_PUBLIC,
@@ -287,3 +288,77 @@ async def test_without_a_public_address_the_connection_says_why_it_has_no_subscr
         shown = (await system.apps["ingest"].get("/connections/west")).json()["onboarding"]
     assert checked.json()["subscriptions"] == []
     assert "LEDGERBRIDGE_INGEST_PUBLIC_URL" in shown["webhook_subscriptions_error"]
+
+
+# --- the console's connection page ----------------------------------------------------------
+
+
+def _hidden(page: str, name: str) -> str:
+    return page.split(f'name="{name}" value="')[1].split('"')[0]
+
+
+async def test_the_console_shows_the_onboarding_and_applies_the_proposal(system: System):
+    from lb_console.bootstrap import bootstrap as console_bootstrap
+    from lb_console.settings import ConsoleSettings
+
+    token = f"shop-west-{uuid.uuid4().hex}"
+    assert (
+        await _put_west(system, shop={"admin_url": "http://sandbox/shopify", "admin_token": token})
+    ).status_code == 200
+    transports = {
+        name: httpx.ASGITransport(app=runtime.parts.app_factory())
+        for name, runtime in system.runtimes.items()
+    }
+    parts = console_bootstrap(
+        ConsoleSettings(common=system.common, secure_cookie=False), transports=transports
+    )
+    await parts.start()
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=parts.app), base_url="http://console"
+        ) as browser:
+            login = await browser.get("/login")
+            logged_in = await browser.post(
+                "/login",
+                data={
+                    "login_token": _hidden(login.text, "login_token"),
+                    "next": "/connections/west",
+                    "operator": "Alice",
+                    "token": "test-admin-token",
+                },
+            )
+            assert logged_in.status_code == 303, logged_in.text
+            page = await browser.get("/connections/west")
+            assert page.status_code == 200
+            assert "Shopify webhook subscriptions" in page.text
+            assert "ORDERS_PAID" in page.text and "created" in page.text
+            csrf = _hidden(page.text, "csrf_token")
+
+            # Connect an agreement: the page shows e-conomic's installation URL.
+            shown = await browser.post(
+                "/connections/west/onboarding/grant", data={"csrf_token": csrf, "locale": "da-DK"}
+            )
+            assert shown.status_code == 200, shown.text
+            url = shown.text.split('Open <a href="')[1].split('"')[0].replace("&amp;", "&")
+            assert "locale=da-DK" in url
+            back = await _add_app(system, url)
+            async with _open_ingest(system) as user:
+                assert (await user.get(back)).status_code == 200
+
+            page = await browser.get("/connections/west")
+            assert "Settings proposed from the agreement" in page.text
+            assert "Webshop customers" in page.text
+            applied = await browser.post(
+                "/connections/west/onboarding/apply", data={"csrf_token": csrf}
+            )
+            assert applied.status_code == 303
+            assert "applied" in applied.headers["location"]
+            page = await browser.get("/connections/west")
+            assert "Applied " in page.text and "Apply the proposed settings" not in page.text
+    finally:
+        await parts.stop()
+    customers = (await system.apps["customers"].get("/connections/west/settings")).json()
+    assert customers["vat_zones"]["abroad"] == 3 and customers["defaults"]["payment_terms"] == 1
+    assert customers["match_on"] == "email"  # the rest of the settings stayed
+    invoicing = (await system.apps["invoicing"].get("/connections/west/settings")).json()
+    assert invoicing["layout"] == 21

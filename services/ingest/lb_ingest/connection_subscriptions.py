@@ -124,9 +124,12 @@ async def check(
         session.add(row)
     repaired = [r for r in report if r["state"] != "ok"]
     if repaired or error:
+        failed = error or any(r["state"] == "failed" for r in report)
         log.warning(
-            "webhook subscriptions repaired" if not error else "webhook subscriptions not checked",
-            extra={"data": {"connection": name, "repaired": repaired, "error": error}},
+            "webhook subscriptions not all in order"
+            if failed
+            else "webhook subscriptions repaired",
+            extra={"data": {"connection": name, "changes": repaired, "error": error}},
         )
     return {"subscriptions": report, "error": error}
 
@@ -144,9 +147,7 @@ async def _repair(shops: ShopDirectory, uri: str, name: str) -> list[dict[str, A
             await client.create_webhook_subscription(topic, uri, format=FORMAT)
         except LedgerbridgeError as exc:
             entry["state"] = "failed"
-            entry["detail"] = (
-                f"{entry['detail']}; Shopify refused it: {exc.reason} {exc.detail or ''}".strip()
-            )
+            entry["detail"] = f"Shopify refused it: {exc.detail or exc.reason}"
     return report
 
 

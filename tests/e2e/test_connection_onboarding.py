@@ -160,6 +160,16 @@ async def test_an_agreement_granted_through_e_conomic_books_the_connections_orde
     assert [i["references"]["other"] for i in state["booked_invoices"]] == [key]
     assert [i["layout"]["layoutNumber"] for i in state["booked_invoices"]] == [21]
 
+    # Its work is counted under its own connection label.
+    metrics = (await system.apps["invoicing"].get("/metrics")).text
+    assert (
+        'ledgerbridge_economic_calls_total{connection="west",endpoint="/invoices/drafts"' in metrics
+    )
+    assert 'connection="west",outcome="ok",service="invoicing",type="customer.resolved"' in metrics
+    assert (
+        'ledgerbridge_webhooks_total{connection="west",platform="shopify",status="200"}' in metrics
+    )
+
 
 async def test_a_grant_that_does_not_match_the_installation_url_is_refused(system: System):
     ingest = system.apps["ingest"]

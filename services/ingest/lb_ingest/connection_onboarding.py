@@ -30,6 +30,7 @@ from urllib.parse import quote, urlencode
 from lb_common.connection_copies import ConnectionBook, ConnectionCopy
 from lb_common.db import Database, utcnow
 from lb_common.errors import LedgerbridgeError
+from lb_common.metric_labels import for_connection
 from lb_common.sealing import SecretBox
 from lb_common.settings import CommonSettings
 from lb_connectors.ledgers import LedgerDirectory
@@ -181,15 +182,16 @@ async def read_proposal(db: Database, ledgers: LedgerDirectory, name: str) -> Co
     error: str | None = None
     try:
         client = ledgers.for_connection(name)
-        groups, terms, zones, layouts = await asyncio.wait_for(
-            asyncio.gather(
-                client.list_customer_groups(),
-                client.list_payment_terms(),
-                client.list_vat_zones(),
-                client.list_layouts(),
-            ),
-            PROPOSAL_TIMEOUT,
-        )
+        with for_connection(name):  # the calls count under this connection's label
+            groups, terms, zones, layouts = await asyncio.wait_for(
+                asyncio.gather(
+                    client.list_customer_groups(),
+                    client.list_payment_terms(),
+                    client.list_vat_zones(),
+                    client.list_layouts(),
+                ),
+                PROPOSAL_TIMEOUT,
+            )
         choices = propose(groups, terms, zones, layouts)
         proposal = {
             "settings": as_settings(choices),

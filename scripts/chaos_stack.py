@@ -335,7 +335,14 @@ class Stack:
     def of(self, service: str) -> list[Proc]:
         return [p for p in self.procs if p.service == service]
 
-    def build(self, *, replicas: int, database_urls: dict[str, str], grant: str) -> None:
+    def build(
+        self,
+        *,
+        replicas: int,
+        database_urls: dict[str, str],
+        grant: str,
+        inventory_replicas: int = 1,
+    ) -> None:
         sandbox_port = free_port()
         common = {
             **os.environ,
@@ -359,7 +366,7 @@ class Stack:
             ("ingest", "worker"),
             *[("customers", "all")] * replicas,
             *[("invoicing", "all")] * replicas,
-            ("inventory", "all"),
+            *[("inventory", "all")] * inventory_replicas,
         ]
         counts: dict[str, int] = {}
         for service, role in layout:

@@ -1,9 +1,16 @@
-"""`make demo`: start everything, post signed sample orders, wait until they are booked, print
-what happened, stop everything. Exits 0 only if every order was booked exactly once.
+"""`make demo`: start everything, connect a second shop to a second agreement, post signed
+sample orders from both shops, wait until they are booked, print what happened, stop
+everything. Exits 0 only if every order was booked exactly once, in its own shop's agreement.
+
+Two connections: `demo` (shop ledgerbridge-demo, the environment's agreement `demo`) and
+`nordic` (shop ledgerbridge-nordic, onboarded as an operator would: its agreement connected
+through e-conomic's grant flow in the sandbox, the demo playing the browser, and the settings
+proposed from that agreement applied).
 
 The orders: the public Shopify sample (tests/fixtures/public, source named in its README), and
 three made up from its shape: a Danish consumer who orders twice (the second time she is a
-returning customer), and a Danish company with a CVR number (B2B).
+returning customer), and a Danish company with a CVR number (B2B); the nordic shop sells to two
+more consumers.
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ import json
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from decimal import Decimal
@@ -27,6 +36,9 @@ from stack import ROOT, Stack, delete_broker_objects, say
 SAMPLE = ROOT / "tests" / "fixtures" / "public" / "shopify_orders_create_discounts_HKD.json"
 SHOP = "ledgerbridge-demo.myshopify.com"
 SECRET = "demo-secret"
+NORDIC = "nordic"
+NORDIC_SHOP = "ledgerbridge-nordic.myshopify.com"
+NORDIC_SECRET = "nordic-demo-secret"
 VAT = Decimal("0.25")
 
 
@@ -78,21 +90,28 @@ def danish_order(
     return order
 
 
-def demo_orders() -> list[tuple[str, bytes]]:
-    """(description, raw body). The sample goes as Shopify sent it, byte for byte."""
+def demo_orders() -> list[tuple[str, str, bytes]]:
+    """(connection, description, raw body). The sample goes as Shopify sent it, byte for byte."""
     return [
-        ("public Shopify sample (HKD, discounts)", SAMPLE.read_bytes()),
-        ("new consumer", _json(danish_order(
+        ("demo", "public Shopify sample (HKD, discounts)", SAMPLE.read_bytes()),
+        ("demo", "new consumer", _json(danish_order(
             7001, 1101, "karen@example.com", "Karen", "Jensen",
             [("TSHIRT-RED-M", "T-shirt red M", 2, "150.00")],
         ))),
-        ("returning consumer", _json(danish_order(
+        ("demo", "returning consumer", _json(danish_order(
             7002, 1102, "Karen@Example.com", "Karen", "Jensen", [("MUG-BLACK", "Mug black", 1, "75.00")],
         ))),
-        ("company with CVR (B2B)", _json(danish_order(
+        ("demo", "company with CVR (B2B)", _json(danish_order(
             7003, 1103, "indkob@tojogco.dk", "Ole", "Hansen",
             [("TSHIRT-RED-M", "T-shirt red M", 10, "150.00"), ("MUG-BLACK", "Mug black", 4, "75.00")],
             company="Tøj & Co ApS", cvr="12345674",
+        ))),
+        (NORDIC, "consumer of the second shop", _json(danish_order(
+            8001, 2101, "sofie@example.com", "Sofie", "Berg", [("MUG-BLACK", "Mug black", 2, "75.00")],
+        ))),
+        (NORDIC, "second consumer of the second shop", _json(danish_order(
+            8002, 2102, "anders@example.com", "Anders", "Lund",
+            [("TSHIRT-RED-M", "T-shirt red M", 1, "150.00")],
         ))),
     ]  # fmt: skip
 
@@ -113,17 +132,93 @@ def _call(method: str, url: str, token: str | None = None, body: bytes | None = 
         return exc.code, json.loads(exc.read() or b"null")
 
 
-def post_webhook(stack: Stack, body: bytes) -> dict[str, Any]:
-    signature = base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # the demo plays the browser and follows e-conomic's redirect itself
+
+
+def connect_second_shop(stack: Stack) -> str:
+    """Onboard `nordic` as an operator would; returns its agreement's grant token (which the
+    demo, as the browser, saw on e-conomic's redirect) to look into the sandbox with."""
+    ingest, token = stack.url("ingest"), stack.admin_token
+    status, answer = _call(
+        "PUT", f"{ingest}/connections/{NORDIC}", token,
+        json.dumps({
+            "platform": "shopify", "secrets": [NORDIC_SECRET],
+            "settings": {"shop_domain": NORDIC_SHOP},
+            "shop": {"admin_url": f"{stack.url('sandbox')}/shopify", "admin_token": "nordic-shop"},
+        }).encode(), {"Content-Type": "application/json"},
+    )  # fmt: skip
+    if status != 200:
+        raise SystemExit(f"ingest refused the connection: {status} {answer}")
+    status, answer = _call(
+        "POST", f"{ingest}/connections/{NORDIC}/economic/grant", token,
+        json.dumps({"base_url": f"{stack.url('sandbox')}/economic"}).encode(),
+        {"Content-Type": "application/json"},
+    )  # fmt: skip
+    if status != 200:
+        raise SystemExit(f"no installation URL: {status} {answer}")
+    url = answer["installation_url"]
+    say(f"{NORDIC}: opening e-conomic's installation URL and adding the app")
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+    form = urllib.parse.urlencode(
+        {"appPublicToken": query["appPublicToken"][0], "redirectUrl": query["redirectUrl"][0]}
+    ).encode()
+    try:
+        urllib.request.build_opener(_NoRedirect).open(url.split("?")[0], data=form, timeout=10)
+        raise SystemExit("e-conomic's page did not send the browser back")
+    except urllib.error.HTTPError as exc:
+        back = exc.headers["Location"]
+    grant = urllib.parse.parse_qs(urllib.parse.urlsplit(back).query)["token"][0]
+    with urllib.request.urlopen(back, timeout=30) as landed:
+        if landed.status != 200:
+            raise SystemExit(f"ingest did not take the grant: {landed.status}")
+    _, shown = _call("GET", f"{ingest}/connections/{NORDIC}", token)
+    onboarding = shown["onboarding"]
+    if not onboarding["proposal"]:
+        raise SystemExit(f"no settings proposed: {onboarding['proposal_error']}")
+    for choice in onboarding["proposal"]["choices"]:
+        say(f"{NORDIC}: proposed {choice['service']}.{choice['setting']} = {choice['value']} "
+            f"({choice['why']})")  # fmt: skip
+    for service, partial in onboarding["proposal"]["settings"].items():
+        path = f"{stack.url(service)}/connections/{NORDIC}/settings"
+        _, current = _call("GET", path, token)
+        for key, value in partial.items():
+            current[key] = {**current[key], **value} if isinstance(value, dict) else value
+        status, answer = _call(
+            "PUT", path, token, json.dumps(current).encode(), {"Content-Type": "application/json"}
+        )
+        if status != 200:
+            raise SystemExit(f"{service} refused the proposed settings: {answer}")
+    _call("POST", f"{ingest}/connections/{NORDIC}/economic/proposal/confirm", token)
+    say(f"{NORDIC}: agreement connected, proposed settings applied")
+    hooks = onboarding["webhook_subscriptions"]
+    failed = [h for h in hooks if h["state"] == "failed"]
+    say(
+        f"{NORDIC}: webhook subscriptions: {len(hooks) - len(failed)} made, {len(failed)} refused"
+        + (
+            f" ({failed[0]['detail']}: Shopify, and the sandbox, take https addresses only, "
+            f"and LEDGERBRIDGE_INGEST_PUBLIC_URL is {stack.env['LEDGERBRIDGE_INGEST_PUBLIC_URL']} "
+            "here)"
+            if failed
+            else ""
+        )
+    )
+    return grant
+
+
+def post_webhook(stack: Stack, connection: str, body: bytes) -> dict[str, Any]:
+    secret, shop = (SECRET, SHOP) if connection == "demo" else (NORDIC_SECRET, NORDIC_SHOP)
+    signature = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
     status, answer = _call(
         "POST",
-        f"{stack.url('ingest')}/webhooks/shopify/demo",
+        f"{stack.url('ingest')}/webhooks/shopify/{connection}",
         body=body,
         headers={
             "Content-Type": "application/json",
             "X-Shopify-Topic": "orders/paid",
             "X-Shopify-Hmac-Sha256": signature,
-            "X-Shopify-Shop-Domain": SHOP,
+            "X-Shopify-Shop-Domain": shop,
             "X-Shopify-API-Version": "2025-01",
             "X-Shopify-Webhook-Id": str(uuid.uuid4()),
             "X-Shopify-Event-Id": str(uuid.uuid4()),
@@ -135,49 +230,82 @@ def post_webhook(stack: Stack, body: bytes) -> dict[str, Any]:
 
 
 def run_demo(stack: Stack) -> int:
-    keys: list[tuple[str, str]] = []
-    for description, body in demo_orders():
-        answer = post_webhook(stack, body)
-        keys.append((description, answer["order_key"]))
-        say(f"posted {description}: {answer['order_key']}")
+    grants = {"demo": "demo", NORDIC: connect_second_shop(stack)}
+    keys: list[tuple[str, str, str]] = []
+    for connection, description, body in demo_orders():
+        answer = post_webhook(stack, connection, body)
+        keys.append((connection, description, answer["order_key"]))
+        say(f"posted {description} ({connection}): {answer['order_key']}")
 
     orders: dict[str, dict[str, Any]] = {}
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and len(orders) < len(keys):
-        for _, key in keys:
+        for _, _, key in keys:
             _, order = _call("GET", f"{stack.url('ingest')}/orders/{key}", stack.admin_token)
             if order and order.get("status") in ("booked", "failed"):
                 orders[key] = order
         time.sleep(0.3)
 
-    _, state = _call("GET", f"{stack.url('sandbox')}/_sandbox/agreements/demo/state")
-    booked_by_key: dict[str, list[dict[str, Any]]] = {}
-    for invoice in state["booked_invoices"]:
-        booked_by_key.setdefault(invoice.get("references", {}).get("other"), []).append(invoice)
+    states = {
+        connection: _call("GET", f"{stack.url('sandbox')}/_sandbox/agreements/{grant}/state")[1]
+        for connection, grant in grants.items()
+    }
+    # Order key → (connection whose agreement holds it, invoice) for every booked invoice.
+    booked_by_key: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for connection, state in states.items():
+        for invoice in state["booked_invoices"]:
+            reference = invoice.get("references", {}).get("other")
+            booked_by_key.setdefault(reference, []).append((connection, invoice))
 
     print()
-    header = f"{'order':<8} {'what':<40} {'customer':>8} {'invoice':>8} {'total':>14}  status"
+    header = (
+        f"{'connection':<11} {'order':<8} {'what':<38} {'customer':>8} {'invoice':>8} "
+        f"{'total':>14}  status"
+    )
     print(header)
     print("-" * len(header))
     ok = True
-    for description, key in keys:
+    for connection, description, key in keys:
         order = orders.get(key, {"status": "not finished", "order_name": key})
         invoices = booked_by_key.get(key, [])
-        once = order["status"] == "booked" and len(invoices) == 1
+        # Booked once, and in its own shop's agreement.
+        once = order["status"] == "booked" and [c for c, _ in invoices] == [connection]
         ok &= once
         total = f"{order.get('currency', '')} {order.get('total', '')}"
-        status = order["status"] if once else f"{order['status']} ({len(invoices)} invoices!)"
+        where = sorted({c for c, _ in invoices})
+        status = (
+            order["status"]
+            if once
+            else f"{order['status']} ({len(invoices)} invoices, in {where or 'no agreement'}!)"
+        )
         print(
-            f"{order.get('order_name', ''):<8} {description:<40} "
+            f"{connection:<11} {order.get('order_name', ''):<8} {description:<38} "
             f"{order.get('customer_number') or '-':>8} {order.get('invoice_number') or '-':>8} "
             f"{total:>14}  {status}"
         )
         if order["status"] == "failed":
-            print(f"         reason: {order.get('status_reason')}")
+            print(f"            reason: {order.get('status_reason')}")
     print()
-    print(f"customers in the ledger: {len(state['customers'])}; booked invoices: "
-          f"{len(state['booked_invoices'])}; drafts left: {len(state['drafts'])}")  # fmt: skip
-    say("every order booked exactly once" if ok else "NOT every order was booked exactly once")
+    for connection, state in states.items():
+        # Each agreement on its own: exactly its connection's orders, each once, no other's.
+        mine = sorted(k for c, _, k in keys if c == connection)
+        held = sorted(i.get("references", {}).get("other") for i in state["booked_invoices"])
+        alright = held == mine
+        ok &= alright
+        print(
+            f"agreement of {connection}: {len(state['customers'])} customers, "
+            f"{len(held)} booked invoices, {len(state['drafts'])} drafts left; "
+            + (
+                f"exactly the {len(mine)} orders of {connection}, each once"
+                if alright
+                else f"NOT its own orders ({held} instead of {mine})"
+            )
+        )
+    say(
+        "every order booked exactly once, in its own shop's agreement"
+        if ok
+        else "NOT every order was booked exactly once in its own agreement"
+    )
     return 0 if ok else 1
 
 
@@ -185,6 +313,8 @@ def main() -> int:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="ledgerbridge-demo-") as tmp:
         stack = Stack.prepare(data_dir=Path(tmp), broker_prefix=f"demo-{uuid.uuid4().hex[:8]}")
+        # Only `demo` books into the environment's agreement; `nordic`'s orders wait for its own.
+        stack.env["LEDGERBRIDGE_ENVIRONMENT_CONNECTIONS"] = "demo"
         say(f"admin token for this run: {stack.admin_token}")
         stack.start()
         try:

@@ -95,7 +95,11 @@ def _get_json(url: str, token: str) -> Any:
 def seed(stack: Stack, timeout: float = 90.0) -> None:
     """The demo orders, booked: orders, deliveries, customer links, invoices and stock to
     follow the links to."""
-    keys = [post_webhook(stack, body)["order_key"] for _, body in demo_orders()]
+    keys = [
+        post_webhook(stack, "demo", body)["order_key"]
+        for connection, _, body in demo_orders()
+        if connection == "demo"  # the second shop's connection is not made here
+    ]
     deadline = time.monotonic() + timeout
     pending = set(keys)
     while pending and time.monotonic() < deadline:

@@ -83,6 +83,15 @@ class Stack:
         env.setdefault(
             "LEDGERBRIDGE_ECONOMIC_BASE_URL", f"http://127.0.0.1:{sandbox_port}/economic"
         )
+        # Onboarding against the sandbox: e-conomic's grant flow returns to this ingest, and the
+        # sandbox's own app (lb_sandbox/settings.py) is the app whose installation URL it is.
+        ingest_port = port_of("LEDGERBRIDGE_INGEST_PORT", 8001)
+        env.setdefault("LEDGERBRIDGE_INGEST_PUBLIC_URL", f"http://127.0.0.1:{ingest_port}")
+        env.setdefault("LEDGERBRIDGE_INGEST_ECONOMIC_APP_PUBLIC_TOKEN", "sandbox-app-public-token")
+        env.setdefault(
+            "LEDGERBRIDGE_INGEST_ECONOMIC_INSTALLATION_URL",
+            f"http://127.0.0.1:{sandbox_port}/secure/api1/requestaccess.aspx",
+        )
         # The sandbox keeps its ledger with the services' data, as a real ledger would.
         env.setdefault("LEDGERBRIDGE_SANDBOX_STATE_FILE", str(data_dir / LEDGER_FILE))
         env.setdefault("PYTHONUNBUFFERED", "1")

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from .economic.auth import str_base
 from .economic.errors import not_found
 from .economic.faults import FaultRegistry, FaultSpec
+from .economic.grants import App
 from .economic.jsonio import EconomicJSONResponse
 from .economic.reference_data import SERVICE_GROUP, product_entity
 from .economic.routes_customers import _build as build_customer
@@ -69,6 +70,21 @@ async def reset(request: Request, agreement: str | None = None) -> Response:
         _faults(request).clear()
     _faults(request).forget_calls(agreement)
     return EconomicJSONResponse({"reset": removed})
+
+
+class AppRegistration(BaseModel):
+    public_token: str = Field(min_length=1)
+    secret_token: str = Field(min_length=1)
+    name: str = "ledgerbridge"
+
+
+@router.post("/_sandbox/economic/apps", status_code=201)
+async def register_app(body: AppRegistration, request: Request) -> Response:
+    """An e-conomic app the grant flow knows (its installation URL carries the public token)."""
+    request.app.state.economic_apps[body.public_token] = App(
+        body.public_token, body.secret_token, body.name
+    )
+    return EconomicJSONResponse({"public_token": body.public_token, "name": body.name}, 201)
 
 
 def _faults(request: Request) -> FaultRegistry:

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import admin
 from .economic import (
+    grants,
     openapi_inputs,
     routes_customers,
     routes_invoices,
@@ -87,6 +88,11 @@ def create_app(settings: SandboxSettings | None = None) -> FastAPI:
         idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
     )
     app.state.faults = FaultRegistry()
+    app.state.economic_apps = {
+        settings.economic_app_public_token: grants.App(
+            settings.economic_app_public_token, settings.economic_app_secret_token
+        )
+    }
     app.state.shops = ShopRegistry(
         points_maximum=points_bucket(settings)[0],
         points_restore_rate=points_bucket(settings)[1],
@@ -99,6 +105,7 @@ def create_app(settings: SandboxSettings | None = None) -> FastAPI:
         routes_journals,
     ):
         app.include_router(module.router, prefix=ECONOMIC_PREFIX)
+    app.include_router(grants.router)
     app.include_router(shopify_graphql.router, prefix=SHOPIFY_PREFIX)
     app.include_router(admin.router)
     app.include_router(shopify_admin.router)

@@ -20,6 +20,12 @@ class SandboxSettings(BaseSettings):
     # Real e-conomic only lets the demo agreement read; the sandbox lets the demo write.
     demo_writable: bool = True
     idempotency_ttl_seconds: float = 3600.0
+    # The e-conomic app the grant flow knows from the start (economic/grants.py): its public
+    # token, which the installation URL carries. More apps: POST /_sandbox/economic/apps.
+    economic_app_public_token: str = "sandbox-app-public-token"
+    # That app's secret token (ledgerbridge's default): a token granted to the app works with
+    # this secret only.
+    economic_app_secret_token: str = "demo"
     # File that keeps the e-conomic agreements across restarts (`make up`: its data folder's
     # sandbox-ledger.json); unset: in memory only, a restart starts from the seed.
     state_file: Path | None = None

@@ -127,7 +127,7 @@ async def _consume(broker: Broker, db: Database, handler, schedules=FAST) -> Con
 
 
 def _count(metric: str, cause: str) -> float:
-    labels = {"service": "svc", "type": "order.cancelled", "cause": cause}
+    labels = {"service": "svc", "type": "order.cancelled", "cause": cause, "connection": "c"}
     return REGISTRY.get_sample_value(metric, labels) or 0.0
 
 

@@ -201,7 +201,12 @@ def test_pacer_waits_after_429_and_caps_delays() -> None:
 
 
 async def test_calls_are_counted_by_endpoint_and_status(client: EconomicClient) -> None:
-    labels = {"endpoint": "/customers/{number}", "method": "GET", "status": "404"}
+    labels = {
+        "endpoint": "/customers/{number}",
+        "method": "GET",
+        "status": "404",
+        "connection": "none",
+    }
     before = REGISTRY.get_sample_value("ledgerbridge_economic_calls_total", labels) or 0
     await client.get_customer(424242)
     after = REGISTRY.get_sample_value("ledgerbridge_economic_calls_total", labels)

@@ -119,6 +119,7 @@ class System:
             return ingest_bootstrap(
                 IngestSettings(common=c, database_url=database_url, **self.ingest_overrides),
                 shop_transport=shop,
+                ledger_transport=shop,
             )
         transport = self.ledger_transport
         if name == "customers":

@@ -37,6 +37,7 @@ from aio_pika.abc import (
     AbstractQueue,
     AbstractRobustConnection,
 )
+from prometheus_client import Counter
 from sqlalchemy.exc import IntegrityError
 
 from lb_common import inbox, tracing
@@ -46,6 +47,7 @@ from lb_common.errors import Cause, PermanentError, TransientError
 from lb_common.events import OrderFailed, OrderProgress
 from lb_common.handlers import HandlerMap, Route, dispatch, routes
 from lb_common.logging import log_context
+from lb_common.metric_labels import NONE, connection_label, for_connection
 from lb_common.metrics import MESSAGES_HANDLED, MESSAGES_PARKED, MESSAGES_RETRIED
 from lb_common.retry import RetrySchedules, describe_duration, read_counts, write_counts
 
@@ -330,6 +332,11 @@ class Consumer:
         if self._channel is not None and not self._channel.is_closed:
             await self._channel.close()
 
+    def _count(self, metric: Counter, envelope: Envelope, what: str) -> None:
+        metric.labels(
+            self._service, envelope.type, what, connection_label(envelope.connection)
+        ).inc()
+
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         self._in_flight += 1
         self._idle.clear()
@@ -346,7 +353,9 @@ class Consumer:
         except ValueError as exc:
             reason = f"unreadable message: {exc}"[:500]
             log.warning("parking an unreadable message: %s", reason)
-            MESSAGES_PARKED.labels(self._service, message.type or "unknown", "unreadable").inc()
+            MESSAGES_PARKED.labels(
+                self._service, message.type or "unknown", "unreadable", NONE
+            ).inc()
             await self._park(message, reason)
             return
         handler = self._handlers.get(envelope.type)
@@ -354,7 +363,7 @@ class Consumer:
             reason = f"no handler for message type {envelope.type!r}"
             with log_context(order_key=envelope.order_key, correlation_id=envelope.correlation_id):
                 log.warning("parking: %s", reason)
-            MESSAGES_PARKED.labels(self._service, envelope.type, "no_handler").inc()
+            self._count(MESSAGES_PARKED, envelope, "no_handler")
             await self._park(message, reason)
             return
         lock = self._ids_in_flight.setdefault(envelope.message_id, asyncio.Lock())
@@ -369,9 +378,12 @@ class Consumer:
         self, message: AbstractIncomingMessage, envelope: Envelope, handler: Route
     ) -> None:
         tracing.set_current(_header(message, "traceparent"))
-        with log_context(order_key=envelope.order_key, correlation_id=envelope.correlation_id):
+        with (
+            log_context(order_key=envelope.order_key, correlation_id=envelope.correlation_id),
+            for_connection(envelope.connection),
+        ):
             if await self._seen(envelope):
-                MESSAGES_HANDLED.labels(self._service, envelope.type, "duplicate").inc()
+                self._count(MESSAGES_HANDLED, envelope, "duplicate")
                 await message.ack()
                 return
             try:
@@ -385,7 +397,7 @@ class Consumer:
                 return
             except IntegrityError:
                 if await self._seen(envelope):  # another replica handled it first
-                    MESSAGES_HANDLED.labels(self._service, envelope.type, "duplicate").inc()
+                    self._count(MESSAGES_HANDLED, envelope, "duplicate")
                     await message.ack()
                     return
                 # Another worker wrote the same row first: it clears in moments.
@@ -399,7 +411,7 @@ class Consumer:
                 reason = f"unexpected error in {self._service}: {type(exc).__name__}"
                 await self._retry_or_park(message, envelope, reason, "unexpected", None)
                 return
-            MESSAGES_HANDLED.labels(self._service, envelope.type, "ok").inc()
+            self._count(MESSAGES_HANDLED, envelope, "ok")
             await message.ack()
             log.info(
                 "handled %s",
@@ -448,8 +460,8 @@ class Consumer:
             headers,
             expiration_ms=plan.delay_ms,
         )
-        MESSAGES_HANDLED.labels(self._service, envelope.type, "retry").inc()
-        MESSAGES_RETRIED.labels(self._service, envelope.type, cause).inc()
+        self._count(MESSAGES_HANDLED, envelope, "retry")
+        self._count(MESSAGES_RETRIED, envelope, cause)
         log.warning(
             "retrying %s in %s (%s, attempt %d): %s",
             envelope.type,
@@ -496,8 +508,8 @@ class Consumer:
         cause: str = "permanent",
         headers: Mapping[str, Any] | None = None,
     ) -> None:
-        MESSAGES_HANDLED.labels(self._service, envelope.type, "parked").inc()
-        MESSAGES_PARKED.labels(self._service, envelope.type, cause).inc()
+        self._count(MESSAGES_HANDLED, envelope, "parked")
+        self._count(MESSAGES_PARKED, envelope, cause)
         log.warning(
             "parking %s (%s): %s",
             envelope.type,

@@ -1,4 +1,5 @@
-"""Prometheus metrics shared by every service (served at /metrics)."""
+"""Prometheus metrics shared by every service (served at /metrics). `connection` is bounded:
+lb_common/metric_labels.py."""
 
 from __future__ import annotations
 
@@ -6,20 +7,20 @@ from prometheus_client import Counter
 
 MESSAGES_HANDLED = Counter(
     "ledgerbridge_messages_handled_total",
-    "Messages a consumer finished with, by outcome (ok, duplicate, retry, parked).",
-    ["service", "type", "outcome"],
+    "Messages a consumer finished with, by connection and outcome (ok, duplicate, retry, parked).",
+    ["service", "type", "outcome", "connection"],
 )
 
 MESSAGES_RETRIED = Counter(
     "ledgerbridge_message_retries_total",
-    "Messages sent to a retry queue, by service, event type and cause (contention, "
-    "ledger_unavailable, rate_limited, unexpected).",
-    ["service", "type", "cause"],
+    "Messages sent to a retry queue, by service, event type, cause (contention, "
+    "ledger_unavailable, rate_limited, unexpected) and connection.",
+    ["service", "type", "cause", "connection"],
 )
 
 MESSAGES_PARKED = Counter(
     "ledgerbridge_messages_parked_total",
     "Messages parked, by service, event type and cause (permanent, unreadable, no_handler, or "
-    "the transient cause whose retries ran out).",
-    ["service", "type", "cause"],
+    "the transient cause whose retries ran out) and connection.",
+    ["service", "type", "cause", "connection"],
 )

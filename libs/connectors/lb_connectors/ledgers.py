@@ -13,7 +13,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from lb_common.connection_copies import ConnectionBook
-from lb_common.errors import PermanentError
+from lb_common.errors import Contention, PermanentError
 from lb_common.settings import CommonSettings
 from lb_connectors.call_retry import call_retry
 from lb_connectors.economic.client import EconomicClient
@@ -26,6 +26,12 @@ class EconomicCredentials(BaseModel):
     base_url: str = "https://restapi.e-conomic.com"
     app_secret_token: SecretStr
     agreement_grant_token: SecretStr
+
+
+class ConnectionWithoutLedger(Contention):
+    """A known connection with no ledger of its own, which may not use the environment's: its
+    agreement is being connected (the grant flow) or its copy here is older than the grant.
+    Retried; parked with this reason if no agreement arrives."""
 
 
 #: Ledger kind → the credentials it needs (validated when a connection is saved).
@@ -48,6 +54,14 @@ class LedgerDirectory:
 
     def credentials_for(self, connection: str) -> EconomicCredentials:
         access = self._book.resolve(connection) if self._book is not None else None
+        if access is not None and access.ledger is None:
+            if not self._settings.may_use_environment(connection):
+                raise ConnectionWithoutLedger(
+                    f"connection {connection!r} has no ledger yet: connect its agreement on "
+                    f"ingest (POST /connections/{connection}/economic/grant, or PUT "
+                    f"/connections/{connection} with a ledger); its orders wait for it, then "
+                    "replay any that were parked"
+                )
         if access is None or access.ledger is None:
             s = self._settings
             return EconomicCredentials(

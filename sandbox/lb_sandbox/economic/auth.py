@@ -43,4 +43,6 @@ def current_agreement(request: Request) -> Agreement:
             403, "The demo agreement is read-only.", "Use your own agreement's tokens to write."
         )
     registry: AgreementRegistry = request.app.state.registry
+    if not registry.app_allowed(token, request.headers.get("X-AppSecretToken", "").strip()):
+        raise _unauthorized()  # a grant token only works with the app it was granted to
     return registry.get_or_create(token, str_base(request))

@@ -79,6 +79,9 @@ class AgreementRegistry:
         idempotency_ttl_seconds: float = 3600.0,
     ) -> None:
         self._agreements: dict[str, Agreement] = {}
+        # Grant token → the secret token of the app it was granted to (the grant flow's tokens;
+        # other tokens are accepted with any app secret, so tests can make agreements at will).
+        self._grants: dict[str, str] = {}
         self._limit = rate_limit_tokens
         self._window = rate_limit_window_seconds
         self._ttl = idempotency_ttl_seconds
@@ -103,8 +106,21 @@ class AgreementRegistry:
         self._agreements[grant_token] = agreement
         return agreement
 
+    def alias(self, grant_token: str, existing: str) -> Agreement:
+        """A second grant token for an existing agreement (it granted another app, or again)."""
+        agreement = self._agreements[existing]
+        self._agreements[grant_token] = agreement
+        return agreement
+
+    def grant(self, grant_token: str, app_secret_token: str) -> None:
+        self._grants[grant_token] = app_secret_token
+
+    def app_allowed(self, grant_token: str, app_secret_token: str) -> bool:
+        granted_to = self._grants.get(grant_token)
+        return granted_to is None or granted_to == app_secret_token
+
     def all(self) -> list[Agreement]:
-        return list(self._agreements.values())
+        return list({id(a): a for a in self._agreements.values()}.values())
 
     def find(self, grant_token: str) -> Agreement | None:
         return self._agreements.get(grant_token)

@@ -254,6 +254,7 @@ class Context:
             "bulkOperationRunQuery": self.bulk_operation_run_query,
             "inventorySetQuantities": self.inventory_set_quantities,
             "webhookSubscriptionCreate": self.webhook_subscription_create,
+            "webhookSubscriptionDelete": self.webhook_subscription_delete,
         }
 
     def bulk_operation_run_query(
@@ -410,6 +411,15 @@ class Context:
             "webhookSubscription": {"__typename": "WebhookSubscription", **sub},
             "userErrors": [],
         }
+
+    def webhook_subscription_delete(self, info: GraphQLResolveInfo, id: str) -> Entity:
+        number = gid_number(id, "WebhookSubscription")
+        if number is None or self.shop.webhook_subscriptions.pop(number, None) is None:
+            return {
+                "deletedWebhookSubscriptionId": None,
+                "userErrors": [{"field": ["id"], "message": "Webhook subscription does not exist"}],
+            }
+        return {"deletedWebhookSubscriptionId": id, "userErrors": []}
 
 
 def _user_errors(errors: list[tuple[str, list[str], str]]) -> Entity:

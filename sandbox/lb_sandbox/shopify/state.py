@@ -144,6 +144,9 @@ class Shop:
             "products": list(self.products.values()),
             "inventory_levels": list(self.levels.values()),
             "orders": list(self.orders.values()),
+            "webhook_subscriptions": [
+                self.webhook_subscriptions[k] for k in sorted(self.webhook_subscriptions)
+            ],
         }
 
 

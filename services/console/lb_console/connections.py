@@ -24,10 +24,60 @@ TITLES = {
 
 
 async def _connection(request: Request, name: str) -> dict[str, Any] | None:
-    answer = await console(request).services.get("ingest", "/connections")
-    if not answer.ok:
-        return None
-    return next((c for c in answer.body if c["name"] == name), None)
+    """The connection with its onboarding (grant, proposed settings, webhook subscriptions)."""
+    answer = await console(request).services.get("ingest", f"/connections/{quote(name, safe='')}")
+    return answer.body if answer.ok else None
+
+
+async def page(
+    request: Request,
+    name: str,
+    *,
+    status_code: int = 200,
+    failed: str | None = None,
+    submitted: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    summary: str | None = None,
+    installation_url: str | None = None,
+) -> Response:
+    services = console(request).services
+    shop = await _connection(request, name)
+    answers = await asyncio.gather(
+        *(
+            services.get(s, f"/connections/{quote(name, safe='')}/settings")
+            for s in SETTINGS_SERVICES
+        )
+    )
+    forms = []
+    if shop is not None:
+        forms.append(("ingest", shop["settings"]))
+    forms.extend((s, a.body) for s, a in zip(SETTINGS_SERVICES, answers, strict=True) if a.ok)
+    sections = []
+    for service, values in forms:
+        mine = service == failed
+        fields = settings_form.fields(values, submitted if mine else None)
+        for field in fields:
+            if mine and errors and field.name in errors:
+                field.error = errors[field.name]
+        sections.append(
+            {
+                "service": service,
+                "title": TITLES[service],
+                "fields": fields,
+                "summary": summary if mine else None,
+            }
+        )
+    return render(
+        request,
+        "connection.html",
+        status_code=status_code,
+        name=name,
+        shop=shop,
+        sections=sections,
+        submitted=submitted if failed == "ingest" else None,
+        onboarding=(shop or {}).get("onboarding"),
+        installation_url=installation_url,
+    )
 
 
 def router() -> APIRouter:
@@ -41,53 +91,6 @@ def router() -> APIRouter:
             "connections.html",
             connections=answer.body if answer.ok else [],
             error=None if answer.ok else answer.error(),
-        )
-
-    async def page(
-        request: Request,
-        name: str,
-        *,
-        status_code: int = 200,
-        failed: str | None = None,
-        submitted: dict[str, str] | None = None,
-        errors: dict[str, str] | None = None,
-        summary: str | None = None,
-    ) -> Response:
-        services = console(request).services
-        shop = await _connection(request, name)
-        answers = await asyncio.gather(
-            *(
-                services.get(s, f"/connections/{quote(name, safe='')}/settings")
-                for s in SETTINGS_SERVICES
-            )
-        )
-        forms = []
-        if shop is not None:
-            forms.append(("ingest", shop["settings"]))
-        forms.extend((s, a.body) for s, a in zip(SETTINGS_SERVICES, answers, strict=True) if a.ok)
-        sections = []
-        for service, values in forms:
-            mine = service == failed
-            fields = settings_form.fields(values, submitted if mine else None)
-            for field in fields:
-                if mine and errors and field.name in errors:
-                    field.error = errors[field.name]
-            sections.append(
-                {
-                    "service": service,
-                    "title": TITLES[service],
-                    "fields": fields,
-                    "summary": summary if mine else None,
-                }
-            )
-        return render(
-            request,
-            "connection.html",
-            status_code=status_code,
-            name=name,
-            shop=shop,
-            sections=sections,
-            submitted=submitted if failed == "ingest" else None,
         )
 
     @r.get("/connections/{name}", response_class=HTMLResponse)

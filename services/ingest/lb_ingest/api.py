@@ -20,6 +20,7 @@ from lb_common.sealing import SecretBox
 from lb_connectors.ledgers import LEDGER_KINDS
 from lb_connectors.platforms.registry import ADAPTERS
 from lb_ingest import order_status
+from lb_ingest.connection_metrics import count_webhook
 from lb_ingest.connections import (
     ConnectionCache,
     IngestConnectionSettings,
@@ -110,14 +111,16 @@ def webhook_router(
             body.extend(chunk)
             if len(body) > max_body_bytes:
                 return _too_large(max_body_bytes)
+        platform, name = request.path_params["platform"], request.path_params["connection"]
         answer = await receive_webhook(
             shop_connections,
             writer,
-            platform=request.path_params["platform"],
-            connection_name=request.path_params["connection"],
+            platform=platform,
+            connection_name=name,
             headers=request.headers,
             body=bytes(body),
         )
+        count_webhook(platform, name, answer.status_code)
         return JSONResponse(answer.body, status_code=answer.status_code)
 
     # Documented like any route; served as a plain Starlette route (the hottest path:
@@ -294,6 +297,7 @@ def admin_router(
     reconcile_now: ReconcileNow,
     box: SecretBox,
     book: ConnectionBook,
+    after_save: Callable[[str, str], Awaitable[None]] | None = None,
 ) -> APIRouter:
     router = APIRouter(tags=["admin"])
 
@@ -473,6 +477,8 @@ def admin_router(
         shop_connections.forget(name)
         if copy is not None:  # this process at once; other replicas within seconds
             book.apply(copy)
+        if after_save is not None and shop_connection.enabled:
+            await after_save(name, shop_connection.platform)  # e.g. webhook subscriptions
         return public_view(box, shop_connection)
 
     @router.delete("/connections/{name}")

@@ -19,8 +19,17 @@ from lb_common.events import OrderFailed, OrderProgress
 from lb_common.messaging import Broker
 from lb_common.runtime import BackgroundJob, ServiceParts
 from lb_common.sealing import SecretBox
+from lb_connectors.ledgers import LedgerDirectory
 from lb_connectors.shops import ShopDirectory
-from lb_ingest import connections, consumers, reconcile, retention, stalled
+from lb_ingest import (
+    connection_routes,
+    connection_subscriptions,
+    connections,
+    consumers,
+    reconcile,
+    retention,
+    stalled,
+)
 from lb_ingest.api import admin_router, webhook_router
 from lb_ingest.connections import ConnectionCache
 from lb_ingest.fast_path.processor import DeliveryProcessor
@@ -38,6 +47,7 @@ def bootstrap(
     settings: IngestSettings | None = None,
     *,
     shop_transport: httpx.AsyncBaseTransport | None = None,
+    ledger_transport: httpx.AsyncBaseTransport | None = None,
 ) -> ServiceParts:
     settings = settings or IngestSettings()
     common = settings.common
@@ -52,6 +62,11 @@ def bootstrap(
         db, shop_connections, poll_interval=0.05 if common.role == "worker" else 1.0
     )
     shops = ShopDirectory(common, transport=shop_transport, book=book)
+    # ingest calls a ledger only to read a newly granted agreement's reference data.
+    ledgers = LedgerDirectory(common, transport=ledger_transport, book=book)
+    onboarding = connection_routes.Onboarding(
+        db, box, book, shop_connections, settings, ledgers, shops
+    )
 
     async def reconcile_now(name: str, since: datetime | None) -> ReconcileResult:
         return await reconcile.reconcile(db, writer, shop_connections, shops, name, since=since)
@@ -82,6 +97,18 @@ def bootstrap(
     )
     background.append(leases.on_one_replica(db, "ingest.connections", SERVICE, resend))
 
+    # Every Shopify connection's webhook subscriptions checked (and repaired), from one replica.
+    check_subscriptions = functools.partial(
+        connection_subscriptions.run_periodically,
+        db,
+        shops,
+        settings.public_url,
+        settings.webhook_subscriptions_check_seconds,
+    )
+    background.append(
+        leases.on_one_replica(db, "ingest.webhook_subscriptions", SERVICE, check_subscriptions)
+    )
+
     async def seed_demo_connection() -> None:
         async with db.transaction() as session:
             if await session.get(ShopConnection, "demo") is None:
@@ -107,9 +134,13 @@ def bootstrap(
             admin_token=common.admin_token,
             readiness=[("database", db.ping), ("broker", broker.ping)],
             broker=broker,
-            routers=[admin_router(db, shop_connections, reconcile_now, box, book)],
+            routers=[
+                admin_router(db, shop_connections, reconcile_now, box, book, onboarding.after_save),
+                connection_routes.admin_router(onboarding),
+            ],
             open_routers=[
-                webhook_router(shop_connections, writer, max_body_bytes=settings.max_body_bytes)
+                webhook_router(shop_connections, writer, max_body_bytes=settings.max_body_bytes),
+                connection_routes.grant_router(onboarding),
             ],
         )
 
@@ -132,5 +163,5 @@ def bootstrap(
             *([seed_demo_connection] if settings.seed_demo_connection else []),
             seal_connections,
         ],
-        on_stop=[shops.aclose],
+        on_stop=[shops.aclose, ledgers.aclose],
     )

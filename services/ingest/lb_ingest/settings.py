@@ -20,6 +20,37 @@ class IngestSettings(ServiceSettings):
         "at start and this often (seconds; 0: at start only), so a service whose copy is "
         "missing or stale catches up.",
     )
+    public_url: str | None = Field(
+        default=None,
+        description="ingest's address as shops and browsers reach it (https://bridge.example.com):"
+        " the Shopify webhook subscriptions point to <public_url>/webhooks/shopify/<connection>, "
+        "and e-conomic's grant flow returns to <public_url>/grants/economic/<connection>. "
+        "Unset: neither is set up by ledgerbridge.",
+    )
+    economic_app_public_token: str | None = Field(
+        default=None,
+        description="Our e-conomic app's public token (the app's page in e-conomic's developer "
+        "agreement): the installation URL of the grant flow carries it. Its secret token is "
+        "LEDGERBRIDGE_ECONOMIC_APP_SECRET_TOKEN.",
+    )
+    economic_installation_url: str = Field(
+        default="https://secure.e-conomic.com/secure/api1/requestaccess.aspx",
+        description="e-conomic's page that grants an app access to an agreement (the sandbox "
+        "serves the same path).",
+    )
+    economic_grant_minutes: float = Field(
+        default=30,
+        gt=0,
+        description="How long an installation URL may be used (minutes) before a new one is "
+        "needed.",
+    )
+    webhook_subscriptions_check_seconds: float = Field(
+        default=3600,
+        ge=0,
+        description="Every Shopify connection's webhook subscriptions are checked (and a missing "
+        "or wrong one re-created) at start and this often (seconds; 0: only when a connection is "
+        "saved or on POST /connections/{name}/webhook-subscriptions/check).",
+    )
     # Look for stalled orders (sent on, no progress since) this often (seconds; 0: never), and
     # send them on again: lb_ingest/stalled.py, docs/orders.md.
     stall_check_seconds: float = 15

@@ -156,4 +156,36 @@ class ReconciliationMark(SQLModel, table=True):
     last_run_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
 
 
-TABLES = (ShopConnection, Delivery, OrderRecord, TimelineEntry, RefundRecord, ReconciliationMark)
+class ConnectionOnboarding(SQLModel, table=True):
+    """How a connection's onboarding stands (lb_ingest/connection_onboarding.py,
+    connection_subscriptions.py): the pending e-conomic grant, the settings proposed from the
+    agreement, and the shop's webhook subscriptions as last checked. No secret is kept here:
+    the grant's `state` is stored as its SHA-256 only."""
+
+    __tablename__ = "connection_onboarding"
+
+    connection: str = Field(primary_key=True)
+    grant_state_sha256: str | None = None
+    grant_expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    grant_base_url: str | None = None  # the agreement's REST address the grant is for
+    granted_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    proposal: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    proposal_error: str | None = Field(default=None, sa_column=Column(Text))
+    proposal_read_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    proposal_confirmed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    subscriptions: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    subscriptions_error: str | None = Field(default=None, sa_column=Column(Text))
+    subscriptions_checked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+
+
+TABLES = (
+    ShopConnection,
+    Delivery,
+    OrderRecord,
+    TimelineEntry,
+    RefundRecord,
+    ReconciliationMark,
+    ConnectionOnboarding,
+)

@@ -600,6 +600,14 @@ class ShopifyGraphQLClient:
             )
         return WebhookSubscription.model_validate(payload["webhookSubscription"])
 
+    async def delete_webhook_subscription(self, subscription_id: str) -> bool:
+        """Delete one subscription; False if it was already gone (a repeat is harmless)."""
+        data = await self.execute(
+            "WebhookSubscriptionDelete", {"id": subscription_id}, what="a webhook subscription"
+        )
+        payload = data["webhookSubscriptionDelete"]
+        return payload.get("deletedWebhookSubscriptionId") is not None
+
     async def webhook_subscriptions(self) -> list[WebhookSubscription]:
         return [
             WebhookSubscription.model_validate(node)

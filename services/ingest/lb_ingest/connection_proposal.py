@@ -1,0 +1,188 @@
+"""Settings proposed for a newly granted e-conomic agreement, from its own reference data
+(customer groups, payment terms, VAT zones, layouts): a plain function, no I/O.
+
+Agreements differ: numbers are the bookkeeper's choice, names are in Danish, Swedish, Norwegian
+or English. So each choice says why it was made, and a setting with no good candidate is left
+out (its default stays) with a note asking the operator to pick one. The operator confirms;
+nothing is applied by itself (docs: README "Connect a new agreement").
+
+The result is partial settings per service, in each service's own field names:
+customers (`defaults.customer_group`, `defaults.payment_terms`, `vat_zones.*`) and invoicing
+(`layout`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from lb_connectors.economic.models import CustomerGroup, Layout, PaymentTerms, VatZone
+
+#: Words in a customer group's name that say it is for webshop or private buyers.
+SHOP_GROUP_WORDS = ("web", "shop", "privat", "private", "consumer", "b2c", "forbruger")
+#: Payment terms types of an order already paid at checkout (e-conomic's paymentTermsType).
+PAID_TYPES = ("paidInCash", "prepaid", "creditcard")
+DOMESTIC_WORDS = ("domestic", "indland", "inland", "innland", "danmark", "sverige", "norge")
+EXEMPT_WORDS = ("exempt", "fritag", "momsfri", "undtaget")
+EU_WORDS = ("eu",)
+ABROAD_WORDS = ("abroad", "udland", "utland", "export", "eksport", "world", "non-eu")
+
+
+@dataclass(frozen=True)
+class Choice:
+    service: str
+    setting: str  # dotted path inside the service's settings
+    value: int | None  # None: no candidate, the default stays
+    why: str
+
+
+def _words(name: str) -> set[str]:
+    return set(re.findall(r"[a-zæøåäö-]+", name.lower()))
+
+
+def _has(name: str, words: Iterable[str]) -> bool:
+    lowered, found = name.lower(), _words(name)
+    # Short words must be whole words ("eu" is not in "europe"-less names by accident).
+    return any((w in found) if len(w) <= 3 else (w in lowered) for w in words)
+
+
+def _group(groups: Sequence[CustomerGroup]) -> Choice:
+    ordered = sorted(groups, key=lambda g: g.customer_group_number)
+    named = [g for g in ordered if _has(g.name, SHOP_GROUP_WORDS)]
+    if named:
+        g = named[0]
+        return Choice(
+            "customers",
+            "defaults.customer_group",
+            g.customer_group_number,
+            f"customer group {g.customer_group_number} '{g.name}': its name says webshop or "
+            "private buyers",
+        )
+    if ordered:
+        g = ordered[0]
+        return Choice(
+            "customers",
+            "defaults.customer_group",
+            g.customer_group_number,
+            f"customer group {g.customer_group_number} '{g.name}': the agreement's first; no "
+            "group's name says webshop, so check it",
+        )
+    return Choice(
+        "customers", "defaults.customer_group", None, "the agreement has no customer group"
+    )
+
+
+def _terms(terms: Sequence[PaymentTerms]) -> Choice:
+    ordered = sorted(terms, key=lambda t: t.payment_terms_number)
+    paid = [t for t in ordered if t.payment_terms_type in PAID_TYPES]
+    net = sorted(
+        (t for t in ordered if t.payment_terms_type == "net"),
+        key=lambda t: (t.days_of_credit or 0, t.payment_terms_number),
+    )
+    if paid:
+        t, why = paid[0], "webshop orders are paid at checkout"
+    elif net:
+        t, why = net[0], "the net terms with the fewest days of credit (none says paid in cash)"
+    elif ordered:
+        t, why = ordered[0], "the agreement's first payment terms; check them"
+    else:
+        return Choice(
+            "customers", "defaults.payment_terms", None, "the agreement has no payment terms"
+        )
+    return Choice(
+        "customers",
+        "defaults.payment_terms",
+        t.payment_terms_number,
+        f"payment terms {t.payment_terms_number} '{t.name}' ({t.payment_terms_type}): {why}",
+    )
+
+
+def _zone(
+    zones: Sequence[VatZone], setting: str, words: Iterable[str], meaning: str
+) -> tuple[Choice, VatZone | None]:
+    candidates = [
+        z
+        for z in sorted(zones, key=lambda z: z.vat_zone_number)
+        if z.enabled_for_customer and _has(z.name, words) and not _has(z.name, EXEMPT_WORDS)
+    ]
+    if not candidates:
+        return Choice(
+            "customers",
+            f"vat_zones.{setting}",
+            None,
+            f"no VAT zone's name says {meaning}: the default stays; pick one",
+        ), None
+    z = candidates[0]
+    return Choice(
+        "customers",
+        f"vat_zones.{setting}",
+        z.vat_zone_number,
+        f"VAT zone {z.vat_zone_number} '{z.name}': {meaning}",
+    ), z
+
+
+def _layout(layouts: Sequence[Layout]) -> Choice:
+    usable = sorted((x for x in layouts if not x.deleted), key=lambda x: x.layout_number)
+    standard = [x for x in usable if _has(x.name, ("standard",))]
+    if standard or usable:
+        x = (standard or usable)[0]
+        why = "its name says standard" if standard else "the agreement's first layout"
+        return Choice(
+            "invoicing", "layout", x.layout_number, f"layout {x.layout_number} '{x.name}': {why}"
+        )
+    return Choice("invoicing", "layout", None, "the agreement has no layout")
+
+
+def propose(
+    groups: Sequence[CustomerGroup],
+    terms: Sequence[PaymentTerms],
+    zones: Sequence[VatZone],
+    layouts: Sequence[Layout],
+) -> list[Choice]:
+    domestic, home = _zone(zones, "domestic", DOMESTIC_WORDS, "buyers in the home country")
+    eu, _ = _zone(zones, "eu_business", EU_WORDS, "EU businesses with a VAT number")
+    abroad, _ = _zone(zones, "abroad", ABROAD_WORDS, "buyers outside the EU")
+    eu_private = Choice(
+        "customers",
+        "vat_zones.eu_private",
+        home.vat_zone_number if home else None,
+        (
+            f"VAT zone {home.vat_zone_number} '{home.name}': EU private buyers pay the seller's "
+            "VAT (OSS), as at home"
+            if home
+            else "no domestic VAT zone was found: the default stays; pick one"
+        ),
+    )
+    return [_group(groups), _terms(terms), domestic, eu, eu_private, abroad, _layout(layouts)]
+
+
+def as_settings(choices: Iterable[Choice]) -> dict[str, dict[str, Any]]:
+    """The choices with a value as partial settings per service: {"customers": {"defaults":
+    {"customer_group": 1, ...}, ...}, "invoicing": {"layout": 21}}."""
+    out: dict[str, dict[str, Any]] = {}
+    for c in choices:
+        if c.value is None:
+            continue
+        node = out.setdefault(c.service, {})
+        *parents, leaf = c.setting.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = c.value
+    return out
+
+
+def merged(current: dict[str, Any], partial: dict[str, Any]) -> dict[str, Any]:
+    """`current` settings with `partial` laid over them, nested mappings merged."""
+    out = dict(current)
+    for key, value in partial.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merged(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def described(choices: Iterable[Choice]) -> list[dict[str, Any]]:
+    return [asdict(c) for c in choices]

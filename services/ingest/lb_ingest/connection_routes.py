@@ -1,0 +1,156 @@
+"""Admin routes of a connection's onboarding (e-conomic grant flow, proposed settings, Shopify
+webhook subscriptions), and the open route e-conomic's grant redirect comes back to."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
+
+from lb_common.connection_copies import ConnectionBook
+from lb_common.db import Database
+from lb_common.sealing import SecretBox
+from lb_connectors.ledgers import LedgerDirectory
+from lb_connectors.shops import ShopDirectory
+from lb_ingest import connection_onboarding as onboarding
+from lb_ingest import connection_subscriptions as subscriptions
+from lb_ingest.connection_onboarding import OnboardingRefused
+from lb_ingest.connections import ConnectionCache, public_view
+from lb_ingest.settings import IngestSettings
+from lb_ingest.store import ConnectionOnboarding, ShopConnection
+
+
+class GrantRequest(BaseModel):
+    base_url: str | None = Field(
+        default=None,
+        description="The agreement's REST address; omitted: LEDGERBRIDGE_ECONOMIC_BASE_URL "
+        "(https://restapi.e-conomic.com in production).",
+    )
+    locale: str = Field(default="en-US", description="da-DK, sv-SE, nb-NO or en-US.")
+
+
+class Onboarding:
+    """The dependencies the routes share."""
+
+    def __init__(
+        self,
+        db: Database,
+        box: SecretBox,
+        book: ConnectionBook,
+        cache: ConnectionCache,
+        settings: IngestSettings,
+        ledgers: LedgerDirectory,
+        shops: ShopDirectory,
+    ) -> None:
+        self.db, self.box, self.book, self.cache = db, box, book, cache
+        self.settings, self.ledgers, self.shops = settings, ledgers, shops
+
+    async def check_subscriptions(self, name: str) -> dict[str, Any]:
+        return await subscriptions.check(self.db, self.shops, self.settings.public_url, name)
+
+    async def after_save(self, name: str, platform: str) -> None:
+        """A saved Shopify connection gets its webhook subscriptions at once."""
+        if platform == "shopify" and self.settings.public_url:
+            await self.check_subscriptions(name)
+
+
+def _refused(exc: OnboardingRefused) -> HTTPException:
+    return HTTPException(exc.status, str(exc))
+
+
+def admin_router(o: Onboarding) -> APIRouter:
+    router = APIRouter(tags=["admin"])
+
+    @router.get("/connections/{name}")
+    async def get_connection(name: str) -> dict[str, object]:
+        """One connection with its onboarding: e-conomic grant, proposed settings, webhook
+        subscriptions (secrets only as which ones are set)."""
+        async with o.db.session() as session:
+            row = await session.get(ShopConnection, name)
+            state = await session.get(ConnectionOnboarding, name)
+        if row is None:
+            raise HTTPException(404, f"no connection named {name!r}")
+        return {**public_view(o.box, row), "onboarding": onboarding.view(state, o.settings)}
+
+    @router.post("/connections/{name}/economic/grant")
+    async def start_grant(name: str, body: GrantRequest | None = None) -> dict[str, Any]:
+        """Start e-conomic's grant flow: open the returned `installation_url` as a user of the
+        agreement and add the app; e-conomic sends the grant back to this ingest."""
+        body = body or GrantRequest()
+        try:
+            return await onboarding.start_grant(
+                o.db, o.settings, name, base_url=body.base_url, locale=body.locale
+            )
+        except OnboardingRefused as exc:
+            raise _refused(exc) from None
+
+    @router.post("/connections/{name}/economic/proposal")
+    async def read_proposal(name: str) -> dict[str, Any]:
+        """Read the agreement's reference data again and propose settings from it."""
+        async with o.db.session() as session:
+            if await session.get(ShopConnection, name) is None:
+                raise HTTPException(404, f"no connection named {name!r}")
+        row = await onboarding.read_proposal(o.db, o.ledgers, name)
+        if row.proposal is None:
+            raise HTTPException(502, row.proposal_error or "no proposal")
+        return row.proposal
+
+    @router.post("/connections/{name}/economic/proposal/confirm")
+    async def confirm_proposal(name: str) -> dict[str, Any]:
+        """Mark the proposed settings confirmed: apply `settings.<service>` to each service
+        first (the console does both; by hand: merge into that service's
+        `PUT /connections/{name}/settings`)."""
+        try:
+            return await onboarding.confirm_proposal(o.db, name)
+        except OnboardingRefused as exc:
+            raise _refused(exc) from None
+
+    @router.post("/connections/{name}/webhook-subscriptions/check")
+    async def check_subscriptions(name: str) -> dict[str, Any]:
+        """Check the shop's webhook subscriptions now; a missing or wrong one is re-created."""
+        return await o.check_subscriptions(name)
+
+    return router
+
+
+def _page(title: str, text: str, status: int) -> HTMLResponse:
+    return HTMLResponse(
+        f"<!doctype html><html><head><title>{html.escape(title)}</title></head><body>"
+        f"<h1>{html.escape(title)}</h1><p>{html.escape(text)}</p></body></html>",
+        status_code=status,
+    )
+
+
+def grant_router(o: Onboarding) -> APIRouter:
+    """Open (no admin token): a browser arrives here from e-conomic; the one-time `state` in
+    the address is what authorises it."""
+    router = APIRouter(tags=["onboarding"])
+
+    @router.get("/grants/economic/{name}", response_class=HTMLResponse)
+    async def take_grant(name: str, state: str = "", token: str = "") -> HTMLResponse:
+        """e-conomic's redirect after "Add app": the grant token is sealed onto the connection
+        and settings are proposed from the agreement (a page tells the user what happened)."""
+        try:
+            granted = await onboarding.take_grant(
+                o.db, o.box, o.settings.common, name, state, token
+            )
+        except OnboardingRefused as exc:
+            return _page("The agreement was not connected", str(exc), exc.status)
+        row = await onboarding.after_grant(o.db, o.ledgers, o.book, o.cache, name, granted)
+        if row.proposal_error:
+            text = (
+                f"Connection {name} now books into this agreement, but {row.proposal_error}. "
+                "Read it again from the connection's page."
+            )
+        else:
+            text = (
+                f"Connection {name} now books into this agreement. Settings were proposed from "
+                "the agreement's own customer groups, payment terms, VAT zones and layouts: "
+                "review and confirm them on the connection's page."
+            )
+        return _page("The agreement is connected", text, 200)
+
+    return router

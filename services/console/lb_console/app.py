@@ -6,12 +6,22 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from lb_console import audit_page, auth, connections, orders, overview, parked, reports, stock
+from lb_console import (
+    audit_page,
+    auth,
+    connections,
+    customers,
+    orders,
+    overview,
+    parked,
+    reports,
+    stock,
+)
 from lb_console.backend import ServiceUnavailable
 from lb_console.web import HERE, Console, render, security_headers
 
 #: The modules that serve pages, each with `router()`.
-PAGES = (auth, overview, orders, parked, connections, reports, stock, audit_page)
+PAGES = (auth, overview, orders, parked, connections, customers, reports, stock, audit_page)
 
 
 async def _service_unavailable(request: Request, exc: Exception) -> Response:

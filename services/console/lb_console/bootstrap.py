@@ -27,6 +27,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 class ConsoleParts:
     console: Console
     app: FastAPI
+    settings: ConsoleSettings
 
     async def start(self) -> None:
         await migrate(self.console.db, MIGRATIONS, TABLES)
@@ -60,4 +61,4 @@ def bootstrap(
         admin_token=token,
         secure_cookie=settings.secure_cookie,
     )
-    return ConsoleParts(console=console, app=create_app(console))
+    return ConsoleParts(console=console, app=create_app(console), settings=settings)

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
+from lb_common import tracing
 from lb_common.db import Database
 from lb_common.migrations import migrate
 from lb_console.app import create_app
@@ -30,6 +31,7 @@ class ConsoleParts:
     settings: ConsoleSettings
 
     async def start(self) -> None:
+        tracing.configure(SERVICE, self.settings.common)
         await migrate(self.console.db, MIGRATIONS, TABLES)
 
     async def stop(self) -> None:

@@ -354,3 +354,42 @@ async def test_a_sale_reaches_the_shop_after_booking(system: System):
     [entry] = await eventually(stock_step)
     assert "TSHIRT-RED-M → 47" in entry["message"]
     assert json.dumps(entry["details"]["pushed"]) == '{"TSHIRT-RED-M": 47}'
+
+
+@pytest.fixture
+async def slow_bulk(amqp_url, broker_prefix, tmp_path) -> AsyncIterator[System]:
+    settings = SandboxSettings(shopify_bulk_delay_seconds=1.5)  # the shop's bulk read is slow
+    async with running_system(
+        amqp_url, broker_prefix, tmp_path, "inventory", sandbox_settings=settings
+    ) as running:
+        yield running
+
+
+async def test_a_sync_started_without_waiting_shows_its_progress(slow_bulk: System):
+    await enable_sync(slow_bulk)
+    app = slow_bulk.apps["inventory"]
+    started = await app.post("/sync", params={"connection": "demo", "wait": "false"})
+    assert started.status_code == 202, started.text
+    run_id = started.json()["run_id"]
+
+    async def run() -> dict[str, Any]:
+        runs = (await app.get("/sync/runs", params={"connection": "demo"})).json()
+        [found] = [r for r in runs if r["id"] == run_id]
+        return dict(found)
+
+    # While the shop's catalogue is read, the run says so; a second start is refused.
+    async def reading() -> bool:
+        now = await run()
+        return now["status"] == "running" and "shop's stock" in (now["phase"] or "")
+
+    assert await eventually(reading)
+    again = await app.post("/sync", params={"connection": "demo", "wait": "false"})
+    assert again.status_code == 409 and "already running" in again.text
+
+    async def finished() -> dict[str, Any] | None:
+        now = await run()
+        return now if now["status"] != "running" else None
+
+    done = await eventually(finished, timeout=30)
+    assert done is not None and (done["status"], done["phase"]) == ("ok", "done")
+    assert done["changed"] + done["unchanged"] == 2  # both linked products looked at

@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import SecretStr
 
+from lb_common import tracing
 from lb_common.admin_params import refuse_nul_characters
 from lb_common.errors import PermanentError, TransientError
 from lb_common.messaging import Broker
@@ -51,6 +52,7 @@ def create_admin_app(
     app = FastAPI(title=f"ledgerbridge {service}", version="0.1.0")
     app.state.admin_token = admin_token
     add_error_answers(app)
+    tracing.instrument_app(app)
     if broker is not None:
         routers = [*routers, parking_router(ParkingLot(broker, service, parked_settled))]
 

@@ -10,6 +10,15 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
+from opentelemetry import trace
+
+
+def current_trace_id() -> str | None:
+    """The trace id of the span the line is logged in (32 hex digits), to find its trace."""
+    span_context = trace.get_current_span().get_span_context()
+    return format(span_context.trace_id, "032x") if span_context.is_valid else None
+
+
 _order_key: ContextVar[str | None] = ContextVar("order_key", default=None)
 _correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 _service: ContextVar[str | None] = ContextVar("service", default=None)
@@ -37,6 +46,7 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
             "order_key": _order_key.get(),
             "correlation_id": _correlation_id.get(),
+            "trace_id": current_trace_id(),
         }
         extra = getattr(record, "data", None)
         if isinstance(extra, dict):

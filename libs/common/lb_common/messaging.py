@@ -194,14 +194,16 @@ class Broker:
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             headers=dict(headers or {}),
         )
-        await self._exchange.publish(message, routing_key, mandatory=True, timeout=10)
+        # In the trace the message was written in (an outbox row's own), not the relay's.
+        with tracing.resumed(headers):
+            await self._exchange.publish(message, routing_key, mandatory=True, timeout=10)
 
     async def publish_envelope(self, envelope: Envelope) -> None:
         await self.publish_event(
             envelope.type,
             envelope.to_bytes(),
             envelope.message_id,
-            {"traceparent": tracing.child_traceparent()},
+            tracing.message_headers(f"emit {envelope.type}"),
         )
 
     async def send_to_queue(
@@ -377,7 +379,19 @@ class Consumer:
     async def _handle(
         self, message: AbstractIncomingMessage, envelope: Envelope, handler: Route
     ) -> None:
-        tracing.set_current(_header(message, "traceparent"))
+        attributes = {
+            "ledgerbridge.service": self._service,
+            "ledgerbridge.order_key": envelope.order_key or "",
+            "messaging.message.id": envelope.message_id,
+        }
+        with tracing.handling(
+            message.headers, f"{self._service} handle {envelope.type}", attributes
+        ):
+            await self._handle_in_trace(message, envelope, handler)
+
+    async def _handle_in_trace(
+        self, message: AbstractIncomingMessage, envelope: Envelope, handler: Route
+    ) -> None:
         with (
             log_context(order_key=envelope.order_key, correlation_id=envelope.correlation_id),
             for_connection(envelope.connection),

@@ -69,7 +69,7 @@ def outbox_row(envelope: Envelope) -> dict[str, Any]:
         "message_id": envelope.message_id,
         "routing_key": envelope.type,
         "body": envelope.to_bytes(),
-        "headers": json.dumps({"traceparent": tracing.child_traceparent()}),
+        "headers": json.dumps(tracing.message_headers(f"emit {envelope.type}")),
         "created_at": now,
         "next_attempt_at": now,
         "attempts": 0,

@@ -20,7 +20,7 @@ import uvicorn
 from fastapi import FastAPI
 from sqlmodel import SQLModel
 
-from lb_common import leases, outbox, retention
+from lb_common import leases, outbox, retention, tracing
 from lb_common.db import Database
 from lb_common.handlers import HandlerMap
 from lb_common.messaging import Broker, Consumer
@@ -80,6 +80,7 @@ class ServiceRuntime:
     async def start(self) -> None:
         """Everything but the HTTP server (tests run services in-process this way)."""
         p = self.parts
+        tracing.configure(p.name, p.settings)
         await migrate(p.db, p.migrations, p.tables)
         await p.broker.connect()
         for hook in p.on_start:
@@ -120,6 +121,7 @@ class ServiceRuntime:
             with contextlib.suppress(Exception):
                 await hook()
         await self.parts.db.dispose()
+        await tracing.shutdown()
         log.info("service stopped")
 
     async def serve(self, host: str, port: int) -> None:

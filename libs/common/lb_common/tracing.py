@@ -1,26 +1,154 @@
-"""W3C trace context carried through message headers (`traceparent`), without a tracing backend.
+"""OpenTelemetry tracing, wired once for every process (ServiceRuntime.start, the console).
 
-The consumer sets the incoming message's context; everything emitted while handling it becomes a
-child span of the same trace, so a trace id follows an order through every service.
+One trace follows an order through every service:
+- ingest's webhook request is a span (the FastAPI instrumentation); the delivery carries its
+  context to the writer, which emits `order.ready` inside it;
+- an outbox row stores the W3C trace context of the code that wrote it (`traceparent`,
+  `tracestate`), and the relay publishes the row inside that context, so the aio-pika
+  instrumentation's publish span and the message's headers continue the writer's trace;
+- a consumer handles a message in a span whose parent is the message's context, so what the
+  handler calls (the ledger over httpx) and emits belongs to the same trace.
+
+Spans are always made (a trace id travels in every message and log line); they are exported
+only when `LEDGERBRIDGE_OTLP_ENDPOINT` names an OTLP/HTTP collector. The standard `OTEL_*`
+variables (sampler, exporter headers) apply as usual.
 """
 
 from __future__ import annotations
 
-import re
-import secrets
-from contextvars import ContextVar
+import contextlib
+import logging
+from collections.abc import Iterator, Mapping
+from typing import Any
 
-_current: ContextVar[str | None] = ContextVar("traceparent", default=None)
-_PATTERN = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+from fastapi import FastAPI
+from opentelemetry import context, propagate, trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+from lb_common.settings import CommonSettings
+
+log = logging.getLogger(__name__)
+
+#: The headers a message carries its trace context in (W3C Trace Context).
+HEADERS = ("traceparent", "tracestate")
+#: Requests not worth a span: probes and scrapes every few seconds.
+UNTRACED_URLS = "/healthz,/readyz,/metrics"
+
+_provider: TracerProvider | None = None
+_enabled = True
 
 
-def set_current(traceparent: str | None) -> None:
-    _current.set(traceparent if traceparent and _PATTERN.match(traceparent) else None)
+def configure(service: str, settings: CommonSettings) -> TracerProvider | None:
+    """The process's tracer provider, made on the first call (several services in one test
+    process share it) and instrumenting httpx and aio-pika; None when tracing is off."""
+    global _provider, _enabled
+    _enabled = settings.tracing
+    if not _enabled:
+        return None
+    if _provider is not None:
+        return _provider
+    from opentelemetry.instrumentation.aio_pika import AioPikaInstrumentor
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+    provider = TracerProvider(resource=Resource.create({"service.name": f"ledgerbridge-{service}"}))
+    if settings.otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        endpoint = settings.otlp_endpoint.rstrip("/") + "/v1/traces"
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+        log.info("exporting traces", extra={"data": {"otlp_endpoint": endpoint}})
+    trace.set_tracer_provider(provider)
+    HTTPXClientInstrumentor().instrument(tracer_provider=provider)
+    AioPikaInstrumentor().instrument(tracer_provider=provider)
+    _provider = provider
+    return provider
 
 
-def child_traceparent() -> str:
-    """A new span in the current trace, or a new trace when there is none."""
-    parent = _current.get()
-    match = _PATTERN.match(parent) if parent else None
-    trace_id = match.group(1) if match else secrets.token_hex(16)
-    return f"00-{trace_id}-{secrets.token_hex(8)}-01"
+def provider() -> TracerProvider | None:
+    return _provider
+
+
+async def shutdown() -> None:
+    """Send what the exporter still holds (at process exit)."""
+    if _provider is not None:
+        _provider.force_flush(timeout_millis=5_000)
+
+
+def instrument_app(app: FastAPI) -> None:
+    """A span per request (its parent from the caller's `traceparent`, if any)."""
+    if not _enabled:
+        return
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    FastAPIInstrumentor.instrument_app(app, tracer_provider=_provider, excluded_urls=UNTRACED_URLS)
+
+
+def _tracer() -> trace.Tracer:
+    return trace.get_tracer("lb_common", tracer_provider=_provider)
+
+
+def _carrier(headers: Mapping[str, Any] | None) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for name in HEADERS:
+        value = (headers or {}).get(name)
+        if isinstance(value, bytes):
+            value = value.decode("ascii", "replace")
+        if isinstance(value, str):
+            found[name] = value
+    return found
+
+
+def current_headers() -> dict[str, str]:
+    """The current trace context as headers; empty outside any span."""
+    carrier: dict[str, str] = {}
+    if _enabled and trace.get_current_span().get_span_context().is_valid:
+        propagate.inject(carrier)
+    return carrier
+
+
+def message_headers(what: str = "emit") -> dict[str, str]:
+    """The current trace context as message headers. Outside any span (a periodic job, a
+    deferred delivery) a short span `what` starts a trace of its own, so every message has
+    one."""
+    carrier = current_headers()
+    if carrier or not _enabled:
+        return carrier
+    with _tracer().start_as_current_span(what):
+        propagate.inject(carrier)
+    return carrier
+
+
+@contextlib.contextmanager
+def resumed(headers: Mapping[str, Any] | None) -> Iterator[None]:
+    """Run the block in the trace context `headers` carry (none: the block's own)."""
+    carrier = _carrier(headers)
+    if not carrier:
+        yield
+        return
+    token = context.attach(propagate.extract(carrier))
+    try:
+        yield
+    finally:
+        context.detach(token)
+
+
+@contextlib.contextmanager
+def handling(
+    headers: Mapping[str, Any] | None, name: str, attributes: Mapping[str, str]
+) -> Iterator[None]:
+    """The span a consumer handles a message in: a child of the aio-pika instrumentation's
+    receive span when there is one, else of the context the message carries."""
+    if not _enabled:
+        yield
+        return
+    parent = (
+        None
+        if trace.get_current_span().get_span_context().is_valid
+        else propagate.extract(_carrier(headers))
+    )
+    with _tracer().start_as_current_span(
+        name, context=parent, kind=trace.SpanKind.CONSUMER, attributes=dict(attributes)
+    ):
+        yield

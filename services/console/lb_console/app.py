@@ -6,11 +6,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from lb_common import tracing
 from lb_console import (
     audit_page,
     auth,
     connection_onboarding,
     connections,
+    customers,
     orders,
     overview,
     parked,
@@ -28,6 +30,7 @@ PAGES = (
     parked,
     connections,
     connection_onboarding,
+    customers,
     reports,
     stock,
     audit_page,
@@ -46,6 +49,7 @@ async def _service_unavailable(request: Request, exc: Exception) -> Response:
 def create_app(console: Console) -> FastAPI:
     app = FastAPI(title="ledgerbridge console", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.console = console
+    tracing.instrument_app(app)  # its calls to the services (httpx) are spans of the same trace
     app.middleware("http")(security_headers)
     for exc, handler in auth.HANDLERS.items():
         app.add_exception_handler(exc, handler)

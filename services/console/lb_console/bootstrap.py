@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
+from lb_common import tracing
 from lb_common.db import Database
 from lb_common.migrations import migrate
 from lb_console.app import create_app
@@ -27,8 +28,10 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 class ConsoleParts:
     console: Console
     app: FastAPI
+    settings: ConsoleSettings
 
     async def start(self) -> None:
+        tracing.configure(SERVICE, self.settings.common)
         await migrate(self.console.db, MIGRATIONS, TABLES)
 
     async def stop(self) -> None:
@@ -60,4 +63,4 @@ def bootstrap(
         admin_token=token,
         secure_cookie=settings.secure_cookie,
     )
-    return ConsoleParts(console=console, app=create_app(console))
+    return ConsoleParts(console=console, app=create_app(console), settings=settings)

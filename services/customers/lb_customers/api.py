@@ -5,11 +5,17 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
+from sqlalchemy import func
 from sqlmodel import col, select
 
-from lb_common.admin_params import limit_query, offset_query
+from lb_common.admin_params import (
+    CUSTOMER_NUMBER_MAX,
+    customer_number_query,
+    limit_query,
+    offset_query,
+)
 from lb_common.connection_settings import settings_router
 from lb_common.db import Database
 from lb_common.openapi_links import Link, links_to
@@ -48,14 +54,21 @@ def admin_router(db: Database) -> APIRouter:
     )
     async def list_links(
         connection: str | None = None,
+        customer_number: int | None = customer_number_query(),
+        q: str | None = Query(None, max_length=200, description="part of the match key"),
         limit: int = limit_query(200, 1000),
         offset: int = offset_query(),
     ) -> list[CustomerLink]:
+        """Buyers (by match key) and the ledger customer each is invoiced to."""
         query = select(CustomerLink).order_by(
             col(CustomerLink.connection), col(CustomerLink.match_key)
         )
         if connection:
             query = query.where(CustomerLink.connection == connection)
+        if customer_number is not None:
+            query = query.where(CustomerLink.customer_number == customer_number)
+        if q:
+            query = query.where(func.lower(col(CustomerLink.match_key)).contains(q.strip().lower()))
         async with db.session() as session:
             return list((await session.exec(query.offset(offset).limit(limit))).all())
 
@@ -163,6 +176,28 @@ def debtors_router(db: Database, ledgers: LedgerDirectory) -> APIRouter:
             "message": f"Future orders that find customer(s) "
             f"{', '.join(str(n) for n in result.merged)} are booked on customer "
             f"{result.survivor}. {debtors.LEDGER_UNTOUCHED}",
+        }
+
+    @router.get("/connections/{connection}/debtors")
+    async def list_debtors(
+        connection: str,
+        customer_number: list[int] = Query(
+            [], description="only these customer numbers (repeat the parameter)", max_length=1000
+        ),
+        q: str | None = Query(None, max_length=200, description="part of the name or email"),
+        limit: int = limit_query(100, 1000),
+        offset: int = offset_query(),
+    ) -> dict[str, Any]:
+        """The imported ledger customers (`total` matching, `limit` from `offset` shown)."""
+        if any(not 1 <= n <= CUSTOMER_NUMBER_MAX for n in customer_number):
+            raise HTTPException(422, f"customer_number: 1 to {CUSTOMER_NUMBER_MAX}")
+        found = await debtors.debtor_page(
+            db, connection, numbers=customer_number, text=q, limit=limit, offset=offset
+        )
+        return {
+            "total": found.total,
+            "debtors": [e.model_dump(mode="json") for e in found.entries],
+            "note": "As last imported (import again to refresh).",
         }
 
     @router.get("/connections/{connection}/merges")

@@ -152,6 +152,40 @@ async def indexed_debtors(db: Database, connection: str) -> list[Debtor]:
         return [debtor_of(e) for e in (await session.exec(query)).all()]
 
 
+@dataclass(frozen=True)
+class DebtorPage:
+    total: int
+    entries: list[DebtorIndexEntry]
+
+
+async def debtor_page(
+    db: Database,
+    connection: str,
+    *,
+    numbers: list[int],
+    text: str | None,
+    limit: int,
+    offset: int,
+) -> DebtorPage:
+    """Imported customers by number and/or by part of their name or email, paged."""
+    where = [col(DebtorIndexEntry.connection) == connection]
+    if numbers:
+        where.append(col(DebtorIndexEntry.customer_number).in_(numbers))
+    if text and text.strip():
+        needle = text.strip().lower()
+        where.append(
+            func.lower(col(DebtorIndexEntry.name)).contains(needle)
+            | func.lower(func.coalesce(col(DebtorIndexEntry.email), "")).contains(needle)
+        )
+    query = select(DebtorIndexEntry).where(*where).order_by(col(DebtorIndexEntry.customer_number))
+    async with db.session() as session:
+        total = (
+            await session.exec(select(func.count()).select_from(DebtorIndexEntry).where(*where))
+        ).one()
+        rows = (await session.exec(query.offset(offset).limit(limit))).all()
+    return DebtorPage(int(total), list(rows))
+
+
 async def merges(db: Database, connection: str) -> dict[int, int]:
     """Merged customer number → surviving customer number."""
     query = select(CustomerMerge).where(CustomerMerge.connection == connection)

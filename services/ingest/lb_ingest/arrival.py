@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from lb_common import tracing
 from lb_common.events import Refund, ShopStockReported
 from lb_common.orders import CanonicalOrder
 from lb_connectors.platforms.base import DeliveryInfo, TopicKind
@@ -25,6 +26,8 @@ class Arrival:
     order_key: str | None = None  # when only the order id could be read (or for a refund)
     refunds: list[Refund] = field(default_factory=list)
     stock: ShopStockReported | None = None
+    # The trace of the request it came in (the webhook's span): what it emits continues it.
+    trace: dict[str, str] = field(default_factory=tracing.current_headers)
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,11 @@ settings."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -175,15 +176,39 @@ def admin_router(
             for loc in found
         ]
 
-    @router.post("/sync")
-    async def sync_now(connection: str = "demo") -> dict[str, Any]:
-        """Run a full stock sync of the connection now; 409 while one runs (on any replica)"""
+    running: set[asyncio.Task[Any]] = set()  # syncs started without waiting, kept referenced
+
+    @router.post("/sync", responses={202: {"description": "started; follow it in /sync/runs"}})
+    async def sync_now(
+        response: Response,
+        connection: str = "demo",
+        wait: bool = Query(
+            True, description="false: answer 202 with the run's id as soon as it starts"
+        ),
+    ) -> dict[str, Any]:
+        """Run a full stock sync of the connection now; 409 while one runs (on any replica).
+        With `wait=false` the answer comes once the run is stored, and GET /sync/runs shows
+        its `phase` until it ends."""
         settings = await load_settings(db, connection)
         if not settings.enabled:
             raise HTTPException(409, f"stock sync is off for connection {connection!r}")
         assert run_full_sync is not None
+        started: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        def on_started(run_id: int) -> None:
+            if not started.done():
+                started.set_result(run_id)
+
+        task = asyncio.create_task(run_full_sync(connection, settings, on_started=on_started))
+        running.add(task)
+        task.add_done_callback(running.discard)
+        if not wait:
+            await asyncio.wait([task, started], return_when=asyncio.FIRST_COMPLETED)
+            if started.done():
+                response.status_code = 202
+                return {"run_id": started.result(), "connection": connection, "status": "running"}
         try:
-            result: SyncResult = await run_full_sync(connection, settings)
+            result: SyncResult = await task
         except SyncRunning as exc:
             raise HTTPException(409, exc.reason) from exc
         return result.as_dict()
@@ -194,6 +219,7 @@ def admin_router(
         limit: int = limit_query(20, 200),
         offset: int = offset_query(),
     ) -> list[SyncRun]:
+        """The latest runs first; a running one says what it is doing in `phase`."""
         query = (
             select(SyncRun)
             .where(SyncRun.connection == connection)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -52,7 +53,11 @@ def bootstrap(
     shops = ShopDirectory(common, transport=shop_transport, book=book)
     locks = SyncLocks(db)  # per connection, across replicas (leases in the database)
 
-    async def run_full_sync(connection: str, sync_settings: StockSyncSettings) -> SyncResult:
+    async def run_full_sync(
+        connection: str,
+        sync_settings: StockSyncSettings,
+        on_started: Callable[[int], None] | None = None,
+    ) -> SyncResult:
         return await full_sync(
             connection,
             db=db,
@@ -61,6 +66,7 @@ def bootstrap(
             settings=sync_settings,
             locks=locks,
             trigger="admin",
+            on_started=on_started,
         )
 
     async def scheduler(stopping: asyncio.Event) -> None:

@@ -107,6 +107,8 @@ class SyncRun(SQLModel, table=True):
     mismatches: int = 0
     error: str | None = None
     shop_calls: int = 0
+    # What a running sync is doing now (the console shows it live); the last step when done.
+    phase: str | None = None
 
 
 TABLES = (StockLevel, StockConnectionSettings, SkuLink, MismatchRow, HeldOrder, SyncRun)

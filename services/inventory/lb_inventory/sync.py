@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -278,11 +278,12 @@ async def full_sync(
     settings: StockSyncSettings,
     locks: SyncLocks,
     trigger: str = "admin",
+    on_started: Callable[[int], None] | None = None,
 ) -> SyncResult:
     """Scan both catalogues, rebuild the links, push the ledger's changed levels to the shop's
     location, and replace the mismatch report. Never raises for a failed sync: the run is stored
     with status `failed` and its reason. Raises `SyncRunning` when a full sync of the connection
-    runs already (on any replica)."""
+    runs already (on any replica). `on_started` is given the run's id once it is stored."""
     calls_before = shop.stats.calls
     result = SyncResult(connection, trigger, "ok", utcnow(), utcnow())
     try:
@@ -293,6 +294,8 @@ async def full_sync(
                 session.add(run)
                 await session.flush()
                 result.run_id = run.id
+            if on_started is not None and run.id is not None:
+                on_started(run.id)
             try:
                 await _full_sync(connection, db, ledger, shop, settings, locks, result)
             except (LedgerbridgeError, ValueError) as exc:
@@ -312,6 +315,7 @@ async def full_sync(
         stored.changed, stored.unchanged = result.changed, result.unchanged
         stored.failed, stored.mismatches = result.failed, result.mismatches
         stored.shop_calls = result.shop_calls
+        stored.phase = "done" if result.status == "ok" else stored.phase
         session.add(stored)
     log.info(
         "stock full sync %s",
@@ -333,12 +337,14 @@ async def _full_sync(
     if not settings.location_id:
         raise SyncSetupError("No shop location is set for stock sync on this connection.")
     location_id = settings.location_id
+    await _phase(db, result, "checking the shop's location")
     locations = await shop.list_locations()
     if location_id not in {loc.legacy_resource_id for loc in locations}:
         known = ", ".join(f"{loc.legacy_resource_id} ({loc.name})" for loc in locations)
         raise SyncSetupError(
             f"Shop location {location_id} does not exist in the shop; its locations are {known}."
         )
+    await _phase(db, result, "reading the ledger's products and the shop's stock")
     catalogues = await catalogue_scan(
         ledger, shop, report_without_sku=settings.products_without_sku == "report"
     )
@@ -374,6 +380,7 @@ async def _full_sync(
             set(differences),
             ledger_always_wins=settings.ledger_always_wins,
         )
+        await _phase(db, result, f"setting {len(plan.push)} level(s) in the shop")
         # Each level is set only if the shop still shows what the bulk read saw.
         outcome = await compare_and_set(
             shop,
@@ -396,6 +403,7 @@ async def _full_sync(
         agreeing = set(recorded) | {link.sku for link in plan.unchanged}
         reported = {m.key: m for m in plan.differs}
         targets = {link.sku: target for link, target in plan.push}
+        await _phase(db, result, f"saving {len(links)} link(s) and the mismatch report")
         for sku, shop_now in outcome.moved.items():
             # Sold (or changed) in the shop while we synced: not overwritten, reported.
             reported[sku] = level_differs(sku, targets[sku], shop_now, lowered=False)
@@ -453,6 +461,15 @@ async def _full_sync(
     result.mismatches = len(catalogues.scan.mismatches) + len(
         {m.key for m in plan.differs} | set(outcome.moved)
     )
+
+
+async def _phase(db: Database, result: SyncResult, phase: str) -> None:
+    """Note what the run is doing now (GET /sync/runs shows it while it runs)."""
+    async with db.transaction() as session:
+        stored = await session.get(SyncRun, result.run_id)
+        if stored is not None:
+            stored.phase = phase
+            session.add(stored)
 
 
 async def open_differences(session: AsyncSession, connection: str) -> dict[str, MismatchRow]:

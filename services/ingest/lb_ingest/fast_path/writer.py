@@ -17,6 +17,7 @@ import logging
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
+from lb_common import tracing
 from lb_common.db import Database
 from lb_ingest.acceptance import accept, admit_only
 from lb_ingest.arrival import Arrival, WebhookAnswer, error_answer
@@ -104,6 +105,9 @@ class DeliveryWriter:
 def _store_batch(conn: Connection, *, arrivals: list[Arrival], defer: bool) -> list[WebhookAnswer]:
     state = load_batch_state(conn, arrivals, apply=not defer)
     take = admit_only if defer else accept
-    outcomes = [take(state, arrival) for arrival in arrivals]
+    outcomes = []
+    for arrival in arrivals:
+        with tracing.resumed(arrival.trace):  # its messages continue the webhook's trace
+            outcomes.append(take(state, arrival))
     write_batch(conn, state)
     return outcomes

@@ -4,8 +4,8 @@ How each connection's onboarding stands: the pending e-conomic grant (its state 
 only), the settings proposed from the agreement, the Shopify webhook subscriptions as last
 checked (lb_ingest/connection_onboarding.py, connection_subscriptions.py).
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-11-28 11:50:15.144635
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008"
-down_revision: str | None = "0007"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -23,7 +23,7 @@ from lb_sandbox.app import create_app
 from lb_sandbox.settings import SandboxSettings
 
 PROCESSES = 3
-ROUNDS = 12  # about 70 points each: 2,500 points in all, 15 s of refill beyond the bucket
+ROUNDS = 10  # about 70 points each: 2,100 points in all, 11 s of refill beyond the bucket
 BUCKET = 1000.0  # standard plan's 100 points/s, a smaller bucket so the run is short
 
 
@@ -98,7 +98,7 @@ async def test_processes_on_one_shop_stay_within_its_bucket() -> None:
         await serving
     # Both runs asked for more than the bucket holds, and every call got through.
     for run in (alone, shared):
-        assert run["pointsSpent"] > 2 * BUCKET
+        assert run["pointsSpent"] > 1.5 * BUCKET
         assert run["failed"] == 0
     # Pacing alone, each process expects the refill for itself: the shop refuses queries.
     assert alone["throttled"] > 0

@@ -14,14 +14,16 @@ from multiprocessing import get_context
 from typing import Any
 
 import httpx
+import pytest
 import uvicorn
 
 from lb_connectors.shopify_admin import CostPacer, QuantityChange, ShopifyGraphQLClient
+from lb_connectors.shopify_admin.cost import ROOM_FOR, ThrottleStatus
 from lb_sandbox.app import create_app
 from lb_sandbox.settings import SandboxSettings
 
 PROCESSES = 3
-ROUNDS = 12  # about 70 points each: 2,500 points in all, 15 s of refill beyond the bucket
+ROUNDS = 10  # about 70 points each: 2,100 points in all, 11 s of refill beyond the bucket
 BUCKET = 1000.0  # standard plan's 100 points/s, a smaller bucket so the run is short
 
 
@@ -96,9 +98,32 @@ async def test_processes_on_one_shop_stay_within_its_bucket() -> None:
         await serving
     # Both runs asked for more than the bucket holds, and every call got through.
     for run in (alone, shared):
-        assert run["pointsSpent"] > 2 * BUCKET
+        assert run["pointsSpent"] > 1.5 * BUCKET
         assert run["failed"] == 0
     # Pacing alone, each process expects the refill for itself: the shop refuses queries.
     assert alone["throttled"] > 0
     # Pacing in the soft band, the processes stay within the bucket: nothing refused.
     assert shared["throttled"] == 0
+
+
+def _wait_at(available: float, cost: float, band_fraction: float = 0.5) -> float:
+    """A fresh pacer told by Shopify that `available` of 2,000 points are left: its wait
+    before a call of `cost` points."""
+    pacer = CostPacer(
+        restore_rate=100, maximum_available=2000, band_fraction=band_fraction, clock=lambda: 0.0
+    )
+    pacer.observe(ThrottleStatus(2000, available, 100), reserved=0)
+    return pacer.delay_for(cost)
+
+
+def test_the_pacer_slows_down_in_the_lower_half_of_the_bucket() -> None:
+    refill = 10 / 100  # a 10-point call's refill time at 100 points/s
+    assert _wait_at(2000, 10) == 0 and _wait_at(1010, 10) == 0  # above the band: at once
+    # 500 left after the call: half way into the band; at the bottom, room for 8 processes.
+    assert _wait_at(510, 10) == pytest.approx(0.5 * ROOM_FOR * refill)
+    assert _wait_at(10, 10) == pytest.approx(ROOM_FOR * refill)
+    # A call large beside the band waits at most until the band would be full again.
+    assert _wait_at(1000, 400) == pytest.approx(400 / 100)
+    # Without the band (each process on its own, as before), only a call that does not fit waits.
+    assert _wait_at(15, 10, band_fraction=0) == 0
+    assert _wait_at(5, 10, band_fraction=0) == pytest.approx(5 / 100)

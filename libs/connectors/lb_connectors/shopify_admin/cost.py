@@ -36,7 +36,9 @@ from ..shared_budget import process_wide, slow_down
 RESTORE_RATES = {"standard": 100.0, "advanced": 200.0, "plus": 1000.0}
 BUCKET_SECONDS = 20.0
 # The soft band: the lower half of the bucket, steep enough for 8 processes on one shop to settle
-# inside it (bench/shopify_shared_bucket.py measures 4).
+# inside it when their calls are small beside the band (up to 125 points on a standard plan);
+# a larger call waits at most until the band would be full again, so fewer of those fit.
+# bench/shopify_shared_bucket.py measures 4 processes.
 BAND_FRACTION = 0.5
 ROOM_FOR = 8.0
 

@@ -4,7 +4,7 @@ the agreement's one budget together (almost no 429s) and park nothing?
     .venv/bin/python bench/shared_agreement.py [--orders 240] [--bucket 600/30] [--replicas 2]
 
 Starts the scaled-out stack of `make chaos` (scripts/chaos_stack.py: PostgreSQL per service,
-the machine's RabbitMQ with a prefix of its own): ingest, and `--replicas` processes each of
+a RabbitMQ node of its own, or `--broker shared` the machine's): ingest, and `--replicas` processes each of
 customers, invoicing and inventory (2: six processes calling the ledger), all booking into the
 sandbox's agreement `demo`. The agreement's token bucket is made small (`--bucket`
 tokens/seconds, 3 tokens a call as e-conomic's `X-CallCost`) so that the six processes at full
@@ -174,10 +174,12 @@ async def main_async(args: argparse.Namespace) -> int:
     run = f"shared{uuid.uuid4().hex[:6]}"
     folder = ROOT / "data" / "bench" / run
     folder.mkdir(parents=True, exist_ok=True)
-    broker = Broker.shared()
+    # A RabbitMQ node of the run's own (as `make chaos`): the machine's is shared with others.
+    broker = Broker.private(run, folder) if args.broker == "private" else Broker.shared()
     names = [f"chaos_{run}_{service}" for service in SERVICES]
     stack = Stack(run, folder, broker, secrets.token_urlsafe(18), f"bench{run}")
     try:
+        await asyncio.to_thread(broker.start)
         urls = await create_databases(names)
         stack.database_names = names
         stack.build(
@@ -196,6 +198,7 @@ async def main_async(args: argparse.Namespace) -> int:
         return await bench(stack, args)
     finally:
         await asyncio.to_thread(stack.stop)
+        await asyncio.to_thread(broker.stop)
         if stack.database_names:
             await drop_databases(stack.database_names)
 
@@ -206,6 +209,7 @@ def main() -> None:
     parser.add_argument("--replicas", type=int, default=2)
     parser.add_argument("--bucket", default="600/30", help="tokens/seconds of the agreement")
     parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument("--broker", choices=("private", "shared"), default="private")
     args = parser.parse_args()
     tokens, window = args.bucket.split("/")
     args.tokens, args.window = int(tokens), float(window)

@@ -93,12 +93,6 @@ async def test_list_queries_and_webhook_dedupe_use_indexes(system: System, store
         pytest.skip("reads SQLite's query plans; the indexes are the same on PostgreSQL")
     await system.post_shopify("orders/paid", HKD, webhook_id="webhook-1")
     await system.wait_for_status(HKD_KEY, "booked")
-    counted = (await system.apps["ingest"].get("/orders/counts")).json()
-    assert counted == {"counts": {"demo": {"booked": 1}}, "total": 1}
-    later = await system.apps["ingest"].get(
-        "/orders/counts", params={"since": "2999-01-01T00:00:00Z"}
-    )
-    assert later.json() == {"counts": {}, "total": 0}
     calls = [
         ("ingest", "/orders/counts", {}),
         ("ingest", "/orders", {}),

@@ -134,6 +134,11 @@ async def test_orders_list_filters_by_status_and_text(system):
     for given in (name, name.removeprefix("#")):
         by_name = (await ingest.get("/orders", params={"q": given})).json()
         assert [o["email"] for o in by_name["orders"]] == ["bo@example.com"], given
+    # The overview's counts: per connection and status, in one call.
+    counted = (await ingest.get("/orders/counts")).json()
+    assert counted["total"] == 2 and counted["counts"]["demo"]["waiting"] == 1
+    later = await ingest.get("/orders/counts", params={"since": "2999-01-01T00:00:00Z"})
+    assert later.json() == {"counts": {}, "total": 0}
     bad = await ingest.get("/orders", params={"status": "lost"})
     assert bad.status_code == 422 and "unknown status" in bad.json()["detail"]
 

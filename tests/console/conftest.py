@@ -16,6 +16,7 @@ import uvicorn
 
 from lb_console.bootstrap import ConsoleParts, bootstrap
 from lb_console.settings import ConsoleSettings
+from tests.support.stores import Store
 from tests.support.system import System, running_system
 
 
@@ -34,14 +35,15 @@ def _free_port() -> int:
 
 @pytest.fixture
 async def console_stack(
-    amqp_url: str, broker_prefix: str, tmp_path: Path
+    amqp_url: str, broker_prefix: str, tmp_path: Path, store: Store
 ) -> AsyncIterator[ConsoleStack]:
+    """On each store of `--stores` (the services' databases and the console's own)."""
     async with running_system(amqp_url, broker_prefix, tmp_path) as system:
         transports = {
             name: httpx.ASGITransport(app=runtime.parts.app_factory())
             for name, runtime in system.runtimes.items()
         }
-        settings = ConsoleSettings(common=system.common)
+        settings = ConsoleSettings(common=system.common, database_url=await store.url("console"))
         parts = bootstrap(settings, transports=transports)
         await parts.start()
         port = _free_port()

@@ -94,6 +94,7 @@ async def test_list_queries_and_webhook_dedupe_use_indexes(system: System, store
     await system.post_shopify("orders/paid", HKD, webhook_id="webhook-1")
     await system.wait_for_status(HKD_KEY, "booked")
     calls = [
+        ("ingest", "/orders/counts", {}),
         ("ingest", "/orders", {}),
         ("ingest", "/orders", {"status": "failed"}),
         ("ingest", "/orders", {"since": "2025-01-01T00:00:00Z"}),

@@ -145,6 +145,20 @@ async def test_orders_list_filters_by_status_and_text(system):
     assert [o["email"] for o in waiting["orders"]] == ["anna@example.com"]
     found = (await ingest.get("/orders", params={"q": "BO@"})).json()
     assert [o["email"] for o in found["orders"]] == ["bo@example.com"]
+    # A whole address or an order's name or number is looked up (by index), not searched for.
+    exact = (await ingest.get("/orders", params={"q": "Bo@Example.com"})).json()
+    assert [o["email"] for o in exact["orders"]] == ["bo@example.com"]
+    assert (await ingest.get("/orders", params={"q": "o@example.com"})).json()["total"] == 0
+    name = found["orders"][0]["order_name"]
+    assert name.startswith("#")
+    for given in (name, name.removeprefix("#")):
+        by_name = (await ingest.get("/orders", params={"q": given})).json()
+        assert [o["email"] for o in by_name["orders"]] == ["bo@example.com"], given
+    # The overview's counts: per connection and status, in one call.
+    counted = (await ingest.get("/orders/counts")).json()
+    assert counted["total"] == 2 and counted["counts"]["demo"]["waiting"] == 1
+    later = await ingest.get("/orders/counts", params={"since": "2999-01-01T00:00:00Z"})
+    assert later.json() == {"counts": {}, "total": 0}
     bad = await ingest.get("/orders", params={"status": "lost"})
     assert bad.status_code == 422 and "unknown status" in bad.json()["detail"]
 

@@ -26,10 +26,9 @@ def spans() -> Iterator[InMemorySpanExporter]:
 async def test_one_order_is_one_trace_across_the_services(
     amqp_url: str, broker_prefix: str, tmp_path, store: Store, spans: InMemorySpanExporter
 ) -> None:
+    tracing.listen(SimpleSpanProcessor(spans))  # before the apps are made: webhooks too
     async with running_system(amqp_url, broker_prefix, tmp_path) as system:
-        provider = tracing.provider()
-        assert provider is not None, "the runtime configures tracing when a service starts"
-        provider.add_span_processor(SimpleSpanProcessor(spans))
+        assert tracing.provider() is not None, "the runtime configures tracing at start"
         mug = [{"sku": "MUG-BLACK", "title": "Mug", "price": "60.00"}]
         first = shopify_json(shopify_order(lines=mug, email="traced@example.com"))
         other = shopify_json(shopify_order(lines=mug, email="another@example.com"))

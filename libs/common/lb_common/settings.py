@@ -33,15 +33,17 @@ class CommonSettings(BaseSettings):
     log_json: bool = True
     tracing: bool = Field(
         default=True,
-        description="Make OpenTelemetry spans: one trace follows an order through every "
-        "service (its id is in each message's `traceparent` header and on each log line). "
-        "false: no spans and no trace context in messages.",
+        description="OpenTelemetry trace context: one trace follows an order through every "
+        "service (its id is in each message's `traceparent` header and on each log line); "
+        "spans are recorded only when exported (LEDGERBRIDGE_OTLP_ENDPOINT). false: no trace "
+        "context at all.",
     )
     otlp_endpoint: str | None = Field(
         default=None,
-        description="Base URL of an OTLP/HTTP collector (e.g. http://otel-collector:4318) the "
-        "spans are sent to, at `/v1/traces`. Unset: spans are made but not exported. The "
-        "standard `OTEL_*` variables (OTEL_TRACES_SAMPLER, OTEL_EXPORTER_OTLP_HEADERS) apply.",
+        description="Base URL of an OTLP/HTTP collector (e.g. http://otel-collector:4318): "
+        "spans (requests, messages handled and published, ledger and shop calls) are recorded "
+        "and sent to it at `/v1/traces`. Unset: none recorded. The standard `OTEL_*` variables "
+        "(OTEL_TRACES_SAMPLER, OTEL_EXPORTER_OTLP_HEADERS) apply.",
     )
     # Delayed retry through the broker, one schedule per cause of failure (lb_common/retry.py).
     retry_contention: str = Field(

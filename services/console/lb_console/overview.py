@@ -29,20 +29,10 @@ STATUSES = (
 
 
 async def order_counts(services: Services, connections: list[str]) -> dict[str, dict[str, int]]:
-    """Orders per connection and status. The order list tells its total for a filter, so this is
-    one small call per pair (ingest has no counts route)."""
-
-    async def count(connection: str, status: str) -> tuple[str, str, int]:
-        answer = await services.get(
-            "ingest", "/orders", connection=connection, status=status, limit=1
-        )
-        return connection, status, int(answer.body["total"]) if answer.ok else 0
-
-    found = await asyncio.gather(*(count(c, s) for c in connections for s in STATUSES))
-    counts: dict[str, dict[str, int]] = {c: {} for c in connections}
-    for connection, status, n in found:
-        counts[connection][status] = n
-    return counts
+    """Orders per connection and status: one grouped count in ingest."""
+    answer = await services.get("ingest", "/orders/counts")
+    found: dict[str, dict[str, int]] = answer.body["counts"] if answer.ok else {}
+    return {c: found.get(c, {}) for c in connections}
 
 
 async def parked_counts(services: Services) -> dict[str, int | None]:

@@ -80,6 +80,21 @@ def router() -> APIRouter:
                 c.db, form.operator, "stock.sync", connection, outcome=f"started run {run_id}"
             )
             return redirect(f"/stock/runs/{run_id}?{urlencode({'connection': connection})}")
+        if answer.status == 409:  # one runs already (scheduled, or started elsewhere): follow it
+            runs = await c.services.get("inventory", "/sync/runs", connection=connection, limit=1)
+            latest = runs.body[0] if runs.ok and runs.body else None
+            if latest is not None and latest["status"] == "running":
+                await audit.record(
+                    c.db,
+                    form.operator,
+                    "stock.sync",
+                    connection,
+                    outcome=f"run {latest['id']} was already running",
+                )
+                return redirect(
+                    f"/stock/runs/{latest['id']}?{urlencode({'connection': connection})}",
+                    "A sync of this connection was already running: this is its progress.",
+                )
         outcome = _outcome(answer.body) if answer.ok else f"not run: {answer.error()}"
         await audit.record(c.db, form.operator, "stock.sync", connection, outcome=outcome)
         return redirect(f"/stock?{urlencode({'connection': connection})}", f"Stock {outcome}.")

@@ -10,6 +10,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import admin
 from .economic import (
+    accounting_years,
+    journal_entries,
     routes_customers,
     routes_invoices,
     routes_journals,
@@ -81,6 +83,8 @@ def create_app(settings: SandboxSettings | None = None) -> FastAPI:
         routes_products,
         routes_invoices,
         routes_journals,
+        journal_entries,
+        accounting_years,
     ):
         app.include_router(module.router, prefix=ECONOMIC_PREFIX)
     app.include_router(shopify_graphql.router, prefix=SHOPIFY_PREFIX)

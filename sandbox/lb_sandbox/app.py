@@ -12,7 +12,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import admin
 from .economic import (
+    accounting_years,
     grants,
+    journal_entries,
     openapi_inputs,
     routes_customers,
     routes_invoices,
@@ -103,6 +105,8 @@ def create_app(settings: SandboxSettings | None = None) -> FastAPI:
         routes_products,
         routes_invoices,
         routes_journals,
+        journal_entries,
+        accounting_years,
     ):
         app.include_router(module.router, prefix=ECONOMIC_PREFIX)
     app.include_router(grants.router)

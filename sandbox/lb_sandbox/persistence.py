@@ -26,6 +26,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .economic.accounting_years import seed_accounting_years
 from .economic.state import Agreement, AgreementRegistry
 
 FORMAT = 1
@@ -86,7 +87,9 @@ def loads(registry: AgreementRegistry, text: str) -> int:
     kept = {f.name for f in dataclasses.fields(Agreement)} - _NOT_KEPT
     for grant_token, fields in document["agreements"].items():
         # A field this version does not know is dropped; one it added starts at its default.
-        registry.restore(grant_token, {k: v for k, v in fields.items() if k in kept})
+        agreement = registry.restore(grant_token, {k: v for k, v in fields.items() if k in kept})
+        if "accounting_years" not in fields:  # a file from before the sandbox kept them
+            seed_accounting_years(agreement)
     return len(document["agreements"])
 
 

@@ -37,6 +37,23 @@ from lb_sandbox.app import create_app
 from lb_sandbox.settings import SandboxSettings
 
 
+@pytest.fixture
+def settings() -> SandboxSettings:
+    # Most tests here show the quick retry of a keyed POST, on a ledger that replays it: both
+    # sides say so (the sandbox's idempotent_post, the client's post_replay). The default, a
+    # ledger that may not, is shown by test_a_keyed_post_is_not_repeated_unless_replay_is_known.
+    return SandboxSettings(rate_limit_tokens=1_000_000, idempotent_post=True)
+
+
+@pytest.fixture
+async def client(transport: RecordingTransport, grant_token: str) -> AsyncIterator[EconomicClient]:
+    retry = CallRetry(backoff=0.01)
+    async with EconomicClient(
+        BASE_URL, APP_SECRET, grant_token, transport=transport, retry=retry, post_replay=True
+    ) as c:
+        yield c
+
+
 def _customer(name: str = "Jane") -> CustomerCreate:
     return CustomerCreate(
         name=name,
@@ -118,6 +135,36 @@ async def test_lost_reply_on_a_keyed_write_is_answered_from_the_cache(
     assert [d.draft_invoice_number for d in drafts] == [1]
 
 
+async def test_a_keyed_post_is_not_repeated_unless_replay_is_known(
+    grant_token: str,
+) -> None:
+    # The defaults: a sandbox that runs a repeated POST again (restapi's replay of a keyed POST
+    # is unconfirmed), and a client that does not count on it.
+    sandbox = create_app(SandboxSettings(rate_limit_tokens=1_000_000))
+    transport = RecordingTransport(httpx.ASGITransport(app=sandbox))
+    async with EconomicClient(
+        BASE_URL, APP_SECRET, grant_token, transport=transport, retry=CallRetry(backoff=0.01)
+    ) as client:
+        customer = await client.create_customer(_customer())
+        await _add_fault(
+            sandbox, kind="lost_reply", path="/invoices/drafts", method="POST", times=1,
+            agreement=grant_token,
+        )  # fmt: skip
+        with pytest.raises(EconomicUnavailable):
+            await client.create_draft_invoice(
+                _draft(customer.customer_number, "order-lost"), idempotency_key="order-lost:draft"
+            )
+        # Sent once: the caller's lookup by reference finds the draft the lost reply hid.
+        assert _sent(transport, "POST", "/invoices/drafts") == 1
+        drafts = await client.find_draft_invoices(reference="order-lost")
+        assert [d.draft_invoice_number for d in drafts] == [1]
+        # Sent again by hand, the same key makes a second draft: the sandbox does not replay.
+        await client.create_draft_invoice(
+            _draft(customer.customer_number, "order-lost"), idempotency_key="order-lost:draft"
+        )
+        assert len(await client.find_draft_invoices(reference="order-lost")) == 2
+
+
 async def test_only_a_keyed_write_is_sent_again_after_a_5xx(
     client: EconomicClient, sandbox: Any, grant_token: str, transport: RecordingTransport
 ) -> None:
@@ -166,7 +213,7 @@ def _free_port() -> int:
 async def served() -> AsyncIterator[tuple[str, Any]]:
     """The sandbox on a real socket, where a slow answer becomes a client timeout."""
     port = _free_port()
-    app = create_app(SandboxSettings(port=port))
+    app = create_app(SandboxSettings(port=port, idempotent_post=True))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     serving = asyncio.create_task(server.serve())
     for _ in range(200):
@@ -189,7 +236,9 @@ async def test_a_timeout_after_sending_repeats_only_a_keyed_write(
     # The write runs, but its answer comes after the client stopped waiting.
     slow = {"kind": "latency", "latencyMs": 600, "path": "/customers", "method": "POST"}
     retry = CallRetry(backoff=0.01)
-    async with EconomicClient(base, APP_SECRET, grant, timeout=0.3, retry=retry) as client:
+    async with EconomicClient(
+        base, APP_SECRET, grant, timeout=0.3, retry=retry, post_replay=True
+    ) as client:
         await _add_fault(app, **slow, times=1, agreement=grant)
         with pytest.raises(EconomicUnavailable) as caught:
             await client.create_customer(_customer("No key"))

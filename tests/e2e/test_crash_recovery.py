@@ -132,6 +132,64 @@ def test_invoicing_killed_mid_flight_resumes_with_one_invoice(stack: Stack, poin
     assert [d for d in state["drafts"] if d.get("references", {}).get("other") == key] == []
     order = _order(stack, key)
     assert order["invoice_number"] == mine[0]["bookedInvoiceNumber"]
+    # With its lines: invoice.booked carried them (a recovery reads the invoice it finds by
+    # number, e-conomic's list has no lines), so inventory read the stock of the T-shirt.
+    invoice = _admin(stack, "invoicing", "GET", f"/invoices/{key}")
+    assert [line["product"]["productNumber"] for line in invoice["document"]["lines"]] == [
+        "TSHIRT-RED-M"
+    ]
+    _wait(lambda: _stock_read_for(stack, key, "TSHIRT-RED-M"), what=f"stock read after {key}")
+
+
+def _admin(stack: Stack, service: str, method: str, path: str, body: Any = None) -> Any:
+    return _request(
+        method,
+        f"{stack.url(service)}{path}",
+        body=None if body is None else json.dumps(body).encode(),
+        headers={
+            "Authorization": f"Bearer {stack.admin_token}",
+            "Content-Type": "application/json",
+        },
+    )
+
+
+def _stock_read_for(stack: Stack, key: str, product: str) -> bool:
+    return any(
+        e["step"] == "stock.read" and product in e["details"].get("levels", {})
+        for e in _order(stack, key)["timeline"]
+    )
+
+
+def test_invoicing_killed_after_posting_the_payment_registers_it_once(stack: Stack) -> None:
+    settings = _admin(stack, "invoicing", "GET", "/connections/demo/settings")
+    paying = {**settings, "payment_registration": {"journal": 1, "contra_account": 5820}}
+    _admin(stack, "invoicing", "PUT", "/connections/demo/settings", paying)
+    try:
+        stack.kill("invoicing")
+        stack.start_one("invoicing", {"LEDGERBRIDGE_FAILPOINTS": "invoicing.after_payment_posted"})
+        stack.wait_ready("invoicing")
+        crashing = stack.processes["invoicing"]
+        key = _post_order(stack, "crash-payment@example.com")
+        _wait(lambda: crashing.poll() is not None, what="invoicing to die after the payment")
+        assert crashing.returncode == 137
+
+        stack.start_one("invoicing")
+        stack.wait_ready("invoicing")
+        _wait(
+            lambda: any(e["step"] == "payment.registered" for e in _order(stack, key)["timeline"]),
+            what=f"the payment of {key} to be recorded",
+        )
+    finally:
+        _admin(stack, "invoicing", "PUT", "/connections/demo/settings", settings)
+    state = _request("GET", f"{stack.url('sandbox')}/_sandbox/agreements/demo/state")
+    payments = [
+        p
+        for v in state["vouchers"]
+        for p in v["entries"].get("customerPayments", [])
+        if p.get("text", "").endswith(f"[{key}]")
+    ]
+    assert len(payments) == 1, f"{len(payments)} payments for one order after a crash"
+    assert len([i for i in state["booked_invoices"] if i["references"]["other"] == key]) == 1
 
 
 def _has_customer(stack: Stack, key: str) -> bool:

@@ -149,6 +149,30 @@ async def test_cancellation_after_booking_credits_what_is_left(system: System):
     assert order["invoice_number"] is not None and order["needs_attention"] is False
 
 
+async def test_a_refund_whose_booking_reply_was_lost_still_counts_its_lines(system: System):
+    # The credit note for the refund is booked, but the reply is lost (the sandbox does not
+    # replay the POST): the retry finds it by its reference. e-conomic's list has no lines, so
+    # it is read by number; the cancellation then credits only the T-shirt left, not both.
+    key = await _booked_order(system)
+    async with system.sandbox() as sandbox:
+        fault = {"kind": "lost_reply", "path": "/invoices/booked", "method": "POST", "times": 1}
+        assert (await sandbox.post("/_sandbox/faults", json=fault)).status_code == 201
+    await system.post_shopify("refunds/create", refund_body(7))
+    await _wait_step(system, key, "creditnote.booked")
+    assert "retry" in [e["step"] for e in (await system.order(key))["timeline"]]
+    cancelled = vnd_order(
+        cancelled_at="2025-03-02T09:00:00Z",
+        updated_at="2025-03-02T09:00:00Z",
+        financial_status="refunded",
+    )
+    await system.post_shopify("orders/cancelled", cancelled)
+    await _wait_step(system, key, "creditnote.booked", 2)
+    notes = _credit_notes(await system.ledger_state())
+    assert sorted(Decimal(str(n["grossAmount"])) for n in notes) == [Decimal("-20"), Decimal("-20")]
+    order = await system.wait_for_status(key, "credited")
+    assert order["needs_attention"] is False
+
+
 async def test_a_refund_after_the_cancellation_credited_everything_is_covered(system: System):
     # Seen in make chaos: the cancellation arrives (and is credited) before a refund the shop
     # made earlier. The cancellation credited all the invoice held, the refund's money too.

@@ -114,6 +114,48 @@ async def test_allowed_fields_are_updated_on_a_returning_customer(system: System
     assert "Updated" in resolved[0]["message"]
 
 
+async def test_a_bookkeepers_hand_set_fields_survive_our_update(system: System):
+    # e-conomic's PUT replaces the whole customer: what we do not send is cleared. Our update
+    # sends the record as read with our change merged in.
+    await _settings(system, update_fields=["phone"])
+    first = await _book(system, email="kept@example.com", phone="+4511111111")
+    number = first["customer_number"]
+    headers = {"X-AppSecretToken": "test-app", "X-AgreementGrantToken": system.grant}
+    async with system.sandbox() as sandbox:
+        path = f"/economic/customers/{number}"
+        contact = await sandbox.post(f"{path}/contacts", json={"name": "Bo"}, headers=headers)
+        place = await sandbox.post(
+            f"{path}/delivery-locations", json={"address": "Lager 2"}, headers=headers
+        )
+        assert contact.status_code == place.status_code == 201
+        record = (await sandbox.get(path, headers=headers)).json()
+        by_hand = {
+            "attention": {"customerContactNumber": 1},
+            "customerContact": {"customerContactNumber": 1},
+            "salesPerson": {"employeeNumber": 4},
+            "priceGroup": {"priceGroupNumber": 2},
+            "defaultDeliveryLocation": {"deliveryLocationNumber": 1},
+            "website": "https://kept.example",
+            "creditLimit": 5000,
+        }
+        answer = await sandbox.put(path, json={**record, **by_hand}, headers=headers)
+        assert answer.status_code == 200, answer.text
+
+    second = await _book(system, email="kept@example.com", phone="+4522222222")
+    assert second["customer_number"] == number
+    resolved = [e for e in second["timeline"] if e["step"] == "customer.resolved"]
+    assert "Updated" in resolved[0]["message"]
+    [customer] = (await system.ledger_state())["customers"]
+    assert "22222222" in customer["telephoneAndFaxNumber"]
+    assert customer["attention"]["customerContactNumber"] == 1
+    assert customer["customerContact"]["customerContactNumber"] == 1
+    assert customer["salesPerson"]["employeeNumber"] == 4
+    assert customer["priceGroup"] == {"priceGroupNumber": 2}
+    assert customer["defaultDeliveryLocation"]["deliveryLocationNumber"] == 1
+    assert customer["website"] == "https://kept.example"
+    assert str(customer["creditLimit"]) in ("5000", "5000.0", "5000.00")
+
+
 async def test_links_are_listed_and_can_be_pointed_elsewhere(system: System):
     first = await _book(system, email="relink@example.com")
     other = await _book(system, email="other@example.com")

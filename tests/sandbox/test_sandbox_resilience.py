@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 
 from lb_sandbox.app import create_app
 from lb_sandbox.economic.ratelimit import TokenBucket
@@ -18,6 +19,12 @@ CUSTOMER = {
     "paymentTerms": {"paymentTermsNumber": 1},
     "vatZone": {"vatZoneNumber": 1},
 }
+
+
+@pytest.fixture
+def app() -> Any:
+    # Replay of a keyed POST is an option (unconfirmed for restapi); these tests show it on.
+    return create_app(SandboxSettings(rate_limit_tokens=1_000_000, idempotent_post=True))
 
 
 def _client(app: Any, grant: str = "g-1") -> httpx.AsyncClient:
@@ -78,6 +85,31 @@ async def test_idempotency_key_replays_the_first_result(http: httpx.AsyncClient)
     assert different.status_code == 400
     unkeyed = await http.post("/economic/customers", json=CUSTOMER)
     assert unkeyed.status_code == 201 and unkeyed.json()["customerNumber"] == 2
+
+
+async def test_a_keyed_post_runs_again_unless_replay_is_switched_on() -> None:
+    # The default (LEDGERBRIDGE_SANDBOX_IDEMPOTENT_POST unset): a POST repeated with the same
+    # key runs again, the stricter case while restapi's replay of POST is unconfirmed; a keyed
+    # DELETE still replays, as checked live.
+    app = create_app(SandboxSettings(rate_limit_tokens=1_000_000))
+    async with _client(app) as http:
+        headers = {"Idempotency-Key": "order-1-customer"}
+        first = await http.post("/economic/customers", json=CUSTOMER, headers=headers)
+        again = await http.post("/economic/customers", json=CUSTOMER, headers=headers)
+        assert first.status_code == again.status_code == 201
+        assert "X-ResultFromCache" not in again.headers
+        assert again.json()["customerNumber"] == first.json()["customerNumber"] + 1
+        draft = {
+            "date": "2026-05-03", "currency": "DKK", "customer": {"customerNumber": 1},
+            "layout": {"layoutNumber": 21}, "paymentTerms": {"paymentTermsNumber": 1},
+            "recipient": {"name": "Jane", "vatZone": {"vatZoneNumber": 1}},
+        }  # fmt: skip
+        made = await http.post("/economic/invoices/drafts", json=draft)
+        path = f"/economic/invoices/drafts/{made.json()['draftInvoiceNumber']}"
+        gone = await http.delete(path, headers={"Idempotency-Key": "d-1"})
+        repeated = await http.delete(path, headers={"Idempotency-Key": "d-1"})
+    assert gone.status_code == repeated.status_code == 200
+    assert repeated.headers.get("X-ResultFromCache") == "true"
 
 
 async def test_idempotency_is_per_agreement(app: Any) -> None:

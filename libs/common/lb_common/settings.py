@@ -93,6 +93,15 @@ class CommonSettings(BaseSettings):
         description="Longest time one call spends waiting between its tries; a wait that would "
         "pass it (a long `Retry-After`) is left to the retry queues instead.",
     )
+    economic_post_replay: bool = Field(
+        default=False,
+        description="Whether e-conomic's restapi answers a repeated POST carrying the same "
+        "Idempotency-Key from its cache (unconfirmed: its docs promise it for the newer APIs, "
+        "and a live test showed it for DELETE only). Off: a POST whose reply was lost is not "
+        "sent again within the call; the order's retry looks the document up by its reference "
+        "before creating it again. Turn on only once a run against a real agreement showed "
+        "the replay (`X-ResultFromCache: true` on a repeated POST).",
+    )
     # Quorum-queue redeliveries (crashes, nacks) before RabbitMQ dead-letters to parking.
     delivery_limit: int = 10
     prefetch: int = 8

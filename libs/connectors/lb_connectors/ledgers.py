@@ -86,7 +86,12 @@ class LedgerDirectory:
         client = self._clients.get(key)
         if client is None:
             client = EconomicClient(
-                c.base_url, app, grant, transport=self._transport, retry=call_retry(self._settings)
+                c.base_url,
+                app,
+                grant,
+                transport=self._transport,
+                retry=call_retry(self._settings),
+                post_replay=self._settings.economic_post_replay,
             )
             self._clients[key] = client
         return client

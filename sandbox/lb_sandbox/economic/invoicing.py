@@ -236,6 +236,23 @@ def draft_list_view(draft: Entity) -> Entity:
     return {k: v for k, v in draft.items() if k != "lines"}
 
 
+# The properties of an item of GET /invoices/booked, per e-conomic's schema
+# (invoices.booked.get.schema.json, `collection.items`): no `lines` (and no `orderNumber`);
+# only GET /invoices/booked/{n} (invoices.booked.bookedInvoiceNumber.get.schema.json) has them.
+BOOKED_LIST_PROPERTIES = frozenset({
+    "bookedInvoiceNumber", "currency", "customer", "date", "delivery", "deliveryLocation",
+    "dueDate", "exchangeRate", "grossAmount", "grossAmountInBaseCurrency", "layout", "netAmount",
+    "netAmountInBaseCurrency", "notes", "paymentTerms", "pdf", "project", "recipient",
+    "references", "remainder", "remainderInBaseCurrency", "roundingAmount", "self", "sent",
+    "vatAmount",
+})  # fmt: skip
+
+
+def booked_list_view(booked: Entity) -> Entity:
+    """A booked invoice as the list shows it: without its lines (read it by number for them)."""
+    return {k: v for k, v in booked.items() if k in BOOKED_LIST_PROPERTIES}
+
+
 def book(a: Agreement, body: dict[str, Any]) -> Entity:
     problems = Problems()
     reject_nulls(body, problems)

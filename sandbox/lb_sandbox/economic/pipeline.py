@@ -2,7 +2,8 @@
 
 Order matters: faults that replace the call run first; then the token bucket; then the
 idempotency cache; then the endpoint. A `lost_reply` fault acts last, after the result was
-cached, so a retry with the same Idempotency-Key receives the result the caller never saw.
+cached, so a retry with the same Idempotency-Key receives the result the caller never saw (for a
+POST only when `idempotent_post` is on; otherwise the repeat runs again).
 """
 
 from __future__ import annotations
@@ -60,10 +61,14 @@ async def _run(handler: Handler, request: Request) -> Response:
         return exc.response()
 
 
-async def _with_idempotency(handler: Handler, request: Request, agreement: Agreement) -> Response:
+async def _with_idempotency(
+    handler: Handler, request: Request, agreement: Agreement, *, replay_post: bool
+) -> Response:
     key = request.headers.get("Idempotency-Key")
     if not key or request.method not in _WRITES:
         return await _run(handler, request)  # GET is not supported, as documented
+    if request.method == "POST" and not replay_post:
+        return await _run(handler, request)  # unconfirmed for restapi: settings.idempotent_post
     cache = agreement.idempotency
     slot = (request.method, request.url.path, key)
     fingerprint = cache.fingerprint(await request.body())
@@ -143,7 +148,10 @@ class EconomicRoute(APIRoute):
 
             try:
                 response = await _with_idempotency(
-                    slow_endpoint if delay else endpoint, request, agreement
+                    slow_endpoint if delay else endpoint,
+                    request,
+                    agreement,
+                    replay_post=settings.idempotent_post,
                 )
             except EconomicHTTPError as exc:
                 response = exc.response()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from .accounting_years import seed_accounting_years
 from .paths import encode_id
 from .state import Agreement, Entity, now_utc_text
 
@@ -131,6 +132,7 @@ def seed(a: Agreement) -> None:
             "debitCredit": "debit",
             "self": a.link(f"/accounts/{account}"),
         }
+    seed_accounting_years(a)
     a.journals[1] = {
         "journalNumber": 1,
         "name": "Webshop",

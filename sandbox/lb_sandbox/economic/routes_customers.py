@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from .auth import current_agreement
-from .errors import ALREADY_EXISTS, Problems, not_found
+from .errors import ALREADY_EXISTS, DOES_NOT_EXIST, Problems, not_found
 from .jsonio import EconomicJSONResponse
 from .paging import collection
 from .paths import path_number
@@ -17,6 +17,7 @@ from .pipeline import EconomicRoute
 from .state import Agreement, Entity, now_utc_text
 from .validation import (
     currency_code,
+    get_path,
     integer,
     read_object,
     reference,
@@ -43,8 +44,80 @@ _TEXT_FIELDS: dict[str, tuple[int, int]] = {
 MAX_CUSTOMER_NUMBER = 999_999_999
 
 
-def _build(a: Agreement, body: dict[str, Any], number: int | None) -> Entity:
-    """Validate a POST/PUT body and return the stored customer (read-only input is ignored)."""
+def _references(
+    a: Agreement,
+    body: dict[str, Any],
+    problems: Problems,
+    number: int | None,
+    previous: Entity | None,
+) -> Entity:
+    """The writable references a bookkeeper sets by hand in e-conomic (schema
+    customers.customerNo.put): attention and customerContact (contacts of this customer),
+    salesPerson (an employee), priceGroup, defaultDeliveryLocation (one of the customer's
+    delivery locations), and eInvoicingDisabledByDefault. POST takes only salesPerson,
+    priceGroup and eInvoicingDisabledByDefault (customers.post); the others name things that
+    exist only once the customer does. A PUT that leaves one out clears it, like any other
+    field, except eInvoicingDisabledByDefault: "updatable only by using PATCH", so a PUT keeps
+    it as it was."""
+    kept: Entity = {}
+    put = previous is not None or number is not None
+    contacts = a.contacts.get(number or 0, {})
+    for key in ("attention", "customerContact") if put else ():
+        wanted = get_path(body, (key, "customerContactNumber"))
+        if wanted is None:
+            continue
+        if not isinstance(wanted, int) or wanted not in contacts:
+            problems.add(
+                (key, "customerContactNumber"),
+                DOES_NOT_EXIST,
+                f"Contact {wanted} does not exist on customer {number}.",
+                wanted,
+            )
+            continue
+        kept[key] = {"customerContactNumber": wanted, "self": contacts[wanted]["self"]}
+    employee = integer(body, problems, ("salesPerson", "employeeNumber"), minimum=1)
+    if employee is not None:
+        # The sandbox keeps no employees (GET /employees): any number is taken as one.
+        kept["salesPerson"] = {
+            "employeeNumber": employee,
+            "self": a.link(f"/employees/{employee}"),
+        }
+    price_group = body.get("priceGroup")
+    if isinstance(price_group, dict) and price_group:
+        kept["priceGroup"] = {
+            k: v for k, v in price_group.items() if k in ("priceGroupNumber", "self")
+        }
+    locations = a.delivery_locations.get(number or 0, {})
+    location = (
+        get_path(body, ("defaultDeliveryLocation", "deliveryLocationNumber")) if put else None
+    )
+    if location is not None:
+        if not isinstance(location, int) or location not in locations:
+            problems.add(
+                ("defaultDeliveryLocation", "deliveryLocationNumber"),
+                DOES_NOT_EXIST,
+                f"Delivery location {location} does not exist on customer {number}.",
+                location,
+            )
+        else:
+            kept["defaultDeliveryLocation"] = {
+                "deliveryLocationNumber": location,
+                "self": locations[location]["self"],
+            }
+    if previous is not None:
+        if previous.get("eInvoicingDisabledByDefault"):
+            kept["eInvoicingDisabledByDefault"] = True
+    elif body.get("eInvoicingDisabledByDefault") is True:
+        kept["eInvoicingDisabledByDefault"] = True  # e-conomic sends only booleans that are true
+    return kept
+
+
+def _build(
+    a: Agreement, body: dict[str, Any], number: int | None, previous: Entity | None = None
+) -> Entity:
+    """Validate a POST/PUT body and return the stored customer (read-only input is ignored).
+    A PUT (`number` given; `previous`, the customer it replaces, if any) replaces the whole
+    record: what the body leaves out is not kept."""
     problems = Problems()
     reject_nulls(body, problems)
     require(
@@ -75,6 +148,7 @@ def _build(a: Agreement, body: dict[str, Any], number: int | None) -> Entity:
     texts = {
         k: string(body, problems, (k,), hi, min_length=lo) for k, (lo, hi) in _TEXT_FIELDS.items()
     }
+    references = _references(a, body, problems, number, previous)
     problems.raise_if_any()
     assert name and currency and group and terms and zone  # guaranteed by require()
     if number is None:
@@ -98,6 +172,7 @@ def _build(a: Agreement, body: dict[str, Any], number: int | None) -> Entity:
         customer["barred"] = True
     if isinstance(body.get("creditLimit"), int | Decimal):
         customer["creditLimit"] = Decimal(body["creditLimit"])
+    customer.update(references)
     customer.update(
         {
             "lastUpdated": now_utc_text(),
@@ -158,9 +233,12 @@ async def replace_customer(
     customer_number = path_number(number)
     if customer_number is None or not 1 <= customer_number <= MAX_CUSTOMER_NUMBER:
         raise not_found()
-    existed = customer_number in agreement.customers
-    # PUT is a full replace: whatever the body omits is gone afterwards.
-    customer = _build(agreement, await read_object(request), customer_number)
+    previous = agreement.customers.get(customer_number)
+    existed = previous is not None
+    # PUT is a full replace: whatever the body omits is gone afterwards (e-conomic/slate "HTTP
+    # Verbs"; checked live in Pogoe/EConomic.NET docs/legacy-api-verification.md: "omitting
+    # city and email cleared both").
+    customer = _build(agreement, await read_object(request), customer_number, previous)
     agreement.customers[customer_number] = customer
     if existed:
         return EconomicJSONResponse(customer)

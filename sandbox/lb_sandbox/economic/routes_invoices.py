@@ -7,7 +7,7 @@ from fastapi.responses import Response
 
 from .auth import current_agreement
 from .errors import not_found
-from .invoicing import book, build_draft, draft_list_view
+from .invoicing import book, booked_list_view, build_draft, draft_list_view
 from .jsonio import EconomicJSONResponse
 from .paging import collection
 from .paths import path_number
@@ -80,9 +80,10 @@ async def list_booked(
     request: Request, agreement: Agreement = Depends(current_agreement)
 ) -> Response:
     items = [agreement.booked[n] for n in sorted(agreement.booked)]
-    return EconomicJSONResponse(
-        collection(request, agreement, "/invoices/booked", items, filterable=BOOKED_FILTERABLE)
-    )
+    return EconomicJSONResponse(collection(
+        request, agreement, "/invoices/booked", items,
+        filterable=BOOKED_FILTERABLE, view=booked_list_view,
+    ))  # fmt: skip
 
 
 @router.post("/invoices/booked", status_code=201)

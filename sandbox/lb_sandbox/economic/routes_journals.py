@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from .accounting_years import check_voucher_year
 from .auth import current_agreement
 from .errors import (
     DOES_NOT_EXIST,
@@ -191,6 +192,7 @@ async def create_vouchers(
         problems.add(("journal",), DOES_NOT_EXIST, "journal does not match the path.", journal_ref)
     entries = _finance_vouchers(agreement, body, problems)
     payments = _customer_payments(agreement, body, problems)
+    check_voucher_year(agreement, body, problems, year)
     if not entries and not payments and not problems:
         problems.add(("entries",), INVALID_VALUE, "entries must hold at least one entry.")
     problems.raise_if_any()

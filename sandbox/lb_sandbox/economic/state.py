@@ -41,6 +41,8 @@ class Agreement:
     accounts: dict[int, Entity] = field(default_factory=dict)
     journals: dict[int, Entity] = field(default_factory=dict)
     vouchers: list[Entity] = field(default_factory=list)
+    # `year` key ("2026", "2025/2026") → accounting year (accounting_years.py).
+    accounting_years: dict[str, Entity] = field(default_factory=dict)
     # Customer number → contact number → contact (reference persons).
     contacts: dict[int, dict[int, Entity]] = field(default_factory=dict)
     # Customer number → delivery location number → location.

@@ -299,11 +299,9 @@ async def _with_updates(
     done: list[str] = []
     changes = fields_to_update(customer.model_dump(), order, settings)
     if changes:
-        merged = {**customer.to_create().model_dump(exclude_none=True), **changes}
         try:
-            replaced = await client.replace_customer(
-                customer.customer_number, CustomerCreate.model_validate(merged)
-            )
+            # Merged into the record as read: a bookkeeper's fields we do not own stay.
+            replaced = await client.update_customer(customer, changes)
         except EconomicValidationError as exc:
             written = {
                 path: source

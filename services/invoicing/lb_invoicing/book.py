@@ -46,6 +46,7 @@ from lb_common.identifiers import normalise_ean
 from lb_common.money import ZERO, round_2
 from lb_common.orders import CanonicalOrder
 from lb_common.unit_of_work import Sessions, UnitOfWork
+from lb_connectors.economic.accounting_years import year_for
 from lb_connectors.economic.cache import CUSTOMER_SECONDS, CachedDataRefused, LedgerCache
 from lb_connectors.economic.client import EconomicClient
 from lb_connectors.economic.errors import EconomicValidationError, blame_shop_fields
@@ -80,6 +81,7 @@ from lb_invoicing.exactly_once import book_or_find, find_booked, find_draft
 from lb_invoicing.lines import InvoicePlan, plan_invoice, products_needed
 from lb_invoicing.order_lease import OrderLeases
 from lb_invoicing.policy import InvoiceSettings, PaymentRegistration
+from lb_invoicing.posted_payments import find_posted, payment_text
 from lb_invoicing.same_buyer import other_buyers_detail
 from lb_invoicing.store import InvoiceConnectionSettings, InvoiceLink
 from lb_invoicing.totals_check import check_against_shop
@@ -506,18 +508,18 @@ def payment_due(
 
 
 def payment_voucher(
-    order: CanonicalOrder, link: InvoiceLink, registration: PaymentRegistration
+    order: CanonicalOrder, link: InvoiceLink, registration: PaymentRegistration, year: str
 ) -> VoucherCreate:
     """7. The journal voucher registering an up-front payment against the booked invoice: one
-    customer payment, credited to the customer and debited to the posting (suspense) account."""
+    customer payment, credited to the customer and debited to the posting (suspense) account,
+    in accounting year `year` (e-conomic's key of the open year holding the invoice date)."""
     assert link.booked_invoice_number is not None
     assert link.invoice_date is not None and link.gross_amount is not None
     document = link.document or {}
     customer = (document.get("customer") or {}).get("customerNumber", link.customer_number)
     currency = document.get("currency") or link.currency or order.currency
-    gateway = ", ".join(order.payment_gateways) or "an unnamed gateway"
     return VoucherCreate(
-        accounting_year=AccountingYearRef(year=str(link.invoice_date.year)),
+        accounting_year=AccountingYearRef(year=year),
         journal=JournalRef(journal_number=registration.journal),
         entries=VoucherEntries(
             customer_payments=[
@@ -527,7 +529,7 @@ def payment_voucher(
                     amount=-Decimal(link.gross_amount).quantize(Decimal("0.01")),
                     currency=CurrencyCodeRef(code=currency),
                     date=link.invoice_date,
-                    text=f"Webshop order {order.order_name} paid via {gateway}"[:250],
+                    text=payment_text(order.order_name, order.payment_gateways, order.order_key),
                     customer_invoice=link.booked_invoice_number,
                 )
             ]
@@ -548,10 +550,36 @@ class PostedPayment:
 async def _post_payment(
     ctx: Context, link: InvoiceLink, registration: PaymentRegistration
 ) -> PostedPayment:
-    """The voucher in the ledger's journal. Exactly once: the link's payment_voucher, and the
-    Idempotency-Key for a lost reply."""
-    body = payment_voucher(ctx.order, link, registration)
-    assert link.booked_invoice_number is not None
+    """The voucher in the ledger's journal. Exactly once: the link's payment_voucher once it is
+    recorded; before that, the mark that a post was attempted, and then a lookup of the
+    journal's entries by the order key in their text (posted_payments.py)."""
+    assert link.booked_invoice_number is not None and link.invoice_date is not None
+    if link.payment_attempted:
+        found = await find_posted(
+            ctx.client, registration.journal, ctx.order.order_key, link.booked_invoice_number
+        )
+        if found is not None and found.voucher is not None:
+            posted_in = found.voucher.accounting_year
+            year_key = posted_in.year if posted_in else str(found.date.year)
+            return PostedPayment(
+                voucher=f"{year_key}-{found.voucher.voucher_number}",
+                currency=found.currency.code if found.currency else link.currency or "",
+                amount=abs(found.amount),
+                booked_invoice_number=link.booked_invoice_number,
+            )
+    years_cached = ctx.cache.accounting_years.get("all") is not None
+    year = year_for(
+        link.invoice_date,
+        await ctx.cache.accounting_year_list(ctx.client),
+        what=f"The payment of invoice {link.booked_invoice_number}",
+    )
+    body = payment_voucher(ctx.order, link, registration, year.year)
+    if not link.payment_attempted:
+        async with ctx.uow.transaction() as session:
+            stored = await session.get(InvoiceLink, ctx.order.order_key)
+            assert stored is not None
+            stored.payment_attempted = True
+            session.add(stored)
     try:
         vouchers = await ctx.client.create_vouchers(
             registration.journal,
@@ -561,22 +589,37 @@ async def _post_payment(
                 f"{ctx.order.order_key}:payment:{registration.journal}:{registration.contra_account}"
             ),
         )
+    except EconomicValidationError as exc:
+        if years_cached and any(f.path.startswith("accountingYear") for f in exc.field_errors):
+            ctx.cache.accounting_years.forget("all")
+            raise CachedDataRefused(
+                f"e-conomic refused the payment's accounting year {year.year}, known from an "
+                f"earlier read ({exc.reason}); reading the years again, retrying."
+            ) from exc
+        raise _payment_refused(link, registration, exc) from exc
     except PermanentError as exc:
-        raise PermanentError(
-            f"Invoice {link.booked_invoice_number} is booked, but its payment could not be "
-            f"registered in journal {registration.journal} against account "
-            f"{registration.contra_account}: {exc.reason}. Check that account "
-            f"{registration.contra_account} exists and accepts direct entries (or change the "
-            "payment registration settings), then replay the order: only the payment is "
-            "registered again.",
-            detail=exc.detail,
-        ) from exc
+        raise _payment_refused(link, registration, exc) from exc
+    failpoint("invoicing.after_payment_posted")
     [entry] = body.entries.customer_payments
     return PostedPayment(
         voucher=f"{body.accounting_year.year}-{vouchers[0].voucher_number}",
         currency=entry.currency.code if entry.currency else ctx.order.currency,
         amount=-entry.amount,
         booked_invoice_number=link.booked_invoice_number,
+    )
+
+
+def _payment_refused(
+    link: InvoiceLink, registration: PaymentRegistration, exc: PermanentError
+) -> PermanentError:
+    return PermanentError(
+        f"Invoice {link.booked_invoice_number} is booked, but its payment could not be "
+        f"registered in journal {registration.journal} against account "
+        f"{registration.contra_account}: {exc.reason}. Check that account "
+        f"{registration.contra_account} exists and accepts direct entries (or change the "
+        "payment registration settings), then replay the order: only the payment is "
+        "registered again.",
+        detail=exc.detail,
     )
 
 

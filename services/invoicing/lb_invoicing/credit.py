@@ -216,7 +216,7 @@ async def _in_flight(job: CreditJob, unbooked: list[CreditNoteLink]) -> list[tup
     found: list[tuple[str, Decimal]] = []
     for link in unbooked:
         what = _what(link.reference, job.order_key)
-        booked = await find_booked(job.client, link.reference)
+        booked = await find_booked(job.client, link.reference, with_lines=False)
         if booked is not None:
             which = f"credit note {booked.booked_invoice_number} for {what}, booked in e-conomic"
             found.append((which, abs(booked.gross_amount)))

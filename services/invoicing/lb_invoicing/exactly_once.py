@@ -7,6 +7,10 @@ call failed without an answer). A first attempt skips the lookups: it commits it
 it sends anything, so nothing of it can be in the ledger yet, and two attempts at once cannot
 both be first (the intent row's key is the reference). When booking fails because the draft is
 gone, we look up the booked document before giving up.
+
+A booked invoice found by the search is read again by its number: e-conomic's list leaves out
+the lines (schema invoices.booked.get), and what follows a recovery needs them (the lines of
+`invoice.booked` adjust stock; a cancellation credits them; a refund picks its products).
 """
 
 from __future__ import annotations
@@ -14,17 +18,36 @@ from __future__ import annotations
 import logging
 
 from lb_connectors.economic.client import EconomicClient
-from lb_connectors.economic.errors import EconomicNotFound, EconomicValidationError
+from lb_connectors.economic.errors import (
+    EconomicNotFound,
+    EconomicUnavailable,
+    EconomicValidationError,
+)
 from lb_connectors.economic.models import BookedInvoice, DraftInvoice
 
 log = logging.getLogger(__name__)
 
 
-async def find_booked(client: EconomicClient, reference: str) -> BookedInvoice | None:
+async def find_booked(
+    client: EconomicClient, reference: str, *, with_lines: bool = True
+) -> BookedInvoice | None:
+    """The booked document made for `reference`, whole (with its lines) unless `with_lines` is
+    off (the totals are enough: one call less)."""
     found = await client.find_booked_invoices(reference=reference)
     if len(found) > 1:
         log.error("the ledger holds %d booked documents for reference %s", len(found), reference)
-    return min(found, key=lambda b: b.booked_invoice_number) if found else None
+    if not found:
+        return None
+    first = min(found, key=lambda b: b.booked_invoice_number)
+    if not with_lines:
+        return first
+    whole = await client.get_booked_invoice(first.booked_invoice_number)
+    if whole is None:  # booked invoices cannot be deleted; a 404 here is e-conomic's hiccup
+        raise EconomicUnavailable(
+            f"booked invoice {first.booked_invoice_number} was listed for {reference} but "
+            "could not be read; trying again."
+        )
+    return whole
 
 
 async def find_draft(

@@ -36,6 +36,9 @@ class InvoiceLink(SQLModel, table=True):
     document: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     # The voucher registering an up-front payment ("<accounting year>-<voucher number>").
     payment_voucher: str | None = None
+    # A post of that voucher was attempted: until payment_voucher is set, its outcome is
+    # unknown, and the journal is looked up before posting again (posted_payments.py).
+    payment_attempted: bool = False
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )

@@ -18,6 +18,9 @@ data" says the same for bookkeepers):
   VAT differs from the shop's. A refusal naming the customer drops it.
 - layouts, `LAYOUT_SECONDS` (1 hour): changed by hand, rarely; a refusal naming the layout
   drops them.
+- accounting years, `ACCOUNTING_YEAR_SECONDS` (10 minutes): which year a payment's date falls
+  in. Years are created and closed by hand, rarely; a voucher refused over its accounting year
+  drops them, and the retry reads them again.
 
 Nothing here is written back to e-conomic or used for a decision about money: totals and VAT
 are e-conomic's own answer to the draft. The cache is per process (each replica keeps its own),
@@ -35,6 +38,7 @@ from typing import Generic, TypeVar
 
 from lb_common.errors import TransientError
 
+from .accounting_years import AccountingYear
 from .client import EconomicClient
 from .errors import EconomicError
 from .models import Customer, Layout, Product
@@ -42,6 +46,7 @@ from .models import Customer, Layout, Product
 PRODUCT_SECONDS = 600.0
 CUSTOMER_SECONDS = 600.0
 LAYOUT_SECONDS = 3600.0
+ACCOUNTING_YEAR_SECONDS = 600.0
 MAX_ENTRIES = 10_000
 
 
@@ -100,6 +105,9 @@ class LedgerCache:
         self.products: _Expiring[str, Product] = _Expiring(PRODUCT_SECONDS, clock)
         self.customers: _Expiring[int, Customer] = _Expiring(CUSTOMER_SECONDS, clock)
         self.layouts: _Expiring[str, list[Layout]] = _Expiring(LAYOUT_SECONDS, clock)
+        self.accounting_years: _Expiring[str, list[AccountingYear]] = _Expiring(
+            ACCOUNTING_YEAR_SECONDS, clock
+        )
         self.hits = 0  # reads answered here, for tests and the log
 
     @classmethod
@@ -144,6 +152,15 @@ class LedgerCache:
         layouts = await client.list_layouts()
         self.layouts.put("all", layouts)
         return layouts
+
+    async def accounting_year_list(self, client: EconomicClient) -> list[AccountingYear]:
+        cached = self.accounting_years.get("all")
+        if cached is not None:
+            self.hits += 1
+            return cached
+        years = await client.list_accounting_years()
+        self.accounting_years.put("all", years)
+        return years
 
     def forget_named_in(
         self,

@@ -166,6 +166,10 @@ class CustomerCreate(EconomicModel):
 
 
 class Customer(CustomerCreate):
+    # What is not modelled is kept as read (camelCase, in `model_extra`), so an update can send
+    # it back: a PUT replaces the whole customer (see `customer_update_body`).
+    model_config = ConfigDict(extra="allow")
+
     customer_number: int  # always present in responses
     balance: Decimal | None = None
     due_amount: Decimal | None = None
@@ -176,6 +180,35 @@ class Customer(CustomerCreate):
         """The writable part, e.g. to PUT it back with a change."""
         data = self.model_dump(include=set(CustomerCreate.model_fields), exclude_none=True)
         return CustomerCreate.model_validate(data)
+
+
+# The properties a customer PUT writes (schema customers.customerNo.put.schema.json, less the
+# read-only `balance`); anything else a GET returns (links, totals, lastUpdated) is read-only.
+CUSTOMER_WRITABLE = frozenset({
+    "address", "attention", "barred", "city", "corporateIdentificationNumber", "country",
+    "creditLimit", "currency", "customerContact", "customerGroup", "customerNumber",
+    "defaultDeliveryLocation", "eInvoicingDisabledByDefault", "ean", "email", "layout",
+    "mobilePhone", "name", "pNumber", "paymentTerms", "priceGroup", "publicEntryNumber",
+    "salesPerson", "telephoneAndFaxNumber", "vatNumber", "vatZone", "website", "zip",
+})  # fmt: skip
+
+
+def customer_update_body(customer: Customer, changes: dict[str, Any]) -> dict[str, Any]:
+    """The PUT body for `customer` as read, with `changes` on top (names in snake_case or
+    e-conomic's camelCase; None clears). Every writable field not changed goes back as read,
+    the ones this model leaves out included (a bookkeeper's attention, customerContact,
+    salesPerson, priceGroup, defaultDeliveryLocation, ...): e-conomic clears what a PUT omits."""
+    record = customer.model_dump(mode="python", by_alias=True, exclude_none=True)
+    body = {k: v for k, v in record.items() if k in CUSTOMER_WRITABLE}
+    body["paymentTerms"] = customer.payment_terms.to_ref().to_json_body()
+    for name, value in changes.items():
+        key = to_camel(name)
+        if value is None:
+            body.pop(key, None)
+        else:
+            body[key] = value
+    body["customerNumber"] = customer.customer_number
+    return body
 
 
 class ContactCreate(EconomicModel):
@@ -440,3 +473,23 @@ class VoucherCreate(EconomicModel):
 class Voucher(VoucherCreate):
     voucher_number: int
     self_link: str | None = Field(default=None, alias="self")
+
+
+class VoucherRef(EconomicModel):
+    voucher_number: int
+    accounting_year: AccountingYearRef | None = None
+
+
+class JournalEntry(EconomicModel):
+    """An entry in a journal, not booked yet (GET /journals/{n}/entries, schema
+    journals.journalNumber.entries.get): how an entry whose reply was lost is found again."""
+
+    journal_entry_number: int
+    date: dt.date
+    amount: Decimal
+    text: str | None = None
+    customer: CustomerRef | None = None
+    customer_invoice: int | None = None
+    contra_account: AccountRef | None = None
+    currency: CurrencyCodeRef | None = None
+    voucher: VoucherRef | None = None

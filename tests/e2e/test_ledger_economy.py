@@ -213,3 +213,25 @@ async def test_a_replay_resumes_from_the_draft_it_recorded_without_searching(sys
     )
     ledger = await system.ledger_state()
     assert ledger["drafts"] == [] and len(ledger["booked_invoices"]) == 1
+
+
+async def test_invoices_booked_while_inventory_is_busy_share_one_stock_read(
+    amqp_url, broker_prefix, tmp_path, store
+):
+    """inventory follows the invoices waiting for it in batches: one stock read for all of them,
+    every order still gets its own timeline entry and releases the units it held."""
+    async with running_system(amqp_url, broker_prefix, tmp_path, store=store) as system:
+        await _booked_and_stock_read(system, await _order(system, "first@example.com"))
+        await system.stop("inventory")  # its queue stays: the invoices booked now wait there
+        keys = [await _order(system, f"buyer{n}@example.com") for n in range(8)]
+        for key in keys:
+            await system.wait_for_status(key, "booked", timeout=60)
+        before = await _calls(system)
+        await system.start("inventory")
+        for key in keys:
+            await _booked_and_stock_read(system, key)
+        reads = (await _calls(system) - before)["GET /products"]
+        assert 1 <= reads < len(keys), reads
+        held = await system.apps["inventory"].get("/held", params={"connection": "demo"})
+        assert held.status_code == 200, held.text
+        assert held.json()["per_sku"] == {}

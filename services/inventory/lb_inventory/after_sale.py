@@ -5,7 +5,9 @@ instead of at the next full sync."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -118,30 +120,92 @@ async def _push_changed(
     return outcome
 
 
-async def _follow(
-    uow: UnitOfWork,
-    lines: tuple[BookedLine, ...],
-    order_key: str,
-    document: str,
+@dataclass
+class Booked:
+    """One booked document waiting to be followed, and its handler waiting for the outcome."""
+
+    uow: UnitOfWork
+    lines: tuple[BookedLine, ...]
+    order_key: str
+    document: str  # "sale" or "credit note"
+    outcome: asyncio.Future[None]
+
+    @property
+    def product_numbers(self) -> set[str]:
+        return {line.product_number for line in self.lines}
+
+
+class Followers:
+    """Follows booked documents per connection, in batches.
+
+    Every document needs the same steps under the connection's push lock: read the ledger's
+    stock of its products, the units held, the links, then set the shop's levels. Documents
+    booked while one batch runs wait together and go as the next batch: one ledger read, one
+    held-units read and one shop write for all of them, then each message commits its own
+    timeline entry. A batch forms only from what is already waiting (nothing waits for company),
+    so one document alone goes at once. With one read per document, a 429 from the ledger (its
+    `Retry-After`) held the lock for a second per document, and the 10,000-order chaos run left
+    inventory 18,471 messages behind.
+
+    A batch that fails (the ledger or the shop unavailable) fails every message in it; each is
+    retried on its own schedule."""
+
+    def __init__(self, *, ledgers: LedgerDirectory, shops: ShopDirectory, locks: SyncLocks) -> None:
+        self._ledgers, self._shops, self._locks = ledgers, shops, locks
+        self._waiting: defaultdict[str, list[Booked]] = defaultdict(list)
+        self._turn: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def follow(
+        self, uow: UnitOfWork, lines: tuple[BookedLine, ...], order_key: str, document: str
+    ) -> None:
+        connection = uow.message.connection
+        booked = Booked(uow, lines, order_key, document, asyncio.get_running_loop().create_future())
+        self._waiting[connection].append(booked)
+        async with self._turn[connection]:
+            if not booked.outcome.done():  # not taken by the batch before: lead the next one
+                batch, self._waiting[connection] = self._waiting[connection], []
+                await self._run(connection, batch)
+        await booked.outcome  # its result, or the batch's error
+
+    async def _run(self, connection: str, batch: list[Booked]) -> None:
+        try:
+            await _follow_batch(
+                connection, batch, ledgers=self._ledgers, shops=self._shops, locks=self._locks
+            )
+        except Exception as exc:
+            for booked in batch:
+                if not booked.outcome.done():
+                    booked.outcome.set_exception(exc)
+        except BaseException:  # cancelled: the others' messages are redelivered
+            for booked in batch:
+                booked.outcome.cancel()
+            raise
+        for booked in batch:
+            if not booked.outcome.done():
+                booked.outcome.set_result(None)
+
+
+async def _follow_batch(
+    connection: str,
+    batch: list[Booked],
     *,
     ledgers: LedgerDirectory,
     shops: ShopDirectory,
     locks: SyncLocks,
 ) -> None:
-    connection = uow.message.connection
+    lead = batch[0].uow
     client = ledgers.for_connection(connection)
-    settings = await load_settings(uow, connection)
-    product_numbers = sorted({line.product_number for line in lines})
-    booked = document == "sale"  # the invoice takes the order's units from the ledger
+    settings = await load_settings(lead, connection)
+    product_numbers = sorted(set().union(*(b.product_numbers for b in batch)))
+    # The invoices take their orders' units from the ledger.
+    sold = {b.order_key for b in batch if b.document == "sale"}
     outcome = Outcome()
     async with locks.push(connection):
         # Read and push under the lock: a reading taken earlier never overwrites a later one.
         levels = await _read_levels(client, product_numbers)
-        async with uow.session() as session:
-            # The ledger's level now includes this order's units: they are held no longer.
-            held = await held_per_sku(
-                session, connection, except_order=order_key if booked else None
-            )
+        async with lead.session() as session:
+            # The ledger's level now includes the sold orders' units: they are held no longer.
+            held = await held_per_sku(session, connection, except_orders=sold)
             differences = set(await open_differences(session, connection))
             links = list(
                 (
@@ -159,8 +223,10 @@ async def _follow(
                 links, levels, held, differences, settings, shops.for_connection(connection)
             )
         now = utcnow()
-        async with uow.commit() as session:
-            if booked:
+        # What the batch found, once (no inbox row: each message commits its own below; a
+        # crash in between redelivers them, and all of this is written again the same way).
+        async with lead.transaction() as session:
+            for order_key in sorted(sold):
                 await release(session, connection, order_key, "booked")
             for number, (available, in_stock) in levels.items():
                 if available is None:
@@ -170,7 +236,7 @@ async def _follow(
                     row = StockLevel(connection=connection, product_number=number)
                 row.available = str(available)
                 row.in_stock = str(in_stock) if in_stock is not None else None
-                row.last_order_key = order_key
+                row.last_order_key = [b for b in batch if number in b.product_numbers][-1].order_key
                 row.read_at = now
                 session.add(row)
             for link in links:
@@ -189,66 +255,63 @@ async def _follow(
                 session.add(row_link)
             for sku, mismatch in outcome.differs.items():
                 await set_level_mismatch(session, connection, mismatch, sku, found_at=found)
-            tracked = {n: a for n, (a, _) in levels.items() if a is not None}
-            summary = ", ".join(f"{n}: {a} available" for n, a in tracked.items())
-            message = (
-                f"Stock read from e-conomic after the {document} ({summary})."
-                if tracked
-                else f"No stock-tracked products on this {document}."
-            )
-            if outcome.pushed:
-                message += " Shop stock set: " + ", ".join(
-                    f"{sku} → {n}" for sku, n in sorted(outcome.pushed.items())
-                )
-                message += "."
-            kept = sorted(set(outcome.differs) - set(outcome.pushed))
-            if kept:
-                message += (
-                    " Not set, the shop's own figure differs and awaits a person: "
-                    + ", ".join(kept)
-                    + "."
-                )
-            uow.progress(
-                "stock.read",
-                message,
-                {
-                    "levels": {n: str(a) for n, a in tracked.items()},
-                    "held": {
-                        sku: str(q)
-                        for sku, q in sorted(held.items())
-                        if sku in {link.sku for link in links}
-                    },
-                    "pushed": outcome.pushed,
-                    "differs": kept,
-                    "skipped": outcome.skipped,
-                },
-                order_key=order_key,
-            )
+    for booked in batch:
+        try:
+            async with booked.uow.commit():
+                _timeline(booked, levels, links, held, outcome)
+        except Exception as exc:  # this message alone is retried
+            booked.outcome.set_exception(exc)
+        else:
+            booked.outcome.set_result(None)
     if outcome.skipped:
         log.warning("stock not set in the shop", extra={"data": {"skipped": outcome.skipped}})
 
 
-async def handle_invoice_booked(
-    event: InvoiceBooked,
-    uow: UnitOfWork,
-    *,
-    ledgers: LedgerDirectory,
-    shops: ShopDirectory,
-    locks: SyncLocks,
+def _timeline(
+    booked: Booked, levels: Levels, links: list[SkuLink], held: dict[str, Decimal], outcome: Outcome
 ) -> None:
-    await _follow(
-        uow, event.lines, event.order_key, "sale", ledgers=ledgers, shops=shops, locks=locks
+    """The document's `stock.read` entry: its own products' figures."""
+    mine = booked.product_numbers
+    tracked = {n: a for n, (a, _) in levels.items() if a is not None and n in mine}
+    skus = {link.sku for link in links if link.product_number in mine}
+    pushed = {sku: n for sku, n in outcome.pushed.items() if sku in skus}
+    summary = ", ".join(f"{n}: {a} available" for n, a in tracked.items())
+    message = (
+        f"Stock read from e-conomic after the {booked.document} ({summary})."
+        if tracked
+        else f"No stock-tracked products on this {booked.document}."
     )
+    if pushed:
+        message += " Shop stock set: " + ", ".join(
+            f"{sku} → {n}" for sku, n in sorted(pushed.items())
+        )
+        message += "."
+    kept = sorted((set(outcome.differs) - set(outcome.pushed)) & skus)
+    if kept:
+        message += (
+            " Not set, the shop's own figure differs and awaits a person: " + ", ".join(kept) + "."
+        )
+    booked.uow.progress(
+        "stock.read",
+        message,
+        {
+            "levels": {n: str(a) for n, a in tracked.items()},
+            "held": {sku: str(q) for sku, q in sorted(held.items()) if sku in skus},
+            "pushed": pushed,
+            "differs": kept,
+            "skipped": [s for s in outcome.skipped if s.split(":", 1)[0] in skus],
+        },
+        order_key=booked.order_key,
+    )
+
+
+async def handle_invoice_booked(
+    event: InvoiceBooked, uow: UnitOfWork, *, followers: Followers
+) -> None:
+    await followers.follow(uow, event.lines, event.order_key, "sale")
 
 
 async def handle_creditnote_booked(
-    event: CreditNoteBooked,
-    uow: UnitOfWork,
-    *,
-    ledgers: LedgerDirectory,
-    shops: ShopDirectory,
-    locks: SyncLocks,
+    event: CreditNoteBooked, uow: UnitOfWork, *, followers: Followers
 ) -> None:
-    await _follow(
-        uow, event.lines, event.order_key, "credit note", ledgers=ledgers, shops=shops, locks=locks
-    )
+    await followers.follow(uow, event.lines, event.order_key, "credit note")

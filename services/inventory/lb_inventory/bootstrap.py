@@ -52,6 +52,7 @@ def bootstrap(
     ledgers = LedgerDirectory(common, transport=ledger_transport, book=book)
     shops = ShopDirectory(common, transport=shop_transport, book=book)
     locks = SyncLocks(db)  # per connection, across replicas (leases in the database)
+    followers = after_sale.Followers(ledgers=ledgers, shops=shops, locks=locks)
 
     async def run_full_sync(
         connection: str,
@@ -108,11 +109,9 @@ def bootstrap(
         tables=TABLES,
         migrations=Path(__file__).parent / "migrations",
         handlers={
-            InvoiceBooked: functools.partial(
-                after_sale.handle_invoice_booked, ledgers=ledgers, shops=shops, locks=locks
-            ),
+            InvoiceBooked: functools.partial(after_sale.handle_invoice_booked, followers=followers),
             CreditNoteBooked: functools.partial(
-                after_sale.handle_creditnote_booked, ledgers=ledgers, shops=shops, locks=locks
+                after_sale.handle_creditnote_booked, followers=followers
             ),
             OrderUnitsHeld: functools.partial(held_units.handle_units_held, locks=locks),
             ShopStockReported: functools.partial(

@@ -16,11 +16,10 @@ from decimal import Decimal
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from lb_common.db import utcnow
 from lb_common.events import OrderUnitsHeld
 from lb_common.unit_of_work import UnitOfWork
-from lb_inventory.domain import free_to_sell, level_differs
-from lb_inventory.holds import held_per_sku, release
+from lb_inventory.domain import MismatchKind, free_to_sell, level_differs
+from lb_inventory.holds import held_per_sku, hold, release
 from lb_inventory.store import HeldOrder, MismatchRow, SkuLink
 from lb_inventory.sync import SyncLocks, set_level_mismatch
 
@@ -70,24 +69,53 @@ async def reconsider_differences(
 
 
 async def handle_units_held(event: OrderUnitsHeld, uow: UnitOfWork, *, locks: SyncLocks) -> None:
+    """Record (or release) what the order holds. Without an open level difference this is one
+    conditional write and takes no lock: a push that read the held units a moment earlier is
+    the same as one that ran before this message arrived, and the next push counts them.
+    (Under the push lock, each of these messages waited behind every ledger read and shop push
+    of the connection; make chaos's 10,000-order run left 18,471 of them queued.)"""
     connection = uow.message.connection
+    async with uow.session() as session:
+        reconsider = await has_open_differences(session, connection)
+    if not reconsider:
+        async with uow.commit() as session:
+            await _apply(session, connection, event)
+        return
     async with locks.push(connection), uow.commit() as session:
-        row = await session.get(HeldOrder, (connection, event.order_key))
-        stale = row is not None and (
-            row.released_at is not None or (row.version is not None and event.version < row.version)
+        # A column, not the entity: the upsert below would leave a loaded entity stale.
+        before = set(
+            (
+                await session.exec(
+                    select(HeldOrder.units).where(
+                        HeldOrder.connection == connection, HeldOrder.order_key == event.order_key
+                    )
+                )
+            ).first()
+            or {}
         )
-        if not stale:
-            before = set(row.units) if row is not None else set()
-            if event.released:
-                await release(session, connection, event.order_key, event.reason or "released")
-            else:
-                if row is None:
-                    row = HeldOrder(connection=connection, order_key=event.order_key)
-                row.version = event.version
-                row.units = {line.sku: str(line.quantity) for line in event.lines}
-                row.updated_at = utcnow()
-                session.add(row)
+        if await _apply(session, connection, event):
             await session.flush()
             await reconsider_differences(
                 session, connection, before | {line.sku for line in event.lines}
             )
+
+
+async def _apply(session: AsyncSession, connection: str, event: OrderUnitsHeld) -> bool:
+    """True if the event changed what the order holds (not stale, not released before)."""
+    if event.released:
+        return await release(session, connection, event.order_key, event.reason or "released")
+    units = {line.sku: line.quantity for line in event.lines}
+    return await hold(session, connection, event.order_key, event.version, units)
+
+
+async def has_open_differences(session: AsyncSession, connection: str) -> bool:
+    """Whether any shop level differs from the ledger's free figure and awaits a person."""
+    found = await session.exec(
+        select(MismatchRow.key)
+        .where(
+            MismatchRow.connection == connection,
+            MismatchRow.kind == MismatchKind.LEVEL_DIFFERS.value,
+        )
+        .limit(1)
+    )
+    return found.first() is not None

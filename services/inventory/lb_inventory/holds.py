@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import timedelta
+from collections.abc import Collection, Mapping
+from datetime import datetime, timedelta
 from decimal import Decimal
 
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -17,10 +19,10 @@ RELEASED_KEPT = timedelta(days=30)
 
 
 async def held_per_sku(
-    session: AsyncSession, connection: str, *, except_order: str | None = None
+    session: AsyncSession, connection: str, *, except_orders: Collection[str] = ()
 ) -> dict[str, Decimal]:
     """The units held per SKU by the connection's open orders (all of them: unbooked orders
-    are few, and their units sum in Decimal)."""
+    are few, and their units sum in Decimal), leaving out `except_orders`."""
     rows = (
         await session.exec(
             select(HeldOrder).where(
@@ -30,24 +32,51 @@ async def held_per_sku(
     ).all()
     held: defaultdict[str, Decimal] = defaultdict(Decimal)
     for row in rows:
-        if row.order_key == except_order:
+        if row.order_key in except_orders:
             continue
         for sku, quantity in row.units.items():
             held[sku] += Decimal(quantity)
     return dict(held)
 
 
-async def release(session: AsyncSession, connection: str, order_key: str, by: str) -> None:
+async def hold(
+    session: AsyncSession,
+    connection: str,
+    order_key: str,
+    version: datetime,
+    units: Mapping[str, Decimal],
+) -> bool:
+    """The order holds `units` now (its version `version`), unless it was released or a newer
+    version is recorded. One conditional upsert (compare-and-set), so handlers need no lock
+    between them: two versions of one order handled at once leave the newer. True if applied."""
+    table = HeldOrder.__table__  # type: ignore[attr-defined]
+    dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
+    now = utcnow()
+    values = {q: str(n) for q, n in units.items()}
+    statement = dialect.insert(table).values(
+        connection=connection, order_key=order_key, version=version, units=values, updated_at=now
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.connection, table.c.order_key],
+        set_={"version": version, "units": values, "updated_at": now},
+        where=table.c.released_at.is_(None)
+        & (table.c.version.is_(None) | (table.c.version <= version)),
+    ).returning(table.c.order_key)
+    return (await session.exec(statement)).first() is not None
+
+
+async def release(session: AsyncSession, connection: str, order_key: str, by: str) -> bool:
     """The order's units are no longer held (booked, cancelled or skipped); remembered as
-    released so a late `order.units_held` does not hold them again."""
+    released so a late `order.units_held` does not hold them again. True if it was held."""
     row = await session.get(HeldOrder, (connection, order_key))
     if row is None:
         row = HeldOrder(connection=connection, order_key=order_key)
     elif row.released_at is not None:
-        return
+        return False
     row.units, row.released_at, row.released_by = {}, utcnow(), by
     row.updated_at = utcnow()
     session.add(row)
+    return True
 
 
 async def forget_released(session: AsyncSession, connection: str) -> None:

@@ -266,12 +266,7 @@ async def _draft(
             _drop_refused_cached(ctx, exc, body, cached)
             raise blame_shop_fields(exc, shop_fields(ctx.order)) from exc
         failpoint("invoicing.after_draft_created")
-        await _progress(
-            ctx,
-            "invoice.drafted",
-            f"Draft invoice {draft.draft_invoice_number} created with {len(plan.lines)} lines.",
-            {"draft_invoice_number": draft.draft_invoice_number, "notes": list(plan.notes)},
-        )
+    # The step and, for a new draft, its timeline entry: one transaction before the booking.
     async with ctx.uow.transaction() as session:
         stored = await session.get(InvoiceLink, ctx.order.order_key)
         assert stored is not None
@@ -279,6 +274,13 @@ async def _draft(
         stored.draft_invoice_number = draft.draft_invoice_number
         stored.updated_at = utcnow()
         session.add(stored)
+        if plan is not None:
+            _add_progress(
+                ctx,
+                "invoice.drafted",
+                f"Draft invoice {draft.draft_invoice_number} created with {len(plan.lines)} lines.",
+                {"draft_invoice_number": draft.draft_invoice_number, "notes": list(plan.notes)},
+            )
     # 4. Before booking: e-conomic's totals against the shop's.
     check_against_shop(ctx.order, draft, tolerance=settings.tolerance, plan=plan)
     return draft

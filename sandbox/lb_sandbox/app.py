@@ -11,10 +11,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from . import admin
 from .economic import (
     routes_customers,
+    routes_deletes,
     routes_invoices,
     routes_journals,
     routes_products,
     routes_reference,
+    routes_vat,
 )
 from .economic.errors import EconomicHTTPError
 from .economic.faults import FaultRegistry
@@ -78,9 +80,11 @@ def create_app(settings: SandboxSettings | None = None) -> FastAPI:
     for module in (
         routes_reference,
         routes_customers,
+        routes_deletes,
         routes_products,
         routes_invoices,
         routes_journals,
+        routes_vat,
     ):
         app.include_router(module.router, prefix=ECONOMIC_PREFIX)
     app.include_router(shopify_graphql.router, prefix=SHOPIFY_PREFIX)

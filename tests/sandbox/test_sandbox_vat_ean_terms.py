@@ -123,8 +123,16 @@ async def test_a_group_without_an_account_for_the_zone_refuses_the_line(
     app: Any, http: httpx.AsyncClient, grant_token: str
 ) -> None:
     customer = await _customer(http)
+    made = await _post(
+        http, "/economic/invoices/drafts", _draft(customer, 3, ("MUG-BLACK", 1, "10.00"))
+    )
     agreement = app.state.registry.find(grant_token)
     del agreement.sales_accounts[1][3]  # a bookkeeper's group that books nothing abroad
+    number = made.json()["draftInvoiceNumber"]
+    booking = await _post(
+        http, "/economic/invoices/booked", {"draftInvoice": {"draftInvoiceNumber": number}}
+    )
+    assert booking.status_code == 400, booking.text  # refused, not booked (nor a 500)
     refused = await _post(
         http, "/economic/invoices/drafts", _draft(customer, 3, ("MUG-BLACK", 1, "10.00"))
     )

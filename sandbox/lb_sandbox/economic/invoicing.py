@@ -312,6 +312,8 @@ def book(a: Agreement, body: dict[str, Any]) -> Entity:
         raise EconomicHTTPError(
             404, message, "List /invoices/drafts to find the drafts that exist."
         )
+    # The VAT setup may have changed since the draft was made.
+    _check_sales_accounts(a, draft["lines"], draft["recipient"]["vatZone"]["vatZoneNumber"])
     if send_by == "EAN":
         check_ean_preconditions(a, draft)
     number = book_with if book_with is not None else max(a.booked, default=0) + 1

@@ -20,8 +20,8 @@ _JOURNALS: weakref.WeakKeyDictionary[EconomicClient, tuple[float, list[Journal]]
 
 
 def journal_problem(journals: list[Journal], number: int, entry_type: EntryType) -> str | None:
-    """Why journal `number` cannot take an entry of `entry_type`, naming those that can; None
-    when it can."""
+    """Why journal `number` cannot take an entry of `entry_type`, naming those that can (no
+    closing full stop: callers go on after it); None when it can."""
     journal = next((j for j in journals if j.journal_number == number), None)
     takers = [j for j in journals if j.accepts(entry_type)]
     could = (
@@ -30,13 +30,13 @@ def journal_problem(journals: list[Journal], number: int, entry_type: EntryType)
         else "No journal of the agreement takes them; create one in e-conomic"
     )
     if journal is None:
-        return f"Journal {number} does not exist in e-conomic. {could}."
+        return f"Journal {number} does not exist in e-conomic. {could}"
     if journal.accepts(entry_type):
         return None
     only = journal.settings.entry_type_restricted_to if journal.settings else None
     return (
         f"Journal {number} ('{journal.name}') takes only entries of type {only}, not "
-        f"{entry_type} entries. {could}."
+        f"{entry_type} entries. {could}"
     )
 
 

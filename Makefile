@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install up demo test lint typecheck check docs bench chaos fuzz-api clean
+.PHONY: install up demo test lint typecheck check docs bench chaos fuzz-api clean contract-live
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,13 @@ demo: install
 
 test: install
 	$(PY) -m pytest
+
+# The e-conomic client's contract tests against a real agreement (README "Live contract run"):
+# needs LEDGERBRIDGE_LIVE_ECONOMIC_APP_SECRET_TOKEN and LEDGERBRIDGE_LIVE_ECONOMIC_AGREEMENT_GRANT_TOKEN.
+contract-live: install
+	@test -n "$$LEDGERBRIDGE_LIVE_ECONOMIC_APP_SECRET_TOKEN" && test -n "$$LEDGERBRIDGE_LIVE_ECONOMIC_AGREEMENT_GRANT_TOKEN" \
+		|| { echo "Set LEDGERBRIDGE_LIVE_ECONOMIC_APP_SECRET_TOKEN and LEDGERBRIDGE_LIVE_ECONOMIC_AGREEMENT_GRANT_TOKEN (README: Live contract run)."; exit 2; }
+	$(PY) -m pytest tests/connectors/test_economic_contract.py -k live -rs -s -q
 
 # The scaled-out stack on PostgreSQL under faults (see README "make chaos"), e.g.
 # make chaos CHAOS_ARGS="--orders 300 --kills-per-service 5 --broker-restarts 2"

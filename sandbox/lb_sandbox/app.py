@@ -17,10 +17,12 @@ from .economic import (
     journal_entries,
     openapi_inputs,
     routes_customers,
+    routes_deletes,
     routes_invoices,
     routes_journals,
     routes_products,
     routes_reference,
+    routes_vat,
 )
 from .economic.errors import EconomicHTTPError
 from .economic.faults import FaultRegistry
@@ -102,11 +104,13 @@ def create_app(settings: SandboxSettings | None = None) -> FastAPI:
     for module in (
         routes_reference,
         routes_customers,
+        routes_deletes,
         routes_products,
         routes_invoices,
         routes_journals,
         journal_entries,
         accounting_years,
+        routes_vat,
     ):
         app.include_router(module.router, prefix=ECONOMIC_PREFIX)
     app.include_router(grants.router)

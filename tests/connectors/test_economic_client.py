@@ -87,7 +87,7 @@ async def test_reference_data_is_seeded(client: EconomicClient) -> None:
     assert [layout.layout_number for layout in await client.list_layouts()] == [21]
     assert await client.get_vat_zone(99) is None
     assert len(await client.list_customer_groups()) == 1
-    assert len(await client.list_payment_terms()) == 1
+    assert [t.payment_terms_type for t in await client.list_payment_terms()] == ["net", "dueDate"]
 
 
 async def test_create_customer_numbering_and_schema(

@@ -112,3 +112,23 @@ def test_vat_in_a_currency_without_cents_is_judged_by_the_shops_rounding():
     order = _order(("1254", "251", "0.25"), currency="VND")
     check_against_shop(order, _draft("1254.00", "250.80"), tolerance=CENT)
     assert "more than the 0.505 allowed" in _refusal(order, _draft("1254.00", "250.00"))
+
+
+def test_with_the_ledgers_vat_setup_the_reason_names_its_figures_and_vat_code():
+    # The Abroad zone's account has ABR (0 %): the example of docs/invoicing-settings.md.
+    from lb_invoicing.ledger_vat import LedgerRate
+
+    order = _order(("100.00", "20.00", "0.25"))
+    plan = plan_invoice(order, SETTINGS, frozenset({"A"}))
+    rates = {"A": LedgerRate("A", 1, 3, 1120, "ABR", Decimal(0))}
+    with pytest.raises(PermanentError) as refused:
+        check_against_shop(
+            order, _draft("80.00", "0.00"), tolerance=CENT, plan=plan, ledger_rates=rates
+        )
+    reason = refused.value.reason
+    assert (
+        "Line by line, the shop's VAT beside e-conomic's: 'Product 1': the shop charged DKK 20.00 "
+        "VAT on DKK 80.00, e-conomic calculates DKK 0.00 on DKK 80.00 (difference -20.00). In "
+        "e-conomic product A is in product group 1, whose sales account 1120 for VAT zone 3 has "
+        "VAT code ABR (0%)."
+    ) in reason, reason

@@ -20,6 +20,8 @@ NO_PRODUCT_IDENTIFIER = "E04500"
 # The sources show E04042 only for "dueDate is missing a value"; the sandbox uses it for every
 # missing required property, since no other code for that case is documented.
 MISSING_VALUE = "E04042"
+# "a date earlier than `date`" for dueDate (EConomic.NET legacy-api-verification).
+DUE_BEFORE_DATE = "E04760"
 # Not documented anywhere read; sandbox-only codes are marked as such so nobody relies on them.
 INVALID_VALUE = "SBX-INVALID"
 ALREADY_EXISTS = "SBX-DUPLICATE"

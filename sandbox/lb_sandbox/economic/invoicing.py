@@ -1,7 +1,9 @@
 """Draft invoices and booking: validation, pricing and the booked document.
 
-Pricing follows e-conomic's observable behaviour: each line's net is rounded to 2 decimals, VAT is
-25% per line for the Domestic VAT zone and 0% otherwise, and totals are sums of rounded lines.
+Pricing follows e-conomic's observable behaviour: each line's net is rounded to 2 decimals, its
+VAT is the rate e-conomic finds for the line's product in the recipient's VAT zone (vat.py:
+product group → sales account → VAT code → rate) applied per line, and totals are sums of
+rounded lines.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from .einvoice import check_ean_preconditions
 from .errors import (
     DOES_NOT_EXIST,
+    DUE_BEFORE_DATE,
     INVALID_VALUE,
     MISSING_VALUE,
     NO_PRODUCT_IDENTIFIER,
@@ -21,7 +25,6 @@ from .errors import (
     Problems,
 )
 from .paths import path_number
-from .reference_data import DOMESTIC_VAT_RATE, DOMESTIC_VAT_ZONE
 from .state import Agreement, Entity, now_utc_text
 from .validation import (
     currency_code,
@@ -34,6 +37,7 @@ from .validation import (
     require,
     string,
 )
+from .vat import NoSalesAccount, line_vat
 
 CENT = Decimal("0.01")
 HUNDRED = Decimal("100")
@@ -128,9 +132,40 @@ def price_line(line: Entity, vat_rate: Decimal) -> tuple[Decimal, Decimal]:
     return net, _round(net * vat_rate / HUNDRED)
 
 
-def vat_rate_for(draft: Entity) -> Decimal:
-    zone = draft["recipient"]["vatZone"]["vatZoneNumber"]
-    return DOMESTIC_VAT_RATE if zone == DOMESTIC_VAT_ZONE else Decimal("0")
+def line_rates(a: Agreement, doc: Entity) -> list[Decimal]:
+    """Each line's VAT rate (percent) from its product's group and the recipient's zone."""
+    zone = doc["recipient"]["vatZone"]["vatZoneNumber"]
+    return [line_vat(a, line["product"]["productNumber"], zone)[0] for line in doc["lines"]]
+
+
+def _check_sales_accounts(a: Agreement, lines: list[Entity], zone: int | None) -> None:
+    """A line whose product group books nothing in the recipient's zone is refused (the code
+    e-conomic returns for it is [unconfirmed]; vat.py)."""
+    if zone is None:
+        return
+    problems = Problems()
+    for i, line in enumerate(lines):
+        try:
+            line_vat(a, line["product"]["productNumber"], zone)
+        except NoSalesAccount as exc:
+            problems.add(("lines", i, "product"), INVALID_VALUE, str(exc))
+    problems.raise_if_any()
+
+
+def _due_date(body: dict[str, Any], problems: Problems, term: Entity, invoice_date: str) -> str:
+    """dueDate is "only used if the terms of payment is of type 'duedate', in which case it is
+    mandatory" (schema invoices.drafts.post): missing gives E04042, earlier than the invoice
+    date E04760 (EConomic.NET legacy-api-verification). For other types e-conomic derives it
+    from the terms and ignores the value sent (same verification)."""
+    if term["paymentTermsType"] != "dueDate":
+        days = int(term.get("daysOfCredit", 0))
+        return (date.fromisoformat(invoice_date) + timedelta(days=days)).isoformat()
+    sent = date_text(body, problems, ("dueDate",))
+    if body.get("dueDate") is None:
+        problems.add(("dueDate",), MISSING_VALUE, "dueDate is missing a value.")
+    elif sent is not None and sent < invoice_date:
+        problems.add(("dueDate",), DUE_BEFORE_DATE, "dueDate cannot be earlier than date.", sent)
+    return sent or invoice_date
 
 
 def build_draft(a: Agreement, body: dict[str, Any]) -> Entity:
@@ -152,8 +187,11 @@ def build_draft(a: Agreement, body: dict[str, Any]) -> Entity:
     texts = {path: string(body, problems, path, limit) for path, limit in _TEXT_LIMITS.items()}
     delivery_date = date_text(body, problems, ("delivery", "deliveryDate"))
     lines = _lines(a, body, problems)
+    if invoice_date and terms:
+        due = _due_date(body, problems, a.payment_terms[terms], invoice_date)
     problems.raise_if_any()
     assert invoice_date and currency and customer and layout and terms and zone and recipient_name
+    _check_sales_accounts(a, lines, zone)
 
     number = a.next_draft_number
     a.next_draft_number += 1
@@ -182,7 +220,6 @@ def build_draft(a: Agreement, body: dict[str, Any]) -> Entity:
         parent[key] = {"customerContactNumber": wanted, "self": contacts[wanted]["self"]}
     if delivery_date:
         sections["delivery"]["deliveryDate"] = delivery_date
-    due = date.fromisoformat(invoice_date) + timedelta(days=int(term.get("daysOfCredit", 0)))
     draft: Entity = {
         "draftInvoiceNumber": number,
         "soap": {"currentInvoiceHandle": {"id": number}},
@@ -193,7 +230,7 @@ def build_draft(a: Agreement, body: dict[str, Any]) -> Entity:
         "date": invoice_date,
         "currency": currency,
         "exchangeRate": Decimal("100.000000"),
-        "dueDate": due.isoformat(),
+        "dueDate": due,
         "paymentTerms": {
             "paymentTermsNumber": terms,
             "daysOfCredit": term["daysOfCredit"],
@@ -210,13 +247,13 @@ def build_draft(a: Agreement, body: dict[str, Any]) -> Entity:
         "self": link,
     }
     draft.update({name: section for name, section in sections.items() if section})
-    _set_totals(draft)
+    _set_totals(a, draft)
     return draft
 
 
-def _set_totals(doc: Entity) -> None:
-    rate = vat_rate_for(doc)
-    priced = [price_line(line, rate) for line in doc["lines"]]
+def _set_totals(a: Agreement, doc: Entity) -> None:
+    rates = line_rates(a, doc)
+    priced = [price_line(line, rate) for line, rate in zip(doc["lines"], rates, strict=True)]
     net = sum((n for n, _ in priced), Decimal("0.00"))
     vat = sum((v for _, v in priced), Decimal("0.00"))
     doc.update(
@@ -293,25 +330,10 @@ def book(a: Agreement, body: dict[str, Any]) -> Entity:
         raise EconomicHTTPError(
             404, message, "List /invoices/drafts to find the drafts that exist."
         )
+    # The VAT setup may have changed since the draft was made.
+    _check_sales_accounts(a, draft["lines"], draft["recipient"]["vatZone"]["vatZoneNumber"])
     if send_by == "EAN":
-        # e-conomic sends an e-invoice only to a recipient with a valid EAN (GLN) number and a
-        # contact person on the invoice (recipient.attention).
-        recipient = draft.get("recipient") or {}
-        if not (recipient.get("attention") or {}).get("customerContactNumber"):
-            problems.add(
-                ("recipient", "attention"),
-                MISSING_VALUE,
-                "An invoice sent by EAN needs a contact person (recipient.attention).",
-            )
-        ean = str(recipient.get("ean") or "")
-        if not (len(ean) == 13 and ean.isdigit()):
-            problems.add(
-                ("recipient", "ean"),
-                INVALID_VALUE,
-                "An invoice sent by EAN needs the recipient's 13-digit EAN number.",
-                ean or None,
-            )
-        problems.raise_if_any()
+        check_ean_preconditions(a, draft)
     number = book_with if book_with is not None else max(a.booked, default=0) + 1
     booked = _booked_from(a, draft, number)
     _take_from_stock(a, booked["lines"])
@@ -336,9 +358,9 @@ def book(a: Agreement, body: dict[str, Any]) -> Entity:
 
 def _booked_from(a: Agreement, draft: Entity, number: int) -> Entity:
     link = a.link(f"/invoices/booked/{number}")
-    rate = vat_rate_for(draft)
+    _set_totals(a, draft)  # the VAT setup may have changed since the draft was made
     lines = []
-    for line in draft["lines"]:
+    for line, rate in zip(draft["lines"], line_rates(a, draft), strict=True):
         net, vat = price_line(line, rate)
         lines.append({**line, "vatRate": rate, "vatAmount": vat, "totalNetAmount": net})
     skip = {"draftInvoiceNumber", "soap", "templates", "lines", "pdf", "lastUpdated", "self"}

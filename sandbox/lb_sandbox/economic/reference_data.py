@@ -7,6 +7,7 @@ from decimal import Decimal
 from .accounting_years import seed_accounting_years
 from .paths import encode_id
 from .state import Agreement, Entity, now_utc_text
+from .vat import seed_vat
 
 CURRENCIES = {
     "DKK": ("Danish krone", "208"),
@@ -20,8 +21,6 @@ CURRENCIES = {
 }
 
 SERVICE_GROUP = 2  # the product group without inventory
-DOMESTIC_VAT_ZONE = 1
-DOMESTIC_VAT_RATE = Decimal("25")
 
 
 def _vat_zone(a: Agreement, number: int, name: str, *, supplier: bool) -> Entity:
@@ -84,6 +83,14 @@ def seed(a: Agreement) -> None:
         "paymentTermsType": "net",
         "self": a.link("/payment-terms/1"),
     }
+    # Terms whose due date each invoice sets (type dueDate: the draft must carry a dueDate).
+    a.payment_terms[2] = {
+        "paymentTermsNumber": 2,
+        "name": "Forfaldsdato",
+        "daysOfCredit": 0,
+        "paymentTermsType": "dueDate",
+        "self": a.link("/payment-terms/2"),
+    }
     for number, name, supplier in (
         (1, "Domestic", True),
         (2, "EU", True),
@@ -139,3 +146,35 @@ def seed(a: Agreement) -> None:
         "settings": {"voucherNumbers": {"minimumVoucherNumber": 1}},
         "self": a.link("/journals/1"),
     }
+    seed_vat(a)
+    # The agreement's company (GET /self); its CVR lets it send EAN invoices (einvoice.py).
+    a.company = {
+        "name": "Demo Webshop ApS",
+        "addressLine1": "Vestergade 1",
+        "zip": "8000",
+        "city": "Aarhus C",
+        "country": "Danmark",
+        "companyIdentificationNumber": "12345674",
+    }
+    # Journals that take one entry type only (settings.entryTypeRestrictedTo, schema
+    # journals.get); a live agreement's journal 2 takes only customer payments, with contra
+    # account 5820 (traels-it/economic-rest journals_0.json).
+    for number, name, only, contra in (
+        (2, "Indbetalinger", "customerPayment", ("customerPayments", 5820)),
+        (3, "Finans", "financeVoucher", ("financeVouchers", 1010)),
+    ):
+        a.journals[number] = {
+            "journalNumber": number,
+            "name": name,
+            "settings": {
+                "voucherNumbers": {"minimumVoucherNumber": 1},
+                "entryTypeRestrictedTo": only,
+                "contraAccounts": {
+                    contra[0]: {
+                        "accountNumber": contra[1],
+                        "self": a.link(f"/accounts/{contra[1]}"),
+                    }
+                },
+            },
+            "self": a.link(f"/journals/{number}"),
+        }

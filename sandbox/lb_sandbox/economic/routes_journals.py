@@ -174,6 +174,32 @@ def _customer_payments(a: Agreement, body: dict[str, Any], problems: Problems) -
     return entries
 
 
+# Entry type → its array under `entries` (schema journals.journalNumber.vouchers.post).
+_ENTRY_ARRAYS = {
+    "financeVoucher": "financeVouchers",
+    "customerPayment": "customerPayments",
+    "manualCustomerInvoice": "manualCustomerInvoices",
+    "supplierInvoice": "supplierInvoices",
+    "supplierPayment": "supplierPayments",
+}
+
+
+def _check_entry_types(journal: Entity, body: dict[str, Any], problems: Problems) -> None:
+    """A journal with `settings.entryTypeRestrictedTo` ("Allowed entry type on given journal",
+    schema journals.get) takes entries of that type only. e-conomic's refusal is not
+    documented for the legacy API [inferred]: a validation error on the other arrays."""
+    only = (journal.get("settings") or {}).get("entryTypeRestrictedTo")
+    if only is None:
+        return
+    for entry_type, array in _ENTRY_ARRAYS.items():
+        if entry_type != only and get_path(body, ("entries", array)):
+            problems.add(
+                ("entries", array),
+                INVALID_VALUE,
+                f"Journal {journal['journalNumber']} only accepts entries of type {only}.",
+            )
+
+
 @router.post("/journals/{journal}/vouchers", status_code=201)
 async def create_vouchers(
     journal: str, request: Request, agreement: Agreement = Depends(current_agreement)
@@ -195,6 +221,7 @@ async def create_vouchers(
     check_voucher_year(agreement, body, problems, year)
     if not entries and not payments and not problems:
         problems.add(("entries",), INVALID_VALUE, "entries must hold at least one entry.")
+    _check_entry_types(agreement.journals[journal_number], body, problems)
     problems.raise_if_any()
     assert year
     voucher_number = requested or agreement.next_voucher_number

@@ -35,6 +35,11 @@ class Agreement:
     layouts: dict[int, Entity] = field(default_factory=dict)
     currencies: dict[str, Entity] = field(default_factory=dict)
     product_groups: dict[int, Entity] = field(default_factory=dict)
+    # VAT (vat.py): code → VAT account; product group → VAT zone → sales account number.
+    vat_accounts: dict[str, Entity] = field(default_factory=dict)
+    sales_accounts: dict[int, dict[int, int]] = field(default_factory=dict)
+    # GET /self's company (its CVR is an EAN invoice's precondition, einvoice.py).
+    company: Entity = field(default_factory=dict)
     products: dict[str, Entity] = field(default_factory=dict)
     drafts: dict[int, Entity] = field(default_factory=dict)
     booked: dict[int, Entity] = field(default_factory=dict)

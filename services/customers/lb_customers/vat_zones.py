@@ -5,10 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
 from lb_common.orders import CustomerType
-
-EU_COUNTRIES = frozenset(
-    "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK".split()
-)
+from lb_common.vat_treatment import EU_COUNTRIES
 
 
 def _country(code: str) -> str:

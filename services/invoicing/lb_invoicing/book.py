@@ -46,10 +46,15 @@ from lb_common.identifiers import normalise_ean
 from lb_common.money import ZERO, round_2
 from lb_common.orders import CanonicalOrder
 from lb_common.unit_of_work import Sessions, UnitOfWork
+from lb_common.vat_treatment import destination_country, order_vat_treatment
 from lb_connectors.economic.accounting_years import year_for
 from lb_connectors.economic.cache import CUSTOMER_SECONDS, CachedDataRefused, LedgerCache
 from lb_connectors.economic.client import EconomicClient
-from lb_connectors.economic.errors import EconomicValidationError, blame_shop_fields
+from lb_connectors.economic.errors import (
+    EconomicError,
+    EconomicValidationError,
+    blame_shop_fields,
+)
 from lb_connectors.economic.models import (
     AccountingYearRef,
     AccountRef,
@@ -77,14 +82,18 @@ from lb_invoicing.documents import (
     recipient_ean,
     shop_fields,
 )
+from lb_invoicing.einvoice import check_ean_preconditions
 from lb_invoicing.exactly_once import book_or_find, find_booked, find_draft
+from lb_invoicing.journal_check import check_journal_takes
+from lb_invoicing.ledger_vat import read_ledger_rates
 from lb_invoicing.lines import InvoicePlan, plan_invoice, products_needed
 from lb_invoicing.order_lease import OrderLeases
 from lb_invoicing.policy import InvoiceSettings, PaymentRegistration
 from lb_invoicing.posted_payments import find_posted, payment_text
 from lb_invoicing.same_buyer import other_buyers_detail
 from lb_invoicing.store import InvoiceConnectionSettings, InvoiceLink
-from lb_invoicing.totals_check import check_against_shop
+from lb_invoicing.totals_check import check_against_shop, totals_differ
+from lb_invoicing.vat_routing import route_plan, route_products
 
 SERVICE = "invoicing"
 
@@ -248,15 +257,19 @@ async def _draft(
         # A retry judges the customer on a fresh read: the ledger may have changed under a
         # message that waited (see same_buyer.py); a first attempt uses what customers read.
         plan, layout, customer, cached = await _plan(ctx, settings, fresh_customer=retry)
+        einvoice = send_by(ctx.order, settings) == "EAN"
+        if einvoice:
+            await check_ean_preconditions(
+                ctx.client, customer, recipient_ean(ctx.order) or "", ctx.order.order_name
+            )
         body = draft_body(
             ctx.order,
             customer,
             plan,
             layout,
             settings.payment_terms,
-            attention=await _reference_person(ctx, customer)
-            if send_by(ctx.order, settings) == "EAN"
-            else None,
+            attention=await _reference_person(ctx, customer) if einvoice else None,
+            due_days=settings.due_days,
         )
         try:
             draft = await ctx.client.create_draft_invoice(
@@ -281,8 +294,21 @@ async def _draft(
                 f"Draft invoice {draft.draft_invoice_number} created with {len(plan.lines)} lines.",
                 {"draft_invoice_number": draft.draft_invoice_number, "notes": list(plan.notes)},
             )
-    # 4. Before booking: e-conomic's totals against the shop's.
-    check_against_shop(ctx.order, draft, tolerance=settings.tolerance, plan=plan)
+    # 4. Before booking: e-conomic's totals against the shop's; where they differ, line by line
+    # at the rates e-conomic's VAT setup gives (read only then).
+    rates = None
+    if plan is not None and totals_differ(ctx.order, draft, tolerance=settings.tolerance):
+        try:
+            rates = await read_ledger_rates(
+                ctx.client,
+                {line.product_number for line in plan.lines},
+                draft.recipient.vat_zone.vat_zone_number,
+            )
+        except EconomicError:
+            rates = None  # the figures are still given, without the ledger's rates
+    check_against_shop(
+        ctx.order, draft, tolerance=settings.tolerance, plan=plan, ledger_rates=rates
+    )
     return draft
 
 
@@ -302,15 +328,32 @@ async def _plan(
     customer, customer_cached = await _customer(ctx, fresh=fresh_customer)
     known = set()
     cached_products = set()
-    for number in products_needed(ctx.order, settings):
+    groups: dict[str, int] = {}
+    for number in products_needed(ctx.order, settings) | route_products(settings.vat_routes):
         if ctx.cache.products.get(number) is not None:
             cached_products.add(number)
         product = await ctx.cache.product(ctx.client, number)
         if product is not None and not product.barred:
             known.add(number)
+            groups[number] = product.product_group.product_group_number
         elif product is None and settings.unknown_product == "create":
             known.add(await _create_product(ctx, number, settings))
-    plan = plan_invoice(ctx.order, settings, frozenset(known))
+            groups[number] = settings.new_product_group
+    for route in settings.vat_routes:
+        if route.product is not None and route.product not in known:
+            raise PermanentError(
+                f"Product '{route.product}' of the VAT route for {route.treatment}"
+                f"{f' {route.country}' if route.country else ''} (invoicing settings) is not "
+                "in e-conomic, or is barred. Create it in a product group whose sales account "
+                "books that VAT, or change the route, then replay."
+            )
+    plan = route_plan(
+        plan_invoice(ctx.order, settings, frozenset(known)),
+        settings.vat_routes,
+        order_vat_treatment(ctx.order, settings.home_country),
+        destination_country(ctx.order),
+        groups,
+    )
     layout = settings.layout or (customer.layout.layout_number if customer.layout else None)
     layouts_cached = False
     if layout is None:
@@ -583,6 +626,7 @@ async def _post_payment(
             stored.payment_attempted = True
             session.add(stored)
     try:
+        await check_journal_takes(ctx.client, registration.journal, "customerPayment")
         vouchers = await ctx.client.create_vouchers(
             registration.journal,
             body,
@@ -618,9 +662,9 @@ def _payment_refused(
         f"Invoice {link.booked_invoice_number} is booked, but its payment could not be "
         f"registered in journal {registration.journal} against account "
         f"{registration.contra_account}: {exc.reason}. Check that account "
-        f"{registration.contra_account} exists and accepts direct entries (or change the "
-        "payment registration settings), then replay the order: only the payment is "
-        "registered again.",
+        f"{registration.contra_account} exists and accepts direct entries, and that journal "
+        f"{registration.journal} takes customer payments (or change the payment registration "
+        "settings), then replay the order: only the payment is registered again.",
         detail=exc.detail,
     )
 

@@ -32,6 +32,7 @@ from lb_connectors.ledgers import LedgerDirectory
 from lb_invoicing import store
 from lb_invoicing.book import load_settings
 from lb_invoicing.documents import credit_note_body
+from lb_invoicing.einvoice import credit_send_by
 from lb_invoicing.exactly_once import book_or_find, find_booked, find_draft
 from lb_invoicing.lines import PlannedLine, product_for
 from lb_invoicing.order_lease import OrderLeases
@@ -165,7 +166,12 @@ async def _credit(job: CreditJob, build: LineBuilder) -> None:
             stored.step, stored.draft_invoice_number = store.DRAFTED, draft.draft_invoice_number
             session.add(stored)
         await _check_not_over_credited(job, invoice, draft, settings)
-        booked = await book_or_find(job.client, draft, job.reference)
+        booked = await book_or_find(
+            job.client,
+            draft,
+            job.reference,
+            send_by=credit_send_by(invoice, ean_einvoice=settings.ean_einvoice),
+        )
     await _record(job, booked, invoice, settings.tolerance)
 
 

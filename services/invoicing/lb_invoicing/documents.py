@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 
 from lb_common.db import utcnow
 from lb_common.errors import PermanentError
@@ -97,8 +98,10 @@ def credit_note_body(
     """A credit note: the original invoice's customer, recipient and terms, negative lines."""
     if invoice.recipient is None or invoice.layout is None or invoice.payment_terms is None:
         raise ValueError("the booked invoice lacks recipient, layout or payment terms")
+    today = utcnow().date()
     return DraftInvoiceCreate(
-        date=utcnow().date(),
+        date=today,
+        due_date=today,  # needed with payment terms of type dueDate, see draft_body
         currency=invoice.currency,
         customer=invoice.customer,
         layout=invoice.layout,
@@ -137,12 +140,18 @@ def draft_body(
     payment_terms: int | None = None,
     *,
     attention: int | None = None,
+    due_days: int = 0,
 ) -> DraftInvoiceCreate:
     billing = order.billing_address
     shipping = order.shipping_address
     gateways = ", ".join(order.payment_gateways)
+    invoice_date = order.created_at.date()
     return DraftInvoiceCreate(
-        date=order.created_at.date(),
+        date=invoice_date,
+        # Mandatory with payment terms of type dueDate, ignored (derived) with every other type
+        # (schema invoices.drafts.post; EConomic.NET legacy-api-verification): always sent, so
+        # no read of the terms' type is needed.
+        due_date=invoice_date + timedelta(days=due_days),
         currency=order.currency,
         customer=CustomerRef(customer_number=customer.customer_number),
         layout=LayoutRef(layout_number=layout),

@@ -5,7 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from lb_common.vat_treatment import VatTreatment
 
 
 class PaymentRegistration(BaseModel):
@@ -21,6 +23,44 @@ class PaymentRegistration(BaseModel):
     contra_account: int = Field(ge=1)
     # The shop's financial statuses that mean the order was paid up front.
     paid_statuses: tuple[str, ...] = ("paid",)
+
+
+class VatRoute(BaseModel):
+    """Which product books the lines of one VAT treatment (and rate): e-conomic takes a line's
+    VAT from its product's group, that group's sales account for the customer's VAT zone and
+    that account's VAT code, so a sale to a German consumer at 19 % (OSS) needs a product in a
+    group whose account carries a 19 % OSS code. The first route that matches a line decides."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # domestic, eu_oss (EU consumer, the buyer country's rate), eu_reverse_charge (EU business
+    # with a VAT number), abroad (outside the EU).
+    treatment: VatTreatment
+    # eu_oss: the buyer's country (ISO code, e.g. DE); empty: every country.
+    country: str | None = None
+    # The shop's VAT rate on the line, e.g. 0.19; empty: every rate.
+    rate: Decimal | None = None
+    # Book matching lines on this product (its group gives e-conomic the VAT code)...
+    product: str | None = None
+    # ...or keep each line's own product when it is in this product group (else `product`,
+    # if set; else the order stops, naming the product to move).
+    product_group: int | None = Field(default=None, ge=1)
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        text = value.strip().upper()
+        if len(text) != 2 or not text.isalpha():
+            raise ValueError(f"'{value}' is not a two-letter country code (ISO 3166-1, e.g. DE)")
+        return text
+
+    @model_validator(mode="after")
+    def _books_somewhere(self) -> VatRoute:
+        if self.product is None and self.product_group is None:
+            raise ValueError("a VAT route needs a product or a product_group")
+        return self
 
 
 class InvoiceSettings(BaseModel):
@@ -59,6 +99,14 @@ class InvoiceSettings(BaseModel):
     tolerance: Decimal = Decimal("0.01")
     # Orders paid up front: register the payment against the invoice once it is booked.
     payment_registration: PaymentRegistration | None = None
+    # Days from the invoice date to its due date, sent on every draft: e-conomic needs one
+    # when the payment terms are of type dueDate, and derives it (ignoring ours) otherwise.
+    due_days: int = Field(default=0, ge=0, le=365)
+    # The shop's own country (ISO code): sales there are domestic for the VAT routes.
+    home_country: str = "DK"
+    # Which product or product group books each VAT treatment and rate (see VatRoute); none:
+    # every line on its own product, whatever the buyer's country.
+    vat_routes: tuple[VatRoute, ...] = ()
 
 
 # The demo connection books lines without a SKU (the public Shopify sample has none) on a

@@ -17,7 +17,7 @@ VAT is computed per line by the ledger, net × rate rounded half-up to 2 decimal
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -25,6 +25,7 @@ from lb_common.errors import PermanentError
 from lb_common.money import CENT, ZERO, MoneyError, ledger_vat, shop_line_amount, vat_tolerance
 from lb_common.orders import CanonicalOrder
 from lb_connectors.economic.models import DraftInvoice
+from lb_invoicing.ledger_vat import LedgerRate
 from lb_invoicing.lines import InvoicePlan, PlannedLine, net_after_discount
 
 # The VAT rate the ledger applies to a planned line; None when it is not known.
@@ -45,14 +46,37 @@ def check_against_shop(
     *,
     tolerance: Decimal,
     plan: InvoicePlan | None = None,
+    ledger_rates: Mapping[str, LedgerRate] | None = None,
 ) -> None:
     """PermanentError (the draft left unbooked) when e-conomic's gross for the draft differs from
     the shop's total by more than `tolerance`, or its VAT from the shop's by more than
     money.vat_tolerance; the reason gives both figures, and with `plan` (what this attempt sent)
-    the lines where the shop's figures and the planned ones part. A draft without totals (the
-    ledger gave none) is not judged here."""
+    the lines where the shop's figures and the planned ones part: at the rates e-conomic
+    applies when `ledger_rates` (product → how the ledger taxes it, ledger_vat.py) is given,
+    with the VAT code behind each differing rate. A draft without totals (the ledger gave none)
+    is not judged here."""
+    problems = _totals_problems(order, draft, tolerance)
+    if not problems:
+        return
+    problems.append(
+        f"Draft invoice {draft.draft_invoice_number} is left unbooked for a bookkeeper to check: "
+        "the customer's VAT zone, the products' VAT accounts, prices and discounts."
+    )
+    if plan is not None:
+        if ledger_rates:
+            problems.append(_where_the_ledger_parts(order, plan, ledger_rates, tolerance))
+        else:
+            problems.append(_where_they_part(order, plan, draft, tolerance))
+    raise PermanentError(" ".join(p for p in problems if p))
+
+
+def totals_differ(order: CanonicalOrder, draft: DraftInvoice, *, tolerance: Decimal) -> bool:
+    """Whether check_against_shop will refuse the draft."""
+    return bool(_totals_problems(order, draft, tolerance))
+
+
+def _totals_problems(order: CanonicalOrder, draft: DraftInvoice, tolerance: Decimal) -> list[str]:
     c = order.currency
-    number = draft.draft_invoice_number
     problems: list[str] = []
     gross = draft.gross_amount
     if gross is not None and abs(gross - order.total_price) > tolerance:
@@ -72,15 +96,35 @@ def check_against_shop(
                 f"({c} {order.total_tax}) by {abs(vat - order.total_tax)}, more than the "
                 f"{allowed} allowed."
             )
-    if not problems:
-        return
-    problems.append(
-        f"Draft invoice {number} is left unbooked for a bookkeeper to check: the customer's VAT "
-        "zone, the products' VAT accounts, prices and discounts."
-    )
-    if plan is not None:
-        problems.append(_where_they_part(order, plan, draft, tolerance))
-    raise PermanentError(" ".join(problems))
+    return problems
+
+
+def _where_the_ledger_parts(
+    order: CanonicalOrder,
+    plan: InvoicePlan,
+    ledger_rates: Mapping[str, LedgerRate],
+    tolerance: Decimal,
+) -> str:
+    """Line by line at the rates e-conomic applies, and the VAT code behind each rate that is
+    not the shop's."""
+
+    def rate_of(line: PlannedLine) -> Decimal | None:
+        known = ledger_rates.get(line.product_number)
+        return known.rate if known is not None else None
+
+    try:
+        compared = compare_plan_with_shop(order, plan, rate_of, tolerance=tolerance)
+    except MoneyError:
+        return ""
+    why = []
+    for product in dict.fromkeys(
+        line.product_number for line in plan.lines if rate_of(line) != line.vat_rate
+    ):
+        if (known := ledger_rates.get(product)) is not None:
+            why.append(known.explain())
+    lines = " ".join(compared.line_differences) or "No line differs in VAT."
+    because = f" In e-conomic {'; '.join(why)}." if why else ""
+    return f"Line by line, the shop's VAT beside e-conomic's: {lines}{because}"
 
 
 def _where_they_part(

@@ -56,6 +56,7 @@ from .models import (
     PaymentTerms,
     Product,
     ProductCreate,
+    ProductGroupRef,
     VatZone,
     Voucher,
     VoucherCreate,
@@ -63,6 +64,7 @@ from .models import (
 )
 from .paths import encode_id
 from .ratelimit import RateLimitPacer, shared_pacer
+from .setup_models import GroupSalesAccount, Journal, SelfInfo, VatAccount
 
 log = logging.getLogger("lb_connectors.economic")
 
@@ -391,6 +393,56 @@ class EconomicClient:
     async def list_currencies(self) -> list[Currency]:
         items = await self._list("/currencies", what="the currencies")
         return [Currency.model_validate(i) for i in items]
+
+    # --- VAT setup, journals, the agreement ------------------------------------------------
+
+    async def list_vat_accounts(self) -> list[VatAccount]:
+        items = await self._list("/vat-accounts", what="the VAT codes")
+        return [VatAccount.model_validate(i) for i in items]
+
+    async def list_sales_accounts(self, product_group: int) -> list[GroupSalesAccount]:
+        """The product group's sales account for each VAT zone (with its VAT code)."""
+        items = await self._list(
+            f"/product-groups/{int(product_group)}/sales-accounts",
+            what=f"the sales accounts of product group {product_group}",
+        )
+        return [GroupSalesAccount.model_validate(i) for i in items]
+
+    async def list_product_groups(self) -> list[ProductGroupRef]:
+        items = await self._list("/product-groups", what="the product groups")
+        return [ProductGroupRef.model_validate(i) for i in items]
+
+    async def list_journals(self) -> list[Journal]:
+        items = await self._list("/journals", what="the journals")
+        return [Journal.model_validate(i) for i in items]
+
+    async def get_journal(self, number: int) -> Journal | None:
+        data = await self._get_one(f"/journals/{int(number)}", what=f"journal {number}")
+        return None if data is None else Journal.model_validate(data)
+
+    async def get_self(self) -> SelfInfo:
+        """The agreement and its company (the CVR an EAN invoice needs)."""
+        data = await self._call("GET", "/self", what="the agreement's settings")
+        return SelfInfo.model_validate(data)
+
+    # --- deletes (the live contract suite cleans up with them) -----------------------------
+
+    async def delete_customer(self, number: int) -> None:
+        """204; refused while a booked invoice references the customer."""
+        await self._call("DELETE", f"/customers/{int(number)}", what=f"customer {number}")
+
+    async def delete_contact(self, customer_number: int, contact_number: int) -> None:
+        await self._call(
+            "DELETE",
+            f"/customers/{int(customer_number)}/contacts/{int(contact_number)}",
+            what=f"contact {contact_number} of customer {customer_number}",
+        )
+
+    async def delete_product(self, product_number: str) -> None:
+        """204; refused while the product is in use."""
+        await self._call(
+            "DELETE", f"/products/{encode_id(product_number)}", what=f"product {product_number!r}"
+        )
 
     # --- products -------------------------------------------------------------------------
 

@@ -37,7 +37,8 @@ chaos: install
 	$(PY) scripts/chaos.py $(CHAOS_ARGS)
 
 # Every admin API and the sandbox fuzzed from its own OpenAPI (scripts/fuzz_api.py): 200 cases
-# per route; CI runs the short pass, make fuzz-api FUZZ_ARGS=--ci
+# per route, on SQLite and on PostgreSQL (FUZZ_ARGS="--stores postgresql" for one); CI runs the
+# short pass, make fuzz-api FUZZ_ARGS=--ci
 FUZZ_ARGS ?=
 fuzz-api: install
 	$(PY) scripts/fuzz_api.py $(FUZZ_ARGS)

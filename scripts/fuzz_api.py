@@ -11,6 +11,12 @@ answers has the vendor's documented shape (scripts/fuzz_checks.py).
     .venv/bin/python scripts/fuzz_api.py                 # the full run: 200 cases per route
     .venv/bin/python scripts/fuzz_api.py --ci            # the short pass CI runs
     .venv/bin/python scripts/fuzz_api.py --only ingest --examples 50
+    .venv/bin/python scripts/fuzz_api.py --stores postgresql
+
+`--stores` picks the services' stores, one whole run each (the sandbox, which keeps no
+database, on the first only): SQLite files (the default store) and PostgreSQL (a fresh database
+per service on 127.0.0.1:5432, dropped afterwards; PostgreSQL is the stricter one: no NUL
+character in text, 32-bit INTEGER columns).
 
 Prints the cases run per route and every failure with schemathesis's reproduction (`curl`);
 exits 1 on any failure. Reports (schemathesis's JSON and NDJSON, and a summary) go to
@@ -20,8 +26,10 @@ exits 1 on any failure. Reports (schemathesis's JSON and NDJSON, and a summary) 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -35,14 +43,23 @@ from pathlib import Path
 from typing import Any
 
 # Run as a file: scripts/ is on sys.path, so stack.py and demo.py import as they do for
-# `make up` and `make demo` (stack.py is used as it is, not changed).
+# `make up` and `make demo` (stack.py is used as it is, not changed), and chaos_stack.py's
+# PostgreSQL helpers as `make chaos` uses them.
+from chaos_stack import Broker, create_databases, drop_databases
 from demo import demo_orders, post_webhook
-from stack import PROCESSES, ROOT, Stack, delete_broker_objects, say
+from stack import PROCESSES, ROOT, Stack, delete_broker_objects, ensure_rabbitmq, say
 
 TARGETS = ("ingest", "customers", "invoicing", "inventory", "sandbox")
+STORES = ("sqlite", "postgresql")
+# The processes that keep a database (the console too: sessions and its audit trail).
+DATABASES = ("ingest", "customers", "invoicing", "inventory", "console")
 SEED = 20251117
 FULL_EXAMPLES = 200
 CI_EXAMPLES = 20
+CI_STORES = ("postgresql",)
+READY_TIMEOUT = 240.0
+# The sandbox's fault injection exists to make later calls answer 5xx on purpose: not fuzzed.
+EXCLUDED_SANDBOX_PATHS = "/faults$"
 PHASES = "examples,coverage,fuzzing,stateful"
 # The sandbox's demo agreement and shop (the services' defaults for connection `demo`).
 SANDBOX_HEADERS = {
@@ -54,11 +71,19 @@ SANDBOX_HEADERS = {
 
 @dataclass
 class Outcome:
+    store: str
     target: str
     exit_code: int
     cases: dict[str, int] = field(default_factory=dict)  # "METHOD /path" -> cases run
     failures: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    server_errors: int = 0  # answers with a 5xx status
+    no_input: set[str] = field(default_factory=set)  # operations without any parameter or body
+
+    @property
+    def fewest(self) -> int:
+        """The fewest cases any route that takes input got."""
+        return min((n for op, n in self.cases.items() if op not in self.no_input), default=0)
 
     @property
     def total(self) -> int:
@@ -133,15 +158,14 @@ def _schemathesis(
         "--report-ndjson-path", str(out / f"{target}.ndjson"),
     ]  # fmt: skip
     if target == "sandbox":
-        # Fault injection exists to make later calls answer 5xx on purpose.
-        command += ["--exclude-path-regex", "/faults$"]
+        command += ["--exclude-path-regex", EXCLUDED_SANDBOX_PATHS]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
     return command
 
 
-def run_target(target: str, url: str, args: argparse.Namespace, token: str) -> Outcome:
-    out = Path(args.report_dir).resolve()
+def run_target(store: str, target: str, url: str, args: argparse.Namespace, token: str) -> Outcome:
+    out = (Path(args.report_dir) / store).resolve()
     out.mkdir(parents=True, exist_ok=True)
     command = _schemathesis(
         target,
@@ -154,47 +178,67 @@ def run_target(target: str, url: str, args: argparse.Namespace, token: str) -> O
     )
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "fuzz_checks"}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "scripts"), env.get("PYTHONPATH", "")])
-    say(f"fuzzing {target} ({url}), {args.examples} cases per route, seed {args.seed}")
+    say(f"fuzzing {target} on {store} ({url}), {args.examples} cases per route, seed {args.seed}")
     started = time.monotonic()
     with open(out / f"{target}.log", "w") as log:
         # In the report folder: schemathesis keeps a cache (.schemathesis/) where it runs.
         code = subprocess.run(
             command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=out
         ).returncode
-    outcome = Outcome(target, code, seconds=time.monotonic() - started)
-    outcome.cases = cases_per_operation(out / f"{target}.ndjson", url)
+    outcome = Outcome(store, target, code, seconds=time.monotonic() - started)
+    outcome.cases, outcome.server_errors = cases_per_operation(out / f"{target}.ndjson", url)
+    if target == "sandbox":
+        outcome.cases = {
+            op: n
+            for op, n in outcome.cases.items()
+            if not re.search(EXCLUDED_SANDBOX_PATHS, op.split(" ", 1)[1])
+        }
+    outcome.no_input = without_input(url)
     log_text = (out / f"{target}.log").read_text(errors="replace")
     if code != 0:
         outcome.failures.append(_failure_section(log_text) or log_text[-3000:])
     return outcome
 
 
-def documented_operations(url: str) -> set[str]:
+def documented_operations(url: str) -> dict[str, bool]:
+    """Each documented operation, and whether it takes any input (a parameter or a body): one
+    without input has a single possible request, so no run gives it 200 distinct cases."""
     with urllib.request.urlopen(f"{url}/openapi.json", timeout=10) as response:
         spec = json.loads(response.read())
     return {
-        f"{method.upper()} {path}"
+        f"{method.upper()} {path}": bool(
+            operation.get("parameters") or item.get("parameters") or operation.get("requestBody")
+        )
         for path, item in spec.get("paths", {}).items()
-        for method in item
+        for method, operation in item.items()
         if method in ("get", "put", "post", "delete", "patch")
     }
 
 
-def cases_per_operation(ndjson: Path, url: str) -> dict[str, int]:
+def cases_per_operation(ndjson: Path, url: str) -> tuple[dict[str, int], int]:
     """Distinct test cases schemathesis ran per documented operation (probes of undocumented
-    methods, e.g. TRACE on a GET route, are not counted)."""
+    methods, e.g. TRACE on a GET route, are not counted), and how many answers were a 5xx."""
     documented = documented_operations(url)
     seen: dict[str, set[str]] = defaultdict(set)
+    server_errors = 0
     if ndjson.exists():
         for line in ndjson.read_text().splitlines():
             event = json.loads(line)
             finished = event.get("ScenarioFinished")
             if not finished:
                 continue
-            for case_id, case in finished["recorder"].get("cases", {}).items():
+            recorder = finished["recorder"]
+            for case_id, case in recorder.get("cases", {}).items():
                 value = case["value"]
                 seen[f"{value['method'].upper()} {value['path']}"].add(case_id)
-    return {op: len(seen.get(op, ())) for op in sorted(documented)}
+            for interaction in recorder.get("interactions", {}).values():
+                response = interaction.get("response") or {}
+                server_errors += response.get("status_code", 0) >= 500
+    return {op: len(seen.get(op, ())) for op in sorted(documented)}, server_errors
+
+
+def without_input(url: str) -> set[str]:
+    return {op for op, takes_input in documented_operations(url).items() if not takes_input}
 
 
 def _failure_section(log_text: str) -> str | None:
@@ -207,38 +251,110 @@ def _failure_section(log_text: str) -> str | None:
     return log_text[log_text.rfind("\n", 0, start) + 1 : end if end > 0 else None].strip()
 
 
-def report(outcomes: list[Outcome], examples: int, path: Path) -> None:
-    print()
-    print(f"{'service':<10} {'routes':>6} {'cases':>7} {'fewest':>7}  {'result'}")
+def report(outcomes: list[Outcome], examples: int, path: Path) -> str:
+    """The figures, as printed and as written next to the JSON summary (`summary.txt`)."""
+    lines = [f"{'store':<11} {'service':<10} {'routes':>6} {'cases':>7} {'fewest':>7}  result"]
     for o in outcomes:
-        fewest = min(o.cases.values(), default=0)
         result = "ok" if o.exit_code == 0 else f"FAILED (schemathesis exit {o.exit_code})"
-        print(f"{o.target:<10} {len(o.cases):>6} {o.total:>7} {fewest:>7}  {result}")
-    print()
+        lines.append(
+            f"{o.store:<11} {o.target:<10} {len(o.cases):>6} {o.total:>7} {o.fewest:>7}  {result}"
+        )
+    every = [n for o in outcomes for n in o.cases.values()]
+    fewest = min((o.fewest for o in outcomes), default=0)
+    lines.append(
+        f"{len(every)} routes fuzzed (over {len({o.store for o in outcomes})} store(s)), "
+        f"{sum(every)} cases, fewest cases per route that takes input {fewest} "
+        f"(target {examples}), server errors {sum(o.server_errors for o in outcomes)}"
+    )
+    lines.append(
+        "`fewest` leaves out routes without any parameter or body (one possible request); the "
+        "sandbox's fault injection routes are not fuzzed (they make later calls fail on purpose)."
+    )
+    lines.append("")
+    lines.append("cases per route:")
     for o in outcomes:
-        few = {op: n for op, n in o.cases.items() if n < examples}
-        if few:
-            # Routes without parameters have few distinct inputs; hypothesis stops early.
-            listed = ", ".join(f"{op} {n}" for op, n in few.items())
-            print(f"{o.target}: under {examples} cases: {listed}")
+        for op, n in o.cases.items():
+            if op in o.no_input:
+                mark = "  (no input)"
+            else:
+                mark = f"  (under {examples})" if n < examples else ""
+            lines.append(f"  {o.store:<11} {o.target:<10} {n:>5}  {op}{mark}")
     for o in outcomes:
         for failure in o.failures:
-            print(f"\n--- {o.target} ---\n{failure}")
+            lines.append(f"\n--- {o.target} on {o.store} ---\n{failure}")
+    text = "\n".join(lines)
+    print()
+    print(text)
+    path.with_suffix(".txt").write_text(text + "\n")
     path.write_text(
         json.dumps(
-            [
-                {
-                    "service": o.target,
-                    "exit_code": o.exit_code,
-                    "seconds": round(o.seconds, 1),
-                    "cases": o.cases,
-                    "failures": o.failures,
-                }
-                for o in outcomes
-            ],
+            {
+                "cases_per_route_target": examples,
+                "fewest_cases_per_route_with_input": fewest,
+                "cases": sum(every),
+                "server_errors": sum(o.server_errors for o in outcomes),
+                "runs": [
+                    {
+                        "store": o.store,
+                        "service": o.target,
+                        "exit_code": o.exit_code,
+                        "seconds": round(o.seconds, 1),
+                        "server_errors": o.server_errors,
+                        "fewest_cases_per_route_with_input": o.fewest,
+                        "routes_without_input": sorted(o.no_input),
+                        "cases": o.cases,
+                        "failures": o.failures,
+                    }
+                    for o in outcomes
+                ],
+            },
             indent=2,
         )
     )
+    return text
+
+
+def run_store(
+    store: str, targets: list[str], args: argparse.Namespace, token: str
+) -> list[Outcome]:
+    """One whole run: a fresh stack on `store`, seeded, each of `targets` fuzzed."""
+    run = uuid.uuid4().hex[:8]
+    databases = [f"fuzz_{run}_{name}" for name in DATABASES] if store == "postgresql" else []
+    outcomes: list[Outcome] = []
+    with tempfile.TemporaryDirectory(prefix="ledgerbridge-fuzz-") as tmp:
+        stack = Stack.prepare(data_dir=Path(tmp), broker_prefix=f"fuzz-{run}")
+        if databases:
+            urls = asyncio.run(create_databases(databases))
+            for name, database in zip(DATABASES, databases, strict=True):
+                stack.env[f"LEDGERBRIDGE_{name.upper()}_DATABASE_URL"] = urls[database]
+        say(f"store: {store}" + (f" (databases fuzz_{run}_*)" if databases else ""))
+        broker = Broker.private(run, Path(tmp)) if args.broker == "private" else None
+        try:
+            if broker is not None:
+                broker.start()
+                stack.env["LEDGERBRIDGE_AMQP_URL"] = broker.amqp_url
+            else:
+                ensure_rabbitmq()
+            for name, *_ in PROCESSES:
+                stack.start_one(name)
+            # Longer than `make up` waits: a fuzz run often shares the machine (CI, a second run).
+            stack.wait_ready(timeout=READY_TIMEOUT)
+            seed(stack)
+            for target in targets:
+                outcomes.append(run_target(store, target, stack.url(target), args, token))
+        finally:
+            stack.stop()
+            logs = Path(args.report_dir) / store / "logs"
+            logs.mkdir(parents=True, exist_ok=True)
+            for log in (Path(tmp) / "logs").glob("*.log"):
+                (logs / log.name).write_bytes(log.read_bytes())
+            if databases:
+                asyncio.run(drop_databases(databases))
+            if broker is not None:
+                broker.stop()  # its queues go with its folder
+            else:
+                delete_broker_objects(stack)
+    return outcomes
 
 
 def main() -> int:
@@ -249,29 +365,40 @@ def main() -> int:
     # One worker: hypothesis's lambda descriptions are not thread-safe (runtime errors seen with 2).
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--only", action="append", choices=TARGETS, help="fuzz these only")
+    parser.add_argument(
+        "--stores",
+        default=None,
+        help="comma-separated, from sqlite,postgresql (default: both; --ci: "
+        f"{','.join(CI_STORES)}; env LEDGERBRIDGE_FUZZ_STORES)",
+    )
+    parser.add_argument(
+        "--broker",
+        choices=("shared", "private"),
+        default="shared",
+        help="the machine's RabbitMQ on 5672 (queues under a throwaway prefix), or a private "
+        "node of this run's own, as make chaos starts (for a machine whose broker is busy)",
+    )
     parser.add_argument("--report-dir", default=str(ROOT / "data" / "fuzz"))
     args = parser.parse_args()
     if args.examples is None:
         args.examples = CI_EXAMPLES if args.ci else FULL_EXAMPLES
+    chosen = args.stores or os.environ.get("LEDGERBRIDGE_FUZZ_STORES")
+    stores = chosen.split(",") if chosen else list(CI_STORES if args.ci else STORES)
+    unknown = [s for s in stores if s not in STORES]
+    if unknown:
+        parser.error(f"unknown store(s) {', '.join(unknown)}: choose from {', '.join(STORES)}")
     token = f"fuzz-{uuid.uuid4().hex}"
     _prepare_environment(token)
     outcomes: list[Outcome] = []
-    with tempfile.TemporaryDirectory(prefix="ledgerbridge-fuzz-") as tmp:
-        stack = Stack.prepare(data_dir=Path(tmp), broker_prefix=f"fuzz-{uuid.uuid4().hex[:8]}")
-        stack.start()
-        try:
-            seed(stack)
-            for target in args.only or TARGETS:
-                outcomes.append(run_target(target, stack.url(target), args, token))
-        finally:
-            stack.stop()
-            delete_broker_objects(stack)
-            logs = Path(args.report_dir) / "logs"
-            logs.mkdir(parents=True, exist_ok=True)
-            for log in (Path(tmp) / "logs").glob("*.log"):
-                (logs / log.name).write_bytes(log.read_bytes())
+    for index, store in enumerate(stores):
+        targets = list(args.only or TARGETS)
+        if index > 0 and "sandbox" in targets and len(targets) > 1:
+            # The sandbox keeps no database: fuzzing it again on another store repeats the run.
+            targets.remove("sandbox")
+        outcomes += run_store(store, targets, args, token)
+    Path(args.report_dir).mkdir(parents=True, exist_ok=True)
     report(outcomes, args.examples, Path(args.report_dir) / "summary.json")
-    failed = [o.target for o in outcomes if o.exit_code != 0]
+    failed = [f"{o.target} on {o.store}" for o in outcomes if o.exit_code != 0]
     say("no server error found" if not failed else f"failures in: {', '.join(failed)}")
     return 1 if failed else 0
 

@@ -137,3 +137,24 @@ async def test_booking_refuses_a_draft_reference_that_is_not_one(
     response = await http.post("/economic/invoices/booked", json={"draftInvoice": reference})
     assert response.status_code == 400, response.text
     assert response.json()["httpStatusCode"] == 400
+
+
+@pytest.mark.parametrize("amount", ["1e301", "-79228162514264337593543950336", "12.345"])
+async def test_voucher_amount_out_of_range_or_scale_is_a_400(
+    http: httpx.AsyncClient, amount: str
+) -> None:
+    # make fuzz-api found an amount of 2.4e301 answered 500 (quantize beyond the precision).
+    # Written out: the amount's digits as given, not as a float would round them.
+    entry = (
+        '{"date": "2025-01-02", "amount": ' + amount + ', "account": {"accountNumber": 1000},'
+        ' "contraAccount": {"accountNumber": 5820}}'
+    )
+    body = '{"accountingYear": {"year": "2025"}, "entries": {"financeVouchers": [' + entry + "]}}"
+    response = await http.post(
+        "/economic/journals/1/vouchers",
+        content=body,
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 400, response.text
+    errors = response.json()["errors"]["entries"]["financeVouchers"][0]
+    assert "amount" in errors, errors

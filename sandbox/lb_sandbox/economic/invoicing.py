@@ -9,7 +9,7 @@ rounded lines.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from .einvoice import check_ean_preconditions
@@ -29,6 +29,7 @@ from .state import Agreement, Entity, now_utc_text
 from .validation import (
     currency_code,
     date_text,
+    decimals_beyond,
     get_path,
     integer,
     number,
@@ -53,11 +54,16 @@ _TEXT_LIMITS: dict[tuple[str, str], int] = {
 
 
 def _round(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+    try:
+        return value.quantize(CENT, rounding=ROUND_HALF_UP)
+    except InvalidOperation:  # more digits than a decimal holds: a line of absurd size
+        raise EconomicHTTPError(
+            400, "Amount is out of range.", "Keep quantity times unitNetPrice within range."
+        ) from None
 
 
 def _has_more_than_two_decimals(value: Decimal) -> bool:
-    return value != value.quantize(CENT)
+    return decimals_beyond(value, 2)
 
 
 def _lines(a: Agreement, body: dict[str, Any], problems: Problems) -> list[Entity]:

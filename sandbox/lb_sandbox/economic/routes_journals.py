@@ -27,6 +27,7 @@ from .state import Agreement, Entity
 from .validation import (
     currency_code,
     date_text,
+    decimals_beyond,
     get_path,
     integer,
     number,
@@ -100,7 +101,7 @@ def _amount(
     body: dict[str, Any], problems: Problems, path: tuple[str | int, ...]
 ) -> Decimal | None:
     amount = number(body, problems, path)
-    if amount is not None and amount != amount.quantize(Decimal("0.01")):
+    if amount is not None and decimals_beyond(amount, 2):
         # Documented as "max 2 decimals"; the code is the one e-conomic uses for unitNetPrice.
         problems.add(
             path, SCALE_TOO_BIG, "amount scale cannot be greater then two decimal places.", amount

@@ -13,6 +13,9 @@ from .errors import DOES_NOT_EXIST, INVALID_VALUE, MISSING_VALUE, EconomicHTTPEr
 from .jsonio import loads
 from .paths import path_number
 
+# The largest number the sandbox reads (.NET's System.Decimal, which e-conomic's amounts are
+# read into, holds about this much); a larger one, e.g. 1e301, is refused as a 400.
+NUMBER_MAX = Decimal("79228162514264337593543950335")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -106,7 +109,18 @@ def number(body: Mapping[str, Any], problems: Problems, path: Path) -> Decimal |
     if isinstance(value, bool) or not isinstance(value, int | Decimal):
         problems.add(path, INVALID_VALUE, f"Expected Number but got {type(value).__name__}.", value)
         return None
-    return Decimal(value)
+    amount = Decimal(value)
+    if not amount.is_finite() or abs(amount) > NUMBER_MAX:
+        problems.add(path, INVALID_VALUE, "Value is out of range for a decimal number.", value)
+        return None
+    return amount
+
+
+def decimals_beyond(value: Decimal, places: int) -> bool:
+    """Whether `value` has more than `places` decimals (1.500 has two). Unlike comparing with
+    `quantize`, it cannot raise for a value with more digits than the decimal context holds."""
+    exponent = value.normalize().as_tuple().exponent
+    return isinstance(exponent, int) and exponent < -places
 
 
 def integer(

@@ -18,8 +18,9 @@ answers the six processes received (their `ledgerbridge_economic_calls_total{sta
 messages sent to a retry queue because of the rate limit, and parked messages per service.
 
 Pacing: each process paces from the agreement's own `X-RateLimiting` figure
-(lb_connectors/economic/ratelimit.py), which every process's calls move, so together they slow
-down before the bucket is empty.
+(lb_connectors/economic/ratelimit.py), which every process's calls move, in a soft band over the
+upper half of the bucket with room for 8 processes (lb_connectors/shared_budget.py), so together
+they slow down before the bucket is empty.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 from decimal import Decimal
 from typing import Any
 
@@ -39,6 +40,8 @@ from lb_connectors.economic import (
     VoucherEntries,
 )
 from lb_connectors.economic.metrics import endpoint_template
+from lb_connectors.shared_budget import BAND_FRACTION, ROOM_FOR
+from lb_sandbox.economic.ratelimit import TokenBucket
 
 
 def _customer() -> CustomerCreate:
@@ -169,28 +172,90 @@ def test_rate_limit_header_parsing() -> None:
     assert RateLimitStatus.parse("garbage") is None and RateLimitStatus.parse(None) is None
 
 
-def test_pacer_slows_before_the_bucket_is_empty() -> None:
+def _econ_headers(used: int, limit: int = 600) -> dict[str, str]:
+    return {
+        "X-CallCost": "3",
+        "X-RateLimiting": f"token-limit-{limit}-per-60-seconds: {used}/{limit}",
+    }
+
+
+def _wait_at(used: int, band_fraction: float = BAND_FRACTION) -> float:
+    """A fresh pacer told by e-conomic that `used` of 600 tokens (per 60 s) are spent: its wait
+    before the next call of 3 tokens."""
+    pacer = RateLimitPacer(band_fraction=band_fraction, clock=lambda: 0.0)
+    pacer.observe(_econ_headers(used), 200)
+    return pacer.delay_for_next_call()
+
+
+def test_pacer_slows_down_in_the_upper_half_of_the_agreements_bucket() -> None:
+    assert RateLimitPacer().delay_for_next_call() == 0  # nothing known yet
+    refill = 3 / 10  # one call's 3 tokens at 10 tokens per second
+    assert _wait_at(0) == 0 and _wait_at(297) == 0  # above the band: at once
+    # 450 used after the call: half way into the band; at the limit, room for 8 processes.
+    assert _wait_at(447) == pytest.approx(0.5 * ROOM_FOR * refill)
+    assert _wait_at(597) == pytest.approx(ROOM_FOR * refill)
+    assert _wait_at(600) == pytest.approx(ROOM_FOR * refill)  # time enough for the call to fit
+    # Without the band (each process paces as if alone), only a call that does not fit waits.
+    assert _wait_at(597, band_fraction=0) == 0
+    assert _wait_at(600, band_fraction=0) == pytest.approx(refill)
+
+
+def test_concurrent_callers_queue_behind_each_others_reservations() -> None:
     now = [0.0]
     pacer = RateLimitPacer(clock=lambda: now[0])
-    assert pacer.delay_for_next_call() == 0  # nothing known yet
-
-    def seen(used: int) -> float:
-        pacer.observe(
-            {"X-CallCost": "3", "X-RateLimiting": f"token-limit-600-per-60-seconds: {used}/600"},
-            200,
-        )
-        return pacer.delay_for_next_call()
-
-    refill_one_call = 3 / 10  # 3 tokens at 10 tokens per second
-    assert seen(100) == 0
-    half_way = seen(522)  # (525 - 450) / 150 of the soft band
-    assert 0 < half_way < refill_one_call
-    assert seen(597) == pytest.approx(refill_one_call)  # at the limit: the sustainable rate
-    assert seen(600) == pytest.approx(refill_one_call)  # over: wait until the call fits
-    # Concurrent callers see each other's reservations and spread out.
-    pacer.observe({"X-RateLimiting": "token-limit-600-per-60-seconds: 597/600"}, 200)
+    pacer.observe(_econ_headers(447), 200)
     waits = [pacer.delay_for_next_call() for _ in range(3)]
-    assert waits == sorted(waits) and waits[-1] > waits[0]
+    assert waits == sorted(waits) and waits[-1] > waits[0] > 0
+    # An answer from the server does not forget the calls reserved for later.
+    now[0] = 0.1
+    pacer.observe(_econ_headers(447), 200)
+    assert pacer.delay_for_next_call() > waits[-1]
+
+
+def _six_processes(band_fraction: float, seconds: float = 300.0) -> tuple[int, int]:
+    """Six processes, each with 4 callers at full speed, on one agreement of 300 tokens per 30 s
+    (the sandbox's bucket, a call 3 tokens, answers after 50 ms): (calls taken, 429 answers)."""
+    now = [0.0]
+    bucket = TokenBucket(300, 30, clock=lambda: now[0])
+    pacers = [RateLimitPacer(band_fraction=band_fraction, clock=lambda: now[0]) for _ in range(6)]
+    # Events (time, sequence, process, kind): a caller asks its pacer, sends, gets its answer.
+    events = [(0.0, i, i % 6, "ask") for i in range(24)]
+    heapq.heapify(events)
+    sequence, taken, refused = 24, 0, 0
+    while events:
+        at, _, process, kind = heapq.heappop(events)
+        now[0] = at
+        if at > seconds:
+            break
+        pacer = pacers[process]
+        if kind == "ask":
+            kind, at = "send", at + pacer.delay_for_next_call()
+        elif kind == "send":
+            ok = bucket.take(3)
+            taken, refused = taken + ok, refused + (not ok)
+            kind, at = ("answer-200" if ok else "answer-429"), at + 0.05
+        else:
+            status = 200 if kind == "answer-200" else 429
+            pacer.observe(
+                {"X-CallCost": "3", "X-RateLimiting": bucket.header()},
+                status,
+                None if status == 200 else max(1.0, round(bucket.seconds_until(3))),
+            )
+            kind = "ask"
+        sequence += 1
+        heapq.heappush(events, (at, sequence, process, kind))
+    return taken, refused
+
+
+def test_six_processes_pacing_in_the_band_stay_inside_one_agreements_budget() -> None:
+    sustainable = 300 / 30 / 3 * 300  # calls the bucket allows in 300 s, after its burst
+    taken, refused = _six_processes(BAND_FRACTION)
+    # Together they use the agreement's whole rate, and are (almost) never refused.
+    assert taken > 0.95 * sustainable
+    assert refused <= 0.01 * taken
+    # Pacing as if alone (no band), the same six processes are refused over and over.
+    taken_alone, refused_alone = _six_processes(0.0)
+    assert refused_alone > 0.3 * taken_alone
 
 
 def test_pacer_waits_after_429_and_caps_delays() -> None:

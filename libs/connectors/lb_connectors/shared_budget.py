@@ -25,6 +25,11 @@ from typing import Any, TypeVar
 
 Pacer = TypeVar("Pacer")
 
+# The soft band both pacers use: the lower half of what remains, steep enough for 8 processes on
+# one account to settle inside it when their calls are small beside the band.
+BAND_FRACTION = 0.5
+ROOM_FOR = 8.0
+
 _PROCESS_WIDE: dict[tuple[str, str], Any] = {}
 
 

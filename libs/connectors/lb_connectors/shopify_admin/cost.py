@@ -28,19 +28,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..shared_budget import process_wide, slow_down
+from ..shared_budget import BAND_FRACTION, ROOM_FOR, process_wide, slow_down
 
 # Restore rate per plan (points per second), from Shopify's rate-limit page. The bucket size is
 # not published; answers carry it as `maximumAvailable` (20 x the restore rate in the fixtures
 # seen, which the defaults assume until the first answer says otherwise).
 RESTORE_RATES = {"standard": 100.0, "advanced": 200.0, "plus": 1000.0}
 BUCKET_SECONDS = 20.0
-# The soft band: the lower half of the bucket, steep enough for 8 processes on one shop to settle
-# inside it when their calls are small beside the band (up to 125 points on a standard plan);
-# a larger call waits at most until the band would be full again, so fewer of those fit.
-# bench/shopify_shared_bucket.py measures 4 processes.
-BAND_FRACTION = 0.5
-ROOM_FOR = 8.0
+# The soft band (shared_budget.BAND_FRACTION, ROOM_FOR): the lower half of the bucket, room for
+# 8 processes on one shop when their calls are small beside the band (up to 125 points on a
+# standard plan); a larger call waits at most until the band would be full again, so fewer of
+# those fit. bench/shopify_shared_bucket.py measures 4 processes.
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,11 @@ async def test_two_consumers_and_one_new_buyer_make_one_ledger_customer(system: 
     # A second replica of customers on the same database and queue.
     replica = ServiceRuntime(
         customers_bootstrap(
-            CustomersSettings(common=system.common), ledger_transport=system.ledger_transport
+            CustomersSettings(
+                common=system.common,
+                database_url=await system.store.url("customers") if system.store else None,
+            ),
+            ledger_transport=system.ledger_transport,
         )
     )
     await replica.start()

@@ -15,7 +15,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from . import routes_customers, routes_invoices, routes_products, routes_reference
+from . import (
+    accounting_years,
+    journal_entries,
+    routes_customers,
+    routes_invoices,
+    routes_products,
+    routes_reference,
+    routes_vat,
+)
 from .paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 PREFIX = "/economic"
@@ -141,6 +149,19 @@ CONTACT: Schema = {
         "notes": _text(2000),
     },
 }
+
+# PUT /self/company: a full replace (routes_vat.replace_company, which names its source).
+COMPANY: Schema = {
+    "type": "object",
+    "required": ["addressLine1", "zip", "city", "name", "phoneNumber", "attention", "email"],
+    "properties": {
+        key: _text(255)
+        for key in (
+            "addressLine1", "addressLine2", "zip", "city", "name", "country", "phoneNumber",
+            "attention", "website", "email", "companyIdentificationNumber", "vatNumber",
+        )
+    },
+}  # fmt: skip
 
 PRODUCT: Schema = {
     "type": "object",
@@ -303,6 +324,10 @@ def collections() -> dict[str, Sequence[str]]:
             "/invoices/booked": routes_invoices.BOOKED_FILTERABLE,
             "/invoices/sent": (),
             "/journals/{journal}/vouchers": ("voucherNumber",),
+            "/journals/{journal}/entries": journal_entries.FILTERABLE,
+            "/accounting-years": accounting_years.FILTERABLE,
+            "/vat-accounts": routes_vat.VAT_ACCOUNT_FILTERABLE,
+            "/product-groups/{group}/sales-accounts": (),
         }
     )
     return found
@@ -318,6 +343,7 @@ BODIES: dict[str, Schema] = {
     "POST /invoices/drafts": DRAFT_INVOICE,
     "POST /invoices/booked": BOOK_INVOICE,
     "POST /journals/{journal}/vouchers": VOUCHERS,
+    "PUT /self/company": COMPANY,
 }
 
 

@@ -23,6 +23,9 @@ from .vat import ensure_vat_model, sales_accounts_view
 router = APIRouter(route_class=EconomicRoute)
 
 
+VAT_ACCOUNT_FILTERABLE = ("vatCode", "name", "barred")
+
+
 @router.get("/vat-accounts")
 async def list_vat_accounts(
     request: Request, agreement: Agreement = Depends(current_agreement)
@@ -30,9 +33,7 @@ async def list_vat_accounts(
     ensure_vat_model(agreement)
     items = [agreement.vat_accounts[code] for code in sorted(agreement.vat_accounts)]
     return EconomicJSONResponse(
-        collection(
-            request, agreement, "/vat-accounts", items, filterable=["vatCode", "name", "barred"]
-        )
+        collection(request, agreement, "/vat-accounts", items, filterable=VAT_ACCOUNT_FILTERABLE)
     )
 
 

@@ -17,12 +17,15 @@ import schemathesis
 # Bulk results stand for Shopify's signed storage URLs (Google Cloud Storage), not the Admin
 # API: their 404 is the storage's, which our client never reads as an error body.
 BULK_RESULTS = "/shopify/bulk-results/"
+# e-conomic's installation page is a web page a person opens in a browser (the grant flow), not
+# the REST API: its refusals are HTML pages, as e-conomic's own are.
+INSTALLATION_PAGE = "/secure/api1/requestaccess.aspx"
 ECONOMIC_FIELDS = ("message", "developerHint", "logId", "httpStatusCode", "logTime")
 
 
 def error_shape_problem(path: str, status: int, content: bytes) -> str | None:
     """What is wrong with the sandbox's error answer, or None when it has the vendor's shape."""
-    if status < 400 or path.startswith(BULK_RESULTS):
+    if status < 400 or path.startswith(BULK_RESULTS) or path == INSTALLATION_PAGE:
         return None
     try:
         body: Any = json.loads(content)

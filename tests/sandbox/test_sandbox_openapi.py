@@ -129,7 +129,10 @@ def test_lists_and_creates_link_to_their_items(spec: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize(
-    "reference", [[None, None], "2", {"draftInvoiceNumber": True}, {"self": 7}]
+    "reference",
+    # make fuzz-api's PostgreSQL pass found the last one answered 500: a null inside a list where
+    # an object belongs gave the property errors of its own and of an item.
+    [[None, None], "2", {"draftInvoiceNumber": True}, {"self": 7}, [[], {}, {"": None}]],
 )
 async def test_booking_refuses_a_draft_reference_that_is_not_one(
     http: httpx.AsyncClient, reference: Any

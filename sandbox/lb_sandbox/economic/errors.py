@@ -107,15 +107,26 @@ class Problems:
             if isinstance(key, int):
                 continue  # handled together with the array's name below
             following = path[i + 1] if i + 1 < len(path) else None
+            # A property can carry errors of its own and of its items (a list sent where an
+            # object belongs, with a null inside): both go in its item list, its own without an
+            # arrayIndex.
+            existing = node.get(key)
             if isinstance(following, int):
-                items = node.setdefault(key, [])
+                if isinstance(existing, dict):
+                    existing = node[key] = [existing]
+                items = node.setdefault(key, []) if existing is None else existing
                 match = next((x for x in items if x.get("arrayIndex") == following), None)
                 if match is None:
                     match = {"arrayIndex": following}
                     items.append(match)
-                node = match
+            elif isinstance(existing, list):
+                match = next((x for x in existing if "arrayIndex" not in x), None)
+                if match is None:
+                    match = {}
+                    existing.append(match)
             else:
-                node = node.setdefault(key, {})
+                match = node.setdefault(key, {})
+            node = match
         node.setdefault("errors", []).append(entry)
         self.count += 1
 

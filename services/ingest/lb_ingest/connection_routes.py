@@ -91,11 +91,16 @@ def admin_router(o: Onboarding) -> APIRouter:
     async def read_proposal(name: str) -> dict[str, Any]:
         """Read the agreement's reference data again and propose settings from it."""
         async with o.db.session() as session:
-            if await session.get(ShopConnection, name) is None:
-                raise HTTPException(404, f"no connection named {name!r}")
+            connection = await session.get(ShopConnection, name)
+        if connection is None:
+            raise HTTPException(404, f"no connection named {name!r}")
+        if connection.deleted_at is not None:
+            raise HTTPException(409, f"connection {name!r} was deleted; create it again first")
         row = await onboarding.read_proposal(o.db, o.ledgers, name)
         if row.proposal is None:
-            raise HTTPException(502, row.proposal_error or "no proposal")
+            # The agreement could not be read (tokens, a refusal, no answer): the reason says
+            # what to fix; the request may be repeated then.
+            raise HTTPException(409, row.proposal_error or "no proposal")
         return row.proposal
 
     @router.post("/connections/{name}/economic/proposal/confirm")

@@ -124,7 +124,9 @@ async def test_service_started_without_a_broker_waits_then_serves(
     process = _start_customers(env, log_path)
     try:
         # 1. Nothing listens: connection refused. The process keeps trying, and says so.
-        deadline = time.monotonic() + 60
+        # Generous deadlines: a busy machine starts a Python process slowly, and the pauses between
+        # tries grow to 15 s.
+        deadline = time.monotonic() + 120
         while log_path.read_text().count("RabbitMQ is not reachable") < 2:
             assert process.poll() is None, (
                 f"exited with {process.returncode}:\n{log_path.read_text()}"
@@ -134,12 +136,12 @@ async def test_service_started_without_a_broker_waits_then_serves(
         assert "Connection refused" in log_path.read_text()
         # 2. Something listens but drops the connection (a broker still booting).
         await proxy.listen()
-        await proxy.wait_for_connections(2, timeout=60)
+        await proxy.wait_for_connections(2, timeout=120)
         assert process.poll() is None, log_path.read_text()
         assert not await asyncio.to_thread(_ready, http_port)
         # 3. The broker is back: the service connects by itself and becomes ready.
         proxy.forwarding = True
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while not await asyncio.to_thread(_ready, http_port):
             assert process.poll() is None, (
                 f"exited with {process.returncode}:\n{log_path.read_text()}"

@@ -131,7 +131,9 @@ class Broker:
             try:
                 await self._connect_once()
                 break
-            except (OSError, TimeoutError, aiormq.exceptions.AMQPError) as exc:
+            # StopAsyncIteration: aiormq's frame reader ends that way when the peer drops the
+            # connection in the middle of the handshake (a broker still booting).
+            except (OSError, TimeoutError, StopAsyncIteration, aiormq.exceptions.AMQPError) as exc:
                 await self._discard_connection()
                 pause = connect_backoff(attempt)
                 log.warning(

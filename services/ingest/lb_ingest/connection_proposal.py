@@ -173,16 +173,5 @@ def as_settings(choices: Iterable[Choice]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def merged(current: dict[str, Any], partial: dict[str, Any]) -> dict[str, Any]:
-    """`current` settings with `partial` laid over them, nested mappings merged."""
-    out = dict(current)
-    for key, value in partial.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merged(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 def described(choices: Iterable[Choice]) -> list[dict[str, Any]]:
     return [asdict(c) for c in choices]

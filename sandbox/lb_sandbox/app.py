@@ -1,5 +1,5 @@
 """FastAPI app: e-conomic's REST API under /economic, Shopify's GraphQL Admin API under /shopify,
-plus /_sandbox admin and /healthz."""
+QuickBooks Online under /quickbooks, plus /_sandbox admin and /healthz."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from .economic.faults import FaultRegistry
 from .economic.jsonio import EconomicJSONResponse
 from .economic.state import AgreementRegistry
 from .persistence import SaveAfterWrites, StateFile
+from .quickbooks import wiring as quickbooks
 from .settings import SandboxSettings, points_bucket
 from .shopify import admin as shopify_admin
 from .shopify import graphql_api as shopify_graphql
@@ -53,6 +54,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     # Unknown paths and wrong verbs still answer in e-conomic's (or Shopify's) error shape.
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
+    if request.url.path.startswith(quickbooks.PREFIX):
+        return quickbooks.not_found_fault(status, str(exc.detail)).response()
     if request.url.path.startswith(SHOPIFY_PREFIX):
         return ShopifyHTTPError(
             status, "Not Found" if status == 404 else str(exc.detail)
@@ -117,6 +120,7 @@ def create_app(settings: SandboxSettings | None = None) -> FastAPI:
     app.include_router(shopify_graphql.router, prefix=SHOPIFY_PREFIX)
     app.include_router(admin.router)
     app.include_router(shopify_admin.router)
+    quickbooks.install(app, access_seconds=settings.quickbooks_access_token_seconds)
     app.add_exception_handler(EconomicHTTPError, _economic_error)
     app.add_exception_handler(ShopifyHTTPError, _shopify_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

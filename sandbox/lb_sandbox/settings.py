@@ -43,6 +43,14 @@ class SandboxSettings(BaseSettings):
     shopify_points_bucket: float | None = None
     # Seconds a bulk operation takes before its result is ready.
     shopify_bulk_delay_seconds: float = 0.2
+    # The QuickBooks app the sandbox's OAuth knows (quickbooks/oauth.py): client id and secret.
+    quickbooks_client_id: str = "sandbox-qbo-client"
+    quickbooks_client_secret: str = "sandbox-qbo-secret"
+    # QuickBooks' throttle per company (realm): requests a minute and requests at once.
+    quickbooks_requests_per_minute: int = 500
+    quickbooks_concurrent_requests: int = 10
+    # Lifetime of an access token (QuickBooks: 3600 s).
+    quickbooks_access_token_seconds: float = 3600.0
 
 
 PLAN_RESTORE_RATES = {"standard": 100.0, "advanced": 200.0, "plus": 1000.0}

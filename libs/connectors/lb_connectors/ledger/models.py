@@ -7,7 +7,7 @@ Money is Decimal; dates are dates, times timezone-aware UTC.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import datetime as dt
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -91,7 +91,7 @@ class LedgerCustomer(_Model):
     tax_zone: str | None = None
     layout: str | None = None
     barred: bool = False
-    read_at: datetime
+    read_at: dt.datetime
 
 
 class CustomerOutcome(_Model):
@@ -124,9 +124,13 @@ class DocumentRequest(_Model):
     reference: str
     customer_id: str
     currency: str
-    date: date
+    date: dt.date
     lines: tuple[DocumentLine, ...]
     book: bool = True
+    due_date: dt.date | None = None
+    bill_to: PostalAddress | None = None  # the buyer as printed on the document
+    ship_to: PostalAddress | None = None
+    buyer_ean: str | None = None  # a public buyer's EAN location (e-invoices)
     heading: str | None = None
     notes: str | None = None
     send_by: Literal["EAN"] | None = None  # an e-invoice channel, where the ledger has one
@@ -151,7 +155,7 @@ class LedgerDocument(_Model):
     reference: str | None
     customer_id: str
     currency: str
-    date: date
+    date: dt.date
     net_amount: Decimal
     vat_amount: Decimal
     gross_amount: Decimal
@@ -181,7 +185,7 @@ class PaymentRequest(_Model):
     customer_id: str
     amount: Decimal  # positive
     currency: str
-    date: date
+    date: dt.date
     clearing_account: str
     journal: str | None = None
     text: str
@@ -195,9 +199,11 @@ class RegisteredPayment(_Model):
 
 
 class StockLevel(_Model):
-    """Stock of one item: None where the ledger does not keep stock for it."""
+    """Stock of one item: None where the ledger does not keep stock for it (no inventory
+    module, a service or fee item)."""
 
     item: str
+    name: str | None = None
     on_hand: Decimal | None
     available: Decimal | None
     barred: bool = False

@@ -102,7 +102,12 @@ class Ledger(Protocol):
         ...
 
     async def read_stock(self, items: Sequence[str]) -> dict[str, StockLevel]:
-        """Stock for the given item ids (SKUs); an item the ledger lacks is left out."""
+        """Stock for the given item ids (SKUs); an item the ledger lacks is left out. Reads
+        in as few calls as the ledger allows (e-conomic: 40 items per filtered list)."""
+        ...
+
+    async def read_catalogue(self) -> list[StockLevel]:
+        """Every item with its stock, for a full stock comparison (paged by the adapter)."""
         ...
 
     async def aclose(self) -> None: ...

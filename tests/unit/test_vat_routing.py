@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from lb_common.errors import PermanentError
 from lb_common.vat_treatment import vat_treatment
+from lb_connectors.economic.journal_check import journal_problem
 from lb_connectors.economic.models import (
     BookedInvoice,
     Customer,
@@ -28,7 +29,6 @@ from lb_connectors.economic.setup_models import (
     VatCodeRef,
 )
 from lb_invoicing.einvoice import credit_send_by, ean_problems
-from lb_invoicing.journal_check import journal_problem
 from lb_invoicing.ledger_vat import ledger_rate
 from lb_invoicing.lines import InvoicePlan, PlannedLine
 from lb_invoicing.policy import VatRoute

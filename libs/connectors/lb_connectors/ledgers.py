@@ -1,31 +1,38 @@
-"""Which ledger client serves which connection: one EconomicClient (one HTTP pool, one pacer) per
-agreement, shared by every connection that books into that agreement.
+"""Which ledger serves which connection: one adapter (one HTTP pool, one pacer) per set of
+credentials that may share one (an e-conomic agreement, a QuickBooks company), shared by every
+connection that books into it.
 
-A connection's ledger is a `kind` plus that kind's credentials (LEDGER_KINDS), from the
-service's copy of the connection (lb_common/connection_copies.py). A connection without
-credentials of its own uses the agreement configured by `LEDGERBRIDGE_ECONOMIC_*` (the demo and
-single-connection deployments), where `LEDGERBRIDGE_ENVIRONMENT_CONNECTIONS` allows it.
+A connection's ledger is a `kind` plus that kind's credentials, from the service's copy of the
+connection (lb_common/connection_copies.py); the kind picks the adapter in the registry
+(lb_connectors/ledger/registry.py). A connection without credentials of its own uses the
+e-conomic agreement configured by `LEDGERBRIDGE_ECONOMIC_*` (the demo and single-connection
+deployments), where `LEDGERBRIDGE_ENVIRONMENT_CONNECTIONS` allows it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
+
 import httpx
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel
 
 from lb_common.connection_copies import ConnectionBook
 from lb_common.errors import Contention, PermanentError
 from lb_common.settings import CommonSettings
-from lb_connectors.call_retry import call_retry
-from lb_connectors.economic.client import EconomicClient
+from lb_connectors.ledger.port import Ledger
+from lb_connectors.ledger.registry import (
+    ADAPTERS,
+    AdapterContext,
+    LedgerKind,
+    credential_models,
+    ledger_kind,
+)
 
+if TYPE_CHECKING:
+    from lb_connectors.economic.client import EconomicClient
 
-class EconomicCredentials(BaseModel):
-    """An e-conomic agreement: the app's secret token and the agreement's grant token."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    base_url: str = "https://restapi.e-conomic.com"
-    app_secret_token: SecretStr
-    agreement_grant_token: SecretStr
+ENVIRONMENT_KIND = "economic"  # what `LEDGERBRIDGE_ECONOMIC_*` configures
 
 
 class ConnectionWithoutLedger(Contention):
@@ -34,8 +41,21 @@ class ConnectionWithoutLedger(Contention):
     Retried; parked with this reason if no agreement arrives."""
 
 
-#: Ledger kind → the credentials it needs (validated when a connection is saved).
-LEDGER_KINDS: dict[str, type[BaseModel]] = {"economic": EconomicCredentials}
+class _Kinds(Mapping[str, type[BaseModel]]):
+    """Ledger kind → the credentials it needs (validated when a connection is saved), read
+    from the registry when first asked (so importing this module imports no adapter)."""
+
+    def __getitem__(self, kind: str) -> type[BaseModel]:
+        return credential_models()[kind]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(ADAPTERS)
+
+    def __len__(self) -> int:
+        return len(ADAPTERS)
+
+
+LEDGER_KINDS: Mapping[str, type[BaseModel]] = _Kinds()
 
 
 class LedgerDirectory:
@@ -47,12 +67,13 @@ class LedgerDirectory:
         book: ConnectionBook | None = None,
     ) -> None:
         self._settings = settings
-        self._transport = transport
+        self._context = AdapterContext(settings=settings, transport=transport)
         self._book = book
-        # Keyed by agreement (base URL, grant token) and app token: one pool, one pacer each.
-        self._clients: dict[tuple[str, str, str], EconomicClient] = {}
+        # Keyed by kind and the kind's pool key: one adapter (pool, pacer) each.
+        self._ledgers: dict[tuple[str, ...], Ledger] = {}
 
-    def credentials_for(self, connection: str) -> EconomicCredentials:
+    def kind_for(self, connection: str) -> tuple[LedgerKind, BaseModel]:
+        """The connection's ledger kind and its credentials."""
         access = self._book.resolve(connection) if self._book is not None else None
         if access is not None and access.ledger is None:
             if not self._settings.may_use_environment(connection):
@@ -63,40 +84,45 @@ class LedgerDirectory:
                     "replay any that were parked"
                 )
         if access is None or access.ledger is None:
+            kind = ledger_kind(ENVIRONMENT_KIND)
             s = self._settings
-            return EconomicCredentials(
-                base_url=s.economic_base_url,
-                app_secret_token=s.economic_app_secret_token,
-                agreement_grant_token=s.economic_agreement_grant_token,
+            return kind, kind.credentials.model_validate(
+                {
+                    "base_url": s.economic_base_url,
+                    "app_secret_token": s.economic_app_secret_token,
+                    "agreement_grant_token": s.economic_agreement_grant_token,
+                }
             )
-        if access.ledger.kind != "economic":
-            raise PermanentError(
-                f"connection {connection!r} books into a {access.ledger.kind!r} ledger, which "
-                "this release cannot reach"
-            )
-        return EconomicCredentials.model_validate(dict(access.ledger.credentials))
+        kind = ledger_kind(access.ledger.kind)
+        return kind, kind.credentials.model_validate(dict(access.ledger.credentials))
+
+    def credentials_for(self, connection: str) -> BaseModel:
+        return self.kind_for(connection)[1]
+
+    def ledger(self, connection: str) -> Ledger:
+        """The connection's ledger behind the port: what services use."""
+        kind, credentials = self.kind_for(connection)
+        key = (kind.kind, *kind.pool_key(credentials))
+        ledger = self._ledgers.get(key)
+        if ledger is None:
+            ledger = self._ledgers[key] = kind.open(credentials, self._context)
+        return ledger
 
     def for_connection(self, connection: str) -> EconomicClient:
-        c = self.credentials_for(connection)
-        app, grant = (
-            c.app_secret_token.get_secret_value(),
-            c.agreement_grant_token.get_secret_value(),
-        )
-        key = (c.base_url, grant, app)
-        client = self._clients.get(key)
-        if client is None:
-            client = EconomicClient(
-                c.base_url,
-                app,
-                grant,
-                transport=self._transport,
-                retry=call_retry(self._settings),
-                post_replay=self._settings.economic_post_replay,
+        """The e-conomic client of a connection booking into e-conomic: only for code that
+        still speaks e-conomic's own API (the adapter's package, and what docs/ledger-port.md
+        lists as not yet behind the port)."""
+        from lb_connectors.economic.ledger import EconomicLedger
+
+        ledger = self.ledger(connection)
+        if not isinstance(ledger, EconomicLedger):
+            raise PermanentError(
+                f"connection {connection!r} books into a {ledger.kind!r} ledger, which this "
+                "part of ledgerbridge cannot reach yet"
             )
-            self._clients[key] = client
-        return client
+        return ledger.client
 
     async def aclose(self) -> None:
-        for client in self._clients.values():
-            await client.aclose()
-        self._clients.clear()
+        for ledger in self._ledgers.values():
+            await ledger.aclose()
+        self._ledgers.clear()

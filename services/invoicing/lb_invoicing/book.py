@@ -55,6 +55,8 @@ from lb_connectors.economic.errors import (
     EconomicValidationError,
     blame_shop_fields,
 )
+from lb_connectors.economic.exactly_once import book_or_find, find_booked, find_draft
+from lb_connectors.economic.journal_check import check_journal_takes
 from lb_connectors.economic.models import (
     AccountingYearRef,
     AccountRef,
@@ -72,6 +74,7 @@ from lb_connectors.economic.models import (
     VoucherCreate,
     VoucherEntries,
 )
+from lb_connectors.economic.posted_payments import find_posted, payment_text
 from lb_connectors.ledgers import LedgerDirectory
 from lb_invoicing import store
 from lb_invoicing.documents import (
@@ -83,13 +86,10 @@ from lb_invoicing.documents import (
     shop_fields,
 )
 from lb_invoicing.einvoice import check_ean_preconditions
-from lb_invoicing.exactly_once import book_or_find, find_booked, find_draft
-from lb_invoicing.journal_check import check_journal_takes
 from lb_invoicing.ledger_vat import read_ledger_rates
 from lb_invoicing.lines import InvoicePlan, plan_invoice, products_needed
 from lb_invoicing.order_lease import OrderLeases
 from lb_invoicing.policy import InvoiceSettings, PaymentRegistration
-from lb_invoicing.posted_payments import find_posted, payment_text
 from lb_invoicing.same_buyer import other_buyers_detail
 from lb_invoicing.store import InvoiceConnectionSettings, InvoiceLink
 from lb_invoicing.totals_check import check_against_shop, totals_differ

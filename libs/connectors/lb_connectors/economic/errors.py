@@ -13,13 +13,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lb_common.errors import Cause, LedgerbridgeError, PermanentError, TransientError
+from lb_common.errors import Cause, LedgerbridgeError, PermanentError
+from lb_connectors.ledger.errors import (
+    LedgerAuthError,
+    LedgerError,
+    LedgerNotFound,
+    LedgerRateLimited,
+    LedgerRefused,
+    LedgerUnavailable,
+    RefusedField,
+)
 
 _AUTH_REASON = "e-conomic refused the app's tokens: check the agreement grant"
 
 
-class EconomicError(LedgerbridgeError):
-    """Base of every e-conomic failure; keeps e-conomic's own error body fields."""
+class EconomicError(LedgerError):
+    """Base of every e-conomic failure; keeps e-conomic's own error body fields. Each kind is
+    also the ledger port's kind (lb_connectors.ledger.errors), which is what services catch."""
 
     def __init__(
         self,
@@ -41,8 +51,12 @@ class EconomicError(LedgerbridgeError):
     def field_errors(self) -> list[FieldError]:
         return flatten_errors(self.errors)
 
+    @property
+    def refused_fields(self) -> list[RefusedField]:
+        return [RefusedField(e.path, e.message) for e in self.field_errors]
 
-class EconomicUnavailable(EconomicError, TransientError):
+
+class EconomicUnavailable(EconomicError, LedgerUnavailable):
     """Network failure, timeout, 5xx or 429: the same request may succeed later."""
 
     def __init__(self, reason: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
@@ -50,21 +64,21 @@ class EconomicUnavailable(EconomicError, TransientError):
         self.retry_after = retry_after
 
 
-class EconomicRateLimited(EconomicUnavailable):
+class EconomicRateLimited(EconomicUnavailable, LedgerRateLimited):
     """429: the agreement's call budget is used up for now; wait `retry_after`."""
 
     cause: Cause = "rate_limited"
 
 
-class EconomicValidationError(EconomicError, PermanentError):
+class EconomicValidationError(EconomicError, LedgerRefused):
     """400/422: e-conomic refused the content; resending it unchanged cannot help."""
 
 
-class EconomicAuthError(EconomicError, PermanentError):
+class EconomicAuthError(EconomicError, LedgerAuthError):
     """401/403: the grant was revoked or the app's role does not allow the call."""
 
 
-class EconomicNotFound(EconomicError, PermanentError):
+class EconomicNotFound(EconomicError, LedgerNotFound):
     """404 on a write: the thing written to (e.g. the draft being booked) does not exist."""
 
 

@@ -1,0 +1,566 @@
+"""e-conomic behind the ledger port (`lb_connectors.ledger`): `EconomicLedger` and `LEDGER_KIND`.
+
+How each use case maps onto e-conomic's REST API:
+- customers: found by a filter on the field the match key lives in (email, CVR, EAN, phone,
+  name, number); created with the connection's group, terms and VAT zone from
+  `CustomerDetails.options` (`customer_group`, `payment_terms`, `vat_zone`, `layout`).
+- documents: a draft invoice (`references.other` = our reference, Idempotency-Key derived from
+  it), then booked; a credit note is a draft with negative quantities, booked the same way.
+  Exactly once as `exactly_once.py` says: a first attempt looks nothing up; an earlier
+  attempt's draft is read by its recorded number, else booked then drafts are searched by the
+  reference; booking a draft that is gone looks the booked invoice up.
+- payments: a customer payment voucher in a journal (`PaymentRequest.journal`) against the
+  clearing (contra) account, its text ending in `[reference]`, looked up in the journal's
+  entries when an earlier attempt's outcome is unknown (`posted_payments.py`).
+- stock: the product list filtered by product number, 40 per call; `available` only for
+  products whose group keeps inventory.
+Reads of customers, products, layouts and accounting years go through the agreement's
+`LedgerCache` (the call diet).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any, cast
+
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+from lb_common.db import utcnow
+from lb_common.errors import PermanentError
+from lb_connectors.call_retry import call_retry
+from lb_connectors.economic.accounting_years import year_for
+from lb_connectors.economic.cache import LedgerCache
+from lb_connectors.economic.client import EconomicClient
+from lb_connectors.economic.exactly_once import book_or_find, find_booked, find_draft
+from lb_connectors.economic.filters import Field, or_
+from lb_connectors.economic.journal_check import check_journal_takes
+from lb_connectors.economic.models import (
+    AccountingYearRef,
+    AccountRef,
+    BookedInvoice,
+    CurrencyCodeRef,
+    Customer,
+    CustomerCreate,
+    CustomerGroupRef,
+    CustomerPaymentEntry,
+    CustomerRef,
+    Delivery,
+    DraftInvoice,
+    DraftInvoiceCreate,
+    InvoiceLine,
+    JournalRef,
+    LayoutRef,
+    Notes,
+    PaymentTermsRef,
+    Product,
+    ProductRef,
+    Recipient,
+    References,
+    VatZoneRef,
+    VoucherCreate,
+    VoucherEntries,
+)
+from lb_connectors.economic.posted_payments import find_posted
+from lb_connectors.ledger.errors import LedgerNotFound
+from lb_connectors.ledger.models import (
+    BookedDocumentLine,
+    Choice,
+    CustomerDetails,
+    CustomerOutcome,
+    DocumentKind,
+    DocumentRequest,
+    DocumentState,
+    LedgerCustomer,
+    LedgerDocument,
+    MatchKey,
+    PaymentRequest,
+    PostalAddress,
+    ReferenceData,
+    RegisteredPayment,
+    Resume,
+    StockLevel,
+)
+from lb_connectors.ledger.port import OnDraft
+from lb_connectors.ledger.registry import AdapterContext, LedgerKind
+
+log = logging.getLogger(__name__)
+
+KIND = "economic"
+READ_PER_CALL = 40  # products per filtered stock read: the filter stays a short URL
+
+# Match key kind → the customer fields it lives in (e-conomic property names).
+_KEY_FIELDS: dict[str, tuple[str, ...]] = {
+    "email": ("email",),
+    "cvr": ("corporateIdentificationNumber",),
+    "ean": ("ean",),
+    "phone": ("telephoneAndFaxNumber", "mobilePhone"),
+    "name": ("name",),
+    "customer_number": ("customerNumber",),
+}
+
+
+class EconomicCredentials(BaseModel):
+    """An e-conomic agreement: the app's secret token and the agreement's grant token."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    base_url: str = "https://restapi.e-conomic.com"
+    app_secret_token: SecretStr
+    agreement_grant_token: SecretStr
+
+
+def _number(value: str, what: str) -> int:
+    """e-conomic's ids are numbers; a port id that is not one names a thing it cannot hold."""
+    try:
+        return int(value)
+    except ValueError:
+        raise LedgerNotFound(f"{what} {value!r} is not an e-conomic number") from None
+
+
+def _option(options: dict[str, str], name: str, what: str) -> int:
+    value = options.get(name)
+    if value is None:
+        raise PermanentError(
+            f"e-conomic needs a {what} for a new customer; set `{name}` in the connection's "
+            "customer settings"
+        )
+    return _number(value, what)
+
+
+def _street(lines: tuple[str, ...]) -> str | None:
+    return "\n".join(line for line in lines if line) or None
+
+
+def neutral_customer(customer: Customer, read_at: dt.datetime | None = None) -> LedgerCustomer:
+    number = str(customer.customer_number)
+    return LedgerCustomer(
+        id=number,
+        number=number,
+        name=customer.name,
+        currency=customer.currency,
+        email=customer.email,
+        vat_id=customer.corporate_identification_number or customer.vat_number,
+        ean=customer.ean,
+        billing=PostalAddress(
+            name=customer.name,
+            lines=tuple((customer.address or "").splitlines()),
+            zip=customer.zip,
+            city=customer.city,
+            country=customer.country,
+        ),
+        group=str(customer.customer_group.customer_group_number),
+        payment_terms=str(customer.payment_terms.payment_terms_number),
+        tax_zone=str(customer.vat_zone.vat_zone_number),
+        layout=str(customer.layout.layout_number) if customer.layout else None,
+        barred=bool(customer.barred),
+        read_at=read_at or utcnow(),
+    )
+
+
+def neutral_document(
+    document: BookedInvoice | DraftInvoice, kind: DocumentKind = "invoice"
+) -> LedgerDocument:
+    if isinstance(document, BookedInvoice):
+        number, state = str(document.booked_invoice_number), cast(DocumentState, "booked")
+        lines = tuple(
+            BookedDocumentLine(
+                item=line.product.product_number if line.product else None,
+                quantity=line.quantity or Decimal(0),
+                net_amount=line.total_net_amount,
+            )
+            for line in document.lines
+        )
+    else:
+        number, state = str(document.draft_invoice_number), cast(DocumentState, "draft")
+        lines = tuple(
+            BookedDocumentLine(
+                item=line.product.product_number if line.product else None,
+                quantity=line.quantity or Decimal(0),
+            )
+            for line in document.lines
+        )
+    zero = Decimal("0.00")
+    return LedgerDocument(
+        kind=kind,
+        id=number,
+        number=number,
+        state=state,
+        reference=document.references.other if document.references else None,
+        customer_id=str(document.customer.customer_number),
+        currency=document.currency,
+        date=document.date,
+        net_amount=document.net_amount if document.net_amount is not None else zero,
+        vat_amount=document.vat_amount if document.vat_amount is not None else zero,
+        gross_amount=document.gross_amount if document.gross_amount is not None else zero,
+        lines=lines,
+        raw=document.model_dump(mode="json", by_alias=True, exclude_none=True),
+    )
+
+
+def stocked_available(product: Product | None) -> Decimal | None:
+    """The product's available units, or None when it keeps no stock: no inventory module, or a
+    product group without inventory (shipping, fees, services: `productGroup.inventoryEnabled`
+    is false, even where the product still carries zeros)."""
+    if product is None or product.inventory is None:
+        return None
+    if product.product_group.inventory_enabled is False:
+        return None
+    return product.inventory.available
+
+
+def stock_level(product: Product) -> StockLevel:
+    available = stocked_available(product)
+    in_stock = product.inventory.in_stock if product.inventory else None
+    return StockLevel(
+        item=product.product_number,
+        name=product.name,
+        available=available,
+        on_hand=in_stock if available is not None else None,
+        barred=product.barred,
+    )
+
+
+class EconomicLedger:
+    """The port over one agreement's `EconomicClient` (shared by its connections)."""
+
+    def __init__(self, client: EconomicClient) -> None:
+        self.client = client
+
+    @property
+    def kind(self) -> str:
+        return KIND
+
+    @property
+    def cache(self) -> LedgerCache:
+        return LedgerCache.of(self.client)
+
+    # --- customers ------------------------------------------------------------------------
+
+    async def find_customer(self, keys: Sequence[MatchKey]) -> CustomerOutcome | None:
+        for key in keys:
+            fields = _KEY_FIELDS.get(key.kind)
+            if not fields or not key.value:
+                continue
+            found: dict[int, Customer] = {}
+            for name in fields:
+                value: str | int = key.value
+                if name == "customerNumber":
+                    if not key.value.isdigit():
+                        continue
+                    value = int(key.value)
+                for customer in await self.client.find_customers(Field(name).eq(value)):
+                    if _same(key, name, customer):
+                        found[customer.customer_number] = customer
+            if found:
+                if len(found) > 1:
+                    log.warning("%d e-conomic customers match %s; the lowest wins", len(found), key)
+                customer = found[min(found)]
+                self.cache.remember_customer(customer)
+                return CustomerOutcome(
+                    customer=neutral_customer(customer), created=False, matched_on=key
+                )
+        return None
+
+    async def find_or_create_customer(
+        self, keys: Sequence[MatchKey], details: CustomerDetails, *, idempotency_key: str
+    ) -> CustomerOutcome:
+        found = await self.find_customer(keys)
+        if found is not None:
+            return found
+        options = details.options
+        billing = details.billing
+        body = CustomerCreate(
+            name=details.name[:255],
+            currency=details.currency,
+            customer_group=CustomerGroupRef(
+                customer_group_number=_option(options, "customer_group", "customer group")
+            ),
+            payment_terms=PaymentTermsRef(
+                payment_terms_number=_option(options, "payment_terms", "payment terms")
+            ),
+            vat_zone=VatZoneRef(vat_zone_number=_option(options, "vat_zone", "VAT zone")),
+            layout=(
+                LayoutRef(layout_number=_number(options["layout"], "layout"))
+                if options.get("layout")
+                else None
+            ),
+            email=details.email,
+            telephone_and_fax_number=details.phone,
+            corporate_identification_number=details.vat_id,
+            ean=details.ean,
+            address=_street(billing.lines) if billing else None,
+            zip=billing.zip if billing else None,
+            city=billing.city if billing else None,
+            country=billing.country if billing else None,
+        )
+        created = await self.client.create_customer(body, idempotency_key=idempotency_key)
+        self.cache.remember_customer(created)
+        return CustomerOutcome(customer=neutral_customer(created), created=True, matched_on=None)
+
+    async def get_customer(self, customer_id: str) -> LedgerCustomer | None:
+        customer = await self.cache.customer(self.client, _number(customer_id, "customer"))
+        return None if customer is None else neutral_customer(customer)
+
+    async def reference_data(self) -> ReferenceData:
+        groups = await self.client.list_customer_groups()
+        terms = await self.client.list_payment_terms()
+        zones = await self.client.list_vat_zones()
+        layouts = await self.cache.layout_list(self.client)
+        currencies = await self.client.list_currencies()
+        journals = await self.client.list_journals()
+        return ReferenceData(
+            customer_groups=tuple(
+                Choice(id=str(g.customer_group_number), name=g.name) for g in groups
+            ),
+            payment_terms=tuple(Choice(id=str(t.payment_terms_number), name=t.name) for t in terms),
+            tax_zones=tuple(
+                Choice(id=str(z.vat_zone_number), name=z.name)
+                for z in zones
+                if z.enabled_for_customer
+            ),
+            layouts=tuple(
+                Choice(id=str(la.layout_number), name=la.name) for la in layouts if not la.deleted
+            ),
+            currencies=tuple(Choice(id=c.code, name=c.name or c.code) for c in currencies),
+            journals=tuple(Choice(id=str(j.journal_number), name=j.name) for j in journals),
+        )
+
+    # --- documents ------------------------------------------------------------------------
+
+    async def make_document(
+        self, request: DocumentRequest, *, resume: Resume, on_draft: OnDraft
+    ) -> LedgerDocument:
+        reference = request.reference
+        draft: DraftInvoice | None = None
+        if resume.earlier_attempt:
+            known = _number(resume.draft_id, "draft") if resume.draft_id else None
+            if known is not None:
+                draft = await self.client.get_draft_invoice(known)
+            if draft is None:  # booking removes the draft: look for the booked one
+                booked = await find_booked(self.client, reference)
+                if booked is not None:
+                    return neutral_document(booked, request.kind)
+                draft = await find_draft(self.client, reference, None)
+        if draft is None:
+            body = await self._draft_body(request)
+            draft = await self.client.create_draft_invoice(
+                body, idempotency_key=f"{reference}:draft"
+            )
+        await on_draft(neutral_document(draft, request.kind))
+        if not request.book:
+            return neutral_document(draft, request.kind)
+        booked = await book_or_find(self.client, draft, reference, send_by=request.send_by)
+        return neutral_document(booked, request.kind)
+
+    async def _draft_body(self, request: DocumentRequest) -> DraftInvoiceCreate:
+        customer = await self.cache.customer(self.client, _number(request.customer_id, "customer"))
+        if customer is None:
+            raise LedgerNotFound(f"e-conomic customer {request.customer_id} does not exist")
+        options = request.options
+        layout = (
+            _number(options["layout"], "layout")
+            if options.get("layout")
+            else customer.layout.layout_number
+            if customer.layout
+            else None
+        )
+        if layout is None:
+            layouts = [la for la in await self.cache.layout_list(self.client) if not la.deleted]
+            if not layouts:
+                raise PermanentError("The e-conomic agreement has no invoice layout; create one.")
+            layout = layouts[0].layout_number
+        terms = (
+            _number(options["payment_terms"], "payment terms")
+            if options.get("payment_terms")
+            else customer.payment_terms.payment_terms_number
+        )
+        bill = request.bill_to
+        ship = request.ship_to
+        sign = Decimal(-1) if request.kind == "credit_note" else Decimal(1)
+        return DraftInvoiceCreate(
+            date=request.date,
+            currency=request.currency,
+            due_date=request.due_date,
+            customer=CustomerRef(customer_number=customer.customer_number),
+            layout=LayoutRef(layout_number=layout),
+            payment_terms=PaymentTermsRef(payment_terms_number=terms),
+            recipient=Recipient(
+                name=(bill.name if bill and bill.name else customer.name)[:250],
+                vat_zone=VatZoneRef(vat_zone_number=customer.vat_zone.vat_zone_number),
+                address=_street(bill.lines) if bill else customer.address,
+                zip=bill.zip if bill else customer.zip,
+                city=bill.city if bill else customer.city,
+                country=bill.country if bill else customer.country,
+                ean=request.buyer_ean,
+            ),
+            delivery=(
+                Delivery(
+                    address=_street(ship.lines), zip=ship.zip, city=ship.city, country=ship.country
+                )
+                if ship
+                else None
+            ),
+            notes=Notes(heading=request.heading[:250]) if request.heading else None,
+            references=References(other=request.reference),
+            lines=[
+                InvoiceLine(
+                    line_number=index,
+                    sort_key=index,
+                    product=ProductRef(product_number=line.item) if line.item else None,
+                    description=line.description[:2500],
+                    quantity=sign * line.quantity,
+                    unit_net_price=line.unit_net_price,
+                    discount_percentage=line.discount_percentage,
+                )
+                for index, line in enumerate(request.lines, start=1)
+            ],
+        )
+
+    async def find_document(
+        self, reference: str, *, kind: DocumentKind = "invoice"
+    ) -> LedgerDocument | None:
+        booked = await find_booked(self.client, reference)
+        return None if booked is None else neutral_document(booked, kind)
+
+    async def get_document(
+        self, document_id: str, *, kind: DocumentKind = "invoice"
+    ) -> LedgerDocument | None:
+        booked = await self.client.get_booked_invoice(_number(document_id, "invoice"))
+        return None if booked is None else neutral_document(booked, kind)
+
+    # --- payments -------------------------------------------------------------------------
+
+    async def register_payment(
+        self, request: PaymentRequest, *, earlier_attempt: bool
+    ) -> RegisteredPayment:
+        if request.journal is None:
+            raise PermanentError("e-conomic registers a payment in a journal; set its number")
+        journal = _number(request.journal, "journal")
+        invoice = _number(request.document_id, "invoice")
+        if earlier_attempt:
+            found = await find_posted(self.client, journal, request.reference, invoice)
+            if found is not None and found.voucher is not None:
+                posted_in = found.voucher.accounting_year
+                year_key = posted_in.year if posted_in else str(found.date.year)
+                return RegisteredPayment(
+                    id=f"{year_key}-{found.voucher.voucher_number}",
+                    document_id=request.document_id,
+                    amount=abs(found.amount),
+                    currency=found.currency.code if found.currency else request.currency,
+                )
+        year = year_for(
+            request.date,
+            await self.cache.accounting_year_list(self.client),
+            what=f"The payment of invoice {invoice}",
+        )
+        tag = f"[{request.reference}]"
+        text = request.text if request.text.endswith(tag) else f"{request.text} {tag}"
+        body = VoucherCreate(
+            accounting_year=AccountingYearRef(year=year.year),
+            journal=JournalRef(journal_number=journal),
+            entries=VoucherEntries(
+                customer_payments=[
+                    CustomerPaymentEntry(
+                        customer=CustomerRef(
+                            customer_number=_number(request.customer_id, "customer")
+                        ),
+                        contra_account=AccountRef(
+                            account_number=_number(request.clearing_account, "account")
+                        ),
+                        amount=-request.amount.quantize(Decimal("0.01")),
+                        currency=CurrencyCodeRef(code=request.currency),
+                        date=request.date,
+                        text=text[-250:],
+                        customer_invoice=invoice,
+                    )
+                ]
+            ),
+        )
+        await check_journal_takes(self.client, journal, "customerPayment")
+        vouchers = await self.client.create_vouchers(
+            journal,
+            body,
+            idempotency_key=f"{request.reference}:payment:{journal}:{request.clearing_account}",
+        )
+        return RegisteredPayment(
+            id=f"{year.year}-{vouchers[0].voucher_number}",
+            document_id=request.document_id,
+            amount=request.amount,
+            currency=request.currency,
+        )
+
+    # --- stock ----------------------------------------------------------------------------
+
+    async def read_stock(self, items: Sequence[str]) -> dict[str, StockLevel]:
+        """One call per 40 products: `productNumber$eq:A$or:productNumber$eq:B...` on the
+        product list (e-conomic's `$in` takes numbers only, and product numbers are text)."""
+        wanted = list(dict.fromkeys(items))
+        found: dict[str, StockLevel] = {}
+        for start in range(0, len(wanted), READ_PER_CALL):
+            chunk = wanted[start : start + READ_PER_CALL]
+            query = or_(*(Field("productNumber").eq(number) for number in chunk))
+            async for product in self.client.iter_products(filter=query):
+                if product.product_number in chunk:  # string filters ignore case: exact only
+                    found[product.product_number] = stock_level(product)
+        return found
+
+    async def read_catalogue(self) -> list[StockLevel]:
+        return [stock_level(product) async for product in self.client.iter_products()]
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+def _same(key: MatchKey, field: str, customer: Customer) -> bool:
+    """e-conomic's `$eq` on text ignores case; the key decides what equal means."""
+    values: dict[str, Any] = {
+        "email": customer.email,
+        "corporateIdentificationNumber": customer.corporate_identification_number,
+        "ean": customer.ean,
+        "telephoneAndFaxNumber": customer.telephone_and_fax_number,
+        "mobilePhone": customer.mobile_phone,
+        "name": customer.name,
+        "customerNumber": str(customer.customer_number),
+    }
+    value = values.get(field)
+    if value is None:
+        return False
+    if key.kind in ("email", "name"):
+        return str(value).casefold() == key.value.casefold()
+    return str(value) == key.value
+
+
+def _open(credentials: BaseModel, context: AdapterContext) -> EconomicLedger:
+    assert isinstance(credentials, EconomicCredentials)
+    return EconomicLedger(
+        EconomicClient(
+            credentials.base_url,
+            credentials.app_secret_token.get_secret_value(),
+            credentials.agreement_grant_token.get_secret_value(),
+            transport=context.transport,
+            retry=call_retry(context.settings),
+            post_replay=context.settings.economic_post_replay,
+        )
+    )
+
+
+def _pool_key(credentials: BaseModel) -> tuple[str, ...]:
+    assert isinstance(credentials, EconomicCredentials)
+    return (
+        credentials.base_url,
+        credentials.agreement_grant_token.get_secret_value(),
+        credentials.app_secret_token.get_secret_value(),
+    )
+
+
+LEDGER_KIND = LedgerKind(
+    kind=KIND,
+    label="e-conomic",
+    credentials=EconomicCredentials,
+    open=_open,
+    pool_key=_pool_key,
+)
+
+__all__ = ["LEDGER_KIND", "EconomicCredentials", "EconomicLedger"]

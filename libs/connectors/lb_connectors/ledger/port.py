@@ -1,0 +1,113 @@
+"""The ledger port: the use cases the services need from any ledger, in neutral models.
+
+An adapter (one package per ledger kind, e.g. `lb_connectors.economic.ledger`) implements
+`Ledger`; the registry (`registry.py`) opens one per connection from its ledger kind and
+credentials. Services depend on this module, `models.py` and `errors.py` only.
+
+The exactly-once contract every adapter honours (docs/ledger-port.md says it at length):
+- Every create carries an idempotency key derived from our `reference` (where the ledger has
+  such a header or parameter), and the document carries the reference where the ledger can
+  search by it.
+- `Resume.earlier_attempt` False: nothing was sent for this reference before, so the adapter
+  looks nothing up (the call diet). True: an earlier attempt's outcome is unknown, so it looks
+  the ledger up by the reference (and by `Resume.draft_id`) before creating anything.
+- `on_draft` is awaited after a draft exists and before it is booked: the caller records the
+  draft's id durably there (and may raise to leave it unbooked, e.g. totals differ).
+- Booking a draft that turns out gone or refused looks the booked document up by the reference
+  before giving up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol, runtime_checkable
+
+from lb_connectors.ledger.models import (
+    CustomerDetails,
+    CustomerOutcome,
+    DocumentKind,
+    DocumentRequest,
+    LedgerCustomer,
+    LedgerDocument,
+    MatchKey,
+    PaymentRequest,
+    ReferenceData,
+    RegisteredPayment,
+    Resume,
+    StockLevel,
+)
+
+OnDraft = Callable[[LedgerDocument], Awaitable[None]]
+
+
+@runtime_checkable
+class Ledger(Protocol):
+    """One connection's ledger. Instances are shared by every connection with the same
+    credentials (one HTTP pool, one pacer); they hold no per-order state."""
+
+    @property
+    def kind(self) -> str:
+        """The registry's name for this ledger kind ("economic", "quickbooks")."""
+        ...
+
+    async def find_customer(self, keys: Sequence[MatchKey]) -> CustomerOutcome | None:
+        """The customer matching the first key that finds one (keys in priority order), or
+        None. Several matches for one key: the lowest id, logged."""
+        ...
+
+    async def find_or_create_customer(
+        self, keys: Sequence[MatchKey], details: CustomerDetails, *, idempotency_key: str
+    ) -> CustomerOutcome:
+        """The customer found by `keys`, else one created from `details` (created=True). The
+        create carries `idempotency_key`; a create whose reply was lost and is retried finds
+        the customer by the keys first. A name the ledger requires unique (QuickBooks'
+        DisplayName) that clashes is made unique by the adapter's documented rule."""
+        ...
+
+    async def get_customer(self, customer_id: str) -> LedgerCustomer | None:
+        """The customer read just now (or from the adapter's short cache), None if gone."""
+        ...
+
+    async def reference_data(self) -> ReferenceData:
+        """The ledger's lists a settings screen offers (groups, terms, tax zones...)."""
+        ...
+
+    async def make_document(
+        self, request: DocumentRequest, *, resume: Resume, on_draft: OnDraft
+    ) -> LedgerDocument:
+        """The document for `request.reference`, made exactly once: booked (state "booked"),
+        or left as a draft when `request.book` is False. A ledger without drafts makes a
+        one-step document (on_draft is then not called). A credit note is
+        `kind="credit_note"` with `credits` naming the invoice."""
+        ...
+
+    async def find_document(
+        self, reference: str, *, kind: DocumentKind = "invoice"
+    ) -> LedgerDocument | None:
+        """The booked document carrying our `reference`, with its lines; None if none. Several:
+        the lowest id, logged as an error."""
+        ...
+
+    async def get_document(
+        self, document_id: str, *, kind: DocumentKind = "invoice"
+    ) -> LedgerDocument | None:
+        """A booked document by the ledger's id, with its lines."""
+        ...
+
+    async def register_payment(
+        self, request: PaymentRequest, *, earlier_attempt: bool
+    ) -> RegisteredPayment:
+        """A payment against a booked document, on the clearing account, exactly once:
+        `earlier_attempt` True looks the ledger up by the reference first."""
+        ...
+
+    async def read_stock(self, items: Sequence[str]) -> dict[str, StockLevel]:
+        """Stock for the given item ids (SKUs); an item the ledger lacks is left out. Reads
+        in as few calls as the ledger allows (e-conomic: 40 items per filtered list)."""
+        ...
+
+    async def read_catalogue(self) -> list[StockLevel]:
+        """Every item with its stock, for a full stock comparison (paged by the adapter)."""
+        ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,256 @@
+"""e-conomic behind the ledger port: each use case against the sandbox, the exactly-once
+contract with lost replies, and the registry that opens the adapter from a connection's kind."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from economic_support import RecordingTransport
+
+from lb_common.settings import CommonSettings
+from lb_connectors.economic import EconomicClient
+from lb_connectors.economic.ledger import LEDGER_KIND, EconomicCredentials, EconomicLedger
+from lb_connectors.ledger import (
+    CustomerDetails,
+    DocumentLine,
+    DocumentRequest,
+    Ledger,
+    LedgerDocument,
+    LedgerUnavailable,
+    MatchKey,
+    PaymentRequest,
+    PostalAddress,
+    Resume,
+    UnknownLedgerKind,
+)
+from lb_connectors.ledger.registry import ADAPTERS, ledger_kind
+from lb_connectors.ledgers import LEDGER_KINDS, LedgerDirectory
+
+OPTIONS = {"customer_group": "1", "payment_terms": "1", "vat_zone": "1"}
+
+
+@pytest.fixture
+def ledger(client: EconomicClient) -> EconomicLedger:
+    return EconomicLedger(client)
+
+
+async def _add_fault(sandbox: Any, **spec: Any) -> None:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=sandbox), base_url="http://sandbox.test"
+    ) as admin:
+        response = await admin.post("/_sandbox/faults", json=spec)
+        assert response.status_code == 201, response.text
+
+
+async def _customer(ledger: EconomicLedger, email: str = "jane@example.com") -> str:
+    outcome = await ledger.find_or_create_customer(
+        [MatchKey(kind="email", value=email)],
+        CustomerDetails(name="Jane Doe", currency="DKK", email=email, options=OPTIONS),
+        idempotency_key=f"test:customer:{email}",
+    )
+    return outcome.customer.id
+
+
+def _request(customer: str, reference: str = "shop:1001", **extra: Any) -> DocumentRequest:
+    return DocumentRequest(
+        reference=reference,
+        customer_id=customer,
+        currency="DKK",
+        date=dt.date(2026, 5, 3),
+        lines=(
+            DocumentLine(
+                item="MUG-BLACK",
+                description="Mug black",
+                quantity=Decimal("2"),
+                unit_net_price=Decimal("60.00"),
+            ),
+        ),
+        bill_to=PostalAddress(name="Jane Doe", lines=("Vej 1",), zip="8000", city="Aarhus"),
+        **extra,
+    )
+
+
+class Drafts:
+    """The caller's record of the draft (what invoicing stores on its link)."""
+
+    def __init__(self) -> None:
+        self.seen: list[LedgerDocument] = []
+
+    async def __call__(self, draft: LedgerDocument) -> None:
+        self.seen.append(draft)
+
+    @property
+    def resume(self) -> Resume:
+        return Resume(earlier_attempt=True, draft_id=self.seen[-1].id if self.seen else None)
+
+
+async def test_a_customer_is_created_once_then_found_by_its_key(ledger: EconomicLedger) -> None:
+    first = await ledger.find_or_create_customer(
+        [MatchKey(kind="email", value="anna@example.dk")],
+        CustomerDetails(name="Anna", currency="DKK", email="Anna@Example.dk", options=OPTIONS),
+        idempotency_key="c:anna",
+    )
+    again = await ledger.find_or_create_customer(
+        [MatchKey(kind="cvr", value="12345674"), MatchKey(kind="email", value="anna@example.dk")],
+        CustomerDetails(name="Anna", currency="DKK", options=OPTIONS),
+        idempotency_key="c:anna",
+    )
+    assert first.created and not again.created
+    assert again.customer.id == first.customer.id and isinstance(first.customer.id, str)
+    assert again.matched_on == MatchKey(kind="email", value="anna@example.dk")
+    assert (await ledger.get_customer(first.customer.id)).name == "Anna"  # type: ignore[union-attr]
+
+
+async def test_a_new_customer_without_its_group_setting_is_refused_by_name(
+    ledger: EconomicLedger,
+) -> None:
+    with pytest.raises(Exception, match="customer_group"):
+        await ledger.find_or_create_customer(
+            [MatchKey(kind="email", value="x@example.com")],
+            CustomerDetails(name="X", currency="DKK"),
+            idempotency_key="c:x",
+        )
+
+
+async def test_a_first_attempt_books_without_any_lookup(
+    ledger: EconomicLedger, transport: RecordingTransport
+) -> None:
+    customer = await _customer(ledger)
+    drafts = Drafts()
+    before = len(transport.requests)
+    request = _request(customer, options={"layout": "21"})  # layouts otherwise read (cached)
+    booked = await ledger.make_document(request, resume=Resume(), on_draft=drafts)
+    calls = [(r.method, r.url.path) for r in transport.requests[before:]]
+    assert booked.state == "booked" and booked.reference == "shop:1001"
+    assert booked.gross_amount == Decimal("150.00") and booked.lines[0].item == "MUG-BLACK"
+    assert [d.state for d in drafts.seen] == ["draft"]
+    # The customer was just read by the create (cached); a draft POST, a booking POST, nothing else.
+    assert [m for m, _ in calls] == ["POST", "POST"], calls
+
+
+async def test_a_lost_booking_reply_is_found_not_booked_twice(
+    ledger: EconomicLedger, sandbox: Any, grant_token: str
+) -> None:
+    customer = await _customer(ledger)
+    await _add_fault(
+        sandbox, kind="lost_reply", path="/invoices/booked", method="POST", times=1,
+        agreement=grant_token,
+    )  # fmt: skip
+    drafts = Drafts()
+    with pytest.raises(LedgerUnavailable):
+        await ledger.make_document(_request(customer), resume=Resume(), on_draft=drafts)
+    booked = await ledger.make_document(_request(customer), resume=drafts.resume, on_draft=drafts)
+    assert booked.state == "booked"
+    assert await ledger.find_document("shop:1001") == booked
+    assert len(await ledger.client.find_booked_invoices(reference="shop:1001")) == 1
+
+
+async def test_a_lost_draft_reply_is_found_by_the_reference(
+    ledger: EconomicLedger, sandbox: Any, grant_token: str
+) -> None:
+    customer = await _customer(ledger)
+    await _add_fault(
+        sandbox, kind="lost_reply", path="/invoices/drafts", method="POST", times=1,
+        agreement=grant_token,
+    )  # fmt: skip
+    drafts = Drafts()
+    with pytest.raises(LedgerUnavailable):
+        await ledger.make_document(_request(customer), resume=Resume(), on_draft=drafts)
+    assert drafts.seen == []  # the reply was lost: nothing recorded
+    booked = await ledger.make_document(_request(customer), resume=drafts.resume, on_draft=drafts)
+    assert booked.state == "booked"
+    assert len(await ledger.client.find_booked_invoices(reference="shop:1001")) == 1
+    assert await ledger.client.find_draft_invoices(reference="shop:1001") == []
+
+
+async def test_a_draft_only_connection_leaves_the_draft(ledger: EconomicLedger) -> None:
+    customer = await _customer(ledger)
+    left = await ledger.make_document(
+        _request(customer, book=False), resume=Resume(), on_draft=Drafts()
+    )
+    assert left.state == "draft"
+    assert await ledger.find_document("shop:1001") is None
+
+
+async def test_a_credit_note_credits_the_lines_once(ledger: EconomicLedger) -> None:
+    customer = await _customer(ledger)
+    invoice = await ledger.make_document(_request(customer), resume=Resume(), on_draft=Drafts())
+    credit = _request(
+        customer, reference="shop:1001:refund:1", kind="credit_note", credits=invoice.id
+    )
+    note = await ledger.make_document(credit, resume=Resume(), on_draft=Drafts())
+    again = await ledger.make_document(
+        credit, resume=Resume(earlier_attempt=True), on_draft=Drafts()
+    )
+    assert note.kind == "credit_note" and note.gross_amount == Decimal("-150.00")
+    assert again.id == note.id
+    assert (await ledger.get_document(invoice.id)) == invoice
+
+
+async def test_a_payment_is_registered_once_when_its_reply_is_lost(
+    ledger: EconomicLedger, sandbox: Any, grant_token: str
+) -> None:
+    customer = await _customer(ledger)
+    invoice = await ledger.make_document(_request(customer), resume=Resume(), on_draft=Drafts())
+    payment = PaymentRequest(
+        reference="shop:1001",
+        document_id=invoice.id,
+        customer_id=customer,
+        amount=invoice.gross_amount,
+        currency="DKK",
+        date=invoice.date,
+        clearing_account="5820",
+        journal="1",
+        text="Webshop order #1001 paid via stripe",
+    )
+    await _add_fault(
+        sandbox, kind="lost_reply", path="/journals/1/vouchers", method="POST", times=1,
+        agreement=grant_token,
+    )  # fmt: skip
+    with pytest.raises(LedgerUnavailable):
+        await ledger.register_payment(payment, earlier_attempt=False)
+    paid = await ledger.register_payment(payment, earlier_attempt=True)
+    entries = await ledger.client.find_journal_entries(1)
+    assert len(entries) == 1 and entries[0].text is not None
+    assert entries[0].text.endswith("[shop:1001]")
+    assert paid.amount == Decimal("150.00") and paid.id.endswith(
+        f"-{entries[0].voucher.voucher_number}"  # type: ignore[union-attr]
+    )
+
+
+async def test_stock_is_read_for_the_skus_asked_and_none_where_none_is_kept(
+    ledger: EconomicLedger,
+) -> None:
+    levels = await ledger.read_stock(["MUG-BLACK", "SHIPPING", "NO-SUCH"])
+    assert levels["MUG-BLACK"].available == Decimal("20")
+    assert levels["SHIPPING"].available is None  # a service group keeps no stock
+    assert "NO-SUCH" not in levels
+    catalogue = {level.item for level in await ledger.read_catalogue()}
+    assert {"MUG-BLACK", "TSHIRT-RED-M", "SHIPPING"} <= catalogue
+
+
+async def test_reference_data_names_what_a_settings_screen_offers(ledger: EconomicLedger) -> None:
+    data = await ledger.reference_data()
+    assert "21" in {layout.id for layout in data.layouts}
+    assert {"1"} <= {group.id for group in data.customer_groups}
+    assert "DKK" in {c.id for c in data.currencies}
+
+
+async def test_the_registry_opens_economic_for_its_kind_and_names_unknown_kinds() -> None:
+    assert ledger_kind("economic") is LEDGER_KIND and "economic" in ADAPTERS
+    assert LEDGER_KINDS["economic"] is EconomicCredentials
+    with pytest.raises(UnknownLedgerKind, match="'fortnox'"):
+        ledger_kind("fortnox")
+    directory = LedgerDirectory(
+        CommonSettings(environment_connections="*"),  # type: ignore[call-arg]
+    )
+    try:
+        ledger = directory.ledger("demo")
+        assert isinstance(ledger, Ledger) and ledger.kind == "economic"
+        assert directory.ledger("other") is ledger  # one agreement, one adapter
+    finally:
+        await directory.aclose()

@@ -33,6 +33,7 @@ from pydantic_core import PydanticUndefined
 from pydantic_settings import BaseSettings
 
 from lb_common.settings import CommonSettings, ServiceSettings
+from lb_connectors.quickbooks.settings import QuickBooksSettings
 from lb_console.settings import ConsoleSettings
 from lb_customers.settings import CustomersSettings
 from lb_ingest.settings import IngestSettings
@@ -216,6 +217,13 @@ def render_environment() -> tuple[str, list[str]]:
         out.append(f"### {service} (`{cls.__name__}`, prefix `{prefix}`)")
         out.append("")
         out += HEADER + _rows(cls, service, missing)
+    out.append("")
+    out.append(
+        "### QuickBooks adapter, in every service booking into QuickBooks "
+        "(`QuickBooksSettings`, prefix `LEDGERBRIDGE_QUICKBOOKS_`)"
+    )
+    out.append("")
+    out += HEADER + _rows(QuickBooksSettings, None, missing)
     out.append("")
     out.append("### sandbox (`SandboxSettings`, prefix `LEDGERBRIDGE_SANDBOX_`)")
     out.append("")

@@ -43,11 +43,13 @@ class SandboxSettings(BaseSettings):
     shopify_points_bucket: float | None = None
     # Seconds a bulk operation takes before its result is ready.
     shopify_bulk_delay_seconds: float = 0.2
-    # The QuickBooks app the sandbox's OAuth knows (quickbooks/oauth.py): client id and secret.
+    # The client id of the QuickBooks app the sandbox's OAuth knows (quickbooks/oauth.py).
     quickbooks_client_id: str = "sandbox-qbo-client"
+    # That app's client secret (ledgerbridge's default `LEDGERBRIDGE_QUICKBOOKS_CLIENT_SECRET`).
     quickbooks_client_secret: str = "sandbox-qbo-secret"
-    # QuickBooks' throttle per company (realm): requests a minute and requests at once.
+    # QuickBooks' throttle per company (realm): requests a minute, then 429.
     quickbooks_requests_per_minute: int = 500
+    # QuickBooks' throttle per company (realm): requests at once, then 429.
     quickbooks_concurrent_requests: int = 10
     # Lifetime of an access token (QuickBooks: 3600 s).
     quickbooks_access_token_seconds: float = 3600.0

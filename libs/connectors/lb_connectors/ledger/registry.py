@@ -20,6 +20,7 @@ from lb_connectors.ledger.port import Ledger
 #: kind → "module:attribute" of its LedgerKind. One line per ledger.
 ADAPTERS: dict[str, str] = {
     "economic": "lb_connectors.economic.ledger:LEDGER_KIND",
+    "quickbooks": "lb_connectors.quickbooks.ledger:LEDGER_KIND",
 }
 
 

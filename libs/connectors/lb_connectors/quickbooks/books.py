@@ -157,8 +157,6 @@ class QuickBooksBooks:
         """The document made for our `reference`, found by DocNumber and confirmed by note."""
         note = private_note(kind, reference)
         number = doc_number(reference)
-        if number is None:
-            return None
         for row in await self.client.query(Select(entity).where("DocNumber", "=", number)):
             if row.get("PrivateNote") == note:
                 return row
@@ -174,21 +172,22 @@ class QuickBooksBooks:
         *,
         tax_mode: TaxMode,
         extra: Mapping[str, Any] | None = None,
+        look_up: bool = True,
     ) -> dict[str, Any]:
-        """The document for `reference`, made exactly once (exactly_once.py)."""
-        existing = await self.find_document(entity, kind, reference)
-        if existing is not None:
-            return existing
+        """The document for `reference`, made exactly once (exactly_once.py). `look_up` False
+        when nothing was sent for it before (a first attempt costs no query)."""
+        if look_up:
+            existing = await self.find_document(entity, kind, reference)
+            if existing is not None:
+                return existing
         body: dict[str, Any] = {
             "CustomerRef": {"value": customer_id},
             "Line": list(lines),
             "GlobalTaxCalculation": tax_mode,
             "PrivateNote": private_note(kind, reference),
+            "DocNumber": doc_number(reference),
             **(extra or {}),
         }
-        number = doc_number(reference)
-        if number is not None:
-            body["DocNumber"] = number
         return await self.client.create(
             entity, body, request_id=request_id(self.realm_id, kind, reference)
         )
@@ -239,17 +238,25 @@ class QuickBooksBooks:
         )
 
     async def pay_invoice(
-        self, reference: str, customer_id: str, invoice_id: str, amount: Decimal
+        self,
+        reference: str,
+        customer_id: str,
+        invoice_id: str,
+        amount: Decimal,
+        *,
+        deposit_to: str | None = None,
+        look_up: bool = True,
     ) -> dict[str, Any]:
-        """A payment of `amount` against the invoice, into Undeposited Funds (no
-        DepositToAccountRef: QuickBooks' clearing account for money not yet banked)."""
+        """A payment of `amount` against the invoice; without `deposit_to`, into Undeposited
+        Funds (QuickBooks' clearing account for money not yet banked)."""
         note = private_note("payment", reference)
-        for row in await self.client.query(
-            Select("Payment").where("CustomerRef", "=", customer_id)
-        ):
-            if row.get("PrivateNote") == note:
-                return row
-        body = {
+        if look_up:
+            for row in await self.client.query(
+                Select("Payment").where("CustomerRef", "=", customer_id)
+            ):
+                if row.get("PrivateNote") == note:
+                    return row
+        body: dict[str, Any] = {
             "CustomerRef": {"value": customer_id},
             "TotalAmt": amount.quantize(CENT, ROUND_HALF_UP),
             "PrivateNote": note,
@@ -260,6 +267,8 @@ class QuickBooksBooks:
                 }
             ],
         }
+        if deposit_to is not None:
+            body["DepositToAccountRef"] = {"value": deposit_to}
         return await self.client.create(
             "Payment", body, request_id=request_id(self.realm_id, "payment", reference)
         )

@@ -83,7 +83,7 @@ class QuickBooksClient:
     ) -> None:
         self.connection = connection
         self.realm_id = realm_id
-        self._keeper = keeper
+        self.keeper = self._keeper = keeper
         self._minor = minor_version
         self._retry = retry or CallRetry()
         self._sleep = sleep

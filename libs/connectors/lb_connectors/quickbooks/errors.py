@@ -20,7 +20,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lb_common.errors import Cause, Contention, LedgerbridgeError, PermanentError, TransientError
+from lb_common.errors import Cause, Contention
+from lb_connectors.ledger.errors import (
+    LedgerAuthError,
+    LedgerError,
+    LedgerNotFound,
+    LedgerRateLimited,
+    LedgerRefused,
+    LedgerUnavailable,
+    RefusedField,
+)
 
 
 @dataclass(frozen=True)
@@ -36,8 +45,9 @@ class FaultError:
         return f"{text.rstrip('. ')}{where} [code {self.code}]"
 
 
-class QuickBooksError(LedgerbridgeError):
-    """Base of every QuickBooks failure; keeps the Fault's errors."""
+class QuickBooksError(LedgerError):
+    """Base of every QuickBooks failure (a kind of the ledger port's errors, which services
+    catch); keeps the Fault's errors."""
 
     def __init__(
         self,
@@ -48,7 +58,7 @@ class QuickBooksError(LedgerbridgeError):
         fault_type: str | None = None,
         detail: str | None = None,
     ) -> None:
-        LedgerbridgeError.__init__(self, reason, detail=detail)
+        LedgerError.__init__(self, reason, detail=detail)
         self.status = status
         self.errors = errors
         self.fault_type = fault_type
@@ -57,8 +67,12 @@ class QuickBooksError(LedgerbridgeError):
     def codes(self) -> set[str]:
         return {e.code for e in self.errors}
 
+    @property
+    def refused_fields(self) -> list[RefusedField]:
+        return [RefusedField(e.element, e.detail or e.message) for e in self.errors if e.element]
 
-class QuickBooksUnavailable(QuickBooksError, TransientError):
+
+class QuickBooksUnavailable(QuickBooksError, LedgerUnavailable):
     """Network failure, timeout or 5xx: the same request may succeed later."""
 
     def __init__(self, reason: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
@@ -66,7 +80,7 @@ class QuickBooksUnavailable(QuickBooksError, TransientError):
         self.retry_after = retry_after
 
 
-class QuickBooksRateLimited(QuickBooksUnavailable):
+class QuickBooksRateLimited(QuickBooksUnavailable, LedgerRateLimited):
     """429 ThrottleExceeded: the company's 500 a minute or 10 at once are used up."""
 
     cause: Cause = "rate_limited"
@@ -80,7 +94,7 @@ class QuickBooksStale(QuickBooksError, Contention):
         self.retry_after = None
 
 
-class QuickBooksValidationError(QuickBooksError, PermanentError):
+class QuickBooksValidationError(QuickBooksError, LedgerRefused):
     """400 with a ValidationFault: resending the same content cannot help."""
 
 
@@ -88,11 +102,11 @@ class QuickBooksDuplicateName(QuickBooksValidationError):
     """6240: the DisplayName (or item Name) is used by another customer, vendor or employee."""
 
 
-class QuickBooksNotFound(QuickBooksValidationError):
+class QuickBooksNotFound(QuickBooksValidationError, LedgerNotFound):
     """610 / 2500: the object, or one it refers to, does not exist or is inactive."""
 
 
-class QuickBooksAuthError(QuickBooksError, PermanentError):
+class QuickBooksAuthError(QuickBooksError, LedgerAuthError):
     """The company must be connected again: refresh token refused, access revoked, or the app
     may not reach this company."""
 

@@ -6,14 +6,16 @@ Two guards, in order:
   company, the kind and our reference, so every retry, in any process, sends the same one.
   QuickBooks does not say how long it keeps them.
 - A lookup before creating, for what the requestid cannot cover (a retry after that retention,
-  or after a crash between create and record): our reference is the document's DocNumber when
-  it fits (21 characters), and always in PrivateNote as `ledgerbridge:<kind>:<reference>`.
-  PrivateNote cannot be queried, so the lookup queries DocNumber and confirms the note.
+  or after a crash between create and record): the document's DocNumber is our reference when
+  it fits (21 characters of letters, digits and `-_#./`), else `LB-` and 18 hex digits of its
+  hash; PrivateNote holds `ledgerbridge:<kind>:<reference>` in full. PrivateNote cannot be
+  queried, so the lookup queries DocNumber and confirms the note.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 
 DOC_NUMBER_MAX = 21
 REQUEST_ID_MAX = 50
@@ -29,6 +31,8 @@ def private_note(kind: str, reference: str) -> str:
     return f"ledgerbridge:{kind}:{reference}"
 
 
-def doc_number(reference: str) -> str | None:
-    """Our reference as the DocNumber, or None when it does not fit (QuickBooks numbers it)."""
-    return reference if 0 < len(reference) <= DOC_NUMBER_MAX else None
+def doc_number(reference: str) -> str:
+    """Our reference as the DocNumber, or a stable stand-in when it does not fit."""
+    if 0 < len(reference) <= DOC_NUMBER_MAX and re.fullmatch(r"[A-Za-z0-9_#./-]+", reference):
+        return reference
+    return "LB-" + hashlib.sha256(reference.encode()).hexdigest()[:18]

@@ -49,7 +49,10 @@ class TokenKeeper:
         wait_for_other: float = 20.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         before_store: Callable[[], Awaitable[None]] | None = None,
+        prepare: Callable[[], Awaitable[None]] | None = None,
+        owns_db: bool = False,
     ) -> None:
+        self._owns_db = owns_db
         self._vault = vault
         self._app = app
         self._db = db
@@ -60,12 +63,25 @@ class TokenKeeper:
         self._locks: dict[str, asyncio.Lock] = {}
         # Tests: runs between Intuit's answer and the store (a crash there loses the tokens).
         self._before_store = before_store
+        self._prepare = prepare  # once, before the first read (e.g. create the tables)
+        self._prepared = asyncio.Lock()
+
+    async def _ready(self) -> None:
+        if self._prepare is None:
+            return
+        async with self._prepared:
+            if self._prepare is not None:
+                await self._prepare()
+                self._prepare = None
 
     async def aclose(self) -> None:
         await self._http.aclose()
+        if self._owns_db:
+            await self._db.dispose()
 
     async def current(self, connection: str) -> StoredTokens:
         """The stored tokens, refreshed first when the access token is (nearly) expired."""
+        await self._ready()
         stored = await self._vault.load(connection)
         if stored is None:
             raise QuickBooksAuthError(

@@ -1,0 +1,478 @@
+"""QuickBooks Online behind the ledger port (`lb_connectors.ledger`): `QuickBooksLedger` and
+`LEDGER_KIND`.
+
+How each use case maps onto QuickBooks:
+- customers: found by e-mail (`PrimaryEmailAddr`), name (`DisplayName`) or id, in the order of
+  the keys; created with the connection's customer rules (`customer_rules.py`: name format and
+  field, address updates, standard and default customer) and the DisplayName clash rule
+  (`names.py`: append the match key).
+- documents: one step, no drafts (`on_draft` is not called): an Invoice, or for a credit note a
+  CreditMemo (option `refund_as=refund_receipt` makes a RefundReceipt paid from
+  `refund_account`). Lines by SKU (one `Sku IN (...)` query per 100 SKUs, remembered per
+  adapter), TaxCodeRef per line (the line's code, else option `tax_code`), GlobalTaxCalculation
+  from option `tax_calculation` (default TaxExcluded: our prices are net). A line without an
+  item takes option `default_item` (a SKU). Exactly once per `exactly_once.py`.
+- payments: a Payment linked to the invoice; clearing account `undeposited_funds` (or empty)
+  sends no DepositToAccountRef, so QuickBooks puts it in Undeposited Funds; any other value is
+  an account Id.
+- stock: QtyOnHand of Inventory items (TrackQtyOnHand); other items keep no stock (None).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from decimal import Decimal
+from typing import Any, Literal, cast
+
+from pydantic import BaseModel, ConfigDict
+
+from lb_common.db import Database, utcnow
+from lb_common.leases import Lease
+from lb_common.sealing import SecretBox
+from lb_connectors.call_retry import call_retry
+from lb_connectors.ledger.errors import LedgerRefused, LedgerUnsupported
+from lb_connectors.ledger.models import (
+    BookedDocumentLine,
+    Choice,
+    CustomerDetails,
+    CustomerOutcome,
+    DocumentKind,
+    DocumentRequest,
+    LedgerCustomer,
+    LedgerDocument,
+    MatchKey,
+    PaymentRequest,
+    PostalAddress,
+    ReferenceData,
+    RegisteredPayment,
+    Resume,
+    StockLevel,
+)
+from lb_connectors.ledger.port import OnDraft
+from lb_connectors.ledger.registry import AdapterContext, LedgerKind
+
+from .books import QuickBooksBooks, SalesLine, TaxMode
+from .client import PRODUCTION_URL, QuickBooksClient
+from .customer_rules import (
+    CustomerRules,
+    address_body,
+    address_updates,
+    customer_name,
+    has_customer_details,
+    new_customer_fields,
+)
+from .oauth import OAuthApp
+from .query import Select
+from .settings import QuickBooksSettings
+from .token_keeper import TokenKeeper
+from .token_vault import QuickBooksTokenRow, TokenVault
+
+log = logging.getLogger(__name__)
+
+KIND = "quickbooks"
+UNDEPOSITED = ("", "undeposited_funds")
+_NOTE_PREFIX = "ledgerbridge:"
+
+
+class QuickBooksCredentials(BaseModel):
+    """A connected QuickBooks company: its realm id and the vault row of its tokens (the
+    connection's name when it was connected). The tokens themselves live sealed in the vault."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    realm_id: str
+    token_key: str
+    base_url: str = PRODUCTION_URL
+
+
+def _decimal(value: Any) -> Decimal:
+    return Decimal(str(value if value is not None else 0))
+
+
+def _address(body: dict[str, Any] | None) -> PostalAddress | None:
+    if not body:
+        return None
+    lines = tuple(body[f"Line{i}"] for i in range(1, 6) if body.get(f"Line{i}"))
+    return PostalAddress(
+        lines=lines, zip=body.get("PostalCode"), city=body.get("City"), country=body.get("Country")
+    )
+
+
+def neutral_customer(row: dict[str, Any]) -> LedgerCustomer:
+    return LedgerCustomer(
+        id=str(row["Id"]),
+        number=str(row["Id"]),
+        name=str(row.get("DisplayName", "")),
+        currency=(row.get("CurrencyRef") or {}).get("value"),
+        email=(row.get("PrimaryEmailAddr") or {}).get("Address"),
+        vat_id=row.get("ResaleNum"),
+        billing=_address(row.get("BillAddr")),
+        barred=not row.get("Active", True),
+        read_at=utcnow(),
+    )
+
+
+def _reference(row: dict[str, Any]) -> str | None:
+    note = str(row.get("PrivateNote") or "")
+    if not note.startswith(_NOTE_PREFIX):
+        return None
+    return note[len(_NOTE_PREFIX) :].partition(":")[2] or None
+
+
+def neutral_document(
+    row: dict[str, Any], kind: DocumentKind, skus: dict[str, str], currency: str
+) -> LedgerDocument:
+    gross = _decimal(row.get("TotalAmt"))
+    tax = _decimal((row.get("TxnTaxDetail") or {}).get("TotalTax"))
+    lines = tuple(
+        BookedDocumentLine(
+            item=skus.get(str(detail.get("ItemRef", {}).get("value"))),
+            quantity=_decimal(detail.get("Qty", 1)),
+            net_amount=_decimal(line.get("Amount")),
+        )
+        for line in row.get("Line", [])
+        if line.get("DetailType") == "SalesItemLineDetail"
+        for detail in [line.get("SalesItemLineDetail") or {}]
+    )
+    return LedgerDocument(
+        kind=kind,
+        id=str(row["Id"]),
+        number=str(row.get("DocNumber") or row["Id"]),
+        state="booked",
+        reference=_reference(row),
+        customer_id=str((row.get("CustomerRef") or {}).get("value", "")),
+        currency=(row.get("CurrencyRef") or {}).get("value") or currency,
+        date=dt.date.fromisoformat(str(row.get("TxnDate") or utcnow().date().isoformat())),
+        net_amount=gross - tax,
+        vat_amount=tax,
+        gross_amount=gross,
+        lines=lines,
+        raw=row,
+    )
+
+
+def stock_level(row: dict[str, Any]) -> StockLevel:
+    tracked = row.get("Type") == "Inventory" and row.get("TrackQtyOnHand", True)
+    on_hand = _decimal(row.get("QtyOnHand")) if tracked else None
+    return StockLevel(
+        item=str(row["Sku"]),
+        name=row.get("Name"),
+        on_hand=on_hand,
+        available=on_hand,
+        barred=not row.get("Active", True),
+    )
+
+
+class QuickBooksLedger:
+    """The port over one connected company's `QuickBooksBooks`."""
+
+    def __init__(self, books: QuickBooksBooks) -> None:
+        self.books = books
+        self.client = books.client
+        self._items: dict[str, dict[str, Any]] = {}  # SKU → item; items rarely change
+        self._skus: dict[str, str] = {}  # item Id → SKU
+
+    @property
+    def kind(self) -> str:
+        return KIND
+
+    # --- customers ------------------------------------------------------------------------
+
+    async def _find_row(self, keys: Sequence[MatchKey]) -> tuple[dict[str, Any], MatchKey] | None:
+        for key in keys:
+            if not key.value:
+                continue
+            row: dict[str, Any] | None = None
+            if key.kind == "email":
+                row = await self.books.customer_by_email(key.value)
+            elif key.kind == "name":
+                row = await self.books.customer_by_name(key.value)
+            elif key.kind == "customer_number" and key.value.isdigit():
+                row = await self.books.customer(key.value)
+            if row is not None:
+                return row, key
+        return None
+
+    async def find_customer(self, keys: Sequence[MatchKey]) -> CustomerOutcome | None:
+        found = await self._find_row(keys)
+        if found is None:
+            return None
+        return CustomerOutcome(
+            customer=neutral_customer(found[0]), created=False, matched_on=found[1]
+        )
+
+    async def find_or_create_customer(
+        self, keys: Sequence[MatchKey], details: CustomerDetails, *, idempotency_key: str
+    ) -> CustomerOutcome:
+        rules = CustomerRules.of(details.options)
+        if not has_customer_details(details) and not any(k.value for k in keys):
+            if rules.default_customer_id is None:
+                raise LedgerRefused(
+                    "The order has no customer details and the connection has no default "
+                    "QuickBooks customer; choose one in the settings, then replay the order"
+                )
+            return await self._named(rules.default_customer_id, "default customer")
+        found = await self._find_row(keys)
+        if found is not None:
+            row, key = found
+            update = address_updates(rules, details)
+            if update and any(row.get(name) != value for name, value in update.items()):
+                row = await self.books.update_customer(
+                    str(row["Id"]), update, reason=f"{idempotency_key}:addresses"
+                )
+            return CustomerOutcome(customer=neutral_customer(row), created=False, matched_on=key)
+        if rules.when_not_found == "standard_customer":
+            assert rules.standard_customer_id is not None
+            return await self._named(rules.standard_customer_id, "standard customer")
+        match_key = next((k.value for k in keys if k.value), details.email or idempotency_key)
+        created = await self.books.create_customer(
+            customer_name(rules, details), match_key, new_customer_fields(rules, details)
+        )
+        return CustomerOutcome(customer=neutral_customer(created), created=True, matched_on=None)
+
+    async def _named(self, customer_id: str, what: str) -> CustomerOutcome:
+        row = await self.books.customer(customer_id)
+        if row is None or not row.get("Active", True):
+            raise LedgerRefused(
+                f"The {what} set for this connection (QuickBooks customer {customer_id}) does "
+                "not exist or is inactive; choose another in the settings, then replay the order"
+            )
+        return CustomerOutcome(customer=neutral_customer(row), created=False, matched_on=None)
+
+    async def get_customer(self, customer_id: str) -> LedgerCustomer | None:
+        row = await self.books.customer(customer_id)
+        return None if row is None else neutral_customer(row)
+
+    async def reference_data(self) -> ReferenceData:
+        codes = await self.books.tax_codes()
+        accounts = await self.books.accounts()
+        clearing = [Choice(id="undeposited_funds", name="Undeposited Funds")] + [
+            Choice(id=str(a["Id"]), name=str(a["Name"]), facts={"type": str(a["AccountType"])})
+            for a in accounts
+            if a.get("AccountType") == "Bank"
+        ]
+        return ReferenceData(
+            tax_zones=tuple(Choice(id=str(c["Id"]), name=str(c["Name"])) for c in codes),
+            clearing_accounts=tuple(clearing),
+        )
+
+    # --- items ----------------------------------------------------------------------------
+
+    async def _items_for(self, skus: Sequence[str]) -> dict[str, dict[str, Any]]:
+        missing = [s for s in dict.fromkeys(skus) if s not in self._items]
+        if missing:
+            for sku, row in (await self.books.items_by_sku(missing)).items():
+                self._items[sku] = row
+                self._skus[str(row["Id"])] = sku
+        return {s: self._items[s] for s in skus if s in self._items}
+
+    # --- documents ------------------------------------------------------------------------
+
+    async def _lines(self, request: DocumentRequest) -> list[dict[str, Any]]:
+        options = request.options
+        default = options.get("default_item")
+        skus = [line.item or default for line in request.lines]
+        items = await self._items_for([s for s in skus if s])
+        lines: list[dict[str, Any]] = []
+        for line, sku in zip(request.lines, skus, strict=True):
+            if sku is None:
+                raise LedgerRefused(
+                    f"Order line '{line.description}' has no SKU and the connection has no "
+                    "default QuickBooks item; choose one in the settings, then replay the order"
+                )
+            item = items.get(sku)
+            if item is None:
+                raise LedgerRefused(
+                    f"SKU '{sku}' (order line '{line.description}') is not an item in "
+                    "QuickBooks (no item has that SKU): create it, or choose a default item, "
+                    "then replay the order"
+                )
+            price = line.unit_net_price
+            if line.discount_percentage:
+                price = price * (100 - line.discount_percentage) / 100
+            tax_code = line.tax_code or options.get("tax_code")
+            lines.append(
+                SalesLine(str(item["Id"]), line.quantity, price, line.description, tax_code).body()
+            )
+        return lines
+
+    async def make_document(
+        self, request: DocumentRequest, *, resume: Resume, on_draft: OnDraft
+    ) -> LedgerDocument:
+        if request.send_by is not None:
+            raise LedgerUnsupported(
+                f"QuickBooks cannot send invoices by {request.send_by}; clear that setting"
+            )
+        options = request.options
+        mode = cast(TaxMode, options.get("tax_calculation", "TaxExcluded"))
+        if mode not in ("TaxInclusive", "TaxExcluded", "NotApplicable"):
+            raise LedgerRefused(f"tax_calculation {mode!r} is not a QuickBooks tax calculation")
+        entity, kind = self._document_kind(request.kind, options)
+        extra: dict[str, Any] = {"TxnDate": request.date.isoformat()}
+        if request.due_date and entity == "Invoice":
+            extra["DueDate"] = request.due_date.isoformat()
+        if request.bill_to:
+            extra["BillAddr"] = address_body(request.bill_to)
+        if request.ship_to and entity == "Invoice":
+            extra["ShipAddr"] = address_body(request.ship_to)
+        if request.notes:
+            extra["CustomerMemo"] = {"value": request.notes[:1000]}
+        if entity == "RefundReceipt":
+            account = options.get("refund_account")
+            if not account:
+                raise LedgerRefused(
+                    "A QuickBooks refund receipt needs the account the money is paid from; "
+                    "set refund_account in the settings, then replay"
+                )
+            extra["DepositToAccountRef"] = {"value": account}
+        row = await self.books.make_document(
+            entity,
+            kind,
+            request.reference,
+            request.customer_id,
+            await self._lines(request),
+            tax_mode=mode,
+            extra=extra,
+            look_up=resume.earlier_attempt,
+        )
+        return neutral_document(row, request.kind, self._skus, request.currency)
+
+    @staticmethod
+    def _document_kind(
+        kind: DocumentKind, options: dict[str, str]
+    ) -> tuple[Literal["Invoice", "CreditMemo", "RefundReceipt"], str]:
+        if kind == "invoice":
+            return "Invoice", "invoice"
+        if options.get("refund_as") == "refund_receipt":
+            return "RefundReceipt", "refund"
+        return "CreditMemo", "credit"
+
+    async def find_document(
+        self, reference: str, *, kind: DocumentKind = "invoice"
+    ) -> LedgerDocument | None:
+        for entity, tag in (
+            [("Invoice", "invoice")]
+            if kind == "invoice"
+            else [("CreditMemo", "credit"), ("RefundReceipt", "refund")]
+        ):
+            row = await self.books.find_document(entity, tag, reference)
+            if row is not None:
+                await self._learn_skus(row)
+                return neutral_document(row, kind, self._skus, "")
+        return None
+
+    async def get_document(
+        self, document_id: str, *, kind: DocumentKind = "invoice"
+    ) -> LedgerDocument | None:
+        for entity in ["Invoice"] if kind == "invoice" else ["CreditMemo", "RefundReceipt"]:
+            row = await self.client.read(entity, document_id)
+            if row is not None:
+                await self._learn_skus(row)
+                return neutral_document(row, kind, self._skus, "")
+        return None
+
+    async def _learn_skus(self, row: dict[str, Any]) -> None:
+        ids = {
+            str((line.get("SalesItemLineDetail") or {}).get("ItemRef", {}).get("value"))
+            for line in row.get("Line", [])
+            if line.get("DetailType") == "SalesItemLineDetail"
+        } - set(self._skus)
+        for ident in ids:
+            item = await self.client.read("Item", ident)
+            if item is not None and item.get("Sku"):
+                self._skus[ident] = str(item["Sku"])
+
+    # --- payments -------------------------------------------------------------------------
+
+    async def register_payment(
+        self, request: PaymentRequest, *, earlier_attempt: bool
+    ) -> RegisteredPayment:
+        account = request.clearing_account.strip()
+        row = await self.books.pay_invoice(
+            request.reference,
+            request.customer_id,
+            request.document_id,
+            request.amount,
+            deposit_to=None if account.lower() in UNDEPOSITED else account,
+            look_up=earlier_attempt,
+        )
+        return RegisteredPayment(
+            id=str(row["Id"]),
+            document_id=request.document_id,
+            amount=_decimal(row.get("TotalAmt")),
+            currency=(row.get("CurrencyRef") or {}).get("value") or request.currency,
+        )
+
+    # --- stock ----------------------------------------------------------------------------
+
+    async def read_stock(self, items: Sequence[str]) -> dict[str, StockLevel]:
+        found = await self.books.items_by_sku(items)
+        return {sku: stock_level(row) for sku, row in found.items()}
+
+    async def read_catalogue(self) -> list[StockLevel]:
+        rows = await self.client.query(Select("Item", ("Sku",)))
+        return [stock_level(row) for row in rows if row.get("Sku")]
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+        await self.client.keeper.aclose()
+
+
+def _keeper(settings: QuickBooksSettings, context: AdapterContext) -> TokenKeeper:
+    """The adapter's own keeper (and database engine): two keepers of one process refreshing
+    the same tokens still take turns, through the lease."""
+    if not settings.token_database_url:
+        raise LedgerRefused(
+            "A connection books into QuickBooks but LEDGERBRIDGE_QUICKBOOKS_TOKEN_DATABASE_URL "
+            "is not set: point every service at the one database holding the QuickBooks tokens"
+        )
+    db = Database(settings.token_database_url)
+    app = OAuthApp(
+        settings.client_id, settings.client_secret.get_secret_value(), settings.token_url
+    )
+    vault = TokenVault(db, SecretBox.from_settings(context.settings))
+    return TokenKeeper(
+        vault, app, db, transport=context.transport, prepare=_tables(db), owns_db=True
+    )
+
+
+def _tables(db: Database) -> Callable[[], Awaitable[None]]:
+    async def create() -> None:
+        # The vault's table and the leases table, where no service's migrations made them.
+        await db.create_tables([QuickBooksTokenRow, Lease])
+
+    return create
+
+
+def _open(credentials: BaseModel, context: AdapterContext) -> QuickBooksLedger:
+    assert isinstance(credentials, QuickBooksCredentials)
+    settings = QuickBooksSettings()
+    client = QuickBooksClient(
+        credentials.base_url,
+        credentials.token_key,
+        _keeper(settings, context),
+        realm_id=credentials.realm_id,
+        minor_version=settings.minor_version,
+        transport=context.transport,
+        retry=call_retry(context.settings),
+        per_minute=settings.requests_per_minute,
+        concurrent=settings.concurrent_requests,
+    )
+    return QuickBooksLedger(QuickBooksBooks(client))
+
+
+def _pool_key(credentials: BaseModel) -> tuple[str, ...]:
+    assert isinstance(credentials, QuickBooksCredentials)
+    return (credentials.base_url, credentials.realm_id, credentials.token_key)
+
+
+LEDGER_KIND = LedgerKind(
+    kind=KIND,
+    label="QuickBooks Online",
+    credentials=QuickBooksCredentials,
+    open=_open,
+    pool_key=_pool_key,
+)
+
+__all__ = ["LEDGER_KIND", "QuickBooksCredentials", "QuickBooksLedger"]

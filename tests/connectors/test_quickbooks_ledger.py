@@ -1,0 +1,327 @@
+"""QuickBooks behind the ledger port, opened through the registry as a service would: the
+customer settings of seed 001 (name format and field, address updates, standard and default
+customer), documents and payments exactly once, refunds, stock, reference data."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from lb_common.db import Database
+from lb_common.sealing import SecretBox
+from lb_common.settings import CommonSettings
+from lb_connectors.ledger.errors import LedgerRefused, LedgerUnsupported
+from lb_connectors.ledger.models import (
+    CustomerDetails,
+    DocumentLine,
+    DocumentRequest,
+    MatchKey,
+    PaymentRequest,
+    PostalAddress,
+    Resume,
+)
+from lb_connectors.ledger.port import Ledger
+from lb_connectors.ledger.registry import AdapterContext, ledger_kind
+from lb_connectors.ledgers import LEDGER_KINDS
+from lb_connectors.quickbooks.consent import connect_company
+from lb_connectors.quickbooks.oauth import OAuthApp
+from lb_connectors.quickbooks.token_vault import QuickBooksTokenRow, TokenVault
+from lb_sandbox.app import create_app
+from lb_sandbox.settings import SandboxSettings
+from tests.support.stores import Store
+
+HOST = "http://sandbox.test"
+TOKEN_URL = f"{HOST}/quickbooks/oauth2/v1/tokens/bearer"
+REDIRECT = "https://ledgerbridge.test/qbo"
+
+
+class Harness:
+    def __init__(self, app: Any, ledger: Ledger, realm: str, raw: httpx.AsyncClient) -> None:
+        self.app, self.ledger, self.realm, self.raw = app, ledger, realm, raw
+
+    async def seed(self, entity: str, rows: list[dict[str, Any]]) -> list[str]:
+        reply = await self.raw.post(
+            f"/_sandbox/quickbooks/companies/{self.realm}/{entity}", json=rows
+        )
+        assert reply.status_code == 201, reply.text
+        created: list[str] = reply.json()["created"]
+        return created
+
+    async def rows(self, entity: str) -> list[dict[str, Any]]:
+        reply = await self.raw.get(f"/_sandbox/quickbooks/companies/{self.realm}/state")
+        found: list[dict[str, Any]] = reply.json()["entities"][entity]
+        return found
+
+    async def fault(self, **spec: Any) -> None:
+        await self.raw.post("/_sandbox/quickbooks/faults", json={"agreement": self.realm, **spec})
+
+
+@pytest.fixture
+async def qb(store: Store, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Harness]:
+    app = create_app(SandboxSettings())
+    transport = httpx.ASGITransport(app=app)
+    url = await store.url(f"qbtokens{uuid.uuid4().hex[:6]}")
+    monkeypatch.setenv("LEDGERBRIDGE_QUICKBOOKS_TOKEN_DATABASE_URL", url)
+    monkeypatch.setenv("LEDGERBRIDGE_QUICKBOOKS_TOKEN_URL", TOKEN_URL)
+    settings = CommonSettings()
+    raw = httpx.AsyncClient(transport=transport, base_url=HOST)
+    reply = await raw.get(
+        "/quickbooks/connect/oauth2",
+        params={
+            "client_id": "sandbox-qbo-client",
+            "redirect_uri": REDIRECT,
+            "response_type": "code",
+            "scope": "com.intuit.quickbooks.accounting",
+            "state": "s",
+        },
+    )
+    callback = parse_qs(urlsplit(reply.headers["location"]).query)
+    db = Database(url)
+    await db.create_tables([QuickBooksTokenRow])
+    app_keys = OAuthApp("sandbox-qbo-client", "sandbox-qbo-secret", TOKEN_URL)
+    credentials = await connect_company(
+        TokenVault(db, SecretBox.from_settings(settings)),
+        app_keys,
+        raw,
+        connection="keap-shop",
+        code=callback["code"][0],
+        redirect_uri=REDIRECT,
+        realm_id=callback["realmId"][0],
+        base_url=f"{HOST}/quickbooks",
+    )
+    await db.dispose()
+    kind = ledger_kind("quickbooks")
+    ledger = kind.open(
+        kind.credentials.model_validate(credentials.model_dump()),
+        AdapterContext(settings=settings, transport=transport),
+    )
+    try:
+        yield Harness(app, ledger, credentials.realm_id, raw)
+    finally:
+        await ledger.aclose()
+        await raw.aclose()
+
+
+def details(**options: str) -> CustomerDetails:
+    return CustomerDetails(
+        name="Ann Lee",
+        currency="USD",
+        email="ann@example.com",
+        billing=PostalAddress(lines=("1 Main St",), zip="10001", city="New York", country="US"),
+        shipping=PostalAddress(lines=("9 Dock Rd",), zip="10002", city="New York", country="US"),
+        options={"given_name": "Ann", "family_name": "Lee", **options},
+    )
+
+
+EMAIL = [MatchKey(kind="email", value="ann@example.com")]
+
+
+def test_the_registry_knows_quickbooks() -> None:
+    assert "quickbooks" in LEDGER_KINDS
+    with pytest.raises(ValueError):
+        LEDGER_KINDS["quickbooks"].model_validate({"realm_id": "1"})  # no token_key
+
+
+async def test_name_format_and_field_then_found_by_email_with_addresses_updated(
+    qb: Harness,
+) -> None:
+    made = await qb.ledger.find_or_create_customer(
+        EMAIL, details(name_format="last_first", name_field="CompanyName"), idempotency_key="o-1"
+    )
+    assert made.created and made.customer.name == "Lee, Ann"
+    row = (await qb.rows("Customer"))[0]
+    assert row["CompanyName"] == "Lee, Ann" and row["ShipAddr"]["Line1"] == "9 Dock Rd"
+    moved = details(update_addresses="shipping").model_copy(
+        update={"shipping": PostalAddress(lines=("5 New Rd",), city="Boston", country="US")}
+    )
+    again = await qb.ledger.find_or_create_customer(EMAIL, moved, idempotency_key="o-2")
+    assert not again.created and again.customer.id == made.customer.id
+    assert again.matched_on == EMAIL[0]
+    row = (await qb.rows("Customer"))[0]
+    assert row["ShipAddr"]["Line1"] == "5 New Rd" and row["BillAddr"]["Line1"] == "1 Main St"
+    unchanged = await qb.ledger.find_or_create_customer(EMAIL, details(), idempotency_key="o-3")
+    assert unchanged.customer.id == made.customer.id
+    assert (await qb.rows("Customer"))[0]["SyncToken"] == "1"  # update_addresses none
+
+
+async def test_standard_customer_when_not_found_and_default_when_no_details(qb: Harness) -> None:
+    standard, fallback = await qb.seed(
+        "Customer", [{"DisplayName": "Web Sales"}, {"DisplayName": "Walk-in"}]
+    )
+    outcome = await qb.ledger.find_or_create_customer(
+        EMAIL,
+        details(when_not_found="standard_customer", standard_customer_id=standard),
+        idempotency_key="o-1",
+    )
+    assert outcome.customer.id == standard and not outcome.created
+    anonymous = CustomerDetails(name="", currency="USD", options={"default_customer_id": fallback})
+    assert (
+        await qb.ledger.find_or_create_customer([], anonymous, idempotency_key="o-2")
+    ).customer.id == fallback
+    with pytest.raises(LedgerRefused, match="no default QuickBooks customer"):
+        await qb.ledger.find_or_create_customer(
+            [], CustomerDetails(name="", currency="USD"), idempotency_key="o-3"
+        )
+    with pytest.raises(LedgerRefused, match="standard_customer_id"):
+        await qb.ledger.find_or_create_customer(
+            EMAIL, details(when_not_found="standard_customer"), idempotency_key="o-4"
+        )
+    assert len(await qb.rows("Customer")) == 2
+
+
+def invoice_request(customer: str, reference: str = "K-1001", **options: str) -> DocumentRequest:
+    return DocumentRequest(
+        reference=reference,
+        customer_id=customer,
+        currency="USD",
+        date=dt.date(2026, 11, 28),
+        lines=(
+            DocumentLine(
+                item="HAT", description="Hat", quantity=Decimal(2), unit_net_price=Decimal("10.00")
+            ),
+            DocumentLine(
+                item=None,
+                description="Shipping",
+                quantity=Decimal(1),
+                unit_net_price=Decimal("4.95"),
+            ),
+        ),
+        options={"default_item": "SHIP", "tax_code": "2", **options},
+    )
+
+
+async def _customer_and_items(qb: Harness) -> str:
+    await qb.seed(
+        "Item",
+        [
+            {
+                "Name": "Hat",
+                "Sku": "HAT",
+                "Type": "Inventory",
+                "IncomeAccountRef": {"value": "1"},
+                "AssetAccountRef": {"value": "2"},
+                "TrackQtyOnHand": True,
+                "QtyOnHand": 7,
+                "InvStartDate": "2026-01-01",
+            },
+            {
+                "Name": "Shipping",
+                "Sku": "SHIP",
+                "Type": "Service",
+                "IncomeAccountRef": {"value": "7"},
+            },
+        ],
+    )
+    made = await qb.ledger.find_or_create_customer(EMAIL, details(), idempotency_key="o")
+    return made.customer.id
+
+
+async def never(_: Any) -> None:
+    raise AssertionError("QuickBooks has no drafts")
+
+
+async def test_invoice_exactly_once_with_a_lost_reply_and_a_resumed_attempt(qb: Harness) -> None:
+    customer = await _customer_and_items(qb)
+    await qb.fault(kind="lost_reply", path="/invoice", method="POST", times=1)
+    first = await qb.ledger.make_document(
+        invoice_request(customer), resume=Resume(), on_draft=never
+    )
+    assert first.state == "booked" and first.number == "K-1001" and first.reference == "K-1001"
+    assert first.net_amount == Decimal("24.95") and first.vat_amount == Decimal("6.24")
+    assert first.gross_amount == Decimal("31.19")
+    assert [(line.item, line.quantity) for line in first.lines] == [("HAT", 2), ("SHIP", 1)]
+    resumed = await qb.ledger.make_document(
+        invoice_request(customer), resume=Resume(earlier_attempt=True), on_draft=never
+    )
+    assert resumed.id == first.id
+    found = await qb.ledger.find_document("K-1001")
+    assert found is not None and found.id == first.id
+    assert len(await qb.rows("Invoice")) == 1
+
+
+async def test_long_references_get_a_stable_doc_number(qb: Harness) -> None:
+    customer = await _customer_and_items(qb)
+    reference = "keap-shop:order:123456789012345"
+    made = await qb.ledger.make_document(
+        invoice_request(customer, reference), resume=Resume(), on_draft=never
+    )
+    assert made.number.startswith("LB-") and made.reference == reference
+    found = await qb.ledger.find_document(reference)
+    assert found is not None and found.id == made.id
+
+
+async def test_payment_into_undeposited_funds_once(qb: Harness) -> None:
+    customer = await _customer_and_items(qb)
+    invoice = await qb.ledger.make_document(
+        invoice_request(customer), resume=Resume(), on_draft=never
+    )
+    request = PaymentRequest(
+        reference="K-1001:payment",
+        document_id=invoice.id,
+        customer_id=customer,
+        amount=invoice.gross_amount,
+        currency="USD",
+        date=dt.date(2026, 11, 28),
+        clearing_account="undeposited_funds",
+        text="Keap order 1001",
+    )
+    await qb.fault(kind="lost_reply", path="/payment", method="POST", times=1)
+    paid = await qb.ledger.register_payment(request, earlier_attempt=False)
+    again = await qb.ledger.register_payment(request, earlier_attempt=True)
+    assert again.id == paid.id and paid.amount == Decimal("31.19")
+    payments = await qb.rows("Payment")
+    assert len(payments) == 1 and payments[0]["DepositToAccountRef"]["value"] == "4"
+    assert Decimal(str((await qb.rows("Invoice"))[0]["Balance"])) == 0
+
+
+async def test_refund_as_credit_memo_or_refund_receipt(qb: Harness) -> None:
+    customer = await _customer_and_items(qb)
+    credit = invoice_request(customer, "K-1001-R1").model_copy(update={"kind": "credit_note"})
+    memo = await qb.ledger.make_document(credit, resume=Resume(), on_draft=never)
+    assert memo.kind == "credit_note" and len(await qb.rows("CreditMemo")) == 1
+    receipt_request = invoice_request(
+        customer, "K-1001-R2", refund_as="refund_receipt", refund_account="5"
+    ).model_copy(update={"kind": "credit_note"})
+    receipt = await qb.ledger.make_document(receipt_request, resume=Resume(), on_draft=never)
+    assert (await qb.rows("RefundReceipt"))[0]["DepositToAccountRef"]["value"] == "5"
+    found = await qb.ledger.find_document("K-1001-R2", kind="credit_note")
+    assert found is not None and found.id == receipt.id
+
+
+async def test_unknown_sku_and_e_invoice_are_refused_with_what_to_do(qb: Harness) -> None:
+    customer = await _customer_and_items(qb)
+    wrong = invoice_request(customer).model_copy(
+        update={
+            "lines": (
+                DocumentLine(
+                    item="HAT-GREEN",
+                    description="Item HAT-GREEN",
+                    quantity=Decimal(1),
+                    unit_net_price=Decimal(1),
+                ),
+            )
+        }
+    )
+    with pytest.raises(LedgerRefused, match=r"SKU 'HAT-GREEN'.*create it"):
+        await qb.ledger.make_document(wrong, resume=Resume(), on_draft=never)
+    ean = invoice_request(customer).model_copy(update={"send_by": "EAN"})
+    with pytest.raises(LedgerUnsupported):
+        await qb.ledger.make_document(ean, resume=Resume(), on_draft=never)
+    assert await qb.rows("Invoice") == []
+
+
+async def test_stock_and_reference_data(qb: Harness) -> None:
+    await _customer_and_items(qb)
+    stock = await qb.ledger.read_stock(["HAT", "SHIP", "NOPE"])
+    assert stock["HAT"].on_hand == 7 and stock["SHIP"].on_hand is None and "NOPE" not in stock
+    assert sorted(s.item for s in await qb.ledger.read_catalogue()) == ["HAT", "SHIP"]
+    data = await qb.ledger.reference_data()
+    assert {c.id for c in data.tax_zones} == {"2", "3"}
+    assert [c.id for c in data.clearing_accounts][:2] == ["undeposited_funds", "5"]

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from types import UnionType
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
@@ -88,6 +88,8 @@ def type_name(annotation: Any) -> str:
     args = get_args(annotation)
     if origin is Literal:
         return " \\| ".join(repr(a) for a in args)
+    if origin is Annotated:  # a validated type (LedgerId): the type it holds
+        return type_name(args[0])
     if origin in (Union, UnionType):
         return " \\| ".join(type_name(a) for a in args)
     if origin in (tuple, list, set, frozenset):

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from lb_connectors.economic.ledger import stocked_available
 from lb_connectors.economic.models import Product
-from lb_inventory.sync import stocked_available
 from tests.inventory.test_stock_sync import (
     enable_sync,
     eventually,

@@ -20,6 +20,7 @@ from sqlmodel import select
 from lb_common.db import Database
 from lb_common.migrations import COMMON_TABLES
 from lb_connectors.economic.client import EconomicClient
+from lb_connectors.economic.ledger import EconomicLedger
 from lb_connectors.shopify_admin import ShopifyGraphQLClient
 from lb_inventory.policy import StockSyncSettings
 from lb_inventory.store import TABLES, MismatchRow
@@ -100,7 +101,12 @@ async def test_a_sale_during_a_full_sync_is_reported_not_overwritten(db: Databas
         location = (await shop.list_locations())[0].legacy_resource_id
         settings = StockSyncSettings(enabled=True, location_id=location)
         result = await full_sync(
-            "demo", db=db, ledger=ledger, shop=shop, settings=settings, locks=SyncLocks(db)
+            "demo",
+            db=db,
+            ledger=EconomicLedger(ledger),
+            shop=shop,
+            settings=settings,
+            locks=SyncLocks(db),
         )
         levels = await shop_levels(admin, token)
 

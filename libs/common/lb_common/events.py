@@ -4,12 +4,25 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from lb_common.envelope import Event
 from lb_common.orders import CanonicalOrder
+
+
+def _id_from_number(value: object) -> object:
+    """Ledger ids were e-conomic's numbers (JSON numbers) before the ledger port made them
+    strings; a message still queued from then is read with the number as its decimal text."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+#: A ledger's id of a customer or a document: text (e-conomic "1001", QuickBooks "58"). Read
+#: from a JSON string, or from a number (messages from before the port).
+LedgerId = Annotated[str, BeforeValidator(_id_from_number)]
 
 
 class OrderReady(Event):
@@ -55,7 +68,7 @@ class CustomerResolved(Event):
 
     TYPE = "customer.resolved"
     order: CanonicalOrder
-    customer_number: int
+    customer_number: LedgerId
     created: bool = False
     # None: the default customer, or a link a person set; nothing to check the customer by.
     matched_on: MatchEvidence | None = None
@@ -75,9 +88,9 @@ class InvoiceBooked(Event):
 
     TYPE = "invoice.booked"
     order_key: str
-    customer_number: int
-    draft_invoice_number: int | None = None
-    booked_invoice_number: int
+    customer_number: LedgerId
+    draft_invoice_number: LedgerId | None = None
+    booked_invoice_number: LedgerId
     currency: str
     net_amount: Decimal
     gross_amount: Decimal
@@ -87,8 +100,8 @@ class InvoiceBooked(Event):
 class CreditNoteBooked(Event):
     TYPE = "creditnote.booked"
     order_key: str
-    customer_number: int
-    booked_invoice_number: int
+    customer_number: LedgerId
+    booked_invoice_number: LedgerId
     currency: str
     gross_amount: Decimal
     lines: tuple[BookedLine, ...] = ()

@@ -89,7 +89,7 @@ async def _record(
         uow.emit(
             CustomerResolved(
                 order=order,
-                customer_number=resolution.customer_number,
+                customer_number=str(resolution.customer_number),
                 created=resolution.how == "created",
                 matched_on=resolution.matched_on,
                 customer=carried_customer(client, resolution.customer_number),

@@ -16,9 +16,7 @@ from sqlmodel import col, select
 from lb_common.db import utcnow
 from lb_common.events import BookedLine, CreditNoteBooked, InvoiceBooked
 from lb_common.unit_of_work import UnitOfWork
-from lb_connectors.economic.client import EconomicClient
-from lb_connectors.economic.filters import Field, or_
-from lb_connectors.economic.models import Product
+from lb_connectors.ledger import Ledger
 from lb_connectors.ledgers import LedgerDirectory
 from lb_connectors.shopify_admin import ShopifyGraphQLClient
 from lb_connectors.shops import ShopDirectory
@@ -39,33 +37,21 @@ from lb_inventory.sync import (
     load_settings,
     open_differences,
     set_level_mismatch,
-    stocked_available,
 )
 
 log = logging.getLogger("lb_inventory.after_sale")
 
 Levels = dict[str, tuple[Decimal | None, Decimal | None]]
-# Products per stock read: an invoice's lines fit in one, and the filter stays a short URL.
-READ_PER_CALL = 40
 
 
-async def _read_levels(client: EconomicClient, product_numbers: list[str]) -> Levels:
+async def _read_levels(ledger: Ledger, product_numbers: list[str]) -> Levels:
     """(available, in stock) per product; (None, None) for one that keeps no stock or is gone.
-
-    One call for a document's products: `productNumber$eq:A$or:productNumber$eq:B...` on the
-    product list (e-conomic's `$in` takes numbers only, and product numbers are text)."""
-    found: dict[str, Product] = {}
-    for start in range(0, len(product_numbers), READ_PER_CALL):
-        chunk = product_numbers[start : start + READ_PER_CALL]
-        query = or_(*(Field("productNumber").eq(number) for number in chunk))
-        async for item in client.iter_products(filter=query):
-            found[item.product_number] = item  # string filters ignore case: exact only
+    A document's products in one read (the adapter batches them)."""
+    found = await ledger.read_stock(product_numbers)
     levels: Levels = {}
     for number in product_numbers:
-        product = found.get(number)
-        available = stocked_available(product)
-        in_stock = product.inventory.in_stock if product and product.inventory else None
-        levels[number] = (available, in_stock if available is not None else None)
+        level = found.get(number)
+        levels[number] = (level.available, level.on_hand) if level else (None, None)
     return levels
 
 
@@ -194,7 +180,7 @@ async def _follow_batch(
     locks: SyncLocks,
 ) -> None:
     lead = batch[0].uow
-    client = ledgers.for_connection(connection)
+    ledger = ledgers.ledger(connection)
     settings = await load_settings(lead, connection)
     product_numbers = sorted(set().union(*(b.product_numbers for b in batch)))
     # The invoices take their orders' units from the ledger.
@@ -202,7 +188,7 @@ async def _follow_batch(
     outcome = Outcome()
     async with locks.push(connection):
         # Read and push under the lock: a reading taken earlier never overwrites a later one.
-        levels = await _read_levels(client, product_numbers)
+        levels = await _read_levels(ledger, product_numbers)
         async with lead.session() as session:
             # The ledger's level now includes the sold orders' units: they are held no longer.
             held = await held_per_sku(session, connection, except_orders=sold)

@@ -129,7 +129,7 @@ def admin_router(
                 sku,
                 body.keep,
                 db=db,
-                ledger=ledgers.for_connection(connection),
+                ledger=ledgers.ledger(connection),
                 shop=shops.for_connection(connection),
                 locks=locks,
             )

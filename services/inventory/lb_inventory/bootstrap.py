@@ -62,7 +62,7 @@ def bootstrap(
         return await full_sync(
             connection,
             db=db,
-            ledger=ledgers.for_connection(connection),
+            ledger=ledgers.ledger(connection),
             shop=shops.for_connection(connection),
             settings=sync_settings,
             locks=locks,

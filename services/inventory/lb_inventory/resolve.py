@@ -15,13 +15,13 @@ from typing import Literal
 
 from lb_common.db import Database, utcnow
 from lb_common.errors import LedgerbridgeError
-from lb_connectors.economic.client import EconomicClient
+from lb_connectors.ledger import Ledger
 from lb_connectors.shopify_admin import ShopifyGraphQLClient
 from lb_inventory.domain import MismatchKind, free_to_sell
 from lb_inventory.holds import held_per_sku
 from lb_inventory.shop_push import Wanted, compare_and_set
 from lb_inventory.store import MismatchRow, SkuLink
-from lb_inventory.sync import SyncLocks, load_settings, stocked_available
+from lb_inventory.sync import SyncLocks, ledger_available, load_settings
 
 Keep = Literal["ledger", "shop"]
 
@@ -59,7 +59,7 @@ async def resolve_difference(
     keep: Keep,
     *,
     db: Database,
-    ledger: EconomicClient,
+    ledger: Ledger,
     shop: ShopifyGraphQLClient,
     locks: SyncLocks,
 ) -> Resolved:
@@ -74,7 +74,7 @@ async def resolve_difference(
             raise ResolveRefused(404, f"SKU {sku} has no open stock difference on {connection!r}.")
         if not settings.enabled or not settings.location_id:
             raise ResolveRefused(409, f"Stock sync is off for connection {connection!r}.")
-        available = stocked_available(await ledger.get_product(link.product_number))
+        available = await ledger_available(ledger, link.product_number)
         if available is None:
             raise ResolveRefused(
                 409, f"Ledger product {link.product_number} keeps no stock any more."

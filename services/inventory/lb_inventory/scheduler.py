@@ -69,7 +69,7 @@ async def run_scheduler(
                     await full_sync(
                         connection,
                         db=db,
-                        ledger=ledgers.for_connection(connection),
+                        ledger=ledgers.ledger(connection),
                         shop=shops.for_connection(connection),
                         settings=await load_settings(db, connection),
                         locks=locks,

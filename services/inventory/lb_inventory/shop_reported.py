@@ -22,10 +22,10 @@ from lb_inventory.shop_push import Wanted, compare_and_set
 from lb_inventory.store import SkuLink
 from lb_inventory.sync import (
     SyncLocks,
+    ledger_available,
     load_settings,
     open_differences,
     set_level_mismatch,
-    stocked_available,
 )
 
 log = logging.getLogger("lb_inventory.shop_reported")
@@ -60,8 +60,7 @@ async def handle_shop_reported(
         ):
             # Unknown item (the next catalogue scan reports it), or older than what we know.
             return
-        product = await ledgers.for_connection(connection).get_product(link.product_number)
-        available = stocked_available(product)
+        available = await ledger_available(ledgers.ledger(connection), link.product_number)
         held_now = held.get(link.sku, Decimal(0))
         shop_level = event.available
         action: Action | None = None

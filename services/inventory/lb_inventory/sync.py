@@ -31,8 +31,7 @@ from lb_common import connection_settings, leases
 from lb_common.db import Database, utcnow
 from lb_common.errors import Contention, LedgerbridgeError
 from lb_common.unit_of_work import Sessions
-from lb_connectors.economic.client import EconomicClient
-from lb_connectors.economic.models import Product
+from lb_connectors.ledger import Ledger
 from lb_connectors.shopify_admin import ShopifyGraphQLClient, VariantStock
 from lb_connectors.shopify_admin.gids import gid, number
 from lb_inventory.domain import (
@@ -190,29 +189,18 @@ class Catalogues:
         return {item.product_number: item.available for item in self.ledger}
 
 
-def stocked_available(product: Product | None) -> Decimal | None:
-    """The product's available units, or None when it keeps no stock: no inventory module, or a
-    product group without inventory (shipping, fees, services: e-conomic's
-    `productGroup.inventoryEnabled` is false, even where the product still carries zeros)."""
-    if product is None or product.inventory is None:
-        return None
-    if product.product_group.inventory_enabled is False:
-        return None
-    return product.inventory.available
+async def ledger_available(ledger: Ledger, product_number: str) -> Decimal | None:
+    """The product's available units now, or None when it keeps no stock or is gone (the
+    adapter says which products keep stock: e-conomic's by their product group)."""
+    level = (await ledger.read_stock([product_number])).get(product_number)
+    return level.available if level is not None else None
 
 
-async def read_ledger_catalogue(ledger: EconomicClient) -> list[LedgerItem]:
-    items = []
-    async for product in ledger.iter_products():
-        items.append(
-            LedgerItem(
-                product.product_number,
-                product.name,
-                stocked_available(product),
-                barred=product.barred,
-            )
-        )
-    return items
+async def read_ledger_catalogue(ledger: Ledger) -> list[LedgerItem]:
+    return [
+        LedgerItem(level.item, level.name or "", level.available, barred=level.barred)
+        for level in await ledger.read_catalogue()
+    ]
 
 
 def shop_items(stock: list[VariantStock]) -> list[ShopItem]:
@@ -222,7 +210,7 @@ def shop_items(stock: list[VariantStock]) -> list[ShopItem]:
 
 
 async def catalogue_scan(
-    ledger: EconomicClient, shop: ShopifyGraphQLClient, *, report_without_sku: bool
+    ledger: Ledger, shop: ShopifyGraphQLClient, *, report_without_sku: bool
 ) -> Catalogues:
     """Read both catalogues (concurrently: they are different APIs; the shop's by one bulk
     operation, with its levels) and link them."""
@@ -273,7 +261,7 @@ async def full_sync(
     connection: str,
     *,
     db: Database,
-    ledger: EconomicClient,
+    ledger: Ledger,
     shop: ShopifyGraphQLClient,
     settings: StockSyncSettings,
     locks: SyncLocks,
@@ -328,7 +316,7 @@ async def full_sync(
 async def _full_sync(
     connection: str,
     db: Database,
-    ledger: EconomicClient,
+    ledger: Ledger,
     shop: ShopifyGraphQLClient,
     settings: StockSyncSettings,
     locks: SyncLocks,

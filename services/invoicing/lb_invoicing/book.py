@@ -128,7 +128,8 @@ async def _book(event: CustomerResolved, uow: UnitOfWork, ledgers: LedgerDirecto
     ctx = Context(
         uow,
         invoice_version(event.order, settings),
-        event.customer_number,
+        # The link's column is e-conomic's number (its API shows it); the event's id is text.
+        int(event.customer_number),
         ledgers.for_connection(connection),
         event.matched_on,
         event.customer,
@@ -506,9 +507,11 @@ async def _record_booked(
     ctx.uow.emit(
         InvoiceBooked(
             order_key=ctx.order.order_key,
-            customer_number=booked.customer.customer_number,
-            draft_invoice_number=link.draft_invoice_number,
-            booked_invoice_number=booked.booked_invoice_number,
+            customer_number=str(booked.customer.customer_number),
+            draft_invoice_number=(
+                str(link.draft_invoice_number) if link.draft_invoice_number is not None else None
+            ),
+            booked_invoice_number=str(booked.booked_invoice_number),
             currency=booked.currency,
             net_amount=booked.net_amount,
             gross_amount=booked.gross_amount,

@@ -282,8 +282,8 @@ async def _record(
         job.uow.emit(
             CreditNoteBooked(
                 order_key=job.order_key,
-                customer_number=booked.customer.customer_number,
-                booked_invoice_number=booked.booked_invoice_number,
+                customer_number=str(booked.customer.customer_number),
+                booked_invoice_number=str(booked.booked_invoice_number),
                 currency=booked.currency,
                 gross_amount=booked.gross_amount,
                 lines=lines,

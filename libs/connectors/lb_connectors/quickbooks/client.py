@@ -173,16 +173,17 @@ class QuickBooksClient:
         """Every row the query finds (page by page with STARTPOSITION), or the first `limit`."""
         rows: list[dict[str, Any]] = []
         start = 1
+        page_size = min(limit, MAX_RESULTS) if limit is not None else MAX_RESULTS
         while True:
-            text = select.text(start=start, max_results=MAX_RESULTS)
+            text = select.text(start=start, max_results=page_size)
             answer = await self._send(
                 "GET", "query", what=f"the {select.entity} query", params={"query": text}
             )
             page = (answer or {}).get("QueryResponse", {}).get(select.entity, [])
             rows.extend(page)
-            if len(page) < MAX_RESULTS or (limit is not None and len(rows) >= limit):
+            if len(page) < page_size or (limit is not None and len(rows) >= limit):
                 return rows[:limit] if limit is not None else rows
-            start += MAX_RESULTS
+            start += page_size
 
     async def read(self, entity: str, ident: str) -> dict[str, Any] | None:
         try:

@@ -61,6 +61,9 @@ class TokenKeeper:
         self._wait = wait_for_other
         self._sleep = sleep
         self._locks: dict[str, asyncio.Lock] = {}
+        # The last tokens read or written per connection: an access token stays usable until it
+        # expires even after another process refreshed, so a call needs no database read.
+        self._known: dict[str, StoredTokens] = {}
         # Tests: runs between Intuit's answer and the store (a crash there loses the tokens).
         self._before_store = before_store
         self._prepare = prepare  # once, before the first read (e.g. create the tables)
@@ -82,6 +85,9 @@ class TokenKeeper:
     async def current(self, connection: str) -> StoredTokens:
         """The stored tokens, refreshed first when the access token is (nearly) expired."""
         await self._ready()
+        known = self._known.get(connection)
+        if known is not None and known.tokens.access_valid(datetime.now(UTC)):
+            return known
         stored = await self._vault.load(connection)
         if stored is None:
             raise QuickBooksAuthError(
@@ -89,6 +95,7 @@ class TokenKeeper:
                 "company on ingest (the OAuth consent) first"
             )
         if stored.tokens.access_valid(datetime.now(UTC)):
+            self._known[connection] = stored
             return stored
         return await self.refresh(connection, stored)
 
@@ -101,11 +108,14 @@ class TokenKeeper:
                 name = f"quickbooks-refresh:{connection}"
                 if await leases.acquire(self._db, name, self._holder, LEASE_TTL):
                     try:
-                        return await self._refresh_holding(connection, seen)
+                        fresh = await self._refresh_holding(connection, seen)
                     finally:
                         await leases.release(self._db, name, self._holder)
+                    self._known[connection] = fresh
+                    return fresh
                 newer = await self._vault.load(connection)
                 if newer is not None and newer.version != seen.version:
+                    self._known[connection] = newer
                     return newer
                 if time.monotonic() > deadline:
                     raise Contention(

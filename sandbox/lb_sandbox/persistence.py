@@ -6,7 +6,8 @@ ledger that forgot its customers would hand the same customer numbers to other p
 
 What is kept: every agreement's records (customers, products, drafts, booked invoices, vouchers,
 journals, contacts, ...) and its number counters. What is not: the rate-limit bucket and the
-Idempotency-Key answers (both short-lived), the faults, and the Shopify emulation's shops.
+Idempotency-Key answers (both short-lived), the faults, the Shopify emulation's shops, and the
+QuickBooks emulation's companies and tokens (a restart needs a new consent).
 
 The file is written at start (so that a missing file means a lost ledger, see scripts/stack.py)
 and after every request that may change an agreement, before its response starts, by writing a new file and renaming it over the old one: a crash leaves either the old

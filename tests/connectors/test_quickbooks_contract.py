@@ -438,3 +438,22 @@ async def test_query_pages_past_1000_rows(world: World, books: QuickBooksBooks) 
     assert len(rows) == 1005 and len({r["Id"] for r in rows}) == 1005
     calls = (await world.raw.get(f"/_sandbox/quickbooks/companies/{world.realm}/calls")).json()
     assert calls["calls"]["GET /query"] == 2  # STARTPOSITION 1, then 1001
+
+
+async def test_update_reads_again_when_someone_else_changed_the_customer(
+    world: World, books: QuickBooksBooks, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = await books.create_customer("Dee", "dee@example.com", {})
+    # Another writer changes the customer between our read and our update.
+    await books.client.sparse_update("Customer", made, {"Notes": "theirs"}, request_id="other")
+    real_read = books.client.read
+    reads: list[str] = []
+
+    async def read_stale_first(entity: str, ident: str) -> dict[str, Any] | None:
+        reads.append(ident)
+        return made if len(reads) == 1 else await real_read(entity, ident)
+
+    monkeypatch.setattr(books.client, "read", read_stale_first)
+    updated = await books.update_customer(made["Id"], {"CompanyName": "Dee Co"}, reason="o-9")
+    assert len(reads) == 2 and updated["SyncToken"] == "2"
+    assert updated["Notes"] == "theirs" and updated["CompanyName"] == "Dee Co"

@@ -325,3 +325,11 @@ async def test_stock_and_reference_data(qb: Harness) -> None:
     data = await qb.ledger.reference_data()
     assert {c.id for c in data.tax_zones} == {"2", "3"}
     assert [c.id for c in data.clearing_accounts][:2] == ["undeposited_funds", "5"]
+
+
+async def test_customer_created_once_across_a_lost_reply(qb: Harness) -> None:
+    await qb.fault(kind="lost_reply", path="/customer", method="POST", times=1)
+    made = await qb.ledger.find_or_create_customer(EMAIL, details(), idempotency_key="o-1")
+    again = await qb.ledger.find_or_create_customer(EMAIL, details(), idempotency_key="o-1")
+    assert made.created and not again.created and again.customer.id == made.customer.id
+    assert [c["DisplayName"] for c in await qb.rows("Customer")] == ["Ann Lee"]

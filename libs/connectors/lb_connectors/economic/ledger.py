@@ -21,6 +21,7 @@ Reads of customers, products, layouts and accounting years go through the agreem
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 from collections.abc import Sequence
 from decimal import Decimal
@@ -31,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from lb_common.db import utcnow
 from lb_common.errors import PermanentError
 from lb_connectors.call_retry import call_retry
+from lb_connectors.economic import jsoncodec
 from lb_connectors.economic.accounting_years import year_for
 from lb_connectors.economic.cache import LedgerCache
 from lb_connectors.economic.client import EconomicClient
@@ -345,8 +347,12 @@ class EconomicLedger:
                 draft = await find_draft(self.client, reference, None)
         if draft is None:
             body = await self._draft_body(request)
+            # The key names this body: a retry of the same body is answered from e-conomic's
+            # idempotency store; a changed body (after a refusal) is a new request, which
+            # e-conomic would refuse under the old key.
+            digest = hashlib.sha256(jsoncodec.dumps(body.to_json_body()).encode()).hexdigest()
             draft = await self.client.create_draft_invoice(
-                body, idempotency_key=f"{reference}:draft"
+                body, idempotency_key=f"{reference}:draft:{digest[:16]}"
             )
         await on_draft(neutral_document(draft, request.kind))
         if not request.book:

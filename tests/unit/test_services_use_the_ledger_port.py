@@ -58,9 +58,7 @@ def ledger_imports(path: Path) -> list[str]:
 
 
 def service_modules() -> list[Path]:
-    return sorted(
-        p for p in SERVICES.rglob("*.py") if "tests" not in p.relative_to(SERVICES).parts
-    )
+    return sorted(p for p in SERVICES.rglob("*.py") if "tests" not in p.relative_to(SERVICES).parts)
 
 
 def test_no_service_module_imports_a_ledger_package() -> None:
@@ -89,5 +87,7 @@ def test_the_rule_sees_every_way_of_importing(tmp_path: Path) -> None:
         module = tmp_path / "m.py"
         module.write_text(source)
         assert ledger_imports(module), source
-    module.write_text("from lb_connectors.ledger import Ledger\nfrom lb_connectors import ledgers\n")
+    module.write_text(
+        "from lb_connectors.ledger import Ledger\nfrom lb_connectors import ledgers\n"
+    )
     assert ledger_imports(module) == []

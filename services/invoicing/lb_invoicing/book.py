@@ -55,7 +55,7 @@ from lb_connectors.economic.errors import (
     EconomicValidationError,
     blame_shop_fields,
 )
-from lb_connectors.economic.exactly_once import book_or_find, find_booked, find_draft
+from lb_connectors.economic.exactly_once import draft_and_book
 from lb_connectors.economic.journal_check import check_journal_takes
 from lb_connectors.economic.models import (
     AccountingYearRef,
@@ -146,19 +146,28 @@ async def _book(event: CustomerResolved, uow: UnitOfWork, ledgers: LedgerDirecto
             _already_booked(ctx, link)
         return
 
-    booked, found = await _left_behind(ctx, link) if earlier_attempt else (None, None)
-    if booked is None:
-        draft = await _draft(ctx, settings, found=found, retry=earlier_attempt)
-        if not settings.book:
-            async with uow.commit():
-                _leave_as_draft(ctx, draft)
-            return
-        try:
-            booked = await book_or_find(
-                ctx.client, draft, ctx.order.order_key, send_by=send_by(ctx.order, settings)
-            )
-        except EconomicValidationError as exc:  # e.g. an e-invoice refused for its EAN
-            raise blame_shop_fields(exc, shop_fields(ctx.order)) from exc
+    made = Made()
+    # Steps 2-5: the e-conomic adapter's draft → booked, with our steps in the callbacks.
+    document = await draft_and_book(
+        ctx.client,
+        ctx.order.order_key,
+        earlier_attempt=earlier_attempt,
+        known_draft=link.draft_invoice_number,
+        build=lambda: _new_draft(ctx, settings, made, retry=earlier_attempt),
+        on_draft=lambda draft, new: _drafted(ctx, settings, made, draft, new=new),
+        book=settings.book,
+        send_by=send_by(ctx.order, settings),
+        create_refused=lambda exc: _create_refused(ctx, exc, made),
+        # e.g. an e-invoice refused for its EAN
+        booking_refused=lambda exc: blame_shop_fields(exc, shop_fields(ctx.order)),
+    )
+    assert document is not None  # an invoice always has lines to draft
+    if isinstance(document, DraftInvoice):  # the connection creates drafts only
+        async with uow.commit():
+            _leave_as_draft(ctx, document)
+        return
+    booked = document
+    if made.drafted:  # booked just now, not found booked by an earlier attempt
         failpoint("invoicing.after_booked")
     sent_by = send_by(ctx.order, settings)
     if registration is None:
@@ -232,54 +241,58 @@ async def _link_with_intent(ctx: Context) -> tuple[InvoiceLink, bool]:
         return link, earlier_attempt
 
 
-async def _left_behind(
-    ctx: Context, link: InvoiceLink
-) -> tuple[BookedInvoice | None, DraftInvoice | None]:
-    """2. What an earlier attempt left in the ledger: the booked invoice, or the draft."""
-    if link.draft_invoice_number is not None:
-        draft = await ctx.client.get_draft_invoice(link.draft_invoice_number)
-        if draft is not None:  # booking removes the draft: this one is not booked
-            return None, draft
-    booked = await find_booked(ctx.client, ctx.order.order_key)
-    if booked is not None:
-        return booked, None
-    # By the reference: a draft whose creation's reply was lost (its number is not recorded).
-    return None, await find_draft(ctx.client, ctx.order.order_key, None)
+@dataclass
+class Made:
+    """What this attempt made on its way to the draft: the plan and body of a new draft, what
+    of it came from the cache, and whether a draft was seen (so booking happened now)."""
+
+    plan: InvoicePlan | None = None
+    body: DraftInvoiceCreate | None = None
+    cached: FromCache | None = None
+    drafted: bool = False
 
 
-async def _draft(
-    ctx: Context, settings: InvoiceSettings, *, found: DraftInvoice | None, retry: bool
-) -> DraftInvoice:
-    """3. The draft: the one an earlier attempt left (`found`), else a new one."""
-    draft = found
-    plan = None  # a draft an earlier attempt made is judged without its plan
-    if draft is None:
-        recipient_ean(ctx.order)  # a mistyped EAN stops here, before anything is made
-        # A retry judges the customer on a fresh read: the ledger may have changed under a
-        # message that waited (see same_buyer.py); a first attempt uses what customers read.
-        plan, layout, customer, cached = await _plan(ctx, settings, fresh_customer=retry)
-        einvoice = send_by(ctx.order, settings) == "EAN"
-        if einvoice:
-            await check_ean_preconditions(
-                ctx.client, customer, recipient_ean(ctx.order) or "", ctx.order.order_name
-            )
-        body = draft_body(
-            ctx.order,
-            customer,
-            plan,
-            layout,
-            settings.payment_terms,
-            attention=await _reference_person(ctx, customer) if einvoice else None,
-            due_days=settings.due_days,
+async def _new_draft(
+    ctx: Context, settings: InvoiceSettings, made: Made, *, retry: bool
+) -> tuple[DraftInvoiceCreate, str]:
+    """3. A new draft's body and key (none was left by an earlier attempt)."""
+    recipient_ean(ctx.order)  # a mistyped EAN stops here, before anything is made
+    # A retry judges the customer on a fresh read: the ledger may have changed under a
+    # message that waited (see same_buyer.py); a first attempt uses what customers read.
+    plan, layout, customer, cached = await _plan(ctx, settings, fresh_customer=retry)
+    einvoice = send_by(ctx.order, settings) == "EAN"
+    if einvoice:
+        await check_ean_preconditions(
+            ctx.client, customer, recipient_ean(ctx.order) or "", ctx.order.order_name
         )
-        try:
-            draft = await ctx.client.create_draft_invoice(
-                body, idempotency_key=draft_key(ctx.order.order_key, body)
-            )
-        except EconomicValidationError as exc:
-            _drop_refused_cached(ctx, exc, body, cached)
-            raise blame_shop_fields(exc, shop_fields(ctx.order)) from exc
+    body = draft_body(
+        ctx.order,
+        customer,
+        plan,
+        layout,
+        settings.payment_terms,
+        attention=await _reference_person(ctx, customer) if einvoice else None,
+        due_days=settings.due_days,
+    )
+    made.plan, made.body, made.cached = plan, body, cached
+    return body, draft_key(ctx.order.order_key, body)
+
+
+def _create_refused(ctx: Context, exc: EconomicValidationError, made: Made) -> BaseException:
+    assert made.body is not None and made.cached is not None
+    _drop_refused_cached(ctx, exc, made.body, made.cached)
+    return blame_shop_fields(exc, shop_fields(ctx.order))
+
+
+async def _drafted(
+    ctx: Context, settings: InvoiceSettings, made: Made, draft: DraftInvoice, *, new: bool
+) -> None:
+    """The draft exists (made just now, or `new` False: left by an earlier attempt, judged
+    without its plan): step drafted, then the totals check before it is booked."""
+    if new:
         failpoint("invoicing.after_draft_created")
+    made.drafted = True
+    plan = made.plan if new else None
     # The step and, for a new draft, its timeline entry: one transaction before the booking.
     async with ctx.uow.transaction() as session:
         stored = await session.get(InvoiceLink, ctx.order.order_key)
@@ -310,7 +323,6 @@ async def _draft(
     check_against_shop(
         ctx.order, draft, tolerance=settings.tolerance, plan=plan, ledger_rates=rates
     )
-    return draft
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,8 @@ from lb_common.events import (
 from lb_common.money import ZERO, round_2
 from lb_common.unit_of_work import Sessions, UnitOfWork
 from lb_connectors.economic.client import EconomicClient
-from lb_connectors.economic.exactly_once import book_or_find, find_booked, find_draft
-from lb_connectors.economic.models import BookedInvoice, DraftInvoice
+from lb_connectors.economic.exactly_once import draft_and_book, find_booked, find_draft
+from lb_connectors.economic.models import BookedInvoice, DraftInvoice, DraftInvoiceCreate
 from lb_connectors.ledgers import LedgerDirectory
 from lb_invoicing import store
 from lb_invoicing.book import load_settings
@@ -142,36 +142,37 @@ async def _credit(job: CreditJob, build: LineBuilder) -> None:
             )
             session.add(credit_link)
 
-    booked = await find_booked(job.client, job.reference) if earlier_attempt else None
-    if booked is None:
-        draft = (
-            await find_draft(job.client, job.reference, credit_link.draft_invoice_number)
-            if earlier_attempt
-            else None
+    async def new_draft() -> tuple[DraftInvoiceCreate, str] | None:
+        lines = build(invoice, invoice_link, settings)
+        if not lines:
+            return None
+        body = credit_note_body(
+            invoice, lines, reference=job.reference, heading=f"Credit note: {job.what}"
         )
-        if draft is None:
-            lines = build(invoice, invoice_link, settings)
-            if not lines:
-                await _finish_without_document(job, f"Nothing left to credit for {job.what}.")
-                return
-            draft = await job.client.create_draft_invoice(
-                credit_note_body(
-                    invoice, lines, reference=job.reference, heading=f"Credit note: {job.what}"
-                ),
-                idempotency_key=f"{job.reference}:draft",
-            )
+        return body, f"{job.reference}:draft"
+
+    async def drafted(draft: DraftInvoice, new: bool) -> None:
         async with job.uow.transaction() as session:
             stored = await session.get(CreditNoteLink, job.reference)
             assert stored is not None
             stored.step, stored.draft_invoice_number = store.DRAFTED, draft.draft_invoice_number
             session.add(stored)
         await _check_not_over_credited(job, invoice, draft, settings)
-        booked = await book_or_find(
-            job.client,
-            draft,
-            job.reference,
-            send_by=credit_send_by(invoice, ean_einvoice=settings.ean_einvoice),
-        )
+
+    # The e-conomic adapter's draft → booked; our steps in the callbacks.
+    booked = await draft_and_book(
+        job.client,
+        job.reference,
+        earlier_attempt=earlier_attempt,
+        known_draft=credit_link.draft_invoice_number,
+        build=new_draft,
+        on_draft=drafted,
+        send_by=credit_send_by(invoice, ean_einvoice=settings.ean_einvoice),
+    )
+    if booked is None:
+        await _finish_without_document(job, f"Nothing left to credit for {job.what}.")
+        return
+    assert isinstance(booked, BookedInvoice)
     await _record(job, booked, invoice, settings.tolerance)
 
 

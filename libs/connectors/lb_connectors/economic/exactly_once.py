@@ -16,6 +16,7 @@ the lines (schema invoices.booked.get), and what follows a recovery needs them (
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from lb_connectors.economic.client import EconomicClient
 from lb_connectors.economic.errors import (
@@ -23,7 +24,7 @@ from lb_connectors.economic.errors import (
     EconomicUnavailable,
     EconomicValidationError,
 )
-from lb_connectors.economic.models import BookedInvoice, DraftInvoice
+from lb_connectors.economic.models import BookedInvoice, DraftInvoice, DraftInvoiceCreate
 
 log = logging.getLogger(__name__)
 
@@ -79,3 +80,68 @@ async def book_or_find(
         if booked is None:
             raise
         return booked
+
+
+#: Builds a new draft when none was left behind: its body and Idempotency-Key, or None when
+#: there is nothing to put on a document (a credit note with nothing left to credit).
+DraftBuilder = Callable[[], Awaitable[tuple[DraftInvoiceCreate, str] | None]]
+#: Awaited once a draft exists, before it is booked: the draft, and whether it was made just
+#: now (False: an earlier attempt left it). The caller records it durably here, and may raise
+#: to leave it unbooked.
+DraftSeen = Callable[[DraftInvoice, bool], Awaitable[None]]
+#: Turns e-conomic's refusal into the error to raise (naming the shop's fields, say).
+Refusal = Callable[[EconomicValidationError], BaseException]
+
+
+def _as_is(exc: EconomicValidationError) -> BaseException:
+    return exc
+
+
+async def draft_and_book(
+    client: EconomicClient,
+    reference: str,
+    *,
+    earlier_attempt: bool,
+    known_draft: int | None,
+    build: DraftBuilder,
+    on_draft: DraftSeen,
+    book: bool = True,
+    send_by: str | None = None,
+    create_refused: Refusal = _as_is,
+    booking_refused: Refusal = _as_is,
+) -> DraftInvoice | BookedInvoice | None:
+    """The document for `reference`, made once: the steps of the ledger port's exactly-once
+    contract (docs/ledger-port.md) for e-conomic's draft → booked.
+
+    A first attempt (`earlier_attempt` False) creates at once. Otherwise what the earlier one
+    left is found first: the draft it recorded (`known_draft`; still there, it is not booked,
+    and nothing else is looked up), else the booked document by the reference, else a draft
+    by the reference (its creation's reply was lost). Returns the booked document, the draft
+    when `book` is off, or None when `build` found nothing to make.
+    """
+    draft: DraftInvoice | None = None
+    if earlier_attempt:
+        if known_draft is not None:
+            draft = await client.get_draft_invoice(known_draft)
+        if draft is None:
+            booked = await find_booked(client, reference)
+            if booked is not None:
+                return booked
+            draft = await find_draft(client, reference, None)
+    made = draft is None
+    if draft is None:
+        built = await build()
+        if built is None:
+            return None
+        body, key = built
+        try:
+            draft = await client.create_draft_invoice(body, idempotency_key=key)
+        except EconomicValidationError as exc:
+            raise create_refused(exc) from exc
+    await on_draft(draft, made)
+    if not book:
+        return draft
+    try:
+        return await book_or_find(client, draft, reference, send_by=send_by)
+    except EconomicValidationError as exc:
+        raise booking_refused(exc) from exc

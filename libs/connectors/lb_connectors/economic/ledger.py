@@ -21,6 +21,7 @@ Reads of customers, products, layouts and accounting years go through the agreem
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 from collections.abc import Sequence
 from decimal import Decimal
@@ -31,10 +32,11 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from lb_common.db import utcnow
 from lb_common.errors import PermanentError
 from lb_connectors.call_retry import call_retry
+from lb_connectors.economic import jsoncodec
 from lb_connectors.economic.accounting_years import year_for
 from lb_connectors.economic.cache import LedgerCache
 from lb_connectors.economic.client import EconomicClient
-from lb_connectors.economic.exactly_once import book_or_find, find_booked, find_draft
+from lb_connectors.economic.exactly_once import draft_and_book, find_booked
 from lb_connectors.economic.filters import Field, or_
 from lb_connectors.economic.journal_check import check_journal_takes
 from lb_connectors.economic.models import (
@@ -332,27 +334,29 @@ class EconomicLedger:
     async def make_document(
         self, request: DocumentRequest, *, resume: Resume, on_draft: OnDraft
     ) -> LedgerDocument:
-        reference = request.reference
-        draft: DraftInvoice | None = None
-        if resume.earlier_attempt:
-            known = _number(resume.draft_id, "draft") if resume.draft_id else None
-            if known is not None:
-                draft = await self.client.get_draft_invoice(known)
-            if draft is None:  # booking removes the draft: look for the booked one
-                booked = await find_booked(self.client, reference)
-                if booked is not None:
-                    return neutral_document(booked, request.kind)
-                draft = await find_draft(self.client, reference, None)
-        if draft is None:
+        async def build() -> tuple[DraftInvoiceCreate, str]:
             body = await self._draft_body(request)
-            draft = await self.client.create_draft_invoice(
-                body, idempotency_key=f"{reference}:draft"
-            )
-        await on_draft(neutral_document(draft, request.kind))
-        if not request.book:
-            return neutral_document(draft, request.kind)
-        booked = await book_or_find(self.client, draft, reference, send_by=request.send_by)
-        return neutral_document(booked, request.kind)
+            # The key names this body: a retry of the same body is answered from e-conomic's
+            # idempotency store; a changed body (after a refusal) is a new request, which
+            # e-conomic would refuse under the old key.
+            digest = hashlib.sha256(jsoncodec.dumps(body.to_json_body()).encode()).hexdigest()
+            return body, f"{request.reference}:draft:{digest[:16]}"
+
+        async def drafted(draft: DraftInvoice, new: bool) -> None:
+            await on_draft(neutral_document(draft, request.kind))
+
+        document = await draft_and_book(
+            self.client,
+            request.reference,
+            earlier_attempt=resume.earlier_attempt,
+            known_draft=_number(resume.draft_id, "draft") if resume.draft_id else None,
+            build=build,
+            on_draft=drafted,
+            book=request.book,
+            send_by=request.send_by,
+        )
+        assert document is not None  # build always gives a body
+        return neutral_document(document, request.kind)
 
     async def _draft_body(self, request: DocumentRequest) -> DraftInvoiceCreate:
         customer = await self.cache.customer(self.client, _number(request.customer_id, "customer"))

@@ -3,7 +3,9 @@
 `sandbox_error_shape`: the sandbox stands in for e-conomic and Shopify, so a refusal must look
 like theirs, or our clients' error handling is tested against a shape the vendor never sends.
 e-conomic's error body (restdocs.e-conomic.com, "Errors"): `message`, `developerHint`,
-`logId`, `httpStatusCode` (the status again) and `logTime`; Shopify's: `{"errors": ...}`.
+`logId`, `httpStatusCode` (the status again) and `logTime`; Shopify's: `{"errors": ...}`;
+QuickBooks': a `Fault` (`fault` on 401) with a list of errors, or OAuth's `{"error": ...}` from
+its token and consent endpoints (sandbox/lb_sandbox/quickbooks/faults.py).
 """
 
 from __future__ import annotations
@@ -31,7 +33,12 @@ def error_shape_problem(path: str, status: int, content: bytes) -> str | None:
         body: Any = json.loads(content)
     except ValueError:
         return f"{status} answer is not JSON: {content[:200]!r}"
-    if path.startswith("/shopify/"):
+    if path.startswith(("/quickbooks/", "/_sandbox/quickbooks/")):
+        problem = _quickbooks_shape_problem(path, status, body)
+        if problem is None or not path.startswith("/_sandbox/"):
+            return problem
+        # The sandbox's own QuickBooks admin routes refuse bad input as the other admin routes do.
+    elif path.startswith("/shopify/"):
         if not isinstance(body, dict) or "errors" not in body:
             return f"{status} answer is not Shopify's error shape {{'errors': ...}}: {body!r}"
         return None
@@ -43,6 +50,18 @@ def error_shape_problem(path: str, status: int, content: bytes) -> str | None:
     if body["httpStatusCode"] != status:
         return f"httpStatusCode {body['httpStatusCode']!r} differs from the status {status}"
     return None
+
+
+def _quickbooks_shape_problem(path: str, status: int, body: Any) -> str | None:
+    if path.startswith(("/quickbooks/oauth2/", "/quickbooks/connect/")):
+        if isinstance(body, dict) and isinstance(body.get("error"), str):
+            return None
+        return f"{status} answer is not OAuth's error shape {{'error': ...}}: {body!r}"
+    fault = body.get("Fault", body.get("fault")) if isinstance(body, dict) else None
+    errors = fault.get("Error", fault.get("error")) if isinstance(fault, dict) else None
+    if isinstance(errors, list) and errors and all("code" in e for e in errors):
+        return None
+    return f"{status} answer is not QuickBooks' Fault shape: {body!r}"
 
 
 @schemathesis.check

@@ -398,3 +398,19 @@ async def test_lost_token_reply_leaves_the_old_refresh_token_dead(raw: httpx.Asy
     assert (
         await raw.post(TOKEN_URL, auth=(CLIENT_ID, CLIENT_SECRET), data=data)
     ).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("refundreceipt", {"Line": [1]}),
+        ("payment", {"CustomerRef": {"value": "1"}, "TotalAmt": "1", "Line": [{"LinkedTxn": "x"}]}),
+        ("customer", ["not", "an", "object"]),
+    ],
+)
+async def test_a_body_of_the_wrong_shape_is_a_validation_fault(
+    qbo: Company, path: str, body: Any
+) -> None:
+    await qbo.post("customer", {"DisplayName": "Someone"})
+    reply = await qbo.post(path, body)
+    assert reply.status_code == 400 and fault(reply)["code"] == "2010"

@@ -404,7 +404,14 @@ async def test_lost_token_reply_leaves_the_old_refresh_token_dead(raw: httpx.Asy
     ("path", "body"),
     [
         ("refundreceipt", {"Line": [1]}),
-        ("payment", {"CustomerRef": {"value": "1"}, "TotalAmt": "1", "Line": [{"LinkedTxn": "x"}]}),
+        (
+            "payment",
+            {
+                "CustomerRef": {"value": "1"},
+                "TotalAmt": "1",
+                "Line": [{"Amount": "1", "LinkedTxn": "x"}],
+            },
+        ),
         ("customer", ["not", "an", "object"]),
     ],
 )

@@ -132,12 +132,12 @@ async def _run_admitted(
         except (AttributeError, TypeError, KeyError, ValueError):
             # A body of the wrong shape somewhere inside (a string where an object belongs):
             # QuickBooks refuses it as a property it cannot read.
-            fault = validation(
+            unreadable = validation(
                 "2010",
                 "Request has invalid or unsupported property",
                 "Property Name:Can not read the request body: a property has the wrong type",
             )
-            status, body = fault.status, fault.body()
+            status, body = unreadable.status, unreadable.body()
         if request_id:
             company.replies[request_id] = (status, body)
     if lost:

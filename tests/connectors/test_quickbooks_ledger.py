@@ -333,3 +333,11 @@ async def test_customer_created_once_across_a_lost_reply(qb: Harness) -> None:
     again = await qb.ledger.find_or_create_customer(EMAIL, details(), idempotency_key="o-1")
     assert made.created and not again.created and again.customer.id == made.customer.id
     assert [c["DisplayName"] for c in await qb.rows("Customer")] == ["Ann Lee"]
+
+
+async def test_a_foreign_currency_is_refused_without_multicurrency(qb: Harness) -> None:
+    customer = await _customer_and_items(qb)
+    euro = invoice_request(customer).model_copy(update={"currency": "EUR"})
+    with pytest.raises(LedgerRefused, match="EUR is not the home currency USD"):
+        await qb.ledger.make_document(euro, resume=Resume(), on_draft=never)
+    assert await qb.rows("Invoice") == []

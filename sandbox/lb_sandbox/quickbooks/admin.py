@@ -20,6 +20,8 @@ router = APIRouter(prefix="/_sandbox/quickbooks")
 
 class NewCompany(BaseModel):
     name: str = "Sandbox Company"
+    home_currency: str = "USD"
+    multicurrency: bool = False
 
 
 def _company(request: Request, realm_id: str) -> Company:
@@ -32,6 +34,7 @@ def _company(request: Request, realm_id: str) -> Company:
 @router.post("/companies", status_code=201)
 async def new_company(body: NewCompany, request: Request) -> Response:
     company = world(request).new_company(body.name)
+    company.home_currency, company.multicurrency = body.home_currency, body.multicurrency
     return EconomicJSONResponse({"realmId": company.realm_id}, status_code=201)
 
 

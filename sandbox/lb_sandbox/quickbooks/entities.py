@@ -242,7 +242,24 @@ def _sales_lines(company: Company, row: dict[str, Any]) -> tuple[Decimal, Decima
     return total - discount, tax
 
 
+def check_currency(company: Company, row: dict[str, Any]) -> None:
+    """Without multicurrency a transaction is in the home currency; another one is refused."""
+    ref = row.get("CurrencyRef")
+    if ref is None:
+        return
+    code = ref.get("value") if isinstance(ref, dict) else None
+    if code != company.home_currency and not company.multicurrency:
+        raise validation(
+            "6000",
+            "A business validation error has occurred while processing your request",
+            f"Business Validation Error: currency {code} is not the home currency "
+            f"{company.home_currency} and multicurrency is off",
+            "CurrencyRef",
+        )
+
+
 def check_sales_document(company: Company, row: dict[str, Any], entity: str) -> None:
+    check_currency(company, row)
     _ref(company, row, "CustomerRef", "Customer", required=entity != "RefundReceipt")
     _length(row.get("DocNumber"), "DocNumber", 21)
     _length(row.get("PrivateNote"), "PrivateNote", 4000)
@@ -265,6 +282,7 @@ def check_payment(
     company: Company, row: dict[str, Any], previous: dict[str, Any] | None
 ) -> Callable[[], None]:
     """Validate; return the step that applies the payment to its invoices once it is stored."""
+    check_currency(company, row)
     customer = _ref(company, row, "CustomerRef", "Customer", required=True)
     if row.get("TotalAmt") is None:
         raise missing("TotalAmt", "Payment")

@@ -69,6 +69,9 @@ def _seed_tax_codes() -> dict[str, dict[str, Any]]:
 class Company:
     realm_id: str
     name: str = "Sandbox Company"
+    # Preferences.CurrencyPrefs: the home currency; multicurrency off, as a new company starts.
+    home_currency: str = "USD"
+    multicurrency: bool = False
     entities: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     ids: dict[str, itertools.count[int]] = field(default_factory=dict)
     # requestid → the original (status, body): a repeat is answered from here, nothing re-runs.

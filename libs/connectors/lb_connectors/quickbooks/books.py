@@ -245,6 +245,7 @@ class QuickBooksBooks:
         amount: Decimal,
         *,
         deposit_to: str | None = None,
+        currency: str | None = None,
         look_up: bool = True,
     ) -> dict[str, Any]:
         """A payment of `amount` against the invoice; without `deposit_to`, into Undeposited
@@ -269,6 +270,8 @@ class QuickBooksBooks:
         }
         if deposit_to is not None:
             body["DepositToAccountRef"] = {"value": deposit_to}
+        if currency is not None:
+            body["CurrencyRef"] = {"value": currency}
         return await self.client.create(
             "Payment", body, request_id=request_id(self.realm_id, "payment", reference)
         )

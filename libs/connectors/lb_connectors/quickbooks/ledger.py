@@ -225,7 +225,12 @@ class QuickBooksLedger:
         if rules.when_not_found == "standard_customer":
             assert rules.standard_customer_id is not None
             return await self._named(rules.standard_customer_id, "standard customer")
-        match_key = next((k.value for k in keys if k.value), details.email or idempotency_key)
+        # The clash rule's suffix: the e-mail where there is one (it explains itself), else the
+        # first key with a value.
+        match_key = next(
+            (k.value for k in sorted(keys, key=lambda k: k.kind != "email") if k.value),
+            details.email or idempotency_key,
+        )
         created = await self.books.create_customer(
             customer_name(rules, details), match_key, new_customer_fields(rules, details)
         )
@@ -309,7 +314,12 @@ class QuickBooksLedger:
         if mode not in ("TaxInclusive", "TaxExcluded", "NotApplicable"):
             raise LedgerRefused(f"tax_calculation {mode!r} is not a QuickBooks tax calculation")
         entity, kind = self._document_kind(request.kind, options)
-        extra: dict[str, Any] = {"TxnDate": request.date.isoformat()}
+        # Always the order's currency: a company without multicurrency refuses a foreign one,
+        # where leaving it out would book foreign amounts as home currency.
+        extra: dict[str, Any] = {
+            "TxnDate": request.date.isoformat(),
+            "CurrencyRef": {"value": request.currency},
+        }
         if request.due_date and entity == "Invoice":
             extra["DueDate"] = request.due_date.isoformat()
         if request.bill_to:
@@ -395,6 +405,7 @@ class QuickBooksLedger:
             request.document_id,
             request.amount,
             deposit_to=None if account.lower() in UNDEPOSITED else account,
+            currency=request.currency,
             look_up=earlier_attempt,
         )
         return RegisteredPayment(

@@ -56,7 +56,8 @@ class TokenKeeper:
         self._vault = vault
         self._app = app
         self._db = db
-        self._http = http or httpx.AsyncClient(timeout=30, transport=transport)
+        # Well inside the lease's 30 s, so a slow token call cannot outlive the lease.
+        self._http = http or httpx.AsyncClient(timeout=10, transport=transport)
         self._holder = holder or leases.new_holder("quickbooks")
         self._wait = wait_for_other
         self._sleep = sleep

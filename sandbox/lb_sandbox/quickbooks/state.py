@@ -135,8 +135,10 @@ class QuickBooksWorld:
     )  # code → realm, client, uri
     access: dict[str, AccessToken] = field(default_factory=dict)
     refresh: dict[str, RefreshToken] = field(default_factory=dict)
+    # Realm ids as QuickBooks shows them (16 digits), from a random start: two sandboxes (e.g.
+    # two tests in one process) never hand out the same company id, nor share a client's pacer.
     realm_ids: itertools.count[int] = field(
-        default_factory=lambda: itertools.count(9130350000000001)
+        default_factory=lambda: itertools.count(9130350000000000 + secrets.randbelow(10**9) * 1000)
     )
 
     def company(self, realm_id: str) -> Company | None:

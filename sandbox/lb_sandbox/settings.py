@@ -49,6 +49,8 @@ class SandboxSettings(BaseSettings):
     quickbooks_client_secret: str = "sandbox-qbo-secret"
     # QuickBooks' throttle per company (realm): requests a minute, then 429.
     quickbooks_requests_per_minute: int = 500
+    # QuickBooks' throttle per company (realm): requests a second, then 429.
+    quickbooks_requests_per_second: int = 10
     # QuickBooks' throttle per company (realm): requests at once, then 429.
     quickbooks_concurrent_requests: int = 10
     # Lifetime of an access token (QuickBooks: 3600 s).

@@ -26,7 +26,9 @@ from lb_sandbox.settings import SandboxSettings
 
 @pytest.fixture
 def app() -> Any:
-    return create_app(SandboxSettings(quickbooks_requests_per_minute=40))
+    return create_app(
+        SandboxSettings(quickbooks_requests_per_minute=40, quickbooks_requests_per_second=1000)
+    )
 
 
 @pytest.fixture
@@ -421,3 +423,14 @@ async def test_a_body_of_the_wrong_shape_is_a_validation_fault(
     await qbo.post("customer", {"DisplayName": "Someone"})
     reply = await qbo.post(path, body)
     assert reply.status_code == 400 and fault(reply)["code"] == "2010"
+
+
+async def test_more_than_10_a_second_are_refused() -> None:
+    app = create_app(SandboxSettings())
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://sandbox.test"
+    ) as raw:
+        realm, tokens = await connect(raw)
+        company = Company(raw, realm, tokens)
+        statuses = [(await company.query("SELECT * FROM TaxCode")).status_code for _ in range(11)]
+    assert statuses == [200] * 10 + [429]

@@ -1,6 +1,6 @@
 """What every /quickbooks/v3 call goes through, in QuickBooks' order: the bearer token (401 when
 missing, unknown or expired; 403 for another company), the realm's throttle (500 requests a
-minute and 10 at once, 429), configured faults, `minorversion`, and `requestid` (a repeated
+minute, 10 a second and 10 at once, 429), configured faults, `minorversion`, and `requestid` (a repeated
 POST is answered with the original reply, nothing runs again; a lost reply's write is kept, so
 the retry gets it)."""
 
@@ -66,6 +66,9 @@ def _throttle(request: Request, company: Company) -> None:
         raise throttled()
     if len(company.recent) >= settings.quickbooks_requests_per_minute:
         raise throttled(retry_after=max(1, int(company.recent[0] + 60 - now) + 1))
+    per_second = settings.quickbooks_requests_per_second
+    if len(company.recent) >= per_second and company.recent[-per_second] > now - 1:
+        raise throttled(retry_after=1)
     company.recent.append(now)
 
 

@@ -1,5 +1,6 @@
-"""Client-side pacing for QuickBooks' throttle: 500 requests a minute and 10 at once per company
-(realm), answered with 429 ThrottleExceeded beyond either.
+"""Client-side pacing for QuickBooks' throttle per company (realm): 500 requests a minute, 10 a
+second and 10 at once, answered with 429 ThrottleExceeded beyond any of them (Intuit's blog,
+2016-08-08 and 2025-08-13).
 
 QuickBooks reports no remaining budget in its answers, so unlike e-conomic's pacer
 (`economic/ratelimit.py`) this one cannot take the server's figure as the truth: it counts its
@@ -21,7 +22,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from ..shared_budget import process_wide
 from .errors import QuickBooksRateLimited
 
-PER_MINUTE, CONCURRENT = 500, 10
+PER_MINUTE, PER_SECOND, CONCURRENT = 500, 10, 10
 
 
 class RealmPacer:
@@ -29,6 +30,7 @@ class RealmPacer:
         self,
         *,
         per_minute: int = PER_MINUTE,
+        per_second: int = PER_SECOND,
         concurrent: int = CONCURRENT,
         window: float = 60.0,
         max_delay: float = 60.0,
@@ -36,6 +38,7 @@ class RealmPacer:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.per_minute = per_minute
+        self.per_second = per_second
         self.window = window
         self.max_delay = max_delay
         self._clock = clock
@@ -52,9 +55,10 @@ class RealmPacer:
         while self._sent and self._sent[0] <= now - self.window:
             self._sent.popleft()
         start = max(now, self._blocked_until)
-        if len(self._sent) >= self.per_minute:
-            # The call that is per_minute calls back must leave the window first.
-            start = max(start, self._sent[-self.per_minute] + self.window)
+        # The call `limit` calls back must leave its window first (the minute, and the second).
+        for limit, window in ((self.per_minute, self.window), (self.per_second, 1.0)):
+            if len(self._sent) >= limit:
+                start = max(start, self._sent[-limit] + window)
         if start - now > self.max_delay:
             # A long stall goes to the messaging layer's backoff instead of holding a handler.
             raise QuickBooksRateLimited(

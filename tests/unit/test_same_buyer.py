@@ -7,21 +7,25 @@ from typing import Any
 import pytest
 
 from lb_common.events import MatchEvidence
+from lb_connectors.economic.ledger import neutral_customer
 from lb_connectors.economic.models import Customer
+from lb_connectors.ledger import LedgerCustomer
 from lb_invoicing.same_buyer import other_buyers_detail
 
 
-def customer(**fields: Any) -> Customer:
-    return Customer.model_validate(
-        {
-            "customerNumber": 1,
-            "name": "Karen Jensen",
-            "currency": "DKK",
-            "customerGroup": {"customerGroupNumber": 1},
-            "paymentTerms": {"paymentTermsNumber": 1},
-            "vatZone": {"vatZoneNumber": 1},
-            **fields,
-        }
+def customer(**fields: Any) -> LedgerCustomer:
+    return neutral_customer(
+        Customer.model_validate(
+            {
+                "customerNumber": 1,
+                "name": "Karen Jensen",
+                "currency": "DKK",
+                "customerGroup": {"customerGroupNumber": 1},
+                "paymentTerms": {"paymentTermsNumber": 1},
+                "vatZone": {"vatZoneNumber": 1},
+                **fields,
+            }
+        )
     )
 
 

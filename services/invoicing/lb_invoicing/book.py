@@ -57,6 +57,7 @@ from lb_connectors.economic.errors import (
 )
 from lb_connectors.economic.exactly_once import draft_and_book
 from lb_connectors.economic.journal_check import check_journal_takes
+from lb_connectors.economic.ledger import neutral_customer
 from lb_connectors.economic.models import (
     AccountingYearRef,
     AccountRef,
@@ -464,7 +465,11 @@ async def _customer(ctx: Context, *, fresh: bool) -> tuple[Customer, bool]:
         )
     cached = ctx.cache.customers.get(ctx.customer_number) is not None
     customer = await ctx.cache.customer(ctx.client, ctx.customer_number)
-    if cached and customer is not None and other_buyers_detail(ctx.matched_on, customer):
+    if (
+        cached
+        and customer is not None
+        and other_buyers_detail(ctx.matched_on, neutral_customer(customer))
+    ):
         ctx.cache.customers.forget(ctx.customer_number)  # judged on a fresh read, not the cache
         customer, cached = await ctx.cache.customer(ctx.client, ctx.customer_number), False
     if customer is None:
@@ -472,7 +477,7 @@ async def _customer(ctx: Context, *, fresh: bool) -> tuple[Customer, bool]:
             f"e-conomic customer {ctx.customer_number} no longer exists. Re-link the buyer "
             "in the customers service, then replay the order."
         )
-    others = other_buyers_detail(ctx.matched_on, customer)
+    others = other_buyers_detail(ctx.matched_on, neutral_customer(customer))
     if others is not None and ctx.matched_on is not None:
         buyer = ctx.order.buyer
         name = (buyer.full_name or buyer.company) if buyer else None

@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable
 
 from lb_common.events import MatchEvidence
-from lb_connectors.economic.models import Customer
+from lb_connectors.ledger import LedgerCustomer
 
 _EMAIL_SPLIT = re.compile(r"[;,\s]+")
 _COUNTRY_PREFIX = re.compile(r"^[A-Z]{2}(?=\d)")
@@ -41,14 +41,14 @@ def _digits(text: str) -> set[str]:
 
 
 # kind → (the customer's field, how a value of it is compared)
-_CHECKED: dict[str, tuple[Callable[[Customer], str | None], Callable[[str], set[str]]]] = {
+_CHECKED: dict[str, tuple[Callable[[LedgerCustomer], str | None], Callable[[str], set[str]]]] = {
     "email": (lambda c: c.email, _emails),
-    "cvr": (lambda c: c.corporate_identification_number, _vat_number),
+    "cvr": (lambda c: c.vat_id, _vat_number),
     "ean": (lambda c: c.ean, _digits),
 }
 
 
-def other_buyers_detail(evidence: MatchEvidence | None, customer: Customer) -> str | None:
+def other_buyers_detail(evidence: MatchEvidence | None, customer: LedgerCustomer) -> str | None:
     """The customer's own value of the detail the buyer was matched on, when it is not the
     buyer's (the customer is someone else); None when it is, or when it cannot be told."""
     if evidence is None or evidence.kind not in _CHECKED:

@@ -127,7 +127,7 @@ def create_app(settings: SandboxSettings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     _state_inputs_in_openapi(app)
     if settings.state_file is not None:
-        state = StateFile(settings.state_file, app.state.registry)
+        state = StateFile(settings.state_file, app.state.registry, app.state.quickbooks)
         state.load()
         app.add_middleware(SaveAfterWrites, state=state)
     return app

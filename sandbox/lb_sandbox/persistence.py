@@ -6,8 +6,8 @@ ledger that forgot its customers would hand the same customer numbers to other p
 
 What is kept: every agreement's records (customers, products, drafts, booked invoices, vouchers,
 journals, contacts, ...) and its number counters. What is not: the rate-limit bucket and the
-Idempotency-Key answers (both short-lived), the faults, the Shopify emulation's shops, and the
-QuickBooks emulation's companies and tokens (a restart needs a new consent).
+Idempotency-Key answers (both short-lived), the faults and the Shopify emulation's shops. The
+QuickBooks emulation's companies and tokens are kept too (quickbooks/saved_state.py).
 
 The file is written at start (so that a missing file means a lost ledger, see scripts/stack.py)
 and after every request that may change an agreement, before its response starts, by writing a new file and renaming it over the old one: a crash leaves either the old
@@ -29,12 +29,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .economic.accounting_years import seed_accounting_years
 from .economic.state import Agreement, AgreementRegistry
+from .quickbooks import saved_state as quickbooks_state
+from .quickbooks.state import QuickBooksWorld
 
 FORMAT = 1
 # Runtime machinery of an agreement, rebuilt fresh on load rather than kept.
 _NOT_KEPT = frozenset({"bucket", "idempotency", "calls"})  # per run, like the bucket
 # Requests under these paths can change an agreement; /shopify and /healthz cannot.
-_LEDGER_PATHS = ("/economic", "/_sandbox")
+_LEDGER_PATHS = ("/economic", "/_sandbox", "/quickbooks")
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -68,7 +70,7 @@ def _decode(value: dict[str, Any]) -> Any:
     return value
 
 
-def dumps(registry: AgreementRegistry) -> str:
+def dumps(registry: AgreementRegistry, quickbooks: QuickBooksWorld | None = None) -> str:
     agreements = {
         agreement.grant_token: {
             f.name: _encode(getattr(agreement, f.name))
@@ -77,10 +79,13 @@ def dumps(registry: AgreementRegistry) -> str:
         }
         for agreement in registry.all()
     }
-    return json.dumps({"format": FORMAT, "agreements": agreements}, ensure_ascii=False)
+    document: dict[str, Any] = {"format": FORMAT, "agreements": agreements}
+    if quickbooks is not None:
+        document["quickbooks"] = _encode(quickbooks_state.snapshot(quickbooks))
+    return json.dumps(document, ensure_ascii=False)
 
 
-def loads(registry: AgreementRegistry, text: str) -> int:
+def loads(registry: AgreementRegistry, text: str, quickbooks: QuickBooksWorld | None = None) -> int:
     """Put the agreements in `text` into the registry; returns how many."""
     document = json.loads(text, object_hook=_decode)
     if not isinstance(document, dict) or document.get("format") != FORMAT:
@@ -91,13 +96,18 @@ def loads(registry: AgreementRegistry, text: str) -> int:
         agreement = registry.restore(grant_token, {k: v for k, v in fields.items() if k in kept})
         if "accounting_years" not in fields:  # a file from before the sandbox kept them
             seed_accounting_years(agreement)
+    if quickbooks is not None:  # absent from files written before the sandbox kept it
+        quickbooks_state.restore(quickbooks, document.get("quickbooks", {}))
     return len(document["agreements"])
 
 
 class StateFile:
-    def __init__(self, path: Path, registry: AgreementRegistry) -> None:
+    def __init__(
+        self, path: Path, registry: AgreementRegistry, quickbooks: QuickBooksWorld | None = None
+    ) -> None:
         self.path = path
         self.registry = registry
+        self.quickbooks = quickbooks
 
     def load(self) -> int:
         """Read the file if there is one; returns how many agreements it held. Without one,
@@ -106,7 +116,7 @@ class StateFile:
             self.save()
             return 0
         try:
-            return loads(self.registry, self.path.read_text(encoding="utf-8"))
+            return loads(self.registry, self.path.read_text(encoding="utf-8"), self.quickbooks)
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise SandboxStateError(
                 f"The sandbox's saved ledger {self.path} cannot be read ({exc}). Move it away to "
@@ -117,7 +127,7 @@ class StateFile:
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         partial = self.path.with_name(self.path.name + ".partial")
-        partial.write_text(dumps(self.registry), encoding="utf-8")
+        partial.write_text(dumps(self.registry, self.quickbooks), encoding="utf-8")
         os.replace(partial, self.path)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -434,3 +435,28 @@ async def test_more_than_10_a_second_are_refused() -> None:
         company = Company(raw, realm, tokens)
         statuses = [(await company.query("SELECT * FROM TaxCode")).status_code for _ in range(11)]
     assert statuses == [200] * 10 + [429]
+
+
+async def test_a_restarted_sandbox_keeps_companies_and_tokens(tmp_path: Path) -> None:
+    settings = SandboxSettings(state_file=tmp_path / "sandbox-ledger.json")
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(settings)), base_url="http://sandbox.test"
+    ) as raw:
+        realm, tokens = await connect(raw)
+        made = await Company(raw, realm, tokens).post("customer", {"DisplayName": "Kept"})
+        assert made.status_code == 200
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(settings)), base_url="http://sandbox.test"
+    ) as raw:
+        again = Company(raw, realm, tokens)
+        found = (await again.query("SELECT * FROM Customer WHERE DisplayName = 'Kept'")).json()
+        assert found["QueryResponse"]["Customer"][0]["Id"] == made.json()["Customer"]["Id"]
+        refreshed = await raw.post(
+            TOKEN_URL,
+            auth=(CLIENT_ID, CLIENT_SECRET),
+            data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        )
+        assert refreshed.status_code == 200
+        # Ids go on from the kept records.
+        other = await again.post("customer", {"DisplayName": "Next"})
+        assert int(other.json()["Customer"]["Id"]) == int(made.json()["Customer"]["Id"]) + 1

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from ..economic.faults import FaultSpec
 from ..economic.jsonio import EconomicJSONResponse
 from . import entities
-from .faults import QuickBooksFault, not_found
+from .faults import QuickBooksFault, not_found, validation
 from .pipeline import faults, world
 from .state import Company
 
@@ -74,6 +74,10 @@ async def seed(
         created = [entities.create(company, entity, row)["Id"] for row in body]
     except QuickBooksFault as fault:
         return fault.response()
+    except (AttributeError, TypeError, KeyError, ValueError):
+        return validation(
+            "2010", "Request has invalid or unsupported property", "a row has the wrong shape"
+        ).response()
     return EconomicJSONResponse({"created": created}, status_code=201)
 
 

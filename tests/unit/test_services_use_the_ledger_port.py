@@ -26,7 +26,6 @@ LEDGER_PACKAGES = frozenset(
 NOT_YET_ON_THE_PORT = frozenset(
     {
         "services/customers/lb_customers/debtors.py",
-        "services/customers/lb_customers/fields.py",
         "services/customers/lb_customers/matching.py",
         "services/customers/lb_customers/resolve.py",
         "services/ingest/lb_ingest/connection_proposal.py",

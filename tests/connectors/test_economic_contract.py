@@ -25,6 +25,7 @@ from economic_support import APP_SECRET, BASE_URL, RecordingTransport
 from lb_connectors.call_retry import CallRetry
 from lb_connectors.economic import EconomicClient
 from lb_connectors.economic.errors import EconomicError, EconomicValidationError
+from lb_connectors.economic.ledger_vat import ledger_rate
 from lb_connectors.economic.models import (
     ContactCreate,
     CustomerCreate,
@@ -41,7 +42,6 @@ from lb_connectors.economic.models import (
     References,
     VatZoneRef,
 )
-from lb_invoicing.ledger_vat import ledger_rate
 
 LIVE_SECRET = "LEDGERBRIDGE_LIVE_ECONOMIC_APP_SECRET_TOKEN"
 LIVE_GRANT = "LEDGERBRIDGE_LIVE_ECONOMIC_AGREEMENT_GRANT_TOKEN"

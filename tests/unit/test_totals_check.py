@@ -116,7 +116,7 @@ def test_vat_in_a_currency_without_cents_is_judged_by_the_shops_rounding():
 
 def test_with_the_ledgers_vat_setup_the_reason_names_its_figures_and_vat_code():
     # The Abroad zone's account has ABR (0 %): the example of docs/invoicing-settings.md.
-    from lb_invoicing.ledger_vat import LedgerRate
+    from lb_connectors.economic.ledger_vat import LedgerRate
 
     order = _order(("100.00", "20.00", "0.25"))
     plan = plan_invoice(order, SETTINGS, frozenset({"A"}))

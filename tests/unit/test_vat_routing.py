@@ -10,7 +10,9 @@ from pydantic import ValidationError
 
 from lb_common.errors import PermanentError
 from lb_common.vat_treatment import vat_treatment
+from lb_connectors.economic.einvoice import credit_send_by, ean_problems
 from lb_connectors.economic.journal_check import journal_problem
+from lb_connectors.economic.ledger_vat import ledger_rate
 from lb_connectors.economic.models import (
     BookedInvoice,
     Customer,
@@ -28,8 +30,6 @@ from lb_connectors.economic.setup_models import (
     VatAccount,
     VatCodeRef,
 )
-from lb_invoicing.einvoice import credit_send_by, ean_problems
-from lb_invoicing.ledger_vat import ledger_rate
 from lb_invoicing.lines import InvoicePlan, PlannedLine
 from lb_invoicing.policy import VatRoute
 from lb_invoicing.vat_routing import route_plan

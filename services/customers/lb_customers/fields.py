@@ -12,7 +12,7 @@ from typing import Any
 from pydantic.alias_generators import to_snake
 
 from lb_common.orders import Address, CanonicalOrder
-from lb_connectors.economic.errors import ShopField
+from lb_connectors.ledger.errors import ShopField
 
 from .config import CustomerField, CustomerSettings, Profile
 from .matching import (

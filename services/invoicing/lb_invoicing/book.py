@@ -50,6 +50,7 @@ from lb_common.vat_treatment import destination_country, order_vat_treatment
 from lb_connectors.economic.accounting_years import year_for
 from lb_connectors.economic.cache import CUSTOMER_SECONDS, CachedDataRefused, LedgerCache
 from lb_connectors.economic.client import EconomicClient
+from lb_connectors.economic.einvoice import check_ean_preconditions
 from lb_connectors.economic.errors import (
     EconomicError,
     EconomicValidationError,
@@ -58,6 +59,7 @@ from lb_connectors.economic.errors import (
 from lb_connectors.economic.exactly_once import draft_and_book
 from lb_connectors.economic.journal_check import check_journal_takes
 from lb_connectors.economic.ledger import neutral_customer
+from lb_connectors.economic.ledger_vat import read_ledger_rates
 from lb_connectors.economic.models import (
     AccountingYearRef,
     AccountRef,
@@ -86,8 +88,6 @@ from lb_invoicing.documents import (
     recipient_ean,
     shop_fields,
 )
-from lb_invoicing.einvoice import check_ean_preconditions
-from lb_invoicing.ledger_vat import read_ledger_rates
 from lb_invoicing.lines import InvoicePlan, plan_invoice, products_needed
 from lb_invoicing.order_lease import OrderLeases
 from lb_invoicing.policy import InvoiceSettings, PaymentRegistration

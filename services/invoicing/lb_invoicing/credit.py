@@ -27,13 +27,13 @@ from lb_common.events import (
 from lb_common.money import ZERO, round_2
 from lb_common.unit_of_work import Sessions, UnitOfWork
 from lb_connectors.economic.client import EconomicClient
+from lb_connectors.economic.einvoice import credit_send_by
 from lb_connectors.economic.exactly_once import draft_and_book, find_booked, find_draft
 from lb_connectors.economic.models import BookedInvoice, DraftInvoice, DraftInvoiceCreate
 from lb_connectors.ledgers import LedgerDirectory
 from lb_invoicing import store
 from lb_invoicing.book import load_settings
 from lb_invoicing.documents import credit_note_body
-from lb_invoicing.einvoice import credit_send_by
 from lb_invoicing.lines import PlannedLine, product_for
 from lb_invoicing.order_lease import OrderLeases
 from lb_invoicing.policy import InvoiceSettings

@@ -11,7 +11,6 @@ from lb_common.events import ResolvedCustomer
 from lb_common.identifiers import NUMBER_FIX, ean_problem, normalise_ean
 from lb_common.orders import Address, CanonicalOrder
 from lb_connectors.economic import jsoncodec
-from lb_connectors.economic.errors import ShopField
 from lb_connectors.economic.models import (
     BookedInvoice,
     ContactRef,
@@ -29,6 +28,7 @@ from lb_connectors.economic.models import (
     References,
     VatZoneRef,
 )
+from lb_connectors.ledger.errors import ShopField
 from lb_invoicing.lines import InvoicePlan, PlannedLine
 
 

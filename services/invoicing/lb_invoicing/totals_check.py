@@ -24,8 +24,8 @@ from decimal import Decimal
 from lb_common.errors import PermanentError
 from lb_common.money import CENT, ZERO, MoneyError, ledger_vat, shop_line_amount, vat_tolerance
 from lb_common.orders import CanonicalOrder
+from lb_connectors.economic.ledger_vat import LedgerRate
 from lb_connectors.economic.models import DraftInvoice
-from lb_invoicing.ledger_vat import LedgerRate
 from lb_invoicing.lines import InvoicePlan, PlannedLine, net_after_discount
 
 # The VAT rate the ledger applies to a planned line; None when it is not known.

@@ -10,7 +10,6 @@ carry the secret headers.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from lb_common.errors import Cause, LedgerbridgeError, PermanentError
@@ -22,6 +21,7 @@ from lb_connectors.ledger.errors import (
     LedgerRefused,
     LedgerUnavailable,
     RefusedField,
+    ShopField,
 )
 
 _AUTH_REASON = "e-conomic refused the app's tokens: check the agreement grant"
@@ -200,20 +200,6 @@ def unavailable_from_exception(
 
 
 SHOP_FIX = "Correct it on the order in the shop, then replay the order."
-
-
-@dataclass(frozen=True)
-class ShopField:
-    """Where a value sent to e-conomic came from in the shop.
-
-    `what` names the detail in a bookkeeper's words ("EAN number", "zip code"), `value` is the
-    value as the shop had it, `where` the place on the order ("the order's note attribute
-    'EAN'", "the order's billing address").
-    """
-
-    what: str
-    value: str
-    where: str
 
 
 def blame_shop_fields(

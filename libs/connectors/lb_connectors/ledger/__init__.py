@@ -11,6 +11,7 @@ from lb_connectors.ledger.errors import (
     LedgerUnavailable,
     LedgerUnsupported,
     RefusedField,
+    ShopField,
     UnknownLedgerKind,
 )
 from lb_connectors.ledger.models import (
@@ -57,6 +58,7 @@ __all__ = [
     "RefusedField",
     "RegisteredPayment",
     "Resume",
+    "ShopField",
     "StockLevel",
     "UnknownLedgerKind",
 ]

@@ -23,6 +23,20 @@ class RefusedField:
     message: str
 
 
+@dataclass(frozen=True)
+class ShopField:
+    """Where a value sent to a ledger came from in the shop (so a refusal can name it).
+
+    `what` names the detail in a bookkeeper's words ("EAN number", "zip code"), `value` is the
+    value as the shop had it, `where` the place on the order ("the order's note attribute
+    'EAN'", "the order's billing address").
+    """
+
+    what: str
+    value: str
+    where: str
+
+
 class LedgerError(LedgerbridgeError):
     """Base of every ledger failure."""
 

@@ -15,6 +15,9 @@ from lb_common.db import UTCDateTime, utcnow
 INTENT = "intent"  # about to create the draft
 DRAFTED = "drafted"  # the draft exists in the ledger
 BOOKED = "booked"
+# A refund's credit note that a cancellation took over: the cancellation credits everything the
+# booked credit notes left, this refund's money included (credit.py), so none is made for it.
+COVERED = "covered"
 
 
 class InvoiceLink(SQLModel, table=True):

@@ -188,9 +188,7 @@ def test_the_readme_commands_run_as_written(make_up: MakeUp) -> None:
     north = next(a for a in answers if isinstance(a, dict) and "onboarding" in a)
     subscriptions = north["onboarding"]["webhook_subscriptions"]
     assert subscriptions and {s["state"] for s in subscriptions} == {"created"}, subscriptions
-    assert {s["uri"] for s in subscriptions} == {
-        f"{make_up.url('ingest')}/webhooks/shopify/north"
-    }
+    assert {s["uri"] for s in subscriptions} == {f"{make_up.url('ingest')}/webhooks/shopify/north"}
 
 
 def test_make_up_lets_the_sandbox_take_http_on_loopback_only_for_an_http_ingest(

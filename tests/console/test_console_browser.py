@@ -104,6 +104,15 @@ async def test_operator_fixes_replays_retries_and_downloads(console_stack: Conso
 
         # Fix the connection: first a value the service refuses, shown next to its field.
         await page.goto(base + "/connections/demo")
+        # Where the ledger offers choices, the fields are pick lists of the agreement's own.
+        group = page.locator("[id='f-customers-defaults.customer_group']")
+        assert await group.evaluate("e => e.tagName") == "SELECT"
+        assert "1 · Webshop customers" in await group.inner_text()
+        layouts = await page.locator("#f-invoicing-layout option").all_inner_texts()
+        assert "21 · Standard" in layouts
+        terms = await page.locator("[id='f-customers-defaults.payment_terms']").inner_text()
+        assert "1 · Netto 8 dage" in terms
+        assert "read from the ledger just now" in await page.inner_text("#ledger-choices")
         field = "#f-invoicing-unknown_product"
         await page.fill(field, "guess")
         await page.click("#invoicing button[type=submit]")

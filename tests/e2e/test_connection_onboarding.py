@@ -365,6 +365,9 @@ async def test_the_console_shows_the_onboarding_and_applies_the_proposal(system:
             assert "applied" in applied.headers["location"]
             page = await browser.get("/connections/west")
             assert "Applied " in page.text and "Apply the proposed settings" not in page.text
+            # The agreement's choices are pick lists now, the applied layout picked.
+            assert 'class="from-ledger"' in page.text
+            assert '<option value="21" selected>21 · Standard</option>' in page.text
     finally:
         await parts.stop()
     customers = (await system.apps["customers"].get("/connections/west/settings")).json()

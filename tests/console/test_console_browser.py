@@ -84,6 +84,10 @@ async def test_operator_fixes_replays_retries_and_downloads(console_stack: Conso
         await page.goto(base + "/")
         attention = await page.inner_text("main")
         assert "Needs attention" in attention and "NOT-IN-LEDGER" in attention
+        # The calls the failed order made are on today's budget within seconds.
+        await _until_section(page, base + "/", "#ledger-budget", "demo:")
+        failed_today = page.locator("table.counts tbody tr", has_text="demo")
+        assert await failed_today.locator("a[href*='status=failed']").inner_text() == "1"
         await screenshot(page, "overview-failed")
 
         # Find it in the order list by status, open it: reason and timeline.

@@ -32,16 +32,12 @@ class Field:
         return any(v == self.value for v, _ in self.choices or ())
 
 
-def _scalar(value: Any) -> bool:
-    return value is None or isinstance(value, str | int | float | bool)
-
-
-def flat(current: Mapping[str, Any]) -> dict[str, Any]:
-    """A mapping of scalars one level down (`defaults`, `vat_zones`) becomes one field per key,
-    named `defaults.customer_group`: such a key can be a pick list."""
+def flat(current: Mapping[str, Any], parents: set[str]) -> dict[str, Any]:
+    """The mappings named in `parents` (`defaults`, `vat_zones`: those with a pick list in
+    them) become one field per key, named `defaults.customer_group`; the rest stay whole."""
     out: dict[str, Any] = {}
     for name, value in current.items():
-        if isinstance(value, dict) and value and all(_scalar(v) for v in value.values()):
+        if isinstance(value, dict) and name in parents:
             for key, inner in value.items():
                 out[f"{name}.{key}"] = inner
         else:
@@ -55,7 +51,8 @@ def fields(
     choices: Mapping[str, list[tuple[str, str]]] | None = None,
 ) -> list[Field]:
     found = []
-    for name, value in flat(current).items():
+    parents = {key.split(".")[0] for key in choices or () if "." in key}
+    for name, value in flat(current, parents).items():
         if is_secret(name):
             kind, shown = "secret", ""
         elif isinstance(value, bool):
@@ -80,7 +77,13 @@ def parse(
     Scalars go as text: the service's model reads "42" as a number where it wants one."""
     result: dict[str, Any] = {}
     errors: dict[str, str] = {}
-    for name, value in flat(current).items():
+    # A mapping was shown key by key when the form has its keys' fields.
+    parents = {
+        name
+        for name, value in current.items()
+        if isinstance(value, dict) and any(k.startswith(f"s.{name}.") for k in form)
+    }
+    for name, value in flat(current, parents).items():
         given = form.get(f"s.{name}")
         if given is None:
             result[name] = value

@@ -43,6 +43,10 @@ class SandboxSettings(BaseSettings):
     shopify_points_bucket: float | None = None
     # Seconds a bulk operation takes before its result is ready.
     shopify_bulk_delay_seconds: float = 0.2
+    # Shopify accepts an HTTPS address (or Pub/Sub, EventBridge) for a webhook subscription,
+    # never plain http. `make up` and `make demo` run ingest on http://127.0.0.1, so they set
+    # this to accept http:// on a loopback host (127.0.0.0/8, ::1, localhost) and nothing else.
+    shopify_allow_http_loopback_webhooks: bool = False
 
 
 PLAN_RESTORE_RATES = {"standard": 100.0, "advanced": 200.0, "plus": 1000.0}

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 
 from lb_common.connection_copies import ConnectionBook
 from lb_common.errors import Contention, PermanentError
+from lb_common.ledger_calls import CallTally, agreement_key
 from lb_common.settings import CommonSettings
 from lb_connectors.call_retry import call_retry
 from lb_connectors.economic.client import EconomicClient
@@ -45,8 +46,10 @@ class LedgerDirectory:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         book: ConnectionBook | None = None,
+        tally: CallTally | None = None,
     ) -> None:
         self._settings = settings
+        self._tally = tally  # counts every call per agreement and day, if given
         self._transport = transport
         self._book = book
         # Keyed by agreement (base URL, grant token) and app token: one pool, one pacer each.
@@ -92,6 +95,11 @@ class LedgerDirectory:
                 transport=self._transport,
                 retry=call_retry(self._settings),
                 post_replay=self._settings.economic_post_replay,
+                on_call=(
+                    self._tally.counter_for(agreement_key(c.base_url, grant))
+                    if self._tally is not None
+                    else None
+                ),
             )
             self._clients[key] = client
         return client

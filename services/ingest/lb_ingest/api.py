@@ -39,7 +39,13 @@ from lb_ingest.order_repository import orders_table, with_orders
 from lb_ingest.orders import Order
 from lb_ingest.reconcile import ReconcileError, ReconcileResult
 from lb_ingest.replay import replay_order
-from lb_ingest.store import Delivery, ShopConnection, TimelineEntry
+from lb_ingest.store import (
+    Delivery,
+    ReconciliationMark,
+    ReconciliationOutcome,
+    ShopConnection,
+    TimelineEntry,
+)
 from lb_ingest.webhooks import delivery_version_warning, receive_webhook
 
 # A delivery's outcome (deliveries.outcome), explained in docs/orders.md.
@@ -329,6 +335,28 @@ def admin_router(
             return (await reconcile_now(name, utc_time("since", since))).as_dict()
         except ReconcileError as exc:
             raise HTTPException(409, str(exc)) from exc
+
+    @router.get("/reconciliations")
+    async def reconciliations() -> list[dict[str, object]]:
+        """Per connection: how its last reconciliation ended (when, ok or not, what it did or
+        why it failed) and since when the last completed one read the shop."""
+        async with db.session() as session:
+            outcomes = (await session.exec(select(ReconciliationOutcome))).all()
+            marks = {
+                m.connection: m for m in (await session.exec(select(ReconciliationMark))).all()
+            }
+        return [
+            {
+                "connection": o.connection,
+                "finished_at": o.finished_at,
+                "ok": o.ok,
+                "detail": o.detail,
+                "last_completed_at": marks[o.connection].last_run_at
+                if o.connection in marks
+                else None,
+            }
+            for o in sorted(outcomes, key=lambda o: o.connection)
+        ]
 
     _order = "$response.body#/orders/0/order_key"
 

@@ -16,6 +16,7 @@ from lb_common.admin import create_admin_app
 from lb_common.connection_copies import ConnectionBook
 from lb_common.db import Database
 from lb_common.events import OrderFailed, OrderProgress
+from lb_common.ledger_calls import CallTally, ledger_calls_router
 from lb_common.messaging import Broker
 from lb_common.runtime import BackgroundJob, ServiceParts
 from lb_common.sealing import SecretBox
@@ -63,7 +64,9 @@ def bootstrap(
     )
     shops = ShopDirectory(common, transport=shop_transport, book=book)
     # ingest calls a ledger only to read a newly granted agreement's reference data.
-    ledgers = LedgerDirectory(common, transport=ledger_transport, book=book)
+    # Every ledger call counted per agreement and UTC day (GET /ledger-calls).
+    tally = CallTally()
+    ledgers = LedgerDirectory(common, transport=ledger_transport, book=book, tally=tally)
     onboarding = connection_routes.Onboarding(
         db, box, book, shop_connections, settings, ledgers, shops
     )
@@ -135,6 +138,7 @@ def bootstrap(
             readiness=[("database", db.ping), ("broker", broker.ping)],
             broker=broker,
             routers=[
+                ledger_calls_router(db),
                 admin_router(db, shop_connections, reconcile_now, box, book, onboarding.after_save),
                 connection_routes.admin_router(onboarding),
             ],
@@ -156,7 +160,7 @@ def bootstrap(
             OrderFailed: consumers.handle_failed,
         },
         app_factory=app_factory,
-        request_jobs=[writer.run, book.keep_fresh],
+        request_jobs=[writer.run, book.keep_fresh, functools.partial(tally.keep_flushing, db)],
         background=background,
         prune_rules=retention.rules(common),
         on_start=[

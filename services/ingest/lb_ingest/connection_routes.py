@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from lb_common.connection_copies import ConnectionBook
 from lb_common.db import Database
+from lb_common.errors import LedgerbridgeError
 from lb_common.sealing import SecretBox
 from lb_connectors.ledgers import LedgerDirectory
 from lb_connectors.shops import ShopDirectory
@@ -102,6 +103,28 @@ def admin_router(o: Onboarding) -> APIRouter:
             # what to fix; the request may be repeated then.
             raise HTTPException(409, row.proposal_error or "no proposal")
         return row.proposal
+
+    @router.get("/connections/{name}/economic/reference")
+    async def reference(name: str, products: bool = False) -> dict[str, Any]:
+        """The agreement's reference data, read now with the connection's ledger: customer
+        groups, payment terms, VAT zones (those for customers), layouts and, with
+        `products=true`, up to 1,000 products; for the console's pick lists. 409 with the
+        reason when the ledger cannot be read."""
+        async with o.db.session() as session:
+            connection = await session.get(ShopConnection, name)
+        if connection is None or connection.deleted_at is not None:
+            raise HTTPException(404, f"no connection named {name!r}")
+        try:
+            data = await onboarding.read_reference(o.ledgers, name, products=products)
+        except LedgerbridgeError as exc:
+            raise HTTPException(
+                409, f"the agreement's reference data could not be read: {exc.reason}"
+            ) from None
+        except TimeoutError:
+            raise HTTPException(
+                409, "the agreement's reference data could not be read in time"
+            ) from None
+        return onboarding.reference_view(data)
 
     @router.post("/connections/{name}/economic/proposal/confirm")
     async def confirm_proposal(name: str) -> dict[str, Any]:

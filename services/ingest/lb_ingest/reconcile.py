@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from sqlmodel import col, select
 
 from lb_common.db import Database, utcnow
+from lb_common.errors import LedgerbridgeError
 from lb_common.orders import make_order_key
 from lb_common.work_loop import every
 from lb_connectors.platforms.base import (
@@ -39,7 +40,7 @@ from lb_ingest.arrival import Arrival
 from lb_ingest.connections import ActiveConnection, ConnectionCache
 from lb_ingest.fast_path.writer import DeliveryWriter
 from lb_ingest.order_repository import with_orders
-from lb_ingest.store import ReconciliationMark, ShopConnection
+from lb_ingest.store import ReconciliationMark, ReconciliationOutcome, ShopConnection
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,48 @@ class ReconcileError(Exception):
 
 
 async def reconcile(
+    db: Database,
+    writer: DeliveryWriter,
+    connections: ConnectionCache,
+    shops: ShopDirectory,
+    connection_name: str,
+    *,
+    since: datetime | None = None,
+) -> ReconcileResult:
+    """Reconcile one connection; how it ended is kept (`ReconciliationOutcome`), failed or not."""
+    try:
+        result = await _reconcile(db, writer, connections, shops, connection_name, since=since)
+    except Exception as exc:
+        await _keep_outcome(db, connection_name, ok=False, detail=_failure(exc))
+        raise
+    await _keep_outcome(
+        db,
+        connection_name,
+        ok=True,
+        detail=f"{result.seen} orders seen in the shop, {result.fed} fed, "
+        f"{result.unchanged} unchanged, {result.unreadable} unreadable",
+    )
+    return result
+
+
+def _failure(exc: Exception) -> str:
+    if isinstance(exc, ReconcileError):
+        return str(exc)
+    if isinstance(exc, LedgerbridgeError):
+        return exc.reason
+    return f"an unexpected error ({type(exc).__name__}); the ingest log has the details"
+
+
+async def _keep_outcome(db: Database, connection: str, *, ok: bool, detail: str) -> None:
+    async with db.transaction() as session:
+        await session.merge(
+            ReconciliationOutcome(
+                connection=connection, finished_at=utcnow(), ok=ok, detail=detail[:1000]
+            )
+        )
+
+
+async def _reconcile(
     db: Database,
     writer: DeliveryWriter,
     connections: ConnectionCache,

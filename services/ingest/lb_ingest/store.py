@@ -13,6 +13,7 @@ from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint,
 from sqlmodel import Field, SQLModel
 
 from lb_common.db import UTCDateTime, utcnow
+from lb_common.ledger_calls import LedgerCallCount
 
 
 class ShopConnection(SQLModel, table=True):
@@ -161,6 +162,18 @@ class ReconciliationMark(SQLModel, table=True):
     last_run_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
 
 
+class ReconciliationOutcome(SQLModel, table=True):
+    """How the last reconciliation of a connection ended, failed or not (the console shows it);
+    `ReconciliationMark` moves only after a run that completed."""
+
+    __tablename__ = "reconciliation_outcomes"
+
+    connection: str = Field(primary_key=True)
+    finished_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    ok: bool
+    detail: str
+
+
 class ConnectionOnboarding(SQLModel, table=True):
     """How a connection's onboarding stands (lb_ingest/connection_onboarding.py,
     connection_subscriptions.py): the pending e-conomic grant, the settings proposed from the
@@ -192,5 +205,7 @@ TABLES = (
     TimelineEntry,
     RefundRecord,
     ReconciliationMark,
+    ReconciliationOutcome,
     ConnectionOnboarding,
+    LedgerCallCount,
 )

@@ -10,6 +10,7 @@ from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from lb_common.db import UTCDateTime, utcnow
+from lb_common.ledger_calls import LedgerCallCount
 
 # Steps, written before and after each call to the ledger (see book.py).
 INTENT = "intent"  # about to create the draft
@@ -98,4 +99,4 @@ class InvoiceConnectionSettings(SQLModel, table=True):
     settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
-TABLES = (InvoiceLink, CreditNoteLink, InvoiceConnectionSettings)
+TABLES = (InvoiceLink, CreditNoteLink, InvoiceConnectionSettings, LedgerCallCount)

@@ -117,9 +117,7 @@ async def test_an_unknown_event_key_is_refused_in_keaps_shape(keap):
     assert "eventKey" in answer.json()["message"]
 
 
-async def test_a_delivery_names_ids_only_and_failures_make_the_hook_inactive(
-    keap, subscriber, key
-):
+async def test_a_delivery_names_ids_only_and_failures_make_the_hook_inactive(keap, subscriber, key):
     hook = (
         await keap.post(
             f"{API}/hooks", json={"eventKey": "order.add", "hookUrl": "http://subscriber/hook"}

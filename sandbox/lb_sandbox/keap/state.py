@@ -126,7 +126,13 @@ class Tenant:
             Decimal(0),
         )
         paid = seed.get("total_paid")
-        total_paid = _number(paid) if paid is not None else total if seed.get("status") == "PAID" else Decimal(0)
+        total_paid = (
+            _number(paid)
+            if paid is not None
+            else total
+            if seed.get("status") == "PAID"
+            else Decimal(0)
+        )
         now = keap_date()
         email = next((e["email"] for e in contact["email_addresses"] if e.get("email")), None)
         order: Entity = {
@@ -151,8 +157,7 @@ class Tenant:
             "source_type": "API",
             "creation_date": existing["creation_date"] if existing else now,
             "modification_date": now,
-            "order_date": seed.get("order_date")
-            or (existing["order_date"] if existing else now),
+            "order_date": seed.get("order_date") or (existing["order_date"] if existing else now),
             "lead_affiliate_id": 0,
             "sales_affiliate_id": 0,
             "shipping_information": seed.get("shipping_information"),

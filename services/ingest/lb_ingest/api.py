@@ -35,6 +35,7 @@ from lb_ingest.connections import (
 )
 from lb_ingest.fast_path.route import add_raw_route
 from lb_ingest.fast_path.writer import DeliveryWriter
+from lb_ingest.notified import receive_notification
 from lb_ingest.order_repository import orders_table, with_orders
 from lb_ingest.orders import Order
 from lb_ingest.reconcile import ReconcileError, ReconcileResult
@@ -43,7 +44,7 @@ from lb_ingest.store import Delivery, ShopConnection, TimelineEntry
 from lb_ingest.webhooks import delivery_version_warning, receive_webhook
 
 # A delivery's outcome (deliveries.outcome), explained in docs/orders.md.
-OUTCOMES = ("received", "accepted", "duplicate", "stale", "unusable", "stored")
+OUTCOMES = ("received", "accepted", "duplicate", "stale", "unusable", "stored", "notified")
 
 ReconcileNow = Callable[[str, datetime | None], Awaitable[ReconcileResult]]
 
@@ -136,6 +137,53 @@ def webhook_router(
         responses=_WEBHOOK_RESPONSES,
         openapi_extra=_WEBHOOK_DOCS,
     )
+    return router
+
+
+def hook_router(
+    shop_connections: ConnectionCache, db: Database, *, max_body_bytes: int
+) -> APIRouter:
+    """Hook URLs of fetch-after-notify platforms (Keap): the URL's last segment is the
+    connection's secret token (notified.py)."""
+    router = APIRouter(tags=["webhooks"])
+
+    @router.post(
+        "/webhooks/{platform}/{connection}/{token}",
+        summary="Receive an ids-only hook delivery or its handshake",
+        responses={
+            200: {
+                "description": "Stored (`status` notified, duplicate, stored or unusable), "
+                "or the handshake answered with X-Hook-Secret echoed"
+            },
+            401: {"description": "The token is not the connection's: nothing is stored"},
+            403: {"description": "The connection is disabled"},
+            404: {"description": "Unknown platform or connection, or a signed platform"},
+            413: {"description": "Body larger than the configured limit"},
+        },
+    )
+    async def hook(platform: str, connection: str, token: str, request: Request) -> Response:
+        """Keap posts here: the handshake (X-Hook-Secret, echoed) and deliveries naming changed
+        orders by id, fetched afterwards from Keap's API (docs/orders.md)."""
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
+            return _too_large(max_body_bytes)
+        body = await request.body()
+        if len(body) > max_body_bytes:
+            return _too_large(max_body_bytes)
+        found = await receive_notification(
+            shop_connections,
+            db,
+            platform=platform,
+            connection_name=connection,
+            token=token,
+            headers=request.headers,
+            body=body,
+        )
+        count_webhook(platform, connection, found.answer.status_code)
+        return JSONResponse(
+            found.answer.body, status_code=found.answer.status_code, headers=found.headers
+        )
+
     return router
 
 

@@ -44,8 +44,13 @@ def order_from(body: Obj, *, shop: str, fields: CustomerFieldMap) -> CanonicalOr
     items = o.objs("order_items")
     products = [i for i in items if _kind(i) not in (_SHIPPING, _TAX) and i.money("price") >= 0]
     # A negative item (a discount or a special) lowers the order: spread over the product lines.
-    discount = -total([i.money("price") * i.money("quantity", Decimal(1)) for i in items
-                       if _kind(i) not in (_SHIPPING, _TAX) and i.money("price") < 0])  # fmt: skip
+    discount = -total(
+        [
+            i.money("price") * i.money("quantity", Decimal(1))
+            for i in items
+            if _kind(i) not in (_SHIPPING, _TAX) and i.money("price") < 0
+        ]
+    )
     lines = _lines(products, discount)
     order_id = o.ident("id")
     created = o.opt_when("order_date", naive_is_utc=True) or o.when(
@@ -81,8 +86,9 @@ def order_from(body: Obj, *, shop: str, fields: CustomerFieldMap) -> CanonicalOr
             if _kind(i) == _SHIPPING
         ),
         total_discounts=discount,
-        total_tax=total([i.money("price") * i.money("quantity", Decimal(1)) for i in items
-                         if _kind(i) == _TAX]),  # fmt: skip
+        total_tax=total(
+            [i.money("price") * i.money("quantity", Decimal(1)) for i in items if _kind(i) == _TAX]
+        ),
         total_price=o.money("total"),
         note=o.clean_text("notes"),
     )

@@ -25,8 +25,8 @@ from .base import (
     DeliveryInfo,
     InventoryLevel,
     MissingHeaderError,
-    NotifiedObject,
     Notification,
+    NotifiedObject,
     PayloadError,
     TopicKind,
     lower_keys,
@@ -41,6 +41,9 @@ ORDER_EVENTS: Mapping[str, TopicKind] = {
     "order.add": TopicKind.ORDER,
     "order.edit": TopicKind.ORDER,
 }
+#: Not Keap's: the event key under which ingest's reconciliation (GET /v1/orders?since=) names
+#: the orders it found changed, fetched and read as the hooks' are.
+RECONCILE_EVENT = "reconcile.order"
 MAX_OBJECTS = 1000  # Keap batches at most this many objects into one delivery
 
 
@@ -69,7 +72,7 @@ class KeapAdapter:
         )
 
     def fetches(self, event_key: str) -> bool:
-        return event_key in ORDER_EVENTS
+        return event_key in ORDER_EVENTS or event_key == RECONCILE_EVENT
 
     # --- PlatformAdapter ---------------------------------------------------------------------
 
@@ -84,7 +87,12 @@ class KeapAdapter:
         return False  # the handshake is answered by handshake_secret, not as a ping
 
     def classify(self, topic: str) -> TopicKind:
-        return ORDER_EVENTS.get(topic.strip().lower(), TopicKind.UNKNOWN)
+        topic = topic.strip().lower()
+        return (
+            TopicKind.ORDER
+            if topic == RECONCILE_EVENT
+            else ORDER_EVENTS.get(topic, TopicKind.UNKNOWN)
+        )
 
     def order_kind(self, body: bytes) -> TopicKind:
         return TopicKind.ORDER  # a Keap order has no cancelled state (it is deleted)

@@ -23,6 +23,7 @@ from ._customer import customer_type
 from ._reader import ZERO, Obj, build, total
 from .base import CustomerFieldMap
 
+CENT = Decimal("0.01")
 _SHIPPING = "shipping"
 _TAX = "tax"
 
@@ -42,16 +43,21 @@ def order_from(body: Obj, *, shop: str, fields: CustomerFieldMap) -> CanonicalOr
     o = body.obj("order")
     contact = body.opt_obj("contact")
     items = o.objs("order_items")
-    products = [i for i in items if _kind(i) not in (_SHIPPING, _TAX) and i.money("price") >= 0]
+    amounts = [(i, _kind(i), i.money("price") * i.money("quantity", Decimal(1))) for i in items]
+    products = [(i, a) for i, k, a in amounts if k not in (_SHIPPING, _TAX) and a >= 0]
+    shipping = [(i, a) for i, k, a in amounts if k == _SHIPPING]
     # A negative item (a discount or a special) lowers the order: spread over the product lines.
-    discount = -total(
-        [
-            i.money("price") * i.money("quantity", Decimal(1))
-            for i in items
-            if _kind(i) not in (_SHIPPING, _TAX) and i.money("price") < 0
-        ]
-    )
-    lines = _lines(products, discount)
+    discount = -total([a for _, k, a in amounts if k not in (_SHIPPING, _TAX) and a < 0])
+    discounts = _spread(discount, [a for _, a in products])
+    # Keap charges tax as one item for the order: spread over what it taxes (the product lines
+    # after discount and the shipping), each with the one rate it implies.
+    tax = total([a for _, k, a in amounts if k == _TAX])
+    nets = [
+        a - d - i.money("discount", ZERO) for (i, a), d in zip(products, discounts, strict=True)
+    ] + [a for _, a in shipping]
+    taxes = _spread(tax, nets)
+    base = total(nets)
+    rate = (tax / base).quantize(Decimal("0.0001")) if tax and base else None
     order_id = o.ident("id")
     created = o.opt_when("order_date", naive_is_utc=True) or o.when(
         "creation_date", naive_is_utc=True
@@ -73,24 +79,58 @@ def order_from(body: Obj, *, shop: str, fields: CustomerFieldMap) -> CanonicalOr
         billing_address=_contact_address(contact, "BILLING"),
         shipping_address=_shipping_address(o.opt_obj("shipping_information"))
         or _contact_address(contact, "SHIPPING"),
-        lines=lines,
+        lines=tuple(
+            _line(item, share, line_tax, rate)
+            for (item, _), share, line_tax in zip(products, discounts, taxes, strict=False)
+        ),
         shipping_lines=tuple(
             build(
                 ShippingLine,
-                i.path,
-                line_id=i.ident("id"),
-                title=i.clean_text("name") or "Shipping",
-                price=i.money("price") * i.money("quantity", Decimal(1)),
+                item.path,
+                line_id=item.ident("id"),
+                title=item.clean_text("name") or "Shipping",
+                price=amount,
+                tax=line_tax,
+                tax_rate=rate,
             )
-            for i in items
-            if _kind(i) == _SHIPPING
+            for (item, amount), line_tax in zip(shipping, taxes[len(products) :], strict=True)
         ),
         total_discounts=discount,
-        total_tax=total(
-            [i.money("price") * i.money("quantity", Decimal(1)) for i in items if _kind(i) == _TAX]
-        ),
+        total_tax=tax,
         total_price=o.money("total"),
         note=o.clean_text("notes"),
+    )
+
+
+def _spread(amount: Decimal, weights: list[Decimal]) -> list[Decimal]:
+    """`amount` in cents shares by weight; the last takes what rounding leaves, so the shares
+    add up to `amount` exactly."""
+    whole = total(weights)
+    shares: list[Decimal] = []
+    for index, weight in enumerate(weights):
+        if index == len(weights) - 1:
+            shares.append(amount - total(shares))
+        else:
+            shares.append((amount * weight / whole).quantize(CENT) if whole else ZERO)
+    return shares
+
+
+def _line(item: Obj, discount: Decimal, tax: Decimal, rate: Decimal | None) -> OrderLine:
+    product = item.opt_obj("product")
+    return build(
+        OrderLine,
+        item.path,
+        line_id=item.ident("id"),
+        sku=product.clean_text("sku") if product else None,
+        title=item.clean_text("name")
+        or (product.clean_text("name") if product else None)
+        or "Item",
+        quantity=item.money("quantity"),
+        unit_price=item.money("price"),
+        discount=discount + item.money("discount", ZERO),
+        tax=tax,
+        tax_rate=rate,
+        product_id=product.opt_id("id") if product else None,
     )
 
 
@@ -106,39 +146,6 @@ def _financial_status(o: Obj) -> str:
     if (o.clean_text("status") or "").upper() == "PAID":
         return "paid"
     return "partially_paid" if total_paid > 0 else "pending"
-
-
-def _lines(products: list[Obj], discount: Decimal) -> tuple[OrderLine, ...]:
-    """Product lines, with an order-level discount spread by line value (the last line takes
-    the cents rounding leaves, so the line discounts add up to the discount exactly)."""
-    values = [p.money("price") * p.money("quantity") for p in products]
-    gross = total(values)
-    shares: list[Decimal] = []
-    for index, value in enumerate(values):
-        if index == len(values) - 1:
-            shares.append(discount - total(shares))
-        else:
-            share = (discount * value / gross).quantize(Decimal("0.01")) if gross else ZERO
-            shares.append(share)
-    lines = []
-    for item, share in zip(products, shares, strict=True):
-        product = item.opt_obj("product")
-        lines.append(
-            build(
-                OrderLine,
-                item.path,
-                line_id=item.ident("id"),
-                sku=product.clean_text("sku") if product else None,
-                title=item.clean_text("name")
-                or (product.clean_text("name") if product else None)
-                or "Item",
-                quantity=item.money("quantity"),
-                unit_price=item.money("price"),
-                discount=share + item.money("discount", ZERO),
-                product_id=product.opt_id("id") if product else None,
-            )
-        )
-    return tuple(lines)
 
 
 def _buyer(o: Obj, contact: Obj | None, fields: CustomerFieldMap) -> Buyer | None:

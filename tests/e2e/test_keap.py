@@ -148,8 +148,10 @@ async def test_a_keap_hook_delivered_twice_books_its_order_once(system: System, 
 
 
 async def test_a_wrong_token_stores_nothing_and_a_handshake_is_echoed(system: System, api_key: str):
-    await _connect(system, api_key)
     ingest = system.apps["ingest"]
+    weak = await ingest.put("/connections/weak", json={"platform": "keap", "secrets": ["abc"]})
+    assert weak.status_code == 422 and "32 to 200 characters" in weak.text
+    await _connect(system, api_key)
     body = {
         "event_key": "order.add",
         "object_type": "order",

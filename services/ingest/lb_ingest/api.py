@@ -19,6 +19,7 @@ from lb_common.db import Database, utcnow
 from lb_common.openapi_links import Link, links_to
 from lb_common.sealing import SecretBox
 from lb_connectors.ledgers import LEDGER_KINDS
+from lb_connectors.platforms.base import notifying
 from lb_connectors.platforms.registry import ADAPTERS
 from lb_ingest import order_status
 from lb_ingest.connection_metrics import count_webhook
@@ -335,6 +336,21 @@ class ConnectionUpdate(BaseModel):
     )
 
 
+_HOOK_TOKEN = re.compile(r"[A-Za-z0-9_-]{32,200}")
+
+
+def _check_hook_tokens(platform: str, secrets: list[str]) -> None:
+    """A platform that signs nothing (Keap) is authenticated by the token in its hook URL
+    alone, so the token must be unguessable and fit in a URL path."""
+    if not all(_HOOK_TOKEN.fullmatch(s) for s in secrets):
+        raise HTTPException(
+            422,
+            f"a {platform} connection's secrets become its hook URL's token: each must be 32 to "
+            "200 characters of A-Z, a-z, 0-9, '-' and '_' (e.g. python -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))')",
+        )
+
+
 def _ledger_secrets(ledger: LedgerUpdate) -> dict[str, Any]:
     """The ledger part of the sealed secrets, checked against its kind (values never echoed)."""
     model = LEDGER_KINDS.get(ledger.kind)
@@ -535,6 +551,9 @@ def admin_router(
         except ValidationError as exc:
             raise HTTPException(422, f"invalid settings: {exc.errors(include_url=False)}") from exc
         ledger = _ledger_secrets(update.ledger) if update.ledger is not None else None
+        adapter = ADAPTERS.get(update.platform)
+        if update.secrets is not None and adapter is not None and notifying(adapter) is not None:
+            _check_hook_tokens(update.platform, update.secrets)
         async with db.transaction() as session:
             shop_connection = await session.get(ShopConnection, name)
             if shop_connection is None or shop_connection.deleted_at is not None:

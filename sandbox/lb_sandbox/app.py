@@ -118,12 +118,12 @@ def create_app(settings: SandboxSettings | None = None) -> FastAPI:
     app.include_router(shopify_graphql.router, prefix=SHOPIFY_PREFIX)
     app.include_router(admin.router)
     app.include_router(shopify_admin.router)
-    keap_wiring.install(app)  # Keap's REST API under /keap/crm/rest, and its hooks
     app.add_exception_handler(EconomicHTTPError, _economic_error)
     app.add_exception_handler(ShopifyHTTPError, _shopify_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     _state_inputs_in_openapi(app)
+    keap_wiring.install(app)  # Keap's REST API under /keap/crm/rest, its hooks, its errors
     if settings.state_file is not None:
         state = StateFile(settings.state_file, app.state.registry)
         state.load()

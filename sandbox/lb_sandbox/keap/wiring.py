@@ -1,14 +1,17 @@
 """How the sandbox app serves Keap: its state, its routes, its error bodies (app.py calls
-`install` once)."""
+`install` once, after its own error handlers: under /keap and /_sandbox/keap, an unknown path,
+a wrong verb or an unreadable parameter is answered in Keap's shape, elsewhere as before)."""
 
 from __future__ import annotations
 
 import httpx
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import admin, routes
-from .errors import KeapHTTPError
+from .errors import KeapHTTPError, message
 from .state import KeapRegistry
 
 PREFIX = "/keap/crm/rest"  # real: https://api.infusionsoft.com/crm/rest
@@ -27,3 +30,20 @@ def install(app: FastAPI, hook_transport: httpx.AsyncBaseTransport | None = None
     app.include_router(routes.router, prefix=PREFIX)
     app.include_router(admin.router)
     app.add_exception_handler(KeapHTTPError, _keap_error)
+    for kind in (StarletteHTTPException, RequestValidationError):
+        _answer_in_keaps_shape(app, kind)
+
+
+def _answer_in_keaps_shape(app: FastAPI, kind: type[Exception]) -> None:
+    before = app.exception_handlers.get(kind)
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        if request.url.path.startswith((PREFIX, "/_sandbox/keap/")) or before is None:
+            if isinstance(exc, StarletteHTTPException):
+                text = "Not found" if exc.status_code == 404 else str(exc.detail)
+                return message(exc.status_code, text).response()
+            return message(400, "Invalid request: check the path, query and body").response()
+        answer: Response = await before(request, exc)
+        return answer
+
+    app.add_exception_handler(kind, handle)

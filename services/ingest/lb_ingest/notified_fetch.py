@@ -11,7 +11,8 @@ any order, so customers and invoicing see no difference.
   id is `fetch:<event key>:<id>:<timestamp>`, so a crash after storing it and before marking
   the row fetched makes the writer answer `duplicate` the second time, not a second version.
 - Nothing lost: a failed fetch keeps the row waiting, with the reason and a growing delay (or
-  the 429's wait); an order Keap no longer has is marked `gone`, with the reason.
+  the 429's wait); an order Keap no longer has is marked `gone`, and an id Keap refuses as
+  such (a 4xx other than auth and quota) `unreadable`, each with the reason.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from sqlalchemy import select, update
 from lb_common.db import Database, utcnow
 from lb_common.errors import LedgerbridgeError, TransientError
 from lb_common.work_loop import WorkLoop
-from lb_connectors.keap import KeapClient, KeapDirectory
+from lb_connectors.keap import KeapClient, KeapDirectory, KeapRejected
 from lb_connectors.platforms.base import DeliveryInfo
 from lb_connectors.platforms.registry import get_adapter
 from lb_ingest.arrival import Arrival
@@ -120,9 +121,17 @@ class NotifiedFetcher:
             contact_id = (order.get("contact") or {}).get("id")
             contact = await client.contact(str(contact_id)) if contact_id else None
             currency = await self._currency(connection.name, client)
+        except KeapRejected as exc:
+            # Keap refuses the id itself (not the key, not the moment): asking again cannot help.
+            await self._mark(row, status="unreadable", error=f"{exc.reason} {exc.detail or ''}")
+            return
         except LedgerbridgeError as exc:
             retry_after = exc.retry_after if isinstance(exc, TransientError) else None
             await self._failed(row, exc.reason, retry_after)
+            return
+        except Exception as exc:  # a bug or a broken answer: this row waits, the others go on
+            log.exception("fetching a notified object failed unexpectedly")
+            await self._failed(row, f"unexpected error: {type(exc).__name__}")
             return
         body = json.dumps(
             {"order": order, "contact": contact, "currency": currency}, separators=(",", ":")
@@ -174,7 +183,7 @@ class NotifiedFetcher:
         )
 
     async def _mark(self, row: dict[str, Any], **values: Any) -> None:
-        if values.get("status") in ("fetched", "gone"):
+        if values.get("status") in ("fetched", "gone", "unreadable"):
             values["fetched_at"] = utcnow()
         async with self._db.write_connection() as conn:
             await conn.execute(update(_objects).where(_objects.c.id == row["id"]).values(**values))

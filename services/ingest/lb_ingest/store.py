@@ -207,7 +207,7 @@ class NotifiedObject(SQLModel, table=True):
     stamp: str  # the change's timestamp, as the platform sent it
     # The delivery that named it first (deliveries.delivery_id); None for reconciliation.
     delivery_id: str | None = None
-    # waiting | fetched | gone (the platform no longer has it)
+    # waiting | fetched | gone (the platform no longer has it) | unreadable (it refuses the id)
     status: str = "waiting"
     attempts: int = 0
     next_attempt_at: datetime = Field(

@@ -19,8 +19,8 @@ import httpx
 
 from ..call_retry import NOT_SENT, CallRetry, may_repeat
 from ..shared_budget import process_wide
-from .errors import KeapError, KeapUnavailable, error_from_response
-from .pacing import KeapPacer
+from .errors import KeapError, KeapRateLimited, KeapUnavailable, error_from_response
+from .pacing import MAX_WAIT, KeapPacer
 
 PAGE = 200
 
@@ -128,6 +128,13 @@ class KeapClient:
     async def _call(self, method: str, path: str, *, what: str, **kwargs: Any) -> Any:
         attempt, waited = 1, 0.0
         while True:
+            held = self.pacer.held_for()
+            if held > MAX_WAIT:
+                raise KeapRateLimited(
+                    f"Keap's quota for this API key is spent until the next minute; {what} "
+                    "will be read again then.",
+                    retry_after=held,
+                )
             await self.pacer.wait()
             try:
                 answer = await self._http.request(method, path, **kwargs)

@@ -4,7 +4,9 @@ access token or service account key (1,500 for an OAuth app), and a spike cap of
 Calls are spaced evenly at the minute's limit (240 a minute: one each 0.25 s), which also keeps
 under the spike cap; one pacer per credential in a process (`shared_budget.process_wide`), so
 every connection and coroutine using that key share it. An answer whose
-x-keap-product-throttle-available says 0, or a 429, holds every call until the next minute.
+x-keap-product-throttle-available says 0, or a 429, holds every call until the next minute; a
+call that would wait longer than `MAX_WAIT` is refused at once instead (KeapRateLimited with the
+wait as retry_after), so the caller backs off rather than stalling inside one call.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
+
+
+MAX_WAIT = 5.0
 
 
 class KeapPacer:
@@ -27,6 +32,10 @@ class KeapPacer:
         self._next = at + self.spacing
         if at > now:
             await asyncio.sleep(at - now)
+
+    def held_for(self) -> float:
+        """Seconds until the quota lets calls through again (0: not held)."""
+        return max(0.0, self._held_until - time.monotonic())
 
     def seconds_to_next_minute(self) -> float:
         return 60.0 - (time.time() % 60.0) + 0.05

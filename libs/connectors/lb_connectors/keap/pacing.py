@@ -15,7 +15,6 @@ import asyncio
 import time
 from collections.abc import Mapping
 
-
 MAX_WAIT = 5.0
 
 

@@ -4,6 +4,8 @@ a wrong verb or an unreadable parameter is answered in Keap's shape, elsewhere a
 
 from __future__ import annotations
 
+import inspect
+
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -43,7 +45,8 @@ def _answer_in_keaps_shape(app: FastAPI, kind: type[Exception]) -> None:
                 text = "Not found" if exc.status_code == 404 else str(exc.detail)
                 return message(exc.status_code, text).response()
             return message(400, "Invalid request: check the path, query and body").response()
-        answer: Response = await before(request, exc)
-        return answer
+        answer = before(request, exc)
+        # Starlette allows plain and async handlers; the app's own are async.
+        return await answer if inspect.isawaitable(answer) else answer
 
     app.add_exception_handler(kind, handle)

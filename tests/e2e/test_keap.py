@@ -14,7 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from lb_common import tracing
 from tests.support.system import System, running_system
 
 TENANT = "ab123.infusionsoft.com"
@@ -219,3 +222,27 @@ async def test_keap_calls_carry_the_api_key_and_count_against_its_quota(
     async with httpx.AsyncClient(transport=system.ledger_transport) as raw:
         refused = await raw.get("http://sandbox/keap/crm/rest/v1/orders")
     assert refused.status_code == 401
+
+
+async def test_the_hook_token_stays_out_of_the_request_span(
+    amqp_url: str, broker_prefix: str, tmp_path, api_key: str
+):
+    spans = InMemorySpanExporter()
+    tracing.listen(SimpleSpanProcessor(spans))  # before the apps are made: requests too
+    try:
+        async with running_system(
+            amqp_url, broker_prefix, tmp_path, ingest_overrides={"public_url": "http://ingest"}
+        ) as running:
+            running.sandbox_app.state.keap_hook_transport = running.transports["ingest"]
+            await _connect(running, api_key)
+            shake = await running.apps["ingest"].post(
+                f"/webhooks/keap/keapshop/{HOOK_TOKEN}", headers={"X-Hook-Secret": "s"}
+            )
+            assert shake.status_code == 200
+        finished = spans.get_finished_spans()
+        assert finished, "the system was traced"
+        assert all(HOOK_TOKEN not in f"{s.name} {s.attributes}" for s in finished)
+        # The hook request is not traced at all (tests/e2e/test_tracing.py: Shopify's are).
+        assert not any("/webhooks/keap" in str(s.attributes) for s in finished)
+    finally:
+        spans.shutdown()

@@ -3,7 +3,8 @@ the connection's secret token (`/webhooks/{platform}/{connection}/{token}`), sig
 names changed objects by id only.
 
 1. The token is the authentication: compared in constant time with the connection's webhook
-   secrets, never logged. A wrong one stores nothing (401).
+   secrets, never logged, and the request is not traced (lb_common/tracing.py UNTRACED_URLS:
+   a span's URL attributes would carry it to the exporter). A wrong one stores nothing (401).
 2. A handshake (X-Hook-Secret) is answered 200 echoing the header, and stores nothing.
 3. A delivery is stored raw (deliveries, outcome `notified`) with one `notified_objects` row per
    object, in one short transaction, and answered: nothing waits on the platform's API. Rows are

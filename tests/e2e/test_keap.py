@@ -246,3 +246,29 @@ async def test_the_hook_token_stays_out_of_the_request_span(
         assert not any("/webhooks/keap" in str(s.attributes) for s in finished)
     finally:
         spans.shutdown()
+
+
+async def test_an_unpaid_order_waits_and_is_booked_when_keaps_edit_says_paid(
+    system: System, api_key: str
+):
+    await _connect(system, api_key)
+    order = await _paid_order(system, api_key, status="SENT", total_paid=0)
+    await _keap(system, "POST", f"/_sandbox/keap/{api_key}/hooks/deliver")
+    key = f"keap:{TENANT}:{order['id']}"
+    waiting = await system.wait_for_status(key, "waiting", timeout=30)
+    assert waiting["invoice_number"] is None
+
+    await asyncio.sleep(1.1)  # Keap's modification_date counts whole seconds
+    paid = {k: order[k] for k in ("id",)} | {"status": "PAID"}
+    await _keap(
+        system,
+        "PUT",
+        f"/_sandbox/keap/{api_key}/orders",
+        json={**paid, "contact_id": order["contact"]["id"], "order_items": [
+            {k: i[k] for k in ("name", "type", "price", "quantity", "product")}
+            for i in order["order_items"]]},
+    )  # fmt: skip
+    sent = await _keap(system, "POST", f"/_sandbox/keap/{api_key}/hooks/deliver")
+    assert [s["event_key"] for s in sent["sent"]] == ["order.edit"]
+    await system.wait_for_status(key, "booked", timeout=30)
+    assert len(await _booked(system, key)) == 1

@@ -94,7 +94,12 @@ async def receive_notification(
     except PayloadError as exc:
         notification, problem = None, str(exc)
     fetched = notification is not None and adapter.fetches(notification.event_key)
-    answer = await _store(db, platform, connection_name, body, notification, problem, fetched)
+    try:
+        answer = await _store(db, platform, connection_name, body, notification, problem, fetched)
+    except Exception:
+        # Not stored, so not acknowledged: Keap sends it again (up to 4 times).
+        log.exception("could not store a hook delivery", extra={"data": {"platform": platform}})
+        return HookAnswer(error_answer(503, "the delivery could not be stored; send it again"))
     return HookAnswer(answer)
 
 

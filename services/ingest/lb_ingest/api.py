@@ -160,6 +160,7 @@ def hook_router(
             403: {"description": "The connection is disabled"},
             404: {"description": "Unknown platform or connection, or a signed platform"},
             413: {"description": "Body larger than the configured limit"},
+            503: {"description": "Could not be stored: send it again"},
         },
     )
     async def hook(platform: str, connection: str, token: str, request: Request) -> Response:

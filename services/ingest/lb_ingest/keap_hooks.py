@@ -147,7 +147,10 @@ async def check_all(
             )
         ).all()
     for name in names:
-        await check(db, shop_connections, keap, public_url, name)
+        try:
+            await check(db, shop_connections, keap, public_url, name)
+        except Exception:  # one tenant's surprise must not leave the others unchecked
+            log.exception("checking the Keap hooks of %s failed", name)
     return len(names)
 
 

@@ -148,6 +148,33 @@ async def test_a_keap_hook_delivered_twice_books_its_order_once(system: System, 
     assert late.json()["status"] == "duplicate"
     await asyncio.sleep(1.0)
     assert len(await _booked(system, key)) == 1
+    [named] = (
+        await system.apps["ingest"].get("/notified", params={"connection": "keapshop"})
+    ).json()
+    assert (named["status"], named["order_key"]) == ("fetched", key)
+
+
+async def test_an_order_keap_no_longer_has_is_marked_gone_and_nothing_is_booked(
+    system: System, api_key: str
+):
+    await _connect(system, api_key)
+    body = {
+        "event_key": "order.add",
+        "object_type": "order",
+        "object_keys": [{"id": 987654, "timestamp": "2026-11-28T10:00:00Z"}],
+    }
+    answer = await system.apps["ingest"].post(f"/webhooks/keap/keapshop/{HOOK_TOKEN}", json=body)
+    assert answer.json() == {"status": "notified", "objects": 1, "new": 1}
+    for _ in range(100):
+        found = (await system.apps["ingest"].get("/notified", params={"status": "gone"})).json()
+        if found:
+            break
+        await asyncio.sleep(0.1)
+    [gone] = found
+    assert gone["object_id"] == "987654" and "no order 987654" in gone["error"]
+    assert (await system.apps["ingest"].get("/orders", params={"connection": "keapshop"})).json()[
+        "orders"
+    ] == []
 
 
 async def test_a_wrong_token_stores_nothing_and_a_handshake_is_echoed(system: System, api_key: str):

@@ -28,6 +28,7 @@ from lb_ingest import (
     connections,
     consumers,
     keap_hooks,
+    notified_routes,
     reconcile,
     retention,
     stalled,
@@ -169,6 +170,7 @@ def bootstrap(
             routers=[
                 admin_router(db, shop_connections, reconcile_now, box, book, onboarding.after_save),
                 connection_routes.admin_router(onboarding),
+                notified_routes.router(db),
             ],
             open_routers=[
                 webhook_router(shop_connections, writer, max_body_bytes=settings.max_body_bytes),

@@ -3,7 +3,8 @@
 `sandbox_error_shape`: the sandbox stands in for e-conomic and Shopify, so a refusal must look
 like theirs, or our clients' error handling is tested against a shape the vendor never sends.
 e-conomic's error body (restdocs.e-conomic.com, "Errors"): `message`, `developerHint`,
-`logId`, `httpStatusCode` (the status again) and `logTime`; Shopify's: `{"errors": ...}`.
+`logId`, `httpStatusCode` (the status again) and `logTime`; Shopify's: `{"errors": ...}`;
+Keap's (v1): `{"message": ...}`, its gateway's `{"fault": ...}` for a credential it refuses.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ def error_shape_problem(path: str, status: int, content: bytes) -> str | None:
         body: Any = json.loads(content)
     except ValueError:
         return f"{status} answer is not JSON: {content[:200]!r}"
+    if path.startswith(("/keap/", "/_sandbox/keap/")):
+        if not isinstance(body, dict) or not ({"message", "fault"} & set(body)):
+            return f"{status} answer is not Keap's error shape {{'message': ...}}: {body!r}"
+        return None
     if path.startswith("/shopify/"):
         if not isinstance(body, dict) or "errors" not in body:
             return f"{status} answer is not Shopify's error shape {{'errors': ...}}: {body!r}"

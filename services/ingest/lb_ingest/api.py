@@ -19,6 +19,7 @@ from lb_common.db import Database, utcnow
 from lb_common.openapi_links import Link, links_to
 from lb_common.sealing import SecretBox
 from lb_connectors.ledgers import LEDGER_KINDS
+from lb_connectors.platforms.base import notifying
 from lb_connectors.platforms.registry import ADAPTERS
 from lb_ingest import order_status
 from lb_ingest.connection_metrics import count_webhook
@@ -35,6 +36,7 @@ from lb_ingest.connections import (
 )
 from lb_ingest.fast_path.route import add_raw_route
 from lb_ingest.fast_path.writer import DeliveryWriter
+from lb_ingest.notified import receive_notification
 from lb_ingest.order_repository import orders_table, with_orders
 from lb_ingest.orders import Order
 from lb_ingest.reconcile import ReconcileError, ReconcileResult
@@ -49,7 +51,7 @@ from lb_ingest.store import (
 from lb_ingest.webhooks import delivery_version_warning, receive_webhook
 
 # A delivery's outcome (deliveries.outcome), explained in docs/orders.md.
-OUTCOMES = ("received", "accepted", "duplicate", "stale", "unusable", "stored")
+OUTCOMES = ("received", "accepted", "duplicate", "stale", "unusable", "stored", "notified")
 
 ReconcileNow = Callable[[str, datetime | None], Awaitable[ReconcileResult]]
 
@@ -142,6 +144,54 @@ def webhook_router(
         responses=_WEBHOOK_RESPONSES,
         openapi_extra=_WEBHOOK_DOCS,
     )
+    return router
+
+
+def hook_router(
+    shop_connections: ConnectionCache, db: Database, *, max_body_bytes: int
+) -> APIRouter:
+    """Hook URLs of fetch-after-notify platforms (Keap): the URL's last segment is the
+    connection's secret token (notified.py)."""
+    router = APIRouter(tags=["webhooks"])
+
+    @router.post(
+        "/webhooks/{platform}/{connection}/{token}",
+        summary="Receive an ids-only hook delivery or its handshake",
+        responses={
+            200: {
+                "description": "Stored (`status` notified, duplicate, stored or unusable), "
+                "or the handshake answered with X-Hook-Secret echoed"
+            },
+            401: {"description": "The token is not the connection's: nothing is stored"},
+            403: {"description": "The connection is disabled"},
+            404: {"description": "Unknown platform or connection, or a signed platform"},
+            413: {"description": "Body larger than the configured limit"},
+            503: {"description": "Could not be stored: send it again"},
+        },
+    )
+    async def hook(platform: str, connection: str, token: str, request: Request) -> Response:
+        """Keap posts here: the handshake (X-Hook-Secret, echoed) and deliveries naming changed
+        orders by id, fetched afterwards from Keap's API (docs/orders.md)."""
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
+            return _too_large(max_body_bytes)
+        body = await request.body()
+        if len(body) > max_body_bytes:
+            return _too_large(max_body_bytes)
+        found = await receive_notification(
+            shop_connections,
+            db,
+            platform=platform,
+            connection_name=connection,
+            token=token,
+            headers=request.headers,
+            body=body,
+        )
+        count_webhook(platform, connection, found.answer.status_code)
+        return JSONResponse(
+            found.answer.body, status_code=found.answer.status_code, headers=found.headers
+        )
+
     return router
 
 
@@ -291,6 +341,21 @@ class ConnectionUpdate(BaseModel):
         description="The ledger and its credentials. Omitted: kept (a new connection without it "
         "books into the environment's agreement, LEDGERBRIDGE_ECONOMIC_*).",
     )
+
+
+_HOOK_TOKEN = re.compile(r"[A-Za-z0-9_-]{32,200}")
+
+
+def _check_hook_tokens(platform: str, secrets: list[str]) -> None:
+    """A platform that signs nothing (Keap) is authenticated by the token in its hook URL
+    alone, so the token must be unguessable and fit in a URL path."""
+    if not all(_HOOK_TOKEN.fullmatch(s) for s in secrets):
+        raise HTTPException(
+            422,
+            f"a {platform} connection's secrets become its hook URL's token: each must be 32 to "
+            "200 characters of A-Z, a-z, 0-9, '-' and '_' (e.g. python -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))')",
+        )
 
 
 def _ledger_secrets(ledger: LedgerUpdate) -> dict[str, Any]:
@@ -515,6 +580,9 @@ def admin_router(
         except ValidationError as exc:
             raise HTTPException(422, f"invalid settings: {exc.errors(include_url=False)}") from exc
         ledger = _ledger_secrets(update.ledger) if update.ledger is not None else None
+        adapter = ADAPTERS.get(update.platform)
+        if update.secrets is not None and adapter is not None and notifying(adapter) is not None:
+            _check_hook_tokens(update.platform, update.secrets)
         async with db.transaction() as session:
             shop_connection = await session.get(ShopConnection, name)
             if shop_connection is None or shop_connection.deleted_at is not None:

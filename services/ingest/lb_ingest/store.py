@@ -198,6 +198,42 @@ class ConnectionOnboarding(SQLModel, table=True):
     subscriptions_checked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
 
 
+class NotifiedObject(SQLModel, table=True):
+    """One object a fetch-after-notify platform (Keap) named as changed: what ingest's fetcher
+    reads from the platform's API (lb_ingest/notified_fetch.py). Unique per (connection, event
+    key, object id, timestamp), so a delivery repeated, or two hooks naming the same change, is
+    fetched once. Reconciliation adds rows too (event key `reconcile`)."""
+
+    __tablename__ = "notified_objects"
+    __table_args__ = (
+        UniqueConstraint(
+            "connection", "event_key", "object_id", "stamp", name="ux_notified_objects_change"
+        ),
+        # The fetcher's question: what is waiting and due, oldest first.
+        Index("ix_notified_objects_waiting", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    connection: str
+    event_key: str
+    object_id: str
+    stamp: str  # the change's timestamp, as the platform sent it
+    # The delivery that named it first (deliveries.delivery_id); None for reconciliation.
+    delivery_id: str | None = None
+    # waiting | fetched | gone (the platform no longer has it) | unreadable (it refuses the id)
+    status: str = "waiting"
+    attempts: int = 0
+    next_attempt_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    order_key: str | None = None
+    received_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False, index=True)
+    )
+    fetched_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+
+
 TABLES = (
     ShopConnection,
     Delivery,
@@ -208,4 +244,5 @@ TABLES = (
     ReconciliationOutcome,
     ConnectionOnboarding,
     LedgerCallCount,
+    NotifiedObject,
 )

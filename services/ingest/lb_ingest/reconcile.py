@@ -82,7 +82,9 @@ async def reconcile(
 ) -> ReconcileResult:
     """Reconcile one connection; how it ended is kept (`ReconciliationOutcome`), failed or not."""
     try:
-        result = await _reconcile(db, writer, connections, shops, connection_name, since=since)
+        result = await _reconcile(
+            db, writer, connections, shops, connection_name, since=since, keap=keap
+        )
     except Exception as exc:
         await _keep_outcome(db, connection_name, ok=False, detail=_failure(exc))
         raise
@@ -121,6 +123,7 @@ async def _reconcile(
     connection_name: str,
     *,
     since: datetime | None = None,
+    keap: KeapDirectory | None = None,
 ) -> ReconcileResult:
     connection = await connections.get(connection_name)
     if connection is None:

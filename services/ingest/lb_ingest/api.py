@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -112,6 +113,7 @@ def webhook_router(
 
     async def webhook(request: Request) -> JSONResponse:
         """A platform's webhook delivery: verified, stored, then answered (webhooks.py)."""
+        began = time.perf_counter()
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
             return _too_large(max_body_bytes)
@@ -129,7 +131,7 @@ def webhook_router(
             headers=request.headers,
             body=bytes(body),
         )
-        count_webhook(platform, name, answer.status_code)
+        count_webhook(platform, name, answer.status_code, time.perf_counter() - began)
         return JSONResponse(answer.body, status_code=answer.status_code)
 
     # Documented like any route; served as a plain Starlette route (the hottest path:
@@ -172,6 +174,7 @@ def hook_router(
     async def hook(platform: str, connection: str, token: str, request: Request) -> Response:
         """Keap posts here: the handshake (X-Hook-Secret, echoed) and deliveries naming changed
         orders by id, fetched afterwards from Keap's API (docs/orders.md)."""
+        began = time.perf_counter()
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
             return _too_large(max_body_bytes)
@@ -187,7 +190,7 @@ def hook_router(
             headers=request.headers,
             body=body,
         )
-        count_webhook(platform, connection, found.answer.status_code)
+        count_webhook(platform, connection, found.answer.status_code, time.perf_counter() - began)
         return JSONResponse(
             found.answer.body, status_code=found.answer.status_code, headers=found.headers
         )

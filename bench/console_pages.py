@@ -258,12 +258,16 @@ async def measure(stack: Stack, rounds: int) -> None:
 async def measure_calls(stack: Stack, rounds: int) -> None:
     """The admin calls behind the overview, each on its own."""
     token = {"Authorization": f"Bearer {stack.admin_token}"}
+    today = datetime.now(UTC).date().isoformat()
+    services = ("ingest", "customers", "invoicing", "inventory")
     calls = [
-        ("ingest", "/orders/counts"),
+        ("ingest", f"/orders/counts?since={today}T00:00:00%2B00:00"),
         ("ingest", "/orders?needs_attention=true&limit=20"),
         ("ingest", "/connections"),
-        *((service, "/parked?limit=1000") for service in ("ingest", "customers", "invoicing",
-                                                            "inventory")),
+        *((service, "/parked?limit=1000") for service in services),
+        *((service, f"/ledger-calls?day={today}") for service in services),
+        ("ingest", "/reconciliations"),
+        ("inventory", "/sync/runs?connection=demo&limit=1"),
     ]  # fmt: skip
     say("the overview's admin calls (ms): p50 / p95 / max")
     async with httpx.AsyncClient(headers=token, timeout=120) as http:

@@ -6,6 +6,7 @@ e-conomic's error body (restdocs.e-conomic.com, "Errors"): `message`, `developer
 `logId`, `httpStatusCode` (the status again) and `logTime`; Shopify's: `{"errors": ...}`;
 QuickBooks': a `Fault` (`fault` on 401) with a list of errors, or OAuth's `{"error": ...}` from
 its token and consent endpoints (sandbox/lb_sandbox/quickbooks/faults.py).
+Keap's (v1): `{"message": ...}`, its gateway's `{"fault": ...}` for a credential it refuses.
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ def error_shape_problem(path: str, status: int, content: bytes) -> str | None:
         body: Any = json.loads(content)
     except ValueError:
         return f"{status} answer is not JSON: {content[:200]!r}"
+    if path.startswith(("/keap/", "/_sandbox/keap/")):
+        if not isinstance(body, dict) or not ({"message", "fault"} & set(body)):
+            return f"{status} answer is not Keap's error shape {{'message': ...}}: {body!r}"
+        return None
     if path.startswith(("/quickbooks/", "/_sandbox/quickbooks/")):
         problem = _quickbooks_shape_problem(path, status, body)
         if problem is None or not path.startswith("/_sandbox/"):

@@ -6,6 +6,7 @@ it runs before anything of ours is importable.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import shutil
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +69,20 @@ def ensure_rabbitmq() -> None:
     sys.exit("RabbitMQ did not come up within 60 s.")
 
 
+def http_on_loopback(url: str) -> bool:
+    """An http:// address of this machine only (127.0.0.0/8, ::1, localhost)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "http":
+        return False
+    host = parts.hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 @dataclass
 class Stack:
     data_dir: Path
@@ -87,6 +103,11 @@ class Stack:
         # sandbox's own app (lb_sandbox/settings.py) is the app whose installation URL it is.
         ingest_port = port_of("LEDGERBRIDGE_INGEST_PORT", 8001)
         env.setdefault("LEDGERBRIDGE_INGEST_PUBLIC_URL", f"http://127.0.0.1:{ingest_port}")
+        # Shopify (and so the sandbox, by default) takes only https:// webhook addresses; this
+        # stack's ingest listens on plain http on loopback, which the sandbox is told to take
+        # (LEDGERBRIDGE_SANDBOX_SHOPIFY_ALLOW_HTTP_LOOPBACK_WEBHOOKS, docs/sandbox.md).
+        if http_on_loopback(env["LEDGERBRIDGE_INGEST_PUBLIC_URL"]):
+            env.setdefault("LEDGERBRIDGE_SANDBOX_SHOPIFY_ALLOW_HTTP_LOOPBACK_WEBHOOKS", "true")
         env.setdefault("LEDGERBRIDGE_INGEST_ECONOMIC_APP_PUBLIC_TOKEN", "sandbox-app-public-token")
         env.setdefault(
             "LEDGERBRIDGE_INGEST_ECONOMIC_INSTALLATION_URL",

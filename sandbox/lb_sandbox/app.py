@@ -1,5 +1,6 @@
 """FastAPI app: e-conomic's REST API under /economic, Shopify's GraphQL Admin API under /shopify,
-QuickBooks Online under /quickbooks, plus /_sandbox admin and /healthz."""
+QuickBooks Online under /quickbooks,
+Keap's REST API under /keap/crm/rest, plus /_sandbox admin and /healthz."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from .economic.errors import EconomicHTTPError
 from .economic.faults import FaultRegistry
 from .economic.jsonio import EconomicJSONResponse
 from .economic.state import AgreementRegistry
+from .keap import wiring as keap_wiring
 from .persistence import SaveAfterWrites, StateFile
 from .quickbooks import wiring as quickbooks
 from .settings import SandboxSettings, points_bucket
@@ -126,6 +128,7 @@ def create_app(settings: SandboxSettings | None = None) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     _state_inputs_in_openapi(app)
+    keap_wiring.install(app)  # Keap's REST API under /keap/crm/rest, its hooks, its errors
     if settings.state_file is not None:
         state = StateFile(settings.state_file, app.state.registry, app.state.quickbooks)
         state.load()

@@ -55,6 +55,10 @@ class SandboxSettings(BaseSettings):
     quickbooks_concurrent_requests: int = 10
     # Lifetime of an access token (QuickBooks: 3600 s).
     quickbooks_access_token_seconds: float = 3600.0
+    # Shopify accepts an HTTPS address (or Pub/Sub, EventBridge) for a webhook subscription,
+    # never plain http. `make up` and `make demo` run ingest on http://127.0.0.1, so they set
+    # this to accept http:// on a loopback host (127.0.0.0/8, ::1, localhost) and nothing else.
+    shopify_allow_http_loopback_webhooks: bool = False
 
 
 PLAN_RESTORE_RATES = {"standard": 100.0, "advanced": 200.0, "plus": 1000.0}

@@ -19,7 +19,7 @@ from lb_common.retention import pruner
 from lb_common.settings import CommonSettings
 from lb_ingest import order_status
 from lb_ingest import retention as ingest_retention
-from lb_ingest.store import TABLES, Delivery, OrderRecord, TimelineEntry
+from lb_ingest.store import TABLES, Delivery, NotifiedObject, OrderRecord, TimelineEntry
 from tests.support.databases import KINDS, scratch_database
 
 MIGRATIONS = Path(__import__("lb_ingest").__file__).parent / "migrations"
@@ -55,6 +55,12 @@ def _delivery(n: int, order_key: str | None, days: float, outcome: str = "accept
             "outcome": outcome, "order_key": order_key}  # fmt: skip
 
 
+def _notified(n: int, delivery: str, status: str, days: float) -> dict[str, Any]:
+    return {"connection": "keap", "event_key": "order.add", "object_id": str(n),
+            "stamp": "2026-01-01T00:00:00Z", "delivery_id": delivery, "status": status,
+            "attempts": 0, "next_attempt_at": _ago(days), "received_at": _ago(days)}  # fmt: skip
+
+
 def _entry(n: int, order_key: str, days: float) -> dict[str, Any]:
     return {"order_key": order_key, "at": _ago(days), "service": "ingest", "step": f"s{n}",
             "message": "m", "level": "info", "details": {}, "message_id": f"t-{n}"}  # fmt: skip
@@ -85,6 +91,15 @@ async def _seed(db: Database) -> None:
         _delivery(15, None, 40),  # a stock report: no order to replay
         _delivery(16, None, 40, outcome="received"),  # not applied yet
         _delivery(17, "never-seen", 40),  # a refund for an order that never came
+        # Keap hooks: ids only, no order key
+        {**_delivery(18, None, 40, outcome="notified"), "delivery_id": "n-waiting"},
+        {**_delivery(19, None, 40, outcome="notified"), "delivery_id": "n-fetched"},
+    ]
+    notified = [
+        _notified(1, "n-waiting", "waiting", 40),  # not fetched yet: kept, and its delivery
+        _notified(2, "n-fetched", "fetched", 40),
+        _notified(3, "n-fetched", "gone", 40),
+        _notified(4, "n-recent", "fetched", 2),
     ]
     timeline = [
         _entry(1, "booked", 200),
@@ -103,7 +118,8 @@ async def _seed(db: Database) -> None:
     async with db.transaction() as session:
         connection = await session.connection()
         for model, rows in ((OrderRecord, orders), (Delivery, deliveries), (TimelineEntry, timeline),
-                            (OutboxMessage, outbox), (InboxEntry, inbox)):  # fmt: skip
+                            (OutboxMessage, outbox), (InboxEntry, inbox),
+                            (NotifiedObject, notified)):  # fmt: skip
             await connection.execute(insert(_t(model)), rows)
 
 
@@ -127,11 +143,19 @@ async def test_pruning_removes_what_is_finished_and_old_and_keeps_the_rest(db: D
         "d-13",  # waiting for its trigger
         "d-16",  # received, not yet applied
         "d-17",  # its order never came
+        "n-waiting",  # a Keap hook whose order is still to be fetched
     }
+    assert await _column(db, NotifiedObject, "object_id") == {"1", "4"}
     assert await _column(db, TimelineEntry, "message_id") == {"t-3", "t-4", "t-5", "t-6"}
     assert await _column(db, OutboxMessage, "message_id") == {"o-2", "o-3"}  # o-3: unsent
     assert await _column(db, InboxEntry, "handled_at") == {_ago(29)}
-    assert counts == {"outbox": 1, "inbox": 2, "deliveries": 7, "timeline": 2}
+    assert counts == {
+        "outbox": 1,
+        "inbox": 2,
+        "deliveries": 8,
+        "timeline": 2,
+        "notified_objects": 2,
+    }
     # The orders themselves stay.
     assert len(await _column(db, OrderRecord, "order_key")) == 5
 
@@ -150,4 +174,4 @@ async def test_zero_days_keeps_everything(db: Database) -> None:
     )
     job = pruner(db, "ingest", settings, ingest_retention.rules(settings))
     assert await job.prune(now=NOW + timedelta(days=3650)) == {}
-    assert len(await _column(db, Delivery, "delivery_id")) == 13
+    assert len(await _column(db, Delivery, "delivery_id")) == 15

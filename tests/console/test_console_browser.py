@@ -42,6 +42,23 @@ async def _until_text(page: Any, url: str, text: str, timeout: float = 30.0) -> 
         await asyncio.sleep(0.3)
 
 
+async def _until_section(
+    page: Any, url: str, selector: str, text: str, timeout: float = 30.0
+) -> str:
+    """Reload `url` until the section `selector` shows `text` (counts are flushed every few
+    seconds, a stock sync runs in the background); returns the section's text."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        await page.goto(url)
+        shown = str(await page.inner_text(selector))
+        if text in shown:
+            return shown
+        if loop.time() > deadline:
+            raise AssertionError(f"{selector} did not show {text!r}: {shown}")
+        await asyncio.sleep(0.5)
+
+
 async def test_operator_fixes_replays_retries_and_downloads(console_stack: ConsoleStack) -> None:
     system, base = console_stack.system, console_stack.url
     key = await _failed_order(system, "NOT-IN-LEDGER", "mystery@example.com")
@@ -67,7 +84,11 @@ async def test_operator_fixes_replays_retries_and_downloads(console_stack: Conso
         await page.goto(base + "/")
         attention = await page.inner_text("main")
         assert "Needs attention" in attention and "NOT-IN-LEDGER" in attention
-        await screenshot(page, "overview")
+        # The calls the failed order made are on today's budget within seconds.
+        await _until_section(page, base + "/", "#ledger-budget", "demo:")
+        failed_today = page.locator("table.counts tbody tr", has_text="demo")
+        assert await failed_today.locator("a[href*='status=failed']").inner_text() == "1"
+        await screenshot(page, "overview-failed")
 
         # Find it in the order list by status, open it: reason and timeline.
         await page.goto(base + "/orders")
@@ -87,6 +108,15 @@ async def test_operator_fixes_replays_retries_and_downloads(console_stack: Conso
 
         # Fix the connection: first a value the service refuses, shown next to its field.
         await page.goto(base + "/connections/demo")
+        # Where the ledger offers choices, the fields are pick lists of the agreement's own.
+        group = page.locator("[id='f-customers-defaults.customer_group']")
+        assert await group.evaluate("e => e.tagName") == "SELECT"
+        assert "1 · Webshop customers" in await group.inner_text()
+        layouts = await page.locator("#f-invoicing-layout option").all_inner_texts()
+        assert "21 · Standard" in layouts
+        terms = await page.locator("[id='f-customers-defaults.payment_terms']").inner_text()
+        assert "1 · Netto 8 dage" in terms
+        assert "read from the ledger just now" in await page.inner_text("#ledger-choices")
         field = "#f-invoicing-unknown_product"
         await page.fill(field, "guess")
         await page.click("#invoicing button[type=submit]")
@@ -166,6 +196,38 @@ async def test_operator_fixes_replays_retries_and_downloads(console_stack: Conso
             assert expected in audit
         assert "Alice" in audit
         await screenshot(page, "audit")
+
+        # The overview at the end of the day's work: today's orders by status, today's ledger
+        # calls against the agreement's budget, the last reconciliation and stock sync.
+        await system.apps["ingest"].post("/connections/demo/reconcile")
+        reconciled = (await system.apps["ingest"].get("/reconciliations")).json()
+        demo_reconciled = next(r for r in reconciled if r["connection"] == "demo")
+        budget = await _until_section(page, base + "/", "#ledger-budget", "demo:")
+        assert "50,000 calls per agreement a day" in budget
+        row = page.locator("#ledger-budget tbody tr").first
+        calls = int((await row.locator("td.num").first.inner_text()).replace(",", ""))
+        per_service = [
+            int(line.split(": ")[1])
+            for line in (await row.locator("td").nth(4).inner_text()).splitlines()
+            if ": " in line
+        ]
+        assert calls > 0 and sum(per_service) == calls
+        assert {"customers", "invoicing"} <= {
+            line.split(": ")[0]
+            for line in (await row.locator("td").nth(4).inner_text()).splitlines()
+        }
+        # Its reconciliation as ingest kept it (here refused: demo names no shop domain); no
+        # stock sync yet (test_console_customers_stock follows one to the overview).
+        runs = await page.inner_text("#last-runs tbody tr:has-text('demo')")
+        assert demo_reconciled["detail"] in runs
+        assert ("ok" if demo_reconciled["ok"] else "failed") in runs
+        assert runs.rstrip().endswith("never")
+        today = await page.inner_text("table.counts")
+        assert "Today is the UTC day" in await page.inner_text("main")
+        demo_row = page.locator("table.counts tbody tr", has_text="demo")
+        booked_today = demo_row.locator("a[href*='status=booked']")
+        assert int(await booked_today.inner_text()) >= 2, today
+        await screenshot(page, "overview")
 
         # A forged post (the session cookie, but no CSRF token) is refused and changes nothing.
         parked_before = (await system.apps["customers"].get("/parked")).json()

@@ -141,6 +141,10 @@ async def test_operator_syncs_stock_and_resolves_a_difference(console_stack: Con
         assert await status.inner_text() == "ok"
         assert "done" in await page.inner_text("dl.run")
         await screenshot(page, "stock-sync-run")
+        # The overview shows it as the connection's last stock sync, with what it did.
+        await page.goto(base + "/")
+        last = await page.inner_text("#last-runs tbody tr:has-text('demo')")
+        assert "ok" in last and "changed" in last and "never" not in last.split("\t")[-1]
 
         # The shop counts 12 mugs where the ledger has 20 free: a difference, shown with both.
         await set_shop_level(system, "MUG-BLACK", 12)

@@ -58,3 +58,24 @@ def test_secrets_are_write_only() -> None:
     assert values["api_token"] == "s3cret"  # left empty: kept
     assert values["layout"] == "22" and values["book"] is False
     assert "lines" in errors and "JSON" in errors["lines"]
+
+
+def test_a_mapping_with_ledger_choices_is_shown_key_by_key_and_put_back_together() -> None:
+    current = {
+        "defaults": {"customer_group": 1, "layout": None},
+        "vat_zones": {"domestic": 1, "eu_countries": ["DE", "SE"]},
+        "b2c": {"match_on": "email", "defaults": None},
+    }
+    choices = {"defaults.customer_group": [("1", "1 · Webshop"), ("2", "2 · B2B")]}
+    shown = {f.name: f for f in settings_form.fields(current, None, choices)}
+    # Only the mapping with a pick list in it is split; the others stay one JSON field.
+    assert set(shown) == {"defaults.customer_group", "defaults.layout", "vat_zones", "b2c"}
+    assert shown["defaults.customer_group"].choices == choices["defaults.customer_group"]
+    assert shown["defaults.layout"].choices is None and shown["vat_zones"].kind == "json"
+    form = {f"s.{name}": f.value for name, f in shown.items()}
+    values, errors = settings_form.parse(current, {**form, "s.defaults.customer_group": "2"})
+    assert errors == {}
+    assert values["defaults"] == {"customer_group": "2", "layout": None}
+    assert values["vat_zones"] == current["vat_zones"] and values["b2c"] == current["b2c"]
+    # Without choices (the ledger could not be read) the same settings are typed as before.
+    assert {f.name for f in settings_form.fields(current)} == {"defaults", "vat_zones", "b2c"}

@@ -13,15 +13,24 @@ from prometheus_client import REGISTRY
 import lb_common.metrics
 import lb_common.retention
 import lb_connectors.economic.metrics
+import lb_ingest.connection_metrics
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 METRIC = re.compile(r"\bledgerbridge_[a-z_]+\b")
-_LOADED = (lb_common.metrics, lb_common.retention, lb_connectors.economic.metrics)
+_LOADED = (
+    lb_common.metrics,
+    lb_common.retention,
+    lb_connectors.economic.metrics,
+    lb_ingest.connection_metrics,
+)
 
 
 def _exported() -> set[str]:
-    return {sample.name for family in REGISTRY.collect() for sample in family.samples} | {
-        family.name + "_total" for family in REGISTRY.collect() if family.type == "counter"
+    families = list(REGISTRY.collect())
+    # A labelled metric has no samples until a label set is used: name its series by type.
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count")}
+    return {sample.name for family in families for sample in family.samples} | {
+        family.name + suffix for family in families for suffix in suffixes.get(family.type, ("",))
     }
 
 

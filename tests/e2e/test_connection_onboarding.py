@@ -307,6 +307,79 @@ def _hidden(page: str, name: str) -> str:
     return page.split(f'name="{name}" value="')[1].split('"')[0]
 
 
+async def test_without_a_readable_ledger_the_settings_take_typed_numbers(system: System):
+    """The agreement cannot be read (here: its address answers no e-conomic API): the page
+    says why, the fields are plain inputs, and a typed number is saved as any other."""
+    from lb_console.bootstrap import bootstrap as console_bootstrap
+    from lb_console.settings import ConsoleSettings
+
+    broken = {
+        "kind": "economic",
+        "credentials": {
+            "base_url": "http://sandbox/no-ledger-here",
+            "app_secret_token": "test-app",
+            "agreement_grant_token": f"grant-{uuid.uuid4().hex}",
+        },
+    }
+    assert (await _put_west(system, ledger=broken)).status_code == 200
+    refused = await system.apps["ingest"].get("/connections/west/economic/reference")
+    assert refused.status_code == 409 and "could not be read" in refused.json()["detail"]
+    transports = {
+        name: httpx.ASGITransport(app=runtime.parts.app_factory())
+        for name, runtime in system.runtimes.items()
+    }
+    parts = console_bootstrap(
+        ConsoleSettings(common=system.common, secure_cookie=False), transports=transports
+    )
+    await parts.start()
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=parts.app), base_url="http://console"
+        ) as browser:
+            login = await browser.get("/login")
+            await browser.post(
+                "/login",
+                data={
+                    "login_token": _hidden(login.text, "login_token"),
+                    "next": "/connections/west",
+                    "operator": "Alice",
+                    "token": "test-admin-token",
+                },
+            )
+            page = await browser.get("/connections/west")
+            assert page.status_code == 200
+            assert "choices could not be read" in page.text and "type the numbers" in page.text
+            assert 'class="from-ledger"' not in page.text
+            assert '<input id="f-invoicing-layout" name="s.layout" value="">' in page.text
+            form = {
+                k: v
+                for k, v in (await system.apps["invoicing"].get("/connections/west/settings"))
+                .json()
+                .items()
+                if not isinstance(v, dict | list)
+            }
+            saved = await browser.post(
+                "/connections/west/invoicing",
+                data={
+                    "csrf_token": _hidden(page.text, "csrf_token"),
+                    **{
+                        f"s.{k}": ""
+                        if v is None
+                        else str(v).lower()
+                        if isinstance(v, bool)
+                        else str(v)
+                        for k, v in form.items()
+                    },
+                    "s.layout": "19",
+                },
+            )
+            assert saved.status_code == 303, saved.text
+    finally:
+        await parts.stop()
+    invoicing = (await system.apps["invoicing"].get("/connections/west/settings")).json()
+    assert invoicing["layout"] == 19
+
+
 async def test_the_console_shows_the_onboarding_and_applies_the_proposal(system: System):
     from lb_console.bootstrap import bootstrap as console_bootstrap
     from lb_console.settings import ConsoleSettings
@@ -365,6 +438,9 @@ async def test_the_console_shows_the_onboarding_and_applies_the_proposal(system:
             assert "applied" in applied.headers["location"]
             page = await browser.get("/connections/west")
             assert "Applied " in page.text and "Apply the proposed settings" not in page.text
+            # The agreement's choices are pick lists now, the applied layout picked.
+            assert 'class="from-ledger"' in page.text
+            assert '<option value="21" selected>21 · Standard</option>' in page.text
     finally:
         await parts.stop()
     customers = (await system.apps["customers"].get("/connections/west/settings")).json()

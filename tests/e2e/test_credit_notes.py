@@ -366,3 +366,42 @@ async def test_a_credit_note_draft_left_unbooked_still_counts_until_it_is_delete
     await _wait_step(system, key, "creditnote.booked")
     [note] = _credit_notes(await system.ledger_state())
     assert note["references"]["other"] == f"{key}:refund:22"
+
+
+@pytest.mark.parametrize("fault", ["error", "lost_reply"])
+async def test_a_refund_in_flight_when_the_cancellation_comes_is_taken_over_by_it(
+    amqp_url, broker_prefix, tmp_path, fault: str
+):
+    # Seen in make chaos: the refund's draft failed (nothing in the ledger: "error") or was made
+    # with its reply lost (a draft in the ledger: "lost_reply"), and before its retry the
+    # cancellation came. The cancellation credits everything and the refund is covered by it:
+    # before, the two waited on each other's draft and both parked, or the refund's retry found
+    # the invoice credited already and parked with a stray draft.
+    async with running_system(
+        amqp_url, broker_prefix, tmp_path, common_overrides={"retry_ledger_unavailable": "8s x5"}
+    ) as system:
+        key = await _booked_order(system)  # 2 x 20 VND
+        async with system.sandbox() as sandbox:
+            spec = {"kind": fault, "path": "/invoices/drafts", "method": "POST", "times": 1}
+            assert (await sandbox.post("/_sandbox/faults", json=spec)).status_code == 201
+        await system.post_shopify("refunds/create", refund_body(31))
+        await _wait_step(system, key, "retry")
+        cancelled = vnd_order(
+            cancelled_at="2025-03-02T09:00:00Z",
+            updated_at="2025-03-02T09:00:00Z",
+            financial_status="refunded",
+        )
+        await system.post_shopify("orders/cancelled", cancelled)
+        timeline = await _outcomes(system, key, 2)
+
+        outcomes = {e["step"]: e["message"] for e in timeline if e["step"] in OUTCOME_STEPS}
+        assert "invoicing.failed" not in outcomes, outcomes
+        assert "covered by credit note" in outcomes["creditnote.skipped"], outcomes
+        ledger = await system.ledger_state()
+        notes = _credit_notes(ledger)
+        assert [n["references"]["other"] for n in notes] == [f"{key}:cancel"]
+        assert Decimal(str(notes[0]["grossAmount"])) == Decimal("-40")
+        assert ledger["drafts"] == []  # the refund's draft (lost reply) was deleted
+        order = await system.wait_for_status(key, "credited")
+        assert order["needs_attention"] is False
+        assert (await system.apps["invoicing"].get("/parked")).json() == []

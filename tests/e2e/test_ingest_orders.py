@@ -298,3 +298,32 @@ async def test_shop_stock_change_is_passed_on_to_inventory(system, events):
     level = json.loads(body)
     assert reported.payload["inventory_item_id"] == str(level["inventory_item_id"])
     assert reported.payload["available"] == level["available"]
+
+
+def _sample(metrics: str, series: str) -> float | None:
+    """The value of one series in Prometheus' text format (None when absent)."""
+    for line in metrics.splitlines():
+        if line.startswith(series + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+async def test_metrics_show_webhook_accept_time_and_outbox_lag(system, events):
+    import asyncio
+
+    ingest = system.apps["ingest"]
+    accepted = 'ledgerbridge_webhook_accept_seconds_count{platform="shopify"}'
+    before = _sample((await ingest.get("/metrics")).text, accepted) or 0.0
+    answer = await system.post_shopify("orders/paid", versions(financial_status="paid"))
+    assert answer.status_code == 200, answer.text
+    await events.wait_for("order.ready", 1, timeout=15, order_key=answer.json()["order_key"])
+    metrics = (await ingest.get("/metrics")).text
+    assert _sample(metrics, accepted) == before + 1
+    # The relay measures its outbox every few seconds: once order.ready is out, nothing waits.
+    for _ in range(100):
+        metrics = (await ingest.get("/metrics")).text
+        if _sample(metrics, 'ledgerbridge_outbox_pending{service="ingest"}') == 0:
+            break
+        await asyncio.sleep(0.1)
+    assert _sample(metrics, 'ledgerbridge_outbox_pending{service="ingest"}') == 0, metrics
+    assert _sample(metrics, 'ledgerbridge_outbox_oldest_pending_seconds{service="ingest"}') == 0

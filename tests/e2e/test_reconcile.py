@@ -32,6 +32,10 @@ async def test_missed_orders_are_fetched_once_and_newer_versions_kept(system: Sy
     ingest = system.apps["ingest"]
     refused = await ingest.post("/connections/demo/reconcile")
     assert refused.status_code == 409 and "shop_domain" in refused.json()["detail"]
+    # The refusal is the connection's last reconciliation (the console's overview shows it).
+    [kept] = (await ingest.get("/reconciliations")).json()
+    assert kept["connection"] == "demo" and kept["ok"] is False
+    assert kept["detail"] == refused.json()["detail"] and kept["last_completed_at"] is None
     await ingest.put(
         "/connections/demo",
         json={"platform": "shopify", "settings": {"shop_domain": SHOPIFY_SHOP}},
@@ -56,6 +60,9 @@ async def test_missed_orders_are_fetched_once_and_newer_versions_kept(system: Sy
         await ingest.post("/connections/demo/reconcile", params={"since": "2026-11-23T00:00:00Z"})
     ).json()
     assert (first["seen"], first["fed"], first["unchanged"]) == (2, 1, 1)
+    [kept] = (await ingest.get("/reconciliations")).json()
+    assert kept["ok"] is True and kept["last_completed_at"] is not None
+    assert kept["detail"] == "2 orders seen in the shop, 1 fed, 1 unchanged, 0 unreadable"
     lost_key = f"shopify:{SHOPIFY_SHOP}:990001"
     order = await system.wait_for_status(lost_key, "booked")
     assert order["deliveries"][0]["topic"] == "reconcile/orders"

@@ -218,3 +218,44 @@ async def test_missing_token_and_unknown_version(shop):
         json={"query": "{ locations(first: 1) { nodes { id } } }"},
     )
     assert older.headers["X-Shopify-API-Version"] == "2026-04"  # falls forward
+
+
+SUBSCRIBE = """mutation($topic: WebhookSubscriptionTopic!, $uri: String!) {
+  webhookSubscriptionCreate(topic: $topic, webhookSubscription: {uri: $uri, format: JSON}) {
+    webhookSubscription { id uri } userErrors { field message } } }"""
+
+
+async def _subscribe(client: httpx.AsyncClient, uri: str) -> dict[str, Any]:
+    body = await gql(client, SUBSCRIBE, topic="ORDERS_PAID", uri=uri)
+    answer: dict[str, Any] = body["data"]["webhookSubscriptionCreate"]
+    return answer
+
+
+async def test_a_webhook_address_must_be_https_as_shopify_requires(shop):
+    for uri in ("http://127.0.0.1:8001/webhooks/shopify/demo", "http://bridge.example/hooks"):
+        refused = await _subscribe(shop, uri)
+        assert refused["webhookSubscription"] is None
+        assert refused["userErrors"] == [
+            {"field": ["webhookSubscription", "uri"], "message": "Address is invalid"}
+        ]
+    made = await _subscribe(shop, "https://bridge.example/webhooks/shopify/demo")
+    assert made["userErrors"] == [] and made["webhookSubscription"]["uri"].startswith("https://")
+
+
+async def test_make_up_s_setting_lets_http_on_loopback_in_and_nothing_else(token):
+    app = create_app(SandboxSettings(shopify_allow_http_loopback_webhooks=True))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://sandbox",
+        headers={"X-Shopify-Access-Token": token},
+    ) as client:
+        for uri in (
+            "http://127.0.0.1:8001/webhooks/shopify/demo",
+            "http://localhost:8001/webhooks/shopify/demo",
+            "http://[::1]:8001/webhooks/shopify/demo",
+        ):
+            made = await _subscribe(client, uri)
+            assert made["userErrors"] == [], uri
+        for uri in ("http://bridge.example/hooks", "http://10.0.0.5/hooks", "ftp://127.0.0.1/x"):
+            refused = await _subscribe(client, uri)
+            assert refused["userErrors"][0]["message"] == "Address is invalid", uri

@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from scripts.stack import PROCESSES, ROOT
+from scripts.stack import PROCESSES, ROOT, Stack, http_on_loopback
 from tests.platforms.factories import shopify_headers, shopify_json, shopify_order
 from tests.support import services
 from tests.support.broker import delete_prefix, queue_depth
@@ -182,6 +182,26 @@ def test_the_readme_commands_run_as_written(make_up: MakeUp) -> None:
     ledger = make_up.get(f"{make_up.url('sandbox')}/_sandbox/agreements/demo/state")
     booked = [i for i in ledger["booked_invoices"] if i["references"]["other"] == HKD_KEY]
     assert len(booked) == 1
+
+    # The second shop's webhook subscriptions were made, to ingest's http loopback address
+    # (the sandbox takes it only because `make up` told it to).
+    north = next(a for a in answers if isinstance(a, dict) and "onboarding" in a)
+    subscriptions = north["onboarding"]["webhook_subscriptions"]
+    assert subscriptions and {s["state"] for s in subscriptions} == {"created"}, subscriptions
+    assert {s["uri"] for s in subscriptions} == {f"{make_up.url('ingest')}/webhooks/shopify/north"}
+
+
+def test_make_up_lets_the_sandbox_take_http_on_loopback_only_for_an_http_ingest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    allow = "LEDGERBRIDGE_SANDBOX_SHOPIFY_ALLOW_HTTP_LOOPBACK_WEBHOOKS"
+    monkeypatch.delenv(allow, raising=False)
+    monkeypatch.delenv("LEDGERBRIDGE_INGEST_PUBLIC_URL", raising=False)
+    assert Stack.prepare(data_dir=tmp_path, broker_prefix="p").env[allow] == "true"
+    monkeypatch.setenv("LEDGERBRIDGE_INGEST_PUBLIC_URL", "https://bridge.example.com")
+    assert allow not in Stack.prepare(data_dir=tmp_path, broker_prefix="p").env
+    assert http_on_loopback("http://localhost:8001") and http_on_loopback("http://[::1]:1")
+    assert not http_on_loopback("http://10.0.0.1:8001")
 
 
 def _post(make_up: MakeUp, email: str, sku: str = "MUG-BLACK") -> str:

@@ -86,6 +86,8 @@ class System:
     ingest_overrides: dict[str, Any] = field(default_factory=dict)
     runtimes: dict[str, ServiceRuntime] = field(default_factory=dict)
     apps: dict[str, httpx.AsyncClient] = field(default_factory=dict)
+    #: Each service's app as an in-process transport (e.g. where the sandbox's Keap posts hooks).
+    transports: dict[str, httpx.ASGITransport] = field(default_factory=dict)
 
     @property
     def grant(self) -> str:
@@ -105,8 +107,9 @@ class System:
             runtime = ServiceRuntime(self._parts(name, url))
             await runtime.start()
             self.runtimes[name] = runtime
+            self.transports[name] = httpx.ASGITransport(app=runtime.parts.app_factory())
             self.apps[name] = httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=runtime.parts.app_factory()),
+                transport=self.transports[name],
                 base_url=f"http://{name}",
                 headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
             )
@@ -141,6 +144,7 @@ class System:
             runtime = self.runtimes.pop(name)
             await runtime.stop()
             await self.apps.pop(name).aclose()
+            self.transports.pop(name, None)
 
     # --- what a shop and an operator do --------------------------------------------------
 

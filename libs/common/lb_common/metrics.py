@@ -3,7 +3,7 @@ lb_common/metric_labels.py."""
 
 from __future__ import annotations
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 MESSAGES_HANDLED = Counter(
     "ledgerbridge_messages_handled_total",
@@ -23,4 +23,18 @@ MESSAGES_PARKED = Counter(
     "Messages parked, by service, event type and cause (permanent, unreadable, no_handler, or "
     "the transient cause whose retries ran out) and connection.",
     ["service", "type", "cause", "connection"],
+)
+
+# Outbox lag: measured by each process's relay every few seconds (outbox.py). Processes of one
+# service sharing a database report the same figure: read it with max by (service).
+OUTBOX_PENDING = Gauge(
+    "ledgerbridge_outbox_pending",
+    "Messages written to the service's outbox and not yet published to the broker.",
+    ["service"],
+)
+
+OUTBOX_OLDEST_PENDING_SECONDS = Gauge(
+    "ledgerbridge_outbox_oldest_pending_seconds",
+    "Age of the oldest message in the service's outbox not yet published (0 when none).",
+    ["service"],
 )

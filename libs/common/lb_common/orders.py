@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-Platform = Literal["shopify", "woocommerce"]
+Platform = Literal["shopify", "woocommerce", "keap"]
 CustomerType = Literal["b2c", "b2b", "ean"]
 
 

@@ -21,7 +21,7 @@ import logging
 import random
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Column, Connection, LargeBinary, Text, func, insert, literal, or_, update
@@ -33,11 +33,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from lb_common import tracing
 from lb_common.db import Database, UTCDateTime, utcnow
 from lb_common.envelope import Envelope
+from lb_common.metrics import OUTBOX_OLDEST_PENDING_SECONDS, OUTBOX_PENDING
 from lb_common.work_loop import WorkLoop
 
 log = logging.getLogger(__name__)
 
 _ADDED_FLAG = "outbox_added"
+BACKLOG_MEASURE_SECONDS = 5.0
 
 
 class OutboxMessage(SQLModel, table=True):
@@ -118,8 +120,11 @@ class OutboxRelay:
         poll_interval: float = 1.0,
         holder: str | None = None,
         claim_seconds: float = 30.0,
+        service: str = "",
     ) -> None:
         self._db = db
+        self._service = service
+        self._next_measure = 0.0
         self._publish = publish
         self._batch_size = batch_size
         self.holder = holder or f"relay-{uuid.uuid4().hex[:12]}"
@@ -137,6 +142,7 @@ class OutboxRelay:
 
     async def publish_pending(self) -> int:
         """Publish one batch of due messages; returns how many were published."""
+        await self._measure_backlog()
         rows = await self._db.write_sync(
             functools.partial(
                 _claim, holder=self.holder, limit=self._batch_size, seconds=self._claim_seconds
@@ -148,6 +154,25 @@ class OutboxRelay:
         outcomes = await self._publish_all(rows)
         await self._db.write_sync(functools.partial(_record, rows=rows, outcomes=outcomes))
         return sum(1 for error in outcomes if error is None)
+
+    async def _measure_backlog(self) -> None:
+        """The outbox's backlog for /metrics (outbox lag), at most every few seconds: one
+        indexed query, not one per pass."""
+        now = asyncio.get_running_loop().time()
+        if now < self._next_measure:
+            return
+        self._next_measure = now + BACKLOG_MEASURE_SECONDS
+        async with self._db.session() as session:
+            pending, oldest = (
+                await session.exec(
+                    select(func.count(), func.min(OutboxMessage.created_at)).where(
+                        col(OutboxMessage.published_at).is_(None)
+                    )
+                )
+            ).one()
+        OUTBOX_PENDING.labels(service=self._service).set(pending)
+        age = (utcnow() - _as_utc(oldest)).total_seconds() if oldest is not None else 0.0
+        OUTBOX_OLDEST_PENDING_SECONDS.labels(service=self._service).set(max(age, 0.0))
 
     async def _publish_all(self, rows: list[Any]) -> list[str | None]:
         # Confirms are awaited together, so a batch costs about one broker round trip.
@@ -234,3 +259,9 @@ def _record(connection: Connection, *, rows: list[Any], outcomes: list[str | Non
                 claimed_until=None,
             )
         )
+
+
+def _as_utc(value: datetime | str) -> datetime:
+    # SQLite gives an aggregate's datetime back as text; PostgreSQL as a datetime.
+    parsed = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)

@@ -70,6 +70,7 @@ class ServiceRuntime:
             parts.broker.publish_event,
             poll_interval=0.05 if self.role == "worker" else 1.0,
             holder=leases.new_holder(parts.name),
+            service=parts.name,
         )
         # Outbox, inbox and the service's own rules; run where the relay runs (not `web`).
         self.pruner = retention.pruner(parts.db, parts.name, parts.settings, parts.prune_rules)

@@ -37,8 +37,10 @@ log = logging.getLogger(__name__)
 
 #: The headers a message carries its trace context in (W3C Trace Context).
 HEADERS = ("traceparent", "tracestate")
-#: Requests not worth a span: probes and scrapes every few seconds.
-UNTRACED_URLS = "/healthz,/readyz,/metrics"
+#: Requests not worth a span: probes and scrapes every few seconds; and requests whose path
+#: holds a secret (ingest's Keap hook URL, /webhooks/<platform>/<connection>/<token>): a span
+#: would carry the token to the trace exporter (each pattern is a regex searched in the URL).
+UNTRACED_URLS = "/healthz,/readyz,/metrics,/webhooks/[^/?]+/[^/?]+/[^/?]+"
 
 
 _provider: TracerProvider | None = None

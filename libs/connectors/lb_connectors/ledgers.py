@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from lb_common.connection_copies import ConnectionBook
 from lb_common.errors import Contention, PermanentError
+from lb_common.ledger_calls import CallTally
 from lb_common.settings import CommonSettings
 from lb_connectors.ledger.port import Ledger
 from lb_connectors.ledger.registry import (
@@ -65,6 +66,7 @@ class LedgerDirectory:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         book: ConnectionBook | None = None,
+        tally: CallTally | None = None,
     ) -> None:
         self._settings = settings
         self._context = AdapterContext(settings=settings, transport=transport)

@@ -12,11 +12,13 @@ carries `extensions.cost`.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import re
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -222,6 +224,29 @@ def _cost(shop: Shop, requested: int, actual: int | None) -> dict[str, Any]:
     }
 
 
+#: Destinations Shopify takes for a webhook subscription: an HTTPS address, a Google Pub/Sub
+#: topic or an Amazon EventBridge event source (shopify.dev "Deliver webhooks through HTTPS":
+#: "an HTTPS webhook address with a valid SSL certificate"; app security check
+#: INSECURE_WEBHOOK_URL). Plain http is refused with "Address is invalid".
+WEBHOOK_SCHEMES = ("https://", "pubsub://", "arn:aws:events:")
+LOOPBACK_HOSTS = ("localhost", "::1")
+
+
+def _acceptable_webhook_address(uri: str, allow_http_loopback: bool) -> bool:
+    """Shopify's rule, and, only when the sandbox is told so (`make up`), http on loopback."""
+    if uri.startswith(WEBHOOK_SCHEMES):
+        return True
+    if not allow_http_loopback or not uri.startswith("http://"):
+        return False
+    host = urlsplit(uri).hostname or ""
+    if host in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def idempotency_key(info: GraphQLResolveInfo, variables: dict[str, Any]) -> str | None:
     for directive in info.field_nodes[0].directives or ():
         if directive.name.value == "idempotent":
@@ -376,7 +401,7 @@ class Context:
         self, info: GraphQLResolveInfo, topic: str, webhookSubscription: Entity
     ) -> Entity:
         uri = (webhookSubscription.get("uri") or "").strip()
-        if not uri.startswith(("https://", "pubsub://", "arn:aws:events:")):
+        if not _acceptable_webhook_address(uri, self.settings.shopify_allow_http_loopback_webhooks):
             return {
                 "webhookSubscription": None,
                 "userErrors": [

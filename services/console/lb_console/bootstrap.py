@@ -62,5 +62,6 @@ def bootstrap(
         signing_key=signing_key(secret, token),
         admin_token=token,
         secure_cookie=settings.secure_cookie,
+        ledger_daily_calls=settings.ledger_daily_calls,
     )
     return ConsoleParts(console=console, app=create_app(console), settings=settings)

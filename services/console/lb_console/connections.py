@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from lb_console import audit, settings_form
+from lb_console.backend import ServiceUnavailable
 from lb_console.sessions import Session
 from lb_console.web import Posted, console, current, posted, redirect, render
 
@@ -29,6 +30,48 @@ async def _connection(request: Request, name: str) -> dict[str, Any] | None:
     return answer.body if answer.ok else None
 
 
+def _options(items: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [(str(i["number"]), f"{i['number']} · {i['name']}") for i in items]
+
+
+def ledger_choices(reference: dict[str, Any]) -> dict[str, dict[str, list[tuple[str, str]]]]:
+    """Which settings pick from which of the agreement's lists, per service (field names as
+    settings_form.flat names them)."""
+    groups, terms = _options(reference["customer_groups"]), _options(reference["payment_terms"])
+    zones, layouts = _options(reference["vat_zones"]), _options(reference["layouts"])
+    products = _options(reference["products"])
+    return {
+        "customers": {
+            "defaults.customer_group": groups,
+            "defaults.payment_terms": terms,
+            "defaults.layout": layouts,
+            "defaults.vat_zone": zones,
+            **{
+                f"vat_zones.{k}": zones for k in ("domestic", "eu_business", "eu_private", "abroad")
+            },
+        },
+        "invoicing": {
+            "layout": layouts,
+            "payment_terms": terms,
+            **{
+                f"{k}_product": products
+                for k in ("total", "gift_card", "fee", "discount", "default", "shipping", "refund")
+            },
+        },
+    }
+
+
+async def _reference(request: Request, name: str) -> tuple[dict[str, Any] | None, str | None]:
+    """The agreement's reference data from ingest, or why it could not be read."""
+    try:
+        answer = await console(request).services.get(
+            "ingest", f"/connections/{quote(name, safe='')}/economic/reference", products="true"
+        )
+    except ServiceUnavailable as exc:
+        return None, str(exc)
+    return (answer.body, None) if answer.ok else (None, answer.error())
+
+
 async def page(
     request: Request,
     name: str,
@@ -42,12 +85,14 @@ async def page(
 ) -> Response:
     services = console(request).services
     shop = await _connection(request, name)
-    answers = await asyncio.gather(
+    (reference, reference_error), *answers = await asyncio.gather(
+        _reference(request, name),
         *(
             services.get(s, f"/connections/{quote(name, safe='')}/settings")
             for s in SETTINGS_SERVICES
-        )
+        ),
     )
+    choices = ledger_choices(reference) if reference is not None else {}
     forms = []
     if shop is not None:
         forms.append(("ingest", shop["settings"]))
@@ -55,10 +100,11 @@ async def page(
     sections = []
     for service, values in forms:
         mine = service == failed
-        fields = settings_form.fields(values, submitted if mine else None)
+        fields = settings_form.fields(values, submitted if mine else None, choices.get(service))
         for field in fields:
-            if mine and errors and field.name in errors:
-                field.error = errors[field.name]
+            found = (errors or {}).get(field.name) or (errors or {}).get(field.name.split(".")[0])
+            if mine and found:
+                field.error = found
         sections.append(
             {
                 "service": service,
@@ -77,6 +123,8 @@ async def page(
         submitted=submitted if failed == "ingest" else None,
         onboarding=(shop or {}).get("onboarding"),
         installation_url=installation_url,
+        reference=reference,
+        reference_error=reference_error,
     )
 
 

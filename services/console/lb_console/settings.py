@@ -46,6 +46,13 @@ class ConsoleSettings(ServiceSettings):
         description="Mark the session cookie Secure (sent over HTTPS only): set it when the "
         "console is served behind TLS.",
     )
+    ledger_daily_calls: int = Field(
+        default=50_000,
+        gt=0,
+        description="The calls an agreement may make in a day, which the overview measures "
+        "today's ledger calls against: e-conomic's fair use policy allows 50,000 per "
+        "agreement in 24 hours.",
+    )
     call_timeout_seconds: float = Field(
         default=15, gt=0, description="Longest wait for one admin API call of a service."
     )

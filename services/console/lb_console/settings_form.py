@@ -24,11 +24,35 @@ class Field:
     kind: str  # bool | text | json | secret
     value: str
     error: str = ""
+    #: (value, label) pairs from the ledger: the field is a pick list.
+    choices: list[tuple[str, str]] | None = None
+
+    @property
+    def value_in_choices(self) -> bool:
+        return any(v == self.value for v, _ in self.choices or ())
 
 
-def fields(current: Mapping[str, Any], submitted: Mapping[str, str] | None = None) -> list[Field]:
-    found = []
+def flat(current: Mapping[str, Any], parents: set[str]) -> dict[str, Any]:
+    """The mappings named in `parents` (`defaults`, `vat_zones`: those with a pick list in
+    them) become one field per key, named `defaults.customer_group`; the rest stay whole."""
+    out: dict[str, Any] = {}
     for name, value in current.items():
+        if isinstance(value, dict) and name in parents:
+            for key, inner in value.items():
+                out[f"{name}.{key}"] = inner
+        else:
+            out[name] = value
+    return out
+
+
+def fields(
+    current: Mapping[str, Any],
+    submitted: Mapping[str, str] | None = None,
+    choices: Mapping[str, list[tuple[str, str]]] | None = None,
+) -> list[Field]:
+    found = []
+    parents = {key.split(".")[0] for key in choices or () if "." in key}
+    for name, value in flat(current, parents).items():
         if is_secret(name):
             kind, shown = "secret", ""
         elif isinstance(value, bool):
@@ -39,7 +63,10 @@ def fields(current: Mapping[str, Any], submitted: Mapping[str, str] | None = Non
             kind, shown = "text", "" if value is None else str(value)
         if submitted is not None and kind != "secret" and f"s.{name}" in submitted:
             shown = submitted[f"s.{name}"]
-        found.append(Field(name, kind, shown))
+        field = Field(name, kind, shown)
+        if kind == "text" and choices and name in choices:
+            field.choices = choices[name]
+        found.append(field)
     return found
 
 
@@ -50,7 +77,13 @@ def parse(
     Scalars go as text: the service's model reads "42" as a number where it wants one."""
     result: dict[str, Any] = {}
     errors: dict[str, str] = {}
-    for name, value in current.items():
+    # A mapping was shown key by key when the form has its keys' fields.
+    parents = {
+        name
+        for name, value in current.items()
+        if isinstance(value, dict) and any(k.startswith(f"s.{name}.") for k in form)
+    }
+    for name, value in flat(current, parents).items():
         given = form.get(f"s.{name}")
         if given is None:
             result[name] = value
@@ -69,7 +102,19 @@ def parse(
             result[name] = None
         else:
             result[name] = given
-    return result, errors
+    return _nested(current, result), errors
+
+
+def _nested(current: Mapping[str, Any], parsed: dict[str, Any]) -> dict[str, Any]:
+    """The flat fields back under the mappings they came from."""
+    out: dict[str, Any] = {}
+    for name, value in parsed.items():
+        parent, _, key = name.partition(".")
+        if key and isinstance(current.get(parent), dict):
+            out.setdefault(parent, {})[key] = value
+        else:
+            out[name] = value
+    return out
 
 
 _ERROR = re.compile(

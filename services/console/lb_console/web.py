@@ -53,6 +53,8 @@ class Console:
     signing_key: bytes
     admin_token: str
     secure_cookie: bool
+    #: The daily call budget of one agreement (ConsoleSettings.ledger_daily_calls).
+    ledger_daily_calls: int = 50_000
 
 
 def console(request: Request) -> Console:

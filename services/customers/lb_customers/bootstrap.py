@@ -12,6 +12,7 @@ from lb_common.admin import create_admin_app
 from lb_common.connection_copies import ConnectionBook
 from lb_common.db import Database
 from lb_common.events import ConnectionChanged, OrderReady
+from lb_common.ledger_calls import CallTally, ledger_calls_router
 from lb_common.messaging import Broker
 from lb_common.runtime import ServiceParts
 from lb_common.sealing import SecretBox
@@ -36,7 +37,9 @@ def bootstrap(
     broker = Broker(common.amqp_url.get_secret_value(), common.broker_prefix)
     # The connections' ledger (and shop) credentials, from ingest's connection.changed.
     book = ConnectionBook(db, SecretBox.from_settings(common), common)
-    ledgers = LedgerDirectory(common, transport=ledger_transport, book=book)
+    # Every ledger call counted per agreement and UTC day (GET /ledger-calls).
+    tally = CallTally()
+    ledgers = LedgerDirectory(common, transport=ledger_transport, book=book, tally=tally)
 
     def app_factory() -> FastAPI:
         return create_admin_app(
@@ -44,7 +47,7 @@ def bootstrap(
             admin_token=common.admin_token,
             readiness=[("database", db.ping), ("broker", broker.ping)],
             broker=broker,
-            routers=[admin_router(db), debtors_router(db, ledgers)],
+            routers=[ledger_calls_router(db), admin_router(db), debtors_router(db, ledgers)],
         )
 
     return ServiceParts(
@@ -61,7 +64,7 @@ def bootstrap(
             ConnectionChanged: book.handle_changed,
         },
         app_factory=app_factory,
-        request_jobs=[book.keep_fresh],
+        request_jobs=[book.keep_fresh, functools.partial(tally.keep_flushing, db)],
         on_start=[book.load],
         on_stop=[ledgers.aclose],
     )

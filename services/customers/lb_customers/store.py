@@ -10,6 +10,7 @@ from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
 from lb_common.db import UTCDateTime, utcnow
+from lb_common.ledger_calls import LedgerCallCount
 
 
 class CustomerLink(SQLModel, table=True):
@@ -100,4 +101,5 @@ TABLES = (
     CustomerConnectionSettings,
     DebtorIndexEntry,
     CustomerMerge,
+    LedgerCallCount,
 )

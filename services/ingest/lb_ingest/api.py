@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,7 @@ from lb_common.db import Database, utcnow
 from lb_common.openapi_links import Link, links_to
 from lb_common.sealing import SecretBox
 from lb_connectors.ledgers import LEDGER_KINDS
+from lb_connectors.platforms.base import notifying
 from lb_connectors.platforms.registry import ADAPTERS
 from lb_ingest import order_status
 from lb_ingest.connection_metrics import count_webhook
@@ -35,15 +37,22 @@ from lb_ingest.connections import (
 )
 from lb_ingest.fast_path.route import add_raw_route
 from lb_ingest.fast_path.writer import DeliveryWriter
+from lb_ingest.notified import receive_notification
 from lb_ingest.order_repository import orders_table, with_orders
 from lb_ingest.orders import Order
 from lb_ingest.reconcile import ReconcileError, ReconcileResult
 from lb_ingest.replay import replay_order
-from lb_ingest.store import Delivery, ShopConnection, TimelineEntry
+from lb_ingest.store import (
+    Delivery,
+    ReconciliationMark,
+    ReconciliationOutcome,
+    ShopConnection,
+    TimelineEntry,
+)
 from lb_ingest.webhooks import delivery_version_warning, receive_webhook
 
 # A delivery's outcome (deliveries.outcome), explained in docs/orders.md.
-OUTCOMES = ("received", "accepted", "duplicate", "stale", "unusable", "stored")
+OUTCOMES = ("received", "accepted", "duplicate", "stale", "unusable", "stored", "notified")
 
 ReconcileNow = Callable[[str, datetime | None], Awaitable[ReconcileResult]]
 
@@ -104,6 +113,7 @@ def webhook_router(
 
     async def webhook(request: Request) -> JSONResponse:
         """A platform's webhook delivery: verified, stored, then answered (webhooks.py)."""
+        began = time.perf_counter()
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
             return _too_large(max_body_bytes)
@@ -121,7 +131,7 @@ def webhook_router(
             headers=request.headers,
             body=bytes(body),
         )
-        count_webhook(platform, name, answer.status_code)
+        count_webhook(platform, name, answer.status_code, time.perf_counter() - began)
         return JSONResponse(answer.body, status_code=answer.status_code)
 
     # Documented like any route; served as a plain Starlette route (the hottest path:
@@ -136,6 +146,55 @@ def webhook_router(
         responses=_WEBHOOK_RESPONSES,
         openapi_extra=_WEBHOOK_DOCS,
     )
+    return router
+
+
+def hook_router(
+    shop_connections: ConnectionCache, db: Database, *, max_body_bytes: int
+) -> APIRouter:
+    """Hook URLs of fetch-after-notify platforms (Keap): the URL's last segment is the
+    connection's secret token (notified.py)."""
+    router = APIRouter(tags=["webhooks"])
+
+    @router.post(
+        "/webhooks/{platform}/{connection}/{token}",
+        summary="Receive an ids-only hook delivery or its handshake",
+        responses={
+            200: {
+                "description": "Stored (`status` notified, duplicate, stored or unusable), "
+                "or the handshake answered with X-Hook-Secret echoed"
+            },
+            401: {"description": "The token is not the connection's: nothing is stored"},
+            403: {"description": "The connection is disabled"},
+            404: {"description": "Unknown platform or connection, or a signed platform"},
+            413: {"description": "Body larger than the configured limit"},
+            503: {"description": "Could not be stored: send it again"},
+        },
+    )
+    async def hook(platform: str, connection: str, token: str, request: Request) -> Response:
+        """Keap posts here: the handshake (X-Hook-Secret, echoed) and deliveries naming changed
+        orders by id, fetched afterwards from Keap's API (docs/orders.md)."""
+        began = time.perf_counter()
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
+            return _too_large(max_body_bytes)
+        body = await request.body()
+        if len(body) > max_body_bytes:
+            return _too_large(max_body_bytes)
+        found = await receive_notification(
+            shop_connections,
+            db,
+            platform=platform,
+            connection_name=connection,
+            token=token,
+            headers=request.headers,
+            body=body,
+        )
+        count_webhook(platform, connection, found.answer.status_code, time.perf_counter() - began)
+        return JSONResponse(
+            found.answer.body, status_code=found.answer.status_code, headers=found.headers
+        )
+
     return router
 
 
@@ -287,6 +346,21 @@ class ConnectionUpdate(BaseModel):
     )
 
 
+_HOOK_TOKEN = re.compile(r"[A-Za-z0-9_-]{32,200}")
+
+
+def _check_hook_tokens(platform: str, secrets: list[str]) -> None:
+    """A platform that signs nothing (Keap) is authenticated by the token in its hook URL
+    alone, so the token must be unguessable and fit in a URL path."""
+    if not all(_HOOK_TOKEN.fullmatch(s) for s in secrets):
+        raise HTTPException(
+            422,
+            f"a {platform} connection's secrets become its hook URL's token: each must be 32 to "
+            "200 characters of A-Z, a-z, 0-9, '-' and '_' (e.g. python -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))')",
+        )
+
+
 def _ledger_secrets(ledger: LedgerUpdate) -> dict[str, Any]:
     """The ledger part of the sealed secrets, checked against its kind (values never echoed)."""
     model = LEDGER_KINDS.get(ledger.kind)
@@ -329,6 +403,28 @@ def admin_router(
             return (await reconcile_now(name, utc_time("since", since))).as_dict()
         except ReconcileError as exc:
             raise HTTPException(409, str(exc)) from exc
+
+    @router.get("/reconciliations")
+    async def reconciliations() -> list[dict[str, object]]:
+        """Per connection: how its last reconciliation ended (when, ok or not, what it did or
+        why it failed) and since when the last completed one read the shop."""
+        async with db.session() as session:
+            outcomes = (await session.exec(select(ReconciliationOutcome))).all()
+            marks = {
+                m.connection: m for m in (await session.exec(select(ReconciliationMark))).all()
+            }
+        return [
+            {
+                "connection": o.connection,
+                "finished_at": o.finished_at,
+                "ok": o.ok,
+                "detail": o.detail,
+                "last_completed_at": marks[o.connection].last_run_at
+                if o.connection in marks
+                else None,
+            }
+            for o in sorted(outcomes, key=lambda o: o.connection)
+        ]
 
     _order = "$response.body#/orders/0/order_key"
 
@@ -487,6 +583,9 @@ def admin_router(
         except ValidationError as exc:
             raise HTTPException(422, f"invalid settings: {exc.errors(include_url=False)}") from exc
         ledger = _ledger_secrets(update.ledger) if update.ledger is not None else None
+        adapter = ADAPTERS.get(update.platform)
+        if update.secrets is not None and adapter is not None and notifying(adapter) is not None:
+            _check_hook_tokens(update.platform, update.secrets)
         async with db.transaction() as session:
             shop_connection = await session.get(ShopConnection, name)
             if shop_connection is None or shop_connection.deleted_at is not None:

@@ -16,9 +16,11 @@ from lb_common.admin import create_admin_app
 from lb_common.connection_copies import ConnectionBook
 from lb_common.db import Database
 from lb_common.events import OrderFailed, OrderProgress
+from lb_common.ledger_calls import CallTally, ledger_calls_router
 from lb_common.messaging import Broker
 from lb_common.runtime import BackgroundJob, ServiceParts
 from lb_common.sealing import SecretBox
+from lb_connectors.keap import KeapDirectory
 from lb_connectors.ledgers import LedgerDirectory
 from lb_connectors.shops import ShopDirectory
 from lb_ingest import (
@@ -26,14 +28,17 @@ from lb_ingest import (
     connection_subscriptions,
     connections,
     consumers,
+    keap_hooks,
+    notified_routes,
     reconcile,
     retention,
     stalled,
 )
-from lb_ingest.api import admin_router, webhook_router
+from lb_ingest.api import admin_router, hook_router, webhook_router
 from lb_ingest.connections import ConnectionCache
 from lb_ingest.fast_path.processor import DeliveryProcessor
 from lb_ingest.fast_path.writer import DeliveryWriter
+from lb_ingest.notified_fetch import NotifiedFetcher
 from lb_ingest.reconcile import ReconcileResult
 from lb_ingest.settings import IngestSettings
 from lb_ingest.store import TABLES, ShopConnection
@@ -62,16 +67,34 @@ def bootstrap(
         db, shop_connections, poll_interval=0.05 if common.role == "worker" else 1.0
     )
     shops = ShopDirectory(common, transport=shop_transport, book=book)
+    # Keap (fetch after notify): its API for the orders its hooks name, and for its hooks.
+    keap = KeapDirectory(
+        common,
+        book,
+        transport=shop_transport,
+        requests_per_minute=settings.keap_requests_per_minute,
+    )
     # ingest calls a ledger only to read a newly granted agreement's reference data.
-    ledgers = LedgerDirectory(common, transport=ledger_transport, book=book)
+    # Every ledger call counted per agreement and UTC day (GET /ledger-calls).
+    tally = CallTally()
+    ledgers = LedgerDirectory(common, transport=ledger_transport, book=book, tally=tally)
     onboarding = connection_routes.Onboarding(
-        db, box, book, shop_connections, settings, ledgers, shops
+        db, box, book, shop_connections, settings, ledgers, shops, keap
     )
 
     async def reconcile_now(name: str, since: datetime | None) -> ReconcileResult:
-        return await reconcile.reconcile(db, writer, shop_connections, shops, name, since=since)
+        return await reconcile.reconcile(
+            db, writer, shop_connections, shops, name, since=since, keap=keap
+        )
 
-    background: list[BackgroundJob] = [processor.run]
+    # The orders Keap's hooks named, fetched within the key's quota by one replica at a time.
+    fetcher = NotifiedFetcher(
+        db, shop_connections, writer, keap, poll_interval=settings.keap_fetch_poll_seconds
+    )
+    background: list[BackgroundJob] = [
+        processor.run,
+        leases.on_one_replica(db, "ingest.notified_fetch", SERVICE, fetcher.run),
+    ]
     if settings.reconcile_interval_seconds > 0:
         # One replica at a time reconciles (whoever holds the lease; docs: lb_common/leases.py).
         reconcile_job = functools.partial(
@@ -81,6 +104,7 @@ def bootstrap(
             shop_connections,
             shops,
             settings.reconcile_interval_seconds,
+            keap=keap,
         )
         background.append(leases.on_one_replica(db, "ingest.reconcile", SERVICE, reconcile_job))
     if settings.stall_check_seconds > 0:
@@ -109,6 +133,18 @@ def bootstrap(
         leases.on_one_replica(db, "ingest.webhook_subscriptions", SERVICE, check_subscriptions)
     )
 
+    if settings.keap_hooks_check_seconds > 0:
+        # Every Keap connection's hooks made and re-verified (Inactive ones), from one replica.
+        check_keap_hooks = functools.partial(
+            keap_hooks.run_periodically,
+            db,
+            shop_connections,
+            keap,
+            settings.public_url,
+            settings.keap_hooks_check_seconds,
+        )
+        background.append(leases.on_one_replica(db, "ingest.keap_hooks", SERVICE, check_keap_hooks))
+
     async def seed_demo_connection() -> None:
         async with db.transaction() as session:
             if await session.get(ShopConnection, "demo") is None:
@@ -135,11 +171,14 @@ def bootstrap(
             readiness=[("database", db.ping), ("broker", broker.ping)],
             broker=broker,
             routers=[
+                ledger_calls_router(db),
                 admin_router(db, shop_connections, reconcile_now, box, book, onboarding.after_save),
                 connection_routes.admin_router(onboarding),
+                notified_routes.router(db),
             ],
             open_routers=[
                 webhook_router(shop_connections, writer, max_body_bytes=settings.max_body_bytes),
+                hook_router(shop_connections, db, max_body_bytes=settings.max_body_bytes),
                 connection_routes.grant_router(onboarding),
             ],
         )
@@ -156,12 +195,12 @@ def bootstrap(
             OrderFailed: consumers.handle_failed,
         },
         app_factory=app_factory,
-        request_jobs=[writer.run, book.keep_fresh],
+        request_jobs=[writer.run, book.keep_fresh, functools.partial(tally.keep_flushing, db)],
         background=background,
         prune_rules=retention.rules(common),
         on_start=[
             *([seed_demo_connection] if settings.seed_demo_connection else []),
             seal_connections,
         ],
-        on_stop=[shops.aclose, ledgers.aclose],
+        on_stop=[shops.aclose, ledgers.aclose, keap.aclose],
     )

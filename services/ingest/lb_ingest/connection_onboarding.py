@@ -33,6 +33,7 @@ from lb_common.errors import LedgerbridgeError
 from lb_common.metric_labels import for_connection
 from lb_common.sealing import SecretBox
 from lb_common.settings import CommonSettings
+from lb_connectors.economic.models import CustomerGroup, Layout, PaymentTerms, Product, VatZone
 from lb_connectors.ledgers import LedgerDirectory
 from lb_ingest.connection_proposal import as_settings, described, propose
 from lb_ingest.connections import ConnectionCache, announce, opened, seal_into
@@ -175,23 +176,92 @@ async def take_grant(
     return Granted(copy)
 
 
+@dataclass(frozen=True)
+class ReferenceData:
+    """The agreement's own choices a connection's settings pick from."""
+
+    groups: list[CustomerGroup]
+    terms: list[PaymentTerms]
+    zones: list[VatZone]
+    layouts: list[Layout]
+    products: list[Product]  # the first page only (MAX_PRODUCTS)
+    more_products: bool
+
+
+#: Products offered as choices: one page of the ledger's (the settings page lists them).
+MAX_PRODUCTS = 1000
+
+
+async def read_reference(
+    ledgers: LedgerDirectory, name: str, *, products: bool = False
+) -> ReferenceData:
+    """Read the agreement's reference data with the connection's ledger (raises
+    LedgerbridgeError or TimeoutError when it cannot be read)."""
+
+    async def first_products() -> list[Product]:
+        found: list[Product] = []
+        if products:
+            async for product in client.iter_products(page_size=MAX_PRODUCTS):
+                found.append(product)
+                if len(found) > MAX_PRODUCTS:
+                    break
+        return found
+
+    client = ledgers.for_connection(name)
+    with for_connection(name):  # the calls count under this connection's label
+        groups, terms, zones, layouts, items = await asyncio.wait_for(
+            asyncio.gather(
+                client.list_customer_groups(),
+                client.list_payment_terms(),
+                client.list_vat_zones(),
+                client.list_layouts(),
+                first_products(),
+            ),
+            PROPOSAL_TIMEOUT,
+        )
+    return ReferenceData(
+        groups, terms, zones, layouts, items[:MAX_PRODUCTS], len(items) > MAX_PRODUCTS
+    )
+
+
+def reference_view(data: ReferenceData) -> dict[str, Any]:
+    """As the admin API answers it: number and name of each choice (for pick lists)."""
+    return {
+        "customer_groups": [
+            {"number": g.customer_group_number, "name": g.name} for g in data.groups
+        ],
+        "payment_terms": [
+            {
+                "number": t.payment_terms_number,
+                "name": t.name,
+                "type": t.payment_terms_type,
+                "days_of_credit": t.days_of_credit,
+            }
+            for t in data.terms
+        ],
+        "vat_zones": [
+            {"number": z.vat_zone_number, "name": z.name}
+            for z in data.zones
+            if z.enabled_for_customer
+        ],
+        "layouts": [
+            {"number": x.layout_number, "name": x.name} for x in data.layouts if not x.deleted
+        ],
+        "products": [
+            {"number": p.product_number, "name": p.name} for p in data.products if not p.barred
+        ],
+        "more_products": data.more_products,
+    }
+
+
 async def read_proposal(db: Database, ledgers: LedgerDirectory, name: str) -> ConnectionOnboarding:
     """Read the agreement's reference data and store the settings proposed from it (or why
     they could not be read)."""
     proposal: dict[str, Any] | None = None
     error: str | None = None
     try:
-        client = ledgers.for_connection(name)
-        with for_connection(name):  # the calls count under this connection's label
-            groups, terms, zones, layouts = await asyncio.wait_for(
-                asyncio.gather(
-                    client.list_customer_groups(),
-                    client.list_payment_terms(),
-                    client.list_vat_zones(),
-                    client.list_layouts(),
-                ),
-                PROPOSAL_TIMEOUT,
-            )
+        data = await read_reference(ledgers, name)
+        groups, terms, zones, layouts = data.groups, data.terms, data.zones, data.layouts
         choices = propose(groups, terms, zones, layouts)
         proposal = {
             "settings": as_settings(choices),

@@ -12,11 +12,14 @@ from pydantic import BaseModel, Field
 
 from lb_common.connection_copies import ConnectionBook
 from lb_common.db import Database
+from lb_common.errors import LedgerbridgeError
 from lb_common.sealing import SecretBox
+from lb_connectors.keap import KeapDirectory
 from lb_connectors.ledgers import LedgerDirectory
 from lb_connectors.shops import ShopDirectory
 from lb_ingest import connection_onboarding as onboarding
 from lb_ingest import connection_subscriptions as subscriptions
+from lb_ingest import keap_hooks
 from lb_ingest.connection_onboarding import OnboardingRefused
 from lb_ingest.connections import ConnectionCache, public_view
 from lb_ingest.settings import IngestSettings
@@ -44,16 +47,23 @@ class Onboarding:
         settings: IngestSettings,
         ledgers: LedgerDirectory,
         shops: ShopDirectory,
+        keap: KeapDirectory | None = None,
     ) -> None:
         self.db, self.box, self.book, self.cache = db, box, book, cache
-        self.settings, self.ledgers, self.shops = settings, ledgers, shops
+        self.settings, self.ledgers, self.shops, self.keap = settings, ledgers, shops, keap
 
     async def check_subscriptions(self, name: str) -> dict[str, Any]:
+        found = await self.cache.get(name)
+        if found is not None and found.platform == "keap" and self.keap is not None:
+            return await keap_hooks.check(
+                self.db, self.cache, self.keap, self.settings.public_url, name
+            )
         return await subscriptions.check(self.db, self.shops, self.settings.public_url, name)
 
     async def after_save(self, name: str, platform: str) -> None:
-        """A saved Shopify connection gets its webhook subscriptions at once."""
-        if platform == "shopify" and self.settings.public_url:
+        """A saved Shopify connection gets its webhook subscriptions at once, a Keap one its
+        REST hooks."""
+        if platform in ("shopify", "keap") and self.settings.public_url:
             await self.check_subscriptions(name)
 
 
@@ -102,6 +112,28 @@ def admin_router(o: Onboarding) -> APIRouter:
             # what to fix; the request may be repeated then.
             raise HTTPException(409, row.proposal_error or "no proposal")
         return row.proposal
+
+    @router.get("/connections/{name}/economic/reference")
+    async def reference(name: str, products: bool = False) -> dict[str, Any]:
+        """The agreement's reference data, read now with the connection's ledger: customer
+        groups, payment terms, VAT zones (those for customers), layouts and, with
+        `products=true`, up to 1,000 products; for the console's pick lists. 409 with the
+        reason when the ledger cannot be read."""
+        async with o.db.session() as session:
+            connection = await session.get(ShopConnection, name)
+        if connection is None or connection.deleted_at is not None:
+            raise HTTPException(404, f"no connection named {name!r}")
+        try:
+            data = await onboarding.read_reference(o.ledgers, name, products=products)
+        except LedgerbridgeError as exc:
+            raise HTTPException(
+                409, f"the agreement's reference data could not be read: {exc.reason}"
+            ) from None
+        except TimeoutError:
+            raise HTTPException(
+                409, "the agreement's reference data could not be read in time"
+            ) from None
+        return onboarding.reference_view(data)
 
     @router.post("/connections/{name}/economic/proposal/confirm")
     async def confirm_proposal(name: str) -> dict[str, Any]:

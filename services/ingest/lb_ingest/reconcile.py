@@ -1,7 +1,9 @@
 """Reconciliation: webhooks can be lost, so ask the shop for the orders updated since the last
 run and feed the ones we miss (or hold an older version of) through the normal path.
 
-Two passes over Shopify's GraphQL Admin API: the `orders` query filtered by `updated_at` (cursor
+Keap connections are reconciled by keap_reconcile.py (orders named to the fetcher).
+
+Shopify: two passes over Shopify's GraphQL Admin API: the `orders` query filtered by `updated_at` (cursor
 paging, about a point an order) lists what changed; only the orders we miss or hold an older
 version of are then read whole (`OrderForReconcile`, a few hundred points each, plus a page
 per 50 lines beyond the first 25 and a read per refund) and turned into the webhook's body
@@ -23,8 +25,10 @@ from datetime import datetime, timedelta
 from sqlmodel import col, select
 
 from lb_common.db import Database, utcnow
+from lb_common.errors import LedgerbridgeError
 from lb_common.orders import make_order_key
 from lb_common.work_loop import every
+from lb_connectors.keap import KeapDirectory
 from lb_connectors.platforms.base import (
     CustomerFieldMap,
     DeliveryInfo,
@@ -38,8 +42,9 @@ from lb_connectors.shops import ShopDirectory
 from lb_ingest.arrival import Arrival
 from lb_ingest.connections import ActiveConnection, ConnectionCache
 from lb_ingest.fast_path.writer import DeliveryWriter
+from lb_ingest.keap_reconcile import name_changed_orders
 from lb_ingest.order_repository import with_orders
-from lb_ingest.store import ReconciliationMark, ShopConnection
+from lb_ingest.store import ReconciliationMark, ReconciliationOutcome, ShopConnection
 
 log = logging.getLogger(__name__)
 
@@ -73,15 +78,63 @@ async def reconcile(
     connection_name: str,
     *,
     since: datetime | None = None,
+    keap: KeapDirectory | None = None,
+) -> ReconcileResult:
+    """Reconcile one connection; how it ended is kept (`ReconciliationOutcome`), failed or not."""
+    try:
+        result = await _reconcile(
+            db, writer, connections, shops, connection_name, since=since, keap=keap
+        )
+    except Exception as exc:
+        await _keep_outcome(db, connection_name, ok=False, detail=_failure(exc))
+        raise
+    await _keep_outcome(
+        db,
+        connection_name,
+        ok=True,
+        detail=f"{result.seen} orders seen in the shop, {result.fed} fed, "
+        f"{result.unchanged} unchanged, {result.unreadable} unreadable",
+    )
+    return result
+
+
+def _failure(exc: Exception) -> str:
+    if isinstance(exc, ReconcileError):
+        return str(exc)
+    if isinstance(exc, LedgerbridgeError):
+        return exc.reason
+    return f"an unexpected error ({type(exc).__name__}); the ingest log has the details"
+
+
+async def _keep_outcome(db: Database, connection: str, *, ok: bool, detail: str) -> None:
+    async with db.transaction() as session:
+        await session.merge(
+            ReconciliationOutcome(
+                connection=connection, finished_at=utcnow(), ok=ok, detail=detail[:1000]
+            )
+        )
+
+
+async def _reconcile(
+    db: Database,
+    writer: DeliveryWriter,
+    connections: ConnectionCache,
+    shops: ShopDirectory,
+    connection_name: str,
+    *,
+    since: datetime | None = None,
+    keap: KeapDirectory | None = None,
 ) -> ReconcileResult:
     connection = await connections.get(connection_name)
     if connection is None:
         raise ReconcileError(f"no connection named {connection_name!r}")
+    if connection.platform == "keap" and keap is not None:
+        return await _reconcile_keap(db, keap, connection, since)
     shop = connection.settings.shop_domain
     if connection.platform != "shopify" or not shop:
         raise ReconcileError(
-            f"connection {connection_name!r} cannot be reconciled: it needs platform shopify "
-            "and settings.shop_domain (e.g. my-shop.myshopify.com)"
+            f"connection {connection_name!r} cannot be reconciled: it needs platform keap, or shopify "
+            "with settings.shop_domain (e.g. my-shop.myshopify.com)"
         )
     if not connection.enabled:
         raise ReconcileError(f"connection {connection_name!r} is disabled")
@@ -135,6 +188,25 @@ async def reconcile(
     async with db.transaction() as session:
         await session.merge(ReconciliationMark(connection=connection_name, last_run_at=started))
     result = ReconcileResult(connection_name, since, seen, fed, unchanged, unreadable)
+    log.info("reconciliation done", extra={"data": result.as_dict()})
+    return result
+
+
+async def _reconcile_keap(
+    db: Database, keap: KeapDirectory, connection: ActiveConnection, since: datetime | None
+) -> ReconcileResult:
+    """Keap: the changed orders are named to the fetcher (keap_reconcile.py), which feeds them."""
+    if not connection.enabled:
+        raise ReconcileError(f"connection {connection.name!r} is disabled")
+    if since is None:
+        async with db.session() as session:
+            mark = await session.get(ReconciliationMark, connection.name)
+        since = (mark.last_run_at - OVERLAP) if mark else utcnow() - FIRST_WINDOW
+    try:
+        seen, named, unchanged = await name_changed_orders(db, keap, connection, since)
+    except LedgerbridgeError as exc:
+        raise ReconcileError(f"Keap could not be asked for its orders: {exc.reason}") from exc
+    result = ReconcileResult(connection.name, since, seen, named, unchanged, 0)
     log.info("reconciliation done", extra={"data": result.as_dict()})
     return result
 
@@ -210,10 +282,18 @@ async def run_periodically(
     shops: ShopDirectory,
     interval: float,
     stop: asyncio.Event,
+    *,
+    keap: KeapDirectory | None = None,
 ) -> None:
-    """Reconcile every Shopify connection that has a shop domain, every `interval` seconds."""
+    """Reconcile every Shopify connection that has a shop domain, and every Keap connection,
+    every `interval` seconds."""
 
     async def reconcile_all() -> None:
+        for name in await _keap_connections(db) if keap is not None else []:
+            try:
+                await reconcile(db, writer, connections, shops, name, keap=keap)
+            except Exception:  # one tenant being down must not stop the others
+                log.exception("reconciliation of %s failed", name)
         for name in await _shopify_connections(db):
             connection = await connections.get(name)
             if connection is None or not connection.settings.shop_domain:
@@ -224,6 +304,20 @@ async def run_periodically(
                 log.exception("reconciliation of %s failed", name)
 
     await every(interval, stop, reconcile_all, what="reconciliation")
+
+
+async def _keap_connections(db: Database) -> list[str]:
+    async with db.session() as session:
+        rows = (
+            await session.exec(
+                select(ShopConnection.name).where(
+                    ShopConnection.platform == "keap",
+                    col(ShopConnection.enabled).is_(True),
+                    col(ShopConnection.deleted_at).is_(None),
+                )
+            )
+        ).all()
+    return list(rows)
 
 
 async def _shopify_connections(db: Database) -> list[str]:

@@ -51,6 +51,26 @@ class IngestSettings(ServiceSettings):
         "or wrong one re-created) at start and this often (seconds; 0: only when a connection is "
         "saved or on POST /connections/{name}/webhook-subscriptions/check).",
     )
+    keap_hooks_check_seconds: float = Field(
+        default=300,
+        ge=0,
+        description="Every Keap connection's REST hooks are checked at start and this often "
+        "(seconds; 0: only when a connection is saved or on POST "
+        "/connections/{name}/webhook-subscriptions/check): a missing one is created, an Inactive "
+        "or Unverified one verified again (Keap deactivates a hook after 4 failed deliveries).",
+    )
+    keap_requests_per_minute: int = Field(
+        default=240,
+        ge=1,
+        description="Calls a minute ingest makes with one Keap API key (Keap's quota: 240 for a "
+        "service account key or personal access token, 1,500 for an OAuth app).",
+    )
+    keap_fetch_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often the fetcher looks for Keap orders named by hooks that another "
+        "process stored (this process's own wake it at once).",
+    )
     # Look for stalled orders (sent on, no progress since) this often (seconds; 0: never), and
     # send them on again: lb_ingest/stalled.py, docs/orders.md.
     stall_check_seconds: float = 15

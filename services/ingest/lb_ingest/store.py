@@ -13,6 +13,7 @@ from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint,
 from sqlmodel import Field, SQLModel
 
 from lb_common.db import UTCDateTime, utcnow
+from lb_common.ledger_calls import LedgerCallCount
 
 
 class ShopConnection(SQLModel, table=True):
@@ -161,6 +162,18 @@ class ReconciliationMark(SQLModel, table=True):
     last_run_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
 
 
+class ReconciliationOutcome(SQLModel, table=True):
+    """How the last reconciliation of a connection ended, failed or not (the console shows it);
+    `ReconciliationMark` moves only after a run that completed."""
+
+    __tablename__ = "reconciliation_outcomes"
+
+    connection: str = Field(primary_key=True)
+    finished_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    ok: bool
+    detail: str
+
+
 class ConnectionOnboarding(SQLModel, table=True):
     """How a connection's onboarding stands (lb_ingest/connection_onboarding.py,
     connection_subscriptions.py): the pending e-conomic grant, the settings proposed from the
@@ -185,6 +198,42 @@ class ConnectionOnboarding(SQLModel, table=True):
     subscriptions_checked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
 
 
+class NotifiedObject(SQLModel, table=True):
+    """One object a fetch-after-notify platform (Keap) named as changed: what ingest's fetcher
+    reads from the platform's API (lb_ingest/notified_fetch.py). Unique per (connection, event
+    key, object id, timestamp), so a delivery repeated, or two hooks naming the same change, is
+    fetched once. Reconciliation adds rows too (event key `reconcile`)."""
+
+    __tablename__ = "notified_objects"
+    __table_args__ = (
+        UniqueConstraint(
+            "connection", "event_key", "object_id", "stamp", name="ux_notified_objects_change"
+        ),
+        # The fetcher's question: what is waiting and due, oldest first.
+        Index("ix_notified_objects_waiting", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    connection: str
+    event_key: str
+    object_id: str
+    stamp: str  # the change's timestamp, as the platform sent it
+    # The delivery that named it first (deliveries.delivery_id); None for reconciliation.
+    delivery_id: str | None = None
+    # waiting | fetched | gone (the platform no longer has it) | unreadable (it refuses the id)
+    status: str = "waiting"
+    attempts: int = 0
+    next_attempt_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    order_key: str | None = None
+    received_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False, index=True)
+    )
+    fetched_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+
+
 TABLES = (
     ShopConnection,
     Delivery,
@@ -192,5 +241,8 @@ TABLES = (
     TimelineEntry,
     RefundRecord,
     ReconciliationMark,
+    ReconciliationOutcome,
     ConnectionOnboarding,
+    LedgerCallCount,
+    NotifiedObject,
 )

@@ -10,9 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from lb_connectors.platforms.base import (
-    MissingHeaderError,
-)
+from lb_connectors.platforms.base import MissingHeaderError, notifying
 from lb_connectors.platforms.registry import get_adapter
 from lb_connectors.shopify_admin import webhook_version_warning
 from lb_ingest.arrival import Arrival, WebhookAnswer, error_answer
@@ -61,6 +59,12 @@ async def receive_webhook(
         adapter = get_adapter(platform)
     except LookupError:
         return error_answer(404, f"unknown platform {platform!r}")
+    if notifying(adapter) is not None:
+        return error_answer(
+            404,
+            f"a {platform} hook URL ends in the connection's token: "
+            f"/webhooks/{platform}/{{connection}}/{{token}}",
+        )
     shop_connection = await shop_connections.get(connection_name)
     if shop_connection is None or shop_connection.platform != platform:
         return error_answer(404, f"no {platform} connection named {connection_name!r}")

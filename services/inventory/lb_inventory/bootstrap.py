@@ -21,6 +21,7 @@ from lb_common.events import (
     OrderUnitsHeld,
     ShopStockReported,
 )
+from lb_common.ledger_calls import CallTally, ledger_calls_router
 from lb_common.messaging import Broker
 from lb_common.runtime import ServiceParts
 from lb_common.sealing import SecretBox
@@ -49,7 +50,9 @@ def bootstrap(
     broker = Broker(common.amqp_url.get_secret_value(), common.broker_prefix)
     # The connections' ledger (and shop) credentials, from ingest's connection.changed.
     book = ConnectionBook(db, SecretBox.from_settings(common), common)
-    ledgers = LedgerDirectory(common, transport=ledger_transport, book=book)
+    # Every ledger call counted per agreement and UTC day (GET /ledger-calls).
+    tally = CallTally()
+    ledgers = LedgerDirectory(common, transport=ledger_transport, book=book, tally=tally)
     shops = ShopDirectory(common, transport=shop_transport, book=book)
     locks = SyncLocks(db)  # per connection, across replicas (leases in the database)
     followers = after_sale.Followers(ledgers=ledgers, shops=shops, locks=locks)
@@ -94,7 +97,10 @@ def bootstrap(
             admin_token=common.admin_token,
             readiness=[("database", db.ping), ("broker", broker.ping)],
             broker=broker,
-            routers=[admin_router(db, run_full_sync, ledgers=ledgers, shops=shops, locks=locks)],
+            routers=[
+                ledger_calls_router(db),
+                admin_router(db, run_full_sync, ledgers=ledgers, shops=shops, locks=locks),
+            ],
         )
 
     async def close_clients() -> None:
@@ -120,7 +126,7 @@ def bootstrap(
             ConnectionChanged: book.handle_changed,
         },
         app_factory=app_factory,
-        request_jobs=[book.keep_fresh],
+        request_jobs=[book.keep_fresh, functools.partial(tally.keep_flushing, db)],
         background=[scheduler],
         on_start=[book.load],
         on_stop=[close_clients],

@@ -11,6 +11,7 @@ from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
 from lb_common.db import UTCDateTime, utcnow
+from lb_common.ledger_calls import LedgerCallCount
 
 
 class StockLevel(SQLModel, table=True):
@@ -111,4 +112,12 @@ class SyncRun(SQLModel, table=True):
     phase: str | None = None
 
 
-TABLES = (StockLevel, StockConnectionSettings, SkuLink, MismatchRow, HeldOrder, SyncRun)
+TABLES = (
+    StockLevel,
+    StockConnectionSettings,
+    SkuLink,
+    MismatchRow,
+    HeldOrder,
+    SyncRun,
+    LedgerCallCount,
+)

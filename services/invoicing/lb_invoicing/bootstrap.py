@@ -12,6 +12,7 @@ from lb_common.admin import create_admin_app
 from lb_common.connection_copies import ConnectionBook
 from lb_common.db import Database
 from lb_common.events import ConnectionChanged, CustomerResolved, OrderCancelled, OrderRefunded
+from lb_common.ledger_calls import CallTally, ledger_calls_router
 from lb_common.messaging import Broker
 from lb_common.runtime import ServiceParts
 from lb_common.sealing import SecretBox
@@ -37,7 +38,9 @@ def bootstrap(
     broker = Broker(common.amqp_url.get_secret_value(), common.broker_prefix)
     # The connections' ledger (and shop) credentials, from ingest's connection.changed.
     connection_book = ConnectionBook(db, SecretBox.from_settings(common), common)
-    ledgers = LedgerDirectory(common, transport=ledger_transport, book=connection_book)
+    # Every ledger call counted per agreement and UTC day (GET /ledger-calls).
+    tally = CallTally()
+    ledgers = LedgerDirectory(common, transport=ledger_transport, book=connection_book, tally=tally)
     # One order's documents at a time, across replicas.
     orders = OrderLeases(db, ttl=settings.order_lease_seconds)
 
@@ -56,7 +59,7 @@ def bootstrap(
             admin_token=common.admin_token,
             readiness=[("database", db.ping), ("broker", broker.ping)],
             broker=broker,
-            routers=[admin_router(db)],
+            routers=[ledger_calls_router(db), admin_router(db)],
             parked_settled=functools.partial(settled.parked_work_done, db=db),
         )
 
@@ -80,7 +83,7 @@ def bootstrap(
             ConnectionChanged: connection_book.handle_changed,
         },
         app_factory=app_factory,
-        request_jobs=[connection_book.keep_fresh],
+        request_jobs=[connection_book.keep_fresh, functools.partial(tally.keep_flushing, db)],
         on_start=[
             connection_book.load,
             *([seed_demo_connection] if settings.seed_demo_connection else []),

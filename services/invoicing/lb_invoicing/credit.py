@@ -49,6 +49,7 @@ class CreditJob:
     reference: str
     what: str  # for people: "refund 123", "the cancellation"
     client: EconomicClient
+    own: bool = True  # this message's credit note (False: another one it settles on the way)
 
     @property
     def connection(self) -> str:
@@ -86,7 +87,9 @@ async def handle_order_cancelled(
     )
 
     async def cancel() -> None:
-        # Read under the order's lease: a credit note booked just before counts.
+        # Under the order's lease: refunds not booked yet become part of the cancellation, and
+        # a credit note booked just before counts.
+        await _absorb_unbooked_refunds(job)
         credited = await _credited_quantities(uow, event.order_key)
 
         def lines(
@@ -116,19 +119,20 @@ async def _credit(job: CreditJob, build: LineBuilder) -> None:
             job, f"Credit note {credit_link.booked_invoice_number} for {job.what} already booked."
         )
         return
-    if credit_link is None and job.reference != cancel_reference(job.order_key):
-        cancellation = await _booked_cancellation(job)
-        if cancellation is not None:
-            # The cancellation credited everything the invoice still held, this refund's money
-            # included: a credit note for it now would credit twice.
+    invoice = BookedInvoice.model_validate(invoice_link.document)
+    if job.reference != cancel_reference(job.order_key) and (
+        (credit_link is not None and credit_link.step == store.COVERED)
+        or await _cancellation_started(job)
+    ):
+        # The cancellation credits everything the booked credit notes left, this refund's money
+        # included: a credit note for it as well would credit twice.
+        if await _cover_refund(job, credit_link, invoice, settings.tolerance):
             await _finish_without_document(
                 job,
-                f"{job.what.capitalize()} is covered by credit note "
-                f"{cancellation.booked_invoice_number} for the cancellation, which credited "
-                "everything the invoice still held: nothing more to credit.",
+                f"{job.what.capitalize()} is covered by {await _cancellation_note(job)}, which "
+                "credits everything the invoice still held: nothing more to credit.",
             )
-            return
-    invoice = BookedInvoice.model_validate(invoice_link.document)
+        return
     # An intent from an earlier attempt: what it did in the ledger is unknown, look it up. A
     # first attempt sent nothing before its intent was committed: nothing to find.
     earlier_attempt = credit_link is not None
@@ -180,10 +184,68 @@ def cancel_reference(order_key: str) -> str:
     return f"{order_key}:cancel"
 
 
-async def _booked_cancellation(job: CreditJob) -> CreditNoteLink | None:
+async def _cancellation_note(job: CreditJob) -> str:
     async with job.uow.session() as session:
         link = await session.get(CreditNoteLink, cancel_reference(job.order_key))
-    return link if link is not None and link.step == store.BOOKED else None
+    if link is not None and link.booked_invoice_number is not None:
+        return f"credit note {link.booked_invoice_number} for the cancellation"
+    return "the credit note for the cancellation (being made)"
+
+
+async def _cancellation_started(job: CreditJob) -> bool:
+    """Whether the order's cancellation got as far as its intent: from then on it credits
+    whatever the booked credit notes leave (it took over the unbooked refunds first)."""
+    async with job.uow.session() as session:
+        return await session.get(CreditNoteLink, cancel_reference(job.order_key)) is not None
+
+
+async def _absorb_unbooked_refunds(job: CreditJob) -> None:
+    """Before a cancellation works out what is left to credit: each refund whose credit note is
+    not booked becomes part of the cancellation (its draft, ours and unbooked, is deleted), so
+    a refund and a cancellation in flight at once never wait on each other's draft nor credit
+    twice. One that was booked after all (a lost reply) is recorded and counts as credited."""
+    async with job.uow.session() as session:
+        invoice_link = await session.get(InvoiceLink, job.order_key)
+        pending = [
+            n for n in await store.credit_notes_of(session, job.order_key)
+            if n.reference != job.reference and n.step not in (store.BOOKED, store.COVERED)
+        ]  # fmt: skip
+    if not pending or invoice_link is None or invoice_link.document is None:
+        return
+    invoice = BookedInvoice.model_validate(invoice_link.document)
+    settings = await load_settings(job.uow, job.connection)
+    for link in pending:
+        what = _what(link.reference, job.order_key)
+        refund = CreditJob(job.uow, job.order_key, link.reference, what, job.client, own=False)
+        await _cover_refund(refund, link, invoice, settings.tolerance)
+
+
+async def _cover_refund(
+    job: CreditJob, link: CreditNoteLink | None, invoice: BookedInvoice, tolerance: Decimal
+) -> bool:
+    """Mark a refund's credit note as covered by the cancellation, after making sure none of
+    it is in the ledger: a booked one (a lost reply) is recorded instead and False returned;
+    an unbooked draft is deleted."""
+    if link is not None and link.step not in (store.COVERED, store.BOOKED):
+        booked = await find_booked(job.client, job.reference)
+        if booked is not None:
+            await _record(job, booked, invoice, tolerance)
+            return False
+        draft = await find_draft(job.client, job.reference, link.draft_invoice_number)
+        if draft is not None:
+            await job.client.delete_draft_invoice(draft.draft_invoice_number, missing_ok=True)
+    async with job.uow.transaction() as session:
+        stored = await session.get(CreditNoteLink, job.reference)
+        if stored is None:
+            stored = CreditNoteLink(
+                reference=job.reference, order_key=job.order_key, connection=job.connection,
+                step=store.COVERED,
+            )  # fmt: skip
+        elif stored.step == store.BOOKED:
+            return False
+        stored.step, stored.updated_at = store.COVERED, utcnow()
+        session.add(stored)
+    return True
 
 
 async def _check_not_over_credited(
@@ -199,7 +261,9 @@ async def _check_not_over_credited(
     booked = sum(
         (abs(Decimal(n.gross_amount or 0)) for n in others if n.step == store.BOOKED), ZERO
     )
-    in_flight = await _in_flight(job, [n for n in others if n.step != store.BOOKED])
+    in_flight = await _in_flight(
+        job, [n for n in others if n.step not in (store.BOOKED, store.COVERED)]
+    )
     credited = booked + sum((amount for _, amount in in_flight), ZERO)
     this = abs(draft.gross_amount or ZERO)
     if credited + this > invoice.gross_amount + settings.tolerance:
@@ -261,7 +325,9 @@ async def _record(
         for line in booked.lines
         if line.product is not None
     )
-    async with job.uow.commit() as session:
+    # Recording another message's credit note (a refund a cancellation found booked) is an
+    # intermediate write: this message's own outcome is still to come.
+    async with job.uow.commit() if job.own else job.uow.transaction() as session:
         earlier = [
             n for n in await store.booked_credit_notes(session, job.order_key)
             if n.reference != job.reference

@@ -10,11 +10,15 @@ from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from lb_common.db import UTCDateTime, utcnow
+from lb_common.ledger_calls import LedgerCallCount
 
 # Steps, written before and after each call to the ledger (see book.py).
 INTENT = "intent"  # about to create the draft
 DRAFTED = "drafted"  # the draft exists in the ledger
 BOOKED = "booked"
+# A refund's credit note that a cancellation took over: the cancellation credits everything the
+# booked credit notes left, this refund's money included (credit.py), so none is made for it.
+COVERED = "covered"
 
 
 class InvoiceLink(SQLModel, table=True):
@@ -95,4 +99,4 @@ class InvoiceConnectionSettings(SQLModel, table=True):
     settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
-TABLES = (InvoiceLink, CreditNoteLink, InvoiceConnectionSettings)
+TABLES = (InvoiceLink, CreditNoteLink, InvoiceConnectionSettings, LedgerCallCount)

@@ -97,8 +97,11 @@ class EconomicClient:
         retry: CallRetry | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         post_replay: bool = False,
+        on_call: Callable[[], None] | None = None,
     ) -> None:
         self._retry = retry or CallRetry()
+        # Told of every request sent (each attempt): the daily count (lb_common/ledger_calls.py).
+        self._on_call = on_call
         self._post_replay = post_replay  # restapi replays a keyed POST (see module doc)
         self._sleep = sleep
         # One pacer per agreement, shared by all clients of it in this process (see ratelimit.py).
@@ -149,6 +152,8 @@ class EconomicClient:
         attempt, waited = 1, 0.0
         while True:
             await self._pacer.before_call()
+            if self._on_call is not None:
+                self._on_call()
             started = time.monotonic()
             try:
                 response = await self._http.request(

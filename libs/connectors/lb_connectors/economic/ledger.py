@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 
 from lb_common.db import utcnow
 from lb_common.errors import PermanentError
+from lb_common.ledger_calls import agreement_key
 from lb_connectors.call_retry import call_retry
 from lb_connectors.economic import jsoncodec
 from lb_connectors.economic.accounting_years import year_for
@@ -538,14 +539,17 @@ def _same(key: MatchKey, field: str, customer: Customer) -> bool:
 
 def _open(credentials: BaseModel, context: AdapterContext) -> EconomicLedger:
     assert isinstance(credentials, EconomicCredentials)
+    grant = credentials.agreement_grant_token.get_secret_value()
+    agreement = agreement_key(credentials.base_url, grant)
     return EconomicLedger(
         EconomicClient(
             credentials.base_url,
             credentials.app_secret_token.get_secret_value(),
-            credentials.agreement_grant_token.get_secret_value(),
+            grant,
             transport=context.transport,
             retry=call_retry(context.settings),
             post_replay=context.settings.economic_post_replay,
+            on_call=context.tally.counter_for(agreement) if context.tally is not None else None,
         )
     )
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import httpx
 from pydantic import BaseModel
 
+from lb_common.ledger_calls import CallTally
 from lb_common.settings import CommonSettings
 from lb_connectors.ledger.errors import UnknownLedgerKind
 from lb_connectors.ledger.port import Ledger
@@ -30,6 +31,8 @@ class AdapterContext:
 
     settings: CommonSettings
     transport: httpx.AsyncBaseTransport | None = None
+    # Counts the calls made per agreement and UTC day (lb_common/ledger_calls.py), if given.
+    tally: CallTally | None = None
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,15 @@ from .base import (
     DeliveryInfo,
     InventoryLevel,
     MissingHeaderError,
+    Notification,
+    NotifiedObject,
+    NotifyingPlatform,
     PayloadError,
     PlatformAdapter,
     TopicKind,
+    notifying,
 )
+from .keap import KeapAdapter, keap
 from .registry import ADAPTERS, UnknownPlatformError, get_adapter
 from .shopify import ShopifyAdapter, shopify
 from .woocommerce import WooCommerceAdapter, woocommerce
@@ -20,7 +25,11 @@ __all__ = [
     "CustomerFieldMap",
     "DeliveryInfo",
     "InventoryLevel",
+    "KeapAdapter",
     "MissingHeaderError",
+    "Notification",
+    "NotifiedObject",
+    "NotifyingPlatform",
     "PayloadError",
     "PlatformAdapter",
     "ShopifyAdapter",
@@ -28,6 +37,8 @@ __all__ = [
     "UnknownPlatformError",
     "WooCommerceAdapter",
     "get_adapter",
+    "keap",
+    "notifying",
     "shopify",
     "woocommerce",
 ]

@@ -16,6 +16,12 @@ Typical use in ingest:
     if kind is TopicKind.ORDER:
         kind = adapter.order_kind(body)           # a cancelled order is CANCELLED
     ...
+
+Fetch after notify. Some platforms (Keap) send only the ids of what changed, sign nothing, and
+check the hook URL with a handshake. Their adapter also implements `NotifyingPlatform`: ingest
+authenticates the delivery by the secret token in the hook URL (`verify_hook_token`), echoes
+the handshake (`handshake_secret`), stores the ids (`parse_notification`), and a worker fetches
+each object from the platform's API and reads it with `parse_order` like any order body.
 """
 
 from __future__ import annotations
@@ -174,6 +180,60 @@ class PlatformAdapter(Protocol):
         ...
 
     def parse_inventory_level(self, body: bytes) -> InventoryLevel: ...
+
+
+@dataclass(frozen=True, slots=True)
+class NotifiedObject:
+    """One changed object named by a notification: its id and the change's timestamp (as sent;
+    together with the event key it identifies the change, so a repeat is recognised)."""
+
+    id: str
+    timestamp: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """An ids-only delivery: which event, of which object type, for which objects."""
+
+    event_key: str
+    object_type: str | None
+    objects: tuple[NotifiedObject, ...]
+
+
+@runtime_checkable
+class NotifyingPlatform(Protocol):
+    """What a fetch-after-notify platform adds to `PlatformAdapter` (see the module's doc)."""
+
+    platform: str
+
+    def verify_hook_token(self, token: str, secrets: Sequence[str]) -> bool:
+        """True if the hook URL's token is one of `secrets` (compared in constant time)."""
+        ...
+
+    def handshake_secret(self, headers: Mapping[str, str]) -> str | None:
+        """The value to echo when the request is the subscription handshake, else None."""
+        ...
+
+    def parse_notification(self, body: bytes) -> Notification:
+        """The ids-only body. Raises PayloadError naming what is wrong."""
+        ...
+
+    def fetches(self, event_key: str) -> bool:
+        """Whether objects of this event are fetched and read as orders."""
+        ...
+
+
+def notifying(adapter: PlatformAdapter) -> NotifyingPlatform | None:
+    """The adapter as a fetch-after-notify platform, or None when its deliveries are whole."""
+    return adapter if isinstance(adapter, NotifyingPlatform) else None
+
+
+def token_matches(token: str, secrets: Iterable[str]) -> bool:
+    """Compare a presented token against each secret in constant time per comparison."""
+    given = token.encode("utf-8", "replace")
+    # No early exit, as in signature_matches: timing does not reveal which secret matched.
+    results = [hmac.compare_digest(s.encode("utf-8", "replace"), given) for s in secrets if s]
+    return any(results)
 
 
 # --- helpers shared by adapters -------------------------------------------------------------

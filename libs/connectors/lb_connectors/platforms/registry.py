@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .base import PlatformAdapter
+from .keap import keap
 from .shopify import shopify
 from .woocommerce import woocommerce
 
 ADAPTERS: Mapping[str, PlatformAdapter] = {
     shopify.platform: shopify,
     woocommerce.platform: woocommerce,
+    keap.platform: keap,
 }
 
 

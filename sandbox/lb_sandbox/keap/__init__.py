@@ -1,0 +1,1 @@
+"""Keap's REST API v1 (orders, contacts, REST hooks) and its hook deliveries, emulated."""

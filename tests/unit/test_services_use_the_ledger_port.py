@@ -28,6 +28,7 @@ NOT_YET_ON_THE_PORT = frozenset(
         "services/customers/lb_customers/debtors.py",
         "services/customers/lb_customers/matching.py",
         "services/customers/lb_customers/resolve.py",
+        "services/ingest/lb_ingest/connection_onboarding.py",
         "services/ingest/lb_ingest/connection_proposal.py",
         "services/invoicing/lb_invoicing/book.py",
         "services/invoicing/lb_invoicing/credit.py",

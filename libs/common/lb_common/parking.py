@@ -33,6 +33,9 @@ from lb_common.openapi_links import Link, links_to
 log = logging.getLogger(__name__)
 
 SCAN_LIMIT = 1000
+# aio-pika's default of 5 s per basic.get is too short for a broker under load (seen in a
+# whole test run: a retry from the console answered 500); an operator can wait longer.
+BROKER_TIMEOUT = 30.0
 
 # The parked message's envelope → a sentence when its work was done since, else None.
 SettledCheck = Callable[[Envelope], Awaitable[str | None]]
@@ -97,7 +100,7 @@ class ParkingLot:
             held: list[AbstractIncomingMessage] = []
             try:
                 for _ in range(SCAN_LIMIT):
-                    message = await queue.get(fail=False)
+                    message = await queue.get(fail=False, timeout=BROKER_TIMEOUT)
                     if message is None:
                         break
                     if await act(queue, message):

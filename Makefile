@@ -20,8 +20,11 @@ up: install
 demo: install
 	$(PY) scripts/demo.py
 
+# Three test processes: most tests wait on services and the broker, so 2 cores run 3 well
+# (TEST_ARGS="-n 0" runs them in one process).
+TEST_ARGS ?= -n 3
 test: install
-	$(PY) -m pytest
+	$(PY) -m pytest $(TEST_ARGS)
 
 # The e-conomic client's contract tests against a real agreement (README "Live contract run"):
 # needs LEDGERBRIDGE_LIVE_ECONOMIC_APP_SECRET_TOKEN and LEDGERBRIDGE_LIVE_ECONOMIC_AGREEMENT_GRANT_TOKEN.

@@ -204,6 +204,9 @@ async def test_operator_fixes_replays_retries_and_downloads(console_stack: Conso
         demo_reconciled = next(r for r in reconciled if r["connection"] == "demo")
         budget = await _until_section(page, base + "/", "#ledger-budget", "demo:")
         assert "50,000 calls per agreement a day" in budget
+        # Once on the page, in its body: not also spilled into the window's title.
+        assert await page.title() == "Overview · ledgerbridge console"
+        assert await page.locator("#ledger-budget").count() == 1
         row = page.locator("#ledger-budget tbody tr").first
         calls = int((await row.locator("td.num").first.inner_text()).replace(",", ""))
         per_service = [

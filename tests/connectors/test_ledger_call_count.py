@@ -23,8 +23,10 @@ from lb_common.ledger_calls import (
     utc_day,
 )
 from lb_common.metric_labels import for_connection
+from lb_common.settings import CommonSettings
 from lb_connectors.call_retry import CallRetry
 from lb_connectors.economic import EconomicClient
+from lb_connectors.ledgers import LedgerDirectory
 from tests.support.stores import Store
 
 
@@ -126,3 +128,24 @@ async def test_the_admin_route_answers_per_utc_day(store: Store):
         refused = await http.get("/ledger-calls", params={"day": "yesterday"})
         assert refused.status_code == 422 and "YYYY-MM-DD" in refused.text
     await db.dispose()
+
+
+async def test_a_services_ledger_directory_counts_the_calls_of_the_ledgers_it_opens(
+    transport: RecordingTransport, grant_token: str
+):
+    # What the services wire (bootstrap.py): LedgerDirectory(..., tally=tally). The connection's
+    # ledger is the environment's agreement here; every request its adapter sends is counted.
+    settings = CommonSettings(
+        economic_base_url=BASE_URL,
+        economic_app_secret_token=APP_SECRET,
+        economic_agreement_grant_token=grant_token,
+    )
+    tally = CallTally()
+    ledgers = LedgerDirectory(settings, transport=transport, tally=tally)
+    try:
+        with for_connection("demo"):
+            await ledgers.ledger("demo").reference_data()
+    finally:
+        await ledgers.aclose()
+    assert len(transport.requests) > 0
+    assert tally.pending == len(transport.requests)

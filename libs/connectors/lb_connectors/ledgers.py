@@ -69,7 +69,8 @@ class LedgerDirectory:
         tally: CallTally | None = None,
     ) -> None:
         self._settings = settings
-        self._context = AdapterContext(settings=settings, transport=transport)
+        # `tally` counts every ledger call per agreement and day (the console's budget).
+        self._context = AdapterContext(settings=settings, transport=transport, tally=tally)
         self._book = book
         # Keyed by kind and the kind's pool key: one adapter (pool, pacer) each.
         self._ledgers: dict[tuple[str, ...], Ledger] = {}

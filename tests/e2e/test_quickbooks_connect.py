@@ -256,6 +256,6 @@ async def test_a_declined_consent_says_so_and_uses_up_the_state(system: System):
     assert await _ledger_of_west(system) == "environment"
 
 
-async def test_connecting_needs_a_public_url_and_a_live_connection(system: System):
+async def test_connecting_an_unknown_connection_is_refused_by_name(system: System):
     missing = await system.apps["ingest"].post("/connections/nobody/quickbooks/connect")
     assert missing.status_code == 404 and "no connection named 'nobody'" in missing.text

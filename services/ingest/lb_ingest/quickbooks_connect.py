@@ -38,7 +38,7 @@ from lb_connectors.quickbooks.errors import QuickBooksAuthError, QuickBooksUnava
 from lb_connectors.quickbooks.oauth import OAuthApp
 from lb_connectors.quickbooks.settings import QuickBooksSettings
 from lb_connectors.quickbooks.token_vault import QuickBooksTokenRow, TokenVault
-from lb_ingest.connection_onboarding import OnboardingRefused, _live_connection
+from lb_ingest.connection_onboarding import OnboardingRefused, live_connection
 from lb_ingest.connections import announce, opened, seal_into
 from lb_ingest.settings import IngestSettings
 from lb_ingest.store import QuickBooksConsent
@@ -124,7 +124,7 @@ async def start_consent(
     state = secrets.token_urlsafe(32)
     expires = utcnow() + timedelta(minutes=settings.quickbooks_consent_minutes)
     async with db.transaction() as session:
-        await _live_connection(session, name)
+        await live_connection(session, name)
         row = await session.get(QuickBooksConsent, name) or QuickBooksConsent(connection=name)
         row.state_sha256 = _digest(state)
         row.expires_at = expires
@@ -243,7 +243,7 @@ async def take_consent(
             503, f"{exc.reason.removesuffix('; retrying later')}: ask for a new consent URL"
         ) from None
     async with db.transaction() as session:
-        shop_connection = await _live_connection(session, name)
+        shop_connection = await live_connection(session, name)
         secrets_ = opened(box, shop_connection)
         secrets_["ledger"] = {"kind": "quickbooks", "credentials": credentials.model_dump()}
         seal_into(box, shop_connection, secrets_)

@@ -231,6 +231,15 @@ async def test_a_wrong_expired_or_refused_consent_leaves_the_connection_as_it_wa
             params={"state": callback["state"][0], "code": callback["code"][0]},
         )
         assert bare.status_code == 400 and "no realmId" in bare.text
+
+        # A realm id that is no company id (it would name the tokens' vault row).
+        back = await _consent_at_intuit(system, await _consent_url(system))
+        callback = parse_qs(urlsplit(back).query)
+        odd = await browser.get(
+            "/grants/quickbooks",
+            params={"state": callback["state"][0], "code": callback["code"][0], "realmId": "1/x"},
+        )
+        assert odd.status_code == 400 and "is not a QuickBooks company id" in odd.text
     assert await _ledger_of_west(system) == before
     consent = (await system.apps["ingest"].get("/connections/west")).json()["onboarding"][
         "quickbooks_consent"
@@ -259,3 +268,25 @@ async def test_a_declined_consent_says_so_and_uses_up_the_state(system: System):
 async def test_connecting_an_unknown_connection_is_refused_by_name(system: System):
     missing = await system.apps["ingest"].post("/connections/nobody/quickbooks/connect")
     assert missing.status_code == 404 and "no connection named 'nobody'" in missing.text
+
+
+@pytest.mark.parametrize(
+    ("overrides", "missing"),
+    [
+        ({}, "LEDGERBRIDGE_INGEST_PUBLIC_URL is not set"),
+        ({"public_url": PUBLIC}, "LEDGERBRIDGE_QUICKBOOKS_TOKEN_DATABASE_URL is not set"),
+    ],
+)
+async def test_a_consent_url_needs_the_public_url_and_the_token_database(
+    amqp_url, broker_prefix, tmp_path, monkeypatch, overrides, missing
+):
+    monkeypatch.delenv("LEDGERBRIDGE_QUICKBOOKS_TOKEN_DATABASE_URL", raising=False)
+    async with running_system(
+        amqp_url, broker_prefix, tmp_path, "ingest", ingest_overrides=overrides
+    ) as running:
+        put = await running.apps["ingest"].put(
+            "/connections/west", json={"platform": "shopify", "secrets": ["west-secret"]}
+        )
+        assert put.status_code == 200, put.text
+        refused = await running.apps["ingest"].post("/connections/west/quickbooks/connect")
+    assert refused.status_code == 409 and missing in refused.text

@@ -20,7 +20,6 @@ overwrites the tokens the connection's current ledger still uses.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import logging
 import secrets
 from dataclasses import dataclass
@@ -78,7 +77,7 @@ class QuickBooksConnector:
         self._transport = transport
         self._db: Database | None = None
 
-    async def vault(self) -> TokenVault:
+    def check_vault(self) -> str:
         if not self.settings.token_database_url:
             raise OnboardingRefused(
                 409,
@@ -86,8 +85,12 @@ class QuickBooksConnector:
                 "QuickBooks company go into the database every service reads them from; set it "
                 "(the same in every service) and restart ingest",
             )
+        return self.settings.token_database_url
+
+    async def vault(self) -> TokenVault:
+        url = self.check_vault()
         if self._db is None:
-            self._db = Database(self.settings.token_database_url)
+            self._db = Database(url)
             await self._db.create_tables([QuickBooksTokenRow])
         return TokenVault(self._db, self._box)
 
@@ -121,6 +124,7 @@ async def start_consent(
             "LEDGERBRIDGE_QUICKBOOKS_CLIENT_ID is not set: copy your Intuit app's client id "
             "(developer.intuit.com, Keys & credentials), set it and restart ingest",
         )
+    connector.check_vault()  # before the bookkeeper consents, not after
     state = secrets.token_urlsafe(32)
     expires = utcnow() + timedelta(minutes=settings.quickbooks_consent_minutes)
     async with db.transaction() as session:
@@ -155,8 +159,7 @@ async def _use_state(db: Database, state: str) -> QuickBooksConsent:
             select(QuickBooksConsent).where(QuickBooksConsent.state_sha256 == _digest(state))
         )
         row = rows.first()
-        # Constant-time compare of what the index found (it found it by equality already).
-        if row is None or not hmac.compare_digest(row.state_sha256 or "", _digest(state)):
+        if row is None:
             raise OnboardingRefused(
                 403,
                 "this consent's state is unknown: it was used already, a newer consent URL "
@@ -215,6 +218,10 @@ async def take_consent(
         missing = " and ".join(p for p, v in (("code", code), ("realmId", realm_id)) if not v)
         raise OnboardingRefused(
             400, f"Intuit's redirect carries no {missing}: ask for a new consent URL"
+        )
+    if not realm_id.isdigit():  # a company id is digits; it becomes part of the vault key
+        raise OnboardingRefused(
+            400, f"realmId {realm_id[:40]!r} is not a QuickBooks company id (digits)"
         )
     vault = await connector.vault()
     key = f"{name}/{realm_id}"

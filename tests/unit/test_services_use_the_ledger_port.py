@@ -30,6 +30,7 @@ NOT_YET_ON_THE_PORT = frozenset(
         "services/customers/lb_customers/resolve.py",
         "services/ingest/lb_ingest/connection_onboarding.py",
         "services/ingest/lb_ingest/connection_proposal.py",
+        "services/ingest/lb_ingest/quickbooks_connect.py",
         "services/invoicing/lb_invoicing/book.py",
         "services/invoicing/lb_invoicing/credit.py",
         "services/invoicing/lb_invoicing/documents.py",

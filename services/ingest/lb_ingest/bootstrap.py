@@ -39,6 +39,7 @@ from lb_ingest.connections import ConnectionCache
 from lb_ingest.fast_path.processor import DeliveryProcessor
 from lb_ingest.fast_path.writer import DeliveryWriter
 from lb_ingest.notified_fetch import NotifiedFetcher
+from lb_ingest.quickbooks_connect import QuickBooksConnector
 from lb_ingest.reconcile import ReconcileResult
 from lb_ingest.settings import IngestSettings
 from lb_ingest.store import TABLES, ShopConnection
@@ -78,8 +79,10 @@ def bootstrap(
     # Every ledger call counted per agreement and UTC day (GET /ledger-calls).
     tally = CallTally()
     ledgers = LedgerDirectory(common, transport=ledger_transport, book=book, tally=tally)
+    # QuickBooks' consent: the code exchanged at Intuit, the tokens into the shared vault.
+    quickbooks = QuickBooksConnector(box, transport=ledger_transport)
     onboarding = connection_routes.Onboarding(
-        db, box, book, shop_connections, settings, ledgers, shops, keap
+        db, box, book, shop_connections, settings, ledgers, shops, keap, quickbooks
     )
 
     async def reconcile_now(name: str, since: datetime | None) -> ReconcileResult:
@@ -202,5 +205,5 @@ def bootstrap(
             *([seed_demo_connection] if settings.seed_demo_connection else []),
             seal_connections,
         ],
-        on_stop=[shops.aclose, ledgers.aclose, keap.aclose],
+        on_stop=[shops.aclose, ledgers.aclose, keap.aclose, quickbooks.aclose],
     )

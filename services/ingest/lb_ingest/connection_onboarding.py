@@ -68,7 +68,7 @@ async def onboarding_row(session: Any, name: str) -> ConnectionOnboarding:
     return row if row is not None else ConnectionOnboarding(connection=name)
 
 
-async def _live_connection(session: Any, name: str) -> ShopConnection:
+async def live_connection(session: Any, name: str) -> ShopConnection:
     row: ShopConnection | None = await session.get(ShopConnection, name)
     if row is None or row.deleted_at is not None:
         raise OnboardingRefused(
@@ -103,7 +103,7 @@ async def start_grant(
     state = secrets.token_urlsafe(32)
     expires = utcnow() + timedelta(minutes=settings.economic_grant_minutes)
     async with db.transaction() as session:
-        await _live_connection(session, name)
+        await live_connection(session, name)
         row = await onboarding_row(session, name)
         row.grant_state_sha256 = _digest(state)
         row.grant_expires_at = expires
@@ -141,7 +141,7 @@ async def take_grant(
             "installation URL and add the app on e-conomic's page",
         )
     async with db.transaction() as session:
-        shop_connection = await _live_connection(session, name)
+        shop_connection = await live_connection(session, name)
         row = await onboarding_row(session, name)
         pending = row.grant_state_sha256
         if not pending or not state or not hmac.compare_digest(pending, _digest(state)):

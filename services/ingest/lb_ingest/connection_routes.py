@@ -1,5 +1,6 @@
-"""Admin routes of a connection's onboarding (e-conomic grant flow, proposed settings, Shopify
-webhook subscriptions), and the open route e-conomic's grant redirect comes back to."""
+"""Admin routes of a connection's onboarding (e-conomic grant flow, proposed settings, QuickBooks
+consent, Shopify webhook subscriptions), and the open routes e-conomic's grant redirect and
+Intuit's consent redirect come back to."""
 
 from __future__ import annotations
 
@@ -20,10 +21,12 @@ from lb_connectors.shops import ShopDirectory
 from lb_ingest import connection_onboarding as onboarding
 from lb_ingest import connection_subscriptions as subscriptions
 from lb_ingest import keap_hooks
+from lb_ingest import quickbooks_connect as quickbooks
 from lb_ingest.connection_onboarding import OnboardingRefused
 from lb_ingest.connections import ConnectionCache, public_view
+from lb_ingest.quickbooks_connect import QuickBooksConnector
 from lb_ingest.settings import IngestSettings
-from lb_ingest.store import ConnectionOnboarding, ShopConnection
+from lb_ingest.store import ConnectionOnboarding, QuickBooksConsent, ShopConnection
 
 
 class GrantRequest(BaseModel):
@@ -33,6 +36,15 @@ class GrantRequest(BaseModel):
         "(https://restapi.e-conomic.com in production).",
     )
     locale: str = Field(default="en-US", description="da-DK, sv-SE, nb-NO or en-US.")
+
+
+class ConsentRequest(BaseModel):
+    base_url: str | None = Field(
+        default=None,
+        description="The QuickBooks API host the company is called at; omitted: "
+        "LEDGERBRIDGE_QUICKBOOKS_API_URL (https://quickbooks.api.intuit.com in production, "
+        "https://sandbox-quickbooks.api.intuit.com for Intuit's sandbox companies).",
+    )
 
 
 class Onboarding:
@@ -48,9 +60,11 @@ class Onboarding:
         ledgers: LedgerDirectory,
         shops: ShopDirectory,
         keap: KeapDirectory | None = None,
+        quickbooks: QuickBooksConnector | None = None,
     ) -> None:
         self.db, self.box, self.book, self.cache = db, box, book, cache
         self.settings, self.ledgers, self.shops, self.keap = settings, ledgers, shops, keap
+        self.quickbooks = quickbooks or QuickBooksConnector(box)
 
     async def check_subscriptions(self, name: str) -> dict[str, Any]:
         found = await self.cache.get(name)
@@ -76,14 +90,17 @@ def admin_router(o: Onboarding) -> APIRouter:
 
     @router.get("/connections/{name}")
     async def get_connection(name: str) -> dict[str, object]:
-        """One connection with its onboarding: e-conomic grant, proposed settings, webhook
-        subscriptions (secrets only as which ones are set)."""
+        """One connection with its onboarding: e-conomic grant, proposed settings, QuickBooks
+        consent, webhook subscriptions (secrets only as which ones are set)."""
         async with o.db.session() as session:
             row = await session.get(ShopConnection, name)
             state = await session.get(ConnectionOnboarding, name)
+            consent = await session.get(QuickBooksConsent, name)
         if row is None:
             raise HTTPException(404, f"no connection named {name!r}")
-        return {**public_view(o.box, row), "onboarding": onboarding.view(state, o.settings)}
+        shown = onboarding.view(state, o.settings)
+        shown["quickbooks_consent"] = quickbooks.view(consent)
+        return {**public_view(o.box, row), "onboarding": shown}
 
     @router.post("/connections/{name}/economic/grant")
     async def start_grant(name: str, body: GrantRequest | None = None) -> dict[str, Any]:
@@ -93,6 +110,20 @@ def admin_router(o: Onboarding) -> APIRouter:
         try:
             return await onboarding.start_grant(
                 o.db, o.settings, name, base_url=body.base_url, locale=body.locale
+            )
+        except OnboardingRefused as exc:
+            raise _refused(exc) from None
+
+    @router.post("/connections/{name}/quickbooks/connect")
+    async def start_consent(name: str, body: ConsentRequest | None = None) -> dict[str, Any]:
+        """Start connecting a QuickBooks company: open the returned `consent_url` as the
+        company's bookkeeper, sign in to Intuit, pick the company and connect; Intuit sends the
+        consent back to this ingest (`redirect_uri`, to register on the Intuit app). The
+        connection keeps its ledger until that succeeds."""
+        body = body or ConsentRequest()
+        try:
+            return await quickbooks.start_consent(
+                o.db, o.settings, o.quickbooks, name, base_url=body.base_url
             )
         except OnboardingRefused as exc:
             raise _refused(exc) from None
@@ -189,5 +220,35 @@ def grant_router(o: Onboarding) -> APIRouter:
                 "review and confirm them on the connection's page."
             )
         return _page("The agreement is connected", text, 200)
+
+    @router.get(quickbooks.REDIRECT_PATH, response_class=HTMLResponse)
+    async def take_consent(
+        state: str = "",
+        code: str = "",
+        realmId: str = "",  # Intuit's name for the company id
+        error: str = "",
+        error_description: str = "",
+    ) -> HTMLResponse:
+        """Intuit's redirect after the bookkeeper connected a company (`code`, `state`,
+        `realmId`) or declined (`error=access_denied`): the code is exchanged for tokens, which
+        are stored sealed, and the connection's ledger becomes that company (a page tells the
+        user what happened)."""
+        if error:
+            text = await quickbooks.decline(o.db, state, error, error_description)
+            return _page("No QuickBooks company was connected", text, 403)
+        try:
+            consented = await quickbooks.take_consent(
+                o.db, o.box, o.settings, o.quickbooks, state=state, code=code, realm_id=realmId
+            )
+        except OnboardingRefused as exc:
+            return _page("No QuickBooks company was connected", str(exc), exc.status)
+        o.cache.forget(consented.connection)
+        if consented.copy is not None:
+            o.book.apply(consented.copy)
+        text = (
+            f"Connection {consented.connection} now books into QuickBooks company "
+            f"{consented.realm_id}."
+        )
+        return _page("The QuickBooks company is connected", text, 200)
 
     return router

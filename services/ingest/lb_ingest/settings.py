@@ -24,8 +24,9 @@ class IngestSettings(ServiceSettings):
         default=None,
         description="ingest's address as shops and browsers reach it (https://bridge.example.com):"
         " the Shopify webhook subscriptions point to <public_url>/webhooks/shopify/<connection>, "
-        "and e-conomic's grant flow returns to <public_url>/grants/economic/<connection>. "
-        "Unset: neither is set up by ledgerbridge.",
+        "e-conomic's grant flow returns to <public_url>/grants/economic/<connection> and "
+        "QuickBooks' consent to <public_url>/grants/quickbooks. "
+        "Unset: none of them is set up by ledgerbridge.",
     )
     economic_app_public_token: str | None = Field(
         default=None,
@@ -43,6 +44,14 @@ class IngestSettings(ServiceSettings):
         gt=0,
         description="How long an installation URL may be used (minutes) before a new one is "
         "needed.",
+    )
+    quickbooks_consent_minutes: float = Field(
+        default=30,
+        gt=0,
+        description="How long a QuickBooks consent URL may be used (minutes) before a new one "
+        "is needed. The Intuit app's keys are LEDGERBRIDGE_QUICKBOOKS_CLIENT_ID and "
+        "LEDGERBRIDGE_QUICKBOOKS_CLIENT_SECRET; its redirect URI to register is "
+        "<public_url>/grants/quickbooks.",
     )
     webhook_subscriptions_check_seconds: float = Field(
         default=3600,

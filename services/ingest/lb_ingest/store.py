@@ -198,6 +198,21 @@ class ConnectionOnboarding(SQLModel, table=True):
     subscriptions_checked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
 
 
+class QuickBooksConsent(SQLModel, table=True):
+    """A connection's QuickBooks consent (lb_ingest/quickbooks_connect.py): the pending one
+    (its `state` as SHA-256 only, bound to this connection, until it expires) and the last that
+    succeeded. The tokens are not here: they live sealed in the QuickBooks token vault."""
+
+    __tablename__ = "quickbooks_consents"
+
+    connection: str = Field(primary_key=True)
+    state_sha256: str | None = Field(default=None, index=True)
+    expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    base_url: str | None = None  # the QuickBooks API host the consent is for
+    connected_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    realm_id: str | None = None  # the company last connected
+
+
 class NotifiedObject(SQLModel, table=True):
     """One object a fetch-after-notify platform (Keap) named as changed: what ingest's fetcher
     reads from the platform's API (lb_ingest/notified_fetch.py). Unique per (connection, event
@@ -245,4 +260,5 @@ TABLES = (
     ConnectionOnboarding,
     LedgerCallCount,
     NotifiedObject,
+    QuickBooksConsent,
 )

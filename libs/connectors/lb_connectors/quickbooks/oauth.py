@@ -113,7 +113,7 @@ async def _token_call(
     if reply.status_code != 200 or "access_token" not in body:
         error = body.get("error", f"HTTP {reply.status_code}")
         raise QuickBooksAuthError(
-            f"{RECONNECT} (token endpoint: {error})", status=reply.status_code
+            f"{RECONNECT} (token endpoint: {error})", status=reply.status_code, detail=str(error)
         )
     return body
 

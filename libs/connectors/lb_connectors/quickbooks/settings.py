@@ -22,6 +22,17 @@ class QuickBooksSettings(BaseSettings):
         description="Intuit's token endpoint (production: "
         "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer).",
     )
+    authorize_url: str = Field(
+        default="http://127.0.0.1:8100/quickbooks/connect/oauth2",
+        description="Intuit's consent page a connection's consent URL opens (production: "
+        "https://appcenter.intuit.com/connect/oauth2).",
+    )
+    api_url: str = Field(
+        default="http://127.0.0.1:8100/quickbooks",
+        description="The QuickBooks API host a newly connected company is called at "
+        "(production: https://quickbooks.api.intuit.com; Intuit's sandbox companies: "
+        "https://sandbox-quickbooks.api.intuit.com).",
+    )
     token_database_url: str | None = Field(
         default=None,
         description="The database holding every connection's sealed QuickBooks tokens, shared "

@@ -57,7 +57,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
     if request.url.path.startswith(quickbooks.PREFIX):
-        return quickbooks.not_found_fault(status, str(exc.detail)).response()
+        return quickbooks.http_error(request.url.path, status, str(exc.detail))
     if request.url.path.startswith(SHOPIFY_PREFIX):
         return ShopifyHTTPError(
             status, "Not Found" if status == 404 else str(exc.detail)

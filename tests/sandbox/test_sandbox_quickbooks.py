@@ -149,6 +149,23 @@ async def test_a_token_for_one_company_is_refused_for_another(raw: httpx.AsyncCl
     assert reply.status_code == 403 and fault(reply)["code"] == "3100"
 
 
+async def test_a_wrong_verb_is_answered_in_each_endpoints_own_error_shape(
+    raw: httpx.AsyncClient,
+) -> None:
+    # The OAuth endpoints speak OAuth 2.0 (`error`), the API speaks Fault (make fuzz-api found
+    # a TRACE on the token endpoint answered with a Fault).
+    for path in ("/quickbooks/oauth2/v1/tokens/bearer", "/quickbooks/connect/oauth2"):
+        reply = await raw.request("TRACE", path)
+        assert reply.status_code == 405 and reply.json()["error"] == "invalid_request", path
+    realm, tokens = await connect(raw)
+    reply = await raw.request(
+        "TRACE",
+        f"/quickbooks/v3/company/{realm}/query",
+        headers={"Authorization": f"Bearer {tokens['access_token']}"},
+    )
+    assert reply.status_code == 405 and fault(reply)["code"] == "2010"
+
+
 # --- query --------------------------------------------------------------------------------
 
 

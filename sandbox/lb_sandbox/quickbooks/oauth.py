@@ -34,7 +34,7 @@ SCOPE = "com.intuit.quickbooks.accounting"
 TOKEN_PATH = "/oauth2/v1/tokens/bearer"
 
 
-def _oauth_error(status: int, error: str, description: str | None = None) -> Response:
+def oauth_error(status: int, error: str, description: str | None = None) -> Response:
     body = {"error": error}
     if description:
         body["error_description"] = description
@@ -46,16 +46,16 @@ async def authorize(request: Request) -> Response:
     q = request.query_params
     settings = request.app.state.settings
     if q.get("client_id") != settings.quickbooks_client_id:
-        return _oauth_error(400, "invalid_client", "unknown client_id")
+        return oauth_error(400, "invalid_client", "unknown client_id")
     if q.get("response_type") != "code" or not q.get("redirect_uri"):
-        return _oauth_error(400, "invalid_request", "response_type=code and redirect_uri needed")
+        return oauth_error(400, "invalid_request", "response_type=code and redirect_uri needed")
     if SCOPE not in (q.get("scope") or "").split():
-        return _oauth_error(400, "invalid_scope", f"scope must include {SCOPE}")
+        return oauth_error(400, "invalid_scope", f"scope must include {SCOPE}")
     w = world(request)
     realm = q.get("realmId")
     company = w.company(realm) if realm else w.new_company()
     if company is None:
-        return _oauth_error(400, "invalid_request", "unknown realmId")
+        return oauth_error(400, "invalid_request", "unknown realmId")
     code = "sbx-code-" + secrets.token_urlsafe(18)
     w.codes[code] = (company.realm_id, q["client_id"], q["redirect_uri"])
     params = {"code": code, "state": q.get("state", ""), "realmId": company.realm_id}
@@ -81,27 +81,27 @@ async def token(request: Request) -> Response:
     w = world(request)
     client_id = _client(request)
     if client_id is None:
-        return _oauth_error(401, "invalid_client")
+        return oauth_error(401, "invalid_client")
     form = await request.form()
     grant = form.get("grant_type")
     if grant == "authorization_code":
         code = str(form.get("code") or "")
         found = w.codes.get(code)
         if found is None or found[1] != client_id:
-            return _oauth_error(400, "invalid_grant")
+            return oauth_error(400, "invalid_grant")
         if form.get("redirect_uri") != found[2]:
-            return _oauth_error(400, "invalid_grant", "redirect_uri does not match")
+            return oauth_error(400, "invalid_grant", "redirect_uri does not match")
         realm = found[0]
         spent: tuple[dict[str, Any], str] = (w.codes, code)
     elif grant == "refresh_token":
         refresh = str(form.get("refresh_token") or "")
         held = w.refresh.get(refresh)
         if held is None or held.client_id != client_id or held.expires_at <= time.time():
-            return _oauth_error(400, "invalid_grant", "Incorrect or invalid refresh token")
+            return oauth_error(400, "invalid_grant", "Incorrect or invalid refresh token")
         realm = held.realm_id
         spent = (w.refresh, refresh)
     else:
-        return _oauth_error(400, "unsupported_grant_type")
+        return oauth_error(400, "unsupported_grant_type")
     lost = False
     for fault in faults(request).draw("POST", TOKEN_PATH, realm):
         if fault.spec.kind == "error":

@@ -4,6 +4,7 @@ its fault registry, and its admin routes under /_sandbox/quickbooks."""
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.responses import Response
 
 from ..economic.faults import FaultRegistry
 from . import admin, api, oauth
@@ -11,6 +12,8 @@ from .faults import QuickBooksFault
 from .state import QuickBooksWorld
 
 PREFIX = "/quickbooks"
+# Intuit's OAuth endpoints (consent, token) answer in OAuth 2.0's shape, not the API's Fault.
+OAUTH_PREFIXES = (f"{PREFIX}/connect/", f"{PREFIX}/oauth2/")
 
 
 def install(app: FastAPI, *, access_seconds: float) -> None:
@@ -30,3 +33,12 @@ def not_found_fault(status: int, detail: str) -> QuickBooksFault:
         detail,
         kind="ValidationFault",
     )
+
+
+def http_error(path: str, status: int, detail: str) -> Response:
+    """Unknown paths and wrong verbs under /quickbooks: OAuth's `{"error": ...}` on the OAuth
+    endpoints (RFC 6749's shape; Intuit's exact body for a wrong verb is unconfirmed), the
+    API's Fault elsewhere."""
+    if path.startswith(OAUTH_PREFIXES):
+        return oauth.oauth_error(status, "invalid_request", detail)
+    return not_found_fault(status, detail).response()

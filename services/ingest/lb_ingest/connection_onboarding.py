@@ -68,6 +68,20 @@ async def onboarding_row(session: Any, name: str) -> ConnectionOnboarding:
     return row if row is not None else ConnectionOnboarding(connection=name)
 
 
+async def keep_subscription_check(
+    db: Database, name: str, report: list[dict[str, Any]], error: str | None
+) -> None:
+    """The outcome of a check of the connection's webhook subscriptions (Shopify) or hooks
+    (Keap), as `GET /connections/{name}` shows it. A failed check keeps the last report."""
+    async with db.transaction() as session:
+        row = await onboarding_row(session, name)
+        if report or error is None:
+            row.subscriptions = report
+        row.subscriptions_error = error
+        row.subscriptions_checked_at = utcnow()
+        session.add(row)
+
+
 async def live_connection(session: Any, name: str) -> ShopConnection:
     row: ShopConnection | None = await session.get(ShopConnection, name)
     if row is None or row.deleted_at is not None:

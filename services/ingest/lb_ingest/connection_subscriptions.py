@@ -22,11 +22,11 @@ from urllib.parse import quote
 
 from sqlmodel import col, select
 
-from lb_common.db import Database, utcnow
+from lb_common.db import Database
 from lb_common.errors import LedgerbridgeError
 from lb_common.work_loop import every
 from lb_connectors.shops import ShopDirectory
-from lb_ingest.connection_onboarding import onboarding_row
+from lb_ingest.connection_onboarding import keep_subscription_check
 from lb_ingest.store import ShopConnection
 
 log = logging.getLogger(__name__)
@@ -115,13 +115,7 @@ async def check(
             error = f"the shop's subscriptions could not be checked: {exc.reason}"
         except TimeoutError:
             error = "the shop's subscriptions could not be checked in time"
-    async with db.transaction() as session:
-        row = await onboarding_row(session, name)
-        if report or error is None:
-            row.subscriptions = report
-        row.subscriptions_error = error
-        row.subscriptions_checked_at = utcnow()
-        session.add(row)
+    await keep_subscription_check(db, name, report, error)
     repaired = [r for r in report if r["state"] != "ok"]
     if repaired or error:
         failed = error or any(r["state"] == "failed" for r in report)

@@ -24,12 +24,12 @@ from urllib.parse import quote
 
 from sqlmodel import col, select
 
-from lb_common.db import Database, utcnow
+from lb_common.db import Database
 from lb_common.errors import LedgerbridgeError
 from lb_common.work_loop import every
 from lb_connectors.keap import KeapDirectory, KeapHook
 from lb_connectors.platforms.keap import ORDER_EVENTS
-from lb_ingest.connection_onboarding import onboarding_row
+from lb_ingest.connection_onboarding import keep_subscription_check
 from lb_ingest.connections import ConnectionCache
 from lb_ingest.store import ShopConnection
 
@@ -80,13 +80,7 @@ async def check(
             error = f"Keap's hooks could not be checked: {exc.reason}"
         except TimeoutError:
             error = "Keap's hooks could not be checked in time"
-    async with db.transaction() as session:
-        row = await onboarding_row(session, name)
-        if report or error is None:
-            row.subscriptions = report
-        row.subscriptions_error = error
-        row.subscriptions_checked_at = utcnow()
-        session.add(row)
+    await keep_subscription_check(db, name, report, error)
     changed = [r for r in report if r["state"] != "ok"]
     if changed or error:
         log.warning(

@@ -21,7 +21,7 @@ import logging
 import random
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Column, Connection, LargeBinary, Text, func, insert, literal, or_, update
@@ -165,13 +165,13 @@ class OutboxRelay:
         async with self._db.session() as session:
             pending, oldest = (
                 await session.exec(
-                    select(func.count(), func.min(OutboxMessage.created_at)).where(
-                        col(OutboxMessage.published_at).is_(None)
-                    )
+                    select(
+                        func.count(), func.min(OutboxMessage.created_at, type_=UTCDateTime())
+                    ).where(col(OutboxMessage.published_at).is_(None))
                 )
             ).one()
         OUTBOX_PENDING.labels(service=self._service).set(pending)
-        age = (utcnow() - _as_utc(oldest)).total_seconds() if oldest is not None else 0.0
+        age = (utcnow() - oldest).total_seconds() if oldest is not None else 0.0
         OUTBOX_OLDEST_PENDING_SECONDS.labels(service=self._service).set(max(age, 0.0))
 
     async def _publish_all(self, rows: list[Any]) -> list[str | None]:
@@ -259,9 +259,3 @@ def _record(connection: Connection, *, rows: list[Any], outcomes: list[str | Non
                 claimed_until=None,
             )
         )
-
-
-def _as_utc(value: datetime | str) -> datetime:
-    # SQLite gives an aggregate's datetime back as text; PostgreSQL as a datetime.
-    parsed = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from lb_common.events import CreditNoteBooked, InvoiceBooked
+from lb_common.events import CreditNoteBooked, InvoiceBooked, ResolvedCustomer
 
 
 def test_an_invoice_booked_message_from_before_the_port_is_read_with_text_ids() -> None:
@@ -41,3 +41,21 @@ def test_a_quickbooks_style_id_passes_through_and_a_boolean_is_refused() -> None
         assert "customer_number" in str(exc)
     else:
         raise AssertionError("a boolean is not a ledger id")
+
+
+def test_a_resolved_customer_from_before_the_port_is_read_in_the_neutral_shape() -> None:
+    queued = json.loads(
+        '{"name": "Jane Doe", "currency": "DKK", "group_number": 1, "payment_terms_number": 2,'
+        ' "vat_zone_number": 3, "layout_number": null, "corporate_identification_number":'
+        ' "12345678", "read_at": "2026-11-28T10:00:00Z"}'
+    )
+    customer = ResolvedCustomer.model_validate(queued)
+    assert (customer.group, customer.payment_terms, customer.tax_zone, customer.layout) == (
+        "1",
+        "2",
+        "3",
+        None,
+    )
+    assert customer.vat_id == "12345678"
+    # A ledger without customer groups (QuickBooks) leaves them out.
+    assert ResolvedCustomer(name="Ann Lee", read_at=customer.read_at).group is None

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from lb_common.envelope import Event
 from lb_common.orders import CanonicalOrder
@@ -44,23 +44,49 @@ class MatchEvidence(BaseModel):
 class ResolvedCustomer(BaseModel):
     """The ledger customer as the customers service just read or wrote it: what a document
     needs from it, so invoicing does not read the customer again. `read_at` says how fresh it
-    is; invoicing reads the customer itself when it is older than its cache allows."""
+    is; invoicing reads the customer itself when it is older than its cache allows.
+
+    Neutral, like the ledger port's `LedgerCustomer`: `group`, `payment_terms`, `tax_zone` and
+    `layout` are the ledger's ids as text (e-conomic's numbers), `None` where a ledger has no
+    such thing (QuickBooks has no customer groups)."""
 
     model_config = ConfigDict(frozen=True)
     name: str
-    currency: str
-    group_number: int
-    payment_terms_number: int
-    vat_zone_number: int
-    layout_number: int | None = None
+    currency: str | None = None
+    group: str | None = None
+    payment_terms: str | None = None
+    tax_zone: str | None = None
+    layout: str | None = None
     email: str | None = None
-    corporate_identification_number: str | None = None
+    vat_id: str | None = None  # e-conomic: the CVR (corporateIdentificationNumber)
     ean: str | None = None
     address: str | None = None
     zip: str | None = None
     city: str | None = None
     country: str | None = None
     read_at: datetime
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_economic_names(cls, data: Any) -> Any:
+        """A message queued before the port named these fields as e-conomic does."""
+        if not isinstance(data, dict):
+            return data
+        renamed = dict(data)
+        for old, new in _ECONOMIC_CUSTOMER_NAMES.items():
+            if old in renamed:
+                value = renamed.pop(old)
+                renamed.setdefault(new, None if value is None else str(value))
+        return renamed
+
+
+_ECONOMIC_CUSTOMER_NAMES = {
+    "group_number": "group",
+    "payment_terms_number": "payment_terms",
+    "vat_zone_number": "tax_zone",
+    "layout_number": "layout",
+    "corporate_identification_number": "vat_id",
+}
 
 
 class CustomerResolved(Event):

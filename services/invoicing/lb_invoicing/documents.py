@@ -195,15 +195,13 @@ def customer_from_resolved(number: int, resolved: ResolvedCustomer) -> Customer:
     return Customer(
         customer_number=number,
         name=resolved.name,
-        currency=resolved.currency,
-        customer_group=CustomerGroupRef(customer_group_number=resolved.group_number),
-        payment_terms=PaymentTermsRef(payment_terms_number=resolved.payment_terms_number),
-        vat_zone=VatZoneRef(vat_zone_number=resolved.vat_zone_number),
-        layout=LayoutRef(layout_number=resolved.layout_number)
-        if resolved.layout_number is not None
-        else None,
+        currency=resolved.currency or "",
+        customer_group=CustomerGroupRef(customer_group_number=int(resolved.group or 0)),
+        payment_terms=PaymentTermsRef(payment_terms_number=int(resolved.payment_terms or 0)),
+        vat_zone=VatZoneRef(vat_zone_number=int(resolved.tax_zone or 0)),
+        layout=LayoutRef(layout_number=int(resolved.layout)) if resolved.layout else None,
         email=resolved.email,
-        corporate_identification_number=resolved.corporate_identification_number,
+        corporate_identification_number=resolved.vat_id,
         ean=resolved.ean,
         address=resolved.address,
         zip=resolved.zip,

@@ -55,11 +55,13 @@ async def test_an_order_whose_order_ready_was_lost_is_booked_once_the_sweeper_se
         await system.start("customers")
 
         order = await system.wait_for_status(key, "booked", timeout=60)
-        [entry] = [e for e in order["timeline"] if e["step"] == "stalled"]
-        assert "No progress for" in entry["message"]
-        assert "sent on again: send order.ready again" in entry["message"]
+        # On a busy machine the one-second stall time may pass more than once before booking.
+        entries = [e for e in order["timeline"] if e["step"] == "stalled"]
+        assert entries
+        assert "No progress for" in entries[0]["message"]
+        assert "sent on again: send order.ready again" in entries[0]["message"]
         ledger = await system.ledger_state()
-        assert len(ledger["booked_invoices"]) == 1  # sent twice at most, booked once
+        assert len(ledger["booked_invoices"]) == 1  # sent more than once, booked once
 
 
 @pytest.fixture
@@ -140,3 +142,45 @@ async def test_orders_waiting_out_a_retry_or_parked_are_not_sent_again(
     for key in (retrying, parked):
         order = await ingest.order(key)
         assert "stalled" not in [e["step"] for e in order["timeline"]]
+
+
+async def test_no_order_is_sent_again_while_the_queue_it_waits_in_holds_a_backlog(
+    amqp_url, broker_prefix, tmp_path, store
+):
+    """Under a backlog an order that has not moved is waiting its turn: copies of it would
+    only lengthen the queue. Once the queue drains, a truly stalled order is sent again."""
+    overrides = {**SHORT_STALL, "stall_hold_when_queued": 3}
+    async with (
+        running_system(
+            amqp_url, broker_prefix, tmp_path, "ingest", ingest_overrides=overrides
+        ) as ingest,
+        probe(amqp_url, broker_prefix) as events,
+    ):
+        connection = await aio_pika.connect(amqp_url)
+        try:
+            channel = await connection.channel()
+            # customers' work queue, three messages ready and nobody consuming them.
+            backlog = await channel.declare_queue(
+                f"{broker_prefix}.customers", durable=True, arguments={"x-queue-type": "quorum"}
+            )
+            for _ in range(3):
+                await channel.default_exchange.publish(
+                    aio_pika.Message(b"{}"), routing_key=backlog.name
+                )
+            body = shopify_json(shopify_order(id=7770021))
+            key = (await ingest.post_shopify("orders/paid", body)).json()["order_key"]
+            await events.wait_for("order.ready", 1)
+
+            await asyncio.sleep(3)  # six checks, each long after the stall time
+            assert len(_ready(events, key)) == 1
+            order = await ingest.order(key)
+            assert "stalled" not in [e["step"] for e in order["timeline"]]
+
+            await backlog.purge()
+            for _ in range(100):
+                if len(_ready(events, key)) >= 2:
+                    break
+                await asyncio.sleep(0.1)
+            assert len(_ready(events, key)) >= 2
+        finally:
+            await connection.close()

@@ -178,6 +178,25 @@ class Broker:
         if not self.is_open:
             raise ConnectionError("broker connection is closed")
 
+    async def messages_waiting(self, queue: str) -> int | None:
+        """How many messages `queue` holds ready for its consumers; None when the broker or
+        the queue is not there. A passive declare on a channel of its own, closed again."""
+        if not self.is_open:
+            return None
+        try:
+            channel = await self.connection.channel(publisher_confirms=False)
+        except (aiormq.exceptions.AMQPError, OSError, RuntimeError):
+            return None
+        try:
+            declared = await channel.declare_queue(queue, passive=True, timeout=10)
+            return declared.declaration_result.message_count
+        except (aiormq.exceptions.AMQPError, OSError, TimeoutError):
+            return None  # not declared yet (its service never started), or the broker went away
+        finally:
+            if not channel.is_closed:
+                with contextlib.suppress(Exception):
+                    await channel.close()
+
     async def publish_event(
         self,
         routing_key: str,

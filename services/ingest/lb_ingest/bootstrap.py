@@ -113,7 +113,11 @@ def bootstrap(
     if settings.stall_check_seconds > 0:
         # Orders whose message was lost on the way are sent on again, by one replica at a time.
         sweeper = stalled.StalledOrderSweeper(
-            db, stall_after=settings.stall_after_seconds, batch=settings.stall_batch
+            db,
+            stall_after=settings.stall_after_seconds,
+            batch=settings.stall_batch,
+            backlog=functools.partial(stalled.downstream_backlog, broker),
+            hold_when_queued=settings.stall_hold_when_queued,
         )
         sweep = functools.partial(stalled.run_periodically, sweeper, settings.stall_check_seconds)
         background.append(leases.on_one_replica(db, "ingest.stalled", SERVICE, sweep))

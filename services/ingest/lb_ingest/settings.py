@@ -90,6 +90,10 @@ class IngestSettings(ServiceSettings):
     stall_after_seconds: float = 60
     # At most this many candidate orders are looked at per check, least recently changed first.
     stall_batch: int = Field(default=100, ge=1)
+    # While customers' or invoicing's work queue holds at least this many messages ready, no
+    # order is sent again: it is most likely queued, and copies would lengthen the queue (0: never
+    # hold). At a few orders a second, 50 ready messages are well under the stall time's worth.
+    stall_hold_when_queued: int = Field(default=50, ge=0)
     # The `demo` connection is created at start-up unless it exists (see docs/configuration.md).
     seed_demo_connection: bool = True
     demo_shopify_secret: SecretStr = Field(

@@ -18,6 +18,12 @@ waiting out a long ledger outage is not sent again needlessly.
 Each check looks at a bounded batch of candidates, least recently changed first, and goes on
 from where the previous check stopped (starting over from the oldest when it reaches the end):
 a candidate that turns out not to be stalled cannot keep the others from being looked at.
+
+While customers' or invoicing's queue holds a backlog (`stall_hold_when_queued` messages ready
+or more), the sweeper sends nothing: an order that has not moved is most likely waiting its turn
+in that queue, and a copy of its work would only lengthen the queue it waits in. A 10,000-order
+`make chaos` run behind a broker restart sent 1,857 copies in 26 minutes that way, and the backlog
+grew. A message truly lost is sent again once the queue has drained.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,6 +40,7 @@ from prometheus_client import Counter
 from sqlalchemy import Connection, Table, and_, exists, func, or_, select, tuple_
 
 from lb_common.db import Database, utcnow
+from lb_common.messaging import Broker
 from lb_common.work_loop import every
 from lb_ingest import order_status
 from lb_ingest.order_repository import OrderRepository
@@ -48,6 +55,13 @@ ORDERS_SENT_AGAIN = Counter(
     "Stalled orders ingest sent on again, by what was sent (order, credits, both).",
     ["what"],
 )
+SWEEPS_HELD = Counter(
+    "ledgerbridge_stalled_sweeps_held_total",
+    "Checks for stalled orders skipped because a queue downstream held a backlog.",
+)
+
+#: The services whose work queue an order waits in after ingest sent it on.
+DOWNSTREAM = ("customers", "invoicing")
 
 _orders: Table = OrderRecord.__table__  # type: ignore[attr-defined]
 _refunds: Table = RefundRecord.__table__  # type: ignore[attr-defined]
@@ -115,16 +129,38 @@ class Candidate:
     quiet_since: datetime
 
 
+async def downstream_backlog(broker: Broker) -> int | None:
+    """The most messages ready in one downstream work queue; None when none can be read."""
+    counts = [
+        await broker.messages_waiting(broker.topology.work_queue(service)) for service in DOWNSTREAM
+    ]
+    known = [count for count in counts if count is not None]
+    return max(known) if known else None
+
+
 class StalledOrderSweeper:
-    def __init__(self, db: Database, *, stall_after: float, batch: int) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        stall_after: float,
+        batch: int,
+        backlog: Callable[[], Awaitable[int | None]] | None = None,
+        hold_when_queued: int = 0,
+    ) -> None:
         self._db = db
         self._stall_after = timedelta(seconds=stall_after)
         self._batch = batch
+        self._backlog = backlog
+        self._hold_when_queued = hold_when_queued
+        self._holding = False
         # Where the previous check stopped: (updated_at, order_key) of the last candidate seen.
         self._after: tuple[datetime, str] | None = None
 
     async def sweep(self) -> int:
         """One check: send the stalled orders of one batch on again; how many were sent."""
+        if await self._held():
+            return 0
         now = utcnow()
         async with self._db.session() as session:
             found = await session.run_sync(lambda sync: self._candidates(sync.connection(), now))
@@ -138,6 +174,28 @@ class StalledOrderSweeper:
             ):
                 sent += 1
         return sent
+
+    async def _held(self) -> bool:
+        """Whether a backlog downstream holds this check back (logged when it starts and ends)."""
+        if self._backlog is None or self._hold_when_queued <= 0:
+            return False
+        waiting = await self._backlog()
+        held = waiting is not None and waiting >= self._hold_when_queued
+        if held != self._holding:
+            if held:
+                log.info(
+                    "not sending stalled orders again while %d messages wait downstream "
+                    "(threshold %d): they are most likely queued, not lost",
+                    waiting,
+                    self._hold_when_queued,
+                )
+            else:
+                log.info("the backlog downstream is down to %s; looking for stalled orders again",
+                    waiting)  # fmt: skip
+            self._holding = held
+        if held:
+            SWEEPS_HELD.inc()
+        return held
 
     def _candidates(
         self, conn: Connection, now: datetime

@@ -50,7 +50,7 @@ def test_default_time_to_park_per_cause_is_as_documented() -> None:
     schedules = CommonSettings().retry_schedules()
     documented = {
         "contention": "3 min",
-        "ledger_unavailable": "1 h 2 min 35 s",
+        "ledger_unavailable": "1 h 3 min 50 s",
         "rate_limited": "24 min 35 s",
         "unexpected": "6 min 11 s",
     }

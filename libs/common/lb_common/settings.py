@@ -55,10 +55,11 @@ class CommonSettings(BaseSettings):
         "is parked. Default: parked after 3 min.",
     )
     retry_ledger_unavailable: str = Field(
-        default="5s, 30s, 2min, 5min, 10min, 15min, 30min",
+        default="5s, 15s, 30s, 1min, 2min, 5min, 10min, 15min, 30min",
         description="Waits before retrying a message whose ledger or shop call failed (5xx, "
         "timeout, connection refused) after the client's own quick retries: an outage, so the "
-        "waits grow. Default: parked after 1 h 2 min 35 s.",
+        "waits grow, gently in the first minute, since a stray 5xx or lost reply clears at once "
+        "and a third one in a row is still no outage. Default: parked after 1 h 3 min 50 s.",
     )
     retry_rate_limited: str = Field(
         default="5s, 30s, 1min x4, 5min x4",

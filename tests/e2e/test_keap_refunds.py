@@ -1,0 +1,191 @@
+"""Keap refunds and deletions, end to end into e-conomic: a refund in Keap (the order's
+refund_total grows, nothing else says so) becomes one credit note for what it added, a deletion
+after a partial refund credits the rest, and redelivered hooks and re-fetches make nothing twice.
+Keap is the sandbox's emulation; everything else is the real system."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from tests.e2e.test_keap import HOOK_TOKEN, TENANT, _booked, _keap, _paid_order
+from tests.e2e.test_keap import system as system  # noqa: F401  (the fixture)
+from tests.support.system import System
+
+
+async def _connect(system: System, api_key: str) -> None:
+    answer = await system.apps["ingest"].put(
+        "/connections/keapshop",
+        json={
+            "platform": "keap",
+            "secrets": [HOOK_TOKEN],
+            "settings": {"shop_domain": TENANT, "keap_deletions": True},
+            "shop": {"admin_url": "http://sandbox/keap/crm/rest", "admin_token": api_key},
+        },
+    )
+    assert answer.status_code == 200, answer.text
+    # Keap's refunds are amounts without lines: the bookkeeper names the product they go on.
+    settings = await system.apps["invoicing"].put(
+        "/connections/keapshop/settings", json={"refund_product": "WEB-DEFAULT"}
+    )
+    assert settings.status_code == 200, settings.text
+
+
+async def _deliver(system: System, api_key: str) -> list[dict[str, Any]]:
+    # Every waiting event twice, as Keap does when an answer came late.
+    sent = await _keap(
+        system, "POST", f"/_sandbox/keap/{api_key}/hooks/deliver", json={"duplicate": True}
+    )
+    return list(sent["sent"])
+
+
+async def _refund(system: System, api_key: str, order_id: int, amount: str) -> None:
+    await asyncio.sleep(1.1)  # Keap's modification_date and hook timestamps count whole seconds
+    await _keap(
+        system,
+        "POST",
+        f"/_sandbox/keap/{api_key}/orders/{order_id}/refunds",
+        json={"amount": amount},
+    )
+
+
+def _notes(ledger: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    return [
+        i
+        for i in ledger["booked_invoices"]
+        if Decimal(str(i["grossAmount"])) < 0 and i["references"]["other"].startswith(f"{key}:")
+    ]
+
+
+async def _wait_notes(system: System, key: str, count: int) -> list[dict[str, Any]]:
+    for _ in range(300):
+        notes = _notes(await system.ledger_state(), key)
+        if len(notes) >= count:
+            return notes
+        await asyncio.sleep(0.1)
+    raise AssertionError(
+        f"{key}: not {count} credit notes: {(await system.order(key))['timeline']}"
+    )
+
+
+async def _booked_order(system: System, api_key: str) -> tuple[int, str]:
+    await _connect(system, api_key)
+    order = await _paid_order(system, api_key)
+    await _deliver(system, api_key)
+    key = f"keap:{TENANT}:{order['id']}"
+    await system.wait_for_status(key, "booked", timeout=30)
+    return order["id"], key
+
+
+async def test_a_keap_order_refunded_in_part_then_deleted_is_credited_to_its_total_once(
+    system: System,
+):
+    api_key = f"sak-{uuid.uuid4().hex}"
+    await _connect(system, api_key)
+    tenant = await _keap(system, "GET", f"/_sandbox/keap/{api_key}/state")
+    assert sorted(h["eventKey"] for h in tenant["hooks"]) == [
+        "invoice.delete", "order.add", "order.delete", "order.edit"
+    ]  # fmt: skip
+    order_id, key = await _booked_order(system, api_key)
+
+    await _refund(system, api_key, order_id, "100.50")
+    [sent] = await _deliver(system, api_key)
+    assert sent["event_key"] == "order.edit" and sent["times"] == 2
+    [note] = await _wait_notes(system, key, 1)
+    assert Decimal(str(note["grossAmount"])) == Decimal("-100.50")
+    assert note["references"]["other"] == f"{key}:refund:refunded-to-date:100.50"
+    await system.wait_for_status(key, "partly_credited", timeout=30)
+
+    # Reconciliation reads the order again at that version: nothing new. A hook for the same
+    # order with a later timestamp (Keap names it again) is fetched again: the same figure.
+    again = (await system.apps["ingest"].post("/connections/keapshop/reconcile")).json()
+    assert again["fed"] == 0
+    late = await system.apps["ingest"].post(
+        f"/webhooks/keap/keapshop/{HOOK_TOKEN}",
+        json={"event_key": "order.edit", "object_type": "order",
+              "object_keys": [{"id": order_id, "timestamp": "2099-01-01T00:00:00Z"}]},
+    )  # fmt: skip
+    assert late.json()["new"] == 1
+
+    await asyncio.sleep(1.1)
+    deleted = await system.apps["ingest"].get("/orders/" + key)  # still there in ledgerbridge
+    assert deleted.status_code == 200
+    async with system.sandbox() as sandbox:
+        gone = await sandbox.delete(
+            f"/keap/crm/rest/v1/orders/{order_id}", headers={"X-Keap-API-Key": api_key}
+        )
+    assert gone.status_code == 204, gone.text
+    sent = await _deliver(system, api_key)
+    assert sorted(s["event_key"] for s in sent) == ["invoice.delete", "order.delete"]
+
+    notes = await _wait_notes(system, key, 2)
+    assert sorted(Decimal(str(n["grossAmount"])) for n in notes) == [
+        Decimal("-324.50"), Decimal("-100.50")
+    ]  # fmt: skip
+    order = await system.wait_for_status(key, "credited", timeout=30)
+    assert order["needs_attention"] is False
+    assert any(e["step"] == "order.cancelled" for e in order["timeline"])
+
+    # Everything again: the deletion's hooks, Keap's retries; nothing more is made.
+    for event in ("order.delete", "invoice.delete", "order.edit"):
+        await system.apps["ingest"].post(
+            f"/webhooks/keap/keapshop/{HOOK_TOKEN}",
+            json={"event_key": event, "object_type": "order",
+                  "object_keys": [{"id": order_id, "timestamp": "2099-01-02T00:00:00Z"}]},
+        )  # fmt: skip
+    await asyncio.sleep(2.0)
+    ledger = await system.ledger_state()
+    assert len(await _booked(system, key)) == 1  # one invoice
+    assert len(_notes(ledger, key)) == 2
+    [invoice] = await _booked(system, key)
+    total = sum(Decimal(str(n["grossAmount"])) for n in _notes(ledger, key))
+    assert -total == Decimal(str(invoice["grossAmount"])) == Decimal("425")
+
+
+async def test_a_partial_then_a_full_refund_credit_each_step_and_a_later_deletion_nothing(
+    system: System,
+):
+    api_key = f"sak-{uuid.uuid4().hex}"
+    order_id, key = await _booked_order(system, api_key)
+    await _refund(system, api_key, order_id, "25")
+    await _deliver(system, api_key)
+    await _wait_notes(system, key, 1)
+    await _refund(system, api_key, order_id, "400")  # the rest: refunded in full
+    await _deliver(system, api_key)
+    notes = await _wait_notes(system, key, 2)
+    assert sorted(Decimal(str(n["grossAmount"])) for n in notes) == [
+        Decimal("-400"), Decimal("-25")
+    ]  # fmt: skip
+    await system.wait_for_status(key, "credited", timeout=30)
+
+    async with system.sandbox() as sandbox:
+        await sandbox.delete(
+            f"/keap/crm/rest/v1/orders/{order_id}", headers={"X-Keap-API-Key": api_key}
+        )
+    await _deliver(system, api_key)
+    for _ in range(100):
+        timeline = (await system.order(key))["timeline"]
+        if any(e["step"] == "order.cancelled" for e in timeline):
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError(f"the deletion was not taken in: {timeline}")
+    await asyncio.sleep(1.5)
+    assert len(_notes(await system.ledger_state(), key)) == 2
+
+
+async def test_a_keap_order_deleted_without_refunds_is_cancelled_as_shopifys_are(system: System):
+    api_key = f"sak-{uuid.uuid4().hex}"
+    order_id, key = await _booked_order(system, api_key)
+    await asyncio.sleep(1.1)
+    async with system.sandbox() as sandbox:
+        await sandbox.delete(
+            f"/keap/crm/rest/v1/orders/{order_id}", headers={"X-Keap-API-Key": api_key}
+        )
+    await _deliver(system, api_key)
+    [note] = await _wait_notes(system, key, 1)
+    assert note["references"]["other"] == f"{key}:cancel"
+    assert Decimal(str(note["grossAmount"])) == Decimal("-425")
+    await system.wait_for_status(key, "credited", timeout=30)

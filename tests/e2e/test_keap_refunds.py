@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from tests.e2e.test_keap import HOOK_TOKEN, TENANT, _booked, _keap, _paid_order
-from tests.e2e.test_keap import system as system  # noqa: F401  (the fixture)
+from tests.e2e.test_keap import system as system
 from tests.support.system import System
 
 

@@ -31,9 +31,9 @@ from sqlalchemy import select, update
 
 from lb_common.db import Database, utcnow
 from lb_common.errors import LedgerbridgeError, TransientError
+from lb_common.orders import make_order_key
 from lb_common.work_loop import WorkLoop
 from lb_connectors.keap import KeapClient, KeapDirectory, KeapRejected
-from lb_common.orders import make_order_key
 from lb_connectors.platforms.base import DeliveryInfo
 from lb_connectors.platforms.keap import DELETE_EVENTS
 from lb_connectors.platforms.registry import get_adapter

@@ -411,8 +411,8 @@ def run_demo(stack: Stack, ledger: str) -> int:
         where = sorted({c for c, _ in invoices})
         if once:
             status = order["status"]
-        elif order["status"] not in ("booked", "failed") and not invoices:
-            status = f"NOT BOOKED: still {order['status']}"
+        elif not invoices:
+            status = f"NOT BOOKED ({order['status']})"
         else:
             status = f"{order['status']} ({len(invoices)} invoices, in {where or 'no ledger'}!)"
         print(

@@ -296,7 +296,23 @@ def connect_keap(stack: Stack, ledger: str) -> str | None:
     with urllib.request.urlopen(back, timeout=30) as landed:  # the browser, no admin token
         if landed.status != 200:
             raise SystemExit(f"ingest did not take QuickBooks' consent: {landed.status}")
-    say(f"{KEAP}: QuickBooks company {realm} connected")
+    # The company's products, as a bookkeeper has them: the Keap order's SKUs, shipping, and
+    # the product refunds by amount go on (the same SKUs as the e-conomic agreement's).
+    inventory = {"Type": "Inventory", "IncomeAccountRef": {"value": "1"},
+                 "AssetAccountRef": {"value": "2"}, "TrackQtyOnHand": True,
+                 "InvStartDate": "2026-01-01"}  # fmt: skip
+    service = {"Type": "Service", "IncomeAccountRef": {"value": "1"}}
+    status, made = _json_call(
+        stack, "POST", f"{sandbox}/_sandbox/quickbooks/companies/{realm}/Item", [
+            {"Name": "T-shirt red M", "Sku": "TSHIRT-RED-M", "QtyOnHand": 50, **inventory},
+            {"Name": "Mug black", "Sku": "MUG-BLACK", "QtyOnHand": 20, **inventory},
+            {"Name": "Shipping", "Sku": "SHIPPING", **service},
+            {"Name": "Web refunds", "Sku": "WEB-DEFAULT", **service},
+        ], admin=False,
+    )  # fmt: skip
+    if status != 201:
+        raise SystemExit(f"the sandbox's QuickBooks refused the items: {status} {made}")
+    say(f"{KEAP}: QuickBooks company {realm} connected, its {len(made['created'])} items made")
     return realm
 
 

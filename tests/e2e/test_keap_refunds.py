@@ -189,3 +189,35 @@ async def test_a_keap_order_deleted_without_refunds_is_cancelled_as_shopifys_are
     assert note["references"]["other"] == f"{key}:cancel"
     assert Decimal(str(note["grossAmount"])) == Decimal("-425")
     await system.wait_for_status(key, "credited", timeout=30)
+
+
+async def test_an_unpaid_keap_order_deleted_before_it_was_booked_is_never_booked(system: System):
+    api_key = f"sak-{uuid.uuid4().hex}"
+    await _connect(system, api_key)
+    order = await _paid_order(system, api_key, status="SENT", total_paid=0)
+    await _deliver(system, api_key)
+    key = f"keap:{TENANT}:{order['id']}"
+    await system.wait_for_status(key, "waiting", timeout=30)
+    await asyncio.sleep(1.1)
+    async with system.sandbox() as sandbox:
+        await sandbox.delete(
+            f"/keap/crm/rest/v1/orders/{order['id']}", headers={"X-Keap-API-Key": api_key}
+        )
+    await _deliver(system, api_key)
+    cancelled = await system.wait_for_status(key, "cancelled", timeout=30)
+    assert cancelled["invoice_number"] is None
+    await asyncio.sleep(1.0)
+    # Nothing went on to the ledger: the order never left ingest.
+    steps = {e["step"] for e in (await system.order(key))["timeline"]}
+    assert "order.transferred" not in steps and not any(s.startswith("invoice.") for s in steps)
+    # A deletion of an order ledgerbridge never took in is named, and changes nothing.
+    never = {"event_key": "order.delete", "object_type": "order",
+             "object_keys": [{"id": 555555, "timestamp": "2026-11-28T10:00:00Z"}]}  # fmt: skip
+    await system.apps["ingest"].post(f"/webhooks/keap/keapshop/{HOOK_TOKEN}", json=never)
+    for _ in range(100):
+        gone = (await system.apps["ingest"].get("/notified", params={"status": "gone"})).json()
+        if gone:
+            break
+        await asyncio.sleep(0.1)
+    [row] = gone
+    assert row["object_id"] == "555555" and "holds no copy" in row["error"]

@@ -9,11 +9,13 @@ fetcher adds both. For an order Keap deleted (a delete hook, and `GET /v1/orders
 added: the order is then cancelled at that time.
 
 Refunds: Keap's order carries only `refund_total`, the amount refunded to date (no refund id,
-no lines; its transactions' refund records are not documented in v1's schema). So an order
-with refund_total > 0 carries one refund "refunded to date" (base.REFUNDED_TO_DATE), whose id
-is that amount: stable across re-fetches and redeliveries, since a later refund raises the
-figure (a new id) and the same figure read again is the same id. ingest sends on the step from
-the figure it last sent (refund_steps.py).
+no lines). Its transactions (`GET /v1/orders/{id}/transactions`: id, amount, type, status,
+transaction_date) would give ids, but v1 documents no value of `type` that marks a refund, and
+reading them is one more call per fetch against the key's 240 a minute. So an order with
+refund_total > 0 carries one refund "refunded to date" (base.REFUNDED_TO_DATE), whose id is
+that amount: stable across re-fetches, redeliveries and reconciliation, since the same figure
+read again is the same id and a later refund raises it (a new id). ingest sends on the step
+from the figure it last sent (refund_steps.py). Two refunds between two reads are one step.
 
 Facts used (shared/reference/qbo-keap.md, section 6): money is a JSON number in the account's
 currency; order_items[].type names shipping and tax lines ("Shipping", "Tax"); discounts and

@@ -75,7 +75,7 @@ async def _booked_order(system: System, api_key: str) -> tuple[int, str]:
     order = await _paid_order(system, api_key)
     await _deliver(system, api_key)
     key = f"keap:{TENANT}:{order['id']}"
-    await system.wait_for_status(key, "booked", timeout=30)
+    await system.wait_for_status(key, "booked", timeout=60)
     return order["id"], key
 
 
@@ -96,7 +96,7 @@ async def test_a_keap_order_refunded_in_part_then_deleted_is_credited_to_its_tot
     [note] = await _wait_notes(system, key, 1)
     assert Decimal(str(note["grossAmount"])) == Decimal("-100.50")
     assert note["references"]["other"] == f"{key}:refund:refunded-to-date:100.50"
-    await system.wait_for_status(key, "partly_credited", timeout=30)
+    await system.wait_for_status(key, "partly_credited", timeout=60)
 
     # Reconciliation reads the order again at that version: nothing new. A hook for the same
     # order with a later timestamp (Keap names it again) is fetched again: the same figure.
@@ -124,7 +124,7 @@ async def test_a_keap_order_refunded_in_part_then_deleted_is_credited_to_its_tot
     assert sorted(Decimal(str(n["grossAmount"])) for n in notes) == [
         Decimal("-324.50"), Decimal("-100.50")
     ]  # fmt: skip
-    order = await system.wait_for_status(key, "credited", timeout=30)
+    order = await system.wait_for_status(key, "credited", timeout=60)
     assert order["needs_attention"] is False
     assert any(e["step"] == "order.cancelled" for e in order["timeline"])
 
@@ -158,7 +158,7 @@ async def test_a_partial_then_a_full_refund_credit_each_step_and_a_later_deletio
     assert sorted(Decimal(str(n["grossAmount"])) for n in notes) == [
         Decimal("-400"), Decimal("-25")
     ]  # fmt: skip
-    await system.wait_for_status(key, "credited", timeout=30)
+    await system.wait_for_status(key, "credited", timeout=60)
 
     async with system.sandbox() as sandbox:
         await sandbox.delete(
@@ -188,7 +188,7 @@ async def test_a_keap_order_deleted_without_refunds_is_cancelled_as_shopifys_are
     [note] = await _wait_notes(system, key, 1)
     assert note["references"]["other"] == f"{key}:cancel"
     assert Decimal(str(note["grossAmount"])) == Decimal("-425")
-    await system.wait_for_status(key, "credited", timeout=30)
+    await system.wait_for_status(key, "credited", timeout=60)
 
 
 async def test_an_unpaid_keap_order_deleted_before_it_was_booked_is_never_booked(system: System):
@@ -197,14 +197,14 @@ async def test_an_unpaid_keap_order_deleted_before_it_was_booked_is_never_booked
     order = await _paid_order(system, api_key, status="SENT", total_paid=0)
     await _deliver(system, api_key)
     key = f"keap:{TENANT}:{order['id']}"
-    await system.wait_for_status(key, "waiting", timeout=30)
+    await system.wait_for_status(key, "waiting", timeout=60)
     await asyncio.sleep(1.1)
     async with system.sandbox() as sandbox:
         await sandbox.delete(
             f"/keap/crm/rest/v1/orders/{order['id']}", headers={"X-Keap-API-Key": api_key}
         )
     await _deliver(system, api_key)
-    cancelled = await system.wait_for_status(key, "cancelled", timeout=30)
+    cancelled = await system.wait_for_status(key, "cancelled", timeout=60)
     assert cancelled["invoice_number"] is None
     await asyncio.sleep(1.0)
     # Nothing went on to the ledger: the order never left ingest.
@@ -221,3 +221,43 @@ async def test_an_unpaid_keap_order_deleted_before_it_was_booked_is_never_booked
         await asyncio.sleep(0.1)
     [row] = gone
     assert row["object_id"] == "555555" and "holds no copy" in row["error"]
+
+
+async def test_keap_credits_that_failed_are_replayed_after_the_fix_without_a_cancellation(
+    system: System,
+):
+    api_key = f"sak-{uuid.uuid4().hex}"
+    order_id, key = await _booked_order(system, api_key)
+    invoicing = system.apps["invoicing"]
+    # No product to credit an amount on: the refund and the deletion's rest both stop.
+    await invoicing.put("/connections/keapshop/settings", json={"refund_product": None})
+    await _refund(system, api_key, order_id, "100")
+    await _deliver(system, api_key)
+    failed = await system.wait_for_status(key, "credit_failed", timeout=60)
+    assert "refund product" in failed["status_reason"]
+    await asyncio.sleep(1.1)
+    async with system.sandbox() as sandbox:
+        await sandbox.delete(
+            f"/keap/crm/rest/v1/orders/{order_id}", headers={"X-Keap-API-Key": api_key}
+        )
+    await _deliver(system, api_key)
+    for _ in range(150):
+        parked = (await invoicing.get("/parked")).json()
+        if len(parked) == 2:
+            break
+        await asyncio.sleep(0.1)
+    assert sorted(p["type"] for p in parked) == ["order.refunded", "order.refunded"]
+
+    await invoicing.put("/connections/keapshop/settings", json={"refund_product": "WEB-DEFAULT"})
+    replay = await system.apps["ingest"].post(f"/orders/{key}/replay")
+    assert replay.status_code == 202, replay.text
+    assert "send its 2 refund(s) again" in replay.json()["action"]
+    assert "cancellation" not in replay.json()["action"]
+    notes = await _wait_notes(system, key, 2)
+    assert sorted(Decimal(str(n["grossAmount"])) for n in notes) == [
+        Decimal("-325"), Decimal("-100")
+    ]  # fmt: skip
+    order = await system.wait_for_status(key, "credited", timeout=60)
+    assert order["needs_attention"] is False
+    await asyncio.sleep(1.0)
+    assert len(_notes(await system.ledger_state(), key)) == 2

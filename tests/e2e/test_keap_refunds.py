@@ -261,3 +261,43 @@ async def test_keap_credits_that_failed_are_replayed_after_the_fix_without_a_can
     assert order["needs_attention"] is False
     await asyncio.sleep(1.0)
     assert len(_notes(await system.ledger_state(), key)) == 2
+
+
+async def test_with_deletions_off_the_delete_hooks_go_and_a_deletion_is_kept_not_acted_on(
+    system: System,
+):
+    api_key = f"sak-{uuid.uuid4().hex}"
+    order_id, key = await _booked_order(system, api_key)
+    answer = await system.apps["ingest"].put(
+        "/connections/keapshop",
+        json={
+            "platform": "keap",
+            "secrets": [HOOK_TOKEN],
+            "settings": {"shop_domain": TENANT, "keap_deletions": False},
+            "shop": {"admin_url": "http://sandbox/keap/crm/rest", "admin_token": api_key},
+        },
+    )
+    assert answer.status_code == 200, answer.text
+    tenant = await _keap(system, "GET", f"/_sandbox/keap/{api_key}/state")
+    assert sorted(h["eventKey"] for h in tenant["hooks"]) == ["order.add", "order.edit"]
+    shown = (await system.apps["ingest"].get("/connections/keapshop")).json()
+    states = {s["topic"]: s["state"] for s in shown["onboarding"]["webhook_subscriptions"]}
+    assert states["order.delete"] == states["invoice.delete"] == "removed"
+
+    await asyncio.sleep(1.1)
+    async with system.sandbox() as sandbox:
+        await sandbox.delete(
+            f"/keap/crm/rest/v1/orders/{order_id}", headers={"X-Keap-API-Key": api_key}
+        )
+    assert await _deliver(system, api_key) == []  # no hook for it any more
+    # One sent all the same (a hook made by hand) is kept and changes nothing.
+    stray = await system.apps["ingest"].post(
+        f"/webhooks/keap/keapshop/{HOOK_TOKEN}",
+        json={"event_key": "order.delete", "object_type": "order",
+              "object_keys": [{"id": order_id, "timestamp": "2026-11-28T12:00:00Z"}]},
+    )  # fmt: skip
+    assert stray.json()["status"] == "stored"
+    await asyncio.sleep(1.0)
+    order = await system.order(key)
+    assert order["status"] == "booked"
+    assert not any(e["step"] == "order.cancelled" for e in order["timeline"])

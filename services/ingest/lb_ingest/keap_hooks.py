@@ -116,9 +116,18 @@ async def _repair(
     for old in stale:
         await client.delete_hook(old.key)
     report: list[dict[str, Any]] = []
+    # Deletions turned off (keap_deletions): our delete hooks go, so Keap stops sending them.
+    for unwanted in [h for h in ours if h.event_key in DELETE_EVENTS and h.event_key not in events]:
+        entry: dict[str, Any] = {"topic": unwanted.event_key}
+        try:
+            await client.delete_hook(unwanted.key)
+            entry.update(state="removed", detail="the connection's keap_deletions is off")
+        except LedgerbridgeError as exc:
+            entry.update(state="failed", detail=f"Keap refused it: {exc.detail or exc.reason}")
+        report.append(entry)
     for event_key in wanted:
         found = next((h for h in ours if h.event_key == event_key), None)
-        entry: dict[str, Any] = {"topic": event_key}
+        entry = {"topic": event_key}
         try:
             if found is None:
                 made = await client.create_hook(event_key, url)

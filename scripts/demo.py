@@ -274,9 +274,11 @@ def connect_keap(stack: Stack, ledger: str) -> str | None:
     _, tenant = _call("GET", f"{sandbox}/_sandbox/keap/{KEAP_API_KEY}/state")
     hooks = sorted(f"{h['eventKey']} ({h['status']})" for h in tenant["hooks"])
     say(f"{KEAP}: Keap's REST hooks: {', '.join(hooks) or 'none'}")
-    # Keap's refunds are amounts without lines: they are credited on this product.
-    _json_call(stack, "PUT", f"{stack.url('invoicing')}/connections/{KEAP}/settings",
-               {"refund_product": "WEB-DEFAULT"})  # fmt: skip
+    # Keap's refunds are amounts without lines: they are credited on this product (the PUT
+    # replaces the settings, so the current ones go back with it).
+    path = f"{stack.url('invoicing')}/connections/{KEAP}/settings"
+    _, current = _call("GET", path, stack.admin_token)
+    _json_call(stack, "PUT", path, {**current, "refund_product": "WEB-DEFAULT"})
     if ledger != "quickbooks":
         say(f"{KEAP}: books into the environment's e-conomic agreement")
         return None

@@ -1,11 +1,20 @@
-"""`make demo`: start everything, connect a second shop to a second agreement, post signed
-sample orders from both shops, wait until they are booked, print what happened, stop
-everything. Exits 0 only if every order was booked exactly once, in its own shop's agreement.
+"""`make demo`: start everything, connect a second shop to a second agreement and a Keap app,
+post signed sample orders from both shops and make an order in Keap, wait until they are
+booked, print what happened (one table, with the ledger each went to), stop everything. Exits 0
+only if every order was booked exactly once, in its own connection's ledger.
 
 Two connections: `demo` (shop ledgerbridge-demo, the environment's agreement `demo`) and
 `nordic` (shop ledgerbridge-nordic, onboarded as an operator would: its agreement connected
 through e-conomic's grant flow in the sandbox, the demo playing the browser, and the settings
 proposed from that agreement applied).
+
+A third connection, `keap`: a Keap app (the sandbox's Keap, REST hooks to this ingest; the
+demo plays the Keap user who makes the order and Keap's hook delivery 30-60 s later). Its
+ledger is KEAP_LEDGER: "quickbooks" connects a QuickBooks company through Intuit's consent in
+the sandbox (ingest's consent URL, the demo playing the browser, as
+tests/e2e/test_quickbooks_connect.py does); "economic" books into the environment's agreement.
+QuickBooks books once customers and invoicing work through the ledger port for it; until then
+its row says why the order is not booked. LEDGERBRIDGE_DEMO_KEAP_LEDGER overrides it.
 
 The orders: the public Shopify sample (tests/fixtures/public, source named in its README), and
 three made up from its shape: a Danish consumer who orders twice (the second time she is a
@@ -20,6 +29,7 @@ import copy
 import hashlib
 import hmac
 import json
+import os
 import sys
 import tempfile
 import time
@@ -40,6 +50,14 @@ NORDIC = "nordic"
 NORDIC_SHOP = "ledgerbridge-nordic.myshopify.com"
 NORDIC_SECRET = "nordic-demo-secret"
 VAT = Decimal("0.25")
+KEAP = "keap"
+KEAP_APP = "demo1234.infusionsoft.com"  # the Keap app's name: the shop part of its order keys
+KEAP_API_KEY = "demo-keap-service-account-key"  # the sandbox's Keap tenant is this key
+KEAP_HOOK_TOKEN = "demo-keap-hook-token-0123456789abcdef"  # in the hook URL: 32+ characters
+#: Where the Keap order is booked: "economic" today; flip to "quickbooks" once customers and
+#: invoicing book a QuickBooks connection's orders through the ledger port.
+KEAP_LEDGER = "economic"
+LEDGER_NAMES = {"economic": "e-conomic", "quickbooks": "QuickBooks"}
 
 
 def danish_order(
@@ -229,13 +247,142 @@ def post_webhook(stack: Stack, connection: str, body: bytes) -> dict[str, Any]:
     return answer
 
 
-def run_demo(stack: Stack) -> int:
+def keap_ledger() -> str:
+    chosen = os.environ.get("LEDGERBRIDGE_DEMO_KEAP_LEDGER", KEAP_LEDGER)
+    if chosen not in LEDGER_NAMES:
+        raise SystemExit(f"LEDGERBRIDGE_DEMO_KEAP_LEDGER={chosen!r}: economic or quickbooks")
+    return chosen
+
+
+def _json_call(stack: Stack, method: str, url: str, body: Any = None, *, admin: bool = True):
+    data = json.dumps(body).encode() if body is not None else None
+    headers = {"Content-Type": "application/json"} if data is not None else {}
+    return _call(method, url, stack.admin_token if admin else None, data, headers)
+
+
+def connect_keap(stack: Stack, ledger: str) -> str | None:
+    """The `keap` connection: its Keap app (saving it subscribes Keap's hooks, the handshake
+    coming back to this ingest) and its ledger. Returns the QuickBooks company's realm id."""
+    ingest, sandbox = stack.url("ingest"), stack.url("sandbox")
+    status, answer = _json_call(stack, "PUT", f"{ingest}/connections/{KEAP}", {
+        "platform": "keap", "secrets": [KEAP_HOOK_TOKEN],
+        "settings": {"shop_domain": KEAP_APP, "keap_deletions": True},
+        "shop": {"admin_url": f"{sandbox}/keap/crm/rest", "admin_token": KEAP_API_KEY},
+    })  # fmt: skip
+    if status != 200:
+        raise SystemExit(f"ingest refused the Keap connection: {status} {answer}")
+    _, tenant = _call("GET", f"{sandbox}/_sandbox/keap/{KEAP_API_KEY}/state")
+    hooks = sorted(f"{h['eventKey']} ({h['status']})" for h in tenant["hooks"])
+    say(f"{KEAP}: Keap's REST hooks: {', '.join(hooks) or 'none'}")
+    # Keap's refunds are amounts without lines: they are credited on this product (the PUT
+    # replaces the settings, so the current ones go back with it).
+    path = f"{stack.url('invoicing')}/connections/{KEAP}/settings"
+    _, current = _call("GET", path, stack.admin_token)
+    _json_call(stack, "PUT", path, {**current, "refund_product": "WEB-DEFAULT"})
+    if ledger != "quickbooks":
+        say(f"{KEAP}: books into the environment's e-conomic agreement")
+        return None
+    status, answer = _json_call(
+        stack, "POST", f"{ingest}/connections/{KEAP}/quickbooks/connect",
+        {"base_url": f"{sandbox}/quickbooks"},
+    )  # fmt: skip
+    if status != 200:
+        raise SystemExit(f"no QuickBooks consent URL: {status} {answer}")
+    say(f"{KEAP}: opening QuickBooks' consent URL and connecting a company")
+    try:
+        urllib.request.build_opener(_NoRedirect).open(answer["consent_url"], timeout=10)
+        raise SystemExit("Intuit's consent page did not send the browser back")
+    except urllib.error.HTTPError as exc:
+        back = exc.headers["Location"]
+    realm = urllib.parse.parse_qs(urllib.parse.urlsplit(back).query)["realmId"][0]
+    with urllib.request.urlopen(back, timeout=30) as landed:  # the browser, no admin token
+        if landed.status != 200:
+            raise SystemExit(f"ingest did not take QuickBooks' consent: {landed.status}")
+    # The company's products, as a bookkeeper has them: the Keap order's SKUs, shipping, and
+    # the product refunds by amount go on (the same SKUs as the e-conomic agreement's).
+    inventory = {"Type": "Inventory", "IncomeAccountRef": {"value": "1"},
+                 "AssetAccountRef": {"value": "2"}, "TrackQtyOnHand": True,
+                 "InvStartDate": "2026-01-01"}  # fmt: skip
+    service = {"Type": "Service", "IncomeAccountRef": {"value": "1"}}
+    status, made = _json_call(
+        stack, "POST", f"{sandbox}/_sandbox/quickbooks/companies/{realm}/Item", [
+            {"Name": "T-shirt red M", "Sku": "TSHIRT-RED-M", "QtyOnHand": 50, **inventory},
+            {"Name": "Mug black", "Sku": "MUG-BLACK", "QtyOnHand": 20, **inventory},
+            {"Name": "Shipping", "Sku": "SHIPPING", **service},
+            {"Name": "Web refunds", "Sku": "WEB-DEFAULT", **service},
+        ], admin=False,
+    )  # fmt: skip
+    if status != 201:
+        raise SystemExit(f"the sandbox's QuickBooks refused the items: {status} {made}")
+    say(f"{KEAP}: QuickBooks company {realm} connected, its {len(made['created'])} items made")
+    return realm
+
+
+def make_keap_order(stack: Stack) -> str:
+    """What the Keap user does (a contact and a paid order), then Keap's hook delivery."""
+    sandbox = f"{stack.url('sandbox')}/_sandbox/keap/{KEAP_API_KEY}"
+    _, contact = _json_call(stack, "POST", f"{sandbox}/contacts", {
+        "given_name": "Karen", "family_name": "Blixen",
+        "email_addresses": [{"email": "karen.blixen@example.dk", "field": "EMAIL1"}],
+        "addresses": [{"field": "BILLING", "line1": "Rungstedvej 111", "locality": "Rungsted",
+                       "postal_code": "2960", "country_code": "DNK"}],
+    }, admin=False)  # fmt: skip
+    status, order = _json_call(stack, "PUT", f"{sandbox}/orders", {
+        "contact_id": contact["id"], "status": "PAID",
+        "order_items": [
+            {"name": "T-shirt red M", "price": 120, "quantity": 2,
+             "product": {"id": 1, "sku": "TSHIRT-RED-M"}},
+            {"name": "Mug black", "price": 60, "quantity": 1,
+             "product": {"id": 2, "sku": "MUG-BLACK"}},
+            {"name": "Shipping", "type": "Shipping", "price": 40, "quantity": 1},
+            {"name": "Moms", "type": "Tax", "price": 85, "quantity": 1},
+        ],
+    }, admin=False)  # fmt: skip
+    if status != 200:
+        raise SystemExit(f"the sandbox's Keap refused the order: {status} {order}")
+    _, sent = _json_call(stack, "POST", f"{sandbox}/hooks/deliver", {}, admin=False)
+    delivered = [s["event_key"] for s in sent["sent"] if s["outcome"] == "delivered"]
+    say(
+        f"{KEAP}: made Keap order {order['id']}; Keap delivered {', '.join(delivered) or 'nothing'}"
+    )
+    return f"keap:{KEAP_APP}:{order['id']}"
+
+
+def quickbooks_invoices(stack: Stack, realm: str) -> dict[str, list[dict[str, Any]]]:
+    """Order key → the QuickBooks company's invoices that carry it (in any field)."""
+    _, state = _call("GET", f"{stack.url('sandbox')}/_sandbox/quickbooks/companies/{realm}/state")
+    found: dict[str, list[dict[str, Any]]] = {}
+    for invoice in (state or {}).get("entities", {}).get("Invoice", []):
+        text = json.dumps(invoice)
+        for key in set(_order_keys_in(text)):
+            found.setdefault(key, []).append(invoice)
+    return found
+
+
+def _order_keys_in(text: str) -> list[str]:
+    prefix = f"keap:{KEAP_APP}:"
+    keys, start = [], text.find(prefix)
+    while start >= 0:
+        end = start + len(prefix)
+        while end < len(text) and text[end].isdigit():
+            end += 1
+        keys.append(text[start:end])
+        start = text.find(prefix, end)
+    return keys
+
+
+def run_demo(stack: Stack, ledger: str) -> int:
     grants = {"demo": "demo", NORDIC: connect_second_shop(stack)}
+    realm = connect_keap(stack, ledger)
     keys: list[tuple[str, str, str]] = []
     for connection, description, body in demo_orders():
         answer = post_webhook(stack, connection, body)
         keys.append((connection, description, answer["order_key"]))
         say(f"posted {description} ({connection}): {answer['order_key']}")
+    keys.append((KEAP, "Keap order (fetched after its hook)", make_keap_order(stack)))
+    ledgers = {c: "economic" for c, _, _ in keys} | {KEAP: ledger}
+    if ledger == "economic":
+        grants[KEAP] = "demo"  # the environment's agreement, with `demo`
 
     orders: dict[str, dict[str, Any]] = {}
     deadline = time.monotonic() + 90
@@ -246,79 +393,120 @@ def run_demo(stack: Stack) -> int:
                 orders[key] = order
         time.sleep(0.3)
 
-    states = {
-        connection: _call("GET", f"{stack.url('sandbox')}/_sandbox/agreements/{grant}/state")[1]
-        for connection, grant in grants.items()
+    # One state per agreement (demo and keap may share the environment's).
+    agreements = {
+        grant: _call("GET", f"{stack.url('sandbox')}/_sandbox/agreements/{grant}/state")[1]
+        for grant in set(grants.values())
     }
-    # Order key → (connection whose agreement holds it, invoice) for every booked invoice.
+    # Order key → (connection whose ledger holds it, invoice) for every booked invoice.
     booked_by_key: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-    for connection, state in states.items():
+    for grant, state in agreements.items():
+        holders = sorted(c for c, g in grants.items() if g == grant)
         for invoice in state["booked_invoices"]:
             reference = invoice.get("references", {}).get("other")
-            booked_by_key.setdefault(reference, []).append((connection, invoice))
+            # Which of the agreement's connections the order is of: its key says.
+            owner = next((c for c, _, k in keys if k == reference and c in holders), holders[0])
+            booked_by_key.setdefault(reference, []).append((owner, invoice))
+    if realm is not None:
+        for key, invoices in quickbooks_invoices(stack, realm).items():
+            booked_by_key.setdefault(key, []).extend((KEAP, i) for i in invoices)
 
     print()
     header = (
-        f"{'connection':<11} {'order':<8} {'what':<38} {'customer':>8} {'invoice':>8} "
-        f"{'total':>14}  status"
+        f"{'connection':<11} {'ledger':<10} {'order':<10} {'what':<38} {'customer':>8} "
+        f"{'invoice':>8} {'total':>14}  status"
     )
     print(header)
     print("-" * len(header))
     ok = True
     for connection, description, key in keys:
-        order = orders.get(key, {"status": "not finished", "order_name": key})
+        order = orders.get(key) or _latest(stack, key)
         invoices = booked_by_key.get(key, [])
-        # Booked once, and in its own shop's agreement.
+        # Booked once, and in its own connection's ledger.
         once = order["status"] == "booked" and [c for c, _ in invoices] == [connection]
         ok &= once
         total = f"{order.get('currency', '')} {order.get('total', '')}"
         where = sorted({c for c, _ in invoices})
-        status = (
-            order["status"]
-            if once
-            else f"{order['status']} ({len(invoices)} invoices, in {where or 'no agreement'}!)"
-        )
+        if once:
+            status = order["status"]
+        elif not invoices:
+            status = f"NOT BOOKED ({order['status']})"
+        else:
+            status = f"{order['status']} ({len(invoices)} invoices, in {where or 'no ledger'}!)"
         print(
-            f"{connection:<11} {order.get('order_name', ''):<8} {description:<38} "
+            f"{connection:<11} {LEDGER_NAMES[ledgers[connection]]:<10} "
+            f"{order.get('order_name', ''):<10} {description:<38} "
             f"{order.get('customer_number') or '-':>8} {order.get('invoice_number') or '-':>8} "
             f"{total:>14}  {status}"
         )
-        if order["status"] == "failed":
-            print(f"            reason: {order.get('status_reason')}")
+        if order["status"] != "booked" and order.get("status_reason"):
+            print(f"{'':<23}reason: {order.get('status_reason')}")
     print()
-    for connection, state in states.items():
-        # Each agreement on its own: exactly its connection's orders, each once, no other's.
-        mine = sorted(k for c, _, k in keys if c == connection)
+    for grant, state in agreements.items():
+        # Each agreement on its own: exactly its connections' orders, each once, no other's.
+        holders = sorted(c for c, g in grants.items() if g == grant)
+        mine = sorted(k for c, _, k in keys if c in holders)
         held = sorted(i.get("references", {}).get("other") for i in state["booked_invoices"])
         alright = held == mine
         ok &= alright
         print(
-            f"agreement of {connection}: {len(state['customers'])} customers, "
-            f"{len(held)} booked invoices, {len(state['drafts'])} drafts left; "
+            f"e-conomic agreement of {' and '.join(holders)}: {len(state['customers'])} "
+            f"customers, {len(held)} booked invoices, {len(state['drafts'])} drafts left; "
             + (
-                f"exactly the {len(mine)} orders of {connection}, each once"
+                f"exactly the {len(mine)} orders of {' and '.join(holders)}, each once"
                 if alright
                 else f"NOT its own orders ({held} instead of {mine})"
             )
         )
+    if realm is not None:
+        held = sorted(quickbooks_invoices(stack, realm))
+        mine = sorted(k for c, _, k in keys if c == KEAP)
+        print(
+            f"QuickBooks company {realm} of {KEAP}: {len(held)} invoices"
+            + ("; exactly the Keap order, once" if held == mine else f" (not {mine})")
+        )
     say(
-        "every order booked exactly once, in its own shop's agreement"
+        "every order booked exactly once, in its own connection's ledger"
         if ok
-        else "NOT every order was booked exactly once in its own agreement"
+        else "NOT every order was booked exactly once in its own ledger"
     )
     return 0 if ok else 1
+
+
+def _latest(stack: Stack, key: str) -> dict[str, Any]:
+    status, order = _call("GET", f"{stack.url('ingest')}/orders/{key}", stack.admin_token)
+    return order if status == 200 and order else {"status": "not received", "order_name": key}
 
 
 def main() -> int:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="ledgerbridge-demo-") as tmp:
         stack = Stack.prepare(data_dir=Path(tmp), broker_prefix=f"demo-{uuid.uuid4().hex[:8]}")
-        # Only `demo` books into the environment's agreement; `nordic`'s orders wait for its own.
-        stack.env["LEDGERBRIDGE_ENVIRONMENT_CONNECTIONS"] = "demo"
-        say(f"admin token for this run: {stack.admin_token}")
+        ledger = keap_ledger()
+        # Only `demo` (and `keap` on e-conomic) books into the environment's agreement;
+        # `nordic`'s orders wait for its own, `keap`'s on QuickBooks for its company.
+        stack.env["LEDGERBRIDGE_ENVIRONMENT_CONNECTIONS"] = (
+            f"demo,{KEAP}" if ledger == "economic" else "demo"
+        )
+        sandbox = stack.url("sandbox")
+        # QuickBooks' sandbox, and one token store every service shares (tokens rotate).
+        stack.env.setdefault(
+            "LEDGERBRIDGE_QUICKBOOKS_TOKEN_DATABASE_URL",
+            f"sqlite+aiosqlite:///{(Path(tmp) / 'quickbooks_tokens.db').resolve()}",
+        )
+        stack.env.setdefault(
+            "LEDGERBRIDGE_QUICKBOOKS_AUTHORIZE_URL", f"{sandbox}/quickbooks/connect/oauth2"
+        )
+        stack.env.setdefault(
+            "LEDGERBRIDGE_QUICKBOOKS_TOKEN_URL", f"{sandbox}/quickbooks/oauth2/v1/tokens/bearer"
+        )
+        stack.env.setdefault("LEDGERBRIDGE_QUICKBOOKS_API_URL", f"{sandbox}/quickbooks")
+        say(
+            f"admin token for this run: {stack.admin_token}; the Keap order goes to {LEDGER_NAMES[ledger]}"
+        )
         stack.start()
         try:
-            code = run_demo(stack)
+            code = run_demo(stack, ledger)
         finally:
             stack.stop()
             delete_broker_objects(stack)  # the demo's queues are throwaway

@@ -178,3 +178,36 @@ def test_the_hook_token_is_the_authentication_and_shopify_is_not_notifying():
     assert keap.handshake_secret({}) is None
     assert notifying(get_adapter("shopify")) is None
     assert notifying(get_adapter("woocommerce")) is None
+
+
+def refunds(body: dict[str, Any]):
+    return keap.parse_refunds_from_order(json.dumps(body).encode(), shop=SHOP)
+
+
+def test_refund_total_is_one_refund_named_by_the_amount_refunded_to_date():
+    assert refunds(keap_body()) == []
+    [refund] = refunds(keap_body(refund_total=100.5))
+    assert refund.refund_id == "refunded-to-date:100.50"
+    assert (refund.total, refund.adjustments, refund.lines) == (
+        Decimal("100.5"), Decimal("100.5"), ()
+    )  # fmt: skip
+    assert refund.currency == "GBP"
+    # Read again (a re-fetch, a redelivery): the same id; refunded further: another.
+    assert refunds(keap_body(refund_total=100.50))[0].refund_id == refund.refund_id
+    assert refunds(keap_body(refund_total=264.5))[0].refund_id == "refunded-to-date:264.50"
+    assert parse(keap_body(refund_total=100.5)).financial_status == "partially_refunded"
+
+
+def test_a_body_marked_deleted_is_the_orders_cancellation_at_the_hooks_time():
+    body = keap_body(refund_total=20)
+    body["deleted"] = {"event_key": "invoice.delete", "timestamp": "2026-11-28T11:00:00Z"}
+    order = parse(body)
+    assert order.cancelled_at == datetime(2026, 11, 28, 11, tzinfo=UTC)
+    assert order.version == order.cancelled_at  # later than the last modification
+    assert keap.order_kind(json.dumps(body).encode()).value == "cancelled"
+    assert keap.classify("invoice.delete").value == "order" and keap.fetches("order.delete")
+    assert refunds(body)[0].created_at == "2026-11-28T11:00:00+00:00"
+    # A deletion timestamped before the last edit (clocks apart) does not make it older.
+    body["deleted"]["timestamp"] = "2026-11-28T10:00:00Z"
+    assert parse(body).version == datetime(2026, 11, 28, 10, 5, tzinfo=UTC)
+    assert parse(keap_body()).cancelled_at is None

@@ -224,3 +224,45 @@ async def test_quota_headers_count_and_a_spent_minute_is_answered_429(keap, key)
         "status": "Request Throttled",
     }
     assert refused.headers["x-keap-product-throttle-available"] == "0"
+
+
+async def test_a_refund_raises_refund_total_and_queues_an_order_edit(keap, subscriber, key):
+    await keap.post(
+        f"{API}/hooks", json={"eventKey": "order.edit", "hookUrl": "http://subscriber/hook"}
+    )
+    order = await _order(keap, key)  # 25 paid
+    before = order["modification_date"]
+    refunded = await keap.post(
+        f"/_sandbox/keap/{key}/orders/{order['id']}/refunds", json={"amount": "10.5"}
+    )
+    assert refunded.status_code == 200, refunded.text
+    read = (await keap.get(f"{API}/orders/{order['id']}")).json()
+    assert read["refund_total"] == 10.5 and read["total_paid"] == 25
+    assert read["modification_date"] >= before
+    await keap.post(f"/_sandbox/keap/{key}/hooks/deliver")
+    [body] = subscriber.received
+    assert body["event_key"] == "order.edit" and body["object_keys"][0]["id"] == order["id"]
+    # Never more than was paid; an order Keap does not have is named.
+    too_much = await keap.post(
+        f"/_sandbox/keap/{key}/orders/{order['id']}/refunds", json={"amount": "15"}
+    )
+    assert too_much.status_code == 400 and "more than the 25" in too_much.json()["message"]
+    missing = await keap.post(f"/_sandbox/keap/{key}/orders/999999/refunds", json={"amount": 1})
+    assert missing.status_code == 404
+
+
+async def test_deleting_an_order_queues_both_delete_events_and_it_is_gone(keap, subscriber, key):
+    for event in ("order.delete", "invoice.delete"):
+        await keap.post(
+            f"{API}/hooks", json={"eventKey": event, "hookUrl": "http://subscriber/hook"}
+        )
+    order = await _order(keap, key)
+    deleted = await keap.delete(f"{API}/orders/{order['id']}")
+    assert deleted.status_code == 204
+    assert (await keap.get(f"{API}/orders/{order['id']}")).status_code == 404
+    assert (await keap.delete(f"{API}/orders/{order['id']}")).status_code == 404
+    await keap.post(f"/_sandbox/keap/{key}/hooks/deliver")
+    assert sorted((b["event_key"], b["object_type"]) for b in subscriber.received) == [
+        ("invoice.delete", "invoice"), ("order.delete", "order")
+    ]  # fmt: skip
+    assert {b["object_keys"][0]["id"] for b in subscriber.received} == {order["id"]}

@@ -1,10 +1,11 @@
 """Sandbox-only endpoints for Keap: seed contacts and orders (each change queues its hook
-event), send what the hooks wait for, read a tenant's state, lower its quotas, issue an OAuth
+event), refund an order as Keap's UI does, send what the hooks wait for, read a tenant's state, lower its quotas, issue an OAuth
 access token. `{key}` is the tenant's API key (what X-Keap-API-Key carries)."""
 
 from __future__ import annotations
 
 import secrets
+from decimal import Decimal
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
@@ -55,6 +56,22 @@ async def put_order(key: str, body: dict[str, Any], request: Request) -> Respons
         order = tenant_of(request, key).put_order(body)
     except KeyError as exc:
         raise message(400, str(exc.args[0])) from None
+    return JSONResponse(order)
+
+
+class RefundMade(BaseModel):
+    amount: Decimal = Field(gt=0)
+
+
+@router.post("/orders/{order_id}/refunds")
+async def refund_order(key: str, order_id: int, body: RefundMade, request: Request) -> Response:
+    """A refund made in Keap's UI: the order's refund_total grows (order.edit is queued)."""
+    try:
+        order = tenant_of(request, key).refund_order(order_id, body.amount)
+    except KeyError as exc:
+        raise message(404, str(exc.args[0])) from None
+    except ValueError as exc:
+        raise message(400, str(exc)) from None
     return JSONResponse(order)
 
 

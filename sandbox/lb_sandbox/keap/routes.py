@@ -1,5 +1,6 @@
 """Keap's REST API v1 under /keap/crm/rest (real: https://api.infusionsoft.com/crm/rest): REST
-hooks, orders, contacts and the account profile, with Keap's authentication and quotas."""
+hooks, orders (read, list, delete), contacts and the account profile, with Keap's
+authentication and quotas."""
 
 from __future__ import annotations
 
@@ -225,6 +226,16 @@ async def get_order(order_id: str, request: Request) -> Response:
     if order is None:
         raise KeapHTTPError(404, {"message": f"Order {order_id} not found"}, headers)
     return _json(order, headers)
+
+
+@router.delete("/orders/{order_id}")
+async def delete_order(order_id: str, request: Request) -> Response:
+    tenant, headers = authenticate(request)
+    try:
+        tenant.delete_order(_id(order_id, "order"))
+    except KeyError:
+        raise KeapHTTPError(404, {"message": f"Order {order_id} not found"}, headers) from None
+    return Response(status_code=204, headers=headers)
 
 
 @router.get("/contacts/{contact_id}")

@@ -168,6 +168,36 @@ class Tenant:
         self.emit("order.edit" if existing else "order.add", "order", [order_id])
         return order
 
+    def refund_order(self, order_id: int, amount: Any) -> Entity:
+        """A refund made in Keap's UI: the order's refund_total grows (Keap's v1 order carries
+        no refund ids or lines) and its modification_date moves. Keap's docs name no refund
+        hook; the sandbox queues order.edit, and reconciliation (orders?since= by
+        modification_date) finds it where a tenant sends none."""
+        order = self.orders.get(order_id)
+        if order is None:
+            raise KeyError(f"order {order_id} does not exist")
+        refund = _number(amount)
+        if refund <= 0:
+            raise ValueError("amount must be more than 0")
+        refunded = _number(order["refund_total"]) + refund
+        if refunded > _number(order["total_paid"]):
+            raise ValueError(
+                f"a refund of {refund} would refund {refunded}, more than the "
+                f"{order['total_paid']} paid"
+            )
+        order["refund_total"] = _json_number(refunded)
+        order["modification_date"] = keap_date()
+        self.emit("order.edit", "order", [order_id])
+        return order
+
+    def delete_order(self, order_id: int) -> None:
+        """DELETE /v1/orders/{id}: gone from the API, and both delete events are queued (a Keap
+        order is its invoice: invoice.delete is the documented key, order.delete the other)."""
+        if self.orders.pop(order_id, None) is None:
+            raise KeyError(f"order {order_id} does not exist")
+        self.emit("order.delete", "order", [order_id])
+        self.emit("invoice.delete", "invoice", [order_id])
+
     # --- hooks -------------------------------------------------------------------------------
 
     def add_hook(self, event_key: str, hook_url: str) -> Entity:

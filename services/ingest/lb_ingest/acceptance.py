@@ -11,7 +11,7 @@ from lb_common.db import utcnow
 from lb_common.envelope import Envelope
 from lb_common.events import OrderCancelled, Refund
 from lb_connectors.platforms.base import DeliveryInfo, TopicKind
-from lb_ingest import order_status
+from lb_ingest import order_status, refund_steps
 from lb_ingest.arrival import Arrival, WebhookAnswer, error_answer
 from lb_ingest.fast_path.batch import BatchState
 from lb_ingest.held_units import emit_held_units
@@ -173,23 +173,40 @@ def _apply_order(
         )
         if stored.transferred_at is not None:
             send_held_refunds(state.recorder, stored, state.refunds.values())
-    elif order.cancelled_at is not None and not stored.cancellation_sent:
+    refunds = list(arrival.refunds)
+    if (
+        stored.transferred_at is not None
+        and order.cancelled_at is not None
+        and not stored.cancellation_sent
+    ):
         stored.cancellation_sent = True
-        state.recorder.timeline(
-            order.order_key,
-            "order.cancelled",
-            "Cancelled after it was transferred: a credit note for what is not yet credited follows.",
-            level="warning",
-        )
-        state.recorder.emit(
-            Envelope.wrap(
-                OrderCancelled(order_key=order.order_key, reason=order.note),
-                connection=stored.connection,
-                order_key=order.order_key,
+        if refund_steps.credits_by_amount(order.order_key, refunds, state.refunds.values()):
+            # Its refunds carry no lines (Keap): the rest goes as one more refund by amount.
+            refunds.append(refund_steps.closing(order, order.cancelled_at))
+            state.recorder.timeline(
+                order.order_key,
+                "order.cancelled",
+                "Deleted after it was transferred: the rest of its total not yet refunded is "
+                "credited as a refund (its refunds were amounts, without lines).",
+                level="warning",
             )
-        )
+        else:
+            state.recorder.timeline(
+                order.order_key,
+                "order.cancelled",
+                "Cancelled after it was transferred: a credit note for what is not yet credited "
+                "follows.",
+                level="warning",
+            )
+            state.recorder.emit(
+                Envelope.wrap(
+                    OrderCancelled(order_key=order.order_key, reason=order.note),
+                    connection=stored.connection,
+                    order_key=order.order_key,
+                )
+            )
     emit_held_units(state.recorder, stored, order)
-    for refund in arrival.refunds:
+    for refund in refunds:
         _record_refund(state, order.order_key, stored, refund)
     return "accepted"
 
@@ -205,9 +222,14 @@ def _apply_refund(state: BatchState, arrival: Arrival, delivery: dict[str, Any])
 
 
 def _record_refund(state: BatchState, order_key: str, order: Order | None, refund: Refund) -> None:
-    """Keep each refund once (by the platform's id); send it on once its order is transferred."""
+    """Keep each refund once (by the platform's id); send it on once its order is transferred.
+    A figure refunded to date is kept as the step since the last one (refund_steps.py)."""
     if (order_key, refund.refund_id) in state.refunds:
         return
+    found = refund_steps.step(refund, order_key, state.refunds.values())
+    if found is None:
+        return
+    refund = found
     record = SeenRefund(order_key, refund.refund_id, refund.model_dump(mode="json"))
     state.refunds[(order_key, refund.refund_id)] = record
     amount = f"{refund.currency} {refund.total}"

@@ -43,6 +43,9 @@ class IngestConnectionSettings(BaseModel):
     customer_fields: CustomerFieldMap = CustomerFieldMap()
     # The shop's own domain (my-shop.myshopify.com): order keys use it, reconciliation needs it.
     shop_domain: str | None = None
+    # Keap: subscribe to its delete hooks, and cancel (or credit to its total) an order Keap
+    # deleted. Off by default: a Keap user may delete old orders to tidy up, not to credit them.
+    keap_deletions: bool = False
 
 
 class ShopAccessUpdate(BaseModel):

@@ -4,7 +4,8 @@ when the connection is saved, at ingest's start and every
 checked once per round across replicas), and on POST /connections/{name}/webhook-subscriptions/check.
 
 Each order event the tenant offers (GET /v1/hooks/event_keys: order.add, and order.edit where it
-exists) needs one hook to `<public_url>/webhooks/keap/<connection>/<token>`, the token being the
+exists; with the connection's `keap_deletions` on, also order.delete and invoice.delete) needs
+one hook to `<public_url>/webhooks/keap/<connection>/<token>`, the token being the
 connection's first webhook secret. Keap stops delivering to a hook after 4 failed deliveries (or
 a 410) and marks it Inactive without telling anyone, so an Inactive or Unverified hook is
 verified again (POST /v1/hooks/{key}/verify: the handshake); one of ours pointing to an older
@@ -28,9 +29,9 @@ from lb_common.db import Database
 from lb_common.errors import LedgerbridgeError
 from lb_common.work_loop import every
 from lb_connectors.keap import KeapDirectory, KeapHook
-from lb_connectors.platforms.keap import ORDER_EVENTS
+from lb_connectors.platforms.keap import DELETE_EVENTS, ORDER_EVENTS
 from lb_ingest.connection_onboarding import keep_subscription_check
-from lb_ingest.connections import ConnectionCache
+from lb_ingest.connections import ActiveConnection, ConnectionCache
 from lb_ingest.store import ShopConnection
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,8 @@ async def check(
         url = hook_url(public_url, name, connection.secrets[0])
         try:
             report = await asyncio.wait_for(
-                _repair(keap, name, url, hook_prefix(public_url, name)), CHECK_TIMEOUT
+                _repair(keap, name, url, hook_prefix(public_url, name), events_of(connection)),
+                CHECK_TIMEOUT,
             )
         except LedgerbridgeError as exc:
             error = f"Keap's hooks could not be checked: {exc.reason}"
@@ -92,10 +94,21 @@ async def check(
     return {"subscriptions": report, "error": error}
 
 
-async def _repair(keap: KeapDirectory, name: str, url: str, prefix: str) -> list[dict[str, Any]]:
+def events_of(connection: ActiveConnection) -> list[str]:
+    """The events the connection subscribes to: the order events, and the deletions when
+    its settings ask for them (`keap_deletions`)."""
+    events = list(ORDER_EVENTS)
+    if connection.settings.keap_deletions:
+        events += list(DELETE_EVENTS)
+    return events
+
+
+async def _repair(
+    keap: KeapDirectory, name: str, url: str, prefix: str, events: list[str]
+) -> list[dict[str, Any]]:
     client = keap.for_connection(name)
     offered = set(await client.event_keys())
-    wanted = [key for key in ORDER_EVENTS if key in offered]
+    wanted = [key for key in events if key in offered]
     held = await client.hooks()
     ours = [h for h in held if _same(h.hook_url, url)]
     # Ours, but with a token no longer current (a rotation): Keap would post to a URL we refuse.
@@ -103,9 +116,18 @@ async def _repair(keap: KeapDirectory, name: str, url: str, prefix: str) -> list
     for old in stale:
         await client.delete_hook(old.key)
     report: list[dict[str, Any]] = []
+    # Deletions turned off (keap_deletions): our delete hooks go, so Keap stops sending them.
+    for unwanted in [h for h in ours if h.event_key in DELETE_EVENTS and h.event_key not in events]:
+        entry: dict[str, Any] = {"topic": unwanted.event_key}
+        try:
+            await client.delete_hook(unwanted.key)
+            entry.update(state="removed", detail="the connection's keap_deletions is off")
+        except LedgerbridgeError as exc:
+            entry.update(state="failed", detail=f"Keap refused it: {exc.detail or exc.reason}")
+        report.append(entry)
     for event_key in wanted:
         found = next((h for h in ours if h.event_key == event_key), None)
-        entry: dict[str, Any] = {"topic": event_key}
+        entry = {"topic": event_key}
         try:
             if found is None:
                 made = await client.create_hook(event_key, url)

@@ -27,6 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from lb_common.db import Database, utcnow
 from lb_connectors.platforms.base import Notification, PayloadError, notifying
+from lb_connectors.platforms.keap import DELETE_EVENTS
 from lb_connectors.platforms.registry import get_adapter
 from lb_ingest.arrival import WebhookAnswer, error_answer
 from lb_ingest.connections import ConnectionCache
@@ -94,6 +95,13 @@ async def receive_notification(
     except PayloadError as exc:
         notification, problem = None, str(exc)
     fetched = notification is not None and adapter.fetches(notification.event_key)
+    if (
+        fetched
+        and notification is not None
+        and notification.event_key in DELETE_EVENTS
+        and not shop_connection.settings.keap_deletions
+    ):
+        fetched = False  # deletions are off for this connection: kept, not acted on
     try:
         answer = await _store(db, platform, connection_name, body, notification, problem, fetched)
     except Exception:

@@ -13,6 +13,9 @@ any order, so customers and invoicing see no difference.
 - Nothing lost: a failed fetch keeps the row waiting, with the reason and a growing delay (or
   the 429's wait); an order Keap no longer has is marked `gone`, and an id Keap refuses as
   such (a 4xx other than auth and quota) `unreadable`, each with the reason.
+- Deletions (order.delete, invoice.delete): the hook is believed only when Keap answers 404
+  for the order; then the last body taken in, marked deleted, is fed as the order's last
+  version (_keap_order.py). One Keap still has is read as it is now.
 """
 
 from __future__ import annotations
@@ -28,20 +31,23 @@ from sqlalchemy import select, update
 
 from lb_common.db import Database, utcnow
 from lb_common.errors import LedgerbridgeError, TransientError
+from lb_common.orders import make_order_key
 from lb_common.work_loop import WorkLoop
 from lb_connectors.keap import KeapClient, KeapDirectory, KeapRejected
 from lb_connectors.platforms.base import DeliveryInfo
+from lb_connectors.platforms.keap import DELETE_EVENTS
 from lb_connectors.platforms.registry import get_adapter
 from lb_ingest.arrival import Arrival
 from lb_ingest.connections import ActiveConnection, ConnectionCache
 from lb_ingest.fast_path.writer import DeliveryWriter
 from lb_ingest.notified import NOTIFIED_WAITING
 from lb_ingest.reading import read_arrival
-from lb_ingest.store import NotifiedObject
+from lb_ingest.store import Delivery, NotifiedObject
 
 log = logging.getLogger(__name__)
 
 _objects = NotifiedObject.__table__  # type: ignore[attr-defined]
+_deliveries = Delivery.__table__  # type: ignore[attr-defined]
 CURRENCY_TTL = 3600.0
 LONGEST_DELAY = timedelta(minutes=15)
 
@@ -111,6 +117,9 @@ class NotifiedFetcher:
             client = self._keap.for_connection(connection.name)
             order = await client.order(row["object_id"])
             if order is None:
+                if row["event_key"] in DELETE_EVENTS:
+                    await self._deleted(row, connection)
+                    return
                 await self._mark(
                     row,
                     status="gone",
@@ -133,9 +142,47 @@ class NotifiedFetcher:
             log.exception("fetching a notified object failed unexpectedly")
             await self._failed(row, f"unexpected error: {type(exc).__name__}")
             return
-        body = json.dumps(
-            {"order": order, "contact": contact, "currency": currency}, separators=(",", ":")
-        ).encode()
+        await self._submit(
+            row, connection, {"order": order, "contact": contact, "currency": currency}
+        )
+
+    async def _deleted(self, row: dict[str, Any], connection: ActiveConnection) -> None:
+        """Keap confirms the deletion (404): the last body read, marked deleted at the hook's
+        timestamp, goes through the writer like any version, so the order is cancelled (or,
+        after amount-only refunds, credited to its total) once: the delivery id is per change."""
+        key = make_order_key(connection.platform, shop_of(connection), row["object_id"])
+        last = await self._last_body(key)
+        if last is None:
+            await self._mark(
+                row,
+                status="gone",
+                error=f"Keap deleted order {row['object_id']}, of which ledgerbridge holds no "
+                "copy (never taken in, or its deliveries were pruned): nothing to cancel here",
+            )
+            return
+        body = json.loads(last)
+        body["deleted"] = {"event_key": row["event_key"], "timestamp": row["stamp"]}
+        await self._submit(row, connection, body)
+
+    async def _last_body(self, order_key: str) -> bytes | None:
+        """The newest body of the order that was taken in (what Keap last said about it)."""
+        async with self._db.session() as session:
+            conn = await session.connection()
+            found = (
+                await conn.execute(
+                    select(_deliveries.c.body)
+                    .where(_deliveries.c.order_key == order_key)
+                    .where(_deliveries.c.outcome == "accepted")
+                    .order_by(_deliveries.c.order_version.desc(), _deliveries.c.id.desc())
+                    .limit(1)
+                )
+            ).first()
+        return bytes(found.body) if found is not None else None
+
+    async def _submit(
+        self, row: dict[str, Any], connection: ActiveConnection, content: dict[str, Any]
+    ) -> None:
+        body = json.dumps(content, separators=(",", ":")).encode()
         info = DeliveryInfo(
             platform=connection.platform,
             topic=row["event_key"],

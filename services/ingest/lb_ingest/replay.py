@@ -22,7 +22,7 @@ from lb_common.events import OrderCancelled, OrderRefunded, Refund
 from lb_common.orders import CanonicalOrder
 from lb_connectors.platforms.base import PayloadError
 from lb_connectors.platforms.registry import get_adapter
-from lb_ingest import order_status
+from lb_ingest import order_status, refund_steps
 from lb_ingest.connections import IngestConnectionSettings
 from lb_ingest.order_repository import OrderRepository
 from lb_ingest.order_status import OrderStatus
@@ -89,13 +89,16 @@ def send_again(
         return ReplayOutcome(409, {"error": f"the stored webhook still cannot be read: {problem}"})
     refunds = load_refunds(conn, [order_key])
     sent = [r.payload for r in refunds.values() if r.emitted] if plan.send_credits else []
+    # An order credited by amount (Keap) sent its cancellation as its closing refund: in `sent`.
+    by_amount = refund_steps.credits_by_amount(order_key, [], refunds.values())
+    cancellation = order.cancellation_sent and not by_amount
     actions = []
     if plan.send_order:
         actions.append("send order.ready again")
     if plan.send_credits:
         actions.append(
             f"send its {len(sent)} refund(s)"
-            + (" and its cancellation" if order.cancellation_sent else "")
+            + (" and its cancellation" if cancellation else "")
             + " again (credit notes already booked are not made twice)"
         )
     body: dict[str, object] = {
@@ -124,7 +127,7 @@ def send_again(
                 order_key=order_key,
             )
         )
-    if plan.send_credits and order.cancellation_sent:
+    if plan.send_credits and cancellation:
         recorder.emit(
             Envelope.wrap(
                 OrderCancelled(order_key=order_key, reason=canonical.note),

@@ -4,7 +4,18 @@
 The body read here is the one ingest's fetcher stores: {"order": {...}, "contact": {...} | null,
 "currency": "USD"}. Keap's order carries no currency (the account has one: `GET
 /v1/account/profile` currency_code), and its contact reference carries no address, so the
-fetcher adds both.
+fetcher adds both. For an order Keap deleted (a delete hook, and `GET /v1/orders/{id}` answers
+404) the fetcher stores the last body it read with `"deleted": {"event_key", "timestamp"}`
+added: the order is then cancelled at that time.
+
+Refunds: Keap's order carries only `refund_total`, the amount refunded to date (no refund id,
+no lines). Its transactions (`GET /v1/orders/{id}/transactions`: id, amount, type, status,
+transaction_date) would give ids, but v1 documents no value of `type` that marks a refund, and
+reading them is one more call per fetch against the key's 240 a minute. So an order with
+refund_total > 0 carries one refund "refunded to date" (base.REFUNDED_TO_DATE), whose id is
+that amount: stable across re-fetches, redeliveries and reconciliation, since the same figure
+read again is the same id and a later refund raises it (a new id). ingest sends on the step
+from the figure it last sent (refund_steps.py). Two refunds between two reads are one step.
 
 Facts used (shared/reference/qbo-keap.md, section 6): money is a JSON number in the account's
 currency; order_items[].type names shipping and tax lines ("Shipping", "Tax"); discounts and
@@ -14,14 +25,16 @@ addresses have field BILLING | SHIPPING | OTHER, and country_code is ISO 3166-1 
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from lb_common.events import Refund
 from lb_common.orders import Address, Buyer, CanonicalOrder, OrderLine, ShippingLine
 
 from ._customer import customer_type
 from ._reader import ZERO, Obj, build, total
-from .base import CustomerFieldMap
+from .base import CustomerFieldMap, refunded_to_date_id
 
 CENT = Decimal("0.01")
 _SHIPPING = "shipping"
@@ -62,6 +75,9 @@ def order_from(body: Obj, *, shop: str, fields: CustomerFieldMap) -> CanonicalOr
     created = o.opt_when("order_date", naive_is_utc=True) or o.when(
         "creation_date", naive_is_utc=True
     )
+    # modification_date changes with every edit, so it orders competing fetches of one order.
+    version = o.opt_when("modification_date", naive_is_utc=True) or created
+    deleted = deleted_at(body)
     return build(
         CanonicalOrder,
         "order",
@@ -69,9 +85,10 @@ def order_from(body: Obj, *, shop: str, fields: CustomerFieldMap) -> CanonicalOr
         shop=shop,
         order_id=order_id,
         order_name=o.clean_text("title") or order_id,
-        # modification_date changes with every edit, so it orders competing fetches of one order.
-        version=o.opt_when("modification_date", naive_is_utc=True) or created,
+        # A deletion is the order's last change: it is never older than what was read before.
+        version=max(version, deleted) if deleted else version,
         created_at=created,
+        cancelled_at=deleted,
         currency=body.text("currency"),
         taxes_included=False,
         financial_status=_financial_status(o),
@@ -100,6 +117,33 @@ def order_from(body: Obj, *, shop: str, fields: CustomerFieldMap) -> CanonicalOr
         total_price=o.money("total"),
         note=o.clean_text("notes"),
     )
+
+
+def deleted_at(body: Obj) -> datetime | None:
+    """When Keap deleted the order (the delete hook's timestamp), or None."""
+    deleted = body.opt_obj("deleted")
+    return deleted.when("timestamp", naive_is_utc=True) if deleted else None
+
+
+def refunds_from(body: Obj) -> list[Refund]:
+    """The amount refunded to date as one refund (see the module's docstring), or none."""
+    o = body.obj("order")
+    refunded = o.money("refund_total", ZERO)
+    if refunded <= 0:
+        return []
+    when = deleted_at(body) or o.opt_when("modification_date", naive_is_utc=True)
+    return [
+        build(
+            Refund,
+            "order.refund_total",
+            refund_id=refunded_to_date_id(refunded),
+            created_at=when.isoformat() if when else "",
+            currency=body.text("currency"),
+            adjustments=refunded,
+            total=refunded,
+            note=f"Keap's refund_total is {refunded}",
+        )
+    ]
 
 
 def _spread(amount: Decimal, weights: list[Decimal]) -> list[Decimal]:

@@ -32,6 +32,7 @@ import hmac
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from enum import Enum
 from typing import Protocol, runtime_checkable
 
@@ -80,6 +81,17 @@ class DeliveryInfo:
         # Event ids repeat across topics of one merchant action (orders/create + orders/paid), so
         # the topic is part of the key; without an event id, fall back to the delivery id.
         return f"{self.platform}:{self.shop}:{self.topic}:{self.event_id or self.delivery_id}"
+
+
+#: A refund whose id starts with this is not one refund but the amount refunded to date (Keap
+#: reports only a running `refund_total`, no refund ids, no lines). Its id ends with that
+#: amount (`refunded_to_date_id`), so the same figure read again is the same id; ingest
+#: (refund_steps.py) sends on only the step from the last figure it sent.
+REFUNDED_TO_DATE = "refunded-to-date:"
+
+
+def refunded_to_date_id(amount: Decimal) -> str:
+    return f"{REFUNDED_TO_DATE}{amount.quantize(Decimal('0.01'))}"
 
 
 @dataclass(frozen=True, slots=True)

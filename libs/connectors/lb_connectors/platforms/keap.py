@@ -7,7 +7,9 @@ X-Hook-Secret, which the reply must echo. Nothing in a delivery is authenticated
 URL carries a secret token per connection (`verify_hook_token`), and every id is fetched from
 Keap's API before anything is believed (which authenticates it a second time).
 
-A fetched order is read from the body ingest's fetcher stores (_keap_order.py).
+A fetched order is read from the body ingest's fetcher stores (_keap_order.py), a deleted one
+too (the last body read, marked deleted), and so are its refunds (refund_total, as the amount
+refunded to date).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from lb_common.events import Refund
 from lb_common.orders import CanonicalOrder
 
-from ._keap_order import order_from
+from ._keap_order import order_from, refunds_from
 from ._reader import load
 from .base import (
     DEFAULT_FIELDS,
@@ -40,6 +42,14 @@ HANDSHAKE_HEADER = "X-Hook-Secret"
 ORDER_EVENTS: Mapping[str, TopicKind] = {
     "order.add": TopicKind.ORDER,
     "order.edit": TopicKind.ORDER,
+}
+#: Deletions: invoice.delete is in Keap's docs [K1], order.delete only in third-party lists; a
+#: Keap order is its invoice (one id), so both name the order. Subscribed to where the tenant
+#: offers them and the connection's `keap_deletions` is on; the fetcher makes sure Keap really
+#: no longer has the order before anything is cancelled.
+DELETE_EVENTS: Mapping[str, TopicKind] = {
+    "order.delete": TopicKind.ORDER,
+    "invoice.delete": TopicKind.ORDER,
 }
 #: Not Keap's: the event key under which ingest's reconciliation (GET /v1/orders?since=) names
 #: the orders it found changed, fetched and read as the hooks' are.
@@ -72,7 +82,9 @@ class KeapAdapter:
         )
 
     def fetches(self, event_key: str) -> bool:
-        return event_key in ORDER_EVENTS or event_key == RECONCILE_EVENT
+        return (
+            event_key in ORDER_EVENTS or event_key in DELETE_EVENTS or event_key == RECONCILE_EVENT
+        )
 
     # --- PlatformAdapter ---------------------------------------------------------------------
 
@@ -88,14 +100,13 @@ class KeapAdapter:
 
     def classify(self, topic: str) -> TopicKind:
         topic = topic.strip().lower()
-        return (
-            TopicKind.ORDER
-            if topic == RECONCILE_EVENT
-            else ORDER_EVENTS.get(topic, TopicKind.UNKNOWN)
-        )
+        if topic == RECONCILE_EVENT:
+            return TopicKind.ORDER
+        return ORDER_EVENTS.get(topic) or DELETE_EVENTS.get(topic, TopicKind.UNKNOWN)
 
     def order_kind(self, body: bytes) -> TopicKind:
-        return TopicKind.ORDER  # a Keap order has no cancelled state (it is deleted)
+        # A Keap order has no cancelled state: it is deleted (the fetcher marks the body so).
+        return TopicKind.CANCELLED if load(body).has("deleted") else TopicKind.ORDER
 
     def parse_order_id(self, body: bytes) -> str:
         return load(body).obj("order").ident("id")
@@ -106,10 +117,10 @@ class KeapAdapter:
         return order_from(load(body), shop=shop, fields=fields)
 
     def parse_refund(self, body: bytes, *, shop: str) -> tuple[str, Refund]:
-        raise NotImplementedError("Keap has no refund hook; refunds are not read from Keap yet")
+        raise NotImplementedError("Keap has no refund hook; refunds are read from the order")
 
     def parse_refunds_from_order(self, body: bytes, *, shop: str) -> list[Refund]:
-        return []  # refund_total carries no refund id or lines to credit once
+        return refunds_from(load(body))
 
     def parse_inventory_level(self, body: bytes) -> InventoryLevel:
         raise NotImplementedError("Keap sends no inventory level hooks")

@@ -20,7 +20,7 @@ from lb_common.db import Database, utcnow
 from lb_common.sealing import SecretBox
 from lb_connectors.ledger.registry import AdapterContext, ledger_kind
 from lb_connectors.quickbooks.token_vault import TokenVault
-from lb_ingest.store import QuickBooksConsent
+from lb_ingest.store import LedgerConsent
 from tests.e2e.test_connections import spying
 from tests.support.stores import Store
 from tests.support.system import System, running_system
@@ -204,7 +204,7 @@ async def test_a_wrong_expired_or_refused_consent_leaves_the_connection_as_it_wa
         # A consent URL used too late.
         back = await _consent_at_intuit(system, await _consent_url(system))
         async with system.runtimes["ingest"].parts.db.transaction() as session:
-            row = await session.get(QuickBooksConsent, "west")
+            row = await session.get(LedgerConsent, ("west", "quickbooks"))
             assert row is not None
             row.expires_at = utcnow() - timedelta(seconds=1)
             session.add(row)

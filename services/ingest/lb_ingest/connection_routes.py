@@ -180,10 +180,11 @@ def admin_router(o: Onboarding) -> APIRouter:
 
     @router.get("/connections/{name}/economic/reference")
     async def reference(name: str, products: bool = False) -> dict[str, Any]:
-        """The agreement's reference data, read now with the connection's ledger: customer
-        groups, payment terms, VAT zones (those for customers), layouts and, with
-        `products=true`, up to 1,000 products; for the console's pick lists. 409 with the
-        reason when the ledger cannot be read. (Any kind: `/ledger/reference`.)"""
+        """The ledger's reference data, read now through the ledger port, in the shape the
+        console's pick lists read: customer groups, payment terms, VAT zones (those for
+        customers; a QuickBooks company's tax codes), layouts and, with `products=true`, up to
+        1,000 products (QuickBooks: items by SKU). 409 with the reason when the ledger cannot
+        be read. Every kind's lists in neutral form: `/ledger/reference`."""
         return onboarding.reference_view(await _reference(name, products))
 
     @router.get("/connections/{name}/ledger/reference")
@@ -269,6 +270,31 @@ def grant_router(o: Onboarding) -> APIRouter:
                     "connection's page."
                 )
         return _page(f"The {done.thing} is connected", text, 200)
+
+    # The two flows' redirects by name, with the parameters each sends (for the API docs);
+    # the generic routes below answer them the same.
+    @router.get("/grants/economic/{name}", response_class=HTMLResponse)
+    async def take_economic_grant(
+        name: str, request: Request, state: str = "", token: str = ""
+    ) -> HTMLResponse:
+        """e-conomic's redirect after "Add app": the grant token is sealed onto the connection
+        and settings are proposed from the agreement (a page tells the user what happened)."""
+        return await landed("economic", request, name)
+
+    @router.get("/grants/quickbooks", response_class=HTMLResponse)
+    async def take_quickbooks_consent(
+        request: Request,
+        state: str = "",
+        code: str = "",
+        realmId: str = "",  # Intuit's name for the company id
+        error: str = "",
+        error_description: str = "",
+    ) -> HTMLResponse:
+        """Intuit's redirect after the bookkeeper connected a company (`code`, `state`,
+        `realmId`) or declined (`error=access_denied`): the code is exchanged for tokens, which
+        are stored sealed, and the connection's ledger becomes that company (a page tells the
+        user what happened)."""
+        return await landed("quickbooks", request, None)
 
     @router.get("/grants/{kind}", response_class=HTMLResponse)
     async def take_consent(kind: str, request: Request) -> HTMLResponse:

@@ -32,7 +32,7 @@ from lb_common.db import Database, utcnow
 from lb_common.sealing import SecretBox
 from lb_connectors.ledger.consent import ConsentContext, ConsentFlow, ConsentRefused
 from lb_connectors.ledger.errors import UnknownLedgerKind
-from lb_connectors.ledger.registry import ADAPTERS, ledger_kind
+from lb_connectors.ledger.registry import ledger_kind
 from lb_ingest.connection_onboarding import live_connection, onboarding_row
 from lb_ingest.connections import announce, opened, seal_into
 from lb_ingest.settings import IngestSettings
@@ -68,11 +68,6 @@ class ConsentFlows:
             )
         self._open[kind] = flow = found.consent(self._context)
         return flow
-
-    @staticmethod
-    def kinds() -> list[str]:
-        """The registered kinds that have a consent flow."""
-        return [kind for kind in ADAPTERS if ledger_kind(kind).consent is not None]
 
     async def aclose(self) -> None:
         for flow in self._open.values():

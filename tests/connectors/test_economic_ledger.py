@@ -240,6 +240,21 @@ async def test_reference_data_names_what_a_settings_screen_offers(ledger: Econom
     assert "DKK" in {c.id for c in data.currencies}
 
 
+async def test_reference_data_tells_terms_apart_and_reads_items_only_when_asked(
+    ledger: EconomicLedger,
+) -> None:
+    data = await ledger.reference_data()
+    terms = {t.id: t.facts for t in data.payment_terms}
+    assert terms["1"] == {"type": "net", "days_of_credit": "8"}
+    assert terms["2"]["type"] == "dueDate"
+    assert data.items == () and not data.more_items  # no product page read
+    few = await ledger.reference_data(items=2)
+    assert len(few.items) == 2 and few.more_items
+    everything = await ledger.reference_data(items=1000)
+    assert "MUG-BLACK" in {item.id for item in everything.items}
+    assert not everything.more_items
+
+
 async def test_the_registry_opens_economic_for_its_kind_and_names_unknown_kinds() -> None:
     assert ledger_kind("economic") is LEDGER_KIND and "economic" in ADAPTERS
     assert LEDGER_KINDS["economic"] is EconomicCredentials

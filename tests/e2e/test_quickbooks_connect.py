@@ -20,7 +20,7 @@ from lb_common.db import Database, utcnow
 from lb_common.sealing import SecretBox
 from lb_connectors.ledger.registry import AdapterContext, ledger_kind
 from lb_connectors.quickbooks.token_vault import TokenVault
-from lb_ingest.store import QuickBooksConsent
+from lb_ingest.store import LedgerConsent
 from tests.e2e.test_connections import spying
 from tests.support.stores import Store
 from tests.support.system import System, running_system
@@ -204,7 +204,7 @@ async def test_a_wrong_expired_or_refused_consent_leaves_the_connection_as_it_wa
         # A consent URL used too late.
         back = await _consent_at_intuit(system, await _consent_url(system))
         async with system.runtimes["ingest"].parts.db.transaction() as session:
-            row = await session.get(QuickBooksConsent, "west")
+            row = await session.get(LedgerConsent, ("west", "quickbooks"))
             assert row is not None
             row.expires_at = utcnow() - timedelta(seconds=1)
             session.add(row)
@@ -290,3 +290,69 @@ async def test_a_consent_url_needs_the_public_url_and_the_token_database(
         assert put.status_code == 200, put.text
         refused = await running.apps["ingest"].post("/connections/west/quickbooks/connect")
     assert refused.status_code == 409 and missing in refused.text
+
+
+async def test_a_connected_companys_pick_lists_come_through_the_ledger_port(system: System):
+    """After the consent (started at the generic route), the console's pick lists read the
+    company through the ledger port: tax codes, clearing accounts and items by SKU, on the
+    neutral route and on the one the console reads."""
+    ingest = system.apps["ingest"]
+    started = await ingest.post(
+        "/connections/west/ledger/quickbooks/connect", json={"base_url": SANDBOX_QBO}
+    )
+    assert started.status_code == 200, started.text
+    assert started.json()["redirect_uri"] == f"{PUBLIC}/grants/quickbooks"
+    back = await _consent_at_intuit(system, started.json()["consent_url"])
+    realm = parse_qs(urlsplit(back).query)["realmId"][0]
+    async with _browser(system) as browser:
+        assert (await browser.get(back)).status_code == 200
+    async with system.sandbox() as sandbox:
+        seeded = await sandbox.post(
+            f"/_sandbox/quickbooks/companies/{realm}/Item",
+            json=[
+                {
+                    "Name": "Shipping",
+                    "Sku": "SHIP",
+                    "Type": "Service",
+                    "IncomeAccountRef": {"value": "7"},
+                },
+                {
+                    "Name": "Gift wrap",
+                    "Sku": "WRAP",
+                    "Type": "Service",
+                    "IncomeAccountRef": {"value": "7"},
+                },
+                {
+                    "Name": "Old hat",
+                    "Sku": "OLD",
+                    "Type": "Service",
+                    "IncomeAccountRef": {"value": "7"},
+                    "Active": False,
+                },
+            ],
+        )
+        assert seeded.status_code == 201, seeded.text
+
+    neutral = await ingest.get("/connections/west/ledger/reference", params={"items": "true"})
+    assert neutral.status_code == 200, neutral.text
+    data = neutral.json()
+    assert data["kind"] == "quickbooks"
+    assert [(c["id"], c["name"]) for c in data["tax_zones"]] == [("2", "25.0% S"), ("3", "0.0% Z")]
+    assert [c["id"] for c in data["clearing_accounts"]] == ["undeposited_funds", "5"]
+    assert {(c["id"], c["name"], c["facts"]["type"]) for c in data["items"]} == {
+        ("SHIP", "Shipping", "Service"),
+        ("WRAP", "Gift wrap", "Service"),
+    }
+    assert data["more_items"] is False
+    assert data["customer_groups"] == data["layouts"] == []  # QuickBooks has neither
+
+    without = (await ingest.get("/connections/west/ledger/reference")).json()
+    assert without["items"] == [] and without["tax_zones"] == data["tax_zones"]
+
+    # The path the console reads for its pick lists answers the company's lists too.
+    console = await ingest.get("/connections/west/economic/reference", params={"products": "true"})
+    assert console.status_code == 200, console.text
+    lists = console.json()
+    assert lists["vat_zones"] == [{"number": 2, "name": "25.0% S"}, {"number": 3, "name": "0.0% Z"}]
+    assert {p["number"] for p in lists["products"]} == {"SHIP", "WRAP"}
+    assert lists["layouts"] == [] and lists["more_products"] is False

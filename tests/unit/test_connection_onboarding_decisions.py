@@ -3,38 +3,37 @@ which webhook subscriptions to delete and create."""
 
 from __future__ import annotations
 
-from lb_connectors.economic.models import CustomerGroup, Layout, PaymentTerms, VatZone
+from lb_connectors.ledger import Choice, ReferenceData
 from lb_ingest.connection_proposal import as_settings, propose
 from lb_ingest.connection_subscriptions import Held, plan
 
 
-def _zone(n: int, name: str, customer: bool = True) -> VatZone:
-    return VatZone(vat_zone_number=n, name=name, enabled_for_customer=customer)
+def _c(n: int, name: str, **facts: str) -> Choice:
+    return Choice(id=str(n), name=name, facts=facts)
+
+
+def _reference(groups=(), terms=(), zones=(), layouts=()) -> ReferenceData:
+    """An agreement's reference data as the ledger port reads it: only VAT zones for
+    customers, no deleted layout."""
+    return ReferenceData(
+        customer_groups=tuple(groups),
+        payment_terms=tuple(terms),
+        tax_zones=tuple(zones),
+        layouts=tuple(layouts),
+    )
 
 
 def test_a_danish_agreement_gets_its_own_numbers_and_a_reason_for_each():
     choices = propose(
-        [
-            CustomerGroup(customer_group_number=10, name="Erhvervskunder"),
-            CustomerGroup(customer_group_number=20, name="Webshop privat"),
-        ],
-        [
-            PaymentTerms(
-                payment_terms_number=3, name="Netto 30", payment_terms_type="net", days_of_credit=30
-            ),
-            PaymentTerms(payment_terms_number=7, name="Kontant", payment_terms_type="paidInCash"),
-        ],
-        [
-            _zone(5, "Momsfri indland"),
-            _zone(6, "Indland"),
-            _zone(7, "EU"),
-            _zone(8, "Udland"),
-            _zone(9, "Udland leverandør", customer=False),
-        ],
-        [
-            Layout(layout_number=2, name="Faktura", deleted=True),
-            Layout(layout_number=4, name="Standardfaktura"),
-        ],
+        _reference(
+            [_c(10, "Erhvervskunder"), _c(20, "Webshop privat")],
+            [
+                _c(3, "Netto 30", type="net", days_of_credit="30"),
+                _c(7, "Kontant", type="paidInCash"),
+            ],
+            [_c(5, "Momsfri indland"), _c(6, "Indland"), _c(7, "EU"), _c(8, "Udland")],
+            [_c(4, "Standardfaktura")],
+        )
     )
     assert as_settings(choices) == {
         "customers": {
@@ -48,14 +47,12 @@ def test_a_danish_agreement_gets_its_own_numbers_and_a_reason_for_each():
 
 def test_a_setting_without_a_candidate_keeps_its_default_and_says_so():
     choices = propose(
-        [CustomerGroup(customer_group_number=1, name="Kunder")],
-        [
-            PaymentTerms(
-                payment_terms_number=2, name="Lobende maned", payment_terms_type="invoiceMonth"
-            )
-        ],
-        [_zone(1, "Zone A")],
-        [],
+        _reference(
+            [_c(1, "Kunder")],
+            [_c(2, "Lobende maned", type="invoiceMonth")],
+            [_c(1, "Zone A")],
+            [],
+        )
     )
     settings = as_settings(choices)
     assert settings == {"customers": {"defaults": {"customer_group": 1, "payment_terms": 2}}}

@@ -21,6 +21,7 @@ from lb_common.messaging import Broker
 from lb_common.runtime import BackgroundJob, ServiceParts
 from lb_common.sealing import SecretBox
 from lb_connectors.keap import KeapDirectory
+from lb_connectors.ledger.consent import ConsentContext
 from lb_connectors.ledgers import LedgerDirectory
 from lb_connectors.shops import ShopDirectory
 from lb_ingest import (
@@ -38,8 +39,8 @@ from lb_ingest.api import admin_router, hook_router, webhook_router
 from lb_ingest.connections import ConnectionCache
 from lb_ingest.fast_path.processor import DeliveryProcessor
 from lb_ingest.fast_path.writer import DeliveryWriter
+from lb_ingest.ledger_consent import ConsentFlows
 from lb_ingest.notified_fetch import NotifiedFetcher
-from lb_ingest.quickbooks_connect import QuickBooksConnector
 from lb_ingest.reconcile import ReconcileResult
 from lb_ingest.settings import IngestSettings
 from lb_ingest.store import TABLES, ShopConnection
@@ -79,10 +80,10 @@ def bootstrap(
     # Every ledger call counted per agreement and UTC day (GET /ledger-calls).
     tally = CallTally()
     ledgers = LedgerDirectory(common, transport=ledger_transport, book=book, tally=tally)
-    # QuickBooks' consent: the code exchanged at Intuit, the tokens into the shared vault.
-    quickbooks = QuickBooksConnector(box, transport=ledger_transport)
+    # The ledger kinds' consent flows (e-conomic's installation, Intuit's OAuth), by kind.
+    consents = ConsentFlows(ConsentContext(common, host=settings, transport=ledger_transport))
     onboarding = connection_routes.Onboarding(
-        db, box, book, shop_connections, settings, ledgers, shops, keap, quickbooks
+        db, box, book, shop_connections, settings, ledgers, shops, keap, consents
     )
 
     async def reconcile_now(name: str, since: datetime | None) -> ReconcileResult:
@@ -209,5 +210,5 @@ def bootstrap(
             *([seed_demo_connection] if settings.seed_demo_connection else []),
             seal_connections,
         ],
-        on_stop=[shops.aclose, ledgers.aclose, keap.aclose, quickbooks.aclose],
+        on_stop=[shops.aclose, ledgers.aclose, keap.aclose, consents.aclose],
     )

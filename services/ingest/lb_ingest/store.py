@@ -176,17 +176,12 @@ class ReconciliationOutcome(SQLModel, table=True):
 
 class ConnectionOnboarding(SQLModel, table=True):
     """How a connection's onboarding stands (lb_ingest/connection_onboarding.py,
-    connection_subscriptions.py): the pending e-conomic grant, the settings proposed from the
-    agreement, and the shop's webhook subscriptions as last checked. No secret is kept here:
-    the grant's `state` is stored as its SHA-256 only."""
+    connection_subscriptions.py): the settings proposed from the ledger, and the shop's webhook
+    subscriptions as last checked. No secret is kept here. (Consents: `LedgerConsent`.)"""
 
     __tablename__ = "connection_onboarding"
 
     connection: str = Field(primary_key=True)
-    grant_state_sha256: str | None = None
-    grant_expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
-    grant_base_url: str | None = None  # the agreement's REST address the grant is for
-    granted_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     proposal: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     proposal_error: str | None = Field(default=None, sa_column=Column(Text))
     proposal_read_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
@@ -198,19 +193,21 @@ class ConnectionOnboarding(SQLModel, table=True):
     subscriptions_checked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
 
 
-class QuickBooksConsent(SQLModel, table=True):
-    """A connection's QuickBooks consent (lb_ingest/quickbooks_connect.py): the pending one
-    (its `state` as SHA-256 only, bound to this connection, until it expires) and the last that
-    succeeded. The tokens are not here: they live sealed in the QuickBooks token vault."""
+class LedgerConsent(SQLModel, table=True):
+    """A connection's consent for one ledger kind (lb_ingest/ledger_consent.py): the pending one
+    (its `state` as SHA-256 only, until it expires, with what the kind's flow keeps for its
+    completion) and when the last one succeeded, with the facts shown for it. No secret here:
+    the credentials are sealed on the connection (tokens in the kind's own vault)."""
 
-    __tablename__ = "quickbooks_consents"
+    __tablename__ = "ledger_consents"
 
     connection: str = Field(primary_key=True)
+    kind: str = Field(primary_key=True)
     state_sha256: str | None = Field(default=None, index=True)
     expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
-    base_url: str | None = None  # the QuickBooks API host the consent is for
+    keep: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     connected_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
-    realm_id: str | None = None  # the company last connected
+    facts: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
 class NotifiedObject(SQLModel, table=True):
@@ -260,5 +257,5 @@ TABLES = (
     ConnectionOnboarding,
     LedgerCallCount,
     NotifiedObject,
-    QuickBooksConsent,
+    LedgerConsent,
 )

@@ -20,6 +20,7 @@ Reads of customers, products, layouts and accounting years go through the agreem
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import logging
@@ -57,6 +58,7 @@ from lb_connectors.economic.models import (
     JournalRef,
     LayoutRef,
     Notes,
+    PaymentTerms,
     PaymentTermsRef,
     Product,
     ProductRef,
@@ -67,6 +69,7 @@ from lb_connectors.economic.models import (
     VoucherEntries,
 )
 from lb_connectors.economic.posted_payments import find_posted
+from lb_connectors.ledger.consent import ConsentContext, ConsentFlow
 from lb_connectors.ledger.errors import LedgerNotFound
 from lb_connectors.ledger.models import (
     BookedDocumentLine,
@@ -225,6 +228,16 @@ def stock_level(product: Product) -> StockLevel:
     )
 
 
+def _terms_facts(terms: PaymentTerms) -> dict[str, str]:
+    """What a settings screen (and the settings proposal) tells payment terms apart by."""
+    facts = {}
+    if terms.payment_terms_type:
+        facts["type"] = terms.payment_terms_type
+    if terms.days_of_credit is not None:
+        facts["days_of_credit"] = str(terms.days_of_credit)
+    return facts
+
+
 class EconomicLedger:
     """The port over one agreement's `EconomicClient` (shared by its connections)."""
 
@@ -306,18 +319,35 @@ class EconomicLedger:
         customer = await self.cache.customer(self.client, _number(customer_id, "customer"))
         return None if customer is None else neutral_customer(customer)
 
-    async def reference_data(self) -> ReferenceData:
-        groups = await self.client.list_customer_groups()
-        terms = await self.client.list_payment_terms()
-        zones = await self.client.list_vat_zones()
-        layouts = await self.cache.layout_list(self.client)
-        currencies = await self.client.list_currencies()
-        journals = await self.client.list_journals()
+    async def reference_data(self, *, items: int = 0) -> ReferenceData:
+        async def first_products() -> list[Product]:
+            found: list[Product] = []
+            if items > 0:
+                async for product in self.client.iter_products(page_size=min(items, 1000)):
+                    if not product.barred:
+                        found.append(product)
+                    if len(found) > items:
+                        break
+            return found
+
+        # At once: a settings screen waits for all of them.
+        groups, terms, zones, layouts, currencies, journals = await asyncio.gather(
+            self.client.list_customer_groups(),
+            self.client.list_payment_terms(),
+            self.client.list_vat_zones(),
+            self.cache.layout_list(self.client),
+            self.client.list_currencies(),
+            self.client.list_journals(),
+        )
+        products = await first_products()
         return ReferenceData(
             customer_groups=tuple(
                 Choice(id=str(g.customer_group_number), name=g.name) for g in groups
             ),
-            payment_terms=tuple(Choice(id=str(t.payment_terms_number), name=t.name) for t in terms),
+            payment_terms=tuple(
+                Choice(id=str(t.payment_terms_number), name=t.name, facts=_terms_facts(t))
+                for t in terms
+            ),
             tax_zones=tuple(
                 Choice(id=str(z.vat_zone_number), name=z.name)
                 for z in zones
@@ -328,6 +358,8 @@ class EconomicLedger:
             ),
             currencies=tuple(Choice(id=c.code, name=c.name or c.code) for c in currencies),
             journals=tuple(Choice(id=str(j.journal_number), name=j.name) for j in journals),
+            items=tuple(Choice(id=p.product_number, name=p.name) for p in products[:items]),
+            more_items=len(products) > items,
         )
 
     # --- documents ------------------------------------------------------------------------
@@ -563,12 +595,19 @@ def _pool_key(credentials: BaseModel) -> tuple[str, ...]:
     )
 
 
+def _consent(context: ConsentContext) -> ConsentFlow:
+    from lb_connectors.economic.consent import EconomicInstallation
+
+    return EconomicInstallation(context)
+
+
 LEDGER_KIND = LedgerKind(
     kind=KIND,
     label="e-conomic",
     credentials=EconomicCredentials,
     open=_open,
     pool_key=_pool_key,
+    consent=_consent,
 )
 
 __all__ = ["LEDGER_KIND", "EconomicCredentials", "EconomicLedger"]

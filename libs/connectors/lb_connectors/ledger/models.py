@@ -41,6 +41,10 @@ class ReferenceData(_Model):
     currencies: tuple[Choice, ...] = ()
     clearing_accounts: tuple[Choice, ...] = ()  # where up-front payments may be registered
     journals: tuple[Choice, ...] = ()
+    # The ledger's items (products), read only when asked for: `id` is what `DocumentLine.item`
+    # takes (e-conomic's product number, QuickBooks' SKU). `more_items`: there were more.
+    items: tuple[Choice, ...] = ()
+    more_items: bool = False
 
 
 class MatchKey(_Model):

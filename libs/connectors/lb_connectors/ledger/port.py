@@ -68,8 +68,10 @@ class Ledger(Protocol):
         """The customer read just now (or from the adapter's short cache), None if gone."""
         ...
 
-    async def reference_data(self) -> ReferenceData:
-        """The ledger's lists a settings screen offers (groups, terms, tax zones...)."""
+    async def reference_data(self, *, items: int = 0) -> ReferenceData:
+        """The ledger's lists a settings screen offers (groups, terms, tax zones...), and with
+        `items` > 0 up to that many of its items (active ones; `more_items` if there are
+        more)."""
         ...
 
     async def make_document(

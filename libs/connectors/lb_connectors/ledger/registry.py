@@ -1,7 +1,9 @@
 """Ledger kinds: a connection's `ledger.kind` → the adapter that serves it.
 
 Adding a ledger is one package (with a `LedgerKind` in it) plus one line in `ADAPTERS`. The
-entries are import paths, so this module imports no vendor package until a kind is used.
+entries are import paths, so this module imports no vendor package until a kind is used. A kind
+whose connections are connected by a person's consent (an app installation, OAuth) names its
+flow in `LedgerKind.consent`; ingest runs it (lb_connectors/ledger/consent.py).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pydantic import BaseModel
 
 from lb_common.ledger_calls import CallTally
 from lb_common.settings import CommonSettings
+from lb_connectors.ledger.consent import ConsentContext, ConsentFlow
 from lb_connectors.ledger.errors import UnknownLedgerKind
 from lb_connectors.ledger.port import Ledger
 
@@ -40,13 +43,15 @@ class LedgerKind:
     """One ledger kind: its credentials model (validated when a connection is saved) and how
     to open an adapter for a set of credentials. `pool_key` says which credentials may share
     one adapter (one HTTP pool, one pacer): e.g. one e-conomic agreement, one QuickBooks
-    company."""
+    company. `consent` opens the kind's consent flow, if a person connects it that way (else
+    its credentials are entered on the connection)."""
 
     kind: str
     label: str  # for people: "e-conomic", "QuickBooks Online"
     credentials: type[BaseModel]
     open: Callable[[BaseModel, AdapterContext], Ledger]
     pool_key: Callable[[BaseModel], tuple[str, ...]]
+    consent: Callable[[ConsentContext], ConsentFlow] | None = None
 
 
 def ledger_kind(kind: str) -> LedgerKind:

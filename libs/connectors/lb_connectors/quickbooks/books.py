@@ -145,6 +145,10 @@ class QuickBooksBooks:
                     found[row["Sku"]] = row
         return found
 
+    async def items(self) -> list[dict[str, Any]]:
+        """Every item, with its SKU (QuickBooks leaves Sku out unless asked)."""
+        return await self.client.query(Select("Item", ("Sku",)))
+
     async def accounts(self) -> list[dict[str, Any]]:
         return await self.client.query(Select("Account"))
 

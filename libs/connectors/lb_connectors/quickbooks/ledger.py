@@ -32,6 +32,7 @@ from lb_common.db import Database, utcnow
 from lb_common.leases import Lease
 from lb_common.sealing import SecretBox
 from lb_connectors.call_retry import call_retry
+from lb_connectors.ledger.consent import ConsentContext, ConsentFlow
 from lb_connectors.ledger.errors import LedgerRefused, LedgerUnsupported
 from lb_connectors.ledger.models import (
     BookedDocumentLine,
@@ -64,7 +65,6 @@ from .customer_rules import (
     new_customer_fields,
 )
 from .oauth import OAuthApp
-from .query import Select
 from .settings import QuickBooksSettings
 from .token_keeper import TokenKeeper
 from .token_vault import QuickBooksTokenRow, TokenVault
@@ -164,6 +164,10 @@ def stock_level(row: dict[str, Any]) -> StockLevel:
     )
 
 
+def _item_facts(row: dict[str, Any]) -> dict[str, str]:
+    return {"type": str(row["Type"])} if row.get("Type") else {}
+
+
 class QuickBooksLedger:
     """The port over one connected company's `QuickBooksBooks`."""
 
@@ -249,7 +253,7 @@ class QuickBooksLedger:
         row = await self.books.customer(customer_id)
         return None if row is None else neutral_customer(row)
 
-    async def reference_data(self) -> ReferenceData:
+    async def reference_data(self, *, items: int = 0) -> ReferenceData:
         codes = await self.books.tax_codes()
         accounts = await self.books.accounts()
         clearing = [Choice(id="undeposited_funds", name="Undeposited Funds")] + [
@@ -257,9 +261,19 @@ class QuickBooksLedger:
             for a in accounts
             if a.get("AccountType") == "Bank"
         ]
+        # Items by SKU, what a line's item and option `default_item` name (a service item for
+        # shipping, say); one query, as the full stock sync reads them.
+        rows = await self.books.items() if items > 0 else []
+        offered = [
+            Choice(id=str(r["Sku"]), name=str(r.get("Name") or r["Sku"]), facts=_item_facts(r))
+            for r in rows
+            if r.get("Sku") and r.get("Active", True)
+        ]
         return ReferenceData(
             tax_zones=tuple(Choice(id=str(c["Id"]), name=str(c["Name"])) for c in codes),
             clearing_accounts=tuple(clearing),
+            items=tuple(offered[:items]),
+            more_items=len(offered) > items,
         )
 
     # --- items ----------------------------------------------------------------------------
@@ -422,8 +436,7 @@ class QuickBooksLedger:
         return {sku: stock_level(row) for sku, row in found.items()}
 
     async def read_catalogue(self) -> list[StockLevel]:
-        rows = await self.client.query(Select("Item", ("Sku",)))
-        return [stock_level(row) for row in rows if row.get("Sku")]
+        return [stock_level(row) for row in await self.books.items() if row.get("Sku")]
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -478,12 +491,19 @@ def _pool_key(credentials: BaseModel) -> tuple[str, ...]:
     return (credentials.base_url, credentials.realm_id, credentials.token_key)
 
 
+def _consent(context: ConsentContext) -> ConsentFlow:
+    from .consent import IntuitConsent  # it imports this module
+
+    return IntuitConsent(context)
+
+
 LEDGER_KIND = LedgerKind(
     kind=KIND,
     label="QuickBooks Online",
     credentials=QuickBooksCredentials,
     open=_open,
     pool_key=_pool_key,
+    consent=_consent,
 )
 
 __all__ = ["LEDGER_KIND", "QuickBooksCredentials", "QuickBooksLedger"]

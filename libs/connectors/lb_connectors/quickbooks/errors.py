@@ -49,6 +49,8 @@ class QuickBooksError(LedgerError):
     """Base of every QuickBooks failure (a kind of the ledger port's errors, which services
     catch); keeps the Fault's errors."""
 
+    ledger_label = "QuickBooks"
+
     def __init__(
         self,
         reason: str,

@@ -1,7 +1,8 @@
-"""Importing e-conomic's customers into the debtor index, and merging duplicate debtors.
+"""Importing the ledger's customers into the debtor index, and merging duplicate debtors.
 
-`import_debtors` pages through every ledger customer and upserts the index (idempotent: a
-re-import updates changed rows and drops customers gone from e-conomic). `merge_duplicates`
+`import_debtors` pages through every ledger customer (the ledger port's `list_customers`) and
+upserts the index (idempotent: a re-import updates changed rows and drops customers gone from
+the ledger). `merge_duplicates`
 records which customer survives for future orders and repoints links; e-conomic's own records
 are never deleted or changed here. The decisions (normalising, grouping) are in duplicates.py.
 """
@@ -16,7 +17,7 @@ from sqlalchemy import func
 from sqlmodel import col, delete, select, update
 
 from lb_common.db import Database, utcnow
-from lb_connectors.economic.client import MAX_PAGE_SIZE, EconomicClient
+from lb_connectors.ledger import Ledger, LedgerCustomer
 from lb_customers.duplicates import (
     SEPARATOR,
     Debtor,
@@ -45,6 +46,31 @@ class ImportReport:
     removed: int  # in the index before, no longer in e-conomic
     pages: int
     seconds: float
+
+
+#: Customers asked for per page of the import (e-conomic's largest page).
+PAGE_SIZE = 1000
+
+
+def ledger_fields(customer: LedgerCustomer) -> dict[str, object]:
+    """A port customer in the names `debtor_from_ledger` reads. The index keys debtors by
+    number: both ledgers' ids are numbers (an e-conomic number, a QuickBooks Id)."""
+    billing = customer.billing
+    phones = customer.phones
+    return {
+        "customer_number": int(customer.id),
+        "name": customer.name,
+        "email": customer.email,
+        "telephone_and_fax_number": phones[0] if phones else None,
+        "mobile_phone": phones[1] if len(phones) > 1 else None,
+        "corporate_identification_number": customer.vat_id,
+        "ean": customer.ean,
+        "address": "\n".join(billing.lines) or None if billing else None,
+        "zip": billing.zip if billing else None,
+        "city": billing.city if billing else None,
+        "country": billing.country if billing else None,
+        "barred": customer.barred,
+    }
 
 
 class MergeError(ValueError):
@@ -86,20 +112,20 @@ _COMPARED = ("name", "email", "phone", "cvr", "ean", "address", "zip", "city", "
 
 
 async def import_debtors(
-    client: EconomicClient,
+    ledger: Ledger,
     db: Database,
     connection: str,
     *,
     home_country: str = "DK",
-    page_size: int = MAX_PAGE_SIZE,
+    page_size: int = PAGE_SIZE,
 ) -> ImportReport:
-    """Read every e-conomic customer (all pages) into the connection's debtor index."""
+    """Read every ledger customer (all pages) into the connection's debtor index."""
     started = time.monotonic()
     fresh: dict[int, DebtorIndexEntry] = {}
-    async for customer in client.iter_customers(page_size=page_size):
-        debtor = debtor_from_ledger(customer.model_dump(), home_country)
+    async for customer in ledger.list_customers(page_size=page_size):
+        debtor = debtor_from_ledger(ledger_fields(customer), home_country)
         fresh[debtor.customer_number] = _entry(connection, debtor)
-    page_size = min(page_size, MAX_PAGE_SIZE)
+    page_size = min(page_size, PAGE_SIZE)
     pages = max(1, math.ceil(len(fresh) / page_size))
 
     imported = updated = unchanged = 0
@@ -190,7 +216,8 @@ async def merges(db: Database, connection: str) -> dict[int, int]:
     """Merged customer number → surviving customer number."""
     query = select(CustomerMerge).where(CustomerMerge.connection == connection)
     async with db.session() as session:
-        return {m.merged_number: m.survivor_number for m in (await session.exec(query)).all()}
+        rows = (await session.exec(query)).all()
+    return {int(m.merged_number): int(m.survivor_number) for m in rows}
 
 
 async def duplicate_groups(db: Database, connection: str) -> list[DuplicateGroup]:
@@ -200,7 +227,11 @@ async def duplicate_groups(db: Database, connection: str) -> list[DuplicateGroup
 async def suggestions(db: Database, connection: str) -> list[LinkSuggestion]:
     query = select(CustomerLink).where(CustomerLink.connection == connection)
     async with db.session() as session:
-        links = [(link.match_key, link.customer_number) for link in (await session.exec(query))]
+        links = [
+            (link.match_key, int(link.customer_number))
+            for link in (await session.exec(query))
+            if link.customer_number.isdigit()  # the index holds numbered customers only
+        ]
     return link_suggestions(
         links, await indexed_debtors(db, connection), await merges(db, connection)
     )
@@ -234,7 +265,7 @@ async def merge_duplicates(
         )
     merged = tuple(n for n in group.customer_numbers if n != survivor)
     async with db.transaction() as session:
-        already = await session.get(CustomerMerge, (connection, survivor))
+        already = await session.get(CustomerMerge, (connection, str(survivor)))
         if already is not None:
             raise MergeError(
                 f"Customer {survivor} was merged into {already.survivor_number} before; "
@@ -244,8 +275,8 @@ async def merge_duplicates(
             await session.merge(
                 CustomerMerge(
                     connection=connection,
-                    merged_number=number,
-                    survivor_number=survivor,
+                    merged_number=str(number),
+                    survivor_number=str(survivor),
                     group_id=group.id,
                     rule=group.rule,
                 )
@@ -254,19 +285,19 @@ async def merge_duplicates(
             update(CustomerMerge)
             .where(
                 col(CustomerMerge.connection) == connection,
-                col(CustomerMerge.survivor_number).in_(merged),
+                col(CustomerMerge.survivor_number).in_([str(n) for n in merged]),
             )
-            .values(survivor_number=survivor)
+            .values(survivor_number=str(survivor))
         )
         repointed = await session.exec(
             update(CustomerLink)
             .where(
                 col(CustomerLink.connection) == connection,
-                col(CustomerLink.customer_number).in_(merged),
+                col(CustomerLink.customer_number).in_([str(n) for n in merged]),
             )
             # Remember the first customer the link pointed at, for the order's timeline.
             .values(
-                customer_number=survivor,
+                customer_number=str(survivor),
                 merged_from=func.coalesce(
                     col(CustomerLink.merged_from), col(CustomerLink.customer_number)
                 ),

@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import time
 from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
 from typing import Any, cast
@@ -104,6 +105,7 @@ log = logging.getLogger(__name__)
 
 KIND = "economic"
 READ_PER_CALL = 40  # products per filtered stock read: the filter stays a short URL
+JUST_READ_SECONDS = 2.0  # how long a customer read by get_customer is "just read"
 
 
 class EconomicCredentials(BaseModel):
@@ -288,6 +290,9 @@ class EconomicLedger:
 
     def __init__(self, client: EconomicClient) -> None:
         self.client = client
+        # Customers `get_customer` read from e-conomic (not the cache) just now, by number: an
+        # update right after may PUT that read back instead of reading it again (the call diet).
+        self._just_read: dict[int, float] = {}
 
     @property
     def kind(self) -> str:
@@ -364,8 +369,24 @@ class EconomicLedger:
         return CustomerOutcome(customer=neutral_customer(created), created=True, matched_on=None)
 
     async def get_customer(self, customer_id: str) -> LedgerCustomer | None:
-        customer = await self.cache.customer(self.client, _number(customer_id, "customer"))
+        number = _number(customer_id, "customer")
+        if self.cache.customers.entry(number) is None:
+            self._just_read[number] = time.monotonic()
+        customer = await self.cache.customer(self.client, number)
         return None if customer is None else neutral_customer(customer)
+
+    async def _current(self, number: int) -> Customer | None:
+        """The customer as e-conomic holds it now, for a PUT of the whole record: the read
+        `get_customer` made a moment ago, else a fresh one (never an older cached copy, which
+        would undo a bookkeeper's later edit)."""
+        read = self._just_read.pop(number, None)
+        self._just_read = {
+            n: t for n, t in self._just_read.items() if time.monotonic() - t < JUST_READ_SECONDS
+        }
+        entry = self.cache.customers.entry(number)
+        if read is not None and time.monotonic() - read < JUST_READ_SECONDS and entry is not None:
+            return entry[0]
+        return await self.client.get_customer(number)
 
     def known_customer(self, customer_id: str) -> LedgerCustomer | None:
         if not customer_id.isdigit():
@@ -380,13 +401,17 @@ class EconomicLedger:
         replaces the whole customer), and a delivery location for `changes.shipping` unless
         one has the same address."""
         number = _number(customer_id, "customer")
-        customer = await self.client.get_customer(number)  # fresh: the PUT writes it back whole
-        if customer is None:
-            raise LedgerNotFound(f"e-conomic customer {customer_id} no longer exists")
-        self.cache.remember_customer(customer)
         done: list[str] = []
         fields = customer_fields(changes)
+        customer = (
+            await self._current(number)
+            if fields
+            else await self.cache.customer(self.client, number)
+        )
+        if customer is None:
+            raise LedgerNotFound(f"e-conomic customer {customer_id} no longer exists")
         if fields:
+            # Merged into the record as read: a bookkeeper's fields we do not own stay.
             customer = await self.client.update_customer(customer, fields)
             self.cache.remember_customer(customer)
         if changes.shipping is not None:

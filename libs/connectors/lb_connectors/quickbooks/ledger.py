@@ -298,9 +298,9 @@ class QuickBooksLedger:
         row = await self.books.update_customer(
             customer_id, update, reason=f"{idempotency_key}:{sorted(update)}"
         )
-        return CustomerUpdate(
-            customer=neutral_customer(row), done=(f"Updated {', '.join(sorted(update))}.",)
-        )
+        # The caller names the fields it changed; only the shipping address is ours to say.
+        shipped = ("Updated the shipping address (ShipAddr).",) if "ShipAddr" in update else ()
+        return CustomerUpdate(customer=neutral_customer(row), done=shipped)
 
     async def list_customers(
         self, *, page_size: int | None = None

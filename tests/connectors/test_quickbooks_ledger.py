@@ -17,8 +17,9 @@ import pytest
 from lb_common.db import Database
 from lb_common.sealing import SecretBox
 from lb_common.settings import CommonSettings
-from lb_connectors.ledger.errors import LedgerRefused, LedgerUnsupported
+from lb_connectors.ledger.errors import LedgerNotFound, LedgerRefused, LedgerUnsupported
 from lb_connectors.ledger.models import (
+    CustomerChanges,
     CustomerDetails,
     DocumentLine,
     DocumentRequest,
@@ -341,3 +342,56 @@ async def test_a_foreign_currency_is_refused_without_multicurrency(qb: Harness) 
     with pytest.raises(LedgerRefused, match="EUR is not the home currency USD"):
         await qb.ledger.make_document(euro, resume=Resume(), on_draft=never)
     assert await qb.rows("Invoice") == []
+
+
+# --- the port's additions: search_first, a name as written, updates, the listing -----------
+
+
+async def test_search_first_false_creates_with_no_query(qb: Harness) -> None:
+    made = await qb.ledger.find_or_create_customer(
+        EMAIL, details(), idempotency_key="o-1", search_first=False
+    )
+    assert made.created
+    reply = await qb.raw.get(f"/_sandbox/quickbooks/companies/{qb.realm}/calls")
+    calls = reply.json()["calls"]
+    assert calls.get("POST /customer") == 1 and "GET /query" not in calls
+    assert qb.ledger.known_customer(made.customer.id) is None  # no customer cache
+
+
+async def test_a_name_key_searches_the_name_as_written(qb: Harness) -> None:
+    [ann] = await qb.seed("Customer", [{"DisplayName": "Ann Lee"}])
+    found = await qb.ledger.find_customer(
+        [MatchKey(kind="name", value="ann lee", written="Ann Lee")]
+    )
+    assert found is not None and found.customer.id == ann
+
+
+async def test_an_update_writes_only_what_differs(qb: Harness) -> None:
+    made = await qb.ledger.find_or_create_customer(EMAIL, details(), idempotency_key="o-1")
+    same = await qb.ledger.update_customer(
+        made.customer.id,
+        CustomerChanges(email="ann@example.com", billing=details().billing),
+        idempotency_key="u-1",
+    )
+    assert same.done == ()
+    assert (await qb.rows("Customer"))[0]["SyncToken"] == "0"  # nothing was written
+    moved = await qb.ledger.update_customer(
+        made.customer.id,
+        CustomerChanges(
+            phone="+1 555 0100",
+            shipping=PostalAddress(lines=("5 New Rd",), city="Boston", country="US"),
+        ),
+        idempotency_key="u-2",
+    )
+    assert moved.customer.phones == ("+1 555 0100",)
+    assert moved.done == ("Updated the shipping address (ShipAddr).",)
+    row = (await qb.rows("Customer"))[0]
+    assert row["ShipAddr"]["Line1"] == "5 New Rd" and row["BillAddr"]["Line1"] == "1 Main St"
+    with pytest.raises(LedgerNotFound):
+        await qb.ledger.update_customer("999", CustomerChanges(phone="1"), idempotency_key="u-3")
+
+
+async def test_every_customer_is_listed(qb: Harness) -> None:
+    ids = await qb.seed("Customer", [{"DisplayName": f"C{n}"} for n in range(3)])
+    listed = [c async for c in qb.ledger.list_customers()]
+    assert sorted(c.id for c in listed) == sorted(ids)

@@ -17,7 +17,12 @@ import pytest
 from lb_common.db import Database
 from lb_common.sealing import SecretBox
 from lb_common.settings import CommonSettings
-from lb_connectors.ledger.errors import LedgerNotFound, LedgerRefused, LedgerUnsupported
+from lb_connectors.ledger.errors import (
+    LedgerNotFound,
+    LedgerRefused,
+    LedgerUnsupported,
+    ShopField,
+)
 from lb_connectors.ledger.models import (
     CustomerChanges,
     CustomerDetails,
@@ -32,6 +37,7 @@ from lb_connectors.ledger.port import Ledger
 from lb_connectors.ledger.registry import AdapterContext, ledger_kind
 from lb_connectors.ledgers import LEDGER_KINDS
 from lb_connectors.quickbooks.consent import connect_company
+from lb_connectors.quickbooks.errors import FaultError, QuickBooksValidationError
 from lb_connectors.quickbooks.oauth import OAuthApp
 from lb_connectors.quickbooks.token_vault import QuickBooksTokenRow, TokenVault
 from lb_sandbox.app import create_app
@@ -395,3 +401,17 @@ async def test_every_customer_is_listed(qb: Harness) -> None:
     ids = await qb.seed("Customer", [{"DisplayName": f"C{n}"} for n in range(3)])
     listed = [c async for c in qb.ledger.list_customers()]
     assert sorted(c.id for c in listed) == sorted(ids)
+
+
+def test_a_refused_customer_field_names_the_shop_field() -> None:
+    refused = QuickBooksValidationError(
+        "QuickBooks refused the customer",
+        status=400,
+        errors=(
+            FaultError("2050", "String length is too long", "too long", "PrimaryEmailAddr.Address"),
+        ),
+    )
+    blamed = refused.blaming({"email": ShopField("email address", "a@b.c", "the order")})
+    assert isinstance(blamed, LedgerRefused)
+    assert str(blamed).startswith("QuickBooks refused the email address 'a@b.c' from the order")
+    assert refused.blaming({"zip": ShopField("zip code", "1", "the order")}) is refused

@@ -31,6 +31,18 @@ from lb_connectors.ledger.errors import (
     RefusedField,
 )
 
+# `CustomerDetails`' field names → the Fault's `element` for a customer (the port's `blaming`).
+_CUSTOMER_ELEMENTS = {
+    "name": "DisplayName",
+    "email": "PrimaryEmailAddr.Address",
+    "phone": "PrimaryPhone.FreeFormNumber",
+    "vat_id": "ResaleNum",
+    "billing.lines": "BillAddr.Line1",
+    "billing.zip": "BillAddr.PostalCode",
+    "billing.city": "BillAddr.City",
+    "billing.country": "BillAddr.Country",
+}
+
 
 @dataclass(frozen=True)
 class FaultError:
@@ -72,6 +84,9 @@ class QuickBooksError(LedgerError):
     @property
     def refused_fields(self) -> list[RefusedField]:
         return [RefusedField(e.element, e.detail or e.message) for e in self.errors if e.element]
+
+    def shop_path(self, name: str) -> str:
+        return _CUSTOMER_ELEMENTS.get(name, name)
 
 
 class QuickBooksUnavailable(QuickBooksError, LedgerUnavailable):

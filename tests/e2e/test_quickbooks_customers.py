@@ -200,3 +200,37 @@ async def test_seed_001_rules_reach_quickbooks_from_the_customer_settings(
     failed = await _resolved(system, email="walkin2@example.com")
     assert failed["step"] == "failed"
     assert "standard customer" in failed["message"] and "99999" in failed["message"]
+
+
+async def test_a_known_buyers_shipping_address_follows_the_quickbooks_rule(
+    system: System, realm: str
+):
+    home = {
+        "address1": "1 Main St",
+        "zip": "10001",
+        "city": "New York",
+        "country": "United States",
+        "country_code": "US",
+        "name": "Ann Lee",
+    }
+    first = await _resolved(system, email="ann@example.com", shipping_address=home)
+    assert first["details"]["how"] == "created", first
+    [customer] = await _rows(system, realm, "Customer")
+    assert customer["ShipAddr"]["Line1"] == "1 Main St"
+
+    moved = {**home, "address1": "9 Dock Rd", "zip": "10002"}
+    kept = await _resolved(system, email="ann@example.com", shipping_address=moved)
+    assert kept["details"]["how"] == "linked"
+    [customer] = await _rows(system, realm, "Customer")
+    assert customer["ShipAddr"]["Line1"] == "1 Main St"  # update_addresses: none (default)
+
+    ok = await _settings(system, quickbooks={"update_addresses": "shipping"})
+    assert ok.status_code == 200, ok.text
+    updated = await _resolved(system, email="ann@example.com", shipping_address=moved)
+    assert "shipping address" in updated["message"], updated
+    [customer] = await _rows(system, realm, "Customer")
+    assert customer["ShipAddr"]["Line1"] == "9 Dock Rd"
+    assert customer["ShipAddr"]["PostalCode"] == "10002"
+    again = await _resolved(system, email="ann@example.com", shipping_address=moved)
+    assert "shipping address" not in again["message"]  # the same address: nothing written
+    assert (await _rows(system, realm, "Customer"))[0]["SyncToken"] == customer["SyncToken"]

@@ -236,6 +236,8 @@ async def _check_customer_numbers_become_text(db: Database) -> None:
             "CURRENT_TIMESTAMP, 9011)",
             "INSERT INTO customer_merges (connection, merged_number, survivor_number, group_id, "
             "rule, merged_at) VALUES ('demo', 9011, 9012, 'g', 'email', CURRENT_TIMESTAMP)",
+            "INSERT INTO debtor_index (connection, customer_number, name, barred, imported_at) "
+            "VALUES ('demo', 9011, 'Anna', false, CURRENT_TIMESTAMP)",
         ):
             await session.exec(text(statement))  # type: ignore[call-overload]
     await _check_migrates_to_models(db, customers)
@@ -250,8 +252,14 @@ async def _check_customer_numbers_become_text(db: Database) -> None:
                 text("SELECT merged_number, survivor_number FROM customer_merges")
             )
         ).one()
+        debtor = (
+            await session.exec(  # type: ignore[call-overload]
+                text("SELECT customer_number, name FROM debtor_index")
+            )
+        ).one()
     assert tuple(link) == ("9012", "9011")
     assert tuple(merge) == ("9011", "9012")
+    assert tuple(debtor) == ("9011", "Anna")
 
 
 async def test_sqlite_customer_numbers_become_their_text(sqlite_db: Database) -> None:

@@ -232,7 +232,10 @@ def debtors_router(db: Database, ledgers: LedgerDirectory) -> APIRouter:
         )
         return {
             "total": found.total,
-            "debtors": [e.model_dump(mode="json") for e in found.entries],
+            "debtors": [
+                {**e.model_dump(mode="json"), "customer_number": as_shown(e.customer_number)}
+                for e in found.entries
+            ],
             "note": "As last imported (import again to refresh).",
         }
 

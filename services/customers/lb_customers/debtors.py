@@ -80,7 +80,7 @@ class MergeError(ValueError):
 def _entry(connection: str, d: Debtor) -> DebtorIndexEntry:
     return DebtorIndexEntry(
         connection=connection,
-        customer_number=d.customer_number,
+        customer_number=str(d.customer_number),
         name=d.name,
         email=SEPARATOR.join(d.emails) or None,
         phone=SEPARATOR.join(d.phones) or None,
@@ -95,7 +95,7 @@ def _entry(connection: str, d: Debtor) -> DebtorIndexEntry:
 
 def debtor_of(entry: DebtorIndexEntry) -> Debtor:
     return Debtor(
-        customer_number=entry.customer_number,
+        customer_number=int(entry.customer_number),
         name=entry.name,
         emails=tuple(entry.email.split(SEPARATOR)) if entry.email else (),
         phones=tuple(entry.phone.split(SEPARATOR)) if entry.phone else (),
@@ -107,6 +107,12 @@ def debtor_of(entry: DebtorIndexEntry) -> Debtor:
         barred=entry.barred,
     )
 
+
+# Ids are text; numbers sort as numbers (shorter first, then as text): 9 before 10.
+_BY_NUMBER = (
+    func.length(col(DebtorIndexEntry.customer_number)),
+    col(DebtorIndexEntry.customer_number),
+)
 
 _COMPARED = ("name", "email", "phone", "cvr", "ean", "address", "zip", "city", "barred")
 
@@ -131,7 +137,7 @@ async def import_debtors(
     imported = updated = unchanged = 0
     async with db.transaction() as session:
         query = select(DebtorIndexEntry).where(DebtorIndexEntry.connection == connection)
-        existing = {e.customer_number: e for e in (await session.exec(query)).all()}
+        existing = {int(e.customer_number): e for e in (await session.exec(query)).all()}
         now = utcnow()
         for number, entry in fresh.items():
             old = existing.get(number)
@@ -153,7 +159,7 @@ async def import_debtors(
             await session.exec(
                 delete(DebtorIndexEntry).where(
                     col(DebtorIndexEntry.connection) == connection,
-                    col(DebtorIndexEntry.customer_number).in_(gone),
+                    col(DebtorIndexEntry.customer_number).in_([str(n) for n in gone]),
                 )
             )
     return ImportReport(
@@ -172,7 +178,7 @@ async def indexed_debtors(db: Database, connection: str) -> list[Debtor]:
     query = (
         select(DebtorIndexEntry)
         .where(DebtorIndexEntry.connection == connection)
-        .order_by(col(DebtorIndexEntry.customer_number))
+        .order_by(*_BY_NUMBER)
     )
     async with db.session() as session:
         return [debtor_of(e) for e in (await session.exec(query)).all()]
@@ -196,14 +202,14 @@ async def debtor_page(
     """Imported customers by number and/or by part of their name or email, paged."""
     where = [col(DebtorIndexEntry.connection) == connection]
     if numbers:
-        where.append(col(DebtorIndexEntry.customer_number).in_(numbers))
+        where.append(col(DebtorIndexEntry.customer_number).in_([str(n) for n in numbers]))
     if text and text.strip():
         needle = text.strip().lower()
         where.append(
             func.lower(col(DebtorIndexEntry.name)).contains(needle)
             | func.lower(func.coalesce(col(DebtorIndexEntry.email), "")).contains(needle)
         )
-    query = select(DebtorIndexEntry).where(*where).order_by(col(DebtorIndexEntry.customer_number))
+    query = select(DebtorIndexEntry).where(*where).order_by(*_BY_NUMBER)
     async with db.session() as session:
         total = (
             await session.exec(select(func.count()).select_from(DebtorIndexEntry).where(*where))

@@ -55,7 +55,7 @@ class CustomerConnectionSettings(SQLModel, table=True):
 
 
 class DebtorIndexEntry(SQLModel, table=True):
-    """One e-conomic customer as last imported (POST /connections/{c}/import-debtors).
+    """One ledger customer as last imported (POST /connections/{c}/import-debtors).
 
     Values are stored normalised (see normalise.py); several emails or phones are joined by
     ';'. A copy for duplicate detection and suggestions: e-conomic stays the source of truth.
@@ -64,7 +64,7 @@ class DebtorIndexEntry(SQLModel, table=True):
     __tablename__ = "debtor_index"
 
     connection: str = Field(primary_key=True)
-    customer_number: int = Field(primary_key=True)
+    customer_number: str = Field(primary_key=True)  # the ledger's customer id
     name: str
     email: str | None = None
     phone: str | None = None

@@ -1,4 +1,4 @@
-"""customer ids are text: links and merges hold the ledger's customer id as text
+"""customer ids are text: links, merges and the debtor index hold the ledger's customer id as text
 
 The ledger port's ids are strings (a QuickBooks Id, a GUID elsewhere). e-conomic's customer
 numbers already stored become their decimal text (9011 → "9011"): SQLite converts them as the
@@ -22,6 +22,7 @@ depends_on: str | Sequence[str] | None = None
 COLUMNS = {
     "customer_links": (("customer_number", False), ("merged_from", True)),
     "customer_merges": (("merged_number", False), ("survivor_number", False)),
+    "debtor_index": (("customer_number", False),),
 }
 
 

@@ -17,12 +17,19 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlmodel import SQLModel
 
 from lb_common.db import Database
-from lb_common.migrations import COMMON_TABLES, alembic_config, migrate, schema_differences
+from lb_common.migrations import (
+    COMMON_TABLES,
+    _with_connection,
+    alembic_config,
+    migrate,
+    schema_differences,
+)
 
 PG_USERS = ("postgres", "root")
 PG_HOST = "127.0.0.1:5432"
@@ -208,3 +215,56 @@ async def test_a_model_the_migrations_lack_is_reported(sqlite_db: Database) -> N
         await conn.execute(text("DROP INDEX ix_outbox_published_at"))
     differences = await schema_differences(sqlite_db, service.tables)
     assert [(d[0], d[1].name) for d in differences] == [("add_index", "ix_outbox_published_at")]
+
+
+# --- customers 0007: ledger customer ids become text, existing numbers their decimal text ----
+
+
+async def _upgrade_to(db: Database, service: Service, revision: str) -> None:
+    config = alembic_config(service.migrations, service.tables)
+    async with db.write_connection() as conn:
+        await conn.run_sync(_with_connection(config, lambda: command.upgrade(config, revision)))
+
+
+async def _check_customer_numbers_become_text(db: Database) -> None:
+    [customers] = [s for s in SERVICES if s.name == "customers"]
+    await _upgrade_to(db, customers, "0006")
+    async with db.transaction() as session:
+        for statement in (
+            "INSERT INTO customer_links (connection, match_key, customer_number, source, "
+            "created_at, merged_from) VALUES ('demo', 'email:a@x.dk', 9012, 'matched', "
+            "CURRENT_TIMESTAMP, 9011)",
+            "INSERT INTO customer_merges (connection, merged_number, survivor_number, group_id, "
+            "rule, merged_at) VALUES ('demo', 9011, 9012, 'g', 'email', CURRENT_TIMESTAMP)",
+            "INSERT INTO debtor_index (connection, customer_number, name, barred, imported_at) "
+            "VALUES ('demo', 9011, 'Anna', false, CURRENT_TIMESTAMP)",
+        ):
+            await session.exec(text(statement))  # type: ignore[call-overload]
+    await _check_migrates_to_models(db, customers)
+    async with db.session() as session:
+        link = (
+            await session.exec(  # type: ignore[call-overload]
+                text("SELECT customer_number, merged_from FROM customer_links")
+            )
+        ).one()
+        merge = (
+            await session.exec(  # type: ignore[call-overload]
+                text("SELECT merged_number, survivor_number FROM customer_merges")
+            )
+        ).one()
+        debtor = (
+            await session.exec(  # type: ignore[call-overload]
+                text("SELECT customer_number, name FROM debtor_index")
+            )
+        ).one()
+    assert tuple(link) == ("9012", "9011")
+    assert tuple(merge) == ("9011", "9012")
+    assert tuple(debtor) == ("9011", "Anna")
+
+
+async def test_sqlite_customer_numbers_become_their_text(sqlite_db: Database) -> None:
+    await _check_customer_numbers_become_text(sqlite_db)
+
+
+async def test_postgresql_customer_numbers_become_their_text(pg_db: Database) -> None:
+    await _check_customer_numbers_become_text(pg_db)

@@ -15,16 +15,20 @@ from lb_common.settings import CommonSettings
 from lb_connectors.economic import EconomicClient
 from lb_connectors.economic.ledger import LEDGER_KIND, EconomicCredentials, EconomicLedger
 from lb_connectors.ledger import (
+    CustomerChanges,
     CustomerDetails,
     DocumentLine,
     DocumentRequest,
     Ledger,
     LedgerDocument,
+    LedgerNotFound,
+    LedgerRefused,
     LedgerUnavailable,
     MatchKey,
     PaymentRequest,
     PostalAddress,
     Resume,
+    ShopField,
     UnknownLedgerKind,
 )
 from lb_connectors.ledger.registry import ADAPTERS, ledger_kind
@@ -269,3 +273,122 @@ async def test_the_registry_opens_economic_for_its_kind_and_names_unknown_kinds(
         assert directory.ledger("other") is ledger  # one agreement, one adapter
     finally:
         await directory.aclose()
+
+
+# --- customers: the port's search hints, search_first, updates, the listing -----------------
+
+
+async def _seed_customers(sandbox: Any, grant: str, rows: list[dict[str, Any]]) -> None:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=sandbox), base_url="http://sandbox.test"
+    ) as admin:
+        answer = await admin.post(f"/_sandbox/agreements/{grant}/customers", json=rows)
+        assert answer.status_code == 201, answer.text
+
+
+async def test_one_search_finds_a_phone_spelt_otherwise_and_prefers_an_open_customer(
+    ledger: EconomicLedger, sandbox: Any, grant_token: str, transport: RecordingTransport
+) -> None:
+    await _seed_customers(
+        sandbox,
+        grant_token,
+        [
+            {"customerNumber": 7, "name": "Bo", "telephoneAndFaxNumber": "12 34 56 78"},
+            {"customerNumber": 3, "name": "Bo", "mobilePhone": "0045 1234 5678", "barred": True},
+            {"customerNumber": 9, "name": "Other", "telephoneAndFaxNumber": "87654321"},
+        ],
+    )
+    before = len(transport.requests)
+    found = await ledger.find_customer([MatchKey(kind="phone", value="+4512345678", country="DK")])
+    assert found is not None and found.customer.id == "7"  # 3 matches too, but is barred
+    assert found.customer.phones == ("12 34 56 78",)
+    assert len(transport.requests) - before == 1  # every spelling in one filtered list
+    known = ledger.known_customer("7")  # remembered by the search, no call
+    assert known is not None and known.phones == ("12 34 56 78",)
+    assert ledger.known_customer("9") is None
+
+
+async def test_a_custom_field_key_and_a_name_as_written(
+    ledger: EconomicLedger, sandbox: Any, grant_token: str
+) -> None:
+    await _seed_customers(
+        sandbox,
+        grant_token,
+        [
+            {"customerNumber": 12, "name": "Karen Jensen", "publicEntryNumber": "shop-77"},
+            {"customerNumber": 13, "name": "Karen Jensen ApS"},
+        ],
+    )
+    custom = MatchKey(kind="custom_field", value="shop-77", field="publicEntryNumber")
+    assert (await ledger.find_customer([custom])).customer.id == "12"  # type: ignore[union-attr]
+    assert await ledger.find_customer([MatchKey(kind="custom_field", value="shop-77")]) is None
+    name = MatchKey(kind="name", value="karen jensen", written="Karen Jensen")
+    assert (await ledger.find_customer([name])).customer.id == "12"  # type: ignore[union-attr]
+
+
+async def test_search_first_false_creates_without_looking_and_carries_number_and_custom_field(
+    ledger: EconomicLedger, transport: RecordingTransport
+) -> None:
+    before = len(transport.requests)
+    made = await ledger.find_or_create_customer(
+        [MatchKey(kind="email", value="new@example.com")],
+        CustomerDetails(
+            name="New",
+            currency="DKK",
+            email="new@example.com",
+            number="4711",
+            options={**OPTIONS, "custom_field": "publicEntryNumber", "custom_value": "shop-9"},
+        ),
+        idempotency_key="c:new",
+        search_first=False,
+    )
+    assert made.created and made.customer.id == "4711"
+    assert [r.method for r in transport.requests[before:]] == ["POST"]
+    [body] = transport.bodies("POST", "/customers")
+    assert body["customerNumber"] == 4711 and body["publicEntryNumber"] == "shop-9"
+
+
+async def test_update_writes_the_changes_onto_the_record_and_adds_a_delivery_location_once(
+    ledger: EconomicLedger, transport: RecordingTransport
+) -> None:
+    customer = await _customer(ledger)
+    changes = CustomerChanges(
+        phone="+4522222222",
+        shipping=PostalAddress(lines=("Strandvejen 99",), zip="3000", city="Helsingør"),
+    )
+    first = await ledger.update_customer(customer, changes, idempotency_key="u:1")
+    assert first.customer.phones == ("+4522222222",)
+    assert first.customer.email == "jane@example.com"  # what we did not change stays
+    assert first.done and "Strandvejen 99" in first.done[0]
+    again = await ledger.update_customer(
+        customer, CustomerChanges(shipping=changes.shipping), idempotency_key="u:2"
+    )
+    assert again.done == ()  # the same address is there already
+    assert len(transport.bodies("POST", "/delivery-locations")) == 1
+    with pytest.raises(LedgerNotFound):
+        await ledger.update_customer("999999", changes, idempotency_key="u:3")
+
+
+async def test_a_refusal_names_the_shop_field_in_the_ports_terms(ledger: EconomicLedger) -> None:
+    with pytest.raises(LedgerRefused) as refused:
+        await ledger.find_or_create_customer(
+            [],
+            CustomerDetails(name="X", currency="DKK", email="not an address" * 30, options=OPTIONS),
+            idempotency_key="c:bad",
+        )
+    blamed = refused.value.blaming({"email": ShopField("email address", "bad", "the order")})
+    assert "e-conomic refused the email address 'bad' from the order" in str(blamed)
+    assert isinstance(blamed, LedgerRefused)
+
+
+async def test_every_customer_is_listed_in_the_ports_terms(
+    ledger: EconomicLedger, sandbox: Any, grant_token: str
+) -> None:
+    await _seed_customers(
+        sandbox,
+        grant_token,
+        [{"customerNumber": n, "name": f"C{n}", "email": f"c{n}@x.dk"} for n in range(1, 6)],
+    )
+    listed = [c async for c in ledger.list_customers(page_size=2)]
+    assert sorted(int(c.id) for c in listed) == [1, 2, 3, 4, 5]
+    assert {c.email for c in listed} == {f"c{n}@x.dk" for n in range(1, 6)}

@@ -17,8 +17,14 @@ import pytest
 from lb_common.db import Database
 from lb_common.sealing import SecretBox
 from lb_common.settings import CommonSettings
-from lb_connectors.ledger.errors import LedgerRefused, LedgerUnsupported
+from lb_connectors.ledger.errors import (
+    LedgerNotFound,
+    LedgerRefused,
+    LedgerUnsupported,
+    ShopField,
+)
 from lb_connectors.ledger.models import (
+    CustomerChanges,
     CustomerDetails,
     DocumentLine,
     DocumentRequest,
@@ -31,6 +37,7 @@ from lb_connectors.ledger.port import Ledger
 from lb_connectors.ledger.registry import AdapterContext, ledger_kind
 from lb_connectors.ledgers import LEDGER_KINDS
 from lb_connectors.quickbooks.consent import connect_company
+from lb_connectors.quickbooks.errors import FaultError, QuickBooksValidationError
 from lb_connectors.quickbooks.oauth import OAuthApp
 from lb_connectors.quickbooks.token_vault import QuickBooksTokenRow, TokenVault
 from lb_sandbox.app import create_app
@@ -341,3 +348,70 @@ async def test_a_foreign_currency_is_refused_without_multicurrency(qb: Harness) 
     with pytest.raises(LedgerRefused, match="EUR is not the home currency USD"):
         await qb.ledger.make_document(euro, resume=Resume(), on_draft=never)
     assert await qb.rows("Invoice") == []
+
+
+# --- the port's additions: search_first, a name as written, updates, the listing -----------
+
+
+async def test_search_first_false_creates_with_no_query(qb: Harness) -> None:
+    made = await qb.ledger.find_or_create_customer(
+        EMAIL, details(), idempotency_key="o-1", search_first=False
+    )
+    assert made.created
+    reply = await qb.raw.get(f"/_sandbox/quickbooks/companies/{qb.realm}/calls")
+    calls = reply.json()["calls"]
+    assert calls.get("POST /customer") == 1 and "GET /query" not in calls
+    assert qb.ledger.known_customer(made.customer.id) is None  # no customer cache
+
+
+async def test_a_name_key_searches_the_name_as_written(qb: Harness) -> None:
+    [ann] = await qb.seed("Customer", [{"DisplayName": "Ann Lee"}])
+    found = await qb.ledger.find_customer(
+        [MatchKey(kind="name", value="ann lee", written="Ann Lee")]
+    )
+    assert found is not None and found.customer.id == ann
+
+
+async def test_an_update_writes_only_what_differs(qb: Harness) -> None:
+    made = await qb.ledger.find_or_create_customer(EMAIL, details(), idempotency_key="o-1")
+    same = await qb.ledger.update_customer(
+        made.customer.id,
+        CustomerChanges(email="ann@example.com", billing=details().billing),
+        idempotency_key="u-1",
+    )
+    assert same.done == ()
+    assert (await qb.rows("Customer"))[0]["SyncToken"] == "0"  # nothing was written
+    moved = await qb.ledger.update_customer(
+        made.customer.id,
+        CustomerChanges(
+            phone="+1 555 0100",
+            shipping=PostalAddress(lines=("5 New Rd",), city="Boston", country="US"),
+        ),
+        idempotency_key="u-2",
+    )
+    assert moved.customer.phones == ("+1 555 0100",)
+    assert moved.done == ("Updated the shipping address (ShipAddr).",)
+    row = (await qb.rows("Customer"))[0]
+    assert row["ShipAddr"]["Line1"] == "5 New Rd" and row["BillAddr"]["Line1"] == "1 Main St"
+    with pytest.raises(LedgerNotFound):
+        await qb.ledger.update_customer("999", CustomerChanges(phone="1"), idempotency_key="u-3")
+
+
+async def test_every_customer_is_listed(qb: Harness) -> None:
+    ids = await qb.seed("Customer", [{"DisplayName": f"C{n}"} for n in range(3)])
+    listed = [c async for c in qb.ledger.list_customers()]
+    assert sorted(c.id for c in listed) == sorted(ids)
+
+
+def test_a_refused_customer_field_names_the_shop_field() -> None:
+    refused = QuickBooksValidationError(
+        "QuickBooks refused the customer",
+        status=400,
+        errors=(
+            FaultError("2050", "String length is too long", "too long", "PrimaryEmailAddr.Address"),
+        ),
+    )
+    blamed = refused.blaming({"email": ShopField("email address", "a@b.c", "the order")})
+    assert isinstance(blamed, LedgerRefused)
+    assert str(blamed).startswith("QuickBooks refused the email address 'a@b.c' from the order")
+    assert refused.blaming({"zip": ShopField("zip code", "1", "the order")}) is refused

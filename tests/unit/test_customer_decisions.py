@@ -11,6 +11,8 @@ import pytest
 from pydantic import ValidationError
 
 from lb_common.errors import PermanentError
+from lb_connectors.economic import customer_match
+from lb_connectors.economic.filters import Filter
 from lb_connectors.economic.models import Customer, CustomerCreate
 from lb_connectors.platforms.registry import get_adapter
 from lb_customers.config import ALL_CUSTOMER_FIELDS
@@ -20,6 +22,7 @@ from lb_customers.policy import (
     CustomerDefaults,
     CustomerSettings,
     CustomFieldMatch,
+    MatchKey,
     TypeProfile,
     VatZoneRules,
     customer_name,
@@ -29,7 +32,6 @@ from lb_customers.policy import (
     ean_problem,
     fields_to_update,
     fixed_booking,
-    ledger_filter,
     match_key,
     match_keys,
     new_customer_fields,
@@ -37,7 +39,6 @@ from lb_customers.policy import (
     normalise_email,
     normalise_phone,
     not_found_booking,
-    pick_ledger_match,
     validate_customer_number,
     validate_cvr,
     validate_ean,
@@ -45,6 +46,19 @@ from lb_customers.policy import (
     vat_zone_number,
 )
 from tests.platforms.factories import shopify_json, shopify_order
+
+
+# e-conomic's search for a match key lives in its adapter (the port's MatchKey, `key.port`).
+def ledger_filter(key: MatchKey) -> Filter | None:
+    port = key.port
+    return None if port is None else customer_match.ledger_filter(port)
+
+
+def pick_ledger_match(key: MatchKey, customers: Any) -> int | None:
+    port = key.port
+    assert port is not None
+    return customer_match.pick_ledger_match(port, customers)
+
 
 VALID_CVR = "12345674"
 VALID_EAN = "5790000000005"

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import func
 from sqlmodel import col, select
 
@@ -22,6 +23,7 @@ from lb_common.openapi_links import Link, links_to
 from lb_connectors.ledgers import LedgerDirectory
 from lb_customers import debtors
 from lb_customers.duplicates import DuplicateGroup
+from lb_customers.ledger_terms import as_shown
 from lb_customers.policy import CustomerSettings
 from lb_customers.store import CustomerConnectionSettings, CustomerLink
 
@@ -31,7 +33,40 @@ class MergeRequest(BaseModel):
 
 
 class LinkUpdate(BaseModel):
-    customer_number: int = Field(ge=1, le=999_999_999)
+    customer_number: int | str = Field(
+        description="the ledger's customer id (e-conomic: its customer number)"
+    )
+
+    @field_validator("customer_number")
+    @classmethod
+    def _an_id(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and not 1 <= value <= 999_999_999:
+            raise ValueError("a customer number is 1 to 999999999")
+        if isinstance(value, str) and not 0 < len(value.strip()) <= 64:
+            raise ValueError("a customer id is 1 to 64 characters")
+        return value
+
+
+class LinkView(BaseModel):
+    """A link as the API shows it: a numeric customer id as a number, as it always was."""
+
+    connection: str
+    match_key: str
+    customer_number: int | str
+    source: str
+    created_at: datetime
+    merged_from: int | str | None = None
+
+    @classmethod
+    def of(cls, link: CustomerLink) -> LinkView:
+        return cls(
+            connection=link.connection,
+            match_key=link.match_key,
+            customer_number=as_shown(link.customer_number),
+            source=link.source,
+            created_at=link.created_at,
+            merged_from=as_shown(link.merged_from) if link.merged_from is not None else None,
+        )
 
 
 def admin_router(db: Database) -> APIRouter:
@@ -58,7 +93,7 @@ def admin_router(db: Database) -> APIRouter:
         q: str | None = Query(None, max_length=200, description="part of the match key"),
         limit: int = limit_query(200, 1000),
         offset: int = offset_query(),
-    ) -> list[CustomerLink]:
+    ) -> list[LinkView]:
         """Buyers (by match key) and the ledger customer each is invoiced to."""
         query = select(CustomerLink).order_by(
             col(CustomerLink.connection), col(CustomerLink.match_key)
@@ -66,24 +101,25 @@ def admin_router(db: Database) -> APIRouter:
         if connection:
             query = query.where(CustomerLink.connection == connection)
         if customer_number is not None:
-            query = query.where(CustomerLink.customer_number == customer_number)
+            query = query.where(CustomerLink.customer_number == str(customer_number))
         if q:
             query = query.where(func.lower(col(CustomerLink.match_key)).contains(q.strip().lower()))
         async with db.session() as session:
-            return list((await session.exec(query.offset(offset).limit(limit))).all())
+            rows = (await session.exec(query.offset(offset).limit(limit))).all()
+        return [LinkView.of(link) for link in rows]
 
     @router.put("/links/{connection}/{match_key}")
-    async def put_link(connection: str, match_key: str, update: LinkUpdate) -> CustomerLink:
+    async def put_link(connection: str, match_key: str, update: LinkUpdate) -> LinkView:
         """Point a buyer at another ledger customer; later orders use it."""
         link = CustomerLink(
             connection=connection,
             match_key=match_key,
-            customer_number=update.customer_number,
+            customer_number=str(update.customer_number).strip(),
             source="manual",
         )
         async with db.transaction() as session:
             await session.merge(link)
-        return link
+        return LinkView.of(link)
 
     @router.delete("/links/{connection}/{match_key}")
     async def delete_link(connection: str, match_key: str) -> dict[str, Any]:
@@ -94,7 +130,7 @@ def admin_router(db: Database) -> APIRouter:
             if link is None:
                 raise HTTPException(404, f"no link {match_key!r} on connection {connection!r}")
             await session.delete(link)
-        return {"deleted": match_key, "customer_number": link.customer_number}
+        return {"deleted": match_key, "customer_number": as_shown(link.customer_number)}
 
     router.include_router(settings_router(db, CustomerConnectionSettings, CustomerSettings))
 
@@ -109,17 +145,17 @@ def _group_view(group: DuplicateGroup, merged: dict[int, int]) -> dict[str, Any]
 
 
 def debtors_router(db: Database, ledgers: LedgerDirectory) -> APIRouter:
-    """Import e-conomic's customers into the debtor index; duplicates and link suggestions."""
+    """Import the ledger's customers into the debtor index; duplicates and link suggestions."""
     router = APIRouter(tags=["debtors"])
 
     @router.post("/connections/{connection}/import-debtors")
     async def import_debtors(connection: str) -> dict[str, Any]:
-        """Read every e-conomic customer (all pages) into the index; safe to repeat."""
+        """Read every ledger customer (all pages) into the index; safe to repeat."""
         async with db.session() as session:
             row = await session.get(CustomerConnectionSettings, connection)
         settings = CustomerSettings.model_validate(row.settings if row else {})
         report = await debtors.import_debtors(
-            ledgers.for_connection(connection),
+            ledgers.ledger(connection),
             db,
             connection,
             home_country=settings.vat_zones.home_country,
@@ -196,7 +232,10 @@ def debtors_router(db: Database, ledgers: LedgerDirectory) -> APIRouter:
         )
         return {
             "total": found.total,
-            "debtors": [e.model_dump(mode="json") for e in found.entries],
+            "debtors": [
+                {**e.model_dump(mode="json"), "customer_number": as_shown(e.customer_number)}
+                for e in found.entries
+            ],
             "note": "As last imported (import again to refresh).",
         }
 

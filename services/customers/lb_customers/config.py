@@ -63,6 +63,37 @@ class CustomFieldMatch(_Settings):
     """Write the shop's value into that field on customers this service creates."""
 
 
+class QuickBooksRules(_Settings):
+    """How customers are named, found and updated in QuickBooks Online (used only when the
+    connection's ledger is QuickBooks; passed to its adapter, docs/ledger-port.md)."""
+
+    name_format: Literal["first_last", "last_first", "company", "email"] = "first_last"
+    """The customer's name: "Ann Lee", "Lee, Ann", the company (else first_last), the e-mail."""
+    name_field: Literal["DisplayName", "CompanyName", "PrintOnCheckName"] = "DisplayName"
+    """The field that gets the name besides DisplayName."""
+    update_addresses: Literal["none", "billing", "shipping", "both"] = "none"
+    """A known customer's BillAddr/ShipAddr updated from each new order."""
+    when_not_found: Literal["create", "standard_customer"] = "create"
+    """No match: create a customer, or book on `standard_customer_id`."""
+    standard_customer_id: str | None = Field(default=None, min_length=1, max_length=20)
+    """The QuickBooks customer Id for buyers not found (when_not_found: standard_customer)."""
+    default_customer_id: str | None = Field(default=None, min_length=1, max_length=20)
+    """The QuickBooks customer Id for orders without customer details."""
+
+    @model_validator(mode="after")
+    def _standard_named(self) -> QuickBooksRules:
+        if self.when_not_found == "standard_customer" and self.standard_customer_id is None:
+            raise ValueError(
+                "quickbooks.when_not_found is standard_customer, but "
+                "quickbooks.standard_customer_id is not set"
+            )
+        return self
+
+    def options(self) -> dict[str, str]:
+        """As `CustomerDetails.options` (strings; unset Ids left out)."""
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
 class TypeProfile(_Settings):
     """How one customer type (B2C, B2B or EAN) is matched and what its new customers get."""
 
@@ -144,6 +175,8 @@ class CustomerSettings(_Settings):
     """The ledger name of a private buyer."""
     company_name_format: str = "{company}"
     """The ledger name of a business or EAN buyer."""
+    quickbooks: QuickBooksRules = QuickBooksRules()
+    """Naming, address updates and standard/default customers in QuickBooks Online."""
 
     @field_validator("name_format", "company_name_format")
     @classmethod

@@ -1,7 +1,8 @@
-"""Importing e-conomic's customers into the debtor index, and merging duplicate debtors.
+"""Importing the ledger's customers into the debtor index, and merging duplicate debtors.
 
-`import_debtors` pages through every ledger customer and upserts the index (idempotent: a
-re-import updates changed rows and drops customers gone from e-conomic). `merge_duplicates`
+`import_debtors` pages through every ledger customer (the ledger port's `list_customers`) and
+upserts the index (idempotent: a re-import updates changed rows and drops customers gone from
+the ledger). `merge_duplicates`
 records which customer survives for future orders and repoints links; e-conomic's own records
 are never deleted or changed here. The decisions (normalising, grouping) are in duplicates.py.
 """
@@ -16,7 +17,7 @@ from sqlalchemy import func
 from sqlmodel import col, delete, select, update
 
 from lb_common.db import Database, utcnow
-from lb_connectors.economic.client import MAX_PAGE_SIZE, EconomicClient
+from lb_connectors.ledger import Ledger, LedgerCustomer
 from lb_customers.duplicates import (
     SEPARATOR,
     Debtor,
@@ -47,6 +48,31 @@ class ImportReport:
     seconds: float
 
 
+#: Customers asked for per page of the import (e-conomic's largest page).
+PAGE_SIZE = 1000
+
+
+def ledger_fields(customer: LedgerCustomer) -> dict[str, object]:
+    """A port customer in the names `debtor_from_ledger` reads. The index keys debtors by
+    number: both ledgers' ids are numbers (an e-conomic number, a QuickBooks Id)."""
+    billing = customer.billing
+    phones = customer.phones
+    return {
+        "customer_number": int(customer.id),
+        "name": customer.name,
+        "email": customer.email,
+        "telephone_and_fax_number": phones[0] if phones else None,
+        "mobile_phone": phones[1] if len(phones) > 1 else None,
+        "corporate_identification_number": customer.vat_id,
+        "ean": customer.ean,
+        "address": "\n".join(billing.lines) or None if billing else None,
+        "zip": billing.zip if billing else None,
+        "city": billing.city if billing else None,
+        "country": billing.country if billing else None,
+        "barred": customer.barred,
+    }
+
+
 class MergeError(ValueError):
     """A merge that cannot be done as asked; the message says why."""
 
@@ -54,7 +80,7 @@ class MergeError(ValueError):
 def _entry(connection: str, d: Debtor) -> DebtorIndexEntry:
     return DebtorIndexEntry(
         connection=connection,
-        customer_number=d.customer_number,
+        customer_number=str(d.customer_number),
         name=d.name,
         email=SEPARATOR.join(d.emails) or None,
         phone=SEPARATOR.join(d.phones) or None,
@@ -69,7 +95,7 @@ def _entry(connection: str, d: Debtor) -> DebtorIndexEntry:
 
 def debtor_of(entry: DebtorIndexEntry) -> Debtor:
     return Debtor(
-        customer_number=entry.customer_number,
+        customer_number=int(entry.customer_number),
         name=entry.name,
         emails=tuple(entry.email.split(SEPARATOR)) if entry.email else (),
         phones=tuple(entry.phone.split(SEPARATOR)) if entry.phone else (),
@@ -82,30 +108,36 @@ def debtor_of(entry: DebtorIndexEntry) -> Debtor:
     )
 
 
+# Ids are text; numbers sort as numbers (shorter first, then as text): 9 before 10.
+_BY_NUMBER = (
+    func.length(col(DebtorIndexEntry.customer_number)),
+    col(DebtorIndexEntry.customer_number),
+)
+
 _COMPARED = ("name", "email", "phone", "cvr", "ean", "address", "zip", "city", "barred")
 
 
 async def import_debtors(
-    client: EconomicClient,
+    ledger: Ledger,
     db: Database,
     connection: str,
     *,
     home_country: str = "DK",
-    page_size: int = MAX_PAGE_SIZE,
+    page_size: int = PAGE_SIZE,
 ) -> ImportReport:
-    """Read every e-conomic customer (all pages) into the connection's debtor index."""
+    """Read every ledger customer (all pages) into the connection's debtor index."""
     started = time.monotonic()
     fresh: dict[int, DebtorIndexEntry] = {}
-    async for customer in client.iter_customers(page_size=page_size):
-        debtor = debtor_from_ledger(customer.model_dump(), home_country)
+    async for customer in ledger.list_customers(page_size=page_size):
+        debtor = debtor_from_ledger(ledger_fields(customer), home_country)
         fresh[debtor.customer_number] = _entry(connection, debtor)
-    page_size = min(page_size, MAX_PAGE_SIZE)
+    page_size = min(page_size, PAGE_SIZE)
     pages = max(1, math.ceil(len(fresh) / page_size))
 
     imported = updated = unchanged = 0
     async with db.transaction() as session:
         query = select(DebtorIndexEntry).where(DebtorIndexEntry.connection == connection)
-        existing = {e.customer_number: e for e in (await session.exec(query)).all()}
+        existing = {int(e.customer_number): e for e in (await session.exec(query)).all()}
         now = utcnow()
         for number, entry in fresh.items():
             old = existing.get(number)
@@ -127,7 +159,7 @@ async def import_debtors(
             await session.exec(
                 delete(DebtorIndexEntry).where(
                     col(DebtorIndexEntry.connection) == connection,
-                    col(DebtorIndexEntry.customer_number).in_(gone),
+                    col(DebtorIndexEntry.customer_number).in_([str(n) for n in gone]),
                 )
             )
     return ImportReport(
@@ -146,7 +178,7 @@ async def indexed_debtors(db: Database, connection: str) -> list[Debtor]:
     query = (
         select(DebtorIndexEntry)
         .where(DebtorIndexEntry.connection == connection)
-        .order_by(col(DebtorIndexEntry.customer_number))
+        .order_by(*_BY_NUMBER)
     )
     async with db.session() as session:
         return [debtor_of(e) for e in (await session.exec(query)).all()]
@@ -170,14 +202,14 @@ async def debtor_page(
     """Imported customers by number and/or by part of their name or email, paged."""
     where = [col(DebtorIndexEntry.connection) == connection]
     if numbers:
-        where.append(col(DebtorIndexEntry.customer_number).in_(numbers))
+        where.append(col(DebtorIndexEntry.customer_number).in_([str(n) for n in numbers]))
     if text and text.strip():
         needle = text.strip().lower()
         where.append(
             func.lower(col(DebtorIndexEntry.name)).contains(needle)
             | func.lower(func.coalesce(col(DebtorIndexEntry.email), "")).contains(needle)
         )
-    query = select(DebtorIndexEntry).where(*where).order_by(col(DebtorIndexEntry.customer_number))
+    query = select(DebtorIndexEntry).where(*where).order_by(*_BY_NUMBER)
     async with db.session() as session:
         total = (
             await session.exec(select(func.count()).select_from(DebtorIndexEntry).where(*where))
@@ -190,7 +222,8 @@ async def merges(db: Database, connection: str) -> dict[int, int]:
     """Merged customer number → surviving customer number."""
     query = select(CustomerMerge).where(CustomerMerge.connection == connection)
     async with db.session() as session:
-        return {m.merged_number: m.survivor_number for m in (await session.exec(query)).all()}
+        rows = (await session.exec(query)).all()
+    return {int(m.merged_number): int(m.survivor_number) for m in rows}
 
 
 async def duplicate_groups(db: Database, connection: str) -> list[DuplicateGroup]:
@@ -200,7 +233,11 @@ async def duplicate_groups(db: Database, connection: str) -> list[DuplicateGroup
 async def suggestions(db: Database, connection: str) -> list[LinkSuggestion]:
     query = select(CustomerLink).where(CustomerLink.connection == connection)
     async with db.session() as session:
-        links = [(link.match_key, link.customer_number) for link in (await session.exec(query))]
+        links = [
+            (link.match_key, int(link.customer_number))
+            for link in (await session.exec(query))
+            if link.customer_number.isdigit()  # the index holds numbered customers only
+        ]
     return link_suggestions(
         links, await indexed_debtors(db, connection), await merges(db, connection)
     )
@@ -234,7 +271,7 @@ async def merge_duplicates(
         )
     merged = tuple(n for n in group.customer_numbers if n != survivor)
     async with db.transaction() as session:
-        already = await session.get(CustomerMerge, (connection, survivor))
+        already = await session.get(CustomerMerge, (connection, str(survivor)))
         if already is not None:
             raise MergeError(
                 f"Customer {survivor} was merged into {already.survivor_number} before; "
@@ -244,8 +281,8 @@ async def merge_duplicates(
             await session.merge(
                 CustomerMerge(
                     connection=connection,
-                    merged_number=number,
-                    survivor_number=survivor,
+                    merged_number=str(number),
+                    survivor_number=str(survivor),
                     group_id=group.id,
                     rule=group.rule,
                 )
@@ -254,19 +291,19 @@ async def merge_duplicates(
             update(CustomerMerge)
             .where(
                 col(CustomerMerge.connection) == connection,
-                col(CustomerMerge.survivor_number).in_(merged),
+                col(CustomerMerge.survivor_number).in_([str(n) for n in merged]),
             )
-            .values(survivor_number=survivor)
+            .values(survivor_number=str(survivor))
         )
         repointed = await session.exec(
             update(CustomerLink)
             .where(
                 col(CustomerLink.connection) == connection,
-                col(CustomerLink.customer_number).in_(merged),
+                col(CustomerLink.customer_number).in_([str(n) for n in merged]),
             )
             # Remember the first customer the link pointed at, for the order's timeline.
             .values(
-                customer_number=survivor,
+                customer_number=str(survivor),
                 merged_from=func.coalesce(
                     col(CustomerLink.merged_from), col(CustomerLink.customer_number)
                 ),

@@ -8,10 +8,11 @@ The use case, in order:
 1. `fixed_booking(order, settings)`: all sales on one customer, or no customer details at all
    → a DefaultBooking (or CustomerDecisionError when there is no default customer).
 2. `match_keys(order, settings)`: the keys to try; `str(keys[0])` is the link key.
-3. Per key: `ledger_filter(key)` for find_customers, then `pick_ledger_match(key, found)`.
+3. The keys the ledger may hold (`key.port`) go to the ledger port's `find_customer`; its
+   adapter searches and decides which of its customers match.
 4. Nothing found: `not_found_booking(keys, settings)`; None means create with
-   `new_customer_fields(order, settings)`.
-5. Found: `fields_to_update(customer.model_dump(), order, settings)`, and
+   `new_customer_fields(order, settings)` (as the port's CustomerDetails: ledger_terms.py).
+5. Found: `fields_to_update(fields, order, settings)`, and
    `delivery_location_for(existing_locations, order, settings)`.
 """
 
@@ -41,14 +42,7 @@ from .fields import (
     shop_fields,
     vat_zone_number,
 )
-from .matching import (
-    MatchKey,
-    ledger_customer_matches,
-    ledger_filter,
-    match_key,
-    match_keys,
-    pick_ledger_match,
-)
+from .matching import MatchKey, match_key, match_keys
 from .naming import customer_name, format_name
 from .normalise import normalise_email, normalise_phone
 from .validators import (
@@ -85,8 +79,6 @@ __all__ = [
     "fields_to_update",
     "fixed_booking",
     "format_name",
-    "ledger_customer_matches",
-    "ledger_filter",
     "match_key",
     "match_keys",
     "new_customer_fields",
@@ -94,7 +86,6 @@ __all__ = [
     "normalise_email",
     "normalise_phone",
     "not_found_booking",
-    "pick_ledger_match",
     "shop_fields",
     "validate_customer_number",
     "validate_cvr",
@@ -108,7 +99,7 @@ __all__ = [
 class DefaultBooking:
     """Book the order on the default customer, and why (for the order's timeline)."""
 
-    customer_number: int
+    customer_number: int | str  # the settings' number, or a ledger's customer id
     explanation: str
 
 
@@ -126,19 +117,22 @@ def _keys_wanted(order: CanonicalOrder, settings: CustomerSettings) -> str:
     return " or ".join(names)
 
 
-def fixed_booking(order: CanonicalOrder, settings: CustomerSettings) -> DefaultBooking | None:
+def fixed_booking(
+    order: CanonicalOrder, settings: CustomerSettings, *, default: str | None = None
+) -> DefaultBooking | None:
     """The default customer when no lookup is wanted or possible; None: look the buyer up.
 
     - `single_customer`: every order goes on the default customer.
     - No customer details at all, or none the match keys use: the default customer when set,
       else CustomerDecisionError with the reason.
-    Also raises CustomerDecisionError when a CVR/EAN match key fails its check.
+    Also raises CustomerDecisionError when a CVR/EAN match key fails its check. `default`: the
+    default customer's id when the caller knows a better one than `default_customer_number`.
     """
-    default = settings.default_customer_number
+    chosen: int | str | None = default or settings.default_customer_number
     if settings.single_customer:
-        assert default is not None  # settings validation guarantees it
+        assert chosen is not None  # settings validation guarantees it
         return DefaultBooking(
-            default, f"All sales are collected on customer {default} (single_customer)."
+            chosen, f"All sales are collected on customer {chosen} (single_customer)."
         )
     if order.buyer is None:
         why = "The order has no customer details"
@@ -146,13 +140,17 @@ def fixed_booking(order: CanonicalOrder, settings: CustomerSettings) -> DefaultB
         why = f"The order has no {_keys_wanted(order, settings)} to find the customer by"
     else:
         return None
-    if default is None:
+    if chosen is None:
         raise _no_default(why)
-    return DefaultBooking(default, f"{why}: booked on the default customer {default}.")
+    return DefaultBooking(chosen, f"{why}: booked on the default customer {chosen}.")
 
 
 def not_found_booking(
-    keys: Sequence[MatchKey], settings: CustomerSettings
+    keys: Sequence[MatchKey],
+    settings: CustomerSettings,
+    *,
+    default: str | None = None,
+    ledger: str = "e-conomic",
 ) -> DefaultBooking | None:
     """When no ledger customer matched any key: None means create one (create_if_missing).
 
@@ -161,8 +159,8 @@ def not_found_booking(
     if settings.create_if_missing:
         return None
     tried = ", ".join(str(k) for k in keys) or "the order's details"
-    why = f"No e-conomic customer has {tried} and creating customers is switched off"
-    default = settings.default_customer_number
-    if default is None:
+    why = f"No {ledger} customer has {tried} and creating customers is switched off"
+    chosen: int | str | None = default or settings.default_customer_number
+    if chosen is None:
         raise _no_default(why)
-    return DefaultBooking(default, f"{why}: booked on the default customer {default}.")
+    return DefaultBooking(chosen, f"{why}: booked on the default customer {chosen}.")

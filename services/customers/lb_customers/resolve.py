@@ -1,9 +1,15 @@
-"""Resolving the ledger customer for an order: link, then the ledger, then create (once)."""
+"""Resolving the ledger customer for an order: link, then the ledger, then create (once).
+
+The ledger is reached through the ledger port only (`LedgerDirectory.ledger(connection)`):
+match keys become the port's `MatchKey`s, a new customer its `CustomerDetails`, an update its
+`CustomerChanges` (ledger_terms.py translates). What each ledger does with them is its adapter's
+business (docs/ledger-port.md).
+"""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
 from pydantic.alias_generators import to_snake
@@ -14,23 +20,29 @@ from lb_common.events import CustomerResolved, MatchEvidence, OrderReady, Resolv
 from lb_common.failpoints import failpoint
 from lb_common.orders import CanonicalOrder
 from lb_common.unit_of_work import Sessions, UnitOfWork
-from lb_connectors.economic.cache import LedgerCache
-from lb_connectors.economic.client import EconomicClient
-from lb_connectors.economic.errors import EconomicValidationError, blame_shop_fields
-from lb_connectors.economic.models import CustomerCreate, DeliveryLocationCreate
+from lb_connectors.ledger import Ledger
+from lb_connectors.ledger.errors import LedgerRefused
+from lb_connectors.ledger.models import CustomerDetails, CustomerOutcome, LedgerCustomer
+from lb_connectors.ledger.models import MatchKey as LedgerKey
 from lb_connectors.ledgers import LedgerDirectory
 from lb_customers.claims import CreationClaims
+from lb_customers.ledger_terms import (
+    as_shown,
+    customer_changes,
+    customer_details,
+    held_fields,
+    port_shop_fields,
+    postal_address,
+)
 from lb_customers.policy import (
     CustomerSettings,
     MatchKey,
     delivery_location_for,
     fields_to_update,
     fixed_booking,
-    ledger_filter,
     match_keys,
     new_customer_fields,
     not_found_booking,
-    pick_ledger_match,
     shop_fields,
 )
 from lb_customers.store import CustomerConnectionSettings, CustomerLink, CustomerMerge
@@ -38,15 +50,26 @@ from lb_customers.store import CustomerConnectionSettings, CustomerLink, Custome
 #: Takes the creation claim on a match key, held until the order's outcome is committed.
 Claim = Callable[[str], Awaitable[bool]]
 
+_ADDRESS_UPDATES = {"none": "off"}  # QuickBooks' rule's words → the service's
+
 
 @dataclass(frozen=True)
 class Resolution:
-    customer_number: int
+    customer_number: str  # the ledger's customer id
     how: str  # linked | matched | created | default
     explanation: str
     link_key: str | None  # the key to store a new link under; None: nothing new to link
     # The buyer's detail the customer was found or created by (invoicing checks it again).
     matched_on: MatchEvidence | None = None
+    customer: LedgerCustomer | None = None  # as read or written just now, if it was
+
+
+@dataclass(frozen=True)
+class LedgerAt:
+    """The connection's ledger, and its name in messages for people."""
+
+    ledger: Ledger
+    label: str
 
 
 def _evidence(key: MatchKey) -> MatchEvidence:
@@ -59,7 +82,8 @@ async def handle_order_ready(
     order = event.order
     connection = uow.message.connection
     settings = await load_settings(uow, connection)
-    client = ledgers.for_connection(connection)
+    kind, _ = ledgers.kind_for(connection)
+    at = LedgerAt(ledgers.ledger(connection), kind.label)
     # A creation claim taken by `resolve` is held until the link is committed (then the next
     # worker finds the link) and released however this ends.
     async with contextlib.AsyncExitStack() as held:
@@ -67,12 +91,12 @@ async def handle_order_ready(
         async def claim(key: str) -> bool:
             return await held.enter_async_context(claims.held(connection, key))
 
-        resolution = await resolve(uow, client, connection, order, settings, claim)
-        await _record(uow, client, order, resolution)
+        resolution = await resolve(uow, at, connection, order, settings, claim)
+        await _record(uow, at.ledger, order, resolution)
 
 
 async def _record(
-    uow: UnitOfWork, client: EconomicClient, order: CanonicalOrder, resolution: Resolution
+    uow: UnitOfWork, ledger: Ledger, order: CanonicalOrder, resolution: Resolution
 ) -> None:
     """The link (if new), `customer.resolved` and the timeline step, with the inbox row."""
     async with uow.commit() as session:
@@ -89,16 +113,16 @@ async def _record(
         uow.emit(
             CustomerResolved(
                 order=order,
-                customer_number=str(resolution.customer_number),
+                customer_number=resolution.customer_number,
                 created=resolution.how == "created",
                 matched_on=resolution.matched_on,
-                customer=carried_customer(client, resolution.customer_number),
+                customer=carried_customer(ledger, resolution),
             )
         )
         uow.progress(
             "customer.resolved",
             resolution.explanation,
-            {"customer_number": resolution.customer_number, "how": resolution.how},
+            {"customer_number": as_shown(resolution.customer_number), "how": resolution.how},
         )
 
 
@@ -108,17 +132,46 @@ async def load_settings(db: Sessions, connection: str) -> CustomerSettings:
     )
 
 
+def for_ledger(settings: CustomerSettings, kind: str) -> CustomerSettings:
+    """The settings as they apply to this ledger kind: a QuickBooks connection updates
+    addresses by its `quickbooks.update_addresses` rule (docs/customers-settings.md)."""
+    if kind != "quickbooks":
+        return settings
+    rule = settings.quickbooks.update_addresses
+    return settings.model_copy(update={"update_addresses": _ADDRESS_UPDATES.get(rule, rule)})
+
+
+def default_customer(settings: CustomerSettings, kind: str) -> str | None:
+    """The customer for orders without details: `default_customer_number`, or for a QuickBooks
+    connection `quickbooks.default_customer_id` when that is unset."""
+    if settings.default_customer_number is not None:
+        return str(settings.default_customer_number)
+    return settings.quickbooks.default_customer_id if kind == "quickbooks" else None
+
+
+def _port_keys(keys: Sequence[MatchKey]) -> list[LedgerKey]:
+    return [port for key in keys if (port := key.port) is not None]
+
+
+def _ours(keys: Sequence[MatchKey], found: LedgerKey | None) -> MatchKey:
+    """The service's key the ledger found the customer by."""
+    return next((k for k in keys if k.port == found), keys[0])
+
+
 async def resolve(
     db: Sessions,
-    client: EconomicClient,
+    at: LedgerAt,
     connection: str,
     order: CanonicalOrder,
     settings: CustomerSettings,
     claim: Claim,
 ) -> Resolution:
-    fixed = fixed_booking(order, settings)
+    ledger, label = at.ledger, at.label
+    settings = for_ledger(settings, ledger.kind)
+    default = default_customer(settings, ledger.kind)
+    fixed = fixed_booking(order, settings, default=default)
     if fixed is not None:
-        return Resolution(fixed.customer_number, "default", fixed.explanation, None)
+        return Resolution(str(fixed.customer_number), "default", fixed.explanation, None)
     keys = match_keys(order, settings)
     link_key = str(keys[0])
 
@@ -145,26 +198,19 @@ async def resolve(
                     None if chosen_by_person else _evidence(key),
                 )
                 return await _with_updates(
-                    client, order, settings, await _survivor(db, connection, found_by_link)
+                    at, connection, order, settings, await _survivor(db, connection, found_by_link)
                 )
 
-    found = await _find_in_ledger(client, keys)
+    searched = _port_keys(keys)
+    found = await _find_in_ledger(at, keys)
     if found is not None:
-        number, key = found
-        matched = Resolution(
-            number,
-            "matched",
-            f"Found e-conomic customer {number} by {key}.",
-            link_key,
-            _evidence(key),
-        )
         return await _with_updates(
-            client, order, settings, await _survivor(db, connection, matched)
+            at, connection, order, settings, await _survivor(db, connection, found)
         )
 
-    default = not_found_booking(keys, settings)
-    if default is not None:
-        return Resolution(default.customer_number, "default", default.explanation, None)
+    booking = not_found_booking(keys, settings, default=default, ledger=label)
+    if booking is not None:
+        return Resolution(str(booking.customer_number), "default", booking.explanation, None)
 
     took_over = await claim(link_key)
     failpoint("customers.after_claim")
@@ -172,91 +218,124 @@ async def resolve(
     # that finished stored its link before it let the claim go, so our database says so, at no
     # call; only one that stopped holding the claim (killed, or failed after it may have
     # created the customer) can have left a customer without a link, and then we search.
-    found = await _linked_meanwhile(db, connection, keys[0])
-    if found is None and took_over:
-        found = await _find_in_ledger(client, keys)
-    if found is not None:
-        number, key = found
-        return await _survivor(
-            db,
-            connection,
-            Resolution(
-                number,
-                "matched",
-                f"Found e-conomic customer {number} by {key}.",
-                link_key,
-                _evidence(key),
-            ),
-        )
-    body = CustomerCreate.model_validate(new_customer_fields(order, settings))
+    linked = await _linked_meanwhile(db, connection, keys[0], label)
+    if linked is None and took_over:
+        linked = await _find_in_ledger(at, keys)
+    if linked is not None:
+        return await _survivor(db, connection, linked)
+    details = customer_details(new_customer_fields(order, settings), order, settings)
     try:
-        created = await client.create_customer(
-            body, idempotency_key=f"{connection}:{link_key}:create-customer"
+        outcome = await ledger.find_or_create_customer(
+            searched,
+            details,
+            idempotency_key=f"{connection}:{link_key}:create-customer",
+            search_first=False,  # searched just now (and again under the claim when needed)
         )
-    except EconomicValidationError as exc:
-        await _explain_taken_number(client, body)
-        raise blame_shop_fields(exc, shop_fields(order, settings)) from exc
-    LedgerCache.of(client).remember_customer(created)
+    except LedgerRefused as exc:
+        await _explain_taken_number(ledger, details, label)
+        raise exc.blaming(port_shop_fields(shop_fields(order, settings))) from exc
+    return _outcome(outcome, keys, link_key, label)
+
+
+def _outcome(
+    outcome: CustomerOutcome, keys: Sequence[MatchKey], link_key: str, label: str
+) -> Resolution:
+    customer = outcome.customer
+    if outcome.created:
+        placed = ", ".join(
+            f"{what} {value}"
+            for what, value in (("group", customer.group), ("VAT zone", customer.tax_zone))
+            if value is not None
+        )
+        return Resolution(
+            customer.id,
+            "created",
+            f"Created {label} customer {customer.number} '{customer.name}'"
+            + (f" ({placed})." if placed else "."),
+            link_key,
+            _evidence(keys[0]),
+            customer,
+        )
+    if outcome.matched_on is not None:
+        key = _ours(keys, outcome.matched_on)
+        return Resolution(
+            customer.id,
+            "matched",
+            f"Found {label} customer {customer.number} by {key}.",
+            link_key,
+            _evidence(key),
+            customer,
+        )
+    # The ledger's own rule chose it (QuickBooks' standard customer): not the buyer's, no link.
+    tried = ", ".join(str(k) for k in keys)
     return Resolution(
-        created.customer_number,
-        "created",
-        f"Created e-conomic customer {created.customer_number} '{created.name}' "
-        f"(group {created.customer_group.customer_group_number}, "
-        f"VAT zone {created.vat_zone.vat_zone_number}).",
-        link_key,
-        _evidence(keys[0]),
+        customer.id,
+        "default",
+        f"No {label} customer has {tried}: booked on the standard customer {customer.number} "
+        f"'{customer.name}' (quickbooks.when_not_found).",
+        None,
+        None,
+        customer,
     )
 
 
-async def _find_in_ledger(
-    client: EconomicClient, keys: tuple[MatchKey, ...]
-) -> tuple[int, MatchKey] | None:
-    """The first key that finds a ledger customer, and the customer's number."""
-    cache = LedgerCache.of(client)
-    for key in keys:
-        query = ledger_filter(key)
-        if query is None:
-            continue  # a key that only links (e.g. the shop's customer id)
-        candidates = await client.find_customers(query)
-        number = pick_ledger_match(key, candidates)
-        if number is not None:
-            for customer in candidates:
-                if customer.customer_number == number:
-                    cache.remember_customer(customer)  # it travels in customer.resolved
-            return number, key
-    return None
+async def _find_in_ledger(at: LedgerAt, keys: Sequence[MatchKey]) -> Resolution | None:
+    """The customer found by the first key that finds one (no call for link-only keys)."""
+    searched = _port_keys(keys)
+    if not searched:
+        return None
+    found = await at.ledger.find_customer(searched)
+    if found is None:
+        return None
+    key = _ours(keys, found.matched_on)
+    return Resolution(
+        found.customer.id,
+        "matched",
+        f"Found {at.label} customer {found.customer.number} by {key}.",
+        str(keys[0]),
+        _evidence(key),
+        found.customer,
+    )
 
 
 async def _linked_meanwhile(
-    db: Sessions, connection: str, key: MatchKey
-) -> tuple[int, MatchKey] | None:
+    db: Sessions, connection: str, key: MatchKey, label: str
+) -> Resolution | None:
     async with db.session() as session:
         link = await session.get(CustomerLink, (connection, str(key)))
-    return None if link is None else (link.customer_number, key)
-
-
-def carried_customer(client: EconomicClient, number: int) -> ResolvedCustomer | None:
-    """The customer as this service read or wrote it within the cache's life, for invoicing:
-    found or created just now, or a known buyer seen recently. None: invoicing reads it."""
-    entry = LedgerCache.of(client).customers.entry(number)
-    if entry is None:
+    if link is None:
         return None
-    customer, read_at = entry
+    return Resolution(
+        link.customer_number,
+        "matched",
+        f"Found {label} customer {link.customer_number} by {key}.",
+        str(key),
+        _evidence(key),
+    )
+
+
+def carried_customer(ledger: Ledger, resolution: Resolution) -> ResolvedCustomer | None:
+    """The customer as this service read or wrote it just now or within the adapter's cache
+    life, for invoicing; None: invoicing reads it."""
+    customer = ledger.known_customer(resolution.customer_number) or resolution.customer
+    if customer is None or customer.id != resolution.customer_number:
+        return None
+    billing = customer.billing
     return ResolvedCustomer(
         name=customer.name,
         currency=customer.currency,
-        group=str(customer.customer_group.customer_group_number),
-        payment_terms=str(customer.payment_terms.payment_terms_number),
-        tax_zone=str(customer.vat_zone.vat_zone_number),
-        layout=str(customer.layout.layout_number) if customer.layout else None,
+        group=customer.group,
+        payment_terms=customer.payment_terms,
+        tax_zone=customer.tax_zone,
+        layout=customer.layout,
         email=customer.email,
-        vat_id=customer.corporate_identification_number,
+        vat_id=customer.vat_id,
         ean=customer.ean,
-        address=customer.address,
-        zip=customer.zip,
-        city=customer.city,
-        country=customer.country,
-        read_at=read_at,
+        address="\n".join(billing.lines) or None if billing else None,
+        zip=billing.zip if billing else None,
+        city=billing.city if billing else None,
+        country=billing.country if billing else None,
+        read_at=customer.read_at,
     )
 
 
@@ -270,12 +349,13 @@ async def _survivor(db: Sessions, connection: str, found: Resolution) -> Resolut
         found,
         customer_number=merge.survivor_number,
         matched_on=None,  # the survivor was chosen by a person, not by the buyer's details
+        customer=None,  # the one read was the merged customer
         explanation=f"{found.explanation} "
         f"{_merged_note(found.customer_number, merge.survivor_number, merge.rule)}",
     )
 
 
-def _merged_note(merged: int, survivor: int, rule: str) -> str:
+def _merged_note(merged: str, survivor: str, rule: str) -> str:
     return (
         f"Customer {merged} was merged into {survivor} as a duplicate ({rule}): "
         f"redirected to {survivor}."
@@ -283,56 +363,57 @@ def _merged_note(merged: int, survivor: int, rule: str) -> str:
 
 
 async def _with_updates(
-    client: EconomicClient, order: CanonicalOrder, settings: CustomerSettings, found: Resolution
+    at: LedgerAt,
+    connection: str,
+    order: CanonicalOrder,
+    settings: CustomerSettings,
+    found: Resolution,
 ) -> Resolution:
     """Write the fields the settings allow to update, when the order changes them."""
     if not settings.update_fields and settings.update_addresses == "off":
         return found
-    customer = await client.get_customer(found.customer_number)  # fresh: it is compared
-    if customer is not None:
-        LedgerCache.of(client).remember_customer(customer)
+    ledger, number = at.ledger, found.customer_number
+    customer = ledger.known_customer(number) or await ledger.get_customer(number)
     if customer is None:
         raise PermanentError(
-            f"e-conomic customer {found.customer_number} no longer exists. Re-link the buyer "
+            f"{at.label} customer {number} no longer exists. Re-link the buyer "
             "(PUT /links/...) or remove the link, then replay the order."
         )
-    done: list[str] = []
-    changes = fields_to_update(customer.model_dump(), order, settings)
-    if changes:
-        try:
-            # Merged into the record as read: a bookkeeper's fields we do not own stay.
-            replaced = await client.update_customer(customer, changes)
-        except EconomicValidationError as exc:
-            written = {
-                path: source
-                for path, source in shop_fields(order, settings).items()
-                if to_snake(path) in changes  # the rest is the ledger's own, not the shop's
-            }
-            raise blame_shop_fields(exc, written) from exc
-        LedgerCache.of(client).remember_customer(replaced)
-        done.append(f"Updated {', '.join(sorted(changes))}.")
-    if settings.update_addresses in ("shipping", "both"):
-        existing = await client.list_delivery_locations(customer.customer_number)
-        location = delivery_location_for([e.model_dump() for e in existing], order, settings)
-        if location is not None:
-            added = await client.create_delivery_location(
-                customer.customer_number, DeliveryLocationCreate.model_validate(location)
-            )
-            done.append(
-                f"Added delivery location {added.delivery_location_number} ({added.address})."
-            )
+    changes = fields_to_update(held_fields(customer), order, settings)
+    location = delivery_location_for([], order, settings)
+    if not changes and location is None:
+        return found
+    wanted = customer_changes(changes)
+    if location is not None:
+        wanted = wanted.model_copy(update={"shipping": postal_address(order.shipping_address)})
+    try:
+        # Merged into the record as read: a bookkeeper's fields we do not own stay.
+        update = await ledger.update_customer(
+            number, wanted, idempotency_key=f"{connection}:{number}:{order.order_key}"
+        )
+    except LedgerRefused as exc:
+        written = {
+            path: source
+            for path, source in shop_fields(order, settings).items()
+            if to_snake(path) in changes  # the rest is the ledger's own, not the shop's
+        }
+        raise exc.blaming(port_shop_fields(written)) from exc
+    done = [f"Updated {', '.join(sorted(changes))}."] if changes else []
+    done += update.done
     if not done:
         return found
-    return replace(found, explanation=f"{found.explanation} {' '.join(done)}")
+    return replace(
+        found, explanation=f"{found.explanation} {' '.join(done)}", customer=update.customer
+    )
 
 
-async def _explain_taken_number(client: EconomicClient, body: CustomerCreate) -> None:
-    if body.customer_number is None:
+async def _explain_taken_number(ledger: Ledger, details: CustomerDetails, label: str) -> None:
+    if details.number is None:
         return
-    holder = await client.get_customer(body.customer_number)
+    holder = await ledger.get_customer(details.number)
     if holder is not None:
         raise PermanentError(
-            f"Customer number {body.customer_number} (taken from the shop) is already used by "
-            f"e-conomic customer '{holder.name}'. Link the buyer to it (PUT /links/...) or let "
-            "e-conomic number new customers, then replay the order."
+            f"Customer number {details.number} (taken from the shop) is already used by "
+            f"{label} customer '{holder.name}'. Link the buyer to it (PUT /links/...) or let "
+            f"{label} number new customers, then replay the order."
         )

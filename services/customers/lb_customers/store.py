@@ -20,14 +20,14 @@ class CustomerLink(SQLModel, table=True):
 
     connection: str = Field(primary_key=True)
     match_key: str = Field(primary_key=True)  # e.g. "email:jane@example.com"
-    customer_number: int = Field(index=True)
+    customer_number: str = Field(index=True)  # the ledger's customer id (e-conomic: its number)
     source: str  # matched | created | manual
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )
     # The customer this link pointed at before a duplicate merge moved it to customer_number,
     # so the order's timeline can say why the buyer is invoiced to another customer.
-    merged_from: int | None = None
+    merged_from: str | None = None
 
 
 class CreationClaim(SQLModel, table=True):
@@ -55,7 +55,7 @@ class CustomerConnectionSettings(SQLModel, table=True):
 
 
 class DebtorIndexEntry(SQLModel, table=True):
-    """One e-conomic customer as last imported (POST /connections/{c}/import-debtors).
+    """One ledger customer as last imported (POST /connections/{c}/import-debtors).
 
     Values are stored normalised (see normalise.py); several emails or phones are joined by
     ';'. A copy for duplicate detection and suggestions: e-conomic stays the source of truth.
@@ -64,7 +64,7 @@ class DebtorIndexEntry(SQLModel, table=True):
     __tablename__ = "debtor_index"
 
     connection: str = Field(primary_key=True)
-    customer_number: int = Field(primary_key=True)
+    customer_number: str = Field(primary_key=True)  # the ledger's customer id
     name: str
     email: str | None = None
     phone: str | None = None
@@ -86,8 +86,8 @@ class CustomerMerge(SQLModel, table=True):
     __tablename__ = "customer_merges"
 
     connection: str = Field(primary_key=True)
-    merged_number: int = Field(primary_key=True)
-    survivor_number: int = Field(index=True)
+    merged_number: str = Field(primary_key=True)  # ledger customer ids, as on links
+    survivor_number: str = Field(index=True)
     group_id: str
     rule: str
     merged_at: datetime = Field(

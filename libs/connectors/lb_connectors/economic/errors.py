@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lb_common.errors import Cause, LedgerbridgeError, PermanentError
+from lb_connectors.ledger.errors import SHOP_FIX as SHOP_FIX
 from lb_connectors.ledger.errors import (
     LedgerAuthError,
     LedgerError,
@@ -54,6 +55,13 @@ class EconomicError(LedgerError):
     @property
     def refused_fields(self) -> list[RefusedField]:
         return [RefusedField(e.path, e.message) for e in self.field_errors]
+
+    ledger_label = "e-conomic"
+
+    def blaming(self, sources: Mapping[str, ShopField], *, fix: str = SHOP_FIX) -> EconomicError:
+        """The port's rewording (names in `CustomerDetails`' terms), with e-conomic's words."""
+        paths = {_CUSTOMER_PATHS.get(name, name): source for name, source in sources.items()}
+        return blame_shop_fields(self, paths, fix=fix)
 
 
 class EconomicUnavailable(EconomicError, LedgerUnavailable):
@@ -199,7 +207,16 @@ def unavailable_from_exception(
     )
 
 
-SHOP_FIX = "Correct it on the order in the shop, then replay the order."
+# `CustomerDetails`' field names → e-conomic's customer properties (the port's `blaming`).
+_CUSTOMER_PATHS = {
+    "phone": "telephoneAndFaxNumber",
+    "vat_id": "corporateIdentificationNumber",
+    "number": "customerNumber",
+    "billing.lines": "address",
+    "billing.zip": "zip",
+    "billing.city": "city",
+    "billing.country": "country",
+}
 
 
 def blame_shop_fields(

@@ -24,20 +24,28 @@ import asyncio
 import datetime as dt
 import hashlib
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
 from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic.alias_generators import to_snake
 
 from lb_common.db import utcnow
 from lb_common.errors import PermanentError
 from lb_common.ledger_calls import agreement_key
+from lb_common.normalise import normalise_text
 from lb_connectors.call_retry import call_retry
 from lb_connectors.economic import jsoncodec
 from lb_connectors.economic.accounting_years import year_for
 from lb_connectors.economic.cache import LedgerCache
-from lb_connectors.economic.client import EconomicClient
+from lb_connectors.economic.client import MAX_PAGE_SIZE, EconomicClient
+from lb_connectors.economic.customer_match import (
+    ledger_customer_matches,
+    ledger_filter,
+    pick_ledger_match,
+)
 from lb_connectors.economic.exactly_once import draft_and_book, find_booked
 from lb_connectors.economic.filters import Field, or_
 from lb_connectors.economic.journal_check import check_journal_takes
@@ -52,6 +60,8 @@ from lb_connectors.economic.models import (
     CustomerPaymentEntry,
     CustomerRef,
     Delivery,
+    DeliveryLocation,
+    DeliveryLocationCreate,
     DraftInvoice,
     DraftInvoiceCreate,
     InvoiceLine,
@@ -74,8 +84,10 @@ from lb_connectors.ledger.errors import LedgerNotFound
 from lb_connectors.ledger.models import (
     BookedDocumentLine,
     Choice,
+    CustomerChanges,
     CustomerDetails,
     CustomerOutcome,
+    CustomerUpdate,
     DocumentKind,
     DocumentRequest,
     DocumentState,
@@ -96,16 +108,7 @@ log = logging.getLogger(__name__)
 
 KIND = "economic"
 READ_PER_CALL = 40  # products per filtered stock read: the filter stays a short URL
-
-# Match key kind → the customer fields it lives in (e-conomic property names).
-_KEY_FIELDS: dict[str, tuple[str, ...]] = {
-    "email": ("email",),
-    "cvr": ("corporateIdentificationNumber",),
-    "ean": ("ean",),
-    "phone": ("telephoneAndFaxNumber", "mobilePhone"),
-    "name": ("name",),
-    "customer_number": ("customerNumber",),
-}
+JUST_READ_SECONDS = 2.0  # how long a customer read by get_customer is "just read"
 
 
 class EconomicCredentials(BaseModel):
@@ -147,6 +150,7 @@ def neutral_customer(customer: Customer, read_at: dt.datetime | None = None) -> 
         name=customer.name,
         currency=customer.currency,
         email=customer.email,
+        phones=tuple(p for p in (customer.telephone_and_fax_number, customer.mobile_phone) if p),
         vat_id=customer.corporate_identification_number,  # the CVR (vatNumber is foreign)
         ean=customer.ean,
         billing=PostalAddress(
@@ -162,6 +166,62 @@ def neutral_customer(customer: Customer, read_at: dt.datetime | None = None) -> 
         layout=str(customer.layout.layout_number) if customer.layout else None,
         barred=bool(customer.barred),
         read_at=read_at or utcnow(),
+    )
+
+
+def _custom_field(options: dict[str, str]) -> dict[str, str]:
+    """`custom_field` names a customer property that holds a shop value (`custom_value`)."""
+    name, value = options.get("custom_field"), options.get("custom_value")
+    return {to_snake(name): value} if name and value else {}
+
+
+def customer_fields(changes: CustomerChanges) -> dict[str, Any]:
+    """The port's changes as e-conomic customer fields (snake_case, for `update_customer`)."""
+    fields: dict[str, Any] = {}
+    for name, field in (
+        ("name", "name"),
+        ("email", "email"),
+        ("phone", "telephone_and_fax_number"),
+        ("vat_id", "corporate_identification_number"),
+        ("ean", "ean"),
+    ):
+        if (value := getattr(changes, name)) is not None:
+            fields[field] = value
+    if changes.group is not None:
+        fields["customer_group"] = {"customer_group_number": _number(changes.group, "group")}
+    if changes.payment_terms is not None:
+        fields["payment_terms"] = {
+            "payment_terms_number": _number(changes.payment_terms, "payment terms")
+        }
+    if changes.tax_zone is not None:
+        fields["vat_zone"] = {"vat_zone_number": _number(changes.tax_zone, "VAT zone")}
+    billing = changes.billing
+    if billing is not None:
+        for field, value in (
+            ("address", _street(billing.lines)),
+            ("zip", billing.zip),
+            ("city", billing.city),
+            ("country", billing.country),
+        ):
+            if value:
+                fields[field] = value
+    return fields
+
+
+def delivery_location(address: PostalAddress) -> dict[str, str]:
+    values = {
+        "address": _street(address.lines),
+        "postal_code": address.zip,
+        "city": address.city,
+        "country": address.country,
+    }
+    return {k: v for k, v in values.items() if v}
+
+
+def _same_location(existing: DeliveryLocation, location: dict[str, str]) -> bool:
+    held = existing.model_dump()
+    return all(
+        (normalise_text(held.get(k)) or "").casefold() == v.casefold() for k, v in location.items()
     )
 
 
@@ -243,6 +303,9 @@ class EconomicLedger:
 
     def __init__(self, client: EconomicClient) -> None:
         self.client = client
+        # Customers `get_customer` read from e-conomic (not the cache) just now, by number: an
+        # update right after may PUT that read back instead of reading it again (the call diet).
+        self._just_read: dict[int, float] = {}
 
     @property
     def kind(self) -> str:
@@ -255,39 +318,41 @@ class EconomicLedger:
     # --- customers ------------------------------------------------------------------------
 
     async def find_customer(self, keys: Sequence[MatchKey]) -> CustomerOutcome | None:
+        """One filtered list call per key (every spelling of the key in one filter), until a
+        key finds a customer that really has its value (`customer_match.py`)."""
         for key in keys:
-            fields = _KEY_FIELDS.get(key.kind)
-            if not fields or not key.value:
+            query = ledger_filter(key)
+            if query is None:
                 continue
-            found: dict[int, Customer] = {}
-            for name in fields:
-                value: str | int = key.value
-                if name == "customerNumber":
-                    if not key.value.isdigit():
-                        continue
-                    value = int(key.value)
-                for customer in await self.client.find_customers(Field(name).eq(value)):
-                    if _same(key, name, customer):
-                        found[customer.customer_number] = customer
-            if found:
-                if len(found) > 1:
-                    log.warning("%d e-conomic customers match %s; the lowest wins", len(found), key)
-                customer = found[min(found)]
-                self.cache.remember_customer(customer)
-                return CustomerOutcome(
-                    customer=neutral_customer(customer), created=False, matched_on=key
-                )
+            candidates = await self.client.find_customers(query)
+            number = pick_ledger_match(key, candidates)
+            if number is None:
+                continue
+            if sum(ledger_customer_matches(key, c) for c in candidates) > 1:
+                log.warning("several e-conomic customers match %s; %d wins", key.kind, number)
+            customer = next(c for c in candidates if c.customer_number == number)
+            self.cache.remember_customer(customer)  # it travels on in customer.resolved
+            return CustomerOutcome(
+                customer=neutral_customer(customer), created=False, matched_on=key
+            )
         return None
 
     async def find_or_create_customer(
-        self, keys: Sequence[MatchKey], details: CustomerDetails, *, idempotency_key: str
+        self,
+        keys: Sequence[MatchKey],
+        details: CustomerDetails,
+        *,
+        idempotency_key: str,
+        search_first: bool = True,
     ) -> CustomerOutcome:
-        found = await self.find_customer(keys)
-        if found is not None:
-            return found
+        if search_first:
+            found = await self.find_customer(keys)
+            if found is not None:
+                return found
         options = details.options
         billing = details.billing
         body = CustomerCreate(
+            customer_number=_number(details.number, "customer number") if details.number else None,
             name=details.name[:255],
             currency=details.currency,
             customer_group=CustomerGroupRef(
@@ -310,14 +375,77 @@ class EconomicLedger:
             zip=billing.zip if billing else None,
             city=billing.city if billing else None,
             country=billing.country if billing else None,
+            **_custom_field(options),
         )
         created = await self.client.create_customer(body, idempotency_key=idempotency_key)
         self.cache.remember_customer(created)
         return CustomerOutcome(customer=neutral_customer(created), created=True, matched_on=None)
 
     async def get_customer(self, customer_id: str) -> LedgerCustomer | None:
-        customer = await self.cache.customer(self.client, _number(customer_id, "customer"))
+        number = _number(customer_id, "customer")
+        if self.cache.customers.entry(number) is None:
+            self._just_read[number] = time.monotonic()
+        customer = await self.cache.customer(self.client, number)
         return None if customer is None else neutral_customer(customer)
+
+    async def _current(self, number: int) -> Customer | None:
+        """The customer as e-conomic holds it now, for a PUT of the whole record: the read
+        `get_customer` made a moment ago, else a fresh one (never an older cached copy, which
+        would undo a bookkeeper's later edit)."""
+        read = self._just_read.pop(number, None)
+        self._just_read = {
+            n: t for n, t in self._just_read.items() if time.monotonic() - t < JUST_READ_SECONDS
+        }
+        entry = self.cache.customers.entry(number)
+        if read is not None and time.monotonic() - read < JUST_READ_SECONDS and entry is not None:
+            return entry[0]
+        return await self.client.get_customer(number)
+
+    def known_customer(self, customer_id: str) -> LedgerCustomer | None:
+        if not customer_id.isdigit():
+            return None
+        entry = self.cache.customers.entry(int(customer_id))
+        return None if entry is None else neutral_customer(*entry)
+
+    async def update_customer(
+        self, customer_id: str, changes: CustomerChanges, *, idempotency_key: str
+    ) -> CustomerUpdate:
+        """A PUT of the customer as read just now with the changes merged in (e-conomic's PUT
+        replaces the whole customer), and a delivery location for `changes.shipping` unless
+        one has the same address."""
+        number = _number(customer_id, "customer")
+        done: list[str] = []
+        fields = customer_fields(changes)
+        customer = (
+            await self._current(number)
+            if fields
+            else await self.cache.customer(self.client, number)
+        )
+        if customer is None:
+            raise LedgerNotFound(f"e-conomic customer {customer_id} no longer exists")
+        if fields:
+            # Merged into the record as read: a bookkeeper's fields we do not own stay.
+            customer = await self.client.update_customer(customer, fields)
+            self.cache.remember_customer(customer)
+        if changes.shipping is not None:
+            location = delivery_location(changes.shipping)
+            existing = await self.client.list_delivery_locations(number)
+            if location and not any(_same_location(e, location) for e in existing):
+                added = await self.client.create_delivery_location(
+                    number,
+                    DeliveryLocationCreate.model_validate(location),
+                    idempotency_key=f"{idempotency_key}:delivery-location",
+                )
+                done.append(
+                    f"Added delivery location {added.delivery_location_number} ({added.address})."
+                )
+        return CustomerUpdate(customer=neutral_customer(customer), done=tuple(done))
+
+    async def list_customers(
+        self, *, page_size: int | None = None
+    ) -> AsyncIterator[LedgerCustomer]:
+        async for customer in self.client.iter_customers(page_size=page_size or MAX_PAGE_SIZE):
+            yield neutral_customer(customer)
 
     async def reference_data(self, *, items: int = 0) -> ReferenceData:
         async def first_products() -> list[Product]:
@@ -548,25 +676,6 @@ class EconomicLedger:
 
     async def aclose(self) -> None:
         await self.client.aclose()
-
-
-def _same(key: MatchKey, field: str, customer: Customer) -> bool:
-    """e-conomic's `$eq` on text ignores case; the key decides what equal means."""
-    values: dict[str, Any] = {
-        "email": customer.email,
-        "corporateIdentificationNumber": customer.corporate_identification_number,
-        "ean": customer.ean,
-        "telephoneAndFaxNumber": customer.telephone_and_fax_number,
-        "mobilePhone": customer.mobile_phone,
-        "name": customer.name,
-        "customerNumber": str(customer.customer_number),
-    }
-    value = values.get(field)
-    if value is None:
-        return False
-    if key.kind in ("email", "name"):
-        return str(value).casefold() == key.value.casefold()
-    return str(value) == key.value
 
 
 def _open(credentials: BaseModel, context: AdapterContext) -> EconomicLedger:

@@ -17,8 +17,10 @@ from lb_connectors.ledger.errors import (
 from lb_connectors.ledger.models import (
     BookedDocumentLine,
     Choice,
+    CustomerChanges,
     CustomerDetails,
     CustomerOutcome,
+    CustomerUpdate,
     DocumentLine,
     DocumentRequest,
     LedgerCustomer,
@@ -36,8 +38,10 @@ from lb_connectors.ledger.port import Ledger, OnDraft
 __all__ = [
     "BookedDocumentLine",
     "Choice",
+    "CustomerChanges",
     "CustomerDetails",
     "CustomerOutcome",
+    "CustomerUpdate",
     "DocumentLine",
     "DocumentRequest",
     "Ledger",

@@ -9,6 +9,7 @@ every other `LedgerError` parks the message with its `reason`, written for a boo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from lb_common.errors import Cause, LedgerbridgeError, PermanentError, TransientError
@@ -37,12 +38,49 @@ class ShopField:
     where: str
 
 
+#: What a bookkeeper does about a value the ledger refused that came from the shop.
+SHOP_FIX = "Correct it on the order in the shop, then replay the order."
+
+
 class LedgerError(LedgerbridgeError):
     """Base of every ledger failure."""
+
+    #: The ledger's name in messages for people ("e-conomic", "QuickBooks").
+    ledger_label = "The ledger"
 
     @property
     def refused_fields(self) -> list[RefusedField]:
         return []
+
+    def blaming(self, sources: Mapping[str, ShopField], *, fix: str = SHOP_FIX) -> LedgerError:
+        """This error reworded to name the shop fields the refused values came from; itself
+        when the ledger refused none of them. `sources` is keyed by `CustomerDetails`' names
+        ("email", "phone", "vat_id", "ean", "number", "billing.lines", "billing.zip",
+        "billing.city", "billing.country", or a custom field's ledger name); an adapter maps
+        its own paths onto them (`shop_path`)."""
+        by_path = {self.shop_path(name): source for name, source in sources.items()}
+        found = self.refused_fields
+        blamed = [(f, by_path[f.path]) for f in found if f.path in by_path]
+        if not blamed:
+            return self
+        parts = [
+            f"{self.ledger_label} refused the {src.what} '{src.value}' from {src.where}: "
+            f"{f.message.rstrip('. ')}."
+            for f, src in blamed
+        ]
+        others = [f"{f.path}: {f.message}" for f in found if f.path not in by_path]
+        if others:
+            parts.append(f"{self.ledger_label} also said: {'; '.join(others)}.")
+        return self.reworded(" ".join([*parts, fix]))
+
+    def shop_path(self, name: str) -> str:
+        """The ledger's path for a `CustomerDetails` field name (see `blaming`)."""
+        return name
+
+    def reworded(self, reason: str) -> LedgerError:
+        """The same error with another reason (an adapter keeps its own fields)."""
+        error = LedgerRefused(reason) if isinstance(self, LedgerRefused) else LedgerError(reason)
+        return error.with_traceback(self.__traceback__)
 
 
 class LedgerUnavailable(LedgerError, TransientError):

@@ -53,6 +53,10 @@ class MatchKey(_Model):
 
     kind: str
     value: str
+    # Optional hints an adapter may use to search (each ledger ignores what it cannot use):
+    country: str | None = None  # the buyer's country, to read phone numbers without a prefix
+    written: str | None = None  # the value as the shop wrote it (a name, before normalising)
+    field: str | None = None  # custom_field: the ledger field that holds the value
 
 
 class PostalAddress(_Model):
@@ -76,6 +80,7 @@ class CustomerDetails(_Model):
     ean: str | None = None
     billing: PostalAddress | None = None
     shipping: PostalAddress | None = None
+    number: str | None = None  # the number the new customer gets; None: the ledger numbers it
     options: dict[str, str] = Field(default_factory=dict)
 
 
@@ -87,6 +92,7 @@ class LedgerCustomer(_Model):
     name: str
     currency: str | None = None
     email: str | None = None
+    phones: tuple[str, ...] = ()  # as the ledger holds them (main first)
     vat_id: str | None = None
     ean: str | None = None
     billing: PostalAddress | None = None
@@ -102,6 +108,30 @@ class CustomerOutcome(_Model):
     customer: LedgerCustomer
     created: bool
     matched_on: MatchKey | None  # None when created, or found by no key
+
+
+class CustomerChanges(_Model):
+    """What an order changes on a known customer: only the fields set here are written (None:
+    left as the ledger has it). `shipping` adds a delivery address the customer lacks."""
+
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    vat_id: str | None = None
+    ean: str | None = None
+    billing: PostalAddress | None = None
+    shipping: PostalAddress | None = None
+    group: str | None = None
+    payment_terms: str | None = None
+    tax_zone: str | None = None
+
+
+class CustomerUpdate(_Model):
+    """The customer after `update_customer`, and what was done, for the order's timeline
+    (empty: nothing needed writing)."""
+
+    customer: LedgerCustomer
+    done: tuple[str, ...] = ()
 
 
 class DocumentLine(_Model):

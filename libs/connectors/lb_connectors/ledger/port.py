@@ -19,12 +19,14 @@ The exactly-once contract every adapter honours (docs/ledger-port.md says it at 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 from lb_connectors.ledger.models import (
+    CustomerChanges,
     CustomerDetails,
     CustomerOutcome,
+    CustomerUpdate,
     DocumentKind,
     DocumentRequest,
     LedgerCustomer,
@@ -56,16 +58,41 @@ class Ledger(Protocol):
         ...
 
     async def find_or_create_customer(
-        self, keys: Sequence[MatchKey], details: CustomerDetails, *, idempotency_key: str
+        self,
+        keys: Sequence[MatchKey],
+        details: CustomerDetails,
+        *,
+        idempotency_key: str,
+        search_first: bool = True,
     ) -> CustomerOutcome:
         """The customer found by `keys`, else one created from `details` (created=True). The
         create carries `idempotency_key`; a create whose reply was lost and is retried finds
         the customer by the keys first. A name the ledger requires unique (QuickBooks'
-        DisplayName) that clashes is made unique by the adapter's documented rule."""
+        DisplayName) that clashes is made unique by the adapter's documented rule.
+        `search_first` False: the caller searched the keys just now and found nothing, so the
+        adapter does not search them again (the keys still name the customer, e.g. for the
+        clash rule)."""
         ...
 
     async def get_customer(self, customer_id: str) -> LedgerCustomer | None:
         """The customer read just now (or from the adapter's short cache), None if gone."""
+        ...
+
+    def known_customer(self, customer_id: str) -> LedgerCustomer | None:
+        """The customer as this adapter last read or wrote it, while its cache holds it; never
+        calls the ledger (None: not known, read it when needed)."""
+        ...
+
+    async def update_customer(
+        self, customer_id: str, changes: CustomerChanges, *, idempotency_key: str
+    ) -> CustomerUpdate:
+        """Write the fields set in `changes` onto the customer, keeping every other field;
+        `changes.shipping` adds a delivery address unless the customer has the same one.
+        `LedgerNotFound` when the customer is gone."""
+        ...
+
+    def list_customers(self, *, page_size: int | None = None) -> AsyncIterator[LedgerCustomer]:
+        """Every customer of the ledger, paged by the adapter (a debtor import)."""
         ...
 
     async def reference_data(self, *, items: int = 0) -> ReferenceData:

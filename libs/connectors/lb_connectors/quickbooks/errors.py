@@ -31,6 +31,18 @@ from lb_connectors.ledger.errors import (
     RefusedField,
 )
 
+# `CustomerDetails`' field names → the Fault's `element` for a customer (the port's `blaming`).
+_CUSTOMER_ELEMENTS = {
+    "name": "DisplayName",
+    "email": "PrimaryEmailAddr.Address",
+    "phone": "PrimaryPhone.FreeFormNumber",
+    "vat_id": "ResaleNum",
+    "billing.lines": "BillAddr.Line1",
+    "billing.zip": "BillAddr.PostalCode",
+    "billing.city": "BillAddr.City",
+    "billing.country": "BillAddr.Country",
+}
+
 
 @dataclass(frozen=True)
 class FaultError:
@@ -48,6 +60,8 @@ class FaultError:
 class QuickBooksError(LedgerError):
     """Base of every QuickBooks failure (a kind of the ledger port's errors, which services
     catch); keeps the Fault's errors."""
+
+    ledger_label = "QuickBooks"
 
     def __init__(
         self,
@@ -70,6 +84,9 @@ class QuickBooksError(LedgerError):
     @property
     def refused_fields(self) -> list[RefusedField]:
         return [RefusedField(e.element, e.detail or e.message) for e in self.errors if e.element]
+
+    def shop_path(self, name: str) -> str:
+        return _CUSTOMER_ELEMENTS.get(name, name)
 
 
 class QuickBooksUnavailable(QuickBooksError, LedgerUnavailable):

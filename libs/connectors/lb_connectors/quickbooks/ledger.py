@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from decimal import Decimal
 from typing import Any, Literal, cast
 
@@ -33,12 +33,14 @@ from lb_common.leases import Lease
 from lb_common.sealing import SecretBox
 from lb_connectors.call_retry import call_retry
 from lb_connectors.ledger.consent import ConsentContext, ConsentFlow
-from lb_connectors.ledger.errors import LedgerRefused, LedgerUnsupported
+from lb_connectors.ledger.errors import LedgerNotFound, LedgerRefused, LedgerUnsupported
 from lb_connectors.ledger.models import (
     BookedDocumentLine,
     Choice,
+    CustomerChanges,
     CustomerDetails,
     CustomerOutcome,
+    CustomerUpdate,
     DocumentKind,
     DocumentRequest,
     LedgerCustomer,
@@ -65,6 +67,7 @@ from .customer_rules import (
     new_customer_fields,
 )
 from .oauth import OAuthApp
+from .query import Select
 from .settings import QuickBooksSettings
 from .token_keeper import TokenKeeper
 from .token_vault import QuickBooksTokenRow, TokenVault
@@ -106,11 +109,24 @@ def neutral_customer(row: dict[str, Any]) -> LedgerCustomer:
         name=str(row.get("DisplayName", "")),
         currency=(row.get("CurrencyRef") or {}).get("value"),
         email=(row.get("PrimaryEmailAddr") or {}).get("Address"),
+        phones=tuple(
+            str(phone["FreeFormNumber"])
+            for name in ("PrimaryPhone", "Mobile")
+            if (phone := row.get(name)) and phone.get("FreeFormNumber")
+        ),
         vat_id=row.get("ResaleNum"),
         billing=_address(row.get("BillAddr")),
         barred=not row.get("Active", True),
         read_at=utcnow(),
     )
+
+
+def _holds(row: dict[str, Any], name: str, value: dict[str, Any] | str) -> bool:
+    """The customer already has `value` in `name` (the parts we write; QuickBooks adds Id)."""
+    held = row.get(name)
+    if isinstance(value, dict):
+        return isinstance(held, dict) and all(held.get(k) == v for k, v in value.items())
+    return held == value
 
 
 def _reference(row: dict[str, Any]) -> str | None:
@@ -191,7 +207,7 @@ class QuickBooksLedger:
             if key.kind == "email":
                 row = await self.books.customer_by_email(key.value)
             elif key.kind == "name":
-                row = await self.books.customer_by_name(key.value)
+                row = await self.books.customer_by_name(key.written or key.value)
             elif key.kind == "customer_number" and key.value.isdigit():
                 row = await self.books.customer(key.value)
             if row is not None:
@@ -207,7 +223,12 @@ class QuickBooksLedger:
         )
 
     async def find_or_create_customer(
-        self, keys: Sequence[MatchKey], details: CustomerDetails, *, idempotency_key: str
+        self,
+        keys: Sequence[MatchKey],
+        details: CustomerDetails,
+        *,
+        idempotency_key: str,
+        search_first: bool = True,
     ) -> CustomerOutcome:
         rules = CustomerRules.of(details.options)
         if not has_customer_details(details) and not any(k.value for k in keys):
@@ -217,7 +238,7 @@ class QuickBooksLedger:
                     "QuickBooks customer; choose one in the settings, then replay the order"
                 )
             return await self._named(rules.default_customer_id, "default customer")
-        found = await self._find_row(keys)
+        found = await self._find_row(keys) if search_first else None
         if found is not None:
             row, key = found
             update = address_updates(rules, details)
@@ -252,6 +273,45 @@ class QuickBooksLedger:
     async def get_customer(self, customer_id: str) -> LedgerCustomer | None:
         row = await self.books.customer(customer_id)
         return None if row is None else neutral_customer(row)
+
+    def known_customer(self, customer_id: str) -> LedgerCustomer | None:
+        return None  # no customer cache: a document reads its customer when it needs it
+
+    async def update_customer(
+        self, customer_id: str, changes: CustomerChanges, *, idempotency_key: str
+    ) -> CustomerUpdate:
+        """A sparse update of the fields that differ. The name is left alone (DisplayName is
+        unique and the clash rule made it), and so are group, terms and tax zone, which
+        QuickBooks customers do not have."""
+        row = await self.books.customer(customer_id)
+        if row is None:
+            raise LedgerNotFound(f"QuickBooks customer {customer_id} does not exist")
+        wanted: dict[str, Any] = {}
+        if changes.email:
+            wanted["PrimaryEmailAddr"] = {"Address": changes.email[:100]}
+        if changes.phone:
+            wanted["PrimaryPhone"] = {"FreeFormNumber": changes.phone[:30]}
+        if changes.vat_id:
+            wanted["ResaleNum"] = changes.vat_id[:16]
+        if changes.billing:
+            wanted["BillAddr"] = address_body(changes.billing)
+        if changes.shipping:
+            wanted["ShipAddr"] = address_body(changes.shipping)
+        update = {name: value for name, value in wanted.items() if not _holds(row, name, value)}
+        if not update:
+            return CustomerUpdate(customer=neutral_customer(row))
+        row = await self.books.update_customer(
+            customer_id, update, reason=f"{idempotency_key}:{sorted(update)}"
+        )
+        # The caller names the fields it changed; only the shipping address is ours to say.
+        shipped = ("Updated the shipping address (ShipAddr).",) if "ShipAddr" in update else ()
+        return CustomerUpdate(customer=neutral_customer(row), done=shipped)
+
+    async def list_customers(
+        self, *, page_size: int | None = None
+    ) -> AsyncIterator[LedgerCustomer]:
+        for row in await self.client.query(Select("Customer")):
+            yield neutral_customer(row)
 
     async def reference_data(self, *, items: int = 0) -> ReferenceData:
         codes = await self.books.tax_codes()

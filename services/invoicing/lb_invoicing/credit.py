@@ -159,7 +159,8 @@ async def _credit(job: CreditJob, build: LineBuilder) -> None:
         async with job.uow.transaction() as session:
             stored = await session.get(CreditNoteLink, job.reference)
             assert stored is not None
-            stored.step, stored.draft_invoice_number = store.DRAFTED, draft.draft_invoice_number
+            stored.step = store.DRAFTED
+            stored.draft_invoice_number = str(draft.draft_invoice_number)
             session.add(stored)
         await _check_not_over_credited(job, invoice, draft, settings)
 
@@ -168,7 +169,7 @@ async def _credit(job: CreditJob, build: LineBuilder) -> None:
         job.client,
         job.reference,
         earlier_attempt=earlier_attempt,
-        known_draft=credit_link.draft_invoice_number,
+        known_draft=_number(credit_link.draft_invoice_number),
         build=new_draft,
         on_draft=drafted,
         send_by=credit_send_by(invoice, ean_einvoice=settings.ean_einvoice),
@@ -178,6 +179,11 @@ async def _credit(job: CreditJob, build: LineBuilder) -> None:
         return
     assert isinstance(booked, BookedInvoice)
     await _record(job, booked, invoice, settings.tolerance)
+
+
+def _number(ledger_id: str | None) -> int | None:
+    """e-conomic's number behind a stored id (ids are text in our tables)."""
+    return int(ledger_id) if ledger_id is not None else None
 
 
 def cancel_reference(order_key: str) -> str:
@@ -231,7 +237,7 @@ async def _cover_refund(
         if booked is not None:
             await _record(job, booked, invoice, tolerance)
             return False
-        draft = await find_draft(job.client, job.reference, link.draft_invoice_number)
+        draft = await find_draft(job.client, job.reference, _number(link.draft_invoice_number))
         if draft is not None:
             await job.client.delete_draft_invoice(draft.draft_invoice_number, missing_ok=True)
     async with job.uow.transaction() as session:
@@ -292,7 +298,7 @@ async def _in_flight(job: CreditJob, unbooked: list[CreditNoteLink]) -> list[tup
             which = f"credit note {booked.booked_invoice_number} for {what}, booked in e-conomic"
             found.append((which, abs(booked.gross_amount)))
             continue
-        draft = await find_draft(job.client, link.reference, link.draft_invoice_number)
+        draft = await find_draft(job.client, link.reference, _number(link.draft_invoice_number))
         if draft is not None and draft.gross_amount:
             which = (
                 f"draft credit note {draft.draft_invoice_number} for {what}, not booked yet: "
@@ -338,9 +344,9 @@ async def _record(
         link = await session.get(CreditNoteLink, job.reference)
         assert link is not None
         link.step = store.BOOKED
-        link.booked_invoice_number = booked.booked_invoice_number
+        link.booked_invoice_number = str(booked.booked_invoice_number)
         link.gross_amount = str(booked.gross_amount)
-        link.customer_number = booked.customer.customer_number
+        link.customer_number = str(booked.customer.customer_number)
         link.currency = booked.currency
         link.invoice_date = booked.date
         link.document = booked.model_dump(mode="json", by_alias=True, exclude_none=True)

@@ -32,18 +32,27 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from lb_common.db import utcnow
 from lb_common.errors import PermanentError
 from lb_common.ledger_calls import agreement_key
+from lb_common.money import round_2
 from lb_connectors.call_retry import call_retry
 from lb_connectors.economic import jsoncodec
 from lb_connectors.economic.accounting_years import year_for
-from lb_connectors.economic.cache import LedgerCache
+from lb_connectors.economic.cache import CachedDataRefused, LedgerCache
 from lb_connectors.economic.client import EconomicClient
+from lb_connectors.economic.einvoice import check_ean_preconditions
+from lb_connectors.economic.errors import (
+    EconomicValidationError,
+    blame_shop_fields,
+)
 from lb_connectors.economic.exactly_once import draft_and_book, find_booked
 from lb_connectors.economic.filters import Field, or_
 from lb_connectors.economic.journal_check import check_journal_takes
+from lb_connectors.economic.ledger_vat import read_ledger_rates
 from lb_connectors.economic.models import (
     AccountingYearRef,
     AccountRef,
     BookedInvoice,
+    ContactCreate,
+    ContactRef,
     CurrencyCodeRef,
     Customer,
     CustomerCreate,
@@ -59,6 +68,8 @@ from lb_connectors.economic.models import (
     Notes,
     PaymentTermsRef,
     Product,
+    ProductCreate,
+    ProductGroupRef,
     ProductRef,
     Recipient,
     References,
@@ -66,18 +77,22 @@ from lb_connectors.economic.models import (
     VoucherCreate,
     VoucherEntries,
 )
-from lb_connectors.economic.posted_payments import find_posted
-from lb_connectors.ledger.errors import LedgerNotFound
+from lb_connectors.economic.posted_payments import TEXT_LIMIT, find_posted
+from lb_connectors.ledger.errors import LedgerNotFound, ShopField
 from lb_connectors.ledger.models import (
     BookedDocumentLine,
     Choice,
+    ContactPerson,
     CustomerDetails,
     CustomerOutcome,
     DocumentKind,
     DocumentRequest,
     DocumentState,
+    ItemDetails,
+    ItemTaxRate,
     LedgerCustomer,
     LedgerDocument,
+    LedgerItem,
     MatchKey,
     PaymentRequest,
     PostalAddress,
@@ -86,7 +101,7 @@ from lb_connectors.ledger.models import (
     Resume,
     StockLevel,
 )
-from lb_connectors.ledger.port import OnDraft
+from lb_connectors.ledger.port import DocumentPlan, OnDraft
 from lb_connectors.ledger.registry import AdapterContext, LedgerKind
 
 log = logging.getLogger(__name__)
@@ -302,9 +317,74 @@ class EconomicLedger:
         self.cache.remember_customer(created)
         return CustomerOutcome(customer=neutral_customer(created), created=True, matched_on=None)
 
-    async def get_customer(self, customer_id: str) -> LedgerCustomer | None:
-        customer = await self.cache.customer(self.client, _number(customer_id, "customer"))
-        return None if customer is None else neutral_customer(customer)
+    async def get_customer(
+        self, customer_id: str, *, fresh: bool = False, known: LedgerCustomer | None = None
+    ) -> LedgerCustomer | None:
+        number = _number(customer_id, "customer")
+        if fresh:
+            self.cache.customers.forget(number)
+        elif known is not None:
+            # Kept until CUSTOMER_SECONDS after the other service read it (not at all if older).
+            self.cache.remember_customer(customer_from_neutral(number, known), known.read_at)
+        customer = await self.cache.customer(self.client, number)
+        if customer is None:
+            return None
+        entry = self.cache.customers.entry(number)
+        return neutral_customer(customer, entry[1] if entry is not None else None)
+
+    # --- items ----------------------------------------------------------------------------
+
+    async def find_items(self, items: Sequence[str]) -> dict[str, LedgerItem]:
+        """One read per product the agreement's cache does not hold."""
+        found: dict[str, LedgerItem] = {}
+        for number in items:
+            product = await self.cache.product(self.client, number)
+            if product is not None:
+                found[number] = LedgerItem(
+                    id=product.product_number,
+                    name=product.name,
+                    group=str(product.product_group.product_group_number),
+                    barred=bool(product.barred),
+                )
+        return found
+
+    async def create_item(self, details: ItemDetails, *, idempotency_key: str) -> LedgerItem:
+        if details.group is None:
+            raise PermanentError(
+                f"e-conomic puts a new product in a product group; none was given for "
+                f"product '{details.id}'"
+            )
+        created = await self.client.create_product(
+            ProductCreate(
+                product_number=details.id,
+                name=details.name[:300],
+                product_group=ProductGroupRef(
+                    product_group_number=_number(details.group, "product group")
+                ),
+                sales_price=round_2(details.unit_net_price),
+            ),
+            idempotency_key=idempotency_key,
+        )
+        return LedgerItem(
+            id=created.product_number,
+            name=created.name,
+            group=details.group,
+            barred=bool(created.barred),
+        )
+
+    async def item_tax_rates(
+        self, document: LedgerDocument, items: Sequence[str]
+    ) -> dict[str, ItemTaxRate]:
+        """product → group → the group's sales account for the document's VAT zone → its VAT
+        code → the rate (ledger_vat.py); groups and VAT codes are read now."""
+        zone = ((document.raw.get("recipient") or {}).get("vatZone") or {}).get("vatZoneNumber")
+        if zone is None:
+            return {}
+        rates = await read_ledger_rates(self.client, set(items), int(zone))
+        return {
+            number: ItemTaxRate(item=number, rate=rate.rate, explanation=rate.explain())
+            for number, rate in rates.items()
+        }
 
     async def reference_data(self) -> ReferenceData:
         groups = await self.client.list_customer_groups()
@@ -333,31 +413,82 @@ class EconomicLedger:
     # --- documents ------------------------------------------------------------------------
 
     async def make_document(
-        self, request: DocumentRequest, *, resume: Resume, on_draft: OnDraft
+        self, request: DocumentRequest | DocumentPlan, *, resume: Resume, on_draft: OnDraft
     ) -> LedgerDocument:
+        plan = DocumentPlan.of(request)
+        built: list[tuple[DocumentRequest, DraftInvoiceCreate]] = []
+
         async def build() -> tuple[DraftInvoiceCreate, str]:
-            body = await self._draft_body(request)
+            wanted = await plan.build()
+            body = await self._draft_body(wanted)
+            built.append((wanted, body))
             # The key names this body: a retry of the same body is answered from e-conomic's
             # idempotency store; a changed body (after a refusal) is a new request, which
             # e-conomic would refuse under the old key.
             digest = hashlib.sha256(jsoncodec.dumps(body.to_json_body()).encode()).hexdigest()
-            return body, f"{request.reference}:draft:{digest[:16]}"
+            return body, f"{wanted.reference}:draft:{digest[:16]}"
 
         async def drafted(draft: DraftInvoice, new: bool) -> None:
-            await on_draft(neutral_document(draft, request.kind))
+            await on_draft(neutral_document(draft, plan.kind))
+
+        def create_refused(exc: EconomicValidationError) -> BaseException:
+            if built:
+                wanted, body = built[-1]
+                self._drop_refused_cached(exc, wanted, body)
+                return blame_shop_fields(exc, _shop_paths(wanted.shop_fields))
+            return exc
+
+        def booking_refused(exc: EconomicValidationError) -> BaseException:
+            # e.g. an e-invoice refused for its EAN; the request is at hand only when built now
+            return blame_shop_fields(exc, _shop_paths(built[-1][0].shop_fields)) if built else exc
 
         document = await draft_and_book(
             self.client,
-            request.reference,
+            plan.reference,
             earlier_attempt=resume.earlier_attempt,
             known_draft=_number(resume.draft_id, "draft") if resume.draft_id else None,
             build=build,
             on_draft=drafted,
-            book=request.book,
-            send_by=request.send_by,
+            book=plan.book,
+            send_by=plan.send_by,
+            create_refused=create_refused,
+            booking_refused=booking_refused,
         )
         assert document is not None  # build always gives a body
-        return neutral_document(document, request.kind)
+        return neutral_document(document, plan.kind)
+
+    def _drop_refused_cached(
+        self, exc: EconomicValidationError, request: DocumentRequest, body: DraftInvoiceCreate
+    ) -> None:
+        """A refusal that names a product, the customer or the layouts the draft was made with
+        from an earlier read (read before `request.read_before`): drop it and retry (the retry
+        reads it again). One read just now is refused for good."""
+        before = request.read_before
+        if before is None:
+            return
+
+        def earlier(entry: tuple[Any, dt.datetime] | None) -> bool:
+            return entry is not None and entry[1] < before
+
+        products = {
+            i: line.product.product_number
+            for i, line in enumerate(body.lines)
+            if line.product and earlier(self.cache.products.entry(line.product.product_number))
+        }
+        number = body.customer.customer_number
+        layouts_cached = earlier(self.cache.layouts.entry("all"))
+        dropped = self.cache.forget_named_in(
+            exc,
+            products=products,
+            customer=number if earlier(self.cache.customers.entry(number)) else None,
+        )
+        if not layouts_cached:
+            dropped = [d for d in dropped if d != "layouts"]
+        if dropped:
+            raise CachedDataRefused(
+                f"e-conomic refused the draft over {', '.join(dropped)}, known from an earlier "
+                f"read ({exc.reason}); read again, retrying."
+            ) from exc
 
     async def _draft_body(self, request: DocumentRequest) -> DraftInvoiceCreate:
         customer = await self.cache.customer(self.client, _number(request.customer_id, "customer"))
@@ -372,33 +503,49 @@ class EconomicLedger:
             else None
         )
         if layout is None:
-            layouts = [la for la in await self.cache.layout_list(self.client) if not la.deleted]
+            layouts = await self.cache.layout_list(self.client)
             if not layouts:
                 raise PermanentError("The e-conomic agreement has no invoice layout; create one.")
             layout = layouts[0].layout_number
+        attention = None
+        if request.send_by == "EAN":
+            await check_ean_preconditions(
+                self.client,
+                customer,
+                request.buyer_ean or "",
+                request.order_name or request.reference,
+            )
+            attention = await self._reference_person(
+                customer, request.contact or ContactPerson(name=customer.name)
+            )
         terms = (
             _number(options["payment_terms"], "payment terms")
             if options.get("payment_terms")
             else customer.payment_terms.payment_terms_number
         )
         bill = request.bill_to
+        # A bill_to with a name only (the order had no billing address) prints the customer's.
+        address = bill if bill and (bill.lines or bill.zip or bill.city or bill.country) else None
         ship = request.ship_to
         sign = Decimal(-1) if request.kind == "credit_note" else Decimal(1)
+        contact = ContactRef(customer_contact_number=attention) if attention else None
         return DraftInvoiceCreate(
             date=request.date,
-            currency=request.currency,
             due_date=request.due_date,
+            currency=request.currency,
             customer=CustomerRef(customer_number=customer.customer_number),
             layout=LayoutRef(layout_number=layout),
             payment_terms=PaymentTermsRef(payment_terms_number=terms),
             recipient=Recipient(
                 name=(bill.name if bill and bill.name else customer.name)[:250],
-                vat_zone=VatZoneRef(vat_zone_number=customer.vat_zone.vat_zone_number),
-                address=_street(bill.lines) if bill else customer.address,
-                zip=bill.zip if bill else customer.zip,
-                city=bill.city if bill else customer.city,
-                country=bill.country if bill else customer.country,
+                vat_zone=customer.vat_zone,
+                address=_street(address.lines) if address else customer.address,
+                zip=address.zip if address else customer.zip,
+                city=address.city if address else customer.city,
+                country=address.country if address else customer.country,
                 ean=request.buyer_ean,
+                nem_handel_type="ean" if request.buyer_ean else None,
+                attention=contact,
             ),
             delivery=(
                 Delivery(
@@ -407,8 +554,16 @@ class EconomicLedger:
                 if ship
                 else None
             ),
-            notes=Notes(heading=request.heading[:250]) if request.heading else None,
-            references=References(other=request.reference),
+            notes=(
+                Notes(
+                    heading=request.heading[:250] if request.heading else None,
+                    text_line1=request.notes[:1000] if request.notes else None,
+                )
+                if request.heading or request.notes
+                else None
+            ),
+            # Our reference is how a lost reply is found again: never change its place lightly.
+            references=References(other=request.reference[:250], customer_contact=contact),
             lines=[
                 InvoiceLine(
                     line_number=index,
@@ -422,6 +577,19 @@ class EconomicLedger:
                 for index, line in enumerate(request.lines, start=1)
             ],
         )
+
+    async def _reference_person(self, customer: Customer, person: ContactPerson) -> int:
+        """The buyer's reference person as a contact on the customer (e-conomic sends an EAN
+        invoice only with one on it): found by name, else created."""
+        for contact in await self.client.list_contacts(customer.customer_number):
+            if contact.name.casefold() == person.name.casefold():
+                return contact.customer_contact_number
+        created = await self.client.create_contact(
+            customer.customer_number,
+            ContactCreate(name=person.name[:255], email=person.email),
+            idempotency_key=f"{customer.customer_number}:contact:{person.name}",
+        )
+        return created.customer_contact_number
 
     async def find_document(
         self, reference: str, *, kind: DocumentKind = "invoice"
@@ -455,13 +623,12 @@ class EconomicLedger:
                     amount=abs(found.amount),
                     currency=found.currency.code if found.currency else request.currency,
                 )
+        years_cached = self.cache.accounting_years.get("all") is not None
         year = year_for(
             request.date,
             await self.cache.accounting_year_list(self.client),
             what=f"The payment of invoice {invoice}",
         )
-        tag = f"[{request.reference}]"
-        text = request.text if request.text.endswith(tag) else f"{request.text} {tag}"
         body = VoucherCreate(
             accounting_year=AccountingYearRef(year=year.year),
             journal=JournalRef(journal_number=journal),
@@ -477,22 +644,32 @@ class EconomicLedger:
                         amount=-request.amount.quantize(Decimal("0.01")),
                         currency=CurrencyCodeRef(code=request.currency),
                         date=request.date,
-                        text=text[-250:],
+                        text=_payment_text(request.text, request.reference),
                         customer_invoice=invoice,
                     )
                 ]
             ),
         )
         await check_journal_takes(self.client, journal, "customerPayment")
-        vouchers = await self.client.create_vouchers(
-            journal,
-            body,
-            idempotency_key=f"{request.reference}:payment:{journal}:{request.clearing_account}",
-        )
+        try:
+            vouchers = await self.client.create_vouchers(
+                journal,
+                body,
+                # The key names the intent: after a settings fix (another account) it is new.
+                idempotency_key=f"{request.reference}:payment:{journal}:{request.clearing_account}",
+            )
+        except EconomicValidationError as exc:
+            if years_cached and any(f.path.startswith("accountingYear") for f in exc.field_errors):
+                self.cache.accounting_years.forget("all")
+                raise CachedDataRefused(
+                    f"e-conomic refused the payment's accounting year {year.year}, known from "
+                    f"an earlier read ({exc.reason}); reading the years again, retrying."
+                ) from exc
+            raise
         return RegisteredPayment(
             id=f"{year.year}-{vouchers[0].voucher_number}",
             document_id=request.document_id,
-            amount=request.amount,
+            amount=request.amount.quantize(Decimal("0.01")),
             currency=request.currency,
         )
 
@@ -535,6 +712,47 @@ def _same(key: MatchKey, field: str, customer: Customer) -> bool:
     if key.kind in ("email", "name"):
         return str(value).casefold() == key.value.casefold()
     return str(value) == key.value
+
+
+def _payment_text(text: str, reference: str) -> str:
+    """The entry's text, ending with our reference in brackets, which the lookup of an earlier
+    attempt finds it by (kept whole; the readable part is cut if need be)."""
+    tag = f"[{reference}]"
+    readable = text.removesuffix(tag).rstrip()
+    return f"{readable[: max(0, TEXT_LIMIT - len(tag) - 1)]} {tag}"[-TEXT_LIMIT:]
+
+
+# The port's neutral paths of shop-filled values → e-conomic's field paths in a draft.
+_SHOP_PATHS = {"buyer_ean": "recipient.ean"} | {
+    f"{side}.{name}": f"{economic}.{name}"
+    for side, economic in (("bill_to", "recipient"), ("ship_to", "delivery"))
+    for name in ("address", "zip", "city", "country")
+}
+
+
+def _shop_paths(fields: dict[str, ShopField]) -> dict[str, ShopField]:
+    return {_SHOP_PATHS[path]: field for path, field in fields.items() if path in _SHOP_PATHS}
+
+
+def customer_from_neutral(number: int, customer: LedgerCustomer) -> Customer:
+    """The e-conomic customer as another service read it (customer.resolved carried it)."""
+    billing = customer.billing
+    return Customer(
+        customer_number=number,
+        name=customer.name,
+        currency=customer.currency or "",
+        customer_group=CustomerGroupRef(customer_group_number=int(customer.group or 0)),
+        payment_terms=PaymentTermsRef(payment_terms_number=int(customer.payment_terms or 0)),
+        vat_zone=VatZoneRef(vat_zone_number=int(customer.tax_zone or 0)),
+        layout=LayoutRef(layout_number=int(customer.layout)) if customer.layout else None,
+        email=customer.email,
+        corporate_identification_number=customer.vat_id,
+        ean=customer.ean,
+        address="\n".join(billing.lines) or None if billing else None,
+        zip=billing.zip if billing else None,
+        city=billing.city if billing else None,
+        country=billing.country if billing else None,
+    )
 
 
 def _open(credentials: BaseModel, context: AdapterContext) -> EconomicLedger:

@@ -17,12 +17,16 @@ from lb_connectors.ledger.errors import (
 from lb_connectors.ledger.models import (
     BookedDocumentLine,
     Choice,
+    ContactPerson,
     CustomerDetails,
     CustomerOutcome,
     DocumentLine,
     DocumentRequest,
+    ItemDetails,
+    ItemTaxRate,
     LedgerCustomer,
     LedgerDocument,
+    LedgerItem,
     MatchKey,
     PaymentRequest,
     PostalAddress,
@@ -31,20 +35,25 @@ from lb_connectors.ledger.models import (
     Resume,
     StockLevel,
 )
-from lb_connectors.ledger.port import Ledger, OnDraft
+from lb_connectors.ledger.port import DocumentPlan, Ledger, OnDraft
 
 __all__ = [
     "BookedDocumentLine",
     "Choice",
+    "ContactPerson",
     "CustomerDetails",
     "CustomerOutcome",
     "DocumentLine",
+    "DocumentPlan",
     "DocumentRequest",
+    "ItemDetails",
+    "ItemTaxRate",
     "Ledger",
     "LedgerAuthError",
     "LedgerCustomer",
     "LedgerDocument",
     "LedgerError",
+    "LedgerItem",
     "LedgerNotFound",
     "LedgerRateLimited",
     "LedgerRefused",

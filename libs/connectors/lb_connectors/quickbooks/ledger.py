@@ -40,8 +40,11 @@ from lb_connectors.ledger.models import (
     CustomerOutcome,
     DocumentKind,
     DocumentRequest,
+    ItemDetails,
+    ItemTaxRate,
     LedgerCustomer,
     LedgerDocument,
+    LedgerItem,
     MatchKey,
     PaymentRequest,
     PostalAddress,
@@ -50,7 +53,7 @@ from lb_connectors.ledger.models import (
     Resume,
     StockLevel,
 )
-from lb_connectors.ledger.port import OnDraft
+from lb_connectors.ledger.port import DocumentPlan, OnDraft
 from lb_connectors.ledger.registry import AdapterContext, LedgerKind
 
 from .books import QuickBooksBooks, SalesLine, TaxMode
@@ -245,7 +248,11 @@ class QuickBooksLedger:
             )
         return CustomerOutcome(customer=neutral_customer(row), created=False, matched_on=None)
 
-    async def get_customer(self, customer_id: str) -> LedgerCustomer | None:
+    async def get_customer(
+        self, customer_id: str, *, fresh: bool = False, known: LedgerCustomer | None = None
+    ) -> LedgerCustomer | None:
+        """Always read now: this adapter keeps no customer cache (`fresh` and `known` change
+        nothing)."""
         row = await self.books.customer(customer_id)
         return None if row is None else neutral_customer(row)
 
@@ -271,6 +278,27 @@ class QuickBooksLedger:
                 self._items[sku] = row
                 self._skus[str(row["Id"])] = sku
         return {s: self._items[s] for s in skus if s in self._items}
+
+    async def find_items(self, items: Sequence[str]) -> dict[str, LedgerItem]:
+        """Items by SKU (QuickBooks has no product groups: `group` is None)."""
+        return {
+            sku: LedgerItem(
+                id=sku, name=row.get("Name"), group=None, barred=not row.get("Active", True)
+            )
+            for sku, row in (await self._items_for(list(items))).items()
+        }
+
+    async def create_item(self, details: ItemDetails, *, idempotency_key: str) -> LedgerItem:
+        raise LedgerUnsupported(
+            f"ledgerbridge does not create QuickBooks items (SKU '{details.id}' is not one): "
+            "create the item in QuickBooks with that SKU, or choose a default product, then "
+            "replay the order"
+        )
+
+    async def item_tax_rates(
+        self, document: LedgerDocument, items: Sequence[str]
+    ) -> dict[str, ItemTaxRate]:
+        return {}  # one-step documents: there is no draft to explain before booking
 
     # --- documents ------------------------------------------------------------------------
 
@@ -303,12 +331,32 @@ class QuickBooksLedger:
         return lines
 
     async def make_document(
-        self, request: DocumentRequest, *, resume: Resume, on_draft: OnDraft
+        self, request: DocumentRequest | DocumentPlan, *, resume: Resume, on_draft: OnDraft
     ) -> LedgerDocument:
-        if request.send_by is not None:
+        plan = DocumentPlan.of(request)
+        if plan.send_by is not None:
             raise LedgerUnsupported(
-                f"QuickBooks cannot send invoices by {request.send_by}; clear that setting"
+                f"QuickBooks cannot send invoices by {plan.send_by}; clear that setting"
             )
+        if resume.earlier_attempt:
+            # What the earlier attempt made is found before anything is planned again (a plan
+            # does not say yet whether a credit is a CreditMemo or a RefundReceipt).
+            kinds: list[tuple[str, str]] = (
+                [self._document_kind(request.kind, request.options)]
+                if isinstance(request, DocumentRequest)
+                else [("Invoice", "invoice")]
+                if plan.kind == "invoice"
+                else [("CreditMemo", "credit"), ("RefundReceipt", "refund")]
+            )
+            for entity, kind in kinds:
+                row = await self.books.find_document(entity, kind, plan.reference)
+                if row is not None:
+                    await self._learn_skus(row)
+                    currency = (row.get("CurrencyRef") or {}).get("value") or ""
+                    return neutral_document(row, plan.kind, self._skus, currency)
+        return await self._make(await plan.build())
+
+    async def _make(self, request: DocumentRequest) -> LedgerDocument:
         options = request.options
         mode = cast(TaxMode, options.get("tax_calculation", "TaxExcluded"))
         if mode not in ("TaxInclusive", "TaxExcluded", "NotApplicable"):
@@ -344,7 +392,7 @@ class QuickBooksLedger:
             await self._lines(request),
             tax_mode=mode,
             extra=extra,
-            look_up=resume.earlier_attempt,
+            look_up=False,  # looked up above when an earlier attempt may have made it
         )
         return neutral_document(row, request.kind, self._skus, request.currency)
 

@@ -24,7 +24,6 @@ from lb_invoicing.policy import InvoiceSettings
 from lb_invoicing.reports import as_csv, customer_totals
 from lb_invoicing.store import CreditNoteLink, InvoiceConnectionSettings, InvoiceLink
 
-
 # The ledger's ids are text in our tables (the port's ids are strings). The admin JSON keeps
 # showing a numeric id as a number, as it did when the columns held e-conomic's numbers (the
 # console and scripts read them so); any other id is a string.

@@ -23,7 +23,14 @@ from sqlmodel import select
 
 from lb_common.connection_copies import ConnectionCopy
 from lb_common.envelope import Envelope
-from lb_common.events import CustomerResolved
+from lb_common.events import (
+    CustomerResolved,
+    Event,
+    OrderCancelled,
+    OrderRefunded,
+    Refund,
+    RefundLine,
+)
 from lb_common.messaging import Broker
 from lb_common.orders import Address, Buyer, CanonicalOrder, OrderLine, ShippingLine
 from lb_common.outbox import OutboxMessage
@@ -72,10 +79,26 @@ class Company:
 
     async def resolved(self, order: CanonicalOrder) -> None:
         """customer.resolved for `order`, as the customers service sends it."""
-        event = CustomerResolved(order=order, customer_number=self.customer)
+        await self.send(CustomerResolved(order=order, customer_number=self.customer), order)
+
+    async def send(self, event: Event, order: CanonicalOrder) -> None:
         await self.broker.publish_envelope(
             Envelope.wrap(event, connection="west", order_key=order.order_key)
         )
+
+    async def credit_notes(self, key: str, steps: set[str], count: int, timeout: float = 30):
+        """Invoicing's credit notes of the order once `count` of them reached `steps`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            answer = await self.system.apps["invoicing"].get(
+                "/credit-notes", params={"order_key": key}
+            )
+            notes = [n for n in answer.json() if n["step"] in steps]
+            if len(notes) >= count:
+                return notes
+            assert loop.time() < deadline, f"credit notes of {key}: {answer.text}"
+            await asyncio.sleep(0.2)
 
     async def invoice(self, key: str, timeout: float = 30) -> dict[str, Any]:
         """Invoicing's record of the order's invoice, once it is booked."""
@@ -278,3 +301,70 @@ async def test_a_failure_after_the_intent_still_gives_one_invoice(company: Compa
     order = _order()
     await company.resolved(order)
     await _one_invoice_for(company, order.order_key)
+
+
+def _refund(order: CanonicalOrder) -> Refund:
+    """One of the two hats back: 12.50 incl. 2.50 VAT."""
+    return Refund(
+        refund_id="R1",
+        created_at="2026-11-29T10:00:00Z",
+        currency="USD",
+        lines=(
+            RefundLine(
+                line_id="L1",
+                sku="HAT",
+                title="Hat",
+                quantity=Decimal(1),
+                subtotal=Decimal("12.50"),
+                tax=Decimal("2.50"),
+            ),
+        ),
+        total=Decimal("12.50"),
+    )
+
+
+def _memos_for(rows: list[dict[str, Any]], reference: str) -> list[dict[str, Any]]:
+    return [row for row in rows if row.get("PrivateNote", "").endswith(reference)]
+
+
+@pytest.mark.parametrize("lost", [False, True], ids=["plain", "lost_reply"])
+async def test_a_refund_makes_one_credit_memo_and_a_cancellation_credits_the_rest(
+    company: Company, lost: bool
+):
+    order = _order()
+    key = order.order_key
+    await company.resolved(order)
+    await _one_invoice_for(company, key)
+    if lost:  # QuickBooks makes each credit memo but its answer is lost
+        await company.fault(kind="lost_reply", path="/creditmemo", method="POST", times=2)
+
+    await company.send(OrderRefunded(order_key=key, refund=_refund(order)), order)
+    [refunded] = await company.credit_notes(key, {"booked"}, 1)
+    memos = await company.rows("CreditMemo")
+    [memo] = _memos_for(memos, f"{key}:refund:R1")
+    assert str(refunded["booked_invoice_number"]) == str(memo["Id"])
+    assert refunded["gross_amount"] == "12.50"  # one hat: 10.00 net + 2.50 VAT
+
+    await company.send(OrderCancelled(order_key=key), order)
+    notes = await company.credit_notes(key, {"booked"}, 2)
+    memos = await company.rows("CreditMemo")
+    [cancel] = _memos_for(memos, f"{key}:cancel")
+    assert len(_memos_for(memos, f"{key}:refund:R1")) == 1
+    # What the refund left: the other hat and the shipping (10.00 + 4.95 net, 25 % VAT).
+    [cancelled] = [n for n in notes if n["reference"].endswith(":cancel")]
+    assert str(cancelled["booked_invoice_number"]) == str(cancel["Id"])
+    assert cancelled["gross_amount"] == "18.69"
+    quantities = {
+        line["SalesItemLineDetail"]["ItemRef"]["value"]: Decimal(
+            str(line["SalesItemLineDetail"]["Qty"])
+        )
+        for line in cancel["Line"]
+        if line.get("DetailType") == "SalesItemLineDetail"
+    }
+    assert sorted(quantities.values()) == [1, 1]
+
+    # The cancellation again (a redelivery): nothing more is made.
+    await company.send(OrderCancelled(order_key=key), order)
+    await asyncio.sleep(2)
+    memos = await company.rows("CreditMemo")
+    assert len([m for m in memos if key in m.get("PrivateNote", "")]) == 2

@@ -43,7 +43,7 @@ from lb_connectors.economic.errors import (
     EconomicValidationError,
     blame_shop_fields,
 )
-from lb_connectors.economic.exactly_once import draft_and_book, find_booked
+from lb_connectors.economic.exactly_once import draft_and_book, find_booked, find_draft
 from lb_connectors.economic.filters import Field, or_
 from lb_connectors.economic.journal_check import check_journal_takes
 from lb_connectors.economic.ledger_vat import read_ledger_rates
@@ -187,6 +187,8 @@ def neutral_document(
                 item=line.product.product_number if line.product else None,
                 quantity=line.quantity or Decimal(0),
                 net_amount=line.total_net_amount,
+                description=line.description,
+                unit_net_price=line.unit_net_price,
             )
             for line in document.lines
         )
@@ -196,6 +198,8 @@ def neutral_document(
             BookedDocumentLine(
                 item=line.product.product_number if line.product else None,
                 quantity=line.quantity or Decimal(0),
+                description=line.description,
+                unit_net_price=line.unit_net_price,
             )
             for line in document.lines
         )
@@ -214,6 +218,7 @@ def neutral_document(
         gross_amount=document.gross_amount if document.gross_amount is not None else zero,
         lines=lines,
         raw=document.model_dump(mode="json", by_alias=True, exclude_none=True),
+        buyer_ean=document.recipient.ean if document.recipient else None,
     )
 
 
@@ -249,6 +254,10 @@ class EconomicLedger:
     @property
     def kind(self) -> str:
         return KIND
+
+    @property
+    def has_drafts(self) -> bool:
+        return True  # draft, then booked
 
     @property
     def cache(self) -> LedgerCache:
@@ -422,6 +431,8 @@ class EconomicLedger:
             wanted = await plan.build()
             body = await self._draft_body(wanted)
             built.append((wanted, body))
+            if wanted.credited is not None:
+                return body, f"{wanted.reference}:draft"
             # The key names this body: a retry of the same body is answered from e-conomic's
             # idempotency store; a changed body (after a refusal) is a new request, which
             # e-conomic would refuse under the old key.
@@ -491,6 +502,8 @@ class EconomicLedger:
             ) from exc
 
     async def _draft_body(self, request: DocumentRequest) -> DraftInvoiceCreate:
+        if request.credited is not None:
+            return _credit_note_body(request, BookedInvoice.model_validate(request.credited.raw))
         customer = await self.cache.customer(self.client, _number(request.customer_id, "customer"))
         if customer is None:
             raise LedgerNotFound(f"e-conomic customer {request.customer_id} does not exist")
@@ -592,10 +605,25 @@ class EconomicLedger:
         return created.customer_contact_number
 
     async def find_document(
-        self, reference: str, *, kind: DocumentKind = "invoice"
+        self, reference: str, *, kind: DocumentKind = "invoice", with_lines: bool = True
     ) -> LedgerDocument | None:
-        booked = await find_booked(self.client, reference)
+        booked = await find_booked(self.client, reference, with_lines=with_lines)
         return None if booked is None else neutral_document(booked, kind)
+
+    async def find_draft(
+        self, reference: str, *, draft_id: str | None = None, kind: DocumentKind = "invoice"
+    ) -> LedgerDocument | None:
+        known = _number(draft_id, "draft") if draft_id is not None else None
+        draft = await find_draft(self.client, reference, known)
+        return None if draft is None else neutral_document(draft, kind)
+
+    async def delete_draft(self, draft_id: str) -> None:
+        await self.client.delete_draft_invoice(_number(draft_id, "draft"), missing_ok=True)
+
+    async def recorded_document(
+        self, raw: dict[str, Any], *, kind: DocumentKind = "invoice"
+    ) -> LedgerDocument:
+        return neutral_document(BookedInvoice.model_validate(raw), kind)
 
     async def get_document(
         self, document_id: str, *, kind: DocumentKind = "invoice"
@@ -712,6 +740,41 @@ def _same(key: MatchKey, field: str, customer: Customer) -> bool:
     if key.kind in ("email", "name"):
         return str(value).casefold() == key.value.casefold()
     return str(value) == key.value
+
+
+def _credit_note_body(request: DocumentRequest, invoice: BookedInvoice) -> DraftInvoiceCreate:
+    """A credit note is a draft invoice with negative quantities (there is no type field), to
+    the credited invoice's customer, with its recipient, layout and payment terms."""
+    if invoice.recipient is None or invoice.layout is None or invoice.payment_terms is None:
+        raise ValueError("the booked invoice lacks recipient, layout or payment terms")
+    return DraftInvoiceCreate(
+        date=request.date,
+        # Needed with payment terms of type dueDate, ignored (derived) with every other type.
+        due_date=request.due_date or request.date,
+        currency=invoice.currency,
+        customer=invoice.customer,
+        layout=invoice.layout,
+        payment_terms=PaymentTermsRef(
+            payment_terms_number=invoice.payment_terms.payment_terms_number
+        ),
+        recipient=invoice.recipient,
+        notes=Notes(
+            heading=(request.heading or "Credit note")[:250],
+            text_line1=f"Credits invoice {invoice.booked_invoice_number}",
+        ),
+        references=References(other=request.reference[:250]),
+        lines=[
+            InvoiceLine(
+                line_number=i,
+                sort_key=i,
+                description=line.description,
+                product=ProductRef(product_number=line.item) if line.item else None,
+                quantity=-line.quantity,
+                unit_net_price=line.unit_net_price,
+            )
+            for i, line in enumerate(request.lines, start=1)
+        ],
+    )
 
 
 def _payment_text(text: str, reference: str) -> str:

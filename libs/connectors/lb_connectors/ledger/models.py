@@ -142,6 +142,9 @@ class DocumentRequest(_Model):
     notes: str | None = None
     send_by: Literal["EAN"] | None = None  # an e-invoice channel, where the ledger has one
     credits: str | None = None  # a credit note: the id of the document it credits
+    # A credit note: the document it credits as we recorded it, so the adapter copies what
+    # the ledger wants from it (e-conomic: recipient, layout, terms) without reading it again.
+    credited: LedgerDocument | None = None
     options: dict[str, str] = Field(default_factory=dict)  # layout, terms...: kind-specific
     # For messages: the order the document is for, as people know it ("#1001").
     order_name: str | None = None
@@ -188,6 +191,8 @@ class BookedDocumentLine(_Model):
     item: str | None
     quantity: Decimal
     net_amount: Decimal | None = None
+    description: str | None = None
+    unit_net_price: Decimal | None = None  # before any line discount, as the line was sent
 
 
 class LedgerDocument(_Model):
@@ -207,6 +212,8 @@ class LedgerDocument(_Model):
     gross_amount: Decimal
     lines: tuple[BookedDocumentLine, ...] = ()
     raw: dict[str, Any] = Field(default_factory=dict)
+    # The EAN location it was addressed to (sent as an e-invoice where the ledger does that).
+    buyer_ean: str | None = None
 
 
 class Resume(_Model):
@@ -253,3 +260,6 @@ class StockLevel(_Model):
     on_hand: Decimal | None
     available: Decimal | None
     barred: bool = False
+
+
+DocumentRequest.model_rebuild()  # `credited` names LedgerDocument, defined after it

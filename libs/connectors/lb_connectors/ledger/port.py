@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from lb_connectors.ledger.models import (
     CustomerDetails,
@@ -78,6 +78,12 @@ class Ledger(Protocol):
         """The registry's name for this ledger kind ("economic", "quickbooks")."""
         ...
 
+    @property
+    def has_drafts(self) -> bool:
+        """Whether documents pass through a draft (and `on_draft`) before they are booked; a
+        caller checks a one-step document's amounts before it asks for it."""
+        ...
+
     async def find_customer(self, keys: Sequence[MatchKey]) -> CustomerOutcome | None:
         """The customer matching the first key that finds one (keys in priority order), or
         None. Several matches for one key: the lowest id, logged."""
@@ -132,10 +138,29 @@ class Ledger(Protocol):
         ...
 
     async def find_document(
-        self, reference: str, *, kind: DocumentKind = "invoice"
+        self, reference: str, *, kind: DocumentKind = "invoice", with_lines: bool = True
     ) -> LedgerDocument | None:
-        """The booked document carrying our `reference`, with its lines; None if none. Several:
-        the lowest id, logged as an error."""
+        """The booked document carrying our `reference`, with its lines (unless `with_lines`
+        is off: the totals are enough, which may save a call); None if none. Several: the
+        lowest id, logged as an error."""
+        ...
+
+    async def find_draft(
+        self, reference: str, *, draft_id: str | None = None, kind: DocumentKind = "invoice"
+    ) -> LedgerDocument | None:
+        """The unbooked draft made for `reference`: the one recorded (`draft_id`) if it is
+        still there, else one carrying the reference. None where the ledger has no drafts."""
+        ...
+
+    async def delete_draft(self, draft_id: str) -> None:
+        """Delete an unbooked draft of ours (one already gone is fine)."""
+        ...
+
+    async def recorded_document(
+        self, raw: dict[str, Any], *, kind: DocumentKind = "invoice"
+    ) -> LedgerDocument:
+        """A booked document from the `raw` body we recorded (`LedgerDocument.raw`), in
+        neutral terms, reading the ledger only for what the body lacks (e-conomic: nothing)."""
         ...
 
     async def get_document(

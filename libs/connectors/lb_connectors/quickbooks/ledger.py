@@ -133,6 +133,8 @@ def neutral_document(
             item=skus.get(str(detail.get("ItemRef", {}).get("value"))),
             quantity=_decimal(detail.get("Qty", 1)),
             net_amount=_decimal(line.get("Amount")),
+            description=line.get("Description"),
+            unit_net_price=_decimal(detail["UnitPrice"]) if "UnitPrice" in detail else None,
         )
         for line in row.get("Line", [])
         if line.get("DetailType") == "SalesItemLineDetail"
@@ -179,6 +181,10 @@ class QuickBooksLedger:
     @property
     def kind(self) -> str:
         return KIND
+
+    @property
+    def has_drafts(self) -> bool:
+        return False  # one-step documents
 
     # --- customers ------------------------------------------------------------------------
 
@@ -407,7 +413,7 @@ class QuickBooksLedger:
         return "CreditMemo", "credit"
 
     async def find_document(
-        self, reference: str, *, kind: DocumentKind = "invoice"
+        self, reference: str, *, kind: DocumentKind = "invoice", with_lines: bool = True
     ) -> LedgerDocument | None:
         for entity, tag in (
             [("Invoice", "invoice")]
@@ -419,6 +425,21 @@ class QuickBooksLedger:
                 await self._learn_skus(row)
                 return neutral_document(row, kind, self._skus, "")
         return None
+
+    async def find_draft(
+        self, reference: str, *, draft_id: str | None = None, kind: DocumentKind = "invoice"
+    ) -> LedgerDocument | None:
+        return None  # QuickBooks has no drafts
+
+    async def delete_draft(self, draft_id: str) -> None:
+        return None  # QuickBooks has no drafts: nothing of ours is unbooked
+
+    async def recorded_document(
+        self, raw: dict[str, Any], *, kind: DocumentKind = "invoice"
+    ) -> LedgerDocument:
+        await self._learn_skus(raw)  # items met before are known: no call
+        currency = (raw.get("CurrencyRef") or {}).get("value") or ""
+        return neutral_document(raw, kind, self._skus, currency)
 
     async def get_document(
         self, document_id: str, *, kind: DocumentKind = "invoice"

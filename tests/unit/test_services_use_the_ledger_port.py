@@ -31,7 +31,6 @@ NOT_YET_ON_THE_PORT = frozenset(
         "services/ingest/lb_ingest/connection_onboarding.py",
         "services/ingest/lb_ingest/connection_proposal.py",
         "services/ingest/lb_ingest/quickbooks_connect.py",
-        "services/invoicing/lb_invoicing/documents.py",
     }
 )
 

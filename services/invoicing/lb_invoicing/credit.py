@@ -32,6 +32,7 @@ from lb_common.events import (
     OrderRefunded,
     Refund,
 )
+from lb_common.failpoints import failpoint
 from lb_common.money import ZERO, round_2
 from lb_common.unit_of_work import UnitOfWork
 from lb_connectors.ledger import (
@@ -162,6 +163,8 @@ async def _credit(job: CreditJob, build: LineBuilder) -> None:
                 step=store.INTENT,
             )
             session.add(credit_link)
+    failpoint("invoicing.creditnote_after_intent")
+    made_now: list[str] = []  # planned or drafted in this attempt
     # A credit note goes the way its invoice went: by EAN when the invoice was addressed to an
     # EAN location (sent as an e-invoice) and the connection sends e-invoices.
     send_by: Literal["EAN"] | None = "EAN" if settings.ean_einvoice and invoice.buyer_ean else None
@@ -171,6 +174,7 @@ async def _credit(job: CreditJob, build: LineBuilder) -> None:
         lines = build(invoice, invoice_link, settings)
         if not lines:
             raise _NothingToCredit
+        made_now.append("planned")
         if not job.ledger.has_drafts:
             # No draft to check before booking: check what is planned, at the invoice's rate.
             net = sum((line.quantity * line.unit_net_price for line in lines), ZERO)
@@ -204,6 +208,7 @@ async def _credit(job: CreditJob, build: LineBuilder) -> None:
         return planned
 
     async def drafted(draft: LedgerDocument) -> None:
+        made_now.append("drafted")
         async with job.uow.transaction() as session:
             stored = await session.get(CreditNoteLink, job.reference)
             assert stored is not None
@@ -223,6 +228,8 @@ async def _credit(job: CreditJob, build: LineBuilder) -> None:
     except _NothingToCredit:
         await _finish_without_document(job, f"Nothing left to credit for {job.what}.")
         return
+    if made_now:  # booked just now, not found booked
+        failpoint("invoicing.creditnote_after_booked")
     await _record(job, booked, invoice, settings.tolerance)
 
 

@@ -4,11 +4,19 @@ How each use case maps onto e-conomic's REST API:
 - customers: found by a filter on the field the match key lives in (email, CVR, EAN, phone,
   name, number); created with the connection's group, terms and VAT zone from
   `CustomerDetails.options` (`customer_group`, `payment_terms`, `vat_zone`, `layout`).
+- items: products read through the agreement's cache (group, barred); a new one created in
+  the given product group. `item_tax_rates` follows product → group → sales account for the
+  draft's VAT zone → VAT code (ledger_vat.py).
 - documents: a draft invoice (`references.other` = our reference, Idempotency-Key derived from
-  it), then booked; a credit note is a draft with negative quantities, booked the same way.
-  Exactly once as `exactly_once.py` says: a first attempt looks nothing up; an earlier
-  attempt's draft is read by its recorded number, else booked then drafts are searched by the
-  reference; booking a draft that is gone looks the booked invoice up.
+  it), then booked; a credit note is a draft with negative quantities, booked the same way,
+  copying the credited invoice's customer, recipient, layout and terms (`request.credited`).
+  An EAN e-invoice is checked against e-conomic's preconditions and gets the buyer's reference
+  person as a contact before the draft is made. Exactly once as `exactly_once.py` says: a first
+  attempt looks nothing up; an earlier attempt's draft is read by its recorded number, else
+  booked then drafts are searched by the reference; booking a draft that is gone looks the
+  booked invoice up. A refusal naming a product, customer or layouts read from the cache before
+  `request.read_before` drops them and is retried (`CachedDataRefused`); one naming a field
+  filled from the shop is reworded to name the shop's field.
 - payments: a customer payment voucher in a journal (`PaymentRequest.journal`) against the
   clearing (contra) account, its text ending in `[reference]`, looked up in the journal's
   entries when an earlier attempt's outcome is unknown (`posted_payments.py`).

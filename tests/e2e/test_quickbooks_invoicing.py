@@ -293,7 +293,9 @@ async def test_a_lost_reply_from_quickbooks_still_gives_one_invoice(company: Com
     await _one_invoice_for(company, order.order_key)
 
 
-async def test_a_failure_after_the_intent_still_gives_one_invoice(company: Company):
+async def test_a_failure_after_the_intent_still_gives_one_invoice(
+    company: Company, caplog: pytest.LogCaptureFixture
+):
     # The attempt fails after its intent, before anything is made (QuickBooks answers the
     # item query with 503s, past the client's quick retries): the retry looks first, finds
     # nothing and makes the one invoice.
@@ -301,6 +303,12 @@ async def test_a_failure_after_the_intent_still_gives_one_invoice(company: Compa
     order = _order()
     await company.resolved(order)
     await _one_invoice_for(company, order.order_key)
+    retried = [
+        r.getMessage()
+        for r in caplog.records
+        if "retrying customer.resolved" in r.getMessage() and "ledger_unavailable" in r.getMessage()
+    ]
+    assert retried, "the first attempt did not fail: the test proves nothing"
 
 
 def _refund(order: CanonicalOrder) -> Refund:

@@ -18,8 +18,11 @@ from lb_connectors.ledger import (
     CustomerChanges,
     CustomerDetails,
     DocumentLine,
+    DocumentPlan,
     DocumentRequest,
+    ItemDetails,
     Ledger,
+    LedgerCustomer,
     LedgerDocument,
     LedgerNotFound,
     LedgerRefused,
@@ -392,3 +395,72 @@ async def test_every_customer_is_listed_in_the_ports_terms(
     listed = [c async for c in ledger.list_customers(page_size=2)]
     assert sorted(int(c.id) for c in listed) == [1, 2, 3, 4, 5]
     assert {c.email for c in listed} == {f"c{n}@x.dk" for n in range(1, 6)}
+
+
+# --- what invoicing plans an invoice with (issue #14) ----------------------------------------
+
+
+async def test_items_are_found_with_their_group_and_a_new_one_goes_in_its_group(
+    ledger: EconomicLedger,
+) -> None:
+    found = await ledger.find_items(["MUG-BLACK", "NO-SUCH-SKU"])
+    assert set(found) == {"MUG-BLACK"}
+    mug = found["MUG-BLACK"]
+    assert mug.group is not None and mug.group.isdigit() and not mug.barred
+    made = await ledger.create_item(
+        ItemDetails(id="NEW-HAT", name="Hat", unit_net_price=Decimal("80.004"), group="1"),
+        idempotency_key="test:product:NEW-HAT",
+    )
+    assert (made.id, made.group) == ("NEW-HAT", "1")
+    [product] = [p async for p in ledger.client.iter_products() if p.product_number == "NEW-HAT"]
+    assert (
+        product.sales_price == Decimal("80.00") and product.product_group.product_group_number == 1
+    )
+
+
+async def test_a_customer_another_service_read_is_used_until_a_fresh_read_is_asked(
+    ledger: EconomicLedger, transport: RecordingTransport
+) -> None:
+    customer = await _customer(ledger)
+    ledger.cache.customers.clear()
+    known = LedgerCustomer(
+        id=customer, number=customer, name="Jane as customers read her", tax_zone="1",
+        payment_terms="1", group="1", read_at=dt.datetime.now(dt.UTC),
+    )  # fmt: skip
+    before = len(transport.requests)
+    carried = await ledger.get_customer(customer, known=known)
+    assert carried is not None and carried.name == "Jane as customers read her"
+    assert len(transport.requests) == before  # no call
+    fresh = await ledger.get_customer(customer, fresh=True)
+    assert fresh is not None and fresh.name == "Jane Doe" and fresh.read_at >= known.read_at
+    assert [r.method for r in transport.requests[before:]] == ["GET"]
+
+
+async def test_a_resumed_plan_books_the_recorded_draft_without_planning_again(
+    ledger: EconomicLedger,
+) -> None:
+    customer = await _customer(ledger)
+    left = await ledger.make_document(
+        _request(customer, book=False), resume=Resume(), on_draft=Drafts()
+    )
+
+    async def plan_again() -> DocumentRequest:
+        raise AssertionError("a draft was recorded: nothing is planned again")
+
+    drafts = Drafts()
+    booked = await ledger.make_document(
+        DocumentPlan("shop:1001", plan_again),
+        resume=Resume(earlier_attempt=True, draft_id=left.id),
+        on_draft=drafts,
+    )
+    assert booked.state == "booked" and [d.id for d in drafts.seen] == [left.id]
+
+
+async def test_the_vat_rate_of_each_item_on_a_draft_is_explained(ledger: EconomicLedger) -> None:
+    customer = await _customer(ledger)
+    draft = await ledger.make_document(
+        _request(customer, book=False), resume=Resume(), on_draft=Drafts()
+    )
+    rates = await ledger.item_tax_rates(draft, ["MUG-BLACK"])
+    assert rates["MUG-BLACK"].rate == Decimal("0.25")
+    assert rates["MUG-BLACK"].explanation.startswith("product MUG-BLACK is in product group")

@@ -28,12 +28,13 @@ from lb_connectors.ledger.models import (
     CustomerDetails,
     DocumentLine,
     DocumentRequest,
+    ItemDetails,
     MatchKey,
     PaymentRequest,
     PostalAddress,
     Resume,
 )
-from lb_connectors.ledger.port import Ledger
+from lb_connectors.ledger.port import DocumentPlan, Ledger
 from lb_connectors.ledger.registry import AdapterContext, ledger_kind
 from lb_connectors.ledgers import LEDGER_KINDS
 from lb_connectors.quickbooks.consent import connect_company
@@ -415,3 +416,34 @@ def test_a_refused_customer_field_names_the_shop_field() -> None:
     assert isinstance(blamed, LedgerRefused)
     assert str(blamed).startswith("QuickBooks refused the email address 'a@b.c' from the order")
     assert refused.blaming({"zip": ShopField("zip code", "1", "the order")}) is refused
+
+
+async def test_items_for_planning_an_invoice(qb: Harness) -> None:
+    customer = await _customer_and_items(qb)
+    found = await qb.ledger.find_items(["HAT", "NO-SUCH-SKU"])
+    assert set(found) == {"HAT"} and found["HAT"].group is None and not found["HAT"].barred
+    with pytest.raises(LedgerUnsupported, match="create the item in QuickBooks"):
+        await qb.ledger.create_item(
+            ItemDetails(id="CAP", name="Cap", unit_net_price=Decimal(5)), idempotency_key="k"
+        )
+    made = await qb.ledger.make_document(invoice_request(customer), resume=Resume(), on_draft=never)
+    assert await qb.ledger.item_tax_rates(made, ["HAT"]) == {}  # no draft to explain
+
+
+async def test_a_resumed_plan_finds_the_invoice_without_planning_again(qb: Harness) -> None:
+    customer = await _customer_and_items(qb)
+    await qb.fault(kind="lost_reply", path="/invoice", method="POST", times=1)
+    planned: list[str] = []
+
+    async def plan() -> DocumentRequest:
+        planned.append("planned")
+        return invoice_request(customer)
+
+    made = await qb.ledger.make_document(
+        DocumentPlan("K-1001", plan), resume=Resume(), on_draft=never
+    )
+    found = await qb.ledger.make_document(
+        DocumentPlan("K-1001", plan), resume=Resume(earlier_attempt=True), on_draft=never
+    )
+    assert planned == ["planned"] and found.id == made.id and found.state == "booked"
+    assert len(await qb.rows("Invoice")) == 1

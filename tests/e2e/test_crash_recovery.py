@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from scripts.stack import PROCESSES, Stack
-from tests.platforms.factories import shopify_headers, shopify_json, shopify_order
+from tests.platforms.factories import fixture, shopify_headers, shopify_json, shopify_order
 from tests.support import services
 from tests.support.broker import delete_prefix
 from tests.support.stores import KINDS, postgres_store, selected_kinds
@@ -243,3 +243,72 @@ def test_a_customers_worker_killed_holding_a_creation_claim_is_taken_over_in_sec
         if e["step"] == "customer.resolved"
     }
     assert numbers == {made[0]["customerNumber"]}
+
+
+def _refund_body(order_id: int, refund_id: int) -> bytes:
+    """The public VND refund capture, for order `order_id` (one T-shirt of two, 20 VND)."""
+    data = json.loads(fixture("shopify_refunds_create_VND.json"))
+    data["id"], data["order_id"] = refund_id, order_id
+    return json.dumps(data).encode()
+
+
+@pytest.mark.parametrize(
+    "point", ["invoicing.creditnote_after_intent", "invoicing.creditnote_after_booked"]
+)
+def test_invoicing_killed_making_a_credit_note_books_one(stack: Stack, point: str) -> None:
+    order_id = 5_000_000 + uuid.uuid4().int % 1_000_000
+    refund_data = json.loads(fixture("shopify_refunds_create_VND.json"))
+    body = shopify_json(
+        shopify_order(
+            id=order_id,
+            currency="VND",  # the refund capture's
+            email=f"credit-{point}@example.com",
+            lines=[
+                {
+                    "id": refund_data["refund_line_items"][0]["line_item_id"],
+                    "sku": "TSHIRT-RED-M",
+                    "title": "T-shirt 1",
+                    "price": "20",
+                    "quantity": 2,
+                }
+            ],
+        )
+    )
+    key = str(
+        _request(
+            "POST",
+            f"{stack.url('ingest')}/webhooks/shopify/demo",
+            body=body,
+            headers=shopify_headers("orders/paid", body, "demo-secret"),
+        )["order_key"]
+    )
+    try:
+        _wait(lambda: _order(stack, key)["status"] == "booked", what=f"{key} to be booked")
+    except AssertionError:
+        raise AssertionError(f"{key}: {_order(stack, key)['status_reason']}") from None
+
+    stack.kill("invoicing")
+    stack.start_one("invoicing", {"LEDGERBRIDGE_FAILPOINTS": point})
+    stack.wait_ready("invoicing")
+    crashing = stack.processes["invoicing"]
+    refund = _refund_body(order_id, order_id + 1)
+    _request(
+        "POST",
+        f"{stack.url('ingest')}/webhooks/shopify/demo",
+        body=refund,
+        headers=shopify_headers("refunds/create", refund, "demo-secret"),
+    )
+    _wait(lambda: crashing.poll() is not None, what=f"invoicing to die at {point}")
+    assert crashing.returncode == 137
+
+    stack.start_one("invoicing")
+    stack.wait_ready("invoicing")
+    reference = f"{key}:refund:{order_id + 1}"
+    _wait(
+        lambda: _order(stack, key)["status"] == "partly_credited",
+        what=f"the credit note for {reference}",
+    )
+    state = _request("GET", f"{stack.url('sandbox')}/_sandbox/agreements/demo/state")
+    notes = [i for i in state["booked_invoices"] if i["references"]["other"] == reference]
+    assert len(notes) == 1, f"{len(notes)} credit notes for one refund after a crash at {point}"
+    assert [d for d in state["drafts"] if d.get("references", {}).get("other") == reference] == []

@@ -8,6 +8,7 @@ import pytest
 
 from lb_common.errors import PermanentError
 from lb_common.events import Refund
+from lb_connectors.economic.ledger import neutral_document
 from lb_connectors.economic.models import BookedInvoice
 from lb_connectors.platforms.registry import get_adapter
 from lb_invoicing.book import invoice_version
@@ -65,16 +66,18 @@ def test_presentment_amounts_missing_from_a_foreign_order_stop_the_invoice():
 
 
 def test_refund_in_another_currency_than_the_invoice_is_not_credited():
-    invoice = BookedInvoice.model_validate(
-        {
-            "bookedInvoiceNumber": 7,
-            "date": "2025-03-01",
-            "currency": "EUR",
-            "customer": {"customerNumber": 1},
-            "netAmount": "24.66",
-            "vatAmount": "6.16",
-            "grossAmount": "30.82",
-        }
+    invoice = neutral_document(  # as the e-conomic adapter gives it
+        BookedInvoice.model_validate(
+            {
+                "bookedInvoiceNumber": 7,
+                "date": "2025-03-01",
+                "currency": "EUR",
+                "customer": {"customerNumber": 1},
+                "netAmount": "24.66",
+                "vatAmount": "6.16",
+                "grossAmount": "30.82",
+            }
+        )
     )
     refund = Refund(refund_id="1", created_at="2025-03-02", currency="DKK", total=Decimal("50"))
     with pytest.raises(PermanentError, match="is in DKK, but invoice 7 is in EUR"):

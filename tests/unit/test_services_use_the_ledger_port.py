@@ -1,9 +1,7 @@
 """Services reach ledgers through the ledger port (lb_connectors.ledger), never a ledger's own
 package: adding a ledger must not mean editing a service (docs/ledger-port.md).
 
-`NOT_YET_ON_THE_PORT` lists the modules that still speak e-conomic's own API, each moved
-behind the port as its use case is. The list only shrinks: a module not on it that imports a
-ledger package fails this test, and so does a listed module that no longer needs to be listed.
+Every service module is held to it: one that imports a ledger package fails this test.
 """
 
 from __future__ import annotations
@@ -20,16 +18,6 @@ SERVICES = ROOT / "services"
 LEDGER_PACKAGES = frozenset(
     {path.partition(":")[0].rpartition(".")[0] for path in ADAPTERS.values()}
     | {"lb_connectors.economic", "lb_connectors.quickbooks"}
-)
-
-#: Service modules still on e-conomic's own API (docs/ledger-port.md, "Not yet behind the port").
-NOT_YET_ON_THE_PORT = frozenset(
-    {
-        "services/invoicing/lb_invoicing/book.py",
-        "services/invoicing/lb_invoicing/credit.py",
-        "services/invoicing/lb_invoicing/documents.py",
-        "services/invoicing/lb_invoicing/totals_check.py",
-    }
 )
 
 
@@ -59,13 +47,10 @@ def test_no_service_module_imports_a_ledger_package() -> None:
         for path in service_modules()
         if (imports := ledger_imports(path))
     }
-    new = {m: i for m, i in offenders.items() if m not in NOT_YET_ON_THE_PORT}
-    assert not new, (
-        f"these service modules import a ledger package directly: {new}. Use the ledger port "
-        "(lb_connectors.ledger, LedgerDirectory.ledger(connection)); see docs/ledger-port.md."
+    assert not offenders, (
+        f"these service modules import a ledger package directly: {offenders}. Use the ledger "
+        "port (lb_connectors.ledger, LedgerDirectory.ledger(connection)); see docs/ledger-port.md."
     )
-    moved = NOT_YET_ON_THE_PORT - set(offenders)
-    assert not moved, f"no longer importing a ledger package, drop from the list: {moved}"
 
 
 def test_the_rule_sees_every_way_of_importing(tmp_path: Path) -> None:

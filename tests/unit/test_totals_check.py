@@ -10,10 +10,9 @@ import pytest
 
 from lb_common.errors import PermanentError
 from lb_common.orders import CanonicalOrder, OrderLine
-from lb_connectors.economic.models import DraftInvoice
 from lb_invoicing.lines import plan_invoice
 from lb_invoicing.policy import InvoiceSettings
-from lb_invoicing.totals_check import check_against_shop
+from lb_invoicing.totals_check import DraftTotals, check_against_shop
 from tests.unit.order_strategies import WHEN
 
 SETTINGS = InvoiceSettings()
@@ -49,15 +48,16 @@ def _order(*lines: tuple[str, str, str], currency: str = "DKK") -> CanonicalOrde
     )
 
 
-def _draft(gross: str | None, vat: str | None) -> DraftInvoice:
-    return DraftInvoice.model_construct(
-        draft_invoice_number=7,
-        gross_amount=None if gross is None else Decimal(gross),
-        vat_amount=None if vat is None else Decimal(vat),
+def _draft(gross: str | None, vat: str | None) -> DraftTotals:
+    return DraftTotals(
+        number="7",
+        gross=None if gross is None else Decimal(gross),
+        vat=None if vat is None else Decimal(vat),
+        ledger="e-conomic",
     )
 
 
-def _refusal(order: CanonicalOrder, draft: DraftInvoice, *, with_plan: bool = True) -> str:
+def _refusal(order: CanonicalOrder, draft: DraftTotals, *, with_plan: bool = True) -> str:
     plan = plan_invoice(order, SETTINGS, frozenset({"A"})) if with_plan else None
     with pytest.raises(PermanentError) as refused:
         check_against_shop(order, draft, tolerance=CENT, plan=plan)
@@ -117,10 +117,12 @@ def test_vat_in_a_currency_without_cents_is_judged_by_the_shops_rounding():
 def test_with_the_ledgers_vat_setup_the_reason_names_its_figures_and_vat_code():
     # The Abroad zone's account has ABR (0 %): the example of docs/invoicing-settings.md.
     from lb_connectors.economic.ledger_vat import LedgerRate
+    from lb_connectors.ledger import ItemTaxRate
 
     order = _order(("100.00", "20.00", "0.25"))
     plan = plan_invoice(order, SETTINGS, frozenset({"A"}))
-    rates = {"A": LedgerRate("A", 1, 3, 1120, "ABR", Decimal(0))}
+    rate = LedgerRate("A", 1, 3, 1120, "ABR", Decimal(0))  # as the e-conomic adapter says it
+    rates = {"A": ItemTaxRate(item="A", rate=rate.rate, explanation=rate.explain())}
     with pytest.raises(PermanentError) as refused:
         check_against_shop(
             order, _draft("80.00", "0.00"), tolerance=CENT, plan=plan, ledger_rates=rates

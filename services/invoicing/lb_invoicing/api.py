@@ -24,9 +24,24 @@ from lb_invoicing.policy import InvoiceSettings
 from lb_invoicing.reports import as_csv, customer_totals
 from lb_invoicing.store import CreditNoteLink, InvoiceConnectionSettings, InvoiceLink
 
+# The ledger's ids are text in our tables (the port's ids are strings). The admin JSON keeps
+# showing a numeric id as a number, as it did when the columns held e-conomic's numbers (the
+# console and scripts read them so); any other id is a string.
+_LEDGER_IDS = ("customer_number", "draft_invoice_number", "booked_invoice_number")
 
-def _view(link: InvoiceLink) -> dict[str, Any]:
-    return link.model_dump(exclude={"document"})
+
+def _json_id(value: Any) -> Any:
+    if isinstance(value, str) and value.isdigit() and (value == "0" or value[0] != "0"):
+        return int(value)
+    return value
+
+
+def _with_json_ids(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: _json_id(v) if k in _LEDGER_IDS else v for k, v in row.items()}
+
+
+def _view(link: InvoiceLink | CreditNoteLink) -> dict[str, Any]:
+    return _with_json_ids(link.model_dump(exclude={"document"}))
 
 
 def admin_router(db: Database) -> APIRouter:
@@ -52,7 +67,9 @@ def admin_router(db: Database) -> APIRouter:
         if connection:
             query = query.where(InvoiceLink.connection == connection)
         if customer_number is not None:
-            query = query.where(InvoiceLink.customer_number == customer_number)
+            # The ledger's ids are text in our tables; the filter takes a number (e-conomic's,
+            # QuickBooks' Ids are numbers too).
+            query = query.where(InvoiceLink.customer_number == str(customer_number))
         if step:
             query = query.where(InvoiceLink.step == step)
         if since:
@@ -76,10 +93,10 @@ def admin_router(db: Database) -> APIRouter:
         if order_key:
             query = query.where(CreditNoteLink.order_key == order_key)
         if customer_number is not None:
-            query = query.where(CreditNoteLink.customer_number == customer_number)
+            query = query.where(CreditNoteLink.customer_number == str(customer_number))
         async with db.session() as session:
             rows = (await session.exec(query.offset(offset).limit(limit))).all()
-        return [r.model_dump(exclude={"document"}) for r in rows]
+        return [_view(r) for r in rows]
 
     @router.get("/reports/customers", response_model=None)
     async def customers_report(
@@ -101,7 +118,7 @@ def admin_router(db: Database) -> APIRouter:
                 media_type="text/csv",
                 headers={"Content-Disposition": 'attachment; filename="customers.csv"'},
             )
-        return [{**asdict(r), "total": str(r.total)} for r in rows]
+        return [_with_json_ids({**asdict(r), "total": str(r.total)}) for r in rows]
 
     @router.get("/invoices/{order_key}")
     async def get_invoice(order_key: str) -> dict[str, Any]:

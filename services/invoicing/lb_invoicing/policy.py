@@ -107,6 +107,10 @@ class InvoiceSettings(BaseModel):
     # Which product or product group books each VAT treatment and rate (see VatRoute); none:
     # every line on its own product, whatever the buyer's country.
     vat_routes: tuple[VatRoute, ...] = ()
+    # Kind-specific document options for the connection's ledger, passed as they are
+    # (docs/ledger-port.md; QuickBooks: tax_code, tax_calculation, default_item, refund_as,
+    # refund_account). `layout` and `payment_terms` above go to every ledger that has them.
+    ledger_options: dict[str, str] = Field(default_factory=dict)
 
 
 # The demo connection books lines without a SKU (the public Shopify sample has none) on a

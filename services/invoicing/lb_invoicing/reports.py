@@ -39,7 +39,7 @@ _UNIT = Decimal(1).scaleb(-_SCALE)
 
 @dataclass(frozen=True)
 class CustomerTotal:
-    customer_number: int
+    customer_number: str  # the ledger's id, as text
     name: str | None
     currency: str
     total: Decimal
@@ -140,13 +140,13 @@ def _day(value: date | str | None) -> date:
 
 
 async def _latest_names(
-    session: AsyncSession, customers: set[int], since: date | None
-) -> dict[tuple[int, str], str]:
+    session: AsyncSession, customers: set[str], since: date | None
+) -> dict[tuple[str, str], str]:
     """The recipient name on each customer's latest booked document, per currency (only the
     name is read out of the stored documents, and only for the customers shown)."""
     if not customers:
         return {}
-    found: dict[tuple[int, str], tuple[tuple[str, str], str]] = {}
+    found: dict[tuple[str, str], tuple[tuple[str, str], str]] = {}
     for table in (InvoiceLink, CreditNoteLink):
         name = col(table.document)["recipient"]["name"].as_string()
         query = select(

@@ -27,9 +27,10 @@ class InvoiceLink(SQLModel, table=True):
     order_key: str = Field(primary_key=True)
     connection: str = Field(index=True)
     step: str = Field(index=True)  # the list finds unfinished ones; the report booked ones
-    customer_number: int = Field(index=True)
-    draft_invoice_number: int | None = None
-    booked_invoice_number: int | None = Field(default=None, index=True)
+    # The ledger's ids, as text (the ledger port's ids are strings: "1001", a QuickBooks Id).
+    customer_number: str = Field(index=True)
+    draft_invoice_number: str | None = None
+    booked_invoice_number: str | None = Field(default=None, index=True)
     currency: str | None = None
     taxes_included: bool = False  # how the shop priced it: refunds are read the same way
     net_amount: str | None = None  # Decimal as text
@@ -61,10 +62,10 @@ class CreditNoteLink(SQLModel, table=True):
     order_key: str = Field(index=True)
     connection: str
     step: str = Field(index=True)
-    draft_invoice_number: int | None = None
-    booked_invoice_number: int | None = None
+    draft_invoice_number: str | None = None  # the ledger's ids, as text
+    booked_invoice_number: str | None = None
     gross_amount: str | None = None  # negative, Decimal as text
-    customer_number: int | None = Field(default=None, index=True)
+    customer_number: str | None = Field(default=None, index=True)
     currency: str | None = None
     invoice_date: date | None = Field(default=None, index=True)
     document: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))

@@ -1,14 +1,14 @@
 """Whether the ledger's draft reaches what the shop charged: the invoice's one VAT and total
-check, made before booking.
+check, made before booking (in a ledger with drafts; `DraftTotals` is the draft's figures).
 
-- `check_against_shop`: e-conomic's gross and VAT for the draft (its own answer, never a
+- `check_against_shop`: the ledger's gross and VAT for the draft (its own answer, never a
   cached figure) against the shop's total and VAT. Beyond the tolerance the order stops and the
   draft is left for a bookkeeper, with both figures and, when the plan is at hand, where they
-  part line by line.
+  part line by line (at the ledger's own rates when it can say them: `Ledger.item_tax_rates`).
 - `compare_plan_with_shop`: the explanation, line by line: each shop line (net, VAT) beside the
-  planned lines made from it and the VAT e-conomic computes on them at given rates. The property
-  tests hold plan_invoice to its contract with it (tests/unit/test_money_properties.py).
-- `expected_ledger_totals`: what e-conomic will compute for a plan.
+  planned lines made from it and the VAT the ledger computes on them at given rates. The
+  property tests hold plan_invoice to its contract with it (tests/unit/test_money_properties.py).
+- `expected_ledger_totals`: what the ledger will compute for a plan.
 
 VAT is computed per line by the ledger, net × rate rounded half-up to 2 decimals, then summed
 (lb_common.money, "Amounts for the ledger"); the VAT may miss the shop's by money.vat_tolerance
@@ -24,8 +24,7 @@ from decimal import Decimal
 from lb_common.errors import PermanentError
 from lb_common.money import CENT, ZERO, MoneyError, ledger_vat, shop_line_amount, vat_tolerance
 from lb_common.orders import CanonicalOrder
-from lb_connectors.economic.ledger_vat import LedgerRate
-from lb_connectors.economic.models import DraftInvoice
+from lb_connectors.ledger import ItemTaxRate
 from lb_invoicing.lines import InvoicePlan, PlannedLine, net_after_discount
 
 # The VAT rate the ledger applies to a planned line; None when it is not known.
@@ -40,51 +39,63 @@ def planned_vat_rate(line: PlannedLine) -> Decimal | None:
 # --- The check before booking -------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class DraftTotals:
+    """A draft's figures as the ledger computed them (None: the ledger gave none), and the
+    ledger's name for people ("e-conomic")."""
+
+    number: str
+    gross: Decimal | None
+    vat: Decimal | None
+    ledger: str
+
+
 def check_against_shop(
     order: CanonicalOrder,
-    draft: DraftInvoice,
+    draft: DraftTotals,
     *,
     tolerance: Decimal,
     plan: InvoicePlan | None = None,
-    ledger_rates: Mapping[str, LedgerRate] | None = None,
+    ledger_rates: Mapping[str, ItemTaxRate] | None = None,
 ) -> None:
-    """PermanentError (the draft left unbooked) when e-conomic's gross for the draft differs from
-    the shop's total by more than `tolerance`, or its VAT from the shop's by more than
+    """PermanentError (the draft left unbooked) when the ledger's gross for the draft differs
+    from the shop's total by more than `tolerance`, or its VAT from the shop's by more than
     money.vat_tolerance; the reason gives both figures, and with `plan` (what this attempt sent)
-    the lines where the shop's figures and the planned ones part: at the rates e-conomic
-    applies when `ledger_rates` (product → how the ledger taxes it, ledger_vat.py) is given,
-    with the VAT code behind each differing rate. A draft without totals (the ledger gave none)
-    is not judged here."""
+    the lines where the shop's figures and the planned ones part: at the rates the ledger
+    applies when `ledger_rates` (product → how the ledger taxes it) is given, with why for each
+    differing rate. A draft without totals (the ledger gave none) is not judged here."""
     problems = _totals_problems(order, draft, tolerance)
     if not problems:
         return
     problems.append(
-        f"Draft invoice {draft.draft_invoice_number} is left unbooked for a bookkeeper to check: "
+        f"Draft invoice {draft.number} is left unbooked for a bookkeeper to check: "
         "the customer's VAT zone, the products' VAT accounts, prices and discounts."
     )
     if plan is not None:
         if ledger_rates:
-            problems.append(_where_the_ledger_parts(order, plan, ledger_rates, tolerance))
+            problems.append(
+                _where_the_ledger_parts(order, plan, ledger_rates, tolerance, draft.ledger)
+            )
         else:
             problems.append(_where_they_part(order, plan, draft, tolerance))
     raise PermanentError(" ".join(p for p in problems if p))
 
 
-def totals_differ(order: CanonicalOrder, draft: DraftInvoice, *, tolerance: Decimal) -> bool:
+def totals_differ(order: CanonicalOrder, draft: DraftTotals, *, tolerance: Decimal) -> bool:
     """Whether check_against_shop will refuse the draft."""
     return bool(_totals_problems(order, draft, tolerance))
 
 
-def _totals_problems(order: CanonicalOrder, draft: DraftInvoice, tolerance: Decimal) -> list[str]:
+def _totals_problems(order: CanonicalOrder, draft: DraftTotals, tolerance: Decimal) -> list[str]:
     c = order.currency
     problems: list[str] = []
-    gross = draft.gross_amount
+    gross = draft.gross
     if gross is not None and abs(gross - order.total_price) > tolerance:
         problems.append(
-            f"The invoice total in e-conomic ({c} {gross}) differs from the shop's total "
+            f"The invoice total in {draft.ledger} ({c} {gross}) differs from the shop's total "
             f"({c} {order.total_price}) by {abs(gross - order.total_price)}."
         )
-    vat = draft.vat_amount
+    vat = draft.vat
     if vat is not None:
         taxed = sum(1 for line in order.lines if line.tax) + sum(
             1 for line in order.shipping_lines if line.tax
@@ -92,7 +103,7 @@ def _totals_problems(order: CanonicalOrder, draft: DraftInvoice, tolerance: Deci
         allowed = vat_tolerance(c, max(taxed, 1), tolerance)
         if abs(vat - order.total_tax) > allowed:
             problems.append(
-                f"The VAT in e-conomic ({c} {vat}) differs from the VAT the shop charged "
+                f"The VAT in {draft.ledger} ({c} {vat}) differs from the VAT the shop charged "
                 f"({c} {order.total_tax}) by {abs(vat - order.total_tax)}, more than the "
                 f"{allowed} allowed."
             )
@@ -102,18 +113,19 @@ def _totals_problems(order: CanonicalOrder, draft: DraftInvoice, tolerance: Deci
 def _where_the_ledger_parts(
     order: CanonicalOrder,
     plan: InvoicePlan,
-    ledger_rates: Mapping[str, LedgerRate],
+    ledger_rates: Mapping[str, ItemTaxRate],
     tolerance: Decimal,
+    ledger: str,
 ) -> str:
-    """Line by line at the rates e-conomic applies, and the VAT code behind each rate that is
-    not the shop's."""
+    """Line by line at the rates the ledger applies, and why for each rate that is not the
+    shop's."""
 
     def rate_of(line: PlannedLine) -> Decimal | None:
         known = ledger_rates.get(line.product_number)
         return known.rate if known is not None else None
 
     try:
-        compared = compare_plan_with_shop(order, plan, rate_of, tolerance=tolerance)
+        compared = compare_plan_with_shop(order, plan, rate_of, tolerance=tolerance, ledger=ledger)
     except MoneyError:
         return ""
     why = []
@@ -121,19 +133,21 @@ def _where_the_ledger_parts(
         line.product_number for line in plan.lines if rate_of(line) != line.vat_rate
     ):
         if (known := ledger_rates.get(product)) is not None:
-            why.append(known.explain())
+            why.append(known.explanation)
     lines = " ".join(compared.line_differences) or "No line differs in VAT."
-    because = f" In e-conomic {'; '.join(why)}." if why else ""
-    return f"Line by line, the shop's VAT beside e-conomic's: {lines}{because}"
+    because = f" In {ledger} {'; '.join(why)}." if why else ""
+    return f"Line by line, the shop's VAT beside {ledger}'s: {lines}{because}"
 
 
 def _where_they_part(
-    order: CanonicalOrder, plan: InvoicePlan, draft: DraftInvoice, tolerance: Decimal
+    order: CanonicalOrder, plan: InvoicePlan, draft: DraftTotals, tolerance: Decimal
 ) -> str:
-    """The plan at the shop's VAT rates against the shop, and against what e-conomic made."""
+    """The plan at the shop's VAT rates against the shop, and against what the ledger made."""
     c = order.currency
     try:
-        planned = compare_plan_with_shop(order, plan, planned_vat_rate, tolerance=tolerance)
+        planned = compare_plan_with_shop(
+            order, plan, planned_vat_rate, tolerance=tolerance, ledger=draft.ledger
+        )
     except MoneyError:
         return ""
     lines = " ".join(planned.line_differences)
@@ -141,13 +155,10 @@ def _where_they_part(
         f"At the shop's VAT rates the invoice lines come to {c} {planned.ledger_vat} VAT and "
         f"{c} {planned.ledger_total} in all"
     )
-    if planned.ok and (draft.vat_amount, draft.gross_amount) != (
-        planned.ledger_vat,
-        planned.ledger_total,
-    ):
+    if planned.ok and (draft.vat, draft.gross) != (planned.ledger_vat, planned.ledger_total):
         return (
-            f"{at_shop_rates}, as the shop charged: e-conomic applied other VAT rates than the "
-            f"shop ({c} {draft.vat_amount} VAT). {lines}"
+            f"{at_shop_rates}, as the shop charged: {draft.ledger} applied other VAT rates than "
+            f"the shop ({c} {draft.vat} VAT). {lines}"
         ).strip()
     return f"{at_shop_rates}. Line by line: {lines or 'no line differs in VAT.'}"
 
@@ -169,7 +180,7 @@ def _rates(
 def expected_ledger_totals(
     plan: InvoicePlan, vat_rates: Sequence[Decimal | None] | LedgerRateFor
 ) -> tuple[Decimal, Decimal, Decimal]:
-    """(net, VAT, gross) as e-conomic will compute them for `plan`.
+    """(net, VAT, gross) as the ledger will compute them for `plan`.
 
     `vat_rates`: one rate per planned line (0.25 for 25 %), or a function of the planned line.
     VAT is computed per line, net × rate rounded half-up to 2 decimals, then summed (the rules
@@ -201,7 +212,7 @@ class LineVat:
 
 @dataclass(frozen=True)
 class PlanComparison:
-    """The shop's VAT and total against what e-conomic will compute for the planned invoice."""
+    """The shop's VAT and total against what the ledger will compute for the planned invoice."""
 
     currency: str
     lines: tuple[LineVat, ...]
@@ -213,6 +224,7 @@ class PlanComparison:
     vat_tolerance: Decimal
     total_tolerance: Decimal
     problems: tuple[str, ...]  # why the order must not be booked; empty when it may
+    ledger: str = "e-conomic"  # the ledger's name for people
 
     @property
     def ok(self) -> bool:
@@ -228,12 +240,12 @@ class PlanComparison:
             if line.ledger_vat is None:
                 out.append(
                     f"'{line.description}': the shop charged {c} {line.shop_vat} VAT; the VAT "
-                    "rate e-conomic will use is not known."
+                    f"rate {self.ledger} will use is not known."
                 )
             elif diff:
                 out.append(
                     f"'{line.description}': the shop charged {c} {line.shop_vat} VAT on "
-                    f"{c} {_show(line.shop_net)}, e-conomic calculates {c} {line.ledger_vat} on "
+                    f"{c} {_show(line.shop_net)}, {self.ledger} calculates {c} {line.ledger_vat} on "
                     f"{c} {line.ledger_net} (difference {diff:+})."
                 )
         return tuple(out)
@@ -258,8 +270,9 @@ def compare_plan_with_shop(
     vat_rate_for_line: LedgerRateFor,
     *,
     tolerance: Decimal = CENT,
+    ledger: str = "e-conomic",
 ) -> PlanComparison:
-    """Compare, line by line, the VAT the shop charged with the VAT e-conomic will compute.
+    """Compare, line by line, the VAT the shop charged with the VAT `ledger` will compute.
 
     `vat_rate_for_line` gives the rate the ledger applies to a planned line (from the customer's
     VAT zone and the product; planned_vat_rate gives the rate the plan assumed). The order fails
@@ -307,21 +320,21 @@ def compare_plan_with_shop(
     if unknown:
         names = ", ".join(f"'{line.description}'" for line in unknown)
         problems.append(
-            f"The VAT rate e-conomic will use is not known for {names}: check the product's "
+            f"The VAT rate {ledger} will use is not known for {names}: check the product's "
             "VAT account and the customer's VAT zone."
         )
     else:
         vat_diff = ledger_vat_total - order.total_tax
         if abs(vat_diff) > allowed:
             problems.append(
-                f"The shop charged {c} {order.total_tax} VAT, but e-conomic will calculate "
+                f"The shop charged {c} {order.total_tax} VAT, but {ledger} will calculate "
                 f"{c} {ledger_vat_total} (difference {vat_diff:+}, more than the {allowed} "
                 "allowed). Check the VAT zone of the customer and the VAT account of the products."
             )
         total_diff = ledger_total - order.total_price
         if abs(total_diff) > tolerance:
             problems.append(
-                f"The invoice in e-conomic will total {c} {ledger_total} incl. VAT, but the shop's "
+                f"The invoice in {ledger} will total {c} {ledger_total} incl. VAT, but the shop's "
                 f"order total is {c} {order.total_price} (difference {total_diff:+}, more than the "
                 f"{tolerance} allowed)."
             )
@@ -336,6 +349,7 @@ def compare_plan_with_shop(
         vat_tolerance=allowed,
         total_tolerance=tolerance,
         problems=tuple(problems),
+        ledger=ledger,
     )
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 import time
 import weakref
 
-from lb_common.errors import PermanentError
 from lb_connectors.economic.client import EconomicClient
 from lb_connectors.economic.setup_models import EntryType, Journal
+from lb_connectors.ledger.errors import LedgerRefused
 
 JOURNAL_SECONDS = 3600.0  # journals' settings change by hand, rarely
 
@@ -49,10 +49,10 @@ async def _journals(client: EconomicClient, *, fresh: bool = False) -> list[Jour
 
 
 async def check_journal_takes(client: EconomicClient, number: int, entry_type: EntryType) -> None:
-    """PermanentError naming the journals that would take the entry, when `number` does not.
+    """LedgerRefused naming the journals that would take the entry, when `number` does not.
     A refusal is judged on a fresh read (the bookkeeper may just have changed the journal)."""
     if journal_problem(await _journals(client), number, entry_type) is None:
         return
     problem = journal_problem(await _journals(client, fresh=True), number, entry_type)
     if problem is not None:
-        raise PermanentError(problem)
+        raise LedgerRefused(problem)  # the settings name a journal that cannot take it

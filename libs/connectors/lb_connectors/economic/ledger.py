@@ -4,11 +4,19 @@ How each use case maps onto e-conomic's REST API:
 - customers: found by a filter on the field the match key lives in (email, CVR, EAN, phone,
   name, number); created with the connection's group, terms and VAT zone from
   `CustomerDetails.options` (`customer_group`, `payment_terms`, `vat_zone`, `layout`).
+- items: products read through the agreement's cache (group, barred); a new one created in
+  the given product group. `item_tax_rates` follows product → group → sales account for the
+  draft's VAT zone → VAT code (ledger_vat.py).
 - documents: a draft invoice (`references.other` = our reference, Idempotency-Key derived from
-  it), then booked; a credit note is a draft with negative quantities, booked the same way.
-  Exactly once as `exactly_once.py` says: a first attempt looks nothing up; an earlier
-  attempt's draft is read by its recorded number, else booked then drafts are searched by the
-  reference; booking a draft that is gone looks the booked invoice up.
+  it), then booked; a credit note is a draft with negative quantities, booked the same way,
+  copying the credited invoice's customer, recipient, layout and terms (`request.credited`).
+  An EAN e-invoice is checked against e-conomic's preconditions and gets the buyer's reference
+  person as a contact before the draft is made. Exactly once as `exactly_once.py` says: a first
+  attempt looks nothing up; an earlier attempt's draft is read by its recorded number, else
+  booked then drafts are searched by the reference; booking a draft that is gone looks the
+  booked invoice up. A refusal naming a product, customer or layouts read from the cache before
+  `request.read_before` drops them and is retried (`CachedDataRefused`); one naming a field
+  filled from the shop is reworded to name the shop's field.
 - payments: a customer payment voucher in a journal (`PaymentRequest.journal`) against the
   clearing (contra) account, its text ending in `[reference]`, looked up in the journal's
   entries when an earlier attempt's outcome is unknown (`posted_payments.py`).
@@ -35,24 +43,33 @@ from pydantic.alias_generators import to_snake
 from lb_common.db import utcnow
 from lb_common.errors import PermanentError
 from lb_common.ledger_calls import agreement_key
+from lb_common.money import round_2
 from lb_common.normalise import normalise_text
 from lb_connectors.call_retry import call_retry
 from lb_connectors.economic import jsoncodec
 from lb_connectors.economic.accounting_years import year_for
-from lb_connectors.economic.cache import LedgerCache
+from lb_connectors.economic.cache import CachedDataRefused, LedgerCache
 from lb_connectors.economic.client import MAX_PAGE_SIZE, EconomicClient
 from lb_connectors.economic.customer_match import (
     ledger_customer_matches,
     ledger_filter,
     pick_ledger_match,
 )
-from lb_connectors.economic.exactly_once import draft_and_book, find_booked
+from lb_connectors.economic.einvoice import check_ean_preconditions
+from lb_connectors.economic.errors import (
+    EconomicValidationError,
+    blame_shop_fields,
+)
+from lb_connectors.economic.exactly_once import draft_and_book, find_booked, find_draft
 from lb_connectors.economic.filters import Field, or_
 from lb_connectors.economic.journal_check import check_journal_takes
+from lb_connectors.economic.ledger_vat import read_ledger_rates
 from lb_connectors.economic.models import (
     AccountingYearRef,
     AccountRef,
     BookedInvoice,
+    ContactCreate,
+    ContactRef,
     CurrencyCodeRef,
     Customer,
     CustomerCreate,
@@ -71,6 +88,8 @@ from lb_connectors.economic.models import (
     PaymentTerms,
     PaymentTermsRef,
     Product,
+    ProductCreate,
+    ProductGroupRef,
     ProductRef,
     Recipient,
     References,
@@ -78,12 +97,13 @@ from lb_connectors.economic.models import (
     VoucherCreate,
     VoucherEntries,
 )
-from lb_connectors.economic.posted_payments import find_posted
+from lb_connectors.economic.posted_payments import TEXT_LIMIT, find_posted
 from lb_connectors.ledger.consent import ConsentContext, ConsentFlow
-from lb_connectors.ledger.errors import LedgerNotFound
+from lb_connectors.ledger.errors import LedgerNotFound, ShopField
 from lb_connectors.ledger.models import (
     BookedDocumentLine,
     Choice,
+    ContactPerson,
     CustomerChanges,
     CustomerDetails,
     CustomerOutcome,
@@ -91,8 +111,11 @@ from lb_connectors.ledger.models import (
     DocumentKind,
     DocumentRequest,
     DocumentState,
+    ItemDetails,
+    ItemTaxRate,
     LedgerCustomer,
     LedgerDocument,
+    LedgerItem,
     MatchKey,
     PaymentRequest,
     PostalAddress,
@@ -101,7 +124,7 @@ from lb_connectors.ledger.models import (
     Resume,
     StockLevel,
 )
-from lb_connectors.ledger.port import OnDraft
+from lb_connectors.ledger.port import DocumentPlan, OnDraft
 from lb_connectors.ledger.registry import AdapterContext, LedgerKind
 
 log = logging.getLogger(__name__)
@@ -235,6 +258,8 @@ def neutral_document(
                 item=line.product.product_number if line.product else None,
                 quantity=line.quantity or Decimal(0),
                 net_amount=line.total_net_amount,
+                description=line.description,
+                unit_net_price=line.unit_net_price,
             )
             for line in document.lines
         )
@@ -244,6 +269,8 @@ def neutral_document(
             BookedDocumentLine(
                 item=line.product.product_number if line.product else None,
                 quantity=line.quantity or Decimal(0),
+                description=line.description,
+                unit_net_price=line.unit_net_price,
             )
             for line in document.lines
         )
@@ -262,6 +289,7 @@ def neutral_document(
         gross_amount=document.gross_amount if document.gross_amount is not None else zero,
         lines=lines,
         raw=document.model_dump(mode="json", by_alias=True, exclude_none=True),
+        buyer_ean=document.recipient.ean if document.recipient else None,
     )
 
 
@@ -310,6 +338,10 @@ class EconomicLedger:
     @property
     def kind(self) -> str:
         return KIND
+
+    @property
+    def has_drafts(self) -> bool:
+        return True  # draft, then booked
 
     @property
     def cache(self) -> LedgerCache:
@@ -381,12 +413,76 @@ class EconomicLedger:
         self.cache.remember_customer(created)
         return CustomerOutcome(customer=neutral_customer(created), created=True, matched_on=None)
 
-    async def get_customer(self, customer_id: str) -> LedgerCustomer | None:
+    async def get_customer(
+        self, customer_id: str, *, fresh: bool = False, known: LedgerCustomer | None = None
+    ) -> LedgerCustomer | None:
         number = _number(customer_id, "customer")
+        if fresh:
+            self.cache.customers.forget(number)
+        elif known is not None:
+            # Kept until CUSTOMER_SECONDS after the other service read it (not at all if older).
+            self.cache.remember_customer(customer_from_neutral(number, known), known.read_at)
         if self.cache.customers.entry(number) is None:
             self._just_read[number] = time.monotonic()
         customer = await self.cache.customer(self.client, number)
-        return None if customer is None else neutral_customer(customer)
+        if customer is None:
+            return None
+        entry = self.cache.customers.entry(number)
+        return neutral_customer(customer, entry[1] if entry is not None else None)
+
+    # --- items ----------------------------------------------------------------------------
+
+    async def find_items(self, items: Sequence[str]) -> dict[str, LedgerItem]:
+        """One read per product the agreement's cache does not hold."""
+        found: dict[str, LedgerItem] = {}
+        for number in items:
+            product = await self.cache.product(self.client, number)
+            if product is not None:
+                found[number] = LedgerItem(
+                    id=product.product_number,
+                    name=product.name,
+                    group=str(product.product_group.product_group_number),
+                    barred=bool(product.barred),
+                )
+        return found
+
+    async def create_item(self, details: ItemDetails, *, idempotency_key: str) -> LedgerItem:
+        if details.group is None:
+            raise PermanentError(
+                f"e-conomic puts a new product in a product group; none was given for "
+                f"product '{details.id}'"
+            )
+        created = await self.client.create_product(
+            ProductCreate(
+                product_number=details.id,
+                name=details.name[:300],
+                product_group=ProductGroupRef(
+                    product_group_number=_number(details.group, "product group")
+                ),
+                sales_price=round_2(details.unit_net_price),
+            ),
+            idempotency_key=idempotency_key,
+        )
+        return LedgerItem(
+            id=created.product_number,
+            name=created.name,
+            group=details.group,
+            barred=bool(created.barred),
+        )
+
+    async def item_tax_rates(
+        self, document: LedgerDocument, items: Sequence[str]
+    ) -> dict[str, ItemTaxRate]:
+        """product → group → the group's sales account for the document's VAT zone → its VAT
+        code → the rate (ledger_vat.py); groups and VAT codes are read now."""
+        zone = ((document.raw.get("recipient") or {}).get("vatZone") or {}).get("vatZoneNumber")
+        if zone is None:
+            return {}
+        rates = await read_ledger_rates(self.client, set(items), int(zone))
+        return {
+            number: ItemTaxRate(item=number, rate=rate.rate, explanation=rate.explain())
+            for number, rate in rates.items()
+        }
 
     async def _current(self, number: int) -> Customer | None:
         """The customer as e-conomic holds it now, for a PUT of the whole record: the read
@@ -493,33 +589,88 @@ class EconomicLedger:
     # --- documents ------------------------------------------------------------------------
 
     async def make_document(
-        self, request: DocumentRequest, *, resume: Resume, on_draft: OnDraft
+        self, request: DocumentRequest | DocumentPlan, *, resume: Resume, on_draft: OnDraft
     ) -> LedgerDocument:
+        plan = DocumentPlan.of(request)
+        built: list[tuple[DocumentRequest, DraftInvoiceCreate]] = []
+
         async def build() -> tuple[DraftInvoiceCreate, str]:
-            body = await self._draft_body(request)
+            wanted = await plan.build()
+            body = await self._draft_body(wanted)
+            built.append((wanted, body))
+            if wanted.credited is not None:
+                return body, f"{wanted.reference}:draft"
             # The key names this body: a retry of the same body is answered from e-conomic's
             # idempotency store; a changed body (after a refusal) is a new request, which
             # e-conomic would refuse under the old key.
             digest = hashlib.sha256(jsoncodec.dumps(body.to_json_body()).encode()).hexdigest()
-            return body, f"{request.reference}:draft:{digest[:16]}"
+            return body, f"{wanted.reference}:draft:{digest[:16]}"
 
         async def drafted(draft: DraftInvoice, new: bool) -> None:
-            await on_draft(neutral_document(draft, request.kind))
+            await on_draft(neutral_document(draft, plan.kind))
+
+        def create_refused(exc: EconomicValidationError) -> BaseException:
+            if built:
+                wanted, body = built[-1]
+                self._drop_refused_cached(exc, wanted, body)
+                return blame_shop_fields(exc, _shop_paths(wanted.shop_fields))
+            return exc
+
+        def booking_refused(exc: EconomicValidationError) -> BaseException:
+            # e.g. an e-invoice refused for its EAN; the request is at hand only when built now
+            return blame_shop_fields(exc, _shop_paths(built[-1][0].shop_fields)) if built else exc
 
         document = await draft_and_book(
             self.client,
-            request.reference,
+            plan.reference,
             earlier_attempt=resume.earlier_attempt,
             known_draft=_number(resume.draft_id, "draft") if resume.draft_id else None,
             build=build,
             on_draft=drafted,
-            book=request.book,
-            send_by=request.send_by,
+            book=plan.book,
+            send_by=plan.send_by,
+            create_refused=create_refused,
+            booking_refused=booking_refused,
         )
         assert document is not None  # build always gives a body
-        return neutral_document(document, request.kind)
+        return neutral_document(document, plan.kind)
+
+    def _drop_refused_cached(
+        self, exc: EconomicValidationError, request: DocumentRequest, body: DraftInvoiceCreate
+    ) -> None:
+        """A refusal that names a product, the customer or the layouts the draft was made with
+        from an earlier read (read before `request.read_before`): drop it and retry (the retry
+        reads it again). One read just now is refused for good."""
+        before = request.read_before
+        if before is None:
+            return
+
+        def earlier(entry: tuple[Any, dt.datetime] | None) -> bool:
+            return entry is not None and entry[1] < before
+
+        products = {
+            i: line.product.product_number
+            for i, line in enumerate(body.lines)
+            if line.product and earlier(self.cache.products.entry(line.product.product_number))
+        }
+        number = body.customer.customer_number
+        layouts_cached = earlier(self.cache.layouts.entry("all"))
+        dropped = self.cache.forget_named_in(
+            exc,
+            products=products,
+            customer=number if earlier(self.cache.customers.entry(number)) else None,
+        )
+        if not layouts_cached:
+            dropped = [d for d in dropped if d != "layouts"]
+        if dropped:
+            raise CachedDataRefused(
+                f"e-conomic refused the draft over {', '.join(dropped)}, known from an earlier "
+                f"read ({exc.reason}); read again, retrying."
+            ) from exc
 
     async def _draft_body(self, request: DocumentRequest) -> DraftInvoiceCreate:
+        if request.credited is not None:
+            return _credit_note_body(request, BookedInvoice.model_validate(request.credited.raw))
         customer = await self.cache.customer(self.client, _number(request.customer_id, "customer"))
         if customer is None:
             raise LedgerNotFound(f"e-conomic customer {request.customer_id} does not exist")
@@ -532,33 +683,49 @@ class EconomicLedger:
             else None
         )
         if layout is None:
-            layouts = [la for la in await self.cache.layout_list(self.client) if not la.deleted]
+            layouts = await self.cache.layout_list(self.client)
             if not layouts:
                 raise PermanentError("The e-conomic agreement has no invoice layout; create one.")
             layout = layouts[0].layout_number
+        attention = None
+        if request.send_by == "EAN":
+            await check_ean_preconditions(
+                self.client,
+                customer,
+                request.buyer_ean or "",
+                request.order_name or request.reference,
+            )
+            attention = await self._reference_person(
+                customer, request.contact or ContactPerson(name=customer.name)
+            )
         terms = (
             _number(options["payment_terms"], "payment terms")
             if options.get("payment_terms")
             else customer.payment_terms.payment_terms_number
         )
         bill = request.bill_to
+        # A bill_to with a name only (the order had no billing address) prints the customer's.
+        address = bill if bill and (bill.lines or bill.zip or bill.city or bill.country) else None
         ship = request.ship_to
         sign = Decimal(-1) if request.kind == "credit_note" else Decimal(1)
+        contact = ContactRef(customer_contact_number=attention) if attention else None
         return DraftInvoiceCreate(
             date=request.date,
-            currency=request.currency,
             due_date=request.due_date,
+            currency=request.currency,
             customer=CustomerRef(customer_number=customer.customer_number),
             layout=LayoutRef(layout_number=layout),
             payment_terms=PaymentTermsRef(payment_terms_number=terms),
             recipient=Recipient(
                 name=(bill.name if bill and bill.name else customer.name)[:250],
-                vat_zone=VatZoneRef(vat_zone_number=customer.vat_zone.vat_zone_number),
-                address=_street(bill.lines) if bill else customer.address,
-                zip=bill.zip if bill else customer.zip,
-                city=bill.city if bill else customer.city,
-                country=bill.country if bill else customer.country,
+                vat_zone=customer.vat_zone,
+                address=_street(address.lines) if address else customer.address,
+                zip=address.zip if address else customer.zip,
+                city=address.city if address else customer.city,
+                country=address.country if address else customer.country,
                 ean=request.buyer_ean,
+                nem_handel_type="ean" if request.buyer_ean else None,
+                attention=contact,
             ),
             delivery=(
                 Delivery(
@@ -567,8 +734,16 @@ class EconomicLedger:
                 if ship
                 else None
             ),
-            notes=Notes(heading=request.heading[:250]) if request.heading else None,
-            references=References(other=request.reference),
+            notes=(
+                Notes(
+                    heading=request.heading[:250] if request.heading else None,
+                    text_line1=request.notes[:1000] if request.notes else None,
+                )
+                if request.heading or request.notes
+                else None
+            ),
+            # Our reference is how a lost reply is found again: never change its place lightly.
+            references=References(other=request.reference[:250], customer_contact=contact),
             lines=[
                 InvoiceLine(
                     line_number=index,
@@ -583,11 +758,39 @@ class EconomicLedger:
             ],
         )
 
+    async def _reference_person(self, customer: Customer, person: ContactPerson) -> int:
+        """The buyer's reference person as a contact on the customer (e-conomic sends an EAN
+        invoice only with one on it): found by name, else created."""
+        for contact in await self.client.list_contacts(customer.customer_number):
+            if contact.name.casefold() == person.name.casefold():
+                return contact.customer_contact_number
+        created = await self.client.create_contact(
+            customer.customer_number,
+            ContactCreate(name=person.name[:255], email=person.email),
+            idempotency_key=f"{customer.customer_number}:contact:{person.name}",
+        )
+        return created.customer_contact_number
+
     async def find_document(
-        self, reference: str, *, kind: DocumentKind = "invoice"
+        self, reference: str, *, kind: DocumentKind = "invoice", with_lines: bool = True
     ) -> LedgerDocument | None:
-        booked = await find_booked(self.client, reference)
+        booked = await find_booked(self.client, reference, with_lines=with_lines)
         return None if booked is None else neutral_document(booked, kind)
+
+    async def find_draft(
+        self, reference: str, *, draft_id: str | None = None, kind: DocumentKind = "invoice"
+    ) -> LedgerDocument | None:
+        known = _number(draft_id, "draft") if draft_id is not None else None
+        draft = await find_draft(self.client, reference, known)
+        return None if draft is None else neutral_document(draft, kind)
+
+    async def delete_draft(self, draft_id: str) -> None:
+        await self.client.delete_draft_invoice(_number(draft_id, "draft"), missing_ok=True)
+
+    async def recorded_document(
+        self, raw: dict[str, Any], *, kind: DocumentKind = "invoice"
+    ) -> LedgerDocument:
+        return neutral_document(BookedInvoice.model_validate(raw), kind)
 
     async def get_document(
         self, document_id: str, *, kind: DocumentKind = "invoice"
@@ -615,13 +818,12 @@ class EconomicLedger:
                     amount=abs(found.amount),
                     currency=found.currency.code if found.currency else request.currency,
                 )
+        years_cached = self.cache.accounting_years.get("all") is not None
         year = year_for(
             request.date,
             await self.cache.accounting_year_list(self.client),
             what=f"The payment of invoice {invoice}",
         )
-        tag = f"[{request.reference}]"
-        text = request.text if request.text.endswith(tag) else f"{request.text} {tag}"
         body = VoucherCreate(
             accounting_year=AccountingYearRef(year=year.year),
             journal=JournalRef(journal_number=journal),
@@ -637,22 +839,32 @@ class EconomicLedger:
                         amount=-request.amount.quantize(Decimal("0.01")),
                         currency=CurrencyCodeRef(code=request.currency),
                         date=request.date,
-                        text=text[-250:],
+                        text=_payment_text(request.text, request.reference),
                         customer_invoice=invoice,
                     )
                 ]
             ),
         )
         await check_journal_takes(self.client, journal, "customerPayment")
-        vouchers = await self.client.create_vouchers(
-            journal,
-            body,
-            idempotency_key=f"{request.reference}:payment:{journal}:{request.clearing_account}",
-        )
+        try:
+            vouchers = await self.client.create_vouchers(
+                journal,
+                body,
+                # The key names the intent: after a settings fix (another account) it is new.
+                idempotency_key=f"{request.reference}:payment:{journal}:{request.clearing_account}",
+            )
+        except EconomicValidationError as exc:
+            if years_cached and any(f.path.startswith("accountingYear") for f in exc.field_errors):
+                self.cache.accounting_years.forget("all")
+                raise CachedDataRefused(
+                    f"e-conomic refused the payment's accounting year {year.year}, known from "
+                    f"an earlier read ({exc.reason}); reading the years again, retrying."
+                ) from exc
+            raise
         return RegisteredPayment(
             id=f"{year.year}-{vouchers[0].voucher_number}",
             document_id=request.document_id,
-            amount=request.amount,
+            amount=request.amount.quantize(Decimal("0.01")),
             currency=request.currency,
         )
 
@@ -676,6 +888,82 @@ class EconomicLedger:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+def _credit_note_body(request: DocumentRequest, invoice: BookedInvoice) -> DraftInvoiceCreate:
+    """A credit note is a draft invoice with negative quantities (there is no type field), to
+    the credited invoice's customer, with its recipient, layout and payment terms."""
+    if invoice.recipient is None or invoice.layout is None or invoice.payment_terms is None:
+        raise ValueError("the booked invoice lacks recipient, layout or payment terms")
+    return DraftInvoiceCreate(
+        date=request.date,
+        # Needed with payment terms of type dueDate, ignored (derived) with every other type.
+        due_date=request.due_date or request.date,
+        currency=invoice.currency,
+        customer=invoice.customer,
+        layout=invoice.layout,
+        payment_terms=PaymentTermsRef(
+            payment_terms_number=invoice.payment_terms.payment_terms_number
+        ),
+        recipient=invoice.recipient,
+        notes=Notes(
+            heading=(request.heading or "Credit note")[:250],
+            text_line1=f"Credits invoice {invoice.booked_invoice_number}",
+        ),
+        references=References(other=request.reference[:250]),
+        lines=[
+            InvoiceLine(
+                line_number=i,
+                sort_key=i,
+                description=line.description,
+                product=ProductRef(product_number=line.item) if line.item else None,
+                quantity=-line.quantity,
+                unit_net_price=line.unit_net_price,
+            )
+            for i, line in enumerate(request.lines, start=1)
+        ],
+    )
+
+
+def _payment_text(text: str, reference: str) -> str:
+    """The entry's text, ending with our reference in brackets, which the lookup of an earlier
+    attempt finds it by (kept whole; the readable part is cut if need be)."""
+    tag = f"[{reference}]"
+    readable = text.removesuffix(tag).rstrip()
+    return f"{readable[: max(0, TEXT_LIMIT - len(tag) - 1)]} {tag}"[-TEXT_LIMIT:]
+
+
+# The port's neutral paths of shop-filled values → e-conomic's field paths in a draft.
+_SHOP_PATHS = {"buyer_ean": "recipient.ean"} | {
+    f"{side}.{name}": f"{economic}.{name}"
+    for side, economic in (("bill_to", "recipient"), ("ship_to", "delivery"))
+    for name in ("address", "zip", "city", "country")
+}
+
+
+def _shop_paths(fields: dict[str, ShopField]) -> dict[str, ShopField]:
+    return {_SHOP_PATHS[path]: field for path, field in fields.items() if path in _SHOP_PATHS}
+
+
+def customer_from_neutral(number: int, customer: LedgerCustomer) -> Customer:
+    """The e-conomic customer as another service read it (customer.resolved carried it)."""
+    billing = customer.billing
+    return Customer(
+        customer_number=number,
+        name=customer.name,
+        currency=customer.currency or "",
+        customer_group=CustomerGroupRef(customer_group_number=int(customer.group or 0)),
+        payment_terms=PaymentTermsRef(payment_terms_number=int(customer.payment_terms or 0)),
+        vat_zone=VatZoneRef(vat_zone_number=int(customer.tax_zone or 0)),
+        layout=LayoutRef(layout_number=int(customer.layout)) if customer.layout else None,
+        email=customer.email,
+        corporate_identification_number=customer.vat_id,
+        ean=customer.ean,
+        address="\n".join(billing.lines) or None if billing else None,
+        zip=billing.zip if billing else None,
+        city=billing.city if billing else None,
+        country=billing.country if billing else None,
+    )
 
 
 def _open(credentials: BaseModel, context: AdapterContext) -> EconomicLedger:

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from lb_connectors.ledger.errors import ShopField
+
 DocumentKind = Literal["invoice", "credit_note"]
 DocumentState = Literal["draft", "booked"]
 
@@ -146,6 +148,11 @@ class DocumentLine(_Model):
     tax_code: str | None = None
 
 
+class ContactPerson(_Model):
+    name: str
+    email: str | None = None
+
+
 class DocumentRequest(_Model):
     """The document for one order (or one refund), made exactly once per `reference`.
 
@@ -169,13 +176,57 @@ class DocumentRequest(_Model):
     notes: str | None = None
     send_by: Literal["EAN"] | None = None  # an e-invoice channel, where the ledger has one
     credits: str | None = None  # a credit note: the id of the document it credits
+    # A credit note: the document it credits as we recorded it, so the adapter copies what
+    # the ledger wants from it (e-conomic: recipient, layout, terms) without reading it again.
+    credited: LedgerDocument | None = None
     options: dict[str, str] = Field(default_factory=dict)  # layout, terms...: kind-specific
+    # For messages: the order the document is for, as people know it ("#1001").
+    order_name: str | None = None
+    # The buyer's reference person (e-conomic puts one on an EAN e-invoice; others ignore it).
+    contact: ContactPerson | None = None
+    # Where values filled from the shop came from, by neutral path ("bill_to.zip",
+    # "ship_to.city", "buyer_ean"): a refusal of one names the shop's field.
+    shop_fields: dict[str, ShopField] = Field(default_factory=dict)
+    # Facts the adapter answered from its cache that were read before this time (the attempt's
+    # start): a refusal naming one drops it and is retried (`CachedDataRefused`), where a
+    # refusal of a fact read just now is final.
+    read_before: dt.datetime | None = None
+
+
+class LedgerItem(_Model):
+    """A product/item the ledger has, with what planning needs: `group` is the ledger's product
+    group (e-conomic; None where a ledger has none), `barred` an item not to be sold."""
+
+    id: str
+    name: str | None = None
+    group: str | None = None
+    barred: bool = False
+
+
+class ItemDetails(_Model):
+    """An item to create (invoicing's `unknown_product: create`)."""
+
+    id: str
+    name: str
+    unit_net_price: Decimal
+    group: str | None = None
+
+
+class ItemTaxRate(_Model):
+    """The VAT rate the ledger applies to an item on a document (a fraction, 0.25), and why,
+    in a bookkeeper's words; `rate` None where it cannot be worked out."""
+
+    item: str
+    rate: Decimal | None
+    explanation: str
 
 
 class BookedDocumentLine(_Model):
     item: str | None
     quantity: Decimal
     net_amount: Decimal | None = None
+    description: str | None = None
+    unit_net_price: Decimal | None = None  # before any line discount, as the line was sent
 
 
 class LedgerDocument(_Model):
@@ -195,6 +246,8 @@ class LedgerDocument(_Model):
     gross_amount: Decimal
     lines: tuple[BookedDocumentLine, ...] = ()
     raw: dict[str, Any] = Field(default_factory=dict)
+    # The EAN location it was addressed to (sent as an e-invoice where the ledger does that).
+    buyer_ean: str | None = None
 
 
 class Resume(_Model):
@@ -241,3 +294,6 @@ class StockLevel(_Model):
     on_hand: Decimal | None
     available: Decimal | None
     barred: bool = False
+
+
+DocumentRequest.model_rebuild()  # `credited` names LedgerDocument, defined after it

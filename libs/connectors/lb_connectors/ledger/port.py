@@ -20,7 +20,8 @@ The exactly-once contract every adapter honours (docs/ledger-port.md says it at 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from lb_connectors.ledger.models import (
     CustomerChanges,
@@ -29,8 +30,11 @@ from lb_connectors.ledger.models import (
     CustomerUpdate,
     DocumentKind,
     DocumentRequest,
+    ItemDetails,
+    ItemTaxRate,
     LedgerCustomer,
     LedgerDocument,
+    LedgerItem,
     MatchKey,
     PaymentRequest,
     ReferenceData,
@@ -42,6 +46,30 @@ from lb_connectors.ledger.models import (
 OnDraft = Callable[[LedgerDocument], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class DocumentPlan:
+    """A document request made only when it is needed: `build` is awaited when nothing of an
+    earlier attempt was found, so a resumed attempt that finds its draft or document spends no
+    reads on planning. What the adapter needs before that (to find, and to book what it finds)
+    is given here; `build` must give a request with the same `reference` and `kind`."""
+
+    reference: str
+    build: Callable[[], Awaitable[DocumentRequest]]
+    kind: DocumentKind = "invoice"
+    book: bool = True
+    send_by: Literal["EAN"] | None = None
+
+    @classmethod
+    def of(cls, request: DocumentRequest | DocumentPlan) -> DocumentPlan:
+        if isinstance(request, DocumentPlan):
+            return request
+
+        async def ready() -> DocumentRequest:
+            return request
+
+        return cls(request.reference, ready, request.kind, request.book, request.send_by)
+
+
 @runtime_checkable
 class Ledger(Protocol):
     """One connection's ledger. Instances are shared by every connection with the same
@@ -50,6 +78,12 @@ class Ledger(Protocol):
     @property
     def kind(self) -> str:
         """The registry's name for this ledger kind ("economic", "quickbooks")."""
+        ...
+
+    @property
+    def has_drafts(self) -> bool:
+        """Whether documents pass through a draft (and `on_draft`) before they are booked; a
+        caller checks a one-step document's amounts before it asks for it."""
         ...
 
     async def find_customer(self, keys: Sequence[MatchKey]) -> CustomerOutcome | None:
@@ -74,8 +108,29 @@ class Ledger(Protocol):
         clash rule)."""
         ...
 
-    async def get_customer(self, customer_id: str) -> LedgerCustomer | None:
-        """The customer read just now (or from the adapter's short cache), None if gone."""
+    async def get_customer(
+        self, customer_id: str, *, fresh: bool = False, known: LedgerCustomer | None = None
+    ) -> LedgerCustomer | None:
+        """The customer read just now (or from the adapter's short cache), None if gone.
+        `read_at` says when it was read. `fresh`: never from the cache. `known`: the customer
+        as another service read it (at its `read_at`), which the adapter may answer with while
+        its cache would still keep it."""
+        ...
+
+    async def find_items(self, items: Sequence[str]) -> dict[str, LedgerItem]:
+        """The items (products) the ledger has among `items`, by id; one it lacks is left out."""
+        ...
+
+    async def create_item(self, details: ItemDetails, *, idempotency_key: str) -> LedgerItem:
+        """A new item (a product the shop sells that the ledger lacks). LedgerUnsupported
+        where the adapter does not create items."""
+        ...
+
+    async def item_tax_rates(
+        self, document: LedgerDocument, items: Sequence[str]
+    ) -> dict[str, ItemTaxRate]:
+        """The VAT rate the ledger applies to each item on `document` (a draft it returned),
+        to explain a VAT difference; empty where the ledger cannot say."""
         ...
 
     def known_customer(self, customer_id: str) -> LedgerCustomer | None:
@@ -102,19 +157,39 @@ class Ledger(Protocol):
         ...
 
     async def make_document(
-        self, request: DocumentRequest, *, resume: Resume, on_draft: OnDraft
+        self, request: DocumentRequest | DocumentPlan, *, resume: Resume, on_draft: OnDraft
     ) -> LedgerDocument:
         """The document for `request.reference`, made exactly once: booked (state "booked"),
         or left as a draft when `request.book` is False. A ledger without drafts makes a
         one-step document (on_draft is then not called). A credit note is
-        `kind="credit_note"` with `credits` naming the invoice."""
+        `kind="credit_note"` with `credits` naming the invoice. A `DocumentPlan` builds the
+        request only when nothing of an earlier attempt is found."""
         ...
 
     async def find_document(
-        self, reference: str, *, kind: DocumentKind = "invoice"
+        self, reference: str, *, kind: DocumentKind = "invoice", with_lines: bool = True
     ) -> LedgerDocument | None:
-        """The booked document carrying our `reference`, with its lines; None if none. Several:
-        the lowest id, logged as an error."""
+        """The booked document carrying our `reference`, with its lines (unless `with_lines`
+        is off: the totals are enough, which may save a call); None if none. Several: the
+        lowest id, logged as an error."""
+        ...
+
+    async def find_draft(
+        self, reference: str, *, draft_id: str | None = None, kind: DocumentKind = "invoice"
+    ) -> LedgerDocument | None:
+        """The unbooked draft made for `reference`: the one recorded (`draft_id`) if it is
+        still there, else one carrying the reference. None where the ledger has no drafts."""
+        ...
+
+    async def delete_draft(self, draft_id: str) -> None:
+        """Delete an unbooked draft of ours (one already gone is fine)."""
+        ...
+
+    async def recorded_document(
+        self, raw: dict[str, Any], *, kind: DocumentKind = "invoice"
+    ) -> LedgerDocument:
+        """A booked document from the `raw` body we recorded (`LedgerDocument.raw`), in
+        neutral terms, reading the ledger only for what the body lacks (e-conomic: nothing)."""
         ...
 
     async def get_document(

@@ -43,8 +43,11 @@ from lb_connectors.ledger.models import (
     CustomerUpdate,
     DocumentKind,
     DocumentRequest,
+    ItemDetails,
+    ItemTaxRate,
     LedgerCustomer,
     LedgerDocument,
+    LedgerItem,
     MatchKey,
     PaymentRequest,
     PostalAddress,
@@ -53,7 +56,7 @@ from lb_connectors.ledger.models import (
     Resume,
     StockLevel,
 )
-from lb_connectors.ledger.port import OnDraft
+from lb_connectors.ledger.port import DocumentPlan, OnDraft
 from lb_connectors.ledger.registry import AdapterContext, LedgerKind
 
 from .books import QuickBooksBooks, SalesLine, TaxMode
@@ -146,6 +149,8 @@ def neutral_document(
             item=skus.get(str(detail.get("ItemRef", {}).get("value"))),
             quantity=_decimal(detail.get("Qty", 1)),
             net_amount=_decimal(line.get("Amount")),
+            description=line.get("Description"),
+            unit_net_price=_decimal(detail["UnitPrice"]) if "UnitPrice" in detail else None,
         )
         for line in row.get("Line", [])
         if line.get("DetailType") == "SalesItemLineDetail"
@@ -196,6 +201,10 @@ class QuickBooksLedger:
     @property
     def kind(self) -> str:
         return KIND
+
+    @property
+    def has_drafts(self) -> bool:
+        return False  # one-step documents
 
     # --- customers ------------------------------------------------------------------------
 
@@ -270,7 +279,11 @@ class QuickBooksLedger:
             )
         return CustomerOutcome(customer=neutral_customer(row), created=False, matched_on=None)
 
-    async def get_customer(self, customer_id: str) -> LedgerCustomer | None:
+    async def get_customer(
+        self, customer_id: str, *, fresh: bool = False, known: LedgerCustomer | None = None
+    ) -> LedgerCustomer | None:
+        """Always read now: this adapter keeps no customer cache (`fresh` and `known` change
+        nothing)."""
         row = await self.books.customer(customer_id)
         return None if row is None else neutral_customer(row)
 
@@ -346,6 +359,27 @@ class QuickBooksLedger:
                 self._skus[str(row["Id"])] = sku
         return {s: self._items[s] for s in skus if s in self._items}
 
+    async def find_items(self, items: Sequence[str]) -> dict[str, LedgerItem]:
+        """Items by SKU (QuickBooks has no product groups: `group` is None)."""
+        return {
+            sku: LedgerItem(
+                id=sku, name=row.get("Name"), group=None, barred=not row.get("Active", True)
+            )
+            for sku, row in (await self._items_for(list(items))).items()
+        }
+
+    async def create_item(self, details: ItemDetails, *, idempotency_key: str) -> LedgerItem:
+        raise LedgerUnsupported(
+            f"ledgerbridge does not create QuickBooks items (SKU '{details.id}' is not one): "
+            "create the item in QuickBooks with that SKU, or choose a default product, then "
+            "replay the order"
+        )
+
+    async def item_tax_rates(
+        self, document: LedgerDocument, items: Sequence[str]
+    ) -> dict[str, ItemTaxRate]:
+        return {}  # one-step documents: there is no draft to explain before booking
+
     # --- documents ------------------------------------------------------------------------
 
     async def _lines(self, request: DocumentRequest) -> list[dict[str, Any]]:
@@ -377,12 +411,32 @@ class QuickBooksLedger:
         return lines
 
     async def make_document(
-        self, request: DocumentRequest, *, resume: Resume, on_draft: OnDraft
+        self, request: DocumentRequest | DocumentPlan, *, resume: Resume, on_draft: OnDraft
     ) -> LedgerDocument:
-        if request.send_by is not None:
+        plan = DocumentPlan.of(request)
+        if plan.send_by is not None:
             raise LedgerUnsupported(
-                f"QuickBooks cannot send invoices by {request.send_by}; clear that setting"
+                f"QuickBooks cannot send invoices by {plan.send_by}; clear that setting"
             )
+        if resume.earlier_attempt:
+            # What the earlier attempt made is found before anything is planned again (a plan
+            # does not say yet whether a credit is a CreditMemo or a RefundReceipt).
+            kinds: list[tuple[str, str]] = (
+                [self._document_kind(request.kind, request.options)]
+                if isinstance(request, DocumentRequest)
+                else [("Invoice", "invoice")]
+                if plan.kind == "invoice"
+                else [("CreditMemo", "credit"), ("RefundReceipt", "refund")]
+            )
+            for entity, kind in kinds:
+                row = await self.books.find_document(entity, kind, plan.reference)
+                if row is not None:
+                    await self._learn_skus(row)
+                    currency = (row.get("CurrencyRef") or {}).get("value") or ""
+                    return neutral_document(row, plan.kind, self._skus, currency)
+        return await self._make(await plan.build())
+
+    async def _make(self, request: DocumentRequest) -> LedgerDocument:
         options = request.options
         mode = cast(TaxMode, options.get("tax_calculation", "TaxExcluded"))
         if mode not in ("TaxInclusive", "TaxExcluded", "NotApplicable"):
@@ -418,7 +472,7 @@ class QuickBooksLedger:
             await self._lines(request),
             tax_mode=mode,
             extra=extra,
-            look_up=resume.earlier_attempt,
+            look_up=False,  # looked up above when an earlier attempt may have made it
         )
         return neutral_document(row, request.kind, self._skus, request.currency)
 
@@ -433,7 +487,7 @@ class QuickBooksLedger:
         return "CreditMemo", "credit"
 
     async def find_document(
-        self, reference: str, *, kind: DocumentKind = "invoice"
+        self, reference: str, *, kind: DocumentKind = "invoice", with_lines: bool = True
     ) -> LedgerDocument | None:
         for entity, tag in (
             [("Invoice", "invoice")]
@@ -445,6 +499,21 @@ class QuickBooksLedger:
                 await self._learn_skus(row)
                 return neutral_document(row, kind, self._skus, "")
         return None
+
+    async def find_draft(
+        self, reference: str, *, draft_id: str | None = None, kind: DocumentKind = "invoice"
+    ) -> LedgerDocument | None:
+        return None  # QuickBooks has no drafts
+
+    async def delete_draft(self, draft_id: str) -> None:
+        return None  # QuickBooks has no drafts: nothing of ours is unbooked
+
+    async def recorded_document(
+        self, raw: dict[str, Any], *, kind: DocumentKind = "invoice"
+    ) -> LedgerDocument:
+        await self._learn_skus(raw)  # items met before are known: no call
+        currency = (raw.get("CurrencyRef") or {}).get("value") or ""
+        return neutral_document(raw, kind, self._skus, currency)
 
     async def get_document(
         self, document_id: str, *, kind: DocumentKind = "invoice"

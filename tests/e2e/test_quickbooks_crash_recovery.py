@@ -1,0 +1,270 @@
+"""Kill invoicing at each point of a QuickBooks booking (after the intent, after the invoice is
+made); the restarted process finishes the order with exactly one QuickBooks invoice. Real
+processes (the launcher of `make up`), real RabbitMQ, SQLite files; the company is connected
+through ingest's consent flow against the sandbox's Intuit, as a bookkeeper connects it.
+
+QuickBooks makes a document in one step: the failpoint between a draft and its booking
+(`invoicing.after_draft_created`) is e-conomic's only (tests/e2e/test_crash_recovery.py). The
+customers service does not resolve QuickBooks customers yet, so the test seeds the customer
+and publishes `customer.resolved` as customers would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from lb_common.envelope import Envelope
+from lb_common.events import CustomerResolved, Event, OrderCancelled, OrderRefunded
+from lb_common.messaging import Broker
+from scripts.stack import PROCESSES, Stack
+from tests.e2e.test_crash_recovery import _admin, _free_port, _request, _wait
+from tests.e2e.test_quickbooks_invoicing import _order, _refund
+from tests.support import services
+from tests.support.broker import delete_prefix
+from tests.support.stores import selected_kinds
+
+pytestmark = pytest.mark.slow
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def _location(url: str) -> str:
+    """Where a 302 sends the browser (Intuit's consent page sends it back to ingest)."""
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        opener.open(url, timeout=10)
+    except urllib.error.HTTPError as answer:
+        assert answer.code == 302, answer.read()
+        return str(answer.headers["Location"])
+    raise AssertionError("the consent page did not redirect")
+
+
+@pytest.fixture(scope="module")
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
+    if "sqlite" not in selected_kinds(request.config):
+        pytest.skip("--stores leaves out sqlite")
+    data_dir = Path(tmp_path_factory.mktemp("qbstack"))
+    running = Stack.prepare(data_dir=data_dir, broker_prefix=f"t{uuid.uuid4().hex[:10]}")
+    for _, _, variable, _, _ in PROCESSES:
+        running.env[variable] = str(_free_port())
+    sandbox = running.url("sandbox")
+    running.env["LEDGERBRIDGE_ECONOMIC_BASE_URL"] = f"{sandbox}/economic"
+    running.env["LEDGERBRIDGE_QUICKBOOKS_TOKEN_DATABASE_URL"] = (
+        f"sqlite+aiosqlite:///{data_dir / 'qbtokens.db'}"
+    )
+    running.env["LEDGERBRIDGE_QUICKBOOKS_AUTHORIZE_URL"] = f"{sandbox}/quickbooks/connect/oauth2"
+    running.env["LEDGERBRIDGE_QUICKBOOKS_TOKEN_URL"] = (
+        f"{sandbox}/quickbooks/oauth2/v1/tokens/bearer"
+    )
+    running.env["LEDGERBRIDGE_INGEST_PUBLIC_URL"] = running.url("ingest")
+    for cause in ("CONTENTION", "LEDGER_UNAVAILABLE", "RATE_LIMITED", "UNEXPECTED"):
+        running.env[f"LEDGERBRIDGE_RETRY_{cause}"] = "300ms, 600ms, 1200ms"
+    running.env["LEDGERBRIDGE_INVOICING_ORDER_LEASE_SECONDS"] = "2"
+    running.env["LEDGERBRIDGE_RETRY_CONTENTION"] = "300ms x20"
+    running.env["LEDGERBRIDGE_AMQP_URL"] = services.amqp_url()
+    running.start()
+    try:
+        yield _connect_west(running)
+    finally:
+        running.stop()
+        asyncio.run(delete_prefix(services.amqp_url(), running.broker_prefix))
+
+
+def _connect_west(stack: Stack) -> tuple[Stack, str, str]:
+    """The connection `west`, its QuickBooks company connected, seeded and set up: (stack,
+    realm, customer id)."""
+    _admin(
+        stack,
+        "ingest",
+        "PUT",
+        "/connections/west",
+        {
+            "platform": "shopify",
+            "secrets": ["west-secret"],
+            "settings": {"shop_domain": "west-shop.myshopify.com"},
+        },
+    )
+    sandbox = stack.url("sandbox")
+    started = _admin(
+        stack,
+        "ingest",
+        "POST",
+        "/connections/west/quickbooks/connect",
+        {"base_url": f"{sandbox}/quickbooks"},
+    )
+    back = _location(started["consent_url"])
+    query = urlsplit(back).query
+    realm = parse_qs(query)["realmId"][0]
+    with urllib.request.urlopen(f"{stack.url('ingest')}/grants/quickbooks?{query}", timeout=10):
+        pass
+    invoicing_db = stack.data_dir / "invoicing.db"
+
+    def invoicing_knows_west() -> bool:
+        if not invoicing_db.exists():
+            return False
+        with sqlite3.connect(invoicing_db) as db:
+            row = db.execute(
+                "SELECT ledger_kind FROM connection_copies WHERE name = 'west'"
+            ).fetchone()
+        return row is not None and row[0] == "quickbooks"
+
+    _wait(invoicing_knows_west, what="invoicing to learn west's QuickBooks ledger")
+
+    base = f"{sandbox}/_sandbox/quickbooks/companies/{realm}"
+    _request(
+        "POST",
+        f"{base}/Item",
+        body=json.dumps(
+            [
+                {
+                    "Name": "Hat",
+                    "Sku": "HAT",
+                    "Type": "Inventory",
+                    "IncomeAccountRef": {"value": "1"},
+                    "AssetAccountRef": {"value": "2"},
+                    "TrackQtyOnHand": True,
+                    "QtyOnHand": 70,
+                    "InvStartDate": "2026-01-01",
+                },
+                {
+                    "Name": "Shipping",
+                    "Sku": "SHIP",
+                    "Type": "Service",
+                    "IncomeAccountRef": {"value": "7"},
+                },
+            ]
+        ).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    made = _request(
+        "POST",
+        f"{base}/Customer",
+        body=json.dumps(
+            [{"DisplayName": "Ann Lee", "PrimaryEmailAddr": {"Address": "ann@x.test"}}]
+        ).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    settings = _admin(stack, "invoicing", "GET", "/connections/west/settings")
+    _admin(
+        stack,
+        "invoicing",
+        "PUT",
+        "/connections/west/settings",
+        {**settings, "shipping_product": "SHIP", "ledger_options": {"tax_code": "2"}},
+    )
+    return stack, realm, str(made["created"][0])
+
+
+def _publish(stack: Stack, event: Event, order_key: str) -> None:
+    """`event` for the order on the stack's broker, as the service that sends it would."""
+
+    async def publish() -> None:
+        broker = Broker(services.amqp_url(), stack.broker_prefix)
+        await broker.connect()
+        try:
+            await broker.publish_envelope(
+                Envelope.wrap(event, connection="west", order_key=order_key)
+            )
+        finally:
+            await broker.close()
+
+    asyncio.run(publish())
+
+
+def _publish_resolved(stack: Stack, customer: str) -> str:
+    order = _order()
+    _publish(stack, CustomerResolved(order=order, customer_number=customer), order.order_key)
+    return order.order_key
+
+
+def _invoice_step(stack: Stack, key: str) -> str | None:
+    try:
+        return str(_admin(stack, "invoicing", "GET", f"/invoices/{key}")["step"])
+    except urllib.error.HTTPError:
+        return None
+
+
+def _booked_credit(stack: Stack, reference: str) -> dict[str, Any] | None:
+    order_key = reference.rsplit(":refund:", 1)[0].removesuffix(":cancel")
+    notes = _admin(stack, "invoicing", "GET", f"/credit-notes?order_key={order_key}")
+    return next((n for n in notes if n["reference"] == reference and n["step"] == "booked"), None)
+
+
+@pytest.mark.parametrize("point", ["invoicing.after_intent", "invoicing.after_booked"])
+def test_invoicing_killed_mid_flight_makes_one_quickbooks_invoice(stack: Any, point: str) -> None:
+    running, realm, customer = stack
+    running.kill("invoicing")
+    running.start_one("invoicing", {"LEDGERBRIDGE_FAILPOINTS": point})
+    running.wait_ready("invoicing")
+    crashing = running.processes["invoicing"]
+
+    key = _publish_resolved(running, customer)
+    _wait(lambda: crashing.poll() is not None, what=f"invoicing to die at {point}")
+    assert crashing.returncode == 137
+
+    running.start_one("invoicing")
+    running.wait_ready("invoicing")
+
+    _wait(lambda: _invoice_step(running, key) == "booked", what=f"{key} to be booked")
+    state = _request("GET", f"{running.url('sandbox')}/_sandbox/quickbooks/companies/{realm}/state")
+    mine = [i for i in state["entities"]["Invoice"] if i.get("PrivateNote", "").endswith(key)]
+    assert len(mine) == 1, f"{len(mine)} QuickBooks invoices for one order after a crash at {point}"
+    invoice = _admin(running, "invoicing", "GET", f"/invoices/{key}")
+    assert str(invoice["booked_invoice_number"]) == str(mine[0]["Id"])
+    assert invoice["gross_amount"] == "31.19"
+
+
+@pytest.mark.parametrize(
+    "point", ["invoicing.creditnote_after_intent", "invoicing.creditnote_after_booked"]
+)
+def test_invoicing_killed_making_a_credit_memo_makes_one(stack: Any, point: str) -> None:
+    running, realm, customer = stack
+    key = _publish_resolved(running, customer)
+    _wait(lambda: _invoice_step(running, key) == "booked", what=f"{key} to be booked")
+    order = _order()
+    for event, reference in (
+        (OrderRefunded(order_key=key, refund=_refund(order)), f"{key}:refund:R1"),
+        (OrderCancelled(order_key=key), f"{key}:cancel"),
+    ):
+        running.kill("invoicing")
+        running.start_one("invoicing", {"LEDGERBRIDGE_FAILPOINTS": point})
+        running.wait_ready("invoicing")
+        crashing = running.processes["invoicing"]
+        _publish(running, event, key)
+        _wait(lambda p=crashing: p.poll() is not None, what=f"invoicing to die at {point}")
+        assert crashing.returncode == 137
+        running.start_one("invoicing")
+        running.wait_ready("invoicing")
+        _wait(
+            lambda: _booked_credit(running, reference) is not None,  # noqa: B023
+            what=f"the credit note {reference}",
+        )
+        state = _request(
+            "GET", f"{running.url('sandbox')}/_sandbox/quickbooks/companies/{realm}/state"
+        )
+        memos = [
+            m for m in state["entities"].get("CreditMemo", [])
+            if m.get("PrivateNote", "").endswith(reference)
+        ]  # fmt: skip
+        assert len(memos) == 1, f"{len(memos)} credit memos for {reference} after {point}"
+        note = _booked_credit(running, reference)
+        assert note is not None and str(note["booked_invoice_number"]) == str(memos[0]["Id"])
+    refund, cancel = (_booked_credit(running, f"{key}{tail}") for tail in (":refund:R1", ":cancel"))
+    assert refund is not None and cancel is not None
+    assert (refund["gross_amount"], cancel["gross_amount"]) == ("12.50", "18.69")

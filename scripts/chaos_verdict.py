@@ -27,6 +27,10 @@ FAILURE_FIGURES = (
 )
 
 
+# ingest's statuses of an order whose invoice is booked (a credit note moves it further on).
+_BOOKED_OR_LATER = frozenset({"booked", "partly_credited", "credited", "credit_failed"})
+
+
 @dataclass
 class Problem:
     order_key: str
@@ -48,7 +52,7 @@ class Verdict:
     parked_by_service: dict[str, int] = field(default_factory=dict)
     stray_drafts: int = 0
     duplicate_customers: int = 0
-    status_behind: int = 0  # booked in the ledger, but ingest's status says otherwise
+    status_behind: int = 0  # booked in the ledger, but ingest's status is still before booked
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -144,7 +148,7 @@ def _judge_order(
         return
 
     verdict.booked += 1
-    if status is not None and status != "booked":
+    if status is not None and status not in _BOOKED_OR_LATER:
         verdict.status_behind += 1
     invoice = invoices[0]
     gross = _gross(invoice)

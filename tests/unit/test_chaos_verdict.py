@@ -34,9 +34,20 @@ def test_booked_orders_with_their_credit_notes_are_clean() -> None:
             _doc(KEY.format(3) + ":cancel", "-187.50", 6),
         ]
     }
-    verdict = judge([_order(1), refunded, cancelled, _order(4, cancelled=True)], ledger)
+    statuses = {
+        KEY.format(1): "booked",
+        KEY.format(2): "partly_credited",
+        KEY.format(3): "credited",
+    }
+    verdict = judge(
+        [_order(1), refunded, cancelled, _order(4, cancelled=True)], ledger, ingest_status=statuses
+    )
     assert verdict.problems == []
     assert (verdict.booked, verdict.cancelled_unbooked, verdict.failures) == (3, 1, 0)
+    # ingest shows each booked order as booked or further on: nothing behind the ledger.
+    assert verdict.status_behind == 0
+    behind = judge([_order(1)], ledger, ingest_status={KEY.format(1): "customer_resolved"})
+    assert behind.status_behind == 1
 
 
 def test_each_kind_of_damage_is_counted_once_with_the_order_named() -> None:

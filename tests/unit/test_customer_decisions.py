@@ -11,12 +11,12 @@ import pytest
 from pydantic import ValidationError
 
 from lb_common.errors import PermanentError
+from lb_common.normalise import normalise_name, normalise_vat_number
 from lb_connectors.economic import customer_match
 from lb_connectors.economic.filters import Filter
 from lb_connectors.economic.models import Customer, CustomerCreate
 from lb_connectors.platforms.registry import get_adapter
 from lb_customers.config import ALL_CUSTOMER_FIELDS
-from lb_customers.normalise import normalise_name, normalise_vat_number
 from lb_customers.policy import (
     CustomerDecisionError,
     CustomerDefaults,

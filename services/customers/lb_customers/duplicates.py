@@ -27,14 +27,15 @@ from difflib import SequenceMatcher
 from itertools import combinations
 from typing import Any, Literal
 
-from .matching import ledger_value
-from .normalise import (
+from lb_common.normalise import (
     normalise_ean,
     normalise_email,
     normalise_name,
     normalise_phone,
     normalise_vat_number,
 )
+
+from .matching import ledger_value
 
 Rule = Literal["cvr", "email", "phone", "name_address"]
 

@@ -11,6 +11,13 @@ from typing import Any
 
 from pydantic.alias_generators import to_snake
 
+from lb_common.normalise import (
+    normalise_ean,
+    normalise_email,
+    normalise_phone,
+    normalise_text,
+    normalise_vat_number,
+)
 from lb_common.orders import Address, CanonicalOrder
 from lb_connectors.ledger.errors import ShopField
 
@@ -24,13 +31,6 @@ from .matching import (
     shop_value,
 )
 from .naming import customer_name
-from .normalise import (
-    normalise_ean,
-    normalise_email,
-    normalise_phone,
-    normalise_text,
-    normalise_vat_number,
-)
 from .validators import CustomerDecisionError, customer_number_problem
 from .vat_zones import vat_zone_for
 

@@ -15,12 +15,7 @@ from typing import Any
 
 from pydantic.alias_generators import to_camel, to_snake
 
-from lb_common.orders import CanonicalOrder
-from lb_connectors.ledger.models import MatchKey as LedgerKey
-
-from .config import CustomerSettings, MatchField, ShopValue
-from .naming import buyer_name
-from .normalise import (
+from lb_common.normalise import (
     normalise_ean,
     normalise_email,
     normalise_name,
@@ -28,6 +23,11 @@ from .normalise import (
     normalise_text,
     normalise_vat_number,
 )
+from lb_common.orders import CanonicalOrder
+from lb_connectors.ledger.models import MatchKey as LedgerKey
+
+from .config import CustomerSettings, MatchField, ShopValue
+from .naming import buyer_name
 from .validators import customer_number_problem, validate_cvr, validate_ean
 
 _LINK_PREFIX: dict[str, str] = {"customer_number": "shop-customer"}

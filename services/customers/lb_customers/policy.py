@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from lb_common.normalise import normalise_email, normalise_phone
 from lb_common.orders import CanonicalOrder
 
 from .config import (
@@ -44,7 +45,6 @@ from .fields import (
 )
 from .matching import MatchKey, match_key, match_keys
 from .naming import customer_name, format_name
-from .normalise import normalise_email, normalise_phone
 from .validators import (
     CustomerDecisionError,
     customer_number_problem,

@@ -12,9 +12,8 @@ A third connection, `keap`: a Keap app (the sandbox's Keap, REST hooks to this i
 demo plays the Keap user who makes the order and Keap's hook delivery 30-60 s later). Its
 ledger is KEAP_LEDGER: "quickbooks" connects a QuickBooks company through Intuit's consent in
 the sandbox (ingest's consent URL, the demo playing the browser, as
-tests/e2e/test_quickbooks_connect.py does); "economic" books into the environment's agreement.
-QuickBooks books once customers and invoicing work through the ledger port for it; until then
-its row says why the order is not booked. LEDGERBRIDGE_DEMO_KEAP_LEDGER overrides it.
+tests/e2e/test_quickbooks_connect.py does), the default; "economic" books into the environment's
+agreement. LEDGERBRIDGE_DEMO_KEAP_LEDGER overrides it.
 
 The orders: the public Shopify sample (tests/fixtures/public, source named in its README), and
 three made up from its shape: a Danish consumer who orders twice (the second time she is a
@@ -54,9 +53,9 @@ KEAP = "keap"
 KEAP_APP = "demo1234.infusionsoft.com"  # the Keap app's name: the shop part of its order keys
 KEAP_API_KEY = "demo-keap-service-account-key"  # the sandbox's Keap tenant is this key
 KEAP_HOOK_TOKEN = "demo-keap-hook-token-0123456789abcdef"  # in the hook URL: 32+ characters
-#: Where the Keap order is booked: "economic" today; flip to "quickbooks" once customers and
-#: invoicing book a QuickBooks connection's orders through the ledger port.
-KEAP_LEDGER = "economic"
+#: Where the Keap order is booked: a QuickBooks company (customers and invoicing book it through
+#: the ledger port); LEDGERBRIDGE_DEMO_KEAP_LEDGER=economic books it into e-conomic instead.
+KEAP_LEDGER = "quickbooks"
 LEDGER_NAMES = {"economic": "e-conomic", "quickbooks": "QuickBooks"}
 
 
@@ -278,8 +277,8 @@ def connect_keap(stack: Stack, ledger: str) -> str | None:
     # replaces the settings, so the current ones go back with it).
     path = f"{stack.url('invoicing')}/connections/{KEAP}/settings"
     _, current = _call("GET", path, stack.admin_token)
-    _json_call(stack, "PUT", path, {**current, "refund_product": "WEB-DEFAULT"})
     if ledger != "quickbooks":
+        _json_call(stack, "PUT", path, {**current, "refund_product": "WEB-DEFAULT"})
         say(f"{KEAP}: books into the environment's e-conomic agreement")
         return None
     status, answer = _json_call(
@@ -314,6 +313,11 @@ def connect_keap(stack: Stack, ledger: str) -> str | None:
     )  # fmt: skip
     if status != 201:
         raise SystemExit(f"the sandbox's QuickBooks refused the items: {status} {made}")
+    # The order's lines carry 25% tax (Keap's Tax line): QuickBooks charges it by each line's
+    # tax code, the company's "25.0% S" (without one the invoice would hold the net only).
+    _json_call(stack, "PUT", path, {
+        **current, "refund_product": "WEB-DEFAULT", "ledger_options": {"tax_code": "2"},
+    })  # fmt: skip
     say(f"{KEAP}: QuickBooks company {realm} connected, its {len(made['created'])} items made")
     return realm
 
@@ -424,11 +428,19 @@ def run_demo(stack: Stack, ledger: str) -> int:
         invoices = booked_by_key.get(key, [])
         # Booked once, and in its own connection's ledger.
         once = order["status"] == "booked" and [c for c, _ in invoices] == [connection]
+        # A QuickBooks invoice holds what the shop charged (its tax too), not only the net.
+        short = [
+            i["TotalAmt"] for c, i in invoices
+            if "TotalAmt" in i and Decimal(str(i["TotalAmt"])) != Decimal(order["total"])
+        ]  # fmt: skip
+        once &= not short
         ok &= once
         total = f"{order.get('currency', '')} {order.get('total', '')}"
         where = sorted({c for c, _ in invoices})
         if once:
             status = order["status"]
+        elif short:
+            status = f"{order['status']} (QuickBooks invoice total {short[0]}, not the order's!)"
         elif not invoices:
             status = f"NOT BOOKED ({order['status']})"
         else:

@@ -13,44 +13,24 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import urllib.error
-import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from lb_common.envelope import Envelope
 from lb_common.events import CustomerResolved, Event, OrderCancelled, OrderRefunded
 from lb_common.messaging import Broker
-from scripts.stack import PROCESSES, Stack
-from tests.e2e.test_crash_recovery import _admin, _free_port, _request, _wait
+from scripts.stack import Stack
+from tests.e2e.test_crash_recovery import _admin, _request, _wait
 from tests.e2e.test_quickbooks_invoicing import _order, _refund
 from tests.support import services
-from tests.support.broker import delete_prefix
+from tests.support.quickbooks_stack import connect_quickbooks, quickbooks_stack
 from tests.support.stores import selected_kinds
 
 pytestmark = pytest.mark.slow
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-def _location(url: str) -> str:
-    """Where a 302 sends the browser (Intuit's consent page sends it back to ingest)."""
-    opener = urllib.request.build_opener(_NoRedirect)
-    try:
-        opener.open(url, timeout=10)
-    except urllib.error.HTTPError as answer:
-        assert answer.code == 302, answer.read()
-        return str(answer.headers["Location"])
-    raise AssertionError("the consent page did not redirect")
 
 
 @pytest.fixture(scope="module")
@@ -59,31 +39,8 @@ def stack(
 ) -> Iterator[Any]:
     if "sqlite" not in selected_kinds(request.config):
         pytest.skip("--stores leaves out sqlite")
-    data_dir = Path(tmp_path_factory.mktemp("qbstack"))
-    running = Stack.prepare(data_dir=data_dir, broker_prefix=f"t{uuid.uuid4().hex[:10]}")
-    for _, _, variable, _, _ in PROCESSES:
-        running.env[variable] = str(_free_port())
-    sandbox = running.url("sandbox")
-    running.env["LEDGERBRIDGE_ECONOMIC_BASE_URL"] = f"{sandbox}/economic"
-    running.env["LEDGERBRIDGE_QUICKBOOKS_TOKEN_DATABASE_URL"] = (
-        f"sqlite+aiosqlite:///{data_dir / 'qbtokens.db'}"
-    )
-    running.env["LEDGERBRIDGE_QUICKBOOKS_AUTHORIZE_URL"] = f"{sandbox}/quickbooks/connect/oauth2"
-    running.env["LEDGERBRIDGE_QUICKBOOKS_TOKEN_URL"] = (
-        f"{sandbox}/quickbooks/oauth2/v1/tokens/bearer"
-    )
-    running.env["LEDGERBRIDGE_INGEST_PUBLIC_URL"] = running.url("ingest")
-    for cause in ("CONTENTION", "LEDGER_UNAVAILABLE", "RATE_LIMITED", "UNEXPECTED"):
-        running.env[f"LEDGERBRIDGE_RETRY_{cause}"] = "300ms, 600ms, 1200ms"
-    running.env["LEDGERBRIDGE_INVOICING_ORDER_LEASE_SECONDS"] = "2"
-    running.env["LEDGERBRIDGE_RETRY_CONTENTION"] = "300ms x20"
-    running.env["LEDGERBRIDGE_AMQP_URL"] = services.amqp_url()
-    running.start()
-    try:
+    with quickbooks_stack(Path(tmp_path_factory.mktemp("qbstack"))) as running:
         yield _connect_west(running)
-    finally:
-        running.stop()
-        asyncio.run(delete_prefix(services.amqp_url(), running.broker_prefix))
 
 
 def _connect_west(stack: Stack) -> tuple[Stack, str, str]:
@@ -101,30 +58,7 @@ def _connect_west(stack: Stack) -> tuple[Stack, str, str]:
         },
     )
     sandbox = stack.url("sandbox")
-    started = _admin(
-        stack,
-        "ingest",
-        "POST",
-        "/connections/west/quickbooks/connect",
-        {"base_url": f"{sandbox}/quickbooks"},
-    )
-    back = _location(started["consent_url"])
-    query = urlsplit(back).query
-    realm = parse_qs(query)["realmId"][0]
-    with urllib.request.urlopen(f"{stack.url('ingest')}/grants/quickbooks?{query}", timeout=10):
-        pass
-    invoicing_db = stack.data_dir / "invoicing.db"
-
-    def invoicing_knows_west() -> bool:
-        if not invoicing_db.exists():
-            return False
-        with sqlite3.connect(invoicing_db) as db:
-            row = db.execute(
-                "SELECT ledger_kind FROM connection_copies WHERE name = 'west'"
-            ).fetchone()
-        return row is not None and row[0] == "quickbooks"
-
-    _wait(invoicing_knows_west, what="invoicing to learn west's QuickBooks ledger")
+    realm = connect_quickbooks(stack, "west")
 
     base = f"{sandbox}/_sandbox/quickbooks/companies/{realm}"
     _request(

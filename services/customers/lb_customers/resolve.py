@@ -234,6 +234,7 @@ async def resolve(
     except LedgerRefused as exc:
         await _explain_taken_number(ledger, details, label)
         raise exc.blaming(port_shop_fields(shop_fields(order, settings))) from exc
+    failpoint("customers.after_created")  # made in the ledger, not yet linked here
     return _outcome(outcome, keys, link_key, label)
 
 

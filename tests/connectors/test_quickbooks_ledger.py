@@ -447,3 +447,23 @@ async def test_a_resumed_plan_finds_the_invoice_without_planning_again(qb: Harne
     )
     assert planned == ["planned"] and found.id == made.id and found.state == "booked"
     assert len(await qb.rows("Invoice")) == 1
+
+
+async def test_a_taxed_order_without_a_tax_code_is_refused_before_anything_is_booked(
+    qb: Harness,
+) -> None:
+    """QuickBooks charges tax by the lines' tax codes: without one it books the net as the
+    total, so an order the shop taxed is refused with the setting to choose, and nothing made."""
+    customer = await _customer_and_items(qb)
+    untaxed = invoice_request(customer).model_copy(
+        update={"options": {"default_item": "SHIP"}, "tax": Decimal("6.24")}
+    )
+    with pytest.raises(LedgerRefused, match=r"USD 6\.24 of tax.*ledger_options\.tax_code"):
+        await qb.ledger.make_document(untaxed, resume=Resume(), on_draft=never)
+    assert await qb.rows("Invoice") == []
+    # A connection that books without tax on purpose says so, and is not refused.
+    on_purpose = untaxed.model_copy(
+        update={"options": {"default_item": "SHIP", "tax_calculation": "NotApplicable"}}
+    )
+    made = await qb.ledger.make_document(on_purpose, resume=Resume(), on_draft=never)
+    assert made.state == "booked" and made.vat_amount == Decimal(0)

@@ -164,4 +164,5 @@ def invoice_request(
         contact=reference_person(order, customer.name),
         shop_fields=shop_fields(order),
         read_before=read_before,
+        tax=order.total_tax,
     )

@@ -191,6 +191,10 @@ class DocumentRequest(_Model):
     # start): a refusal naming one drops it and is retried (`CachedDataRefused`), where a
     # refusal of a fact read just now is final.
     read_before: dt.datetime | None = None
+    # The tax the shop charged on what the document covers (None: not said). A ledger that
+    # computes tax from codes on the lines and has no draft to check first refuses a request
+    # that would lose it, instead of booking the net as the total.
+    tax: Decimal | None = None
 
 
 class LedgerItem(_Model):

@@ -405,6 +405,13 @@ class QuickBooksLedger:
             if line.discount_percentage:
                 price = price * (100 - line.discount_percentage) / 100
             tax_code = line.tax_code or options.get("tax_code")
+            if tax_code is None and _taxed(request):
+                raise LedgerRefused(
+                    f"The order carries {request.currency} {request.tax} of tax, but order line "
+                    f"'{line.description}' would reach QuickBooks without a tax code, and "
+                    "QuickBooks would book it without tax: choose the connection's QuickBooks tax "
+                    "code (invoicing setting ledger_options.tax_code), then replay the order"
+                )
             lines.append(
                 SalesLine(str(item["Id"]), line.quantity, price, line.description, tax_code).body()
             )
@@ -636,3 +643,13 @@ LEDGER_KIND = LedgerKind(
 )
 
 __all__ = ["LEDGER_KIND", "QuickBooksCredentials", "QuickBooksLedger"]
+
+
+def _taxed(request: DocumentRequest) -> bool:
+    """Whether the shop charged tax that QuickBooks must charge too (not when the connection
+    books without tax on purpose, `tax_calculation` NotApplicable)."""
+    return (
+        request.tax is not None
+        and request.tax > 0
+        and request.options.get("tax_calculation") != "NotApplicable"
+    )

@@ -45,15 +45,11 @@ async def _outbox_drained(system: System) -> None:
     db = system.runtimes["ingest"].parts.db
     for _ in range(300):
         async with db.session() as session:
-            pending = (
-                await session.execute(
-                    select(func.count())
-                    .select_from(OutboxMessage)
-                    .where(
-                        OutboxMessage.published_at.is_(None)  # type: ignore[union-attr]
-                    )
-                )
-            ).scalar_one()
+            pending = await session.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.published_at.is_(None))  # type: ignore[union-attr]
+            )
         if pending == 0:
             return
         await asyncio.sleep(0.1)

@@ -43,6 +43,7 @@ from lb_connectors.quickbooks.oauth import OAuthApp
 from lb_connectors.quickbooks.token_vault import QuickBooksTokenRow, TokenVault
 from lb_sandbox.app import create_app
 from lb_sandbox.settings import SandboxSettings
+from tests.support.quickbooks_items import hat_and_shipping
 from tests.support.stores import Store
 
 HOST = "http://sandbox.test"
@@ -208,24 +209,7 @@ def invoice_request(customer: str, reference: str = "K-1001", **options: str) ->
 async def _customer_and_items(qb: Harness) -> str:
     await qb.seed(
         "Item",
-        [
-            {
-                "Name": "Hat",
-                "Sku": "HAT",
-                "Type": "Inventory",
-                "IncomeAccountRef": {"value": "1"},
-                "AssetAccountRef": {"value": "2"},
-                "TrackQtyOnHand": True,
-                "QtyOnHand": 7,
-                "InvStartDate": "2026-01-01",
-            },
-            {
-                "Name": "Shipping",
-                "Sku": "SHIP",
-                "Type": "Service",
-                "IncomeAccountRef": {"value": "7"},
-            },
-        ],
+        hat_and_shipping(),
     )
     made = await qb.ledger.find_or_create_customer(EMAIL, details(), idempotency_key="o")
     return made.customer.id

@@ -27,6 +27,7 @@ from scripts.stack import Stack
 from tests.e2e.test_crash_recovery import _admin, _request, _wait
 from tests.e2e.test_quickbooks_invoicing import _order, _refund
 from tests.support import services
+from tests.support.quickbooks_items import hat_and_shipping
 from tests.support.quickbooks_stack import connect_quickbooks, quickbooks_stack
 from tests.support.stores import selected_kinds
 
@@ -64,26 +65,7 @@ def _connect_west(stack: Stack) -> tuple[Stack, str, str]:
     _request(
         "POST",
         f"{base}/Item",
-        body=json.dumps(
-            [
-                {
-                    "Name": "Hat",
-                    "Sku": "HAT",
-                    "Type": "Inventory",
-                    "IncomeAccountRef": {"value": "1"},
-                    "AssetAccountRef": {"value": "2"},
-                    "TrackQtyOnHand": True,
-                    "QtyOnHand": 70,
-                    "InvStartDate": "2026-01-01",
-                },
-                {
-                    "Name": "Shipping",
-                    "Sku": "SHIP",
-                    "Type": "Service",
-                    "IncomeAccountRef": {"value": "7"},
-                },
-            ]
-        ).encode(),
+        body=json.dumps(hat_and_shipping(hats_on_hand=70)).encode(),
         headers={"Content-Type": "application/json"},
     )
     made = _request(

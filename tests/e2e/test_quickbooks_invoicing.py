@@ -40,6 +40,7 @@ from tests.e2e.test_quickbooks_connect import (
     _consent_at_intuit,
     _consent_url,
 )
+from tests.support.quickbooks_items import hat_and_shipping
 from tests.support.stores import Store
 from tests.support.system import System, running_system
 
@@ -156,24 +157,7 @@ async def company(amqp_url, broker_prefix, tmp_path, tokens_url) -> AsyncIterato
             base = f"/_sandbox/quickbooks/companies/{realm}"
             items = await sandbox.post(
                 f"{base}/Item",
-                json=[
-                    {
-                        "Name": "Hat",
-                        "Sku": "HAT",
-                        "Type": "Inventory",
-                        "IncomeAccountRef": {"value": "1"},
-                        "AssetAccountRef": {"value": "2"},
-                        "TrackQtyOnHand": True,
-                        "QtyOnHand": 7,
-                        "InvStartDate": "2026-01-01",
-                    },
-                    {
-                        "Name": "Shipping",
-                        "Sku": "SHIP",
-                        "Type": "Service",
-                        "IncomeAccountRef": {"value": "7"},
-                    },
-                ],
+                json=hat_and_shipping(),
             )
             assert items.status_code == 201, items.text
             customers = await sandbox.post(

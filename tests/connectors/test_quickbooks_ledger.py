@@ -43,7 +43,7 @@ from lb_connectors.quickbooks.oauth import OAuthApp
 from lb_connectors.quickbooks.token_vault import QuickBooksTokenRow, TokenVault
 from lb_sandbox.app import create_app
 from lb_sandbox.settings import SandboxSettings
-from tests.support.quickbooks_items import hat_and_shipping
+from tests.support.quickbooks_sandbox import hat_and_shipping
 from tests.support.stores import Store
 
 HOST = "http://sandbox.test"

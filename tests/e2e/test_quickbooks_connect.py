@@ -22,23 +22,10 @@ from lb_connectors.ledger.registry import AdapterContext, ledger_kind
 from lb_connectors.quickbooks.token_vault import TokenVault
 from lb_ingest.store import LedgerConsent
 from tests.e2e.test_connections import spying
-from tests.support.stores import Store
+from tests.support.quickbooks_sandbox import SANDBOX_QBO
 from tests.support.system import System, running_system
 
 PUBLIC = "https://bridge.example.com"
-SANDBOX_QBO = "http://sandbox/quickbooks"
-
-
-@pytest.fixture
-async def tokens_url(store: Store, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = await store.url("qbtokens")
-    # Ingest reads its QuickBooks settings (LEDGERBRIDGE_QUICKBOOKS_*) at start.
-    monkeypatch.setenv("LEDGERBRIDGE_QUICKBOOKS_TOKEN_DATABASE_URL", url)
-    monkeypatch.setenv("LEDGERBRIDGE_QUICKBOOKS_AUTHORIZE_URL", f"{SANDBOX_QBO}/connect/oauth2")
-    monkeypatch.setenv(
-        "LEDGERBRIDGE_QUICKBOOKS_TOKEN_URL", f"{SANDBOX_QBO}/oauth2/v1/tokens/bearer"
-    )
-    return url
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from scripts.stack import Stack
 from tests.e2e.test_crash_recovery import _admin, _request, _wait
 from tests.e2e.test_quickbooks_invoicing import _order, _refund
 from tests.support import services
-from tests.support.quickbooks_items import hat_and_shipping
+from tests.support.quickbooks_sandbox import hat_and_shipping
 from tests.support.quickbooks_stack import connect_quickbooks, quickbooks_stack
 from tests.support.stores import selected_kinds
 

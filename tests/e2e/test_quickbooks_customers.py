@@ -19,7 +19,6 @@ from tests.e2e.test_quickbooks_connect import (
     _consent_at_intuit,
     _consent_url,
     _customers_copy,
-    tokens_url,  # noqa: F401  (a fixture the system needs)
 )
 from tests.platforms.factories import shopify_json, shopify_order
 from tests.support.system import System, running_system
@@ -28,7 +27,7 @@ SHOP = "west-shop.myshopify.com"
 
 
 @pytest.fixture
-async def system(amqp_url, broker_prefix, tmp_path, tokens_url) -> AsyncIterator[System]:  # noqa: F811
+async def system(amqp_url, broker_prefix, tmp_path, tokens_url) -> AsyncIterator[System]:
     async with running_system(
         amqp_url,
         broker_prefix,

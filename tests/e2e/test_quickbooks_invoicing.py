@@ -40,23 +40,8 @@ from tests.e2e.test_quickbooks_connect import (
     _consent_at_intuit,
     _consent_url,
 )
-from tests.support.quickbooks_items import hat_and_shipping
-from tests.support.stores import Store
+from tests.support.quickbooks_sandbox import hat_and_shipping
 from tests.support.system import System, running_system
-
-SANDBOX_QBO = "http://sandbox/quickbooks"
-
-
-@pytest.fixture
-async def tokens_url(store: Store, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = await store.url("qbtokens")
-    # Every service reads its QuickBooks settings (LEDGERBRIDGE_QUICKBOOKS_*) at start.
-    monkeypatch.setenv("LEDGERBRIDGE_QUICKBOOKS_TOKEN_DATABASE_URL", url)
-    monkeypatch.setenv("LEDGERBRIDGE_QUICKBOOKS_AUTHORIZE_URL", f"{SANDBOX_QBO}/connect/oauth2")
-    monkeypatch.setenv(
-        "LEDGERBRIDGE_QUICKBOOKS_TOKEN_URL", f"{SANDBOX_QBO}/oauth2/v1/tokens/bearer"
-    )
-    return url
 
 
 class Company:

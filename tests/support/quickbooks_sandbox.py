@@ -1,9 +1,11 @@
-"""The items the QuickBooks tests sell: a stocked hat and a shipping service (the sandbox's
-income account 1/7 and asset account 2)."""
+"""The sandbox's QuickBooks as the tests use it: its address as services see it, and the items
+the tests sell (a stocked hat and a shipping service; income accounts 1/7, asset account 2)."""
 
 from __future__ import annotations
 
 from typing import Any
+
+SANDBOX_QBO = "http://sandbox/quickbooks"
 
 
 def hat_and_shipping(hats_on_hand: int = 7) -> list[dict[str, Any]]:

@@ -8,8 +8,10 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from lb_common.db import Database
 from lb_inventory.holds import held_per_sku, hold, release
@@ -67,3 +69,28 @@ async def test_a_released_order_is_not_held_again(db: Database) -> None:
     assert await held(db) == {"MUG": Decimal(1)}
     async with db.session() as session:
         assert await held_per_sku(session, "c", except_orders=["o2"]) == {}
+
+
+async def test_open_orders_are_summed_a_page_at_a_time(db: Database) -> None:
+    """A backlog holds units for every accepted order: they are read `page` orders per query,
+    never all at once, and the sums are those of all of them."""
+    for n in range(25):
+        assert await apply(db, f"o{n:02d}", 1, {"MUG": "1", "HAT": "0.5"})
+    async with db.transaction() as session:
+        for order in ("o03", "o14", "o24"):  # released ones, on every page
+            assert await release(session, "c", order, "booked")
+    reads: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "FROM held_orders" in statement and statement.lstrip().upper().startswith("SELECT"):
+            reads.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        async with db.session() as session:
+            found = await held_per_sku(session, "c", except_orders={"o00", "o19"}, page=10)
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+    assert found == {"MUG": Decimal(20), "HAT": Decimal("10.0")}
+    assert len(reads) == 3  # 22 open orders, 10 per read
+    assert all("LIMIT" in statement.upper() for statement in reads)

@@ -56,7 +56,6 @@ MEANINGS: dict[str, str] = {
     "LEDGERBRIDGE_LOG_LEVEL": "Python log level: DEBUG, INFO, WARNING, ERROR.",
     "LEDGERBRIDGE_LOG_JSON": "One JSON object per log line (with order key and correlation id); "
     "false: plain text.",
-    "LEDGERBRIDGE_PREFETCH": "Messages a consumer may hold unacknowledged at once (per replica).",
     "LEDGERBRIDGE_ECONOMIC_BASE_URL": "e-conomic REST API base URL used by customers, invoicing "
     "and inventory; the default is the local sandbox, `https://restapi.e-conomic.com` for the "
     "real one.",

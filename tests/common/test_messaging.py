@@ -295,3 +295,32 @@ async def _progress_step(events, step: str, timeout: float = 20.0) -> list[Envel
             return found
         await asyncio.sleep(0.05)
     raise AssertionError(f"no order.progress step {step!r} within {timeout} s")
+
+
+async def test_a_backlog_waits_in_the_queue_not_in_the_consumer(harness, amqp_url, broker_prefix):
+    """However long the queue, a consumer holds `prefetch` (4 here) messages at once; the rest
+    stay in RabbitMQ until those are acknowledged."""
+    started: list[str] = []
+    release = asyncio.Event()
+
+    async def slow(event: OrderCancelled, uow: UnitOfWork) -> None:
+        started.append(event.order_key)
+        await release.wait()
+
+    await harness.consumer(slow)
+    for n in range(20):
+        await harness.broker.publish_envelope(cancelled(f"shopify:s:backlog-{n}"))
+    queue = f"{broker_prefix}.svc"
+    waiting = await queue_depth(amqp_url, queue)
+    for _ in range(200):  # until every message is either being handled or waiting
+        if len(started) + waiting == 20:
+            break
+        await asyncio.sleep(0.05)
+        waiting = await queue_depth(amqp_url, queue)
+    assert (len(started), waiting) == (4, 16)
+    release.set()
+    for _ in range(200):
+        if len(started) == 20:
+            break
+        await asyncio.sleep(0.05)
+    assert len(started) == 20

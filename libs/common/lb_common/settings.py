@@ -105,7 +105,14 @@ class CommonSettings(BaseSettings):
     )
     # Quorum-queue redeliveries (crashes, nacks) before RabbitMQ dead-letters to parking.
     delivery_limit: int = 10
-    prefetch: int = 8
+    prefetch: int = Field(
+        default=8,
+        ge=1,
+        le=1_000,
+        description="Messages a consumer may hold unacknowledged at once (per replica), at "
+        "most 1,000: what a process holds in memory however long its queue is (a backlog "
+        "waits in RabbitMQ).",
+    )
     secrets_key: SecretStr | None = Field(
         default=None,
         description="Fernet keys sealing connection secrets at rest and in messages, "
@@ -146,6 +153,7 @@ class CommonSettings(BaseSettings):
     retention_batch_size: int = Field(
         default=500,
         ge=1,
+        le=10_000,
         description="Rows deleted per transaction while pruning; the hot path gets the database "
         "between batches (on SQLite the write lock is shared, so keep it small).",
     )

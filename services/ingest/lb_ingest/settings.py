@@ -89,7 +89,7 @@ class IngestSettings(ServiceSettings):
     # minutes of the last fault); a handler that is merely slow gets a harmless second copy.
     stall_after_seconds: float = 60
     # At most this many candidate orders are looked at per check, least recently changed first.
-    stall_batch: int = Field(default=100, ge=1)
+    stall_batch: int = Field(default=100, ge=1, le=10_000)
     # While customers' or invoicing's work queue holds at least this many messages ready, no
     # order is sent again: it is most likely queued, and copies would lengthen the queue (0: never
     # hold). At a few orders a second, 50 ready messages are well under the stall time's worth.

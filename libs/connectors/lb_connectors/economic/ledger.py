@@ -423,6 +423,7 @@ class EconomicLedger:
             # Kept until CUSTOMER_SECONDS after the other service read it (not at all if older).
             self.cache.remember_customer(customer_from_neutral(number, known), known.read_at)
         if self.cache.customers.entry(number) is None:
+            self._forget_old_reads()
             self._just_read[number] = time.monotonic()
         customer = await self.cache.customer(self.client, number)
         if customer is None:
@@ -489,13 +490,17 @@ class EconomicLedger:
         `get_customer` made a moment ago, else a fresh one (never an older cached copy, which
         would undo a bookkeeper's later edit)."""
         read = self._just_read.pop(number, None)
-        self._just_read = {
-            n: t for n, t in self._just_read.items() if time.monotonic() - t < JUST_READ_SECONDS
-        }
+        self._forget_old_reads()
         entry = self.cache.customers.entry(number)
         if read is not None and time.monotonic() - read < JUST_READ_SECONDS and entry is not None:
             return entry[0]
         return await self.client.get_customer(number)
+
+    def _forget_old_reads(self) -> None:
+        """Reads older than JUST_READ_SECONDS: dropped on every read and update, so the map
+        holds the last seconds' reads, not one entry per customer ever read (a backlog)."""
+        now = time.monotonic()
+        self._just_read = {n: t for n, t in self._just_read.items() if now - t < JUST_READ_SECONDS}
 
     def known_customer(self, customer_id: str) -> LedgerCustomer | None:
         if not customer_id.isdigit():

@@ -65,3 +65,22 @@ async def test_the_relay_reports_waiting_messages_and_the_oldest_ones_age(db: Da
     await fresh.publish_pending()
     assert _gauge("ledgerbridge_outbox_pending", "lagtest") == 0
     assert _gauge("ledgerbridge_outbox_oldest_pending_seconds", "lagtest") == 0
+
+
+async def test_a_backlog_in_the_outbox_goes_out_a_batch_per_pass_oldest_first(db: Database):
+    """Messages that piled up while the broker was away are read and published `batch_size`
+    at a time, never all at once, in the order they were written."""
+    keys = [f"shopify:s:{i:02d}" for i in range(25)]
+    async with db.transaction() as session:
+        for key in keys:
+            event = OrderCancelled(order_key=key)
+            add_to_outbox(session, Envelope.wrap(event, connection="c", order_key=key))
+    published: list[str] = []
+
+    async def publish(_key: str, body: bytes, *_: Any) -> None:
+        published.append(Envelope.from_bytes(body).order_key or "")
+
+    relay = OutboxRelay(db, publish, batch_size=10, service="batchtest")
+    passes = [await relay.publish_pending() for _ in range(4)]
+    assert passes == [10, 10, 5, 0]
+    assert published == keys

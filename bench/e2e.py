@@ -287,16 +287,22 @@ async def bench(stack: Stack, args: argparse.Namespace) -> None:
         await watcher.close()
 
 
+def configure_environment(port_base: int) -> None:
+    """What the stack's processes inherit: quiet logs, the bench's webhook secret, and ports
+    from `port_base` up (sandbox, ingest, customers, invoicing, inventory, console)."""
+    os.environ.setdefault("LEDGERBRIDGE_LOG_LEVEL", "WARNING")
+    os.environ["LEDGERBRIDGE_DEMO_SHOPIFY_SECRET"] = SECRET
+    for offset, (_, _, variable, _, _) in enumerate(PROCESSES):
+        os.environ.setdefault(variable, str(port_base + offset))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, default=600, help="orders per phase")
     parser.add_argument("--rate", type=float, default=5.0, help="steady phase, orders/s")
     parser.add_argument("--orders-per-buyer", type=int, default=3)
     args = parser.parse_args()
-    os.environ.setdefault("LEDGERBRIDGE_LOG_LEVEL", "WARNING")
-    os.environ["LEDGERBRIDGE_DEMO_SHOPIFY_SECRET"] = SECRET
-    for offset, (_, _, variable, _, _) in enumerate(PROCESSES):
-        os.environ.setdefault(variable, str(PORT_BASE + offset))
+    configure_environment(PORT_BASE)
     tmp = tempfile.mkdtemp(prefix="ledgerbridge-bench-")
     stack = Stack.prepare(data_dir=Path(tmp), broker_prefix=f"bench-e2e-{uuid.uuid4().hex[:8]}")
     # The sandbox in memory: saving its whole ledger after every write (what `make up` does, so

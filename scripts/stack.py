@@ -146,23 +146,38 @@ class Stack:
             self.start_one(name)
         self.wait_ready()
 
-    def start_one(self, name: str, extra_env: dict[str, str] | None = None) -> None:
-        """Start one process (again); `extra_env` applies to this start only."""
+    def start_one(
+        self, name: str, extra_env: dict[str, str] | None = None, *, label: str | None = None
+    ) -> None:
+        """Start one process (again); `extra_env` applies to this start only. `label` names a
+        second process of the same service (its key in `processes` and its log file)."""
         _, module, variable, default, _ = next(p for p in PROCESSES if p[0] == name)
-        port = port_of(variable, default, self.env)
+        env = {**self.env, **(extra_env or {})}
+        port = port_of(variable, default, env)
         if _port_taken(port):
             self.stop()
             sys.exit(f"port {port} for {name} is taken (another `make up`?); set {variable}.")
         logs = self.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        with open(logs / f"{name}.log", "ab") as log:  # the child keeps its own copy
-            self.processes[name] = subprocess.Popen(
+        with open(logs / f"{label or name}.log", "ab") as log:  # the child keeps its own copy
+            self.processes[label or name] = subprocess.Popen(
                 [sys.executable, "-m", module],
-                env={**self.env, **(extra_env or {})},
+                env=env,
                 stdout=log,
                 stderr=log,
                 cwd=ROOT,
             )
+
+    def stop_one(self, name: str, timeout: float = 30.0) -> None:
+        """SIGTERM one process and wait: it drains and flushes its outbox (a deploy, an outage)."""
+        proc = self.processes.pop(name)
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            say(f"{name} did not stop within {timeout:.0f} s; killing it")
+            proc.kill()
+            proc.wait()
 
     def kill(self, name: str) -> None:
         """SIGKILL: no drain, no flush (what a crash or an OOM kill does)."""

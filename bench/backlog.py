@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import os
 import random
@@ -178,7 +179,7 @@ class Sampler:
         while True:
             values = {}
             for name, process in list(self.stack.processes.items()):
-                if process.poll() is None:
+                with contextlib.suppress(FileNotFoundError):  # one that just exited
                     values[name] = rss_kib(process.pid)
             self.samples.rss.append((self.phase, self._now(), values))
             await asyncio.sleep(1.0)
@@ -207,7 +208,7 @@ async def wait_until_queued(sampler: Sampler, orders: int, timeout: float) -> fl
 
 
 def mib(kib: int) -> str:
-    return f"{kib / 1024:6.1f}"
+    return f"{kib / 1024:6.1f}" if kib else "     -"
 
 
 def report(args: argparse.Namespace, figures: dict[str, float], samples: Samples) -> None:

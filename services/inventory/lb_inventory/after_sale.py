@@ -48,15 +48,21 @@ log = logging.getLogger("lb_inventory.after_sale")
 Levels = dict[str, tuple[Decimal | None, Decimal | None]]
 
 
-async def _read_levels(ledger: Ledger, product_numbers: list[str]) -> Levels:
+async def _read_levels(ledger: Ledger, product_numbers: list[str]) -> tuple[Levels, Levels]:
     """(available, in stock) per product; (None, None) for one that keeps no stock or is gone.
-    A document's products in one read (the adapter batches them)."""
+    A document's products in one read (the adapter batches them). Second: the other products
+    the same call returned (a small catalogue is read whole), kept as readings too."""
     found = await ledger.read_stock(product_numbers)
     levels: Levels = {}
     for number in product_numbers:
         level = found.get(number)
         levels[number] = (level.available, level.on_hand) if level else (None, None)
-    return levels
+    others = {
+        number: (level.available, level.on_hand)
+        for number, level in found.items()
+        if number not in levels
+    }
+    return levels, others
 
 
 @dataclass
@@ -220,7 +226,7 @@ async def _follow_batch(
         known = await _known_readings(lead, connection, product_numbers)
         read = to_read(product_numbers, known, utcnow(), read_every)
         read_at = utcnow()  # before the call: every booking in this batch is in the reading
-        levels = await _read_levels(ledger, sorted(read)) if read else {}
+        levels, others = await _read_levels(ledger, sorted(read)) if read else ({}, {})
         for number in sorted(set(product_numbers) - read):
             reading = known[number]
             for booked in batch:
@@ -264,6 +270,7 @@ async def _follow_batch(
                 row.last_order_key = [b for b in batch if number in b.product_numbers][-1].order_key
                 row.read_at, row.derived_at, row.sold_since_read = read_at, None, "0"
                 session.add(row)
+            await _keep_readings(session, connection, others, read_at)
             for link in links:
                 row_link = await session.get(SkuLink, (connection, link.sku))
                 if row_link is None:
@@ -314,6 +321,32 @@ async def _known_readings(
         )
         for row in rows
     }
+
+
+async def _keep_readings(
+    session: AsyncSession, connection: str, others: Levels, read_at: datetime
+) -> None:
+    """The readings of products not on these documents that the same call returned: their next
+    sale within the bound needs no read."""
+    if not others:
+        return
+    rows = {
+        row.product_number: row
+        for row in (
+            await session.exec(
+                select(StockLevel).where(
+                    StockLevel.connection == connection,
+                    col(StockLevel.product_number).in_(list(others)),
+                )
+            )
+        ).all()
+    }
+    for number, (available, in_stock) in others.items():
+        row = rows.get(number) or StockLevel(connection=connection, product_number=number)
+        row.available = str(available) if available is not None else None
+        row.in_stock = str(in_stock) if in_stock is not None else None
+        row.read_at, row.derived_at, row.sold_since_read = read_at, None, "0"
+        session.add(row)
 
 
 async def _take_off(

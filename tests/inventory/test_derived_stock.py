@@ -15,7 +15,16 @@ import pytest
 
 from lb_common.events import BookedLine
 from lb_inventory.derived_stock import CLOCK_MARGIN, Reading, in_reading, to_read, units_taken
-from tests.inventory.test_stock_sync import enable_sync, eventually, receive, shop_levels, sync
+from tests.inventory.test_stock_sync import (
+    enable_sync,
+    eventually,
+    item_of,
+    mismatches,
+    publish_shop_report,
+    receive,
+    shop_levels,
+    sync,
+)
 from tests.platforms.factories import shopify_json, shopify_order
 from tests.support.system import System, running_system
 
@@ -172,3 +181,22 @@ def test_a_booking_near_a_reading_counts_as_not_in_it():
     assert in_reading(NOW - CLOCK_MARGIN - timedelta(milliseconds=1), NOW)
     assert not in_reading(NOW - CLOCK_MARGIN, NOW)
     assert not in_reading(NOW + timedelta(seconds=5), NOW)
+
+
+async def test_a_shop_report_within_the_bound_is_compared_with_the_reading_not_a_ledger_read(
+    system: System,
+):
+    location = await enable_sync(system)
+    await sync(system)  # MUG-BLACK: 20 in the ledger and the shop
+    item = await item_of(system, "MUG-BLACK")
+    before = await _calls(system)
+    # Someone in the shop counted 12: reported for a person, against the reading of the sync.
+    await publish_shop_report(system, item, location, 12, datetime.now(UTC))
+
+    async def reported() -> list[dict[str, Any]]:
+        items = (await mismatches(system))["items"]
+        return [m for m in items if m["kind"] == "level_differs"]
+
+    [differs] = await eventually(reported)
+    assert (differs["ledger_level"], differs["shop_level"]) == (20, 12)
+    assert (await _calls(system) - before)["GET /products"] == 0

@@ -127,7 +127,11 @@ def bootstrap(
             ),
             OrderUnitsHeld: functools.partial(held_units.handle_units_held, locks=locks),
             ShopStockReported: functools.partial(
-                shop_reported.handle_shop_reported, ledgers=ledgers, shops=shops, locks=locks
+                shop_reported.handle_shop_reported,
+                ledgers=ledgers,
+                shops=shops,
+                locks=locks,
+                read_every=timedelta(seconds=settings.stock_read_seconds),
             ),
             ConnectionChanged: book.handle_changed,
         },

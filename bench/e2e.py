@@ -2,6 +2,10 @@
 order costs in e-conomic calls.
 
     .venv/bin/python bench/e2e.py [--orders 600] [--rate 5] [--orders-per-buyer 3]
+                                  [--only steady|flat-out]
+
+One at a time (what a small shop sees, and where nothing shares a read): `--orders 30 --rate 1
+--only steady`.
 
 Starts the four services and the sandbox as separate processes, the way `make up` does
 (scripts/stack.py; fresh data dir, own broker prefix, ports 181xx so a running `make up` is left
@@ -275,6 +279,8 @@ async def bench(stack: Stack, args: argparse.Namespace) -> None:
             # Warm up (imports, first connections, reference data) outside the figures.
             await run_phase(0, "warm-up", stack, watcher, http, orders=3, per_buyer=3, rate=None)
             phases = [("steady", args.rate), ("flat out", None)]
+            if args.only:
+                phases = [p for p in phases if p[0] == args.only.replace("-", " ")]
             for number, (name, rate) in enumerate(phases, start=1):
                 label = f"{name} ({rate:g} orders/s)" if rate else name
                 report(
@@ -301,6 +307,9 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=600, help="orders per phase")
     parser.add_argument("--rate", type=float, default=5.0, help="steady phase, orders/s")
     parser.add_argument("--orders-per-buyer", type=int, default=3)
+    parser.add_argument(
+        "--only", choices=("steady", "flat-out"), help="run one phase (after the warm-up)"
+    )
     args = parser.parse_args()
     configure_environment(PORT_BASE)
     tmp = tempfile.mkdtemp(prefix="ledgerbridge-bench-")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from lb_connectors.economic.cache import CUSTOMER_SECONDS, PRODUCT_SECONDS, LedgerCache
 from lb_connectors.economic.errors import EconomicValidationError
@@ -100,3 +101,53 @@ def test_a_refusal_naming_the_customer_or_layout_drops_them():
     assert cache.customers.get(7) is None
     assert cache.layouts.get("all") is None
     assert cache.forget_named_in(refusal, customer=7) == []  # nothing left to drop
+
+
+class Catalogue:
+    """e-conomic's product list as the cache sees it: its first page, and reads by number."""
+
+    def __init__(self, numbers: list[str], *, whole: bool = True) -> None:
+        self.products = {n: _product(n) for n in numbers}
+        self.first_page = list(numbers)
+        self.whole = whole
+        self.calls: list[str] = []
+
+    async def product_page(self) -> tuple[list[Product], bool]:
+        self.calls.append("GET /products")
+        return [self.products[n] for n in self.first_page], self.whole
+
+    async def get_product(self, number: str) -> Product | None:
+        self.calls.append(f"GET /products/{number}")
+        return self.products.get(number)
+
+
+async def test_a_small_catalogue_is_read_whole_once_for_all_its_products():
+    clock = Clock()
+    cache = LedgerCache(clock)
+    ledger = Catalogue(["MUG", "HAT", "SHIPPING"])
+    client: Any = ledger
+    assert (await cache.product(client, "MUG")) == _product("MUG")
+    assert (await cache.product(client, "HAT")) == _product("HAT")
+    assert ledger.calls == ["GET /products"]
+    # One not in the list: it may have been created since, so it is read by number.
+    assert (await cache.product(client, "GONE")) is None
+    ledger.products["NEW"] = _product("NEW")
+    assert (await cache.product(client, "NEW")) == _product("NEW")
+    assert ledger.calls == ["GET /products", "GET /products/GONE", "GET /products/NEW"]
+    # The list's time over: read whole again.
+    clock.now += PRODUCT_SECONDS + 1
+    await cache.product(client, "MUG")
+    assert ledger.calls[-1] == "GET /products"
+
+
+async def test_a_catalogue_larger_than_a_page_is_read_product_by_product():
+    clock = Clock()
+    cache = LedgerCache(clock)
+    ledger = Catalogue(["MUG", "HAT"], whole=False)
+    client: Any = ledger
+    ledger.products["RARE"] = _product("RARE")  # beyond the first page
+    assert (await cache.product(client, "MUG")) == _product("MUG")  # on the first page
+    assert (await cache.product(client, "HAT")) == _product("HAT")  # kept from it
+    assert (await cache.product(client, "RARE")) == _product("RARE")
+    assert (await cache.product(client, "OTHER")) is None
+    assert ledger.calls == ["GET /products", "GET /products/RARE", "GET /products/OTHER"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
+from decimal import Decimal
 
 import pytest
 
@@ -57,19 +58,18 @@ async def _calls_for(system: System, email: str) -> Counter[str]:
     return await _calls(system) - before
 
 
-async def test_an_order_costs_the_two_writes_plus_a_stock_read(system: System):
-    # The first order of the agreement reads its products and layouts once for all that follow.
+async def test_an_order_costs_the_two_writes_and_a_new_buyer_two_more(system: System):
+    # The first order of the agreement reads its products, layouts and stock once for all that
+    # follow.
     await _booked_and_stock_read(system, await _order(system, "first@example.com"))
 
     new_buyer = await _calls_for(system, "karen@example.com")
     returning = await _calls_for(system, "karen@example.com")
 
     # Returning: no customer read (customers knows the link and carries the customer), no
-    # lookup by reference before a first attempt, no product read (cached), and the stock of
-    # the invoice's products in one read.
-    assert returning == Counter(
-        {"POST /invoices/drafts": 1, "POST /invoices/booked": 1, "GET /products": 1}
-    ), returning
+    # lookup by reference before a first attempt, no product read (cached), and no stock read
+    # (inventory takes the booked lines off its reading of a moment ago).
+    assert returning == Counter({"POST /invoices/drafts": 1, "POST /invoices/booked": 1}), returning
     # New: one search and one create on top.
     assert new_buyer == Counter(
         {
@@ -77,7 +77,6 @@ async def test_an_order_costs_the_two_writes_plus_a_stock_read(system: System):
             "POST /customers": 1,
             "POST /invoices/drafts": 1,
             "POST /invoices/booked": 1,
-            "GET /products": 1,
         }
     ), new_buyer
 
@@ -215,12 +214,28 @@ async def test_a_replay_resumes_from_the_draft_it_recorded_without_searching(sys
     assert ledger["drafts"] == [] and len(ledger["booked_invoices"]) == 1
 
 
+async def _figures(system: System, number: str) -> tuple[Decimal, Decimal]:
+    """The product's available units: inventory's figure and the ledger's own."""
+    rows = (await system.apps["inventory"].get("/stock", params={"connection": "demo"})).json()
+    ours = next(Decimal(row["available"]) for row in rows if row["product_number"] == number)
+    ledger = await system.ledger_state()
+    [product] = [p for p in ledger["products"] if p["productNumber"] == number]
+    return ours, Decimal(str(product["inventory"]["available"]))
+
+
 async def test_invoices_booked_while_inventory_is_busy_share_one_stock_read(
     amqp_url, broker_prefix, tmp_path, store
 ):
-    """inventory follows the invoices waiting for it in batches: one stock read for all of them,
-    every order still gets its own timeline entry and releases the units it held."""
-    async with running_system(amqp_url, broker_prefix, tmp_path, store=store) as system:
+    """inventory follows the invoices waiting for it in batches: where it reads the stock after
+    each booking (a bound of 0), one read for all of them; every order still gets its own
+    timeline entry and releases the units it held."""
+    async with running_system(
+        amqp_url,
+        broker_prefix,
+        tmp_path,
+        store=store,
+        inventory_overrides={"stock_read_seconds": 0},
+    ) as system:
         await _booked_and_stock_read(system, await _order(system, "first@example.com"))
         await system.stop("inventory")  # its queue stays: the invoices booked now wait there
         keys = [await _order(system, f"buyer{n}@example.com") for n in range(8)]
@@ -235,3 +250,25 @@ async def test_invoices_booked_while_inventory_is_busy_share_one_stock_read(
         held = await system.apps["inventory"].get("/held", params={"connection": "demo"})
         assert held.status_code == 200, held.text
         assert held.json()["per_sku"] == {}
+        ours, ledgers = await _figures(system, "MUG-BLACK")
+        assert ours == ledgers
+
+
+async def test_invoices_that_waited_for_inventory_are_taken_off_its_reading_once(
+    amqp_url, broker_prefix, tmp_path, store
+):
+    """The same backlog with the default bound: no stock read at all, and inventory's figure is
+    the ledger's own (each invoice's units taken off once, none counted twice)."""
+    async with running_system(amqp_url, broker_prefix, tmp_path, store=store) as system:
+        await _booked_and_stock_read(system, await _order(system, "first@example.com"))
+        await system.stop("inventory")
+        keys = [await _order(system, f"buyer{n}@example.com") for n in range(8)]
+        for key in keys:
+            await system.wait_for_status(key, "booked", timeout=60)
+        before = await _calls(system)
+        await system.start("inventory")
+        for key in keys:
+            await _booked_and_stock_read(system, key)
+        assert (await _calls(system) - before)["GET /products"] == 0
+        ours, ledgers = await _figures(system, "MUG-BLACK")
+        assert ours == ledgers

@@ -84,6 +84,7 @@ class System:
     store: Store | None = None
     #: IngestSettings fields to set (e.g. a short stall time).
     ingest_overrides: dict[str, Any] = field(default_factory=dict)
+    inventory_overrides: dict[str, Any] = field(default_factory=dict)
     runtimes: dict[str, ServiceRuntime] = field(default_factory=dict)
     apps: dict[str, httpx.AsyncClient] = field(default_factory=dict)
     #: Each service's app as an in-process transport (e.g. where the sandbox's Keap posts hooks).
@@ -134,7 +135,7 @@ class System:
                 InvoicingSettings(common=c, database_url=database_url), ledger_transport=transport
             )
         return inventory_bootstrap(
-            InventorySettings(common=c, database_url=database_url),
+            InventorySettings(common=c, database_url=database_url, **self.inventory_overrides),
             ledger_transport=transport,
             shop_transport=transport,
         )
@@ -226,6 +227,7 @@ async def running_system(
     common_overrides: dict[str, Any] | None = None,
     store: Store | None = None,
     ingest_overrides: dict[str, Any] | None = None,
+    inventory_overrides: dict[str, Any] | None = None,
 ) -> AsyncIterator[System]:
     """The named services (default: all four) running until the block ends. Databases come from
     `store`, else from the test's `store` fixture, else SQLite files in `data_dir`."""
@@ -241,6 +243,7 @@ async def running_system(
         sandbox_app=sandbox_app,
         store=store or _test_store,
         ingest_overrides=ingest_overrides or {},
+        inventory_overrides=inventory_overrides or {},
     )
     try:
         await system.start(*services)

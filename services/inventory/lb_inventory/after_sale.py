@@ -1,7 +1,8 @@
-"""After an invoice or a credit note is booked: read the ledger's stock for the products on it,
-release the units the order held (the ledger counts them now), and, when stock sync is on, set
-the shop's level for the linked SKUs whose free figure moved, so the shop follows within seconds
-instead of at the next full sync."""
+"""After an invoice or a credit note is booked: the ledger's stock for the products on it (read,
+or worked out from a recent reading and the document's lines: `derived_stock.py`), release the
+units the order held (the ledger counts them now), and, when stock sync is on, set the shop's
+level for the linked SKUs whose free figure moved, so the shop follows within seconds instead of
+at the next full sync."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import asyncio
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from lb_common.db import utcnow
 from lb_common.events import BookedLine, CreditNoteBooked, InvoiceBooked
@@ -20,6 +23,7 @@ from lb_connectors.ledger import Ledger
 from lb_connectors.ledgers import LedgerDirectory
 from lb_connectors.shopify_admin import ShopifyGraphQLClient
 from lb_connectors.shops import ShopDirectory
+from lb_inventory.derived_stock import Reading, in_reading, to_read, units_taken
 from lb_inventory.domain import (
     Action,
     Mismatch,
@@ -44,15 +48,21 @@ log = logging.getLogger("lb_inventory.after_sale")
 Levels = dict[str, tuple[Decimal | None, Decimal | None]]
 
 
-async def _read_levels(ledger: Ledger, product_numbers: list[str]) -> Levels:
+async def _read_levels(ledger: Ledger, product_numbers: list[str]) -> tuple[Levels, Levels]:
     """(available, in stock) per product; (None, None) for one that keeps no stock or is gone.
-    A document's products in one read (the adapter batches them)."""
+    A document's products in one read (the adapter batches them). Second: the other products
+    the same call returned (a small catalogue is read whole), kept as readings too."""
     found = await ledger.read_stock(product_numbers)
     levels: Levels = {}
     for number in product_numbers:
         level = found.get(number)
         levels[number] = (level.available, level.on_hand) if level else (None, None)
-    return levels
+    others = {
+        number: (level.available, level.on_hand)
+        for number, level in found.items()
+        if number not in levels
+    }
+    return levels, others
 
 
 @dataclass
@@ -120,6 +130,15 @@ class Booked:
     def product_numbers(self) -> set[str]:
         return {line.product_number for line in self.lines}
 
+    @property
+    def booked_at(self) -> datetime:
+        """When invoicing recorded the booking (after the ledger answered it)."""
+        return self.uow.message.occurred_at
+
+    @property
+    def taken(self) -> dict[str, Decimal]:
+        return units_taken(self.lines, self.document)
+
 
 class Followers:
     """Follows booked documents per connection, in batches.
@@ -136,8 +155,17 @@ class Followers:
     A batch that fails (the ledger or the shop unavailable) fails every message in it; each is
     retried on its own schedule."""
 
-    def __init__(self, *, ledgers: LedgerDirectory, shops: ShopDirectory, locks: SyncLocks) -> None:
+    def __init__(
+        self,
+        *,
+        ledgers: LedgerDirectory,
+        shops: ShopDirectory,
+        locks: SyncLocks,
+        read_every: timedelta = timedelta(seconds=60),
+    ) -> None:
         self._ledgers, self._shops, self._locks = ledgers, shops, locks
+        # How long a reading of a product's stock serves, less what we booked since.
+        self._read_every = read_every
         self._waiting: defaultdict[str, list[Booked]] = defaultdict(list)
         self._turn: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
@@ -156,7 +184,12 @@ class Followers:
     async def _run(self, connection: str, batch: list[Booked]) -> None:
         try:
             await _follow_batch(
-                connection, batch, ledgers=self._ledgers, shops=self._shops, locks=self._locks
+                connection,
+                batch,
+                ledgers=self._ledgers,
+                shops=self._shops,
+                locks=self._locks,
+                read_every=self._read_every,
             )
         except Exception as exc:
             for booked in batch:
@@ -178,6 +211,7 @@ async def _follow_batch(
     ledgers: LedgerDirectory,
     shops: ShopDirectory,
     locks: SyncLocks,
+    read_every: timedelta,
 ) -> None:
     lead = batch[0].uow
     ledger = ledgers.ledger(connection)
@@ -187,8 +221,18 @@ async def _follow_batch(
     sold = {b.order_key for b in batch if b.document == "sale"}
     outcome = Outcome()
     async with locks.push(connection):
-        # Read and push under the lock: a reading taken earlier never overwrites a later one.
-        levels = await _read_levels(ledger, product_numbers)
+        # Read (or derive) and push under the lock: a reading taken earlier never overwrites a
+        # later one, and each booking's units come off a figure once.
+        known = await _known_readings(lead, connection, product_numbers)
+        read = to_read(product_numbers, known, utcnow(), read_every)
+        read_at = utcnow()  # before the call: every booking in this batch is in the reading
+        levels, others = await _read_levels(ledger, sorted(read)) if read else ({}, {})
+        for number in sorted(set(product_numbers) - read):
+            reading = known[number]
+            for booked in batch:
+                if not in_reading(booked.booked_at, reading.read_at):
+                    reading = reading.less(booked.taken.get(number, Decimal(0)))
+            levels[number] = (reading.available, reading.in_stock)
         async with lead.session() as session:
             # The ledger's level now includes the sold orders' units: they are held no longer.
             held = await held_per_sku(session, connection, except_orders=sold)
@@ -214,17 +258,19 @@ async def _follow_batch(
         async with lead.transaction() as session:
             for order_key in sorted(sold):
                 await release(session, connection, order_key, "booked")
-            for number, (available, in_stock) in levels.items():
-                if available is None:
-                    continue  # keeps no stock: not listed under /stock
+            for number in sorted(read):
+                # Kept also for a product that keeps no stock (not listed under /stock), so it
+                # is not read again at its next sale.
+                available, in_stock = levels[number]
                 row = await session.get(StockLevel, (connection, number))
                 if row is None:
                     row = StockLevel(connection=connection, product_number=number)
-                row.available = str(available)
+                row.available = str(available) if available is not None else None
                 row.in_stock = str(in_stock) if in_stock is not None else None
                 row.last_order_key = [b for b in batch if number in b.product_numbers][-1].order_key
-                row.read_at = now
+                row.read_at, row.derived_at, row.sold_since_read = read_at, None, "0"
                 session.add(row)
+            await _keep_readings(session, connection, others, read_at)
             for link in links:
                 row_link = await session.get(SkuLink, (connection, link.sku))
                 if row_link is None:
@@ -241,20 +287,99 @@ async def _follow_batch(
                 session.add(row_link)
             for sku, mismatch in outcome.differs.items():
                 await set_level_mismatch(session, connection, mismatch, sku, found_at=found)
-    for booked in batch:
-        try:
-            async with booked.uow.commit():
-                _timeline(booked, levels, links, held, outcome)
-        except Exception as exc:  # this message alone is retried
-            booked.outcome.set_exception(exc)
-        else:
-            booked.outcome.set_result(None)
+        for booked in batch:
+            try:
+                async with booked.uow.commit() as session:
+                    # With its inbox row: a redelivered document takes nothing off twice.
+                    await _take_off(session, connection, booked, derived=set(levels) - read)
+                    _timeline(booked, levels, read, links, held, outcome)
+            except Exception as exc:  # this message alone is retried
+                booked.outcome.set_exception(exc)
+            else:
+                booked.outcome.set_result(None)
     if outcome.skipped:
         log.warning("stock not set in the shop", extra={"data": {"skipped": outcome.skipped}})
 
 
+async def _known_readings(
+    lead: UnitOfWork, connection: str, product_numbers: list[str]
+) -> dict[str, Reading]:
+    async with lead.session() as session:
+        rows = (
+            await session.exec(
+                select(StockLevel).where(
+                    StockLevel.connection == connection,
+                    col(StockLevel.product_number).in_(product_numbers),
+                )
+            )
+        ).all()
+    return {
+        row.product_number: Reading(
+            Decimal(row.available) if row.available is not None else None,
+            Decimal(row.in_stock) if row.in_stock is not None else None,
+            row.read_at,
+        )
+        for row in rows
+    }
+
+
+async def _keep_readings(
+    session: AsyncSession, connection: str, others: Levels, read_at: datetime
+) -> None:
+    """The readings of products not on these documents that the same call returned: their next
+    sale within the bound needs no read."""
+    if not others:
+        return
+    rows = {
+        row.product_number: row
+        for row in (
+            await session.exec(
+                select(StockLevel).where(
+                    StockLevel.connection == connection,
+                    col(StockLevel.product_number).in_(list(others)),
+                )
+            )
+        ).all()
+    }
+    for number, (available, in_stock) in others.items():
+        row = rows.get(number) or StockLevel(connection=connection, product_number=number)
+        row.available = str(available) if available is not None else None
+        row.in_stock = str(in_stock) if in_stock is not None else None
+        row.read_at, row.derived_at, row.sold_since_read = read_at, None, "0"
+        session.add(row)
+
+
+async def _take_off(
+    session: AsyncSession, connection: str, booked: Booked, derived: set[str]
+) -> None:
+    """The document's units off the figures this batch derived rather than read (a reading
+    taken in this batch counts them already)."""
+    for number, units in sorted(booked.taken.items()):
+        if number not in derived or not units:
+            continue
+        row = await session.get(StockLevel, (connection, number))
+        if row is None or in_reading(booked.booked_at, row.read_at):
+            continue
+        reading = Reading(
+            Decimal(row.available) if row.available is not None else None,
+            Decimal(row.in_stock) if row.in_stock is not None else None,
+            row.read_at,
+        ).less(units)
+        row.available = str(reading.available) if reading.available is not None else None
+        row.in_stock = str(reading.in_stock) if reading.in_stock is not None else None
+        row.sold_since_read = str(Decimal(row.sold_since_read) + units)
+        row.last_order_key = booked.order_key
+        row.derived_at = utcnow()
+        session.add(row)
+
+
 def _timeline(
-    booked: Booked, levels: Levels, links: list[SkuLink], held: dict[str, Decimal], outcome: Outcome
+    booked: Booked,
+    levels: Levels,
+    read: set[str],
+    links: list[SkuLink],
+    held: dict[str, Decimal],
+    outcome: Outcome,
 ) -> None:
     """The document's `stock.read` entry: its own products' figures."""
     mine = booked.product_numbers
@@ -263,7 +388,8 @@ def _timeline(
     pushed = {sku: n for sku, n in outcome.pushed.items() if sku in skus}
     summary = ", ".join(f"{n}: {a} available" for n, a in tracked.items())
     message = (
-        f"Stock read from e-conomic after the {booked.document} ({summary})."
+        f"Stock {'read from' if mine & read else 'worked out from the last reading of'} the"
+        f" ledger after the {booked.document} ({summary})."
         if tracked
         else f"No stock-tracked products on this {booked.document}."
     )
@@ -282,6 +408,8 @@ def _timeline(
         message,
         {
             "levels": {n: str(a) for n, a in tracked.items()},
+            # Read from the ledger now; the others are the last reading less what was booked.
+            "read": sorted(n for n in tracked if n in read),
             "held": {sku: str(q) for sku, q in sorted(held.items()) if sku in skus},
             "pushed": pushed,
             "differs": kept,

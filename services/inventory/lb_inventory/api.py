@@ -57,8 +57,11 @@ def admin_router(
         limit: int = limit_query(500, 5000),
         offset: int = offset_query(),
     ) -> list[StockLevel]:
-        query = select(StockLevel).order_by(
-            col(StockLevel.connection), col(StockLevel.product_number)
+        # A product that keeps no stock is remembered (not read again at each sale), not listed.
+        query = (
+            select(StockLevel)
+            .where(col(StockLevel.available).is_not(None))
+            .order_by(col(StockLevel.connection), col(StockLevel.product_number))
         )
         if connection:
             query = query.where(StockLevel.connection == connection)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -55,7 +56,12 @@ def bootstrap(
     ledgers = LedgerDirectory(common, transport=ledger_transport, book=book, tally=tally)
     shops = ShopDirectory(common, transport=shop_transport, book=book)
     locks = SyncLocks(db)  # per connection, across replicas (leases in the database)
-    followers = after_sale.Followers(ledgers=ledgers, shops=shops, locks=locks)
+    followers = after_sale.Followers(
+        ledgers=ledgers,
+        shops=shops,
+        locks=locks,
+        read_every=timedelta(seconds=settings.stock_read_seconds),
+    )
 
     async def run_full_sync(
         connection: str,
@@ -121,7 +127,11 @@ def bootstrap(
             ),
             OrderUnitsHeld: functools.partial(held_units.handle_units_held, locks=locks),
             ShopStockReported: functools.partial(
-                shop_reported.handle_shop_reported, ledgers=ledgers, shops=shops, locks=locks
+                shop_reported.handle_shop_reported,
+                ledgers=ledgers,
+                shops=shops,
+                locks=locks,
+                read_every=timedelta(seconds=settings.stock_read_seconds),
             ),
             ConnectionChanged: book.handle_changed,
         },

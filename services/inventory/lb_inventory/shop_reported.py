@@ -2,11 +2,17 @@
 `stock.shop_reported`): compare with the ledger's free figure (available less the units held by
 unbooked orders). Equal: nothing to do (an open difference the shop itself settled is cleared).
 Moved on its own: reported for a person, or overwritten when the ledger always wins. A level
-above what is free is lowered; the difference stays reported."""
+above what is free is lowered; the difference stays reported.
+
+The ledger's figure is inventory's reading less what was booked since while that reading is
+younger than the bound (`derived_stock.py`): the shop reports every sale it makes, and reading
+the ledger for each would cost an e-conomic call per order again. An older one is read, and
+kept as the new reading."""
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlmodel import select
@@ -19,10 +25,9 @@ from lb_connectors.shops import ShopDirectory
 from lb_inventory.domain import Action, decide, expected_shop_level, free_to_sell, level_differs
 from lb_inventory.holds import held_per_sku
 from lb_inventory.shop_push import Wanted, compare_and_set
-from lb_inventory.store import SkuLink
+from lb_inventory.store import SkuLink, StockLevel
 from lb_inventory.sync import (
     SyncLocks,
-    ledger_available,
     load_settings,
     open_differences,
     set_level_mismatch,
@@ -38,6 +43,7 @@ async def handle_shop_reported(
     ledgers: LedgerDirectory,
     shops: ShopDirectory,
     locks: SyncLocks,
+    read_every: timedelta = timedelta(seconds=60),
 ) -> None:
     connection = uow.message.connection
     settings = await load_settings(uow, connection)
@@ -55,12 +61,24 @@ async def handle_shop_reported(
             ).first()
             held = await held_per_sku(session, connection)
             open_row = (await open_differences(session, connection)).get(link.sku) if link else None
+            reading = (
+                await session.get(StockLevel, (connection, link.product_number)) if link else None
+            )
         if link is None or (
             link.shop_reported_at is not None and event.updated_at <= link.shop_reported_at
         ):
             # Unknown item (the next catalogue scan reports it), or older than what we know.
             return
-        available = await ledger_available(ledgers.ledger(connection), link.product_number)
+        read_at: datetime | None = utcnow()  # before the call: what was booked is in it
+        if reading is not None and read_at is not None and reading.read_at > read_at - read_every:
+            available = Decimal(reading.available) if reading.available is not None else None
+            in_stock = None
+            read_at = None  # nothing new to keep
+        else:
+            stock = await ledgers.ledger(connection).read_stock([link.product_number])
+            read = stock.get(link.product_number)
+            available = read.available if read is not None else None
+            in_stock = read.on_hand if read is not None else None
         held_now = held.get(link.sku, Decimal(0))
         shop_level = event.available
         action: Action | None = None
@@ -90,6 +108,15 @@ async def handle_shop_reported(
                 shop_level, action = done.moved[link.sku], Action.REPORT
         now = utcnow()
         async with uow.commit() as session:
+            if read_at is not None:  # read now: the product's new reading
+                level = await session.get(StockLevel, (connection, link.product_number))
+                level = level or StockLevel(
+                    connection=connection, product_number=link.product_number
+                )
+                level.available = str(available) if available is not None else None
+                level.in_stock = str(in_stock) if in_stock is not None else None
+                level.read_at, level.derived_at, level.sold_since_read = read_at, None, "0"
+                session.add(level)
             row = await session.get(SkuLink, (connection, link.sku))
             if row is not None:
                 row.shop_reported_at = event.updated_at

@@ -15,6 +15,11 @@ from lb_common.ledger_calls import LedgerCallCount
 
 
 class StockLevel(SQLModel, table=True):
+    """The ledger's stock of one product as inventory knows it: read at `read_at`, less the
+    units booked since (`sold_since_read`, credit notes negative; `derived_stock.py`).
+    `available` None: the product keeps no stock (kept so it is not read at every sale; not
+    listed under /stock)."""
+
     __tablename__ = "stock_levels"
 
     connection: str = Field(primary_key=True)
@@ -25,6 +30,8 @@ class StockLevel(SQLModel, table=True):
     sold_since_read: str = "0"
     last_order_key: str | None = None
     read_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    # When a booking last took units off the reading (None: the figure is as read).
+    derived_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
 
 
 class StockConnectionSettings(SQLModel, table=True):

@@ -333,6 +333,7 @@ async def _full_sync(
             f"Shop location {location_id} does not exist in the shop; its locations are {known}."
         )
     await _phase(db, result, "reading the ledger's products and the shop's stock")
+    read_at = utcnow()  # the ledger's figures are from this moment or later
     catalogues = await catalogue_scan(
         ledger, shop, report_without_sku=settings.products_without_sku == "report"
     )
@@ -438,7 +439,7 @@ async def _full_sync(
                 session.add(row)
             await _replace_mismatches(session, connection, list(catalogues.scan.mismatches))
             await _forget_unlinked_differences(session, connection, {lk.sku for lk in links})
-            await _store_ledger_levels(session, connection, catalogues.ledger, now)
+            await _store_ledger_levels(session, connection, catalogues.ledger, read_at)
             await forget_released(session, connection)
     result.changed = len(pushed)
     result.unchanged = (
@@ -509,8 +510,10 @@ async def _replace_mismatches(
 
 
 async def _store_ledger_levels(
-    session: AsyncSession, connection: str, items: tuple[LedgerItem, ...], now: datetime
+    session: AsyncSession, connection: str, items: tuple[LedgerItem, ...], read_at: datetime
 ) -> None:
+    """The catalogue's figures as read at `read_at` (when the scan began), except where the
+    after-sale path read or derived a figure since: that one is newer."""
     rows = {
         row.product_number: row
         for row in (
@@ -523,10 +526,12 @@ async def _store_ledger_levels(
         row = rows.get(item.product_number)
         if row is None:
             row = StockLevel(connection=connection, product_number=item.product_number)
-        elif row.available == str(item.available):
+        elif row.read_at >= read_at or (row.derived_at is not None and row.derived_at >= read_at):
             continue
+        elif row.available == str(item.available) and row.sold_since_read == "0":
+            continue  # as read before: no write (10,000 products every interval)
         row.available = str(item.available)
-        row.read_at = now
+        row.read_at, row.derived_at, row.sold_since_read = read_at, None, "0"
         session.add(row)
 
 

@@ -11,7 +11,10 @@ data" says the same for bookkeepers):
   not barred. A product deleted or barred meanwhile makes e-conomic refuse the draft with a
   validation error that names the line's product: `forget_named_in` drops it, and the retry
   reads it again, so a stale entry costs one refused call, never a wrong invoice. A product
-  found missing is not kept: one created after a failure is seen on the replay.
+  found missing is not kept: one created after a failure is seen on the replay. A product the
+  cache lacks is read with the whole product list when that fits one page (1,000 products: one
+  call for a small shop's whole catalogue, `whole_catalogue`, known for `PRODUCT_SECONDS`);
+  a larger list is noted as such for as long, and its products are read one by one.
 - customers, `CUSTOMER_SECONDS` (10 minutes): the name, VAT zone, payment terms, layout and
   address a draft falls back on. This is the window in which a bookkeeper's edit of a customer
   in e-conomic may not reach a draft yet; the total check (VAT zone) still stops a draft whose
@@ -108,6 +111,8 @@ class LedgerCache:
         self.accounting_years: _Expiring[str, list[AccountingYear]] = _Expiring(
             ACCOUNTING_YEAR_SECONDS, clock
         )
+        # "products": whether the product list fits one page (read whole) or not.
+        self.whole_catalogue: _Expiring[str, bool] = _Expiring(PRODUCT_SECONDS, clock)
         self.hits = 0  # reads answered here, for tests and the log
 
     @classmethod
@@ -124,10 +129,25 @@ class LedgerCache:
         if cached is not None:
             self.hits += 1
             return cached
+        if self.whole_catalogue.get("products") is None:
+            products, whole = await self.read_catalogue_page(client)
+            on_page = next((p for p in products if p.product_number == number), None)
+            if whole or on_page is not None:  # read just now: one missing from it is missing
+                return on_page
+        # Not in a list read earlier (created since?), or the list is larger than a page.
         product = await client.get_product(number)
         if product is not None:
             self.products.put(number, product)
         return product
+
+    async def read_catalogue_page(self, client: EconomicClient) -> tuple[list[Product], bool]:
+        """The product list's first page, read now, every product on it kept; and whether it was
+        the whole list."""
+        products, whole = await client.product_page()
+        self.whole_catalogue.put("products", whole)
+        for product in products:
+            self.products.put(product.product_number, product)
+        return products, whole
 
     async def customer(self, client: EconomicClient, number: int) -> Customer | None:
         cached = self.customers.get(number)

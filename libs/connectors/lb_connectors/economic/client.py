@@ -465,6 +465,18 @@ class EconomicClient:
         ):
             yield Product.model_validate(item)
 
+    async def product_page(self, page_size: int = MAX_PAGE_SIZE) -> tuple[list[Product], bool]:
+        """The product list's first page (up to 1,000 products, one call), and whether it is
+        the whole list (no next page)."""
+        page = await self._call(
+            "GET",
+            "/products",
+            what="the product list",
+            params={"skippages": 0, "pagesize": min(page_size, MAX_PAGE_SIZE)},
+        )
+        products = [Product.model_validate(item) for item in page.get("collection", [])]
+        return products, not (page.get("pagination") or {}).get("nextPage")
+
     async def create_product(
         self, body: ProductCreate, *, idempotency_key: str | None = None
     ) -> Product:

@@ -876,9 +876,15 @@ class EconomicLedger:
     # --- stock ----------------------------------------------------------------------------
 
     async def read_stock(self, items: Sequence[str]) -> dict[str, StockLevel]:
-        """One call per 40 products: `productNumber$eq:A$or:productNumber$eq:B...` on the
-        product list (e-conomic's `$in` takes numbers only, and product numbers are text)."""
+        """One call: the whole product list when it fits one page (1,000 products; every
+        product's stock is returned, read fresh, not only those asked). Else one call per 40
+        products: `productNumber$eq:A$or:productNumber$eq:B...` on the product list
+        (e-conomic's `$in` takes numbers only, and product numbers are text)."""
         wanted = list(dict.fromkeys(items))
+        if self.cache.whole_catalogue.get("products") is not False:
+            products, whole = await self.cache.read_catalogue_page(self.client)
+            if whole:
+                return {product.product_number: stock_level(product) for product in products}
         found: dict[str, StockLevel] = {}
         for start in range(0, len(wanted), READ_PER_CALL):
             chunk = wanted[start : start + READ_PER_CALL]

@@ -207,7 +207,9 @@ class Ledger(Protocol):
 
     async def read_stock(self, items: Sequence[str]) -> dict[str, StockLevel]:
         """Stock for the given item ids (SKUs); an item the ledger lacks is left out. Reads
-        in as few calls as the ledger allows (e-conomic: 40 items per filtered list)."""
+        in as few calls as the ledger allows (e-conomic: its whole product list when that fits
+        one page, else 40 items per filtered list). May return other items' stock read in the
+        same call: it is as fresh as the items asked for."""
         ...
 
     async def read_catalogue(self) -> list[StockLevel]:

@@ -83,6 +83,8 @@ def request_bytes(port: int, body: bytes) -> bytes:
 
 async def _read_response(reader: asyncio.StreamReader) -> int:
     status_line = await reader.readline()
+    if not status_line:
+        raise ConnectionError("ingest closed the connection without an answer")
     status = int(status_line.split()[1])
     length = 0
     while True:
@@ -350,7 +352,8 @@ def main() -> None:
                 f"{'':<28} ingest CPU ms per webhook: {', '.join(per_webhook)}; "
                 f"machine {busy:.0%} busy"
             )
-            emitted = asyncio.run(count_ready(amqp_url, prefix, sent))
+            # The worker may lag behind the web process on a busy machine: give it time.
+            emitted = asyncio.run(count_ready(amqp_url, prefix, sent, timeout=300))
             stored = stored_count(Path(tmp))
             print(
                 f"stored {stored - len(warmup)}/{args.requests} deliveries, emitted "

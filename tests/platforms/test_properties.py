@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lb_connectors.platforms import PayloadError, shopify, woocommerce
+from lb_connectors.platforms._reader import load, load_id
 
 from .factories import fixture, shopify_json, shopify_order, woocommerce_json, woocommerce_order
 
@@ -148,3 +149,27 @@ def test_any_field_of_a_real_body_replaced_by_junk(where, value) -> None:
         node = node[step]
     node[path[-1]] = value
     _only_payload_errors(json.dumps(body).encode())
+
+
+def _id_or_error(read: Callable[[bytes], str], raw: bytes) -> str:
+    try:
+        return read(raw)
+    except PayloadError as exc:
+        return f"error: {exc}"
+
+
+@given(
+    st.dictionaries(st.text(max_size=15), json_values, max_size=8)
+    | st.fixed_dictionaries({"id": json_values})
+    | st.fixed_dictionaries({"id": st.integers() | st.text(max_size=5) | st.booleans()})
+)
+def test_an_order_id_read_alone_is_the_id_read_with_the_order(obj: dict[str, Any]) -> None:
+    # ingest's web processes admit an order by its id alone (load_id): the same id, or the
+    # same error, as reading the whole order.
+    raw = json.dumps(obj).encode()
+    assert _id_or_error(load_id, raw) == _id_or_error(lambda b: load(b).ident("id"), raw)
+
+
+@given(st.binary(max_size=200))
+def test_an_order_id_read_alone_from_any_bytes(raw: bytes) -> None:
+    assert _id_or_error(load_id, raw) == _id_or_error(lambda b: load(b).ident("id"), raw)

@@ -49,7 +49,7 @@ def create_admin_app(
     """`routers` need the admin token; `open_routers` (webhooks) authenticate themselves.
     With a broker, the service's parked messages are listed, retried and dismissed here too;
     `parked_settled` tells which of them a replay has made unnecessary (see parking.py)."""
-    app = FastAPI(title=f"ledgerbridge {service}", version="0.1.0")
+    app = FastAPI(title=f"ledgerbridge {service}", version="0.1.0", **tracing.app_options())
     app.state.admin_token = admin_token
     add_error_answers(app)
     tracing.instrument_app(app)

@@ -196,14 +196,29 @@ class Database:
                 yield session
         self._committed(session.info)
 
-    async def write_sync(self, work: Callable[[Connection], T]) -> T:
+    async def write_sync(self, work: Callable[[Connection], T], *, short: bool = False) -> T:
         """Run `work` (plain, synchronous Core code) in one write transaction and commit.
 
         For the hot write paths: on a SQLite file the whole transaction runs on the writer
         thread, so the event loop hands over once, not once per statement (each hand-over
         waits behind every request the loop has ready). Elsewhere it runs through the async
         engine as usual.
+
+        `short`: the caller knows `work` is small (one webhook's rows) and nothing else waits on
+        the loop. Then, if the write lock is free this instant, the transaction runs right here
+        on the loop's thread: no hand-over to the writer thread and back, which on a busy
+        machine costs a wake-up each (bench/ingest_webhooks.py, one webhook at a time).
         """
+        if short and self._sync_writer is not None and self._write_lock is not None:
+            if self._write_lock.try_take():
+                try:
+                    with self._sync_writer[0].begin() as here:
+                        result = work(here)
+                        info = here.info
+                finally:
+                    self._write_lock.give_back()
+                self._committed(info)
+                return result
         if self._sync_writer is None:
             async with self._write_engine.begin() as connection:
                 result = await connection.run_sync(work)

@@ -57,6 +57,24 @@ class SQLiteWriteLock:
         finally:
             fcntl.flock(self._thread_fd, fcntl.LOCK_UN)
 
+    def try_take(self) -> bool:
+        """On the event loop's thread, without waiting: take the lock if nobody holds it (no
+        coroutine in held(), no thread, no other process) and say whether it did. The caller
+        gives it back with give_back() before it next yields to the loop."""
+        if self._in_process.locked():
+            return False  # a coroutine holds it (and our shared open file)
+        if self._lock_path is None:
+            return True
+        try:
+            fcntl.flock(self._open(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def give_back(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
     def _open(self) -> int:
         if self._fd is None:
             assert self._lock_path is not None

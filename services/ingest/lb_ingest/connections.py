@@ -13,6 +13,7 @@ highest it has seen, so an old message never undoes a newer change.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -206,20 +207,41 @@ class ConnectionCache:
         self._box = box
         self._ttl = ttl
         self._entries: dict[str, tuple[float, ActiveConnection | None]] = {}
+        # One read per connection at a time: when an entry expires under load, the dozens of
+        # webhooks waiting for it share one read instead of each making its own (py-spy under
+        # bench/ingest_webhooks.py: those reads were a fifth of the web process's webhook CPU).
+        self._reading: dict[str, asyncio.Future[ActiveConnection | None]] = {}
+        self._forgotten = 0  # counts forget calls: a read begun before one is not kept
 
     async def get(self, name: str) -> ActiveConnection | None:
-        now = time.monotonic()
         cached = self._entries.get(name)
-        if cached is not None and now - cached[0] < self._ttl:
+        if cached is not None and time.monotonic() - cached[0] < self._ttl:
             return cached[1]
+        reading = self._reading.get(name)
+        if reading is None:
+            reading = self._reading[name] = asyncio.ensure_future(self._read(name))
+            reading.add_done_callback(functools.partial(self._read_done, name))
+        return await asyncio.shield(reading)
+
+    def _read_done(self, name: str, reading: asyncio.Future[ActiveConnection | None]) -> None:
+        if self._reading.get(name) is reading:
+            del self._reading[name]
+
+    async def _read(self, name: str) -> ActiveConnection | None:
+        now, forgotten = time.monotonic(), self._forgotten
         async with self._db.session() as session:
             row = await session.get(ShopConnection, name)
         shop_connection = ActiveConnection.of(row, self._box) if row is not None else None
-        self._entries[name] = (now, shop_connection)
+        if forgotten == self._forgotten:
+            self._entries[name] = (now, shop_connection)
         return shop_connection
 
     def forget(self, name: str) -> None:
         self._entries.pop(name, None)
+        self._reading.pop(name, None)  # a read begun before the change may be stale
+        self._forgotten += 1
 
     def forget_all(self) -> None:
         self._entries.clear()
+        self._reading.clear()
+        self._forgotten += 1

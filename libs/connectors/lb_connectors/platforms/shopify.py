@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from lb_common.events import Refund
 from lb_common.orders import CanonicalOrder
 
-from ._reader import load
+from ._reader import load, load_id
 from ._shopify_order import order_from
 from ._shopify_refund import refund_from
 from .base import (
@@ -80,7 +80,7 @@ class ShopifyAdapter:
         return TopicKind.CANCELLED if load(body).opt_when("cancelled_at") else TopicKind.ORDER
 
     def parse_order_id(self, body: bytes) -> str:
-        return load(body).ident("id")
+        return load_id(body)
 
     def parse_order(
         self, body: bytes, *, shop: str, fields: CustomerFieldMap = DEFAULT_FIELDS

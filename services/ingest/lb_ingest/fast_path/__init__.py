@@ -12,7 +12,8 @@ order_repository.py, acceptance.py), not a second way of doing them:
 - route.py: the webhook endpoint is served as a plain Starlette route and documented in OpenAPI.
 
 Measured with bench/ingest_webhooks.py (signed 11 kB Shopify orders, 32 connections, SQLite, one
-`web` and one `worker` process, 2 cores; README "Figures"): about 1,000 accepted/s with p99 near
-65 ms; CPU per webhook: web 0.53-0.71 ms, worker 0.63-0.80 ms. One `all` process, which stores
-and applies each batch itself: 412-458/s, p99 about 200 ms.
+`web` and one `worker` process, 2 cores shared with other work; README "Figures"): 1,129-1,935
+accepted/s with p99 34-64 ms; CPU per webhook: web 0.27-0.32 ms, worker 0.32-0.43 ms. One at a
+time: p50 about 3 ms idle, 4-7 ms while the worker applies a backlog. One `all` process, which
+stores and applies each batch itself: 412-458/s, p99 about 200 ms (before issue #18's work).
 """

@@ -37,7 +37,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, String, delete, func, literal, select, update
+from sqlalchemy import Column, Connection, Executable, String, delete, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Field, SQLModel
@@ -75,6 +75,12 @@ def _until(db: Database, ttl: float) -> ColumnElement[Any]:
     return func.now() + timedelta(seconds=ttl)
 
 
+# Each change is one statement: `Database.write_sync` runs it in one hand-over to the writer
+# thread on a SQLite file (a message handled under a lease takes two or three of these).
+def _changed(connection: Connection, *, statement: Executable) -> bool:
+    return bool(connection.execute(statement).rowcount)
+
+
 async def acquire(db: Database, name: str, holder: str, ttl: float) -> bool:
     """Take (or extend) the lease `name` for `ttl` seconds. True if `holder` holds it now."""
     dialect = postgresql if not db.is_sqlite else sqlite
@@ -85,29 +91,24 @@ async def acquire(db: Database, name: str, holder: str, ttl: float) -> bool:
         # The compare of compare-and-set: only a free lease, or our own, changes hands.
         where=(_leases.c.holder == holder) | (_leases.c.expires_at <= _now(db)),
     ).returning(_leases.c.holder)
-    async with db.write_connection() as connection:
-        taken = (await connection.execute(statement)).first()
+    taken = await db.write_sync(lambda connection: connection.execute(statement).first())
     return taken is not None
 
 
 async def renew(db: Database, name: str, holder: str, ttl: float) -> bool:
     """Extend the lease by `ttl` seconds from now, if `holder` still holds it."""
-    async with db.write_connection() as connection:
-        result = await connection.execute(
-            update(_leases)
-            .where(_leases.c.name == name, _leases.c.holder == holder)
-            .values(expires_at=_until(db, ttl))
-        )
-    return bool(result.rowcount)
+    statement = (
+        update(_leases)
+        .where(_leases.c.name == name, _leases.c.holder == holder)
+        .values(expires_at=_until(db, ttl))
+    )
+    return await db.write_sync(functools.partial(_changed, statement=statement))
 
 
 async def release(db: Database, name: str, holder: str) -> bool:
     """Give the lease up (a successor need not wait for it to expire), if `holder` holds it."""
-    async with db.write_connection() as connection:
-        result = await connection.execute(
-            delete(_leases).where(_leases.c.name == name, _leases.c.holder == holder)
-        )
-    return bool(result.rowcount)
+    statement = delete(_leases).where(_leases.c.name == name, _leases.c.holder == holder)
+    return await db.write_sync(functools.partial(_changed, statement=statement))
 
 
 ABANDONED = "(abandoned)"
@@ -116,39 +117,30 @@ ABANDONED = "(abandoned)"
 async def abandon(db: Database, name: str, holder: str) -> bool:
     """Give the lease up as a holder that stopped before finishing: free at once, but the row
     stays behind (see `expired`) so the next holder knows to check what was left half-done."""
-    async with db.write_connection() as connection:
-        result = await connection.execute(
-            update(_leases)
-            .where(_leases.c.name == name, _leases.c.holder == holder)
-            .values(holder=ABANDONED, expires_at=_now(db))
-        )
-    return bool(result.rowcount)
+    statement = (
+        update(_leases)
+        .where(_leases.c.name == name, _leases.c.holder == holder)
+        .values(holder=ABANDONED, expires_at=_now(db))
+    )
+    return await db.write_sync(functools.partial(_changed, statement=statement))
 
 
 async def expired(db: Database, name: str) -> bool:
     """Whether `name` was left by a holder that stopped before releasing it (died, or gave it
     up with `abandon`): a released lease leaves no row."""
-    async with db.engine.connect() as connection:
-        row = (
-            await connection.execute(
-                select(_leases.c.holder).where(
-                    _leases.c.name == name, _leases.c.expires_at <= _now(db)
-                )
-            )
-        ).first()
+    statement = select(_leases.c.holder).where(
+        _leases.c.name == name, _leases.c.expires_at <= _now(db)
+    )
+    row = await db.read_sync(lambda connection: connection.execute(statement).first())
     return row is not None
 
 
 async def holder_of(db: Database, name: str) -> str | None:
     """Who holds `name` now (None if nobody, or the holder's time is up)."""
-    async with db.engine.connect() as connection:
-        row = (
-            await connection.execute(
-                select(_leases.c.holder).where(
-                    _leases.c.name == name, _leases.c.expires_at > _now(db)
-                )
-            )
-        ).first()
+    statement = select(_leases.c.holder).where(
+        _leases.c.name == name, _leases.c.expires_at > _now(db)
+    )
+    row = await db.read_sync(lambda connection: connection.execute(statement).first())
     return None if row is None else str(row.holder)
 
 

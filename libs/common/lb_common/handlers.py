@@ -8,6 +8,10 @@ consumer calls each handler with the typed event and a unit of work (unit_of_wor
 The routing key is the event class's `TYPE`; the consumer validates the payload against the
 class before the handler runs (a payload that does not fit is parked at once, with the reason),
 and after the handler returns it commits the inbox row if the handler did not commit.
+
+`@batchable` marks a handler that writes only through `uow.commit()` and calls no other system
+(ingest's timeline reports): the consumer may then handle several of its messages in one
+transaction (messaging.py, "Batches").
 """
 
 from __future__ import annotations
@@ -15,18 +19,29 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from lb_common.db import Database
 from lb_common.envelope import Envelope, Event
 from lb_common.errors import PermanentError
-from lb_common.unit_of_work import DatabaseUnitOfWork, UnitOfWork
+from lb_common.unit_of_work import BatchedUnitOfWork, DatabaseUnitOfWork, UnitOfWork
 
 #: `handler(event, uow)`; the event's class is the key the handler is mapped under.
 Handler = Callable[[Any, UnitOfWork], Awaitable[None]]
 HandlerMap = Mapping[type[Event], Handler]
+H = TypeVar("H", bound=Callable[..., Awaitable[None]])
+_BATCHABLE = "__lb_batchable__"
+
+
+def batchable(handler: H) -> H:
+    """Mark `handler` as one whose messages may share a transaction (see the module docstring).
+    It must write only inside `uow.commit()`, never call another system, and behave the same
+    whether or not earlier messages of its batch are committed yet."""
+    setattr(handler, _BATCHABLE, True)
+    return handler
 
 
 @dataclass(frozen=True)
@@ -42,6 +57,10 @@ class Route:
         while isinstance(handler, functools.partial):
             handler = handler.func
         return handler
+
+    @property
+    def batchable(self) -> bool:
+        return bool(getattr(self.function, _BATCHABLE, False))
 
 
 def routes(handlers: HandlerMap) -> dict[str, Route]:
@@ -59,6 +78,17 @@ async def dispatch(route: Route, envelope: Envelope, db: Database, consumer: str
     """Run the handler for one message; returns once its inbox row is committed."""
     event = parse(route.event, envelope)
     uow = DatabaseUnitOfWork(db, consumer, envelope)
+    await route.handler(event, uow)
+    await uow.finish()
+
+
+async def dispatch_batched(
+    route: Route, envelope: Envelope, session: AsyncSession, consumer: str
+) -> None:
+    """Run the handler for one message of a batch, in the batch's transaction `session`; its
+    inbox row is written there too (committed with the batch)."""
+    event = parse(route.event, envelope)
+    uow = BatchedUnitOfWork(session, consumer, envelope)
     await route.handler(event, uow)
     await uow.finish()
 

@@ -6,9 +6,11 @@ message: the second commit fails on the primary key, and the consumer treats tha
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Column
+from sqlalchemy import Column, Connection
+from sqlalchemy import select as core_select
 from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -33,6 +35,18 @@ async def already_handled(session: AsyncSession, consumer: str, message_id: str)
         )
     )
     return found.first() is not None
+
+
+def handled_among(connection: Connection, consumer: str, message_ids: Sequence[str]) -> set[str]:
+    """Which of `message_ids` the consumer has handled: one indexed query, in plain Core for
+    `Database.read_sync` (the consumer asks before every message or batch)."""
+    table = InboxEntry.__table__  # type: ignore[attr-defined]
+    found = connection.execute(
+        core_select(table.c.message_id).where(
+            table.c.consumer == consumer, table.c.message_id.in_(list(message_ids))
+        )
+    )
+    return {row.message_id for row in found}
 
 
 def mark_handled(session: AsyncSession, consumer: str, message_id: str) -> None:

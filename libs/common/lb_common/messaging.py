@@ -16,12 +16,20 @@ Topology for a service `svc` under prefix `p`:
 
 Publishing uses publisher confirms and `mandatory`: a message no queue would take is an error,
 not a silent loss.
+
+Batches: messages whose handler is `@batchable` (handlers.py) and that arrive while an earlier
+batch is being written are handled together: one inbox look-up, one transaction with every
+message's effect, outbox and inbox rows, then each is acked. Nothing waits for a batch to fill:
+a message that finds no batch being written starts one at once, so a batch holds what arrived
+during the one before, at most the prefetch. A batch that fails for any reason is rolled back
+and its messages are handled one at a time, with the usual retry and park outcomes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 from collections.abc import Mapping
@@ -45,11 +53,12 @@ from lb_common.db import Database
 from lb_common.envelope import Envelope
 from lb_common.errors import Cause, PermanentError, TransientError
 from lb_common.events import OrderFailed, OrderProgress
-from lb_common.handlers import HandlerMap, Route, dispatch, routes
+from lb_common.handlers import HandlerMap, Route, dispatch, dispatch_batched, routes
 from lb_common.logging import log_context
 from lb_common.metric_labels import NONE, connection_label, for_connection
 from lb_common.metrics import MESSAGES_HANDLED, MESSAGES_PARKED, MESSAGES_RETRIED
 from lb_common.retry import RetrySchedules, describe_duration, read_counts, write_counts
+from lb_common.unit_of_work import NotBatchable
 
 log = logging.getLogger(__name__)
 
@@ -252,6 +261,16 @@ class Broker:
         )
 
 
+@dataclass
+class _Waiting:
+    """A message of a batchable type, waiting for its batch."""
+
+    message: AbstractIncomingMessage
+    envelope: Envelope
+    route: Route
+    done: asyncio.Future[None]
+
+
 class Consumer:
     """Consumes a service's work queue and routes each message to its handler.
 
@@ -290,6 +309,9 @@ class Consumer:
         self._ids_in_flight: dict[str, asyncio.Lock] = {}
         self._idle = asyncio.Event()
         self._idle.set()
+        # Batchable messages not yet in a batch, and whether one is being written (see Batches).
+        self._waiting: list[_Waiting] = []
+        self._batching = False
 
     async def declare(self) -> None:
         """Declare this service's queues and bindings (idempotent; every replica does it)."""
@@ -389,6 +411,9 @@ class Consumer:
             self._count(MESSAGES_PARKED, envelope, "no_handler")
             await self._park(message, reason)
             return
+        if handler.batchable:
+            await self._join_batch(message, envelope, handler)
+            return
         lock = self._ids_in_flight.setdefault(envelope.message_id, asyncio.Lock())
         try:
             async with lock:
@@ -397,16 +422,110 @@ class Consumer:
             if not lock.locked():
                 self._ids_in_flight.pop(envelope.message_id, None)
 
-    async def _handle(
-        self, message: AbstractIncomingMessage, envelope: Envelope, handler: Route
+    async def _join_batch(
+        self, message: AbstractIncomingMessage, envelope: Envelope, route: Route
     ) -> None:
-        attributes = {
+        """Wait for this message's batch; the first message to find none writing writes them."""
+        waiting = _Waiting(message, envelope, route, asyncio.get_running_loop().create_future())
+        self._waiting.append(waiting)
+        if self._batching:
+            await waiting.done
+            return
+        self._batching = True
+        try:
+            while self._waiting:
+                batch = self._waiting[: self._prefetch]
+                del self._waiting[: self._prefetch]
+                try:
+                    await self._handle_batch(batch)
+                except Exception:
+                    # As when one message's handling fails this way (the database or the broker
+                    # went away): unacked, so redelivered; the batches after it still run.
+                    log.exception("could not handle a batch of %d messages", len(batch))
+                finally:
+                    for each in batch:
+                        if not each.done.done():
+                            each.done.set_result(None)
+        finally:
+            self._batching = False
+            # Cancelled (the channel is closing): what is left stays unacked and is redelivered.
+            for each in self._waiting:
+                if not each.done.done():
+                    each.done.set_result(None)
+            self._waiting.clear()
+
+    async def _handle_batch(self, batch: list[_Waiting]) -> None:
+        # A copy of a message already in the batch goes after it, on its own: it then finds
+        # the first one's inbox row.
+        first: dict[str, _Waiting] = {}
+        copies: list[_Waiting] = []
+        for each in batch:
+            if each.envelope.message_id in first:
+                copies.append(each)
+            else:
+                first[each.envelope.message_id] = each
+        if len(first) == 1 and not copies:
+            await self._handle(batch[0].message, batch[0].envelope, batch[0].route)
+            return
+        seen = await self._db.read_sync(
+            functools.partial(inbox.handled_among, consumer=self._service, message_ids=list(first))
+        )
+        for message_id in seen:
+            duplicate = first.pop(message_id)
+            self._count(MESSAGES_HANDLED, duplicate.envelope, "duplicate")
+            await duplicate.message.ack()
+        todo = list(first.values())
+        if todo:
+            try:
+                await self._write_batch(todo)
+            except Exception as exc:
+                # The whole batch is rolled back: each message once more, one at a time, where
+                # a failure gets its own retry or park.
+                level = logging.DEBUG if isinstance(exc, NotBatchable) else logging.INFO
+                log.log(level, "a batch of %d messages failed; handling them one at a time",
+                        len(todo), exc_info=True)  # fmt: skip
+                for each in todo:
+                    await self._handle(each.message, each.envelope, each.route)
+            else:
+                for each in todo:
+                    self._count(MESSAGES_HANDLED, each.envelope, "ok")
+                    await each.message.ack()
+                    self._log_handled(each.envelope)
+        for each in copies:
+            await self._handle(each.message, each.envelope, each.route)
+
+    async def _write_batch(self, batch: list[_Waiting]) -> None:
+        """Every message's handler in one transaction; committed only if all succeed."""
+        async with self._db.transaction() as session:
+            for each in batch:
+                envelope = each.envelope
+                with (
+                    tracing.handling(
+                        each.message.headers,
+                        f"{self._service} handle {envelope.type}",
+                        self._span_attributes(envelope),
+                    ),
+                    log_context(
+                        order_key=envelope.order_key, correlation_id=envelope.correlation_id
+                    ),
+                    for_connection(envelope.connection),
+                ):
+                    await dispatch_batched(each.route, envelope, session, self._service)
+
+    def _span_attributes(self, envelope: Envelope) -> dict[str, str]:
+        return {
             "ledgerbridge.service": self._service,
             "ledgerbridge.order_key": envelope.order_key or "",
             "messaging.message.id": envelope.message_id,
         }
+
+    async def _handle(
+        self, message: AbstractIncomingMessage, envelope: Envelope, handler: Route
+    ) -> None:
         with tracing.handling(
-            message.headers, f"{self._service} handle {envelope.type}", attributes
+            message.headers,
+            f"{self._service} handle {envelope.type}",
+            self._span_attributes(envelope),
         ):
             await self._handle_in_trace(message, envelope, handler)
 
@@ -448,6 +567,12 @@ class Consumer:
                 return
             self._count(MESSAGES_HANDLED, envelope, "ok")
             await message.ack()
+            self._log_handled(envelope)
+
+    def _log_handled(self, envelope: Envelope) -> None:
+        if not log.isEnabledFor(logging.INFO):
+            return
+        with log_context(order_key=envelope.order_key, correlation_id=envelope.correlation_id):
             log.info(
                 "handled %s",
                 envelope.type,
@@ -455,8 +580,12 @@ class Consumer:
             )
 
     async def _seen(self, envelope: Envelope) -> bool:
-        async with self._db.session() as session:
-            return await inbox.already_handled(session, self._service, envelope.message_id)
+        handled = await self._db.read_sync(
+            functools.partial(
+                inbox.handled_among, consumer=self._service, message_ids=[envelope.message_id]
+            )
+        )
+        return bool(handled)
 
     async def _retry_or_park(
         self,

@@ -18,6 +18,11 @@ has nothing to write just returns; the consumer then commits the inbox row on it
 emitted, so they are published if and only if that transaction commits.
 
 The metadata of the message (connection, order key, message id, ...) is `uow.message`.
+
+A handler that writes only through `commit()` and calls no other system may be marked
+`@batchable` (handlers.py): the consumer may then give several of its messages one transaction,
+each with a `BatchedUnitOfWork` over it (messaging.py, "Batches"). Each message's effect, outbox
+and inbox rows still commit together, and with the others'.
 """
 
 from __future__ import annotations
@@ -175,3 +180,60 @@ class DatabaseUnitOfWork:
                 "sent only with the transaction that causes it"
             )
         return self._open
+
+
+class NotBatchable(RuntimeError):
+    """A handler marked `@batchable` asked for what a batch cannot give (`uow.transaction()`):
+    the consumer handles the batch's messages one at a time instead."""
+
+
+class BatchedUnitOfWork(DatabaseUnitOfWork):
+    """The unit of work of one message in a batch: its `commit()` writes into the batch's one
+    transaction (`session`, opened and committed by the consumer), inbox row included."""
+
+    def __init__(self, session: AsyncSession, consumer: str, envelope: Envelope) -> None:
+        self._batch = session
+        self._consumer = consumer
+        self._envelope = envelope
+        self.message = Incoming.of(envelope)
+        self._open = None
+        self.committed = False
+
+    @contextlib.asynccontextmanager
+    async def _batch_session(self) -> AsyncIterator[AsyncSession]:
+        yield self._batch
+
+    def session(self) -> AbstractAsyncContextManager[AsyncSession]:
+        # The batch's own: it sees what earlier messages of the batch wrote.
+        return self._batch_session()
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        # A step made durable before calling another system cannot wait for the batch's commit.
+        raise NotBatchable(
+            f"{self.message.type}'s handler is marked batchable but opens a transaction of its "
+            "own: only `uow.commit()` can join a batch"
+        )
+        yield self._batch  # never reached; makes this a context manager like the one it replaces
+
+    async def finish(self) -> None:
+        """The inbox row alone when the handler committed nothing."""
+        if not self.committed:
+            inbox.mark_handled(self._batch, self._consumer, self.message.message_id)
+            self.committed = True
+
+    @contextlib.asynccontextmanager
+    async def _writing(self) -> AsyncIterator[AsyncSession]:
+        # commit() (inherited) writes the inbox row here; the consumer commits the batch.
+        if self.committed:
+            raise RuntimeError(
+                f"{self.message.type} {self.message.message_id} is already committed as "
+                "handled: write everything in that one commit"
+            )
+        if self._open is not None:
+            raise RuntimeError("a unit of work opens one transaction at a time")
+        self._open = self._batch
+        try:
+            yield self._batch
+        finally:
+            self._open = None

@@ -6,6 +6,7 @@ other's marks and progress never moves backwards."""
 from __future__ import annotations
 
 from lb_common.events import OrderFailed, OrderProgress
+from lb_common.handlers import batchable
 from lb_common.unit_of_work import UnitOfWork
 from lb_ingest import order_status
 from lb_ingest.order_repository import OrderRepository, with_orders
@@ -16,6 +17,9 @@ from lb_ingest.timeline import add_entry
 OPERATOR_STEPS = frozenset({"parked.retried", "parked.dismissed"})
 
 
+# Both write only through uow.commit(), so the consumer may give several reports one
+# transaction (lb_common/messaging.py, "Batches"): four reports come in for every order.
+@batchable
 async def handle_progress(event: OrderProgress, uow: UnitOfWork) -> None:
     msg = uow.message
     order_key = msg.order_key
@@ -65,6 +69,7 @@ async def handle_progress(event: OrderProgress, uow: UnitOfWork) -> None:
         await with_orders(session, report)
 
 
+@batchable
 async def handle_failed(event: OrderFailed, uow: UnitOfWork) -> None:
     msg = uow.message
     order_key = msg.order_key

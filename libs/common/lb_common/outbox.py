@@ -135,6 +135,7 @@ class OutboxRelay:
             work=self.publish_pending,
             poll_interval=poll_interval,
             what="outbox relay pass",
+            batch_size=batch_size,
         )
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -2,7 +2,10 @@
 
 `WorkLoop` works in batches: again at once while it finds work, otherwise it waits until a
 commit in this process flags new work, or until the poll interval (for work that other
-processes commit). The outbox relay and ingest's delivery processor run this way.
+processes commit). The outbox relay and ingest's delivery processor run this way. Given its
+`batch_size`, a pass that did less than a full batch is the last one too, unless a commit
+flagged new work meanwhile: the pass that would only find nothing is skipped (an empty claim,
+a write transaction, after every pass of the outbox relay).
 
 `every` runs a job at an interval (reconciliation, the stalled-order sweep, re-sending
 connections): a failed run is logged and tried again at the next one."""
@@ -28,9 +31,12 @@ class WorkLoop:
         work: Callable[[], Awaitable[int]],
         poll_interval: float,
         what: str,
+        batch_size: int | None = None,
     ) -> None:
         """`flag`: the commit-info key that says "new work"; `work`: one batch, returns how
-        many it did; `what`: the job's name in the log."""
+        many it did; `what`: the job's name in the log; `batch_size`: the most one pass does,
+        when it is known (see the module docstring)."""
+        self._batch_size = batch_size
         self._flag = flag
         self._work = work
         self._poll_interval = poll_interval
@@ -44,14 +50,17 @@ class WorkLoop:
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            # Cleared before the pass: a commit during it sets it again, and is not missed.
+            self._wake.clear()
             try:
                 done = await self._work()
             except Exception:  # the job must outlive a broken database or broker moment
                 log.exception("%s failed", self._what)
                 done = 0
-            if done:
+            if done and (self._batch_size is None or done >= self._batch_size):
                 continue
-            self._wake.clear()
+            if self._wake.is_set():
+                continue
             waiters = {asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())}
             _, pending = await asyncio.wait(
                 waiters, timeout=self._poll_interval, return_when=asyncio.FIRST_COMPLETED

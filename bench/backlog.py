@@ -30,13 +30,9 @@ import argparse
 import asyncio
 import contextlib
 import itertools
-import os
 import random
-import shutil
 import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,11 +48,12 @@ from e2e import (
     configure_environment,
     order_body,
     rss_kib,
+    run_on_fresh_stack,
     seed,
 )
 from ingest_webhooks import _read_response as read_status
 from ingest_webhooks import request_bytes
-from stack import Stack, delete_broker_objects, say  # e2e put scripts/ on the path
+from stack import Stack, say  # e2e put scripts/ on the path
 from stack import _port_taken as port_taken
 
 PROCESS_PORTS = 7  # sandbox, ingest (web), customers, invoicing, inventory, console, ingest worker
@@ -313,17 +310,7 @@ def main() -> None:
     args = parser.parse_args()
     args.port_base = args.port_base or free_port_base()
     configure_environment(args.port_base)
-    tmp = tempfile.mkdtemp(prefix="ledgerbridge-backlog-")
-    stack = Stack.prepare(data_dir=Path(tmp), broker_prefix=f"bench-backlog-{uuid.uuid4().hex[:8]}")
-    stack.env.pop("LEDGERBRIDGE_SANDBOX_STATE_FILE", None)  # in memory, as in bench/e2e.py
-    say(f"{args.orders:,} orders, {os.cpu_count()} cores; data and logs in {tmp}")
-    stack.start()
-    try:
-        asyncio.run(bench(stack, args))
-    finally:
-        stack.stop()
-        delete_broker_objects(stack)
-    shutil.rmtree(tmp)  # kept when the run failed, for its logs
+    run_on_fresh_stack("backlog", f"{args.orders:,} orders", lambda stack: bench(stack, args))
 
 
 if __name__ == "__main__":

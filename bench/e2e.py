@@ -42,8 +42,10 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aio_pika
 import httpx
@@ -312,19 +314,27 @@ def main() -> None:
     )
     args = parser.parse_args()
     configure_environment(PORT_BASE)
-    tmp = tempfile.mkdtemp(prefix="ledgerbridge-bench-")
-    stack = Stack.prepare(data_dir=Path(tmp), broker_prefix=f"bench-e2e-{uuid.uuid4().hex[:8]}")
+    run_on_fresh_stack("e2e", f"{args.orders} orders per phase", lambda stack: bench(stack, args))
+
+
+def run_on_fresh_stack(
+    name: str, what: str, run: Callable[[Stack], Coroutine[Any, Any, None]]
+) -> None:
+    """Start the stack in a fresh data dir with a broker prefix of its own, `run` against it,
+    and clean up (the data dir is kept when the run failed, for its logs)."""
+    tmp = tempfile.mkdtemp(prefix=f"ledgerbridge-{name}-")
+    stack = Stack.prepare(data_dir=Path(tmp), broker_prefix=f"bench-{name}-{uuid.uuid4().hex[:8]}")
     # The sandbox in memory: saving its whole ledger after every write (what `make up` does, so
     # a restart keeps it) costs the stand-in, not us, more with every order.
     stack.env.pop("LEDGERBRIDGE_SANDBOX_STATE_FILE", None)
-    say(f"{args.orders} orders per phase, {os.cpu_count()} cores; data and logs in {tmp}")
+    say(f"{what}, {os.cpu_count()} cores; data and logs in {tmp}")
     stack.start()
     try:
-        asyncio.run(bench(stack, args))
+        asyncio.run(run(stack))
     finally:
         stack.stop()
         delete_broker_objects(stack)
-    shutil.rmtree(tmp)  # kept when the run failed, for its logs
+    shutil.rmtree(tmp)
 
 
 if __name__ == "__main__":

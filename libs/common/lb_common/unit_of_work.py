@@ -159,6 +159,15 @@ class DatabaseUnitOfWork:
 
     @contextlib.asynccontextmanager
     async def _writing(self) -> AsyncIterator[AsyncSession]:
+        self._check_can_write()
+        async with self._db.transaction() as session:
+            self._open = session
+            try:
+                yield session
+            finally:
+                self._open = None
+
+    def _check_can_write(self) -> None:
         if self.committed:
             raise RuntimeError(
                 f"{self.message.type} {self.message.message_id} is already committed as "
@@ -166,12 +175,6 @@ class DatabaseUnitOfWork:
             )
         if self._open is not None:
             raise RuntimeError("a unit of work opens one transaction at a time")
-        async with self._db.transaction() as session:
-            self._open = session
-            try:
-                yield session
-            finally:
-                self._open = None
 
     def _session_for(self, what: str) -> AsyncSession:
         if self._open is None:
@@ -225,13 +228,7 @@ class BatchedUnitOfWork(DatabaseUnitOfWork):
     @contextlib.asynccontextmanager
     async def _writing(self) -> AsyncIterator[AsyncSession]:
         # commit() (inherited) writes the inbox row here; the consumer commits the batch.
-        if self.committed:
-            raise RuntimeError(
-                f"{self.message.type} {self.message.message_id} is already committed as "
-                "handled: write everything in that one commit"
-            )
-        if self._open is not None:
-            raise RuntimeError("a unit of work opens one transaction at a time")
+        self._check_can_write()
         self._open = self._batch
         try:
             yield self._batch

@@ -26,17 +26,20 @@ from tests.inventory.test_stock_sync import (
     sync,
 )
 from tests.platforms.factories import shopify_json, shopify_order
+from tests.support.stores import Store
 from tests.support.system import System, running_system
 
 
 @pytest.fixture
-async def system(amqp_url, broker_prefix, tmp_path) -> AsyncIterator[System]:
+async def system(store: Store, amqp_url, broker_prefix, tmp_path) -> AsyncIterator[System]:
     async with running_system(amqp_url, broker_prefix, tmp_path) as running:
         yield running
 
 
 @pytest.fixture
-async def reading_every_time(amqp_url, broker_prefix, tmp_path) -> AsyncIterator[System]:
+async def reading_every_time(
+    store: Store, amqp_url, broker_prefix, tmp_path
+) -> AsyncIterator[System]:
     """A bound of 0: every reading is older than it."""
     async with running_system(
         amqp_url, broker_prefix, tmp_path, inventory_overrides={"stock_read_seconds": 0}

@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Column, Connection
-from sqlalchemy import select as core_select
-from sqlmodel import Field, SQLModel, select
+from sqlalchemy import Column, Connection, select
+from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from lb_common.db import UTCDateTime, utcnow
@@ -29,12 +28,9 @@ class InboxEntry(SQLModel, table=True):
 
 
 async def already_handled(session: AsyncSession, consumer: str, message_id: str) -> bool:
-    found = await session.exec(
-        select(InboxEntry.message_id).where(
-            InboxEntry.consumer == consumer, InboxEntry.message_id == message_id
-        )
-    )
-    return found.first() is not None
+    """`handled_among` for one message, inside an async session (the tests' question)."""
+    connection = await session.connection()
+    return message_id in await connection.run_sync(handled_among, consumer, [message_id])
 
 
 def handled_among(connection: Connection, consumer: str, message_ids: Sequence[str]) -> set[str]:
@@ -42,7 +38,7 @@ def handled_among(connection: Connection, consumer: str, message_ids: Sequence[s
     `Database.read_sync` (the consumer asks before every message or batch)."""
     table = InboxEntry.__table__  # type: ignore[attr-defined]
     found = connection.execute(
-        core_select(table.c.message_id).where(
+        select(table.c.message_id).where(
             table.c.consumer == consumer, table.c.message_id.in_(list(message_ids))
         )
     )

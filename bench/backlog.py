@@ -30,7 +30,6 @@ import argparse
 import asyncio
 import contextlib
 import itertools
-import random
 import sys
 import time
 from collections.abc import Iterator
@@ -46,6 +45,7 @@ from e2e import (
     CONCURRENCY,
     BookedWatcher,
     configure_environment,
+    free_port_base,
     order_body,
     rss_kib,
     run_on_fresh_stack,
@@ -54,9 +54,7 @@ from e2e import (
 from ingest_webhooks import _read_response as read_status
 from ingest_webhooks import request_bytes
 from stack import Stack, say  # e2e put scripts/ on the path
-from stack import _port_taken as port_taken
 
-PROCESS_PORTS = 7  # sandbox, ingest (web), customers, invoicing, inventory, console, ingest worker
 DOWNSTREAM = ("customers", "invoicing", "inventory")
 QUEUES = ("ingest", "customers", "invoicing", "inventory")
 PHASE = 1  # bench/e2e.py's order ids for phase 1: 6,000,000 + visit × 100,000 + buyer
@@ -115,16 +113,6 @@ async def post_all(port: int, orders: int, per_buyer: int) -> float:
 
     await asyncio.gather(*(poster() for _ in range(CONCURRENCY)))
     return time.perf_counter() - started
-
-
-def free_port_base() -> int:
-    """A base with PROCESS_PORTS free ports above it, picked at random: ingest listens with
-    SO_REUSEPORT, so a second stack on the same ports would share its webhooks, not fail."""
-    rng = random.SystemRandom()
-    while True:
-        base = rng.randrange(20_000, 60_000, PROCESS_PORTS)
-        if not any(port_taken(base + offset) for offset in range(PROCESS_PORTS)):
-            return base
 
 
 def ingest_port(stack: Stack) -> int:

@@ -35,6 +35,7 @@ import hashlib
 import hmac
 import json
 import os
+import random
 import shutil
 import statistics
 import sys
@@ -54,12 +55,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from demo import danish_order  # noqa: E402
-from stack import PROCESSES, Stack, delete_broker_objects, say  # noqa: E402
+from stack import PROCESSES, Stack, delete_broker_objects, port_taken, say  # noqa: E402
 
 SECRET = "bench-secret"
 SHOP = "bench-e2e.myshopify.com"
 GRANT = "demo"
-PORT_BASE = 18100  # sandbox 18100, ingest 18101, ... inventory 18104
+PROCESS_PORTS = 7  # sandbox, ingest (web), customers, invoicing, inventory, console, ingest worker
 PRODUCTS = [f"BENCH-{i:03d}" for i in range(20)]
 TOKENS_PER_MINUTE, CALL_COST, CALLS_PER_DAY = 10_000, 3, 50_000  # e-conomic's, as the sandbox
 CONCURRENCY = 32
@@ -295,6 +296,16 @@ async def bench(stack: Stack, args: argparse.Namespace) -> None:
         await watcher.close()
 
 
+def free_port_base() -> int:
+    """A base with PROCESS_PORTS free ports above it, picked at random: ingest listens with
+    SO_REUSEPORT, so a second stack on the same ports would share its webhooks, not fail."""
+    rng = random.SystemRandom()
+    while True:
+        base = rng.randrange(20_000, 60_000, PROCESS_PORTS)
+        if not any(port_taken(base + offset) for offset in range(PROCESS_PORTS)):
+            return base
+
+
 def configure_environment(port_base: int) -> None:
     """What the stack's processes inherit: quiet logs, the bench's webhook secret, and ports
     from `port_base` up (sandbox, ingest, customers, invoicing, inventory, console)."""
@@ -312,8 +323,11 @@ def main() -> None:
     parser.add_argument(
         "--only", choices=("steady", "flat-out"), help="run one phase (after the warm-up)"
     )
+    parser.add_argument(
+        "--port-base", type=int, default=0, help="the sandbox's port (default: a free range)"
+    )
     args = parser.parse_args()
-    configure_environment(PORT_BASE)
+    configure_environment(args.port_base or free_port_base())
     run_on_fresh_stack("e2e", f"{args.orders} orders per phase", lambda stack: bench(stack, args))
 
 

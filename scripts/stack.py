@@ -154,7 +154,7 @@ class Stack:
         _, module, variable, default, _ = next(p for p in PROCESSES if p[0] == name)
         env = {**self.env, **(extra_env or {})}
         port = port_of(variable, default, env)
-        if _port_taken(port):
+        if port_taken(port):
             self.stop()
             sys.exit(f"port {port} for {name} is taken (another `make up`?); set {variable}.")
         logs = self.data_dir / "logs"
@@ -228,7 +228,7 @@ def _answers(url: str) -> bool:
         return False
 
 
-def _port_taken(port: int) -> bool:
+def port_taken(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
@@ -313,7 +313,7 @@ def up() -> None:
     stack = Stack.prepare(data_dir=data_dir, broker_prefix="ledgerbridge")
     for name, _, variable, default, _ in PROCESSES:  # before anything of a running one is moved
         port = port_of(variable, default, stack.env)
-        if _port_taken(port):
+        if port_taken(port):
             sys.exit(f"port {port} for {name} is taken (another `make up`?); set {variable}.")
     start_clean_unless_the_ledger_was_kept(stack)
     token_file = write_token_file(stack)

@@ -2,7 +2,7 @@
 order costs in e-conomic calls.
 
     .venv/bin/python bench/e2e.py [--orders 600] [--rate 5] [--orders-per-buyer 3]
-                                  [--only steady|flat-out]
+                                  [--only steady|flat-out] [--shops 1] [--port-base N]
 
 One at a time (what a small shop sees, and where nothing shares a read): `--orders 30 --rate 1
 --only steady`.
@@ -18,6 +18,11 @@ In each phase every buyer orders `--orders-per-buyer` times: first one order fro
 then the returning buyers' orders, each group waited for until booked, so the ledger calls of a
 new and of a returning buyer's order are counted apart (the sandbox counts calls per endpoint:
 GET /_sandbox/agreements/{token}/calls).
+
+`--shops N` spreads the buyers over N connections, each booking into an e-conomic agreement of its
+own: one agreement's token bucket allows about 28 orders/s at two calls an order, so a figure above
+that is a figure for several agreements, as it would be in production (many shops into many
+ledgers from one deployment).
 
 Prints per phase: orders/s booked (first webhook to last `invoice.booked`), webhook → booked
 p50/p99 (until the `invoice.booked` message reaches a queue of our own), e-conomic calls per
@@ -78,7 +83,25 @@ class Phase:
     seconds: float = 0.0
 
 
+@dataclass(frozen=True)
+class Shop:
+    """One shop ↔ ledger connection: `demo` (the environment's agreement `demo`) or one more
+    with an agreement of its own (`--shops`)."""
+
+    connection: str
+    domain: str
+    grant: str
+
+
+SHOPS = [Shop("demo", SHOP, GRANT)]
+
+
+def shop_of(buyer: int) -> Shop:
+    return SHOPS[buyer % len(SHOPS)]
+
+
 def order_body(phase: int, buyer: int, visit: int) -> bytes:
+    """An order of `buyer`'s, who shops at `shop_of(buyer)`."""
     order_id = 5_000_000 + phase * 1_000_000 + visit * 100_000 + buyer
     sku = PRODUCTS[(buyer + visit) % len(PRODUCTS)]
     body = danish_order(
@@ -88,13 +111,13 @@ def order_body(phase: int, buyer: int, visit: int) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-def headers(body: bytes) -> dict[str, str]:
+def headers(body: bytes, shop: Shop = SHOPS[0]) -> dict[str, str]:
     signature = base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
     return {
         "Content-Type": "application/json",
         "X-Shopify-Topic": "orders/paid",
         "X-Shopify-Hmac-Sha256": signature,
-        "X-Shopify-Shop-Domain": SHOP,
+        "X-Shopify-Shop-Domain": shop.domain,
         "X-Shopify-API-Version": "2025-01",
         "X-Shopify-Webhook-Id": str(uuid.uuid4()),
     }
@@ -136,8 +159,13 @@ class BookedWatcher:
 
 
 async def ledger_calls(http: httpx.AsyncClient, sandbox: str) -> Counter[str]:
-    answer = (await http.get(f"{sandbox}/_sandbox/agreements/{GRANT}/calls")).json()
-    return Counter(answer["calls"])
+    """The calls made so far, all agreements together."""
+    calls: Counter[str] = Counter()
+    for shop in SHOPS:
+        calls += Counter(
+            (await http.get(f"{sandbox}/_sandbox/agreements/{shop.grant}/calls")).json()["calls"]
+        )
+    return calls
 
 
 async def settled_calls(http: httpx.AsyncClient, sandbox: str) -> Counter[str]:
@@ -153,19 +181,25 @@ async def settled_calls(http: httpx.AsyncClient, sandbox: str) -> Counter[str]:
 
 
 async def post_group(
-    http: httpx.AsyncClient, ingest: str, bodies: list[bytes], rate: float | None, phase: Phase
+    http: httpx.AsyncClient,
+    ingest: str,
+    bodies: list[tuple[Shop, bytes]],
+    rate: float | None,
+    phase: Phase,
 ) -> list[str]:
     keys: list[str] = []
     started = time.perf_counter()
     limit = asyncio.Semaphore(CONCURRENCY)
 
-    async def post(i: int, body: bytes) -> None:
+    async def post(i: int, shop: Shop, body: bytes) -> None:
         if rate is not None:
             await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
         async with limit:
             sent = time.perf_counter()
             response = await http.post(
-                f"{ingest}/webhooks/shopify/demo", content=body, headers=headers(body)
+                f"{ingest}/webhooks/shopify/{shop.connection}",
+                content=body,
+                headers=headers(body, shop),
             )
             if response.status_code != 200:
                 raise SystemExit(f"ingest answered {response.status_code}: {response.text}")
@@ -173,7 +207,7 @@ async def post_group(
             phase.posted[key] = sent
             keys.append(key)
 
-    await asyncio.gather(*(post(i, b) for i, b in enumerate(bodies)))
+    await asyncio.gather(*(post(i, shop, body) for i, (shop, body) in enumerate(bodies)))
     return keys
 
 
@@ -202,13 +236,9 @@ async def run_phase(
 ) -> Phase:
     phase = Phase(name)
     buyers = orders // per_buyer
-    groups = [("new buyer", [order_body(number, b, 0) for b in range(buyers)])]
-    groups.append(
-        (
-            "returning buyer",
-            [order_body(number, b, v) for v in range(1, per_buyer) for b in range(buyers)],
-        )
-    )
+    groups = [("new buyer", [(shop_of(b), order_body(number, b, 0)) for b in range(buyers)])]
+    visits = [(b, v) for v in range(1, per_buyer) for b in range(buyers)]
+    groups.append(("returning buyer", [(shop_of(b), order_body(number, b, v)) for b, v in visits]))
     pids = {n: p.pid for n, p in stack.processes.items()}
     cpu_before = {n: cpu_seconds(pid) for n, pid in pids.items()}
     started = time.perf_counter()
@@ -251,11 +281,17 @@ def report(phase: Phase) -> None:
     per_order = sum(all_calls.values()) / total_orders
     print(f"e-conomic calls per order, all: {per_order:.2f}")
     calls_per_second = TOKENS_PER_MINUTE / CALL_COST / 60
+    agreements = len(SHOPS)
     print(
         f"the agreement's ceiling at {per_order:.2f} calls/order: "
         f"{calls_per_second / per_order:.1f} orders/s ({TOKENS_PER_MINUTE:,} tokens/60 s, "
         f"{CALL_COST} per call), {CALLS_PER_DAY / per_order:,.0f} orders/day "
         f"({CALLS_PER_DAY:,} calls/day fair use)"
+        + (
+            f"; {agreements} agreements: {agreements * calls_per_second / per_order:.1f} orders/s"
+            if agreements > 1
+            else ""
+        )
     )
     for name, seconds in phase.cpu.items():
         print(
@@ -267,8 +303,38 @@ def report(phase: Phase) -> None:
 async def seed(http: httpx.AsyncClient, sandbox: str) -> None:
     products = [{"number": n, "name": f"Bench product {n}", "price": "100.00",
                  "stock": "1000000"} for n in PRODUCTS]  # fmt: skip
-    response = await http.post(f"{sandbox}/_sandbox/agreements/{GRANT}/products", json=products)
-    response.raise_for_status()
+    for shop in SHOPS:
+        response = await http.post(
+            f"{sandbox}/_sandbox/agreements/{shop.grant}/products", json=products
+        )
+        response.raise_for_status()
+
+
+async def connect_shops(http: httpx.AsyncClient, stack: Stack, count: int) -> None:
+    """`count` connections in all: `demo`, and more like it, each with an agreement of its own
+    in the sandbox (so each has its own token bucket, as separate e-conomic agreements do)."""
+    for i in range(1, count):
+        shop = Shop(f"bench-{i}", f"bench-e2e-{i}.myshopify.com", f"bench-agreement-{i}")
+        response = await http.put(
+            f"{stack.url('ingest')}/connections/{shop.connection}",
+            headers={"Authorization": f"Bearer {stack.admin_token}"},
+            json={
+                "platform": "shopify",
+                "secrets": [SECRET],
+                "settings": {"shop_domain": shop.domain},
+                "ledger": {
+                    "kind": "economic",
+                    "credentials": {
+                        "base_url": stack.env["LEDGERBRIDGE_ECONOMIC_BASE_URL"],
+                        "app_secret_token": "demo",
+                        "agreement_grant_token": shop.grant,
+                    },
+                },
+            },
+        )
+        if response.status_code != 200:
+            raise SystemExit(f"ingest refused {shop.connection}: {response.text}")
+        SHOPS.append(shop)
 
 
 async def bench(stack: Stack, args: argparse.Namespace) -> None:
@@ -278,9 +344,11 @@ async def bench(stack: Stack, args: argparse.Namespace) -> None:
     try:
         limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
         async with httpx.AsyncClient(timeout=30, limits=limits) as http:
+            await connect_shops(http, stack, args.shops)
             await seed(http, stack.url("sandbox"))
             # Warm up (imports, first connections, reference data) outside the figures.
-            await run_phase(0, "warm-up", stack, watcher, http, orders=3, per_buyer=3, rate=None)
+            warm = 3 * len(SHOPS)
+            await run_phase(0, "warm-up", stack, watcher, http, orders=warm, per_buyer=3, rate=None)
             phases = [("steady", args.rate), ("flat out", None)]
             if args.only:
                 phases = [p for p in phases if p[0] == args.only.replace("-", " ")]
@@ -325,6 +393,13 @@ def main() -> None:
     )
     parser.add_argument(
         "--port-base", type=int, default=0, help="the sandbox's port (default: a free range)"
+    )
+    parser.add_argument(
+        "--shops",
+        type=int,
+        default=1,
+        help="connections, each into an e-conomic agreement of its own; buyers are spread "
+        "over them (one agreement's token bucket allows about 28 orders/s at 2 calls each)",
     )
     args = parser.parse_args()
     configure_environment(args.port_base or free_port_base())

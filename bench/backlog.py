@@ -46,13 +46,13 @@ from e2e import (
     BookedWatcher,
     configure_environment,
     free_port_base,
+    ingest_port,
     order_body,
     rss_kib,
     run_on_fresh_stack,
     seed,
 )
-from ingest_webhooks import _read_response as read_status
-from ingest_webhooks import request_bytes
+from ingest_webhooks import read_status, request_bytes
 from stack import Stack, say  # e2e put scripts/ on the path
 
 DOWNSTREAM = ("customers", "invoicing", "inventory")
@@ -113,10 +113,6 @@ async def post_all(port: int, orders: int, per_buyer: int) -> float:
 
     await asyncio.gather(*(poster() for _ in range(CONCURRENCY)))
     return time.perf_counter() - started
-
-
-def ingest_port(stack: Stack) -> int:
-    return int(stack.url("ingest").rsplit(":", 1)[1])
 
 
 def split_ingest(stack: Stack, worker_port: int) -> None:

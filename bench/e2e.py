@@ -58,8 +58,10 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from demo import danish_order  # noqa: E402
+from raw_http import KeepAlivePool  # noqa: E402
 from stack import PROCESSES, Stack, delete_broker_objects, port_taken, say  # noqa: E402
 
 SECRET = "bench-secret"
@@ -181,31 +183,23 @@ async def settled_calls(http: httpx.AsyncClient, sandbox: str) -> Counter[str]:
 
 
 async def post_group(
-    http: httpx.AsyncClient,
-    ingest: str,
-    bodies: list[tuple[Shop, bytes]],
-    rate: float | None,
-    phase: Phase,
+    ingest: KeepAlivePool, bodies: list[tuple[Shop, bytes]], rate: float | None, phase: Phase
 ) -> list[str]:
     keys: list[str] = []
     started = time.perf_counter()
-    limit = asyncio.Semaphore(CONCURRENCY)
 
     async def post(i: int, shop: Shop, body: bytes) -> None:
         if rate is not None:
             await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
-        async with limit:
-            sent = time.perf_counter()
-            response = await http.post(
-                f"{ingest}/webhooks/shopify/{shop.connection}",
-                content=body,
-                headers=headers(body, shop),
-            )
-            if response.status_code != 200:
-                raise SystemExit(f"ingest answered {response.status_code}: {response.text}")
-            key = response.json()["order_key"]
-            phase.posted[key] = sent
-            keys.append(key)
+        sent = time.perf_counter()  # a wait for a free connection counts: the shop waits too
+        status, answer = await ingest.post(
+            f"/webhooks/shopify/{shop.connection}", headers(body, shop), body
+        )
+        if status != 200:
+            raise SystemExit(f"ingest answered {status}: {answer.decode(errors='replace')}")
+        key = json.loads(answer)["order_key"]
+        phase.posted[key] = sent
+        keys.append(key)
 
     await asyncio.gather(*(post(i, shop, body) for i, (shop, body) in enumerate(bodies)))
     return keys
@@ -229,6 +223,7 @@ async def run_phase(
     stack: Stack,
     watcher: BookedWatcher,
     http: httpx.AsyncClient,
+    ingest: KeepAlivePool,
     *,
     orders: int,
     per_buyer: int,
@@ -239,12 +234,12 @@ async def run_phase(
     groups = [("new buyer", [(shop_of(b), order_body(number, b, 0)) for b in range(buyers)])]
     visits = [(b, v) for v in range(1, per_buyer) for b in range(buyers)]
     groups.append(("returning buyer", [(shop_of(b), order_body(number, b, v)) for b, v in visits]))
-    pids = {n: p.pid for n, p in stack.processes.items()}
+    pids = {n: p.pid for n, p in stack.processes.items()} | {"(bench)": os.getpid()}
     cpu_before = {n: cpu_seconds(pid) for n, pid in pids.items()}
     started = time.perf_counter()
     for group, bodies in groups:
         before = await settled_calls(http, stack.url("sandbox"))
-        keys = await post_group(http, stack.url("ingest"), bodies, rate, phase)
+        keys = await post_group(ingest, bodies, rate, phase)
         await watcher.wait_for(keys, timeout=120 + len(keys) / 2)
         after = await settled_calls(http, stack.url("sandbox"))
         phase.calls[group] = after - before
@@ -341,14 +336,16 @@ async def bench(stack: Stack, args: argparse.Namespace) -> None:
     amqp_url = stack.env.get("LEDGERBRIDGE_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
     watcher = BookedWatcher(amqp_url, stack.env["LEDGERBRIDGE_BROKER_PREFIX"])
     await watcher.start()
+    ingest = KeepAlivePool(ingest_port(stack), CONCURRENCY)
     try:
-        limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
-        async with httpx.AsyncClient(timeout=30, limits=limits) as http:
+        async with httpx.AsyncClient(timeout=30) as http:
             await connect_shops(http, stack, args.shops)
             await seed(http, stack.url("sandbox"))
             # Warm up (imports, first connections, reference data) outside the figures.
             warm = 3 * len(SHOPS)
-            await run_phase(0, "warm-up", stack, watcher, http, orders=warm, per_buyer=3, rate=None)
+            await run_phase(
+                0, "warm-up", stack, watcher, http, ingest, orders=warm, per_buyer=3, rate=None
+            )
             phases = [("steady", args.rate), ("flat out", None)]
             if args.only:
                 phases = [p for p in phases if p[0] == args.only.replace("-", " ")]
@@ -356,12 +353,17 @@ async def bench(stack: Stack, args: argparse.Namespace) -> None:
                 label = f"{name} ({rate:g} orders/s)" if rate else name
                 report(
                     await run_phase(
-                        number, label, stack, watcher, http,
+                        number, label, stack, watcher, http, ingest,
                         orders=args.orders, per_buyer=args.orders_per_buyer, rate=rate,
                     )
                 )  # fmt: skip
     finally:
+        await ingest.close()
         await watcher.close()
+
+
+def ingest_port(stack: Stack) -> int:
+    return int(stack.url("ingest").rsplit(":", 1)[1])
 
 
 def free_port_base() -> int:

@@ -43,6 +43,9 @@ from pathlib import Path
 
 import aio_pika
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import raw_http
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "tests" / "fixtures" / "public" / "shopify_orders_create_discounts_HKD.json"
 SECRET = "bench-secret"
@@ -71,30 +74,19 @@ def make_bodies(count: int, first_id: int = 9_000_000_000) -> list[bytes]:
 
 def request_bytes(port: int, body: bytes) -> bytes:
     signature = base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
-    head = (
-        f"POST /webhooks/shopify/demo HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-        "Content-Type: application/json\r\nX-Shopify-Topic: orders/paid\r\n"
-        f"X-Shopify-Hmac-Sha256: {signature}\r\nX-Shopify-Shop-Domain: bench.myshopify.com\r\n"
-        f"X-Shopify-API-Version: 2025-01\r\nX-Shopify-Webhook-Id: {uuid.uuid4()}\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    )
-    return head.encode() + body
+    headers = {
+        "Content-Type": "application/json",
+        "X-Shopify-Topic": "orders/paid",
+        "X-Shopify-Hmac-Sha256": signature,
+        "X-Shopify-Shop-Domain": "bench.myshopify.com",
+        "X-Shopify-API-Version": "2025-01",
+        "X-Shopify-Webhook-Id": str(uuid.uuid4()),
+    }
+    return raw_http.request_bytes(port, "/webhooks/shopify/demo", headers, body)
 
 
-async def _read_response(reader: asyncio.StreamReader) -> int:
-    status_line = await reader.readline()
-    if not status_line:
-        raise ConnectionError("ingest closed the connection without an answer")
-    status = int(status_line.split()[1])
-    length = 0
-    while True:
-        line = await reader.readline()
-        if line in (b"\r\n", b""):
-            break
-        name, _, value = line.decode().partition(":")
-        if name.lower() == "content-length":
-            length = int(value)
-    await reader.readexactly(length)
+async def read_status(reader: asyncio.StreamReader) -> int:
+    status, _ = await raw_http.read_response(reader)
     return status
 
 
@@ -116,7 +108,7 @@ async def load(
                 started = time.perf_counter()
                 writer.write(request)
                 await writer.drain()
-                status = await _read_response(reader)
+                status = await read_status(reader)
                 latencies.append(time.perf_counter() - started)
                 statuses[status] = statuses.get(status, 0) + 1
         finally:
@@ -142,7 +134,7 @@ async def one_at_a_time(
             started = time.perf_counter()
             writer.write(request)
             await writer.drain()
-            status = await _read_response(reader)
+            status = await read_status(reader)
             latencies.append(time.perf_counter() - started)
             statuses[status] = statuses.get(status, 0) + 1
             await asyncio.sleep(random.uniform(0.01, 0.03))

@@ -32,7 +32,8 @@ def grant_token_of(request: Request) -> str | None:
     return grant if app_secret and grant else None
 
 
-def current_agreement(request: Request) -> Agreement:
+async def current_agreement(request: Request) -> Agreement:
+    # async: FastAPI runs a plain `def` dependency on its thread pool, a hand-over per call
     token = grant_token_of(request)
     if token is None:
         raise _unauthorized()

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from lb_common import inbox
@@ -65,8 +66,10 @@ def test_every_handler_takes_a_typed_event():
 
 
 @pytest.fixture
-async def db(sqlite_url) -> AsyncIterator[Database]:
-    database = Database(sqlite_url("uow"))
+async def db(store) -> AsyncIterator[Database]:
+    # On a SQLite file a block that touched nothing writes its rows on the loop's thread; in
+    # PostgreSQL always in the session (unit_of_work.MessageRows): both ways are tested.
+    database = Database(await store.url("uow"))
     await database.create_tables(COMMON_TABLES)
     yield database
     await database.dispose()
@@ -109,6 +112,32 @@ async def test_a_failed_commit_writes_nothing(db):
             raise RuntimeError("effect failed")
     assert not await _handled(db, envelope.message_id)  # so the retry runs the handler again
     assert await _outbox(db) == []
+
+
+async def test_rows_and_an_effect_written_through_the_session_commit_together(db):
+    uow, envelope = _uow(db)
+    async with uow.commit() as session:
+        session.add(inbox.InboxEntry(consumer="effect", message_id="the effect"))
+        uow.progress("booked", "booked")
+    assert await _handled(db, envelope.message_id)
+    assert [row.routing_key for row in await _outbox(db)] == ["order.progress"]
+    async with db.session() as session:
+        assert await inbox.already_handled(session, "effect", "the effect")
+
+
+@pytest.mark.parametrize("touched", [False, True])
+async def test_a_message_handled_twice_fails_its_commit_with_nothing_written(db, touched):
+    first, envelope = _uow(db)
+    await first.finish()
+    again = DatabaseUnitOfWork(db, "svc", envelope)
+    with pytest.raises(IntegrityError):  # the consumer reads it as a duplicate
+        async with again.commit() as session:
+            if touched:
+                session.add(inbox.InboxEntry(consumer="effect", message_id="the effect"))
+            again.progress("booked", "booked")
+    assert await _outbox(db) == []
+    async with db.session() as session:
+        assert not await inbox.already_handled(session, "effect", "the effect")
 
 
 async def test_a_handler_with_nothing_to_write_is_recorded_by_finish(db):

@@ -4,10 +4,12 @@ the service's own table, validated by the service's pydantic model, read and wri
 
 from __future__ import annotations
 
+import functools
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import Connection, select
 from sqlmodel import SQLModel
 
 from lb_common.db import Database
@@ -17,11 +19,21 @@ M = TypeVar("M", bound=BaseModel)
 
 
 async def load_settings(db: Sessions, table: type[SQLModel], model: type[M], connection: str) -> M:
-    """The connection's settings; a connection never configured gets the defaults."""
-    async with db.session() as session:
-        row = await session.get(table, connection)
-    settings: dict[str, Any] = getattr(row, "settings", None) or {}
+    """The connection's settings; a connection never configured gets the defaults. Read in
+    plain Core in one go (`read_sync`): most messages a service handles ask for them."""
+    settings = await db.read_sync(functools.partial(stored_settings, table, connection))
     return model.model_validate(settings)
+
+
+def stored_settings(
+    table: type[SQLModel], connection: str, db_connection: Connection
+) -> dict[str, Any]:
+    """The connection's stored settings document ({} when none), for `read_sync` work."""
+    columns = table.__table__.c  # type: ignore[attr-defined]
+    found = db_connection.execute(
+        select(columns.settings).where(columns.connection == connection)
+    ).scalar()
+    return found or {}
 
 
 def settings_router(db: Database, table: type[SQLModel], model: type[BaseModel]) -> APIRouter:

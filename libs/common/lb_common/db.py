@@ -21,7 +21,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.types import TypeDecorator
+from sqlmodel import Session as SQLModelSession
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -110,6 +112,26 @@ class _Checkpointer(threading.Thread):
         self._stop.set()
 
 
+class _TrackedSession(SQLModelSession):
+    """The sessions' sync side: notes in `info` when a transaction took a connection, so
+    `session_touched` can tell a write block that never touched the database."""
+
+
+_TOUCHED = "lb_touched"
+
+
+@event.listens_for(_TrackedSession, "after_begin")
+def _note_begun(session: Session, _transaction: SessionTransaction, _connection: Any) -> None:
+    session.info[_TOUCHED] = True
+
+
+def session_touched(session: AsyncSession) -> bool:
+    """Whether `session` used the database or holds changes not yet flushed (unit_of_work.py:
+    an untouched write block's rows can be written without it)."""
+    sync = session.sync_session
+    return bool(sync.info.get(_TOUCHED) or sync.new or sync.dirty or sync.deleted)
+
+
 def _sqlite_begin(conn: Any) -> None:
     # Write transactions take the lock up front: a deferred read-then-write transaction in WAL
     # mode fails with SQLITE_BUSY when another writer committed in between, and busy_timeout
@@ -138,7 +160,10 @@ class Database:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
         self._sessions = async_sessionmaker(
-            self.engine, class_=AsyncSession, expire_on_commit=False
+            self.engine,
+            class_=AsyncSession,
+            sync_session_class=_TrackedSession,
+            expire_on_commit=False,
         )
         self._write_engine = self.engine.execution_options(lb_write=True)
         self._write_lock = SQLiteWriteLock(file) if self.is_sqlite else None
@@ -246,6 +271,21 @@ class Database:
         result, info = await asyncio.get_running_loop().run_in_executor(thread, in_thread)
         self._committed(info)
         return result
+
+    def write_while_held(self, work: Callable[[Connection], None]) -> bool:
+        """Inside `transaction()`, whose session has not touched the database: run `work` in
+        a write transaction of its own right here, on the loop's thread, and commit it; False
+        (nothing run) where that is not possible (not a SQLite file). The block holds the
+        write lock, so nothing waits here: the transaction is small writes (an outbox and an
+        inbox insert), well under a millisecond, cheaper than any hand-over to a thread. The
+        rows commit before the session's (empty) transaction ends; a failure in `work` rolls
+        them back and propagates, so the block fails as a whole either way."""
+        if self._sync_writer is None:
+            return False
+        assert self._write_lock is not None and self._write_lock.held_here()
+        with self._sync_writer[0].begin() as connection:
+            work(connection)
+        return True
 
     async def read_sync(self, work: Callable[[Connection], T]) -> T:
         """Run `work` (plain, synchronous Core reads, a few milliseconds at most) in one read

@@ -27,7 +27,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from lb_common.db import Database
 from lb_common.envelope import Envelope, Event
 from lb_common.errors import PermanentError
-from lb_common.unit_of_work import BatchedUnitOfWork, DatabaseUnitOfWork, UnitOfWork
+from lb_common.unit_of_work import (
+    BatchedUnitOfWork,
+    DatabaseUnitOfWork,
+    MessageRows,
+    UnitOfWork,
+)
 
 #: `handler(event, uow)`; the event's class is the key the handler is mapped under.
 Handler = Callable[[Any, UnitOfWork], Awaitable[None]]
@@ -83,12 +88,18 @@ async def dispatch(route: Route, envelope: Envelope, db: Database, consumer: str
 
 
 async def dispatch_batched(
-    route: Route, envelope: Envelope, session: AsyncSession, consumer: str
+    route: Route,
+    envelope: Envelope,
+    session: AsyncSession,
+    consumer: str,
+    rows: MessageRows | None = None,
 ) -> None:
     """Run the handler for one message of a batch, in the batch's transaction `session`; its
-    inbox row is written there too (committed with the batch)."""
+    inbox row is written there too (committed with the batch). `rows`: the batch's outbox and
+    inbox rows, which the caller writes before it commits (one insert each for the batch);
+    None: written at the end of this message's commit."""
     event = parse(route.event, envelope)
-    uow = BatchedUnitOfWork(session, consumer, envelope)
+    uow = BatchedUnitOfWork(session, consumer, envelope, rows)
     await route.handler(event, uow)
     await uow.finish()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Column, Connection, select
 from sqlmodel import Field, SQLModel
@@ -45,5 +46,6 @@ def handled_among(connection: Connection, consumer: str, message_ids: Sequence[s
     return {row.message_id for row in found}
 
 
-def mark_handled(session: AsyncSession, consumer: str, message_id: str) -> None:
-    session.add(InboxEntry(consumer=consumer, message_id=message_id))
+def entry(consumer: str, message_id: str) -> dict[str, Any]:
+    """The inbox row as plain values, for a Core insert (unit_of_work.MessageRows)."""
+    return {"consumer": consumer, "message_id": message_id, "handled_at": utcnow()}

@@ -58,7 +58,7 @@ from lb_common.logging import log_context
 from lb_common.metric_labels import NONE, connection_label, for_connection
 from lb_common.metrics import MESSAGES_HANDLED, MESSAGES_PARKED, MESSAGES_RETRIED
 from lb_common.retry import RetrySchedules, describe_duration, read_counts, write_counts
-from lb_common.unit_of_work import NotBatchable
+from lb_common.unit_of_work import MessageRows, NotBatchable
 
 log = logging.getLogger(__name__)
 
@@ -496,6 +496,7 @@ class Consumer:
 
     async def _write_batch(self, batch: list[_Waiting]) -> None:
         """Every message's handler in one transaction; committed only if all succeed."""
+        rows = MessageRows()
         async with self._db.transaction() as session:
             for each in batch:
                 envelope = each.envelope
@@ -510,7 +511,8 @@ class Consumer:
                     ),
                     for_connection(envelope.connection),
                 ):
-                    await dispatch_batched(each.route, envelope, session, self._service)
+                    await dispatch_batched(each.route, envelope, session, self._service, rows)
+            await rows.write_in(self._db, session)
 
     def _span_attributes(self, envelope: Envelope) -> dict[str, str]:
         return {

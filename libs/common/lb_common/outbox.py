@@ -38,7 +38,8 @@ from lb_common.work_loop import WorkLoop
 
 log = logging.getLogger(__name__)
 
-_ADDED_FLAG = "outbox_added"
+#: Set in a commit's `info` when it added outbox rows: wakes the relay (work_loop.py).
+ADDED_FLAG = _ADDED_FLAG = "outbox_added"
 BACKLOG_MEASURE_SECONDS = 5.0
 
 

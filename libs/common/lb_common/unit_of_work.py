@@ -23,24 +23,35 @@ A handler that writes only through `commit()` and calls no other system may be m
 `@batchable` (handlers.py): the consumer may then give several of its messages one transaction,
 each with a `BatchedUnitOfWork` over it (messaging.py, "Batches"). Each message's effect, outbox
 and inbox rows still commit together, and with the others'.
+
+How the rows are written (a speed matter, not a contract): emitted messages and the inbox row
+are kept as plain rows and written with two Core inserts (outbox, inbox) at the end of the
+block, in its transaction, not as ORM objects (which cost a model instance, a flush and a
+statement each). When the block wrote nothing through its session (customers' returning
+buyer, a handler with nothing to write) and the store is a SQLite file, the two inserts run
+right on the loop's thread under the write lock the block already holds: no async session, no
+hand-over to a driver thread (`Database.write_while_held`).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
+from sqlalchemy import Connection, insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from lb_common import inbox
-from lb_common.db import Database
+from lb_common.db import Database, session_touched
 from lb_common.envelope import Envelope, Event
 from lb_common.events import OrderProgress
-from lb_common.outbox import add_to_outbox
+from lb_common.outbox import ADDED_FLAG, OutboxMessage, outbox_row
+
+T = TypeVar("T")
 
 
 class Sessions(Protocol):
@@ -50,6 +61,11 @@ class Sessions(Protocol):
     def session(self) -> AbstractAsyncContextManager[AsyncSession]: ...
 
     def transaction(self) -> AbstractAsyncContextManager[AsyncSession]: ...
+
+    async def read_sync(self, work: Callable[[Connection], T]) -> T:
+        """Plain Core reads in one go (`Database.read_sync`): for the reads every message
+        makes, cheaper than a session."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -97,6 +113,43 @@ class UnitOfWork(Sessions, Protocol):
     ) -> None: ...
 
 
+class MessageRows:
+    """Outbox and inbox rows waiting for their transaction's end (see the module docstring)."""
+
+    __slots__ = ("inbox", "outbox")
+
+    def __init__(self) -> None:
+        self.outbox: list[dict[str, Any]] = []
+        self.inbox: list[dict[str, Any]] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.outbox or self.inbox)
+
+    def write(self, connection: Connection) -> None:
+        """Both kinds in one statement each (plain Core, executemany)."""
+        if self.outbox:
+            connection.execute(insert(_OUTBOX), self.outbox)
+        if self.inbox:
+            connection.execute(insert(_INBOX), self.inbox)
+
+    async def write_in(self, db: Database, session: AsyncSession) -> None:
+        """Write them in `session`'s transaction (opened by `db.transaction()`), which commits
+        them; on the loop's thread when the session wrote nothing yet."""
+        if not self:
+            return
+        if self.outbox:
+            session.info[ADDED_FLAG] = True  # wakes the relay after the commit
+        if not session_touched(session) and db.write_while_held(self.write):
+            return
+        # In the session's transaction; what the handler added is flushed at its commit.
+        connection = await session.connection()
+        await connection.run_sync(self.write)
+
+
+_OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
+_INBOX = inbox.InboxEntry.__table__  # type: ignore[attr-defined]
+
+
 class DatabaseUnitOfWork:
     """The unit of work over the service's database, for one message."""
 
@@ -106,21 +159,24 @@ class DatabaseUnitOfWork:
         self._envelope = envelope
         self.message = Incoming.of(envelope)
         self._open: AsyncSession | None = None
+        self._rows: MessageRows | None = None
         self.committed = False
 
     def session(self) -> AbstractAsyncContextManager[AsyncSession]:
         return self._db.session()
 
+    async def read_sync(self, work: Callable[[Connection], T]) -> T:
+        return await self._db.read_sync(work)
+
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        async with self._writing() as session:
+        async with self._writing(handled=False) as session:
             yield session
 
     @contextlib.asynccontextmanager
     async def commit(self) -> AsyncIterator[AsyncSession]:
-        async with self._writing() as session:
+        async with self._writing(handled=True) as session:
             yield session
-            inbox.mark_handled(session, self._consumer, self.message.message_id)
         self.committed = True
 
     async def finish(self) -> None:
@@ -131,14 +187,15 @@ class DatabaseUnitOfWork:
 
     def emit(self, event: Event, *, order_key: str | None = None) -> None:
         """Send `event` (to the outbox of the open transaction), caused by this message."""
-        add_to_outbox(
-            self._session_for("emit"),
-            Envelope.wrap(
-                event,
-                connection=self.message.connection,
-                order_key=order_key or self.message.order_key,
-                caused_by=self._envelope,
-            ),
+        self._rows_for("emit").outbox.append(
+            outbox_row(
+                Envelope.wrap(
+                    event,
+                    connection=self.message.connection,
+                    order_key=order_key or self.message.order_key,
+                    caused_by=self._envelope,
+                )
+            )
         )
 
     def progress(
@@ -158,14 +215,18 @@ class DatabaseUnitOfWork:
         )
 
     @contextlib.asynccontextmanager
-    async def _writing(self) -> AsyncIterator[AsyncSession]:
+    async def _writing(self, *, handled: bool) -> AsyncIterator[AsyncSession]:
         self._check_can_write()
+        rows = MessageRows()
         async with self._db.transaction() as session:
-            self._open = session
+            self._open, self._rows = session, rows
             try:
                 yield session
             finally:
-                self._open = None
+                self._open = self._rows = None
+            if handled:
+                rows.inbox.append(inbox.entry(self._consumer, self.message.message_id))
+            await rows.write_in(self._db, session)
 
     def _check_can_write(self) -> None:
         if self.committed:
@@ -176,13 +237,13 @@ class DatabaseUnitOfWork:
         if self._open is not None:
             raise RuntimeError("a unit of work opens one transaction at a time")
 
-    def _session_for(self, what: str) -> AsyncSession:
-        if self._open is None:
+    def _rows_for(self, what: str) -> MessageRows:
+        if self._rows is None:
             raise RuntimeError(
                 f"{what} inside `async with uow.commit()` (or `uow.transaction()`): a message is "
                 "sent only with the transaction that causes it"
             )
-        return self._open
+        return self._rows
 
 
 class NotBatchable(RuntimeError):
@@ -194,12 +255,22 @@ class BatchedUnitOfWork(DatabaseUnitOfWork):
     """The unit of work of one message in a batch: its `commit()` writes into the batch's one
     transaction (`session`, opened and committed by the consumer), inbox row included."""
 
-    def __init__(self, session: AsyncSession, consumer: str, envelope: Envelope) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        consumer: str,
+        envelope: Envelope,
+        rows: MessageRows | None = None,
+    ) -> None:
+        """`rows`: the batch's, written by the consumer before it commits the batch; None:
+        this message's own, written at the end of its `commit()` block."""
         self._batch = session
         self._consumer = consumer
         self._envelope = envelope
         self.message = Incoming.of(envelope)
         self._open = None
+        self._batch_rows = rows
+        self._rows = None
         self.committed = False
 
     @contextlib.asynccontextmanager
@@ -209,6 +280,11 @@ class BatchedUnitOfWork(DatabaseUnitOfWork):
     def session(self) -> AbstractAsyncContextManager[AsyncSession]:
         # The batch's own: it sees what earlier messages of the batch wrote.
         return self._batch_session()
+
+    async def read_sync(self, work: Callable[[Connection], T]) -> T:
+        # In the batch's transaction too, for the same reason.
+        connection = await self._batch.connection()
+        return await connection.run_sync(work)
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -222,15 +298,22 @@ class BatchedUnitOfWork(DatabaseUnitOfWork):
     async def finish(self) -> None:
         """The inbox row alone when the handler committed nothing."""
         if not self.committed:
-            inbox.mark_handled(self._batch, self._consumer, self.message.message_id)
-            self.committed = True
+            async with self.commit():
+                pass
 
     @contextlib.asynccontextmanager
-    async def _writing(self) -> AsyncIterator[AsyncSession]:
-        # commit() (inherited) writes the inbox row here; the consumer commits the batch.
+    async def _writing(self, *, handled: bool) -> AsyncIterator[AsyncSession]:
+        # commit() (inherited) adds the inbox row here; the consumer commits the batch.
         self._check_can_write()
-        self._open = self._batch
+        rows = self._batch_rows if self._batch_rows is not None else MessageRows()
+        self._open, self._rows = self._batch, rows
         try:
             yield self._batch
         finally:
-            self._open = None
+            self._open = self._rows = None
+        if handled:
+            rows.inbox.append(inbox.entry(self._consumer, self.message.message_id))
+        if self._batch_rows is None and rows:
+            self._batch.info[ADDED_FLAG] = True
+            connection = await self._batch.connection()
+            await connection.run_sync(rows.write)

@@ -57,6 +57,10 @@ class SQLiteWriteLock:
         finally:
             fcntl.flock(self._thread_fd, fcntl.LOCK_UN)
 
+    def held_here(self) -> bool:
+        """Whether a coroutine of this process holds it (held()); for assertions."""
+        return self._in_process.locked()
+
     def try_take(self) -> bool:
         """On the event loop's thread, without waiting: take the lock if nobody holds it (no
         coroutine in held(), no thread, no other process) and say whether it did. The caller

@@ -9,10 +9,13 @@ business (docs/ledger-port.md).
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from pydantic.alias_generators import to_snake
+from sqlalchemy import Connection, select
 
 from lb_common import connection_settings
 from lb_common.errors import PermanentError
@@ -175,31 +178,36 @@ async def resolve(
     keys = match_keys(order, settings)
     link_key = str(keys[0])
 
-    async with db.session() as session:
-        for key in keys:
-            link = await session.get(CustomerLink, (connection, str(key)))
-            if link is not None:
-                explanation = f"Known customer {link.customer_number} (linked on {key})."
-                if link.merged_from is not None:
-                    # A merge repointed the link: say so, or the switch goes unexplained.
-                    merge = await session.get(CustomerMerge, (connection, link.merged_from))
-                    rule = merge.rule if merge is not None else "duplicate"
-                    explanation = (
-                        f"Known buyer (linked on {key}). "
-                        f"{_merged_note(link.merged_from, link.customer_number, rule)}"
-                    )
-                # A link a person set, or one a merge repointed, may point anywhere on purpose.
-                chosen_by_person = link.source == "manual" or link.merged_from is not None
-                found_by_link = Resolution(
-                    link.customer_number,
-                    "linked",
-                    explanation,
-                    None,
-                    None if chosen_by_person else _evidence(key),
+    # The links of every key and the merges they may lead to, in one read.
+    known = await db.read_sync(functools.partial(_known, connection, [str(k) for k in keys]))
+    for key in keys:
+        link = known.links.get(str(key))
+        if link is not None:
+            explanation = f"Known customer {link.customer_number} (linked on {key})."
+            if link.merged_from is not None:
+                # A merge repointed the link: say so, or the switch goes unexplained.
+                merge = known.merges.get(link.merged_from)
+                rule = merge.rule if merge is not None else "duplicate"
+                explanation = (
+                    f"Known buyer (linked on {key}). "
+                    f"{_merged_note(link.merged_from, link.customer_number, rule)}"
                 )
-                return await _with_updates(
-                    at, connection, order, settings, await _survivor(db, connection, found_by_link)
-                )
+            # A link a person set, or one a merge repointed, may point anywhere on purpose.
+            chosen_by_person = link.source == "manual" or link.merged_from is not None
+            found_by_link = Resolution(
+                link.customer_number,
+                "linked",
+                explanation,
+                None,
+                None if chosen_by_person else _evidence(key),
+            )
+            return await _with_updates(
+                at,
+                connection,
+                order,
+                settings,
+                _redirected(found_by_link, known.merges.get(link.customer_number)),
+            )
 
     searched = _port_keys(keys)
     found = await _find_in_ledger(at, keys)
@@ -302,8 +310,8 @@ async def _find_in_ledger(at: LedgerAt, keys: Sequence[MatchKey]) -> Resolution 
 async def _linked_meanwhile(
     db: Sessions, connection: str, key: MatchKey, label: str
 ) -> Resolution | None:
-    async with db.session() as session:
-        link = await session.get(CustomerLink, (connection, str(key)))
+    known = await db.read_sync(functools.partial(_known, connection, [str(key)]))
+    link = known.links.get(str(key))
     if link is None:
         return None
     return Resolution(
@@ -340,10 +348,49 @@ def carried_customer(ledger: Ledger, resolution: Resolution) -> ResolvedCustomer
     )
 
 
+@dataclass(frozen=True)
+class _Known:
+    links: dict[str, Any]  # match key -> customer_links row
+    merges: dict[str, Any]  # merged customer number -> customer_merges row
+
+
+def _known(connection: str, keys: list[str], db: Connection) -> _Known:
+    """The buyer's links under `keys` and the merges of the customers they name, in plain Core
+    (`read_sync`: one hand-over for what a returning buyer's order reads)."""
+    links_table = CustomerLink.__table__  # type: ignore[attr-defined]
+    links = {
+        row.match_key: row
+        for row in db.execute(
+            select(links_table).where(
+                links_table.c.connection == connection, links_table.c.match_key.in_(keys)
+            )
+        )
+    }
+    numbers = {n for row in links.values() for n in (row.customer_number, row.merged_from) if n}
+    return _Known(links, _merges(connection, numbers, db) if numbers else {})
+
+
+def _merges(connection: str, numbers: set[str], db: Connection) -> dict[str, Any]:
+    merges_table = CustomerMerge.__table__  # type: ignore[attr-defined]
+    return {
+        row.merged_number: row
+        for row in db.execute(
+            select(merges_table).where(
+                merges_table.c.connection == connection,
+                merges_table.c.merged_number.in_(sorted(numbers)),
+            )
+        )
+    }
+
+
 async def _survivor(db: Sessions, connection: str, found: Resolution) -> Resolution:
     """The surviving customer when the one found was merged away as a duplicate."""
-    async with db.session() as session:
-        merge = await session.get(CustomerMerge, (connection, found.customer_number))
+    merges = await db.read_sync(functools.partial(_merges, connection, {found.customer_number}))
+    return _redirected(found, merges.get(found.customer_number))
+
+
+def _redirected(found: Resolution, merge: Any) -> Resolution:
+    """`found`, or its survivor when `merge` (the customer's merge row, if any) moved it."""
     if merge is None:
         return found
     return replace(

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, event, insert
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -30,14 +30,13 @@ from lb_ingest import order_status
 from lb_ingest.order_repository import OrderRepository
 from lb_ingest.order_status import OrderStatus
 from lb_ingest.orders import Order
-from lb_ingest.store import TimelineEntry
+from lb_ingest.recorder import INSERT_TIMELINE
 from lb_ingest.timeline import entry_row
 
 # A service's parking lot reports that an operator sent a parked message back, or dismissed it
 # (parking.py): either way its failure is behind it.
 OPERATOR_STEPS = frozenset({"parked.retried", "parked.dismissed"})
 
-_timeline: Table = TimelineEntry.__table__  # type: ignore[attr-defined]
 #: Where a transaction keeps its reports until it commits (the session's `info`).
 _REPORTS = "lb_ingest.reports"
 
@@ -87,7 +86,7 @@ def _write_reports(session: Session) -> None:
     # The locks first, in key order (order_repository.py), so two transactions with reports on
     # the same orders wait for each other instead of crossing on the timeline's unique index.
     stored = orders.get_many({r.order_key for r in reports}, lock=True)
-    conn.execute(insert(_timeline), [_timeline_row(r) for r in reports])
+    conn.execute(INSERT_TIMELINE, [_timeline_row(r) for r in reports])
     # Each order's state machine read once, carried through its reports in order.
     states: dict[str, OrderStatus] = {}
     for report in reports:

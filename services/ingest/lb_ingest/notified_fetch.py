@@ -27,7 +27,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from lb_common.db import Database, utcnow
 from lb_common.errors import LedgerbridgeError, TransientError
@@ -81,6 +81,13 @@ class NotifiedFetcher:
         self._keap = keap
         self._batch = batch
         self._currencies: dict[str, tuple[float, str]] = {}
+        # Asked every poll (each second) while nothing is due: built once, read in plain Core.
+        self._due = (
+            select(_objects)
+            .where(_objects.c.status == "waiting", _objects.c.next_attempt_at <= bindparam("now"))
+            .order_by(_objects.c.id)
+            .limit(batch)
+        )
         self._loop = WorkLoop(
             db,
             flag=NOTIFIED_WAITING,
@@ -94,19 +101,13 @@ class NotifiedFetcher:
 
     async def fetch_due(self) -> int:
         """Fetch one batch of waiting objects that are due; returns how many were tried."""
-        async with self._db.session() as session:
-            conn = await session.connection()
-            rows = (
-                await conn.execute(
-                    select(_objects)
-                    .where(_objects.c.status == "waiting", _objects.c.next_attempt_at <= utcnow())
-                    .order_by(_objects.c.id)
-                    .limit(self._batch)
-                )
-            ).all()
+        rows = await self._db.read_sync(self._read_due)
         for row in rows:
-            await self._fetch(row._asdict())
+            await self._fetch(row)
         return len(rows)
+
+    def _read_due(self, conn: Connection) -> list[dict[str, Any]]:
+        return [row._asdict() for row in conn.execute(self._due, {"now": utcnow()})]
 
     async def _fetch(self, row: dict[str, Any]) -> None:
         connection = await self._shop_connections.get(row["connection"])

@@ -25,6 +25,7 @@ from sqlalchemy import (
     ARRAY,
     ColumnElement,
     Connection,
+    Select,
     Table,
     Text,
     bindparam,
@@ -51,6 +52,24 @@ _LOCK_ORDERS = text(
     "FROM (SELECT k FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k) AS sorted"
 ).bindparams(bindparam("keys", type_=ARRAY(Text)))
 
+# The hot statements are built once (`keys` expands to the list it is given): building one and
+# working out its cache key took longer than running it on SQLite (about 300 µs of 450).
+_AMONG_KEYS = orders_table.c.order_key.in_(bindparam("keys", expanding=True))
+#: (with the document, locked) -> the SELECT of the orders among `keys`.
+_GET: dict[tuple[bool, bool], Select[Any]] = {
+    (document, lock): (
+        select(*(_ALL if document else _WITHOUT_DOCUMENT)).where(_AMONG_KEYS).with_for_update()
+        if lock
+        else select(*(_ALL if document else _WITHOUT_DOCUMENT)).where(_AMONG_KEYS)
+    )
+    for document in (True, False)
+    for lock in (True, False)
+}
+_VERSIONS = select(orders_table.c.order_key, orders_table.c.version).where(_AMONG_KEYS)
+_INSERT = insert(orders_table)
+# The SET clause comes from each executemany's rows (the columns that changed).
+_UPDATE = update(orders_table).where(orders_table.c.order_key == bindparam("key"))
+
 T = TypeVar("T")
 
 
@@ -69,15 +88,12 @@ class OrderRepository:
         read, and `Order.canonical` raises."""
         if not keys:
             return {}
-        postgres = self._conn.dialect.name == "postgresql"
-        if lock and postgres:
+        lock = lock and self._conn.dialect.name == "postgresql"
+        if lock:
             self._conn.execute(_LOCK_ORDERS, {"keys": sorted(keys)})
-        query = select(*(_ALL if with_document else _WITHOUT_DOCUMENT)).where(
-            orders_table.c.order_key.in_(keys)
-        )
-        if lock and postgres:
-            query = query.with_for_update()
-        return {order.order_key: order for order in map(_order_of, self._conn.execute(query))}
+        rows = self._conn.execute(_GET[with_document, lock], {"keys": list(keys)})
+        names = [_BY_COLUMN[column] for column in rows.keys()]
+        return {order.order_key: order for order in (_order_of(names, row) for row in rows)}
 
     def save(self, orders: Iterable[Order]) -> None:
         """Insert the new orders and write the changed columns of the stored ones."""
@@ -94,22 +110,17 @@ class OrderRepository:
                 updates[frozenset(changed)].append({"key": order.order_key, **changed})
                 order.loaded.update({_BY_COLUMN[c]: v for c, v in changed.items()})
         if new_rows:
-            self._conn.execute(insert(orders_table), new_rows)
-        # The SET clause comes from the rows' keys, and executemany needs the same keys in every
-        # row: one statement per set of changed columns (usually one or two).
-        by_key = update(orders_table).where(orders_table.c.order_key == bindparam("key"))
+            self._conn.execute(_INSERT, new_rows)
+        # executemany needs the same keys in every row: one statement per set of changed
+        # columns (usually one or two).
         for rows in updates.values():
-            self._conn.execute(by_key, rows)
+            self._conn.execute(_UPDATE, rows)
 
     def versions(self, keys: Collection[str]) -> dict[str, datetime]:
         """The stored version of each of these orders that has one."""
         if not keys:
             return {}
-        rows = self._conn.execute(
-            select(orders_table.c.order_key, orders_table.c.version).where(
-                orders_table.c.order_key.in_(keys)
-            )
-        )
+        rows = self._conn.execute(_VERSIONS, {"keys": list(keys)})
         return {key: version for key, version in rows if version is not None}
 
     def page(
@@ -126,7 +137,8 @@ class OrderRepository:
             .offset(offset)
             .limit(limit)
         )
-        return total, [_order_of(row) for row in rows]
+        names = [_BY_COLUMN[column] for column in rows.keys()]
+        return total, [_order_of(names, row) for row in rows]
 
     def keys(self, where: Sequence[ColumnElement[bool]], *, limit: int) -> list[str]:
         """The keys of the matching orders, least recently changed first."""
@@ -144,8 +156,9 @@ async def with_orders(session: AsyncSession, work: Callable[[OrderRepository], T
     return await session.run_sync(lambda sync: work(OrderRepository(sync.connection())))
 
 
-def _order_of(row: Any) -> Order:
-    values = {_BY_COLUMN[column]: value for column, value in row._mapping.items()}
+def _order_of(names: list[str], row: Any) -> Order:
+    """`row` (its columns by `names`, the model's field names) as an order."""
+    values = dict(zip(names, row, strict=True))
     order = Order(**values)
     if "document" not in values:
         order.document = NOT_LOADED

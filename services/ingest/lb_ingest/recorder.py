@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, Table, insert
 
 from lb_common.envelope import Envelope
 from lb_common.outbox import insert_outbox_rows, outbox_row
 from lb_ingest.store import TimelineEntry
 from lb_ingest.timeline import entry_row
+
+_timeline: Table = TimelineEntry.__table__  # type: ignore[attr-defined]
+#: Built once: ingest's hot paths insert timeline rows in every transaction.
+INSERT_TIMELINE = insert(_timeline)
 
 
 class RowRecorder:
@@ -26,5 +30,5 @@ class RowRecorder:
 
     def write(self, connection: Connection) -> None:
         if self.timeline_rows:
-            connection.execute(insert(TimelineEntry), self.timeline_rows)
+            connection.execute(INSERT_TIMELINE, self.timeline_rows)
         insert_outbox_rows(connection, self.outbox_rows)

@@ -21,6 +21,18 @@ from lb_ingest.recorder import RowRecorder
 from lb_ingest.store import RefundRecord
 
 _refunds: Table = RefundRecord.__table__  # type: ignore[attr-defined]
+# Built once (see order_repository.py): every webhook batch reads its orders' refunds.
+_OF_ORDERS = (
+    select(_refunds.c.order_key, _refunds.c.refund_id, _refunds.c.payload, _refunds.c.emitted)
+    .where(_refunds.c.order_key.in_(bindparam("keys", expanding=True)))
+    .order_by(_refunds.c.received_at)
+)
+_INSERT = insert(_refunds)
+_SENT_ON = (
+    update(_refunds)
+    .where(and_(_refunds.c.order_key == bindparam("key"), _refunds.c.refund_id == bindparam("id")))
+    .values(emitted=True)
+)
 
 
 @dataclass(eq=False)
@@ -39,12 +51,7 @@ def load_refunds(
     """Every refund seen for these orders, oldest first, by (order key, refund id)."""
     if not order_keys:
         return {}
-    rows = conn.execute(
-        select(_refunds.c.order_key, _refunds.c.refund_id, _refunds.c.payload,
-               _refunds.c.emitted)
-        .where(_refunds.c.order_key.in_(order_keys))
-        .order_by(_refunds.c.received_at)
-    )  # fmt: skip
+    rows = conn.execute(_OF_ORDERS, {"keys": list(order_keys)})
     return {
         (row.order_key, row.refund_id): SeenRefund(**row._asdict(), stored=True) for row in rows
     }
@@ -59,18 +66,12 @@ def save_refunds(conn: Connection, refunds: Iterable[SeenRefund]) -> None:
         for r in refunds if not r.stored
     ]  # fmt: skip
     if new:
-        conn.execute(insert(_refunds), new)
+        conn.execute(_INSERT, new)
     sent_on = [
         {"key": r.order_key, "id": r.refund_id} for r in refunds if r.stored and r.emitted_now
     ]
     if sent_on:
-        conn.execute(
-            update(_refunds)
-            .where(and_(_refunds.c.order_key == bindparam("key"),
-                        _refunds.c.refund_id == bindparam("id")))
-            .values(emitted=True),
-            sent_on,
-        )  # fmt: skip
+        conn.execute(_SENT_ON, sent_on)
     for refund in refunds:
         refund.stored = True
         refund.emitted_now = False

@@ -27,6 +27,21 @@ _APPLIED = ("outcome", "error", "order_key", "order_version")
 #: Commit info flag (see Database.on_commit): deliveries wait to be applied.
 DELIVERIES_RECEIVED = "deliveries_received"
 
+# Built once, like the order repository's statements (`expanding`: the list given each time).
+# Both columns of the unique (connection, delivery_id) index, so it is used: by the delivery id
+# alone, every stored delivery would be read.
+_KNOWN_DELIVERIES = select(_deliveries.c.connection, _deliveries.c.delivery_id).where(
+    _deliveries.c.connection.in_(bindparam("connections", expanding=True)),
+    _deliveries.c.delivery_id.in_(bindparam("ids", expanding=True)),
+)
+# The condition of the unique index ux_deliveries_merchant_action, so it is used.
+_KNOWN_EVENTS = select(_deliveries.c.event_key).where(
+    _deliveries.c.event_key.in_(bindparam("keys", expanding=True)),
+    _deliveries.c.outcome != "duplicate",
+)
+_INSERT = insert(_deliveries)
+_UPDATE_APPLIED = update(_deliveries).where(_deliveries.c.id == bindparam("row_id"))
+
 
 @dataclass
 class BatchState:
@@ -67,23 +82,14 @@ def load_batch_state(
     )
     known_deliveries: set[tuple[str, str]] = set()
     if delivery_ids:
-        # Both columns of the unique (connection, delivery_id) index, so it is used: by the
-        # delivery id alone, every stored delivery would be read.
         rows = conn.execute(
-            select(_deliveries.c.connection, _deliveries.c.delivery_id).where(
-                _deliveries.c.connection.in_(shop_connections),
-                _deliveries.c.delivery_id.in_(delivery_ids),
-            )
+            _KNOWN_DELIVERIES,
+            {"connections": list(shop_connections), "ids": list(delivery_ids)},
         )
         known_deliveries = {(c, d) for c, d in rows}
     known_events: set[str] = set()
     if event_keys:
-        # The condition of the unique index ux_deliveries_merchant_action, so it is used.
-        found = conn.execute(
-            select(_deliveries.c.event_key).where(
-                _deliveries.c.event_key.in_(event_keys), _deliveries.c.outcome != "duplicate"
-            )
-        )
+        found = conn.execute(_KNOWN_EVENTS, {"keys": list(event_keys)})
         known_events = {k for (k,) in found if k}
     orders = OrderRepository(conn).get_many(order_keys, lock=True)
     # Also when no arrival carries a refund: held ones go out when their order transfers.
@@ -93,10 +99,10 @@ def load_batch_state(
 
 def write_batch(conn: Connection, state: BatchState) -> None:
     if state.deliveries:
-        conn.execute(insert(_deliveries), state.deliveries)
+        conn.execute(_INSERT, state.deliveries)
     if state.applied:
         conn.execute(
-            update(_deliveries).where(_deliveries.c.id == bindparam("row_id")),
+            _UPDATE_APPLIED,
             [{"row_id": row["id"], **{k: row[k] for k in _APPLIED}} for row in state.applied],
         )
     if any(row["outcome"] == "received" for row in state.deliveries):

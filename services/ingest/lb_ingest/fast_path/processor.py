@@ -49,6 +49,15 @@ class DeliveryProcessor:
         self._db = db
         self._shop_connections = shop_connections
         self._batch_size = batch_size
+        # Asked every poll (each second in role `all`, where nothing is usually waiting): built
+        # once, and on SQLite read in plain Core on the reader thread (Database.read_sync).
+        self._waiting = (
+            select(_deliveries)
+            .where(_deliveries.c.outcome == "received")
+            .order_by(_deliveries.c.id)
+            .limit(batch_size)
+        )
+        self._claimable = _claimable(batch_size)
         self._loop = WorkLoop(
             db,
             flag=DELIVERIES_RECEIVED,
@@ -64,24 +73,17 @@ class DeliveryProcessor:
         """Apply one batch of received deliveries; returns how many."""
         if not self._db.is_sqlite:
             return await self._claim_and_apply()
-        async with self._db.session() as session:
-            conn = await session.connection()
-            rows = (
-                await conn.execute(
-                    select(_deliveries)
-                    .where(_deliveries.c.outcome == "received")
-                    .order_by(_deliveries.c.id)
-                    .limit(self._batch_size)
-                )
-            ).all()
+        rows = await self._db.read_sync(
+            lambda conn: [row._asdict() for row in conn.execute(self._waiting)]
+        )
         if not rows:
             return 0
-        batch = [(row._asdict(), await self._read(row._asdict())) for row in rows]
+        batch = [(row, await self._read(row)) for row in rows]
         return await self._db.write_sync(functools.partial(_apply_batch, batch=batch))
 
     async def _claim_and_apply(self) -> int:
         async with self._db.write_connection() as conn:
-            rows = list((await conn.execute(_claimable(self._batch_size))).all())
+            rows = list((await conn.execute(self._claimable)).all())
             rows = await conn.run_sync(functools.partial(_in_order, rows=rows))
             if not rows:
                 return 0

@@ -1,0 +1,207 @@
+"""ingest's handling of the other services' reports (consumers.py), on SQLite and PostgreSQL: a
+batch of reports in one transaction leaves the orders and their timelines exactly as the same
+reports one transaction each do, and a report handled twice changes nothing."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from lb_common.db import Database
+from lb_common.envelope import Envelope, Event
+from lb_common.events import OrderFailed, OrderProgress
+from lb_common.handlers import dispatch, dispatch_batched, routes
+from lb_common.sealing import DEVELOPMENT_KEY, SecretBox
+from lb_connectors.platforms.registry import get_adapter
+from lb_ingest import consumers
+from lb_ingest.arrival import Arrival
+from lb_ingest.connections import ConnectionCache
+from lb_ingest.fast_path.writer import _store_batch
+from lb_ingest.reading import read_arrival
+from tests.platforms.factories import shopify_headers, shopify_json, shopify_order
+from tests.support.stores import Store
+from tests.support.system import running_system
+
+DEV_BOX = SecretBox([DEVELOPMENT_KEY])
+ROUTES = routes({OrderProgress: consumers.handle_progress, OrderFailed: consumers.handle_failed})
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def ingest_db(store: Store, amqp_url, broker_prefix, tmp_path) -> AsyncIterator[Database]:
+    """ingest's database (made by ingest itself, with its demo connection) and two stored,
+    transferred orders."""
+    async with running_system(amqp_url, broker_prefix, tmp_path, "ingest"):
+        pass
+    db = Database(await store.url("ingest"))
+    try:
+        for order_id in (1001, 1002):
+            arrival = await _arrival(db, order_id)
+            await db.write_sync(functools.partial(_store_batch, arrivals=[arrival], defer=False))
+        yield db
+    finally:
+        await db.dispose()
+
+
+async def _arrival(db: Database, order_id: int) -> Arrival:
+    shop_connection = await ConnectionCache(db, DEV_BOX).get("demo")
+    assert shop_connection is not None
+    adapter = get_adapter("shopify")
+    body = shopify_json(shopify_order(id=order_id))
+    info = adapter.delivery(shopify_headers("orders/paid", body, "unused"))
+    arrival = read_arrival(adapter, shop_connection, info, body)
+    assert isinstance(arrival, Arrival) and arrival.order is not None
+    return arrival
+
+
+async def _keys(db: Database) -> list[str]:
+    async with db.session() as session:
+        rows = await session.exec(text("SELECT order_key FROM orders ORDER BY order_id"))  # type: ignore[call-overload]
+        return [key for (key,) in rows]
+
+
+def _envelope(event: Event, key: str, minutes: int) -> Envelope:
+    envelope = Envelope.wrap(event, connection="demo", order_key=key)
+    return envelope.model_copy(update={"occurred_at": T0 + timedelta(minutes=minutes)})
+
+
+def _reports(a: str, b: str) -> list[Envelope]:
+    """Several reports per order, as they arrive in one batch: a failure and its recovery, an
+    order ingest does not know, an operator closing a problem."""
+    failed = OrderFailed(service="inventory", step="invoice.booked", reason="no such product")
+    return [
+        _envelope(OrderProgress(service="customers", step="customer.resolved",
+                                message="Customer 7.", details={"customer_number": 7}), a, 1),
+        _envelope(OrderFailed(service="invoicing", step="customer.resolved",
+                              reason="the ledger said no", detail="HTTP 400"), a, 2),
+        _envelope(OrderProgress(service="customers", step="customer.resolved",
+                                message="Customer 8.", details={"customer_number": 8}), b, 2),
+        _envelope(OrderProgress(service="customers", step="customer.resolved", message="?"),
+                  "shopify:elsewhere.myshopify.com:1", 3),
+        _envelope(OrderProgress(service="invoicing", step="invoice.booked", message="Booked 41.",
+                                details={"booked_invoice_number": 41}), a, 4),
+        _envelope(OrderProgress(service="invoicing", step="retry", message="Trying again."), b, 5),
+        _envelope(failed, b, 6),
+        _envelope(OrderProgress(service="inventory", step="parked.dismissed", message="Dismissed.",
+                                details={"message_type": "invoice.booked"}), a, 7),
+        _envelope(OrderProgress(service="inventory", step="stock.read", message="Stock read."),
+                  a, 8),
+    ]  # fmt: skip
+
+
+async def _state(db: Database) -> tuple[list[dict[str, Any]], list[tuple[Any, ...]], int]:
+    """The orders (without the times they were written), the reports' timeline lines in id
+    order, and how many inbox rows."""
+    async with db.session() as session:
+        orders = (
+            await session.exec(  # type: ignore[call-overload]
+                text(
+                    "SELECT order_key, status, status_reason, progress, problems, needs_attention, "
+                    "customer_number, invoice_number FROM orders ORDER BY order_key"
+                )
+            )
+        ).all()
+        timeline = (
+            await session.exec(  # type: ignore[call-overload]
+                text(
+                    "SELECT order_key, service, step, message, level, details, message_id "
+                    "FROM timeline WHERE message_id IS NOT NULL ORDER BY id"
+                )
+            )
+        ).all()
+        inbox = (await session.exec(text("SELECT count(*) FROM inbox"))).one()[0]  # type: ignore[call-overload]
+    rows = []
+    for order in orders:
+        row = dict(order._mapping)
+        if isinstance(row["problems"], str):
+            row["problems"] = json.loads(row["problems"])
+        row["needs_attention"] = bool(row["needs_attention"])
+        rows.append(row)
+    lines = [
+        (*line[:5], line.details if isinstance(line.details, dict) else json.loads(line.details),
+         line.message_id)
+        for line in timeline
+    ]  # fmt: skip
+    return rows, lines, inbox
+
+
+async def _one_by_one(db: Database, envelopes: list[Envelope]) -> None:
+    for envelope in envelopes:
+        await dispatch(ROUTES[envelope.type], envelope, db, "ingest")
+
+
+async def _as_one_batch(db: Database, envelopes: list[Envelope]) -> None:
+    async with db.transaction() as session:
+        for envelope in envelopes:
+            await dispatch_batched(ROUTES[envelope.type], envelope, session, "ingest")
+
+
+async def test_a_batch_of_reports_does_what_the_reports_one_by_one_do(
+    ingest_db: Database, store: Store, amqp_url, broker_prefix, tmp_path
+):
+    a, b = await _keys(ingest_db)
+    envelopes = _reports(a, b)
+    await _as_one_batch(ingest_db, envelopes)
+    orders, timeline, inbox = await _state(ingest_db)
+
+    by_key = {order["order_key"]: order for order in orders}
+    assert by_key[a]["progress"] == by_key[a]["status"] == "booked", by_key[a]
+    assert (by_key[a]["customer_number"], by_key[a]["invoice_number"]) == (7, 41)
+    assert not by_key[a]["needs_attention"] and by_key[a]["status_reason"] is None
+    assert set(by_key[a]["problems"]) == {"customers", "invoicing", "inventory"}
+    assert by_key[b]["status"] == "failed" and by_key[b]["needs_attention"]
+    assert by_key[b]["status_reason"] == "no such product"
+    assert (by_key[b]["progress"], by_key[b]["customer_number"]) == ("customer_resolved", 8)
+    assert [line[6] for line in timeline] == [e.message_id for e in envelopes]
+    assert timeline[1][2:5] == ("invoicing.failed", "the ledger said no", "error")
+    assert timeline[5][4] == "warning"  # a retry
+    assert inbox == len(envelopes)
+
+    # The same reports, one transaction each, in a second ingest: the same orders and lines.
+    async with running_system(amqp_url, f"{broker_prefix}x", tmp_path / "other", "ingest",
+                              store=_Other(store)):  # fmt: skip
+        pass
+    other = Database(await _Other(store).url("ingest"))
+    try:
+        for order_id in (1001, 1002):
+            arrival = await _arrival(other, order_id)
+            await other.write_sync(functools.partial(_store_batch, arrivals=[arrival], defer=False))
+        await _one_by_one(other, envelopes)
+        assert await _state(other) == (orders, timeline, inbox)
+    finally:
+        await other.dispose()
+
+
+async def test_a_report_handled_again_changes_nothing(ingest_db: Database):
+    """A copy that got past the consumer's inbox look-up (a replica handled it at the same
+    moment) fails on its inbox row and timeline line, and its transaction writes nothing."""
+    a, b = await _keys(ingest_db)
+    first = _reports(a, b)[:3]
+    await _as_one_batch(ingest_db, first)
+    before = await _state(ingest_db)
+    later = _envelope(
+        OrderProgress(service="invoicing", step="invoice.booked", message="Booked 41.",
+                      details={"booked_invoice_number": 41}), a, 9)  # fmt: skip
+    with pytest.raises(IntegrityError):
+        await _as_one_batch(ingest_db, [later, first[0]])
+    with pytest.raises(IntegrityError):
+        await _one_by_one(ingest_db, [first[1]])
+    assert await _state(ingest_db) == before
+
+
+class _Other(Store):
+    """The test's store under other service names: a second, separate ingest database."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.kind = store.kind
+
+    async def url(self, service: str) -> str:
+        return await self._store.url(f"{service}_other")

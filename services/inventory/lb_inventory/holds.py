@@ -201,19 +201,25 @@ def _count(session: AsyncSession, connection: str, change: Change) -> None:
         pending[(connection, sku)] += _scaled(quantity)
 
 
-def _write_totals(session: Session) -> None:
-    changes = sorted((key, units) for key, units in session.info.pop(_PENDING, {}).items() if units)
-    if not changes:
-        return
-    dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
-    statement = dialect.insert(_totals).values(
-        [{"connection": c, "sku": sku, "units": units} for (c, sku), units in changes]
-    )
-    statement = statement.on_conflict_do_update(
+def _add_to_totals(dialect: Any) -> Any:
+    statement = dialect.insert(_totals)
+    return statement.on_conflict_do_update(
         index_elements=[_totals.c.connection, _totals.c.sku],
         set_={"units": _totals.c.units + statement.excluded.units},
     )
-    session.execute(statement)
+
+
+#: Built once (its compiled form is cached), run with one parameter set per changed total.
+_ADD_TO_TOTALS = {"sqlite": _add_to_totals(sqlite), "postgresql": _add_to_totals(postgresql)}
+
+
+def _write_totals(session: Session) -> None:
+    changes = sorted((key, units) for key, units in session.info.pop(_PENDING, {}).items() if units)
+    if changes:
+        session.execute(
+            _ADD_TO_TOTALS[session.get_bind().dialect.name],
+            [{"connection": c, "sku": sku, "units": units} for (c, sku), units in changes],
+        )
 
 
 async def forget_released(session: AsyncSession, connection: str) -> None:

@@ -32,7 +32,7 @@ from lb_inventory.domain import (
     free_to_sell,
     level_differs,
 )
-from lb_inventory.holds import held_per_sku, release
+from lb_inventory.holds import held_per_sku, release_orders
 from lb_inventory.policy import StockSyncSettings
 from lb_inventory.shop_push import Wanted, compare_and_set
 from lb_inventory.store import SkuLink, StockLevel
@@ -223,7 +223,24 @@ async def _follow_batch(
     async with locks.push(connection):
         # Read (or derive) and push under the lock: a reading taken earlier never overwrites a
         # later one, and each booking's units come off a figure once.
-        known = await _known_readings(lead, connection, product_numbers)
+        async with lead.session() as session:
+            known = await _known_readings(session, connection, product_numbers)
+            links = list(
+                (
+                    await session.exec(
+                        select(SkuLink).where(
+                            SkuLink.connection == connection,
+                            col(SkuLink.product_number).in_(product_numbers),
+                        )
+                    )
+                ).all()
+            )
+            # Only the linked SKUs' figures are pushed (and shown on the timeline). The ledger's
+            # level includes the sold orders' units: they are held no longer.
+            held = await held_per_sku(
+                session, connection, skus={link.sku for link in links}, except_orders=sold
+            )
+            differences = set(await open_differences(session, connection)) if links else set()
         read = to_read(product_numbers, known, utcnow(), read_every)
         read_at = utcnow()  # before the call: every booking in this batch is in the reading
         levels, others = await _read_levels(ledger, sorted(read)) if read else ({}, {})
@@ -233,20 +250,6 @@ async def _follow_batch(
                 if not in_reading(booked.booked_at, reading.read_at):
                     reading = reading.less(booked.taken.get(number, Decimal(0)))
             levels[number] = (reading.available, reading.in_stock)
-        async with lead.session() as session:
-            # The ledger's level now includes the sold orders' units: they are held no longer.
-            held = await held_per_sku(session, connection, except_orders=sold)
-            differences = set(await open_differences(session, connection))
-            links = list(
-                (
-                    await session.exec(
-                        select(SkuLink).where(
-                            SkuLink.connection == connection,
-                            col(SkuLink.product_number).in_(list(levels)),
-                        )
-                    )
-                ).all()
-            )
         found = utcnow()  # a difference found now predates the push that lowers it
         if settings.enabled and settings.location_id:
             outcome = await _push_changed(
@@ -256,8 +259,7 @@ async def _follow_batch(
         # What the batch found, once (no inbox row: each message commits its own below; a
         # crash in between redelivers them, and all of this is written again the same way).
         async with lead.transaction() as session:
-            for order_key in sorted(sold):
-                await release(session, connection, order_key, "booked")
+            await release_orders(session, connection, sold, "booked")
             for number in sorted(read):
                 # Kept also for a product that keeps no stock (not listed under /stock), so it
                 # is not read again at its next sale.
@@ -302,17 +304,16 @@ async def _follow_batch(
 
 
 async def _known_readings(
-    lead: UnitOfWork, connection: str, product_numbers: list[str]
+    session: AsyncSession, connection: str, product_numbers: list[str]
 ) -> dict[str, Reading]:
-    async with lead.session() as session:
-        rows = (
-            await session.exec(
-                select(StockLevel).where(
-                    StockLevel.connection == connection,
-                    col(StockLevel.product_number).in_(product_numbers),
-                )
+    rows = (
+        await session.exec(
+            select(StockLevel).where(
+                StockLevel.connection == connection,
+                col(StockLevel.product_number).in_(product_numbers),
             )
-        ).all()
+        )
+    ).all()
     return {
         row.product_number: Reading(
             Decimal(row.available) if row.available is not None else None,

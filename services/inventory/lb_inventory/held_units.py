@@ -17,10 +17,11 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from lb_common.events import OrderUnitsHeld
-from lb_common.unit_of_work import UnitOfWork
+from lb_common.handlers import batchable
+from lb_common.unit_of_work import BatchedUnitOfWork, NotBatchable, UnitOfWork
 from lb_inventory.domain import MismatchKind, free_to_sell, level_differs
-from lb_inventory.holds import held_per_sku, hold, release
-from lb_inventory.store import HeldOrder, MismatchRow, SkuLink
+from lb_inventory.holds import Change, held_per_sku, hold, release_orders
+from lb_inventory.store import MismatchRow, SkuLink
 from lb_inventory.sync import SyncLocks, set_level_mismatch
 
 log = logging.getLogger("lb_inventory.held_units")
@@ -46,7 +47,7 @@ async def reconsider_differences(
     ).all()
     if not rows:
         return
-    held = await held_per_sku(session, connection)
+    held = await held_per_sku(session, connection, skus={row.key for row in rows})
     for row in rows:
         link = await session.get(SkuLink, (connection, row.key))
         if link is None or link.ledger_level is None or link.shop_level is None:
@@ -68,44 +69,57 @@ async def reconsider_differences(
             )
 
 
+class _Reconsider(Exception):
+    """A level difference is open: the message is handled again under the push lock."""
+
+
+@batchable
 async def handle_units_held(event: OrderUnitsHeld, uow: UnitOfWork, *, locks: SyncLocks) -> None:
     """Record (or release) what the order holds. Without an open level difference this is one
-    conditional write and takes no lock: a push that read the held units a moment earlier is
-    the same as one that ran before this message arrived, and the next push counts them.
-    (Under the push lock, each of these messages waited behind every ledger read and shop push
-    of the connection; make chaos's 10,000-order run left 18,471 of them queued.)"""
+    write and takes no lock: a push that read the held units a moment earlier is the same as
+    one that ran before this message arrived, and the next push counts them. (Under the push
+    lock, each of these messages waited behind every ledger read and shop push of the
+    connection; make chaos's 10,000-order run left 18,471 of them queued.) So the messages that
+    arrive together share one transaction (`@batchable`): two versions of one order in a batch
+    apply in turn, as in two transactions."""
     connection = uow.message.connection
-    async with uow.session() as session:
-        reconsider = await has_open_differences(session, connection)
-    if not reconsider:
+    try:
         async with uow.commit() as session:
+            # Asked in the write transaction itself: no read transaction of its own.
+            if await _differences_open(session, connection):
+                raise _Reconsider
             await _apply(session, connection, event)
         return
+    except _Reconsider:
+        pass  # nothing written (a batch's transaction is rolled back below)
+    if isinstance(uow, BatchedUnitOfWork):
+        # The push lock is a lease written in a transaction of its own: the consumer handles
+        # these messages one at a time instead.
+        raise NotBatchable("a level difference is open: its SKUs are looked at under the lock")
     async with locks.push(connection), uow.commit() as session:
-        # A column, not the entity: the upsert below would leave a loaded entity stale.
-        before = set(
-            (
-                await session.exec(
-                    select(HeldOrder.units).where(
-                        HeldOrder.connection == connection, HeldOrder.order_key == event.order_key
-                    )
-                )
-            ).first()
-            or {}
-        )
-        if await _apply(session, connection, event):
-            await session.flush()
-            await reconsider_differences(
-                session, connection, before | {line.sku for line in event.lines}
-            )
+        change = await _apply(session, connection, event)
+        if change is not None:
+            await reconsider_differences(session, connection, change.skus)
 
 
-async def _apply(session: AsyncSession, connection: str, event: OrderUnitsHeld) -> bool:
-    """True if the event changed what the order holds (not stale, not released before)."""
+async def _apply(session: AsyncSession, connection: str, event: OrderUnitsHeld) -> Change | None:
+    """What the event changed in what the order holds (None: stale, or released before)."""
     if event.released:
-        return await release(session, connection, event.order_key, event.reason or "released")
+        released = await release_orders(
+            session, connection, [event.order_key], event.reason or "released"
+        )
+        return released.get(event.order_key)
     units = {line.sku: line.quantity for line in event.lines}
     return await hold(session, connection, event.order_key, event.version, units)
+
+
+async def _differences_open(session: AsyncSession, connection: str) -> bool:
+    """`has_open_differences`, asked once per transaction: a batch's messages share the answer
+    (its transaction sees the same rows for all of them)."""
+    asked: dict[str, bool] = session.info.setdefault("lb_inventory.differences_open", {})
+    if connection not in asked:
+        asked[connection] = await has_open_differences(session, connection)
+    return asked[connection]
 
 
 async def has_open_differences(session: AsyncSession, connection: str) -> bool:

@@ -1,63 +1,99 @@
-"""Reading and releasing the units held by unbooked orders (the `held_orders` table)."""
+"""The units held by unbooked orders: per order (`held_orders`) and their running total per SKU
+(`held_totals`), which every hold and release changes in its own transaction.
+
+Each write to an order is one upsert that also keeps what the order held before
+(`previous_units`) and returns it, so the change to the totals is known without a read first.
+The totals' changes of a transaction are added up and written once, just before it commits, in
+SKU order: a batch of messages in one transaction writes each total once, and two transactions
+on PostgreSQL lock the totals' rows in the same order (no deadlock), for the commit only.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
+from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from lb_common.db import utcnow
-from lb_inventory.store import HeldOrder
+from lb_inventory.store import HeldOrder, HeldTotal
 
 #: How long a released order is remembered, so a late `order.units_held` cannot hold it again.
 RELEASED_KEPT = timedelta(days=30)
 
+#: `held_totals` counts millionths of a unit. An order's units are rounded up to one (a total
+#: is never below what the orders hold: the shop is never shown more), the same way whenever
+#: they are added or taken off, so they cancel exactly.
+SCALE = 1_000_000
 
-#: Open orders read per query by `held_per_sku`. While a backlog waits for its invoices every
-#: order ingest accepted holds its units (100,000 in bench/backlog.py), so they are read a page
-#: at a time, two columns and no ORM objects: memory follows the page and the SKUs, not the
-#: orders.
-HELD_PAGE = 1_000
+_orders = HeldOrder.__table__  # type: ignore[attr-defined]
+_totals = HeldTotal.__table__  # type: ignore[attr-defined]
+#: session.info key: the totals' changes not yet written, (connection, sku) -> millionths.
+_PENDING = "lb_inventory.held_total_changes"
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a hold or release changed: the order's units (Decimal as text) before and after."""
+
+    before: Mapping[str, str]
+    after: Mapping[str, str]
+
+    @property
+    def skus(self) -> set[str]:
+        return set(self.before) | set(self.after)
+
+
+def _scaled(quantity: str | Decimal) -> int:
+    return int((Decimal(quantity) * SCALE).to_integral_value(rounding=ROUND_CEILING))
+
+
+def _dialect(session: AsyncSession) -> Any:
+    return sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
 
 
 async def held_per_sku(
     session: AsyncSession,
     connection: str,
     *,
+    skus: Collection[str] | None = None,
     except_orders: Collection[str] = (),
-    page: int = HELD_PAGE,
 ) -> dict[str, Decimal]:
-    """The units held per SKU by the connection's open orders (their units sum in Decimal),
-    leaving out `except_orders`; read `page` orders at a time, in key order."""
-    table = HeldOrder.__table__  # type: ignore[attr-defined]
-    held: defaultdict[str, Decimal] = defaultdict(Decimal)
-    after = ""
-    while True:
-        rows = (
-            await session.exec(
-                select(table.c.order_key, table.c.units)
-                .where(
-                    table.c.connection == connection,
-                    table.c.released_at.is_(None),
-                    table.c.order_key > after,
-                )
-                .order_by(table.c.order_key)
-                .limit(page)
+    """The units held per SKU by the connection's open orders (all SKUs, or `skus`), leaving out
+    `except_orders`: one read of the totals (with this transaction's changes not yet written),
+    and one of the left-out orders, however many orders are open."""
+    if skus is not None and not skus:
+        return {}
+    query = select(_totals.c.sku, _totals.c.units).where(_totals.c.connection == connection)
+    if skus is not None:
+        query = query.where(_totals.c.sku.in_(sorted(skus)))
+    held: defaultdict[str, int] = defaultdict(int)
+    for sku, units in (await session.exec(query)).all():
+        held[sku] += units
+    for (of, sku), units in session.info.get(_PENDING, {}).items():
+        if of == connection and (skus is None or sku in skus):
+            held[sku] += units
+    if except_orders:
+        left_out = await session.exec(
+            select(_orders.c.units).where(
+                _orders.c.connection == connection,
+                _orders.c.order_key.in_(sorted(except_orders)),
+                _orders.c.released_at.is_(None),
             )
-        ).all()
-        for order_key, units in rows:
-            if order_key in except_orders:
-                continue
+        )
+        for units in left_out.all():  # one column: sqlmodel gives the values
             for sku, quantity in units.items():
-                held[sku] += Decimal(quantity)
-        if len(rows) < page:
-            return dict(held)
-        after = rows[-1][0]
+                if sku in held:
+                    held[sku] -= _scaled(quantity)
+    return {sku: Decimal(units) / SCALE for sku, units in held.items() if units}
 
 
 async def hold(
@@ -66,42 +102,129 @@ async def hold(
     order_key: str,
     version: datetime,
     units: Mapping[str, Decimal],
-) -> bool:
+) -> Change | None:
     """The order holds `units` now (its version `version`), unless it was released or a newer
     version is recorded. One conditional upsert (compare-and-set), so handlers need no lock
-    between them: two versions of one order handled at once leave the newer. True if applied."""
-    table = HeldOrder.__table__  # type: ignore[attr-defined]
-    dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
+    between them: two versions of one order handled at once leave the newer. The change, or
+    None if not applied."""
     now = utcnow()
     values = {q: str(n) for q, n in units.items()}
-    statement = dialect.insert(table).values(
-        connection=connection, order_key=order_key, version=version, units=values, updated_at=now
+    statement = (
+        _dialect(session)
+        .insert(_orders)
+        .values(
+            connection=connection,
+            order_key=order_key,
+            version=version,
+            units=values,
+            updated_at=now,
+        )
     )
     statement = statement.on_conflict_do_update(
-        index_elements=[table.c.connection, table.c.order_key],
-        set_={"version": version, "units": values, "updated_at": now},
-        where=table.c.released_at.is_(None)
-        & (table.c.version.is_(None) | (table.c.version <= version)),
-    ).returning(table.c.order_key)
-    return (await session.exec(statement)).first() is not None
+        index_elements=[_orders.c.connection, _orders.c.order_key],
+        # SET reads the row as it was: what it held until now.
+        set_={
+            "version": version,
+            "units": values,
+            "updated_at": now,
+            "previous_units": _orders.c.units,
+        },
+        where=_orders.c.released_at.is_(None)
+        & (_orders.c.version.is_(None) | (_orders.c.version <= version)),
+    ).returning(_orders.c.previous_units)
+    found = (await session.exec(statement)).first()
+    if found is None:
+        return None
+    change = Change(found[0] or {}, values)  # a new row: held nothing before
+    _count(session, connection, change)
+    return change
 
 
 async def release(session: AsyncSession, connection: str, order_key: str, by: str) -> bool:
     """The order's units are no longer held (booked, cancelled or skipped); remembered as
     released so a late `order.units_held` does not hold them again. True if it was held."""
-    row = await session.get(HeldOrder, (connection, order_key))
-    if row is None:
-        row = HeldOrder(connection=connection, order_key=order_key)
-    elif row.released_at is not None:
-        return False
-    row.units, row.released_at, row.released_by = {}, utcnow(), by
-    row.updated_at = utcnow()
-    session.add(row)
-    return True
+    return bool(await release_orders(session, connection, [order_key], by))
+
+
+async def release_orders(
+    session: AsyncSession, connection: str, order_keys: Iterable[str], by: str
+) -> dict[str, Change]:
+    """`release` for several orders in one statement; the changes of those that were held."""
+    keys = sorted(set(order_keys))
+    if not keys:
+        return {}
+    now = utcnow()
+    statement = (
+        _dialect(session)
+        .insert(_orders)
+        .values(
+            [
+                {
+                    "connection": connection,
+                    "order_key": key,
+                    "units": {},
+                    "released_at": now,
+                    "released_by": by,
+                    "updated_at": now,
+                }
+                for key in keys
+            ]
+        )
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=[_orders.c.connection, _orders.c.order_key],
+        set_={
+            "units": {},
+            "previous_units": _orders.c.units,
+            "released_at": now,
+            "released_by": by,
+            "updated_at": now,
+        },
+        where=_orders.c.released_at.is_(None),
+    ).returning(_orders.c.order_key, _orders.c.previous_units)
+    changes: dict[str, Change] = {}
+    for key, before in (await session.exec(statement)).all():
+        changes[key] = Change(before or {}, {})
+        _count(session, connection, changes[key])
+    return changes
+
+
+def _count(session: AsyncSession, connection: str, change: Change) -> None:
+    """Note the change to the totals, written once just before the transaction commits."""
+    pending: defaultdict[tuple[str, str], int] | None = session.info.get(_PENDING)
+    if pending is None:
+        pending = session.info[_PENDING] = defaultdict(int)
+        event.listen(session.sync_session, "before_commit", _write_totals, once=True)
+    for sku, quantity in change.before.items():
+        pending[(connection, sku)] -= _scaled(quantity)
+    for sku, quantity in change.after.items():
+        pending[(connection, sku)] += _scaled(quantity)
+
+
+def _add_to_totals(dialect: Any) -> Any:
+    statement = dialect.insert(_totals)
+    return statement.on_conflict_do_update(
+        index_elements=[_totals.c.connection, _totals.c.sku],
+        set_={"units": _totals.c.units + statement.excluded.units},
+    )
+
+
+#: Built once (its compiled form is cached), run with one parameter set per changed total.
+_ADD_TO_TOTALS = {"sqlite": _add_to_totals(sqlite), "postgresql": _add_to_totals(postgresql)}
+
+
+def _write_totals(session: Session) -> None:
+    changes = sorted((key, units) for key, units in session.info.pop(_PENDING, {}).items() if units)
+    if changes:
+        session.execute(
+            _ADD_TO_TOTALS[session.get_bind().dialect.name],
+            [{"connection": c, "sku": sku, "units": units} for (c, sku), units in changes],
+        )
 
 
 async def forget_released(session: AsyncSession, connection: str) -> None:
-    """Bounded: released orders are kept `RELEASED_KEPT`, then deleted."""
+    """Bounded: released orders are kept `RELEASED_KEPT`, then deleted (they hold nothing, so
+    the totals do not change)."""
     await session.exec(
         delete(HeldOrder).where(
             col(HeldOrder.connection) == connection,

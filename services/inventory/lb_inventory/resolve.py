@@ -69,7 +69,7 @@ async def resolve_difference(
         async with db.session() as session:
             row = await session.get(MismatchRow, (connection, kind, sku))
             link = await session.get(SkuLink, (connection, sku))
-            held = (await held_per_sku(session, connection)).get(sku, Decimal(0))
+            held = (await held_per_sku(session, connection, skus={sku})).get(sku, Decimal(0))
         if row is None or link is None:
             raise ResolveRefused(404, f"SKU {sku} has no open stock difference on {connection!r}.")
         if not settings.enabled or not settings.location_id:

@@ -59,7 +59,7 @@ async def handle_shop_reported(
                     )
                 )
             ).first()
-            held = await held_per_sku(session, connection)
+            held = await held_per_sku(session, connection, skus={link.sku} if link else ())
             open_row = (await open_differences(session, connection)).get(link.sku) if link else None
             reading = (
                 await session.get(StockLevel, (connection, link.product_number)) if link else None

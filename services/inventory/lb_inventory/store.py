@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, BigInteger, Column
 from sqlmodel import Field, SQLModel
 
 from lb_common.db import UTCDateTime, utcnow
@@ -96,6 +96,25 @@ class HeldOrder(SQLModel, table=True):
     updated_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )
+    # What the order held before its last write, set by that same upsert (holds.py): the
+    # running totals (`HeldTotal`) change by the difference, known without a read first.
+    previous_units: dict[str, str] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
+
+
+class HeldTotal(SQLModel, table=True):
+    """The units a connection's open orders (`HeldOrder`) hold per SKU, kept up to date in the
+    transaction of every hold and release: a push reads one row per SKU instead of summing
+    every open order (a backlog holds one per accepted order). In millionths of a unit
+    (`holds.SCALE`), an integer the database adds to in one statement on SQLite and PostgreSQL
+    alike."""
+
+    __tablename__ = "held_totals"
+
+    connection: str = Field(primary_key=True)
+    sku: str = Field(primary_key=True)
+    units: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
 
 
 class SyncRun(SQLModel, table=True):
@@ -125,6 +144,7 @@ TABLES = (
     SkuLink,
     MismatchRow,
     HeldOrder,
+    HeldTotal,
     SyncRun,
     LedgerCallCount,
 )

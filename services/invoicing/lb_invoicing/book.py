@@ -105,16 +105,18 @@ async def handle_customer_resolved(
 
 async def _book(event: CustomerResolved, uow: UnitOfWork, ledgers: LedgerDirectory) -> None:
     connection = uow.message.connection
-    settings = await load_settings(uow, connection)
-    ctx = Context(
-        uow,
-        invoice_version(event.order, settings),
-        event.customer_number,
-        ledgers.ledger(connection),
-        event.matched_on,
-        event.customer,
-    )
-    link, earlier_attempt = await _link_with_intent(ctx)
+    # The settings are read in the intent's transaction: one transaction, not a read before it.
+    async with uow.transaction() as session:
+        settings = InvoiceSettings.model_validate(await store.settings_of(session, connection))
+        ctx = Context(
+            uow,
+            invoice_version(event.order, settings),
+            event.customer_number,
+            ledgers.ledger(connection),
+            event.matched_on,
+            event.customer,
+        )
+        link, earlier_attempt = await _link_with_intent(session, ctx)
     failpoint("invoicing.after_intent")
     registration = payment_due(ctx.order, settings, link)
     if link.step == store.BOOKED:
@@ -198,12 +200,11 @@ async def load_settings(db: Sessions, connection: str) -> InvoiceSettings:
     )
 
 
-async def _link_with_intent(ctx: Context) -> tuple[InvoiceLink, bool]:
-    """The order's link, with its intent recorded; and whether an earlier attempt recorded it
-    (so what that attempt did in the ledger is unknown and must be looked up).
-
-    Plain statements, no ORM unit of work: a first attempt is one insert that does nothing if
-    the row is there (then it is read)."""
+async def _link_with_intent(session: AsyncSession, ctx: Context) -> tuple[InvoiceLink, bool]:
+    """The order's link, with its intent recorded (in the caller's transaction); and whether an
+    earlier attempt recorded it (so what that attempt did in the ledger is unknown and must be
+    looked up). A first attempt is one insert that does nothing if the row is there (then it
+    is read)."""
     now = utcnow()
     link = InvoiceLink(
         order_key=ctx.order.order_key,
@@ -215,18 +216,17 @@ async def _link_with_intent(ctx: Context) -> tuple[InvoiceLink, bool]:
         created_at=now,
         updated_at=now,
     )
-    async with ctx.uow.transaction() as session:
-        if await store.insert_new_link(session, link):
-            return link, False
-        stored = await store.read_link(session, ctx.order.order_key)
-        assert stored is not None
-        if stored.step == store.INTENT and stored.customer_number != ctx.customer_id:
-            # Resolved again (a replay) before anything was made: the new customer counts.
-            stored.customer_number, stored.updated_at = ctx.customer_id, now
-            await store.update_link(
-                session, stored.order_key, customer_number=ctx.customer_id, updated_at=now
-            )
-        return stored, True
+    if await store.insert_new_link(session, link):
+        return link, False
+    stored = await store.read_link(session, ctx.order.order_key)
+    assert stored is not None
+    if stored.step == store.INTENT and stored.customer_number != ctx.customer_id:
+        # Resolved again (a replay) before anything was made: the new customer counts.
+        stored.customer_number, stored.updated_at = ctx.customer_id, now
+        await store.update_link(
+            session, stored.order_key, customer_number=ctx.customer_id, updated_at=now
+        )
+    return stored, True
 
 
 @dataclass

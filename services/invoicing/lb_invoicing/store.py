@@ -89,6 +89,15 @@ async def update_link(
     return bool((await connection.execute(statement.values(values))).rowcount)
 
 
+async def settings_of(session: AsyncSession, connection: str) -> dict[str, Any]:
+    """The connection's stored settings ({} if never set), for `InvoiceSettings`."""
+    table = InvoiceConnectionSettings.__table__  # type: ignore[attr-defined]
+    found = await (await session.connection()).execute(
+        core_select(table.c.settings).where(table.c.connection == connection)
+    )
+    return found.scalar() or {}
+
+
 class CreditNoteLink(SQLModel, table=True):
     """One credit note per refund (or cancellation) of an order, with the step reached."""
 

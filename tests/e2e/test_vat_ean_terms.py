@@ -104,7 +104,14 @@ async def test_without_a_route_the_difference_gives_both_figures_and_the_ledgers
         "product MUG-BLACK is in product group 1, whose sales account 1100 for VAT zone 1 has "
         "VAT code U25 (25%)" in reason
     ), reason
-    assert (await system.ledger_state())["booked_invoices"] == []
+    ledger = await system.ledger_state()
+    assert ledger["booked_invoices"] == []
+    # The draft left for a bookkeeper is recorded (a booked one gets its step with the booking):
+    # step drafted with its number, and its timeline entry before the failure.
+    [draft] = ledger["drafts"]
+    link = (await system.apps["invoicing"].get(f"/invoices/{order['order_key']}")).json()
+    assert (link["step"], link["draft_invoice_number"]) == ("drafted", draft["draftInvoiceNumber"])
+    assert "invoice.drafted" in [e["step"] for e in order["timeline"]]
 
 
 async def test_an_e_invoice_without_the_agreements_cvr_stops_before_anything_is_drafted(

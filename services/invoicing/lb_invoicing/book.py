@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -105,16 +105,18 @@ async def handle_customer_resolved(
 
 async def _book(event: CustomerResolved, uow: UnitOfWork, ledgers: LedgerDirectory) -> None:
     connection = uow.message.connection
-    settings = await load_settings(uow, connection)
-    ctx = Context(
-        uow,
-        invoice_version(event.order, settings),
-        event.customer_number,
-        ledgers.ledger(connection),
-        event.matched_on,
-        event.customer,
-    )
-    link, earlier_attempt = await _link_with_intent(ctx)
+    # The settings are read in the intent's transaction: one transaction, not a read before it.
+    async with uow.transaction() as session:
+        settings = InvoiceSettings.model_validate(await store.settings_of(session, connection))
+        ctx = Context(
+            uow,
+            invoice_version(event.order, settings),
+            event.customer_number,
+            ledgers.ledger(connection),
+            event.matched_on,
+            event.customer,
+        )
+        link, earlier_attempt = await _link_with_intent(session, ctx)
     failpoint("invoicing.after_intent")
     registration = payment_due(ctx.order, settings, link)
     if link.step == store.BOOKED:
@@ -129,30 +131,36 @@ async def _book(event: CustomerResolved, uow: UnitOfWork, ledgers: LedgerDirecto
     made = Made()
     sent_by = send_by(ctx.order, settings)
     # Steps 2-4: the ledger's exactly-once document, with our steps in the callbacks.
-    document = await ctx.ledger.make_document(
-        DocumentPlan(
-            ctx.order.order_key,
-            lambda: _request(ctx, settings, made, sent_by, retry=earlier_attempt),
-            book=settings.book,
-            send_by=sent_by,
-        ),
-        resume=Resume(earlier_attempt=earlier_attempt, draft_id=link.draft_invoice_number),
-        on_draft=lambda draft: _drafted(ctx, settings, made, draft),
-    )
+    try:
+        document = await ctx.ledger.make_document(
+            DocumentPlan(
+                ctx.order.order_key,
+                lambda: _request(ctx, settings, made, sent_by, retry=earlier_attempt),
+                book=settings.book,
+                send_by=sent_by,
+            ),
+            resume=Resume(earlier_attempt=earlier_attempt, draft_id=link.draft_invoice_number),
+            on_draft=lambda draft: _drafted(ctx, settings, made, draft),
+        )
+    except Exception:
+        if made.draft is not None:  # left unbooked (totals differ, booking failed): say so
+            await _record_drafted(ctx, made)
+        raise
     if document.state == "draft":  # the connection creates drafts only
-        async with uow.commit():
+        async with uow.commit() as session:
+            await _drafted_steps(session, ctx, made)
             _leave_as_draft(ctx, document)
         return
     if made.drafted or made.plan is not None:  # booked just now, not found booked
         failpoint("invoicing.after_booked")
     if registration is None:
         async with uow.commit() as session:
-            await _record_booked(session, ctx, document, sent_by=sent_by)
+            await _record_booked(session, ctx, link, made, document, sent_by=sent_by)
         return
     # Booked, then the payment: the booked step is durable before the ledger is called, so a
     # failed payment is retried (or replayed) on its own.
     async with uow.transaction() as session:
-        link = await _record_booked(session, ctx, document, sent_by=sent_by)
+        await _record_booked(session, ctx, link, made, document, sent_by=sent_by)
     paid = await _post_payment(ctx, link, registration)
     async with uow.commit() as session:
         await _record_payment(session, ctx, registration, paid)
@@ -192,38 +200,46 @@ async def load_settings(db: Sessions, connection: str) -> InvoiceSettings:
     )
 
 
-async def _link_with_intent(ctx: Context) -> tuple[InvoiceLink, bool]:
-    """The order's link, with its intent recorded; and whether an earlier attempt recorded it
-    (so what that attempt did in the ledger is unknown and must be looked up)."""
-    async with ctx.uow.transaction() as session:
-        link = await session.get(InvoiceLink, ctx.order.order_key)
-        earlier_attempt = link is not None
-        if link is None:
-            link = InvoiceLink(
-                order_key=ctx.order.order_key,
-                connection=ctx.connection,
-                step=store.INTENT,
-                customer_number=ctx.customer_id,
-                currency=ctx.order.currency,
-                taxes_included=ctx.order.taxes_included,
-            )
-            session.add(link)
-        elif link.step == store.INTENT and link.customer_number != ctx.customer_id:
-            # Resolved again (a replay) before anything was made: the new customer counts.
-            link.customer_number = ctx.customer_id
-            link.updated_at = utcnow()
-            session.add(link)
-        return link, earlier_attempt
+async def _link_with_intent(session: AsyncSession, ctx: Context) -> tuple[InvoiceLink, bool]:
+    """The order's link, with its intent recorded (in the caller's transaction); and whether an
+    earlier attempt recorded it (so what that attempt did in the ledger is unknown and must be
+    looked up). A first attempt is one insert that does nothing if the row is there (then it
+    is read)."""
+    now = utcnow()
+    link = InvoiceLink(
+        order_key=ctx.order.order_key,
+        connection=ctx.connection,
+        step=store.INTENT,
+        customer_number=ctx.customer_id,
+        currency=ctx.order.currency,
+        taxes_included=ctx.order.taxes_included,
+        created_at=now,
+        updated_at=now,
+    )
+    if await store.insert_new_link(session, link):
+        return link, False
+    stored = await store.read_link(session, ctx.order.order_key)
+    assert stored is not None
+    if stored.step == store.INTENT and stored.customer_number != ctx.customer_id:
+        # Resolved again (a replay) before anything was made: the new customer counts.
+        stored.customer_number, stored.updated_at = ctx.customer_id, now
+        await store.update_link(
+            session, stored.order_key, customer_number=ctx.customer_id, updated_at=now
+        )
+    return stored, True
 
 
 @dataclass
 class Made:
     """What this attempt made on its way to the document: the plan of a new one (set when
-    nothing of an earlier attempt was found), and whether a draft was seen (so booking
-    happened now)."""
+    nothing of an earlier attempt was found), and the draft it saw (so booking happened now)."""
 
     plan: InvoicePlan | None = None
-    drafted: bool = False
+    draft: LedgerDocument | None = None
+
+    @property
+    def drafted(self) -> bool:
+        return self.draft is not None
 
 
 async def _request(
@@ -251,26 +267,16 @@ async def _drafted(
     ctx: Context, settings: InvoiceSettings, made: Made, draft: LedgerDocument
 ) -> None:
     """The draft exists (made just now from `made.plan`, or left by an earlier attempt and
-    judged without its plan): step drafted, then the totals check before it is booked."""
+    judged without its plan): the totals check before it is booked.
+
+    Step drafted is written only when the draft is not booked now (the check stops it, or the
+    booking fails: `_record_drafted`); when it is booked it comes with step booked, in that
+    one transaction. Exactly once without it: a retry after a crash before then finds the draft,
+    or the invoice it became, by the order key (the intent says to look: step 2)."""
     plan = made.plan
     if plan is not None:
         failpoint("invoicing.after_draft_created")
-    made.drafted = True
-    # The step and, for a new draft, its timeline entry: one transaction before the booking.
-    async with ctx.uow.transaction() as session:
-        stored = await session.get(InvoiceLink, ctx.order.order_key)
-        assert stored is not None
-        stored.step = store.DRAFTED
-        stored.draft_invoice_number = draft.id
-        stored.updated_at = utcnow()
-        session.add(stored)
-        if plan is not None:
-            _add_progress(
-                ctx,
-                "invoice.drafted",
-                f"Draft invoice {draft.number} created with {len(plan.lines)} lines.",
-                {"draft_invoice_number": draft.id, "notes": list(plan.notes)},
-            )
+    made.draft = draft
     # 4. Before booking: the ledger's totals against the shop's; where they differ, line by
     # line at the rates the ledger's VAT setup gives (read only then).
     totals = DraftTotals(draft.number, draft.gross_amount, draft.vat_amount, ctx.label)
@@ -285,6 +291,40 @@ async def _drafted(
     check_against_shop(
         ctx.order, totals, tolerance=settings.tolerance, plan=plan, ledger_rates=rates
     )
+
+
+async def _drafted_steps(session: AsyncSession, ctx: Context, made: Made) -> None:
+    """Step drafted with the draft's number (only over step intent: never back from booked),
+    and for a draft made now its timeline entry (in the caller's transaction)."""
+    draft = made.draft
+    assert draft is not None
+    _draft_progress(ctx, made)
+    await store.update_link(
+        session,
+        ctx.order.order_key,
+        only_at=store.INTENT,
+        step=store.DRAFTED,
+        draft_invoice_number=draft.id,
+        updated_at=utcnow(),
+    )
+
+
+def _draft_progress(ctx: Context, made: Made) -> None:
+    """The timeline entry of a draft made by this attempt (none for one it found)."""
+    if made.plan is not None and made.draft is not None:
+        _add_progress(
+            ctx,
+            "invoice.drafted",
+            f"Draft invoice {made.draft.number} created with {len(made.plan.lines)} lines.",
+            {"draft_invoice_number": made.draft.id, "notes": list(made.plan.notes)},
+        )
+
+
+async def _record_drafted(ctx: Context, made: Made) -> None:
+    """A draft this attempt saw that is not booked now (the totals differ, the booking failed):
+    its step, so the bookkeeper sees it and a retry reads it by its number without a search."""
+    async with ctx.uow.transaction() as session:
+        await _drafted_steps(session, ctx, made)
 
 
 async def _plan(ctx: Context, settings: InvoiceSettings) -> InvoicePlan:
@@ -407,27 +447,40 @@ async def _customer(ctx: Context, *, fresh: bool, started: datetime) -> LedgerCu
 
 
 async def _record_booked(
-    session: AsyncSession, ctx: Context, booked: LedgerDocument, *, sent_by: str | None
-) -> InvoiceLink:
-    """5. Step booked, `invoice.booked` and the timeline entry (in the caller's transaction)."""
+    session: AsyncSession,
+    ctx: Context,
+    link: InvoiceLink,
+    made: Made,
+    booked: LedgerDocument,
+    *,
+    sent_by: str | None,
+) -> None:
+    """5. Step booked, `invoice.booked` and the timeline entry (in the caller's transaction);
+    a draft made now gets its timeline entry first. `link` (as `_link_with_intent` gave it)
+    is brought up to date with what is written."""
     lines = tuple(
         BookedLine(sku=line.item, product_number=line.item, quantity=line.quantity)
         for line in booked.lines
         if line.item is not None
     )
-    link = await session.get(InvoiceLink, ctx.order.order_key)
-    assert link is not None
-    link.step = store.BOOKED
-    link.booked_invoice_number = booked.id
-    link.customer_number = booked.customer_id  # the invoice's (its payment goes there too)
-    link.currency = booked.currency  # the invoice's, which `amounts` may have made the buyer's
-    link.net_amount = str(booked.net_amount)
-    link.vat_amount = str(booked.vat_amount)
-    link.gross_amount = str(booked.gross_amount)
-    link.invoice_date = booked.date
-    link.document = booked.raw
-    link.updated_at = utcnow()
-    session.add(link)
+    _draft_progress(ctx, made)
+    changes: dict[str, Any] = {
+        "step": store.BOOKED,
+        "draft_invoice_number": made.draft.id if made.draft else link.draft_invoice_number,
+        "booked_invoice_number": booked.id,
+        "customer_number": booked.customer_id,  # the invoice's (its payment goes there too)
+        # The invoice's, which `amounts` may have made the buyer's.
+        "currency": booked.currency,
+        "net_amount": str(booked.net_amount),
+        "vat_amount": str(booked.vat_amount),
+        "gross_amount": str(booked.gross_amount),
+        "invoice_date": booked.date,
+        "document": booked.raw,
+        "updated_at": utcnow(),
+    }
+    await store.update_link(session, ctx.order.order_key, **changes)
+    for name, value in changes.items():
+        setattr(link, name, value)
     ctx.uow.emit(
         InvoiceBooked(
             order_key=ctx.order.order_key,
@@ -458,7 +511,6 @@ async def _record_booked(
             f"NemHandel) to EAN {buyer.ean if buyer else '?'}.",
             {"booked_invoice_number": booked.id, "send_by": sent_by},
         )
-    return link
 
 
 def payment_due(

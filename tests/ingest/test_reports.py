@@ -196,6 +196,31 @@ async def test_a_report_handled_again_changes_nothing(ingest_db: Database):
     assert await _state(ingest_db) == before
 
 
+async def test_a_report_alone_commits_with_its_inbox_row_or_not_at_all(
+    ingest_db: Database, monkeypatch: pytest.MonkeyPatch
+):
+    """One report handled on its own (the handler writes only at its commit): when writing the
+    report fails, its inbox row is not left behind saying it was handled, so the redelivery
+    writes it."""
+    a, b = await _keys(ingest_db)
+    report = _reports(a, b)[0]
+    before = await _state(ingest_db)
+
+    def failing(_session: Any) -> None:
+        raise RuntimeError("the timeline could not be written")
+
+    monkeypatch.setattr(consumers, "_write_reports", failing)
+    with pytest.raises(RuntimeError):
+        await _one_by_one(ingest_db, [report])
+    assert await _state(ingest_db) == before
+
+    monkeypatch.undo()
+    await _one_by_one(ingest_db, [report])
+    orders, timeline, inbox = await _state(ingest_db)
+    assert [line[6] for line in timeline] == [report.message_id]
+    assert inbox == before[2] + 1
+
+
 class _Other(Store):
     """The test's store under other service names: a second, separate ingest database."""
 

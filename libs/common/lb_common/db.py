@@ -125,6 +125,13 @@ def _note_begun(session: Session, _transaction: SessionTransaction, _connection:
     session.info[_TOUCHED] = True
 
 
+def writes_at_commit(session: AsyncSession) -> None:
+    """Say that `session` will write when it commits (a `before_commit` listener), though it
+    has not touched the database yet: its unit of work then writes its rows in the session's
+    transaction, so they commit together with what the listener writes."""
+    session.sync_session.info[_TOUCHED] = True
+
+
 def session_touched(session: AsyncSession) -> bool:
     """Whether `session` used the database or holds changes not yet flushed (unit_of_work.py:
     an untouched write block's rows can be written without it)."""

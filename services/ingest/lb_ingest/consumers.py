@@ -23,6 +23,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from lb_common.db import writes_at_commit
 from lb_common.events import OrderFailed, OrderProgress
 from lb_common.handlers import batchable
 from lb_common.unit_of_work import Incoming, UnitOfWork
@@ -74,6 +75,7 @@ def _reports_of(session: AsyncSession) -> list[_Report]:
         reports = session.info[_REPORTS] = []
         # On this session only (it lives for one transaction): written before its ORM flush.
         event.listen(session.sync_session, "before_commit", _write_reports)
+        writes_at_commit(session)
     return reports
 
 

@@ -216,7 +216,7 @@ async def test_a_report_alone_commits_with_its_inbox_row_or_not_at_all(
 
     monkeypatch.undo()
     await _one_by_one(ingest_db, [report])
-    orders, timeline, inbox = await _state(ingest_db)
+    _, timeline, inbox = await _state(ingest_db)
     assert [line[6] for line in timeline] == [report.message_id]
     assert inbox == before[2] + 1
 

@@ -206,7 +206,7 @@ async def test_a_report_alone_commits_with_its_inbox_row_or_not_at_all(
     report = _reports(a, b)[0]
     before = await _state(ingest_db)
 
-    def failing(_session: Any) -> None:
+    def failing(_session: Any, _reports: Any) -> None:
         raise RuntimeError("the timeline could not be written")
 
     monkeypatch.setattr(consumers, "_write_reports", failing)

@@ -58,6 +58,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 T = TypeVar("T")
+G = TypeVar("G")
 #: What `Database.on_commit` listeners get: the committed session's or connection's `info`.
 CommitInfo = dict[Any, Any]
 
@@ -125,11 +126,28 @@ def _note_begun(session: Session, _transaction: SessionTransaction, _connection:
     session.info[_TOUCHED] = True
 
 
-def writes_at_commit(session: AsyncSession) -> None:
-    """Say that `session` will write when it commits (a `before_commit` listener), though it
-    has not touched the database yet: its unit of work then writes its rows in the session's
-    transaction, so they commit together with what the listener writes."""
-    session.sync_session.info[_TOUCHED] = True
+def gathered_until_commit(
+    session: AsyncSession,
+    key: str,
+    start: Callable[[], G],
+    write: Callable[[Session, G], None],
+) -> G:
+    """What this transaction has gathered under `key` (made by `start` on first use), written
+    by `write(session, gathered)` once, just before the session commits: many small changes
+    made as one statement (ingest's timeline reports, inventory's held totals). The session
+    counts as touched from then on, so the unit of work writes its outbox and inbox rows in the
+    same transaction (unit_of_work.py), not in one of their own before these."""
+    info = session.sync_session.info
+    gathered: G | None = info.get(key)
+    if gathered is None:
+        gathered = info[key] = start()
+        info[_TOUCHED] = True
+
+        def write_gathered(sync: Session) -> None:
+            write(sync, sync.info.pop(key))
+
+        event.listen(session.sync_session, "before_commit", write_gathered, once=True)
+    return gathered
 
 
 def session_touched(session: AsyncSession) -> bool:

@@ -19,11 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event
 from sqlalchemy.orm import Session
-from sqlmodel.ext.asyncio.session import AsyncSession
 
-from lb_common.db import writes_at_commit
+from lb_common.db import gathered_until_commit
 from lb_common.events import OrderFailed, OrderProgress
 from lb_common.handlers import batchable
 from lb_common.unit_of_work import Incoming, UnitOfWork
@@ -66,21 +64,11 @@ async def _note(report: OrderProgress | OrderFailed, uow: UnitOfWork) -> None:
     if msg.order_key is None:
         return
     async with uow.commit() as session:
-        _reports_of(session).append(_Report(report, msg, msg.order_key))
+        reports = gathered_until_commit(session, _REPORTS, list, _write_reports)
+        reports.append(_Report(report, msg, msg.order_key))
 
 
-def _reports_of(session: AsyncSession) -> list[_Report]:
-    reports: list[_Report] | None = session.info.get(_REPORTS)
-    if reports is None:
-        reports = session.info[_REPORTS] = []
-        # On this session only (it lives for one transaction): written before its ORM flush.
-        event.listen(session.sync_session, "before_commit", _write_reports)
-        writes_at_commit(session)
-    return reports
-
-
-def _write_reports(session: Session) -> None:
-    reports: list[_Report] = session.info.pop(_REPORTS, [])
+def _write_reports(session: Session, reports: list[_Report]) -> None:
     if not reports:
         return
     conn = session.connection()

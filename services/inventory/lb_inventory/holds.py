@@ -17,13 +17,12 @@ from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from lb_common.db import utcnow
+from lb_common.db import gathered_until_commit, utcnow
 from lb_inventory.store import HeldOrder, HeldTotal
 
 #: How long a released order is remembered, so a late `order.units_held` cannot hold it again.
@@ -191,10 +190,9 @@ async def release_orders(
 
 def _count(session: AsyncSession, connection: str, change: Change) -> None:
     """Note the change to the totals, written once just before the transaction commits."""
-    pending: defaultdict[tuple[str, str], int] | None = session.info.get(_PENDING)
-    if pending is None:
-        pending = session.info[_PENDING] = defaultdict(int)
-        event.listen(session.sync_session, "before_commit", _write_totals, once=True)
+    pending: defaultdict[tuple[str, str], int] = gathered_until_commit(
+        session, _PENDING, lambda: defaultdict(int), _write_totals
+    )
     for sku, quantity in change.before.items():
         pending[(connection, sku)] -= _scaled(quantity)
     for sku, quantity in change.after.items():
@@ -213,8 +211,8 @@ def _add_to_totals(dialect: Any) -> Any:
 _ADD_TO_TOTALS = {"sqlite": _add_to_totals(sqlite), "postgresql": _add_to_totals(postgresql)}
 
 
-def _write_totals(session: Session) -> None:
-    changes = sorted((key, units) for key, units in session.info.pop(_PENDING, {}).items() if units)
+def _write_totals(session: Session, pending: Mapping[tuple[str, str], int]) -> None:
+    changes = sorted((key, units) for key, units in pending.items() if units)
     if changes:
         session.execute(
             _ADD_TO_TOTALS[session.get_bind().dialect.name],

@@ -11,8 +11,10 @@ The exactly-once contract every adapter honours (docs/ledger-port.md says it at 
 - `Resume.earlier_attempt` False: nothing was sent for this reference before, so the adapter
   looks nothing up (the call diet). True: an earlier attempt's outcome is unknown, so it looks
   the ledger up by the reference (and by `Resume.draft_id`) before creating anything.
-- `on_draft` is awaited after a draft exists and before it is booked: the caller records the
-  draft's id durably there (and may raise to leave it unbooked, e.g. totals differ).
+- `on_draft` is awaited after a draft exists and before it is booked: the caller may record
+  the draft's id durably there (credit notes do; invoices record it with the booking, since a
+  retry finds the draft by the reference anyway), and may raise to leave it unbooked (e.g.
+  totals differ).
 - Booking a draft that turns out gone or refused looks the booked document up by the reference
   before giving up.
 """

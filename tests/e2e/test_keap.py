@@ -244,8 +244,10 @@ async def test_keap_calls_carry_the_api_key_and_count_against_its_quota(
     await _keap(system, "POST", f"/_sandbox/keap/{api_key}/hooks/deliver")
     await system.wait_for_status(f"keap:{TENANT}:{order['id']}", "booked", timeout=30)
     tenant = await _keap(system, "GET", f"/_sandbox/keap/{api_key}/state")
-    # event_keys + hooks + 2 creates, then order + contact + account profile.
-    assert tenant["calls_this_minute"] >= 7
+    # event_keys + hooks + 2 creates, then order + contact + account profile. Counted by the
+    # day: the minute's count starts again at the minute's turn, which a slow run may cross.
+    assert tenant["calls_today"] >= 7
+    assert 1 <= tenant["calls_this_minute"] <= tenant["calls_today"]
     async with httpx.AsyncClient(transport=system.ledger_transport) as raw:
         refused = await raw.get("http://sandbox/keap/crm/rest/v1/orders")
     assert refused.status_code == 401

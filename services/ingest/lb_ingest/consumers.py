@@ -78,15 +78,18 @@ def _write_reports(session: Session, reports: list[_Report]) -> None:
     stored = orders.get_many({r.order_key for r in reports}, lock=True)
     conn.execute(INSERT_TIMELINE, [_timeline_row(r) for r in reports])
     # Each order's state machine read once, carried through its reports in order.
+    loaded: dict[str, OrderStatus] = {}
     states: dict[str, OrderStatus] = {}
     for report in reports:
         order = stored.get(report.order_key)
         if order is None:
             continue
-        before = states.get(report.order_key) or order.status_machine
+        before = states.get(report.order_key)
+        if before is None:
+            before = loaded[report.order_key] = order.status_machine
         states[report.order_key] = _after(order, before, report)
     for key, after in states.items():
-        stored[key].take_status(after)
+        stored[key].take_status(after, loaded[key])
     orders.save(stored[key] for key in states)
 
 

@@ -73,9 +73,10 @@ class Order:
     def status_machine(self) -> OrderStatus:
         return OrderStatus.load(self.progress, self.problems)
 
-    def take_status(self, after: OrderStatus) -> None:
-        """Store what the state machine decided (order_status.py) after a service's report."""
-        before_attention = self.status_machine.needs_attention
+    def take_status(self, after: OrderStatus, before: OrderStatus | None = None) -> None:
+        """Store what the state machine decided (order_status.py) after a service's report.
+        `before`: the state as loaded from this order, when the caller has it already."""
+        before_attention = (before or self.status_machine).needs_attention
         self.progress = after.progress
         self.problems = after.marks_json()
         self.needs_attention = after.needs_attention

@@ -38,7 +38,7 @@ from lb_inventory.domain import (
     free_to_sell,
     level_differs,
 )
-from lb_inventory.holds import held_per_sku_sync, release_orders
+from lb_inventory.holds import Change, count_changes, held_per_sku_sync, release_orders_sync
 from lb_inventory.policy import StockSyncSettings
 from lb_inventory.shop_push import Wanted, compare_and_set
 from lb_inventory.store import MismatchRow, SkuLink, StockConnectionSettings, StockLevel
@@ -257,9 +257,7 @@ async def _follow_batch(
                     # With its inbox row: a redelivered document releases and takes off
                     # nothing twice. Released here, not for the batch: an order whose message
                     # fails stays held (the shop shown less) until its retry.
-                    if booked.document == "sale":
-                        await release_orders(session, connection, [booked.order_key], "booked")
-                    written = await _take_off(session, connection, booked, derived)
+                    written = await _settle(session, connection, booked, derived)
                     _timeline(booked, levels, read, links, held, outcome)
             except Exception as exc:  # this message alone is retried
                 booked.outcome.set_exception(exc)
@@ -442,21 +440,30 @@ async def _keep_readings(
 TAKE_OFF_TRIES = 5
 
 
-async def _take_off(
+async def _settle(
     session: AsyncSession, connection: str, booked: Booked, derived: dict[str, Stored | None]
 ) -> dict[str, Stored | None]:
-    """The document's units off the figures this batch derived rather than read (a reading
-    taken in this batch counts them already): one compare-and-set UPDATE per product over the
-    figures as last written (`derived`), none read first. The figures written, by product."""
+    """In the document's own commit, in one go (plain Core): an invoice's order holds its units
+    no longer, and the document's units come off the figures this batch derived rather than read
+    (a reading taken in this batch counts them already), by one compare-and-set UPDATE per
+    product over the figures as last written (`derived`), none read first. The figures written,
+    by product."""
     changes = [
         (number, units)
         for number, units in sorted(booked.taken.items())
         if number in derived and units
     ]
-    if not changes:
+    sale = booked.document == "sale"
+    if not changes and not sale:
         return {}
-    db = await session.connection()
-    return await db.run_sync(partial(_take_off_sync, connection, booked, derived, changes))
+
+    def work(db: Connection) -> tuple[dict[str, Change], dict[str, Stored | None]]:
+        released = release_orders_sync(db, connection, [booked.order_key], "booked") if sale else {}
+        return released, _take_off_sync(connection, booked, derived, changes, db)
+
+    released, written = await (await session.connection()).run_sync(work)
+    count_changes(session, connection, released)  # the held totals, written at the commit
+    return written
 
 
 def _take_off_sync(

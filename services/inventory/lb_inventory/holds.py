@@ -190,28 +190,47 @@ async def release_orders(
     session: AsyncSession, connection: str, order_keys: Iterable[str], by: str
 ) -> dict[str, Change]:
     """`release` for several orders in one statement; the changes of those that were held."""
+    statement = _release_statement(session.get_bind().dialect.name, connection, order_keys, by)
+    if statement is None:
+        return {}
+    changes = _released((await session.exec(statement)).all())
+    count_changes(session, connection, changes)
+    return changes
+
+
+def release_orders_sync(
+    db: Connection, connection: str, order_keys: Iterable[str], by: str
+) -> dict[str, Change]:
+    """`release_orders` in plain Core, for work run in a session's own transaction (one
+    hand-over with the rest of it); the caller passes the changes to `count_changes`."""
+    statement = _release_statement(db.dialect.name, connection, order_keys, by)
+    if statement is None:
+        return {}
+    return _released(db.execute(statement).all())
+
+
+def _release_statement(
+    dialect_name: str, connection: str, order_keys: Iterable[str], by: str
+) -> Any:
     keys = sorted(set(order_keys))
     if not keys:
-        return {}
+        return None
     now = utcnow()
-    statement = (
-        _dialect(session)
-        .insert(_orders)
-        .values(
-            [
-                {
-                    "connection": connection,
-                    "order_key": key,
-                    "units": {},
-                    "released_at": now,
-                    "released_by": by,
-                    "updated_at": now,
-                }
-                for key in keys
-            ]
-        )
+    dialect = sqlite if dialect_name == "sqlite" else postgresql
+    statement = dialect.insert(_orders).values(
+        [
+            {
+                "connection": connection,
+                "order_key": key,
+                "units": {},
+                "released_at": now,
+                "released_by": by,
+                "updated_at": now,
+            }
+            for key in keys
+        ]
     )
-    statement = statement.on_conflict_do_update(
+    return statement.on_conflict_do_update(
         index_elements=[_orders.c.connection, _orders.c.order_key],
         set_={
             "units": {},
@@ -222,11 +241,15 @@ async def release_orders(
         },
         where=_orders.c.released_at.is_(None),
     ).returning(_orders.c.order_key, _orders.c.previous_units)
-    changes: dict[str, Change] = {}
-    for key, before in (await session.exec(statement)).all():
-        changes[key] = Change(before or {}, {})
-        _count(session, connection, changes[key])
-    return changes
+
+
+def _released(rows: Iterable[Any]) -> dict[str, Change]:
+    return {key: Change(before or {}, {}) for key, before in rows}
+
+
+def count_changes(session: AsyncSession, connection: str, changes: Mapping[str, Change]) -> None:
+    for change in changes.values():
+        _count(session, connection, change)
 
 
 def _count(session: AsyncSession, connection: str, change: Change) -> None:

@@ -12,10 +12,15 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
+from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy import Connection, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from lb_common.connection_settings import stored_settings
 from lb_common.db import utcnow
 from lb_common.events import BookedLine, CreditNoteBooked, InvoiceBooked
 from lb_common.unit_of_work import UnitOfWork
@@ -27,21 +32,17 @@ from lb_inventory.derived_stock import Reading, in_reading, to_read, units_taken
 from lb_inventory.domain import (
     Action,
     Mismatch,
+    MismatchKind,
     decide,
     expected_shop_level,
     free_to_sell,
     level_differs,
 )
-from lb_inventory.holds import held_per_sku, release_orders
+from lb_inventory.holds import Change, count_changes, held_per_sku_sync, release_orders_sync
 from lb_inventory.policy import StockSyncSettings
 from lb_inventory.shop_push import Wanted, compare_and_set
-from lb_inventory.store import SkuLink, StockLevel
-from lb_inventory.sync import (
-    SyncLocks,
-    load_settings,
-    open_differences,
-    set_level_mismatch,
-)
+from lb_inventory.store import MismatchRow, SkuLink, StockConnectionSettings, StockLevel
+from lb_inventory.sync import SyncLocks, set_level_mismatch
 
 log = logging.getLogger("lb_inventory.after_sale")
 
@@ -215,37 +216,20 @@ async def _follow_batch(
 ) -> None:
     lead = batch[0].uow
     ledger = ledgers.ledger(connection)
-    settings = await load_settings(lead, connection)
     product_numbers = sorted(set().union(*(b.product_numbers for b in batch)))
     # The invoices take their orders' units from the ledger.
     sold = {b.order_key for b in batch if b.document == "sale"}
     outcome = Outcome()
     async with locks.push(connection):
         # Read (or derive) and push under the lock: a reading taken earlier never overwrites a
-        # later one, and each booking's units come off a figure once.
-        async with lead.session() as session:
-            known = await _known_readings(session, connection, product_numbers)
-            links = list(
-                (
-                    await session.exec(
-                        select(SkuLink).where(
-                            SkuLink.connection == connection,
-                            col(SkuLink.product_number).in_(product_numbers),
-                        )
-                    )
-                ).all()
-            )
-            # Only the linked SKUs' figures are pushed (and shown on the timeline). The ledger's
-            # level includes the sold orders' units: they are held no longer.
-            held = await held_per_sku(
-                session, connection, skus={link.sku for link in links}, except_orders=sold
-            )
-            differences = set(await open_differences(session, connection)) if links else set()
-        read = to_read(product_numbers, known, utcnow(), read_every)
+        # later one. What the batch needs from the database, in one read (plain Core).
+        state = await lead.read_sync(partial(_batch_state, connection, product_numbers, sold))
+        settings, known, links, held = state.settings, state.known, state.links, state.held
+        read = to_read(product_numbers, state.readings, utcnow(), read_every)
         read_at = utcnow()  # before the call: every booking in this batch is in the reading
         levels, others = await _read_levels(ledger, sorted(read)) if read else ({}, {})
         for number in sorted(set(product_numbers) - read):
-            reading = known[number]
+            reading = state.readings[number]
             for booked in batch:
                 if not in_reading(booked.booked_at, reading.read_at):
                     reading = reading.less(booked.taken.get(number, Decimal(0)))
@@ -253,75 +237,175 @@ async def _follow_batch(
         found = utcnow()  # a difference found now predates the push that lowers it
         if settings.enabled and settings.location_id:
             outcome = await _push_changed(
-                links, levels, held, differences, settings, shops.for_connection(connection)
+                links, levels, held, state.differences, settings, shops.for_connection(connection)
             )
         now = utcnow()
-        # What the batch found, once (no inbox row: each message commits its own below; a
-        # crash in between redelivers them, and all of this is written again the same way).
-        async with lead.transaction() as session:
-            await release_orders(session, connection, sold, "booked")
-            for number in sorted(read):
-                # Kept also for a product that keeps no stock (not listed under /stock), so it
-                # is not read again at its next sale.
-                available, in_stock = levels[number]
-                row = await session.get(StockLevel, (connection, number))
-                if row is None:
-                    row = StockLevel(connection=connection, product_number=number)
-                row.available = str(available) if available is not None else None
-                row.in_stock = str(in_stock) if in_stock is not None else None
-                row.last_order_key = [b for b in batch if number in b.product_numbers][-1].order_key
-                row.read_at, row.derived_at, row.sold_since_read = read_at, None, "0"
-                session.add(row)
-            await _keep_readings(session, connection, others, read_at)
-            for link in links:
-                row_link = await session.get(SkuLink, (connection, link.sku))
-                if row_link is None:
-                    continue
-                available = levels[link.product_number][0]
-                if available is not None:
-                    row_link.ledger_level = str(available)
-                if link.sku in outcome.pushed:
-                    row_link.last_pushed = row_link.shop_level = outcome.pushed[link.sku]
-                    row_link.held_at_push = str(held.get(link.sku, Decimal(0)))
-                    row_link.pushed_at = now
-                    if settings.ledger_always_wins:
-                        await set_level_mismatch(session, connection, None, link.sku)
-                session.add(row_link)
-            for sku, mismatch in outcome.differs.items():
-                await set_level_mismatch(session, connection, mismatch, sku, found_at=found)
+        if read or links or outcome.differs:
+            # What the batch found, once (no inbox row: each message commits its own below; a
+            # crash in between redelivers them, and all of this is written again the same way).
+            async with lead.transaction() as session:
+                await _keep_batch_findings(
+                    session, connection, batch, levels, read, others, read_at, links, held,
+                    settings, outcome, found, now,
+                )  # fmt: skip
+        # The figures derived rather than read, as last written: each document's units come
+        # off them once, in its own commit (`_take_off`).
+        derived = {n: known.get(n) for n in set(levels) - read}
         for booked in batch:
             try:
                 async with booked.uow.commit() as session:
-                    # With its inbox row: a redelivered document takes nothing off twice.
-                    await _take_off(session, connection, booked, derived=set(levels) - read)
+                    # With its inbox row: a redelivered document releases and takes off
+                    # nothing twice. Released here, not for the batch: an order whose message
+                    # fails stays held (the shop shown less) until its retry.
+                    written = await _settle(session, connection, booked, derived)
                     _timeline(booked, levels, read, links, held, outcome)
             except Exception as exc:  # this message alone is retried
                 booked.outcome.set_exception(exc)
             else:
+                derived.update(written)
                 booked.outcome.set_result(None)
     if outcome.skipped:
         log.warning("stock not set in the shop", extra={"data": {"skipped": outcome.skipped}})
 
 
-async def _known_readings(
-    session: AsyncSession, connection: str, product_numbers: list[str]
-) -> dict[str, Reading]:
-    rows = (
-        await session.exec(
-            select(StockLevel).where(
-                StockLevel.connection == connection,
-                col(StockLevel.product_number).in_(product_numbers),
+@dataclass(frozen=True)
+class Stored:
+    """A product's `stock_levels` row as read: the figures a take-off sets only if they are
+    still there (compare-and-set)."""
+
+    available: str | None
+    in_stock: str | None
+    sold_since_read: str
+    read_at: datetime
+
+    @property
+    def reading(self) -> Reading:
+        return Reading(
+            Decimal(self.available) if self.available is not None else None,
+            Decimal(self.in_stock) if self.in_stock is not None else None,
+            self.read_at,
+        )
+
+    def less(self, units: Decimal) -> Stored:
+        after = self.reading.less(units)
+        return Stored(
+            str(after.available) if after.available is not None else None,
+            str(after.in_stock) if after.in_stock is not None else None,
+            str(Decimal(self.sold_since_read) + units),
+            self.read_at,
+        )
+
+
+@dataclass(frozen=True)
+class BatchState:
+    settings: StockSyncSettings
+    known: dict[str, Stored]
+    links: list[SkuLink]
+    held: dict[str, Decimal]
+    differences: set[str]
+
+    @property
+    def readings(self) -> dict[str, Reading]:
+        return {number: stored.reading for number, stored in self.known.items()}
+
+
+_levels = StockLevel.__table__  # type: ignore[attr-defined]
+_links = SkuLink.__table__  # type: ignore[attr-defined]
+_mismatches = MismatchRow.__table__  # type: ignore[attr-defined]
+
+
+def _batch_state(
+    connection: str, product_numbers: list[str], sold: set[str], db: Connection
+) -> BatchState:
+    """The settings, the known figures and links of the batch's products, and (with links) the
+    units held and the open differences: plain Core in one read transaction (`read_sync`)."""
+    settings = StockSyncSettings.model_validate(
+        stored_settings(StockConnectionSettings, connection, db)
+    )
+    known = {
+        row.product_number: Stored(row.available, row.in_stock, row.sold_since_read, row.read_at)
+        for row in db.execute(
+            sa.select(
+                _levels.c.product_number,
+                _levels.c.available,
+                _levels.c.in_stock,
+                _levels.c.sold_since_read,
+                _levels.c.read_at,
+            ).where(
+                _levels.c.connection == connection,
+                _levels.c.product_number.in_(product_numbers),
             )
         )
-    ).all()
-    return {
-        row.product_number: Reading(
-            Decimal(row.available) if row.available is not None else None,
-            Decimal(row.in_stock) if row.in_stock is not None else None,
-            row.read_at,
-        )
-        for row in rows
     }
+    links = [
+        SkuLink(**row._mapping)
+        for row in db.execute(
+            sa.select(_links).where(
+                _links.c.connection == connection, _links.c.product_number.in_(product_numbers)
+            )
+        )
+    ]
+    if not links:
+        return BatchState(settings, known, [], {}, set())
+    # Only the linked SKUs' figures are pushed (and shown on the timeline). The ledger's level
+    # includes the sold orders' units: they are held no longer.
+    held = held_per_sku_sync(db, connection, skus={link.sku for link in links}, except_orders=sold)
+    differences = set(
+        db.execute(
+            sa.select(_mismatches.c.key).where(
+                _mismatches.c.connection == connection,
+                _mismatches.c.kind == MismatchKind.LEVEL_DIFFERS.value,
+            )
+        ).scalars()
+    )
+    return BatchState(settings, known, links, held, differences)
+
+
+async def _keep_batch_findings(
+    session: AsyncSession,
+    connection: str,
+    batch: list[Booked],
+    levels: Levels,
+    read: set[str],
+    others: Levels,
+    read_at: datetime,
+    links: list[SkuLink],
+    held: dict[str, Decimal],
+    settings: StockSyncSettings,
+    outcome: Outcome,
+    found: datetime,
+    now: datetime,
+) -> None:
+    """The readings taken, the links' levels and what was pushed, and the differences found."""
+    for number in sorted(read):
+        # Kept also for a product that keeps no stock (not listed under /stock), so it is not
+        # read again at its next sale.
+        available, in_stock = levels[number]
+        row = await session.get(StockLevel, (connection, number))
+        if row is None:
+            row = StockLevel(connection=connection, product_number=number)
+        row.available = str(available) if available is not None else None
+        row.in_stock = str(in_stock) if in_stock is not None else None
+        row.last_order_key = [b for b in batch if number in b.product_numbers][-1].order_key
+        row.read_at, row.derived_at, row.sold_since_read = read_at, None, "0"
+        session.add(row)
+    await _keep_readings(session, connection, others, read_at)
+    for link in links:
+        row_link = await session.get(SkuLink, (connection, link.sku))
+        if row_link is None:
+            continue
+        available = levels[link.product_number][0]
+        if available is not None:
+            row_link.ledger_level = str(available)
+        if link.sku in outcome.pushed:
+            row_link.last_pushed = row_link.shop_level = outcome.pushed[link.sku]
+            row_link.held_at_push = str(held.get(link.sku, Decimal(0)))
+            row_link.pushed_at = now
+            if settings.ledger_always_wins:
+                await set_level_mismatch(session, connection, None, link.sku)
+        session.add(row_link)
+    for sku, mismatch in outcome.differs.items():
+        await set_level_mismatch(session, connection, mismatch, sku, found_at=found)
 
 
 async def _keep_readings(
@@ -350,28 +434,98 @@ async def _keep_readings(
         session.add(row)
 
 
-async def _take_off(
-    session: AsyncSession, connection: str, booked: Booked, derived: set[str]
-) -> None:
-    """The document's units off the figures this batch derived rather than read (a reading
-    taken in this batch counts them already)."""
-    for number, units in sorted(booked.taken.items()):
-        if number not in derived or not units:
-            continue
-        row = await session.get(StockLevel, (connection, number))
-        if row is None or in_reading(booked.booked_at, row.read_at):
-            continue
-        reading = Reading(
-            Decimal(row.available) if row.available is not None else None,
-            Decimal(row.in_stock) if row.in_stock is not None else None,
-            row.read_at,
-        ).less(units)
-        row.available = str(reading.available) if reading.available is not None else None
-        row.in_stock = str(reading.in_stock) if reading.in_stock is not None else None
-        row.sold_since_read = str(Decimal(row.sold_since_read) + units)
-        row.last_order_key = booked.order_key
-        row.derived_at = utcnow()
-        session.add(row)
+#: Tries of one take-off's compare-and-set before the message fails (and is retried): each
+#: failed try means another writer changed the row in between, which under the push lock
+#: only a full sync's catalogue figures can.
+TAKE_OFF_TRIES = 5
+
+
+async def _settle(
+    session: AsyncSession, connection: str, booked: Booked, derived: dict[str, Stored | None]
+) -> dict[str, Stored | None]:
+    """In the document's own commit, in one go (plain Core): an invoice's order holds its units
+    no longer, and the document's units come off the figures this batch derived rather than read
+    (a reading taken in this batch counts them already), by one compare-and-set UPDATE per
+    product over the figures as last written (`derived`), none read first. The figures written,
+    by product."""
+    changes = [
+        (number, units)
+        for number, units in sorted(booked.taken.items())
+        if number in derived and units
+    ]
+    sale = booked.document == "sale"
+    if not changes and not sale:
+        return {}
+
+    def work(db: Connection) -> tuple[dict[str, Change], dict[str, Stored | None]]:
+        released = release_orders_sync(db, connection, [booked.order_key], "booked") if sale else {}
+        return released, _take_off_sync(connection, booked, derived, changes, db)
+
+    released, written = await (await session.connection()).run_sync(work)
+    count_changes(session, connection, released)  # the held totals, written at the commit
+    return written
+
+
+def _take_off_sync(
+    connection: str,
+    booked: Booked,
+    derived: dict[str, Stored | None],
+    changes: list[tuple[str, Decimal]],
+    db: Connection,
+) -> dict[str, Stored | None]:
+    written: dict[str, Stored | None] = {}
+    now = utcnow()
+    for number, units in changes:
+        seen = derived[number]
+        for _ in range(TAKE_OFF_TRIES):
+            if seen is None or in_reading(booked.booked_at, seen.read_at):
+                break  # gone, or a reading that counts this document already
+            after = seen.less(units)
+            where = _same_row(connection, number, seen)
+            changed = db.execute(
+                update(_levels)
+                .where(*where)
+                .values(
+                    available=after.available,
+                    in_stock=after.in_stock,
+                    sold_since_read=after.sold_since_read,
+                    last_order_key=booked.order_key,
+                    derived_at=now,
+                )
+            )
+            if changed.rowcount == 1:
+                seen = after
+                break
+            seen = _stored(db, connection, number)  # changed meanwhile: over it as it is now
+        else:
+            raise RuntimeError(
+                f"the stock figure of {number!r} kept changing; the document is retried"
+            )
+        written[number] = seen
+    return written
+
+
+def _same_row(connection: str, number: str, seen: Stored) -> list[Any]:
+    def same(column: Any, value: str | None) -> Any:
+        return column.is_(None) if value is None else column == value
+
+    return [
+        _levels.c.connection == connection,
+        _levels.c.product_number == number,
+        _levels.c.read_at == seen.read_at,
+        _levels.c.sold_since_read == seen.sold_since_read,
+        same(_levels.c.available, seen.available),
+        same(_levels.c.in_stock, seen.in_stock),
+    ]
+
+
+def _stored(db: Connection, connection: str, number: str) -> Stored | None:
+    row = db.execute(
+        sa.select(
+            _levels.c.available, _levels.c.in_stock, _levels.c.sold_since_read, _levels.c.read_at
+        ).where(_levels.c.connection == connection, _levels.c.product_number == number)
+    ).first()
+    return Stored(row.available, row.in_stock, row.sold_since_read, row.read_at) if row else None
 
 
 def _timeline(

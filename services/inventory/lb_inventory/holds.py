@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlmodel import col, delete, select
@@ -71,27 +72,62 @@ async def held_per_sku(
     and one of the left-out orders, however many orders are open."""
     if skus is not None and not skus:
         return {}
-    query = select(_totals.c.sku, _totals.c.units).where(_totals.c.connection == connection)
-    if skus is not None:
-        query = query.where(_totals.c.sku.in_(sorted(skus)))
+    totals, left_out = _held_queries(connection, skus, except_orders)
     held: defaultdict[str, int] = defaultdict(int)
-    for sku, units in (await session.exec(query)).all():
+    for sku, units in (await session.exec(totals)).all():
         held[sku] += units
     for (of, sku), units in session.info.get(_PENDING, {}).items():
         if of == connection and (skus is None or sku in skus):
             held[sku] += units
-    if except_orders:
-        left_out = await session.exec(
-            select(_orders.c.units).where(
-                _orders.c.connection == connection,
-                _orders.c.order_key.in_(sorted(except_orders)),
-                _orders.c.released_at.is_(None),
-            )
-        )
-        for units in left_out.all():  # one column: sqlmodel gives the values
-            for sku, quantity in units.items():
-                if sku in held:
-                    held[sku] -= _scaled(quantity)
+    if left_out is not None:
+        # One column: sqlmodel gives the values.
+        _leave_out(held, (await session.exec(left_out)).all())
+    return _in_units(held)
+
+
+def held_per_sku_sync(
+    db_connection: Connection,
+    connection: str,
+    *,
+    skus: Collection[str] | None = None,
+    except_orders: Collection[str] = (),
+) -> dict[str, Decimal]:
+    """`held_per_sku` in plain Core, for `read_sync` work (no transaction of ours pending)."""
+    if skus is not None and not skus:
+        return {}
+    totals, left_out = _held_queries(connection, skus, except_orders)
+    held: defaultdict[str, int] = defaultdict(int)
+    for sku, units in db_connection.execute(totals).all():
+        held[sku] += units
+    if left_out is not None:
+        _leave_out(held, db_connection.execute(left_out).scalars().all())
+    return _in_units(held)
+
+
+def _held_queries(
+    connection: str, skus: Collection[str] | None, except_orders: Collection[str]
+) -> tuple[Any, Any]:
+    totals = select(_totals.c.sku, _totals.c.units).where(_totals.c.connection == connection)
+    if skus is not None:
+        totals = totals.where(_totals.c.sku.in_(sorted(skus)))
+    if not except_orders:
+        return totals, None
+    left_out = select(_orders.c.units).where(
+        _orders.c.connection == connection,
+        _orders.c.order_key.in_(sorted(except_orders)),
+        _orders.c.released_at.is_(None),
+    )
+    return totals, left_out
+
+
+def _leave_out(held: defaultdict[str, int], orders_units: Iterable[Mapping[str, str]]) -> None:
+    for units in orders_units:
+        for sku, quantity in units.items():
+            if sku in held:
+                held[sku] -= _scaled(quantity)
+
+
+def _in_units(held: Mapping[str, int]) -> dict[str, Decimal]:
     return {sku: Decimal(units) / SCALE for sku, units in held.items() if units}
 
 
@@ -106,37 +142,42 @@ async def hold(
     version is recorded. One conditional upsert (compare-and-set), so handlers need no lock
     between them: two versions of one order handled at once leave the newer. The change, or
     None if not applied."""
-    now = utcnow()
     values = {q: str(n) for q, n in units.items()}
-    statement = (
-        _dialect(session)
-        .insert(_orders)
-        .values(
-            connection=connection,
-            order_key=order_key,
-            version=version,
-            units=values,
-            updated_at=now,
-        )
-    )
-    statement = statement.on_conflict_do_update(
-        index_elements=[_orders.c.connection, _orders.c.order_key],
-        # SET reads the row as it was: what it held until now.
-        set_={
-            "version": version,
-            "units": values,
-            "updated_at": now,
-            "previous_units": _orders.c.units,
-        },
-        where=_orders.c.released_at.is_(None)
-        & (_orders.c.version.is_(None) | (_orders.c.version <= version)),
-    ).returning(_orders.c.previous_units)
-    found = (await session.exec(statement)).first()
+    statement = _HOLD[session.get_bind().dialect.name]
+    parameters = {
+        "connection": connection,
+        "order_key": order_key,
+        "version": version,
+        "units": values,
+        "updated_at": utcnow(),
+    }
+    found = (await session.exec(statement, params=parameters)).first()
     if found is None:
         return None
     change = Change(found[0] or {}, values)  # a new row: held nothing before
     _count(session, connection, change)
     return change
+
+
+def _hold_statement(dialect: Any) -> Any:
+    statement = dialect.insert(_orders)
+    return statement.on_conflict_do_update(
+        index_elements=[_orders.c.connection, _orders.c.order_key],
+        # SET reads the row as it was: what it held until now.
+        set_={
+            "version": statement.excluded.version,
+            "units": statement.excluded.units,
+            "updated_at": statement.excluded.updated_at,
+            "previous_units": _orders.c.units,
+        },
+        where=_orders.c.released_at.is_(None)
+        & (_orders.c.version.is_(None) | (_orders.c.version <= statement.excluded.version)),
+    ).returning(_orders.c.previous_units)
+
+
+#: Built once, run with the order's values as parameters: building the statement per message
+#: cost more than running it.
+_HOLD = {"sqlite": _hold_statement(sqlite), "postgresql": _hold_statement(postgresql)}
 
 
 async def release(session: AsyncSession, connection: str, order_key: str, by: str) -> bool:
@@ -149,28 +190,47 @@ async def release_orders(
     session: AsyncSession, connection: str, order_keys: Iterable[str], by: str
 ) -> dict[str, Change]:
     """`release` for several orders in one statement; the changes of those that were held."""
+    statement = _release_statement(session.get_bind().dialect.name, connection, order_keys, by)
+    if statement is None:
+        return {}
+    changes = _released((await session.exec(statement)).all())
+    count_changes(session, connection, changes)
+    return changes
+
+
+def release_orders_sync(
+    db: Connection, connection: str, order_keys: Iterable[str], by: str
+) -> dict[str, Change]:
+    """`release_orders` in plain Core, for work run in a session's own transaction (one
+    hand-over with the rest of it); the caller passes the changes to `count_changes`."""
+    statement = _release_statement(db.dialect.name, connection, order_keys, by)
+    if statement is None:
+        return {}
+    return _released(db.execute(statement).all())
+
+
+def _release_statement(
+    dialect_name: str, connection: str, order_keys: Iterable[str], by: str
+) -> Any:
     keys = sorted(set(order_keys))
     if not keys:
-        return {}
+        return None
     now = utcnow()
-    statement = (
-        _dialect(session)
-        .insert(_orders)
-        .values(
-            [
-                {
-                    "connection": connection,
-                    "order_key": key,
-                    "units": {},
-                    "released_at": now,
-                    "released_by": by,
-                    "updated_at": now,
-                }
-                for key in keys
-            ]
-        )
+    dialect = sqlite if dialect_name == "sqlite" else postgresql
+    statement = dialect.insert(_orders).values(
+        [
+            {
+                "connection": connection,
+                "order_key": key,
+                "units": {},
+                "released_at": now,
+                "released_by": by,
+                "updated_at": now,
+            }
+            for key in keys
+        ]
     )
-    statement = statement.on_conflict_do_update(
+    return statement.on_conflict_do_update(
         index_elements=[_orders.c.connection, _orders.c.order_key],
         set_={
             "units": {},
@@ -181,11 +241,15 @@ async def release_orders(
         },
         where=_orders.c.released_at.is_(None),
     ).returning(_orders.c.order_key, _orders.c.previous_units)
-    changes: dict[str, Change] = {}
-    for key, before in (await session.exec(statement)).all():
-        changes[key] = Change(before or {}, {})
-        _count(session, connection, changes[key])
-    return changes
+
+
+def _released(rows: Iterable[Any]) -> dict[str, Change]:
+    return {key: Change(before or {}, {}) for key, before in rows}
+
+
+def count_changes(session: AsyncSession, connection: str, changes: Mapping[str, Change]) -> None:
+    for change in changes.values():
+        _count(session, connection, change)
 
 
 def _count(session: AsyncSession, connection: str, change: Change) -> None:

@@ -45,6 +45,7 @@ from lb_common.events import (
     ResolvedCustomer,
 )
 from lb_common.failpoints import failpoint
+from lb_common.leases import LeaseInTransactions
 from lb_common.identifiers import normalise_ean
 from lb_common.money import round_2
 from lb_common.orders import CanonicalOrder
@@ -100,13 +101,19 @@ class Context:
 async def handle_customer_resolved(
     event: CustomerResolved, uow: UnitOfWork, *, ledgers: LedgerDirectory, orders: OrderLeases
 ) -> None:
-    await orders.run_alone(event.order.order_key, "the invoice", lambda: _book(event, uow, ledgers))
+    await orders.run_alone_in_transactions(
+        event.order.order_key, "the invoice", lambda lease: _book(event, uow, ledgers, lease)
+    )
 
 
-async def _book(event: CustomerResolved, uow: UnitOfWork, ledgers: LedgerDirectory) -> None:
+async def _book(
+    event: CustomerResolved, uow: UnitOfWork, ledgers: LedgerDirectory, lease: LeaseInTransactions
+) -> None:
     connection = uow.message.connection
-    # The settings are read in the intent's transaction: one transaction, not a read before it.
+    # The order's lease is taken and the settings read in the intent's transaction: one write
+    # transaction, not three (the lease is given back in the last one, with the outcome).
     async with uow.transaction() as session:
+        await lease.take(session)
         settings = InvoiceSettings.model_validate(await store.settings_of(session, connection))
         ctx = Context(
             uow,
@@ -122,7 +129,7 @@ async def _book(event: CustomerResolved, uow: UnitOfWork, ledgers: LedgerDirecto
     if link.step == store.BOOKED:
         # Booked before; the payment step may have failed after it (then only it runs again).
         paid = await _post_payment(ctx, link, registration) if registration else None
-        async with uow.commit() as session:
+        async with lease.giving_back(uow.commit()) as session:
             if registration is not None and paid is not None:
                 await _record_payment(session, ctx, registration, paid)
             _already_booked(ctx, link)
@@ -147,14 +154,14 @@ async def _book(event: CustomerResolved, uow: UnitOfWork, ledgers: LedgerDirecto
             await _record_drafted(ctx, made)
         raise
     if document.state == "draft":  # the connection creates drafts only
-        async with uow.commit() as session:
+        async with lease.giving_back(uow.commit()) as session:
             await _drafted_steps(session, ctx, made)
             _leave_as_draft(ctx, document)
         return
     if made.drafted or made.plan is not None:  # booked just now, not found booked
         failpoint("invoicing.after_booked")
     if registration is None:
-        async with uow.commit() as session:
+        async with lease.giving_back(uow.commit()) as session:
             await _record_booked(session, ctx, link, made, document, sent_by=sent_by)
         return
     # Booked, then the payment: the booked step is durable before the ledger is called, so a
@@ -162,7 +169,7 @@ async def _book(event: CustomerResolved, uow: UnitOfWork, ledgers: LedgerDirecto
     async with uow.transaction() as session:
         await _record_booked(session, ctx, link, made, document, sent_by=sent_by)
     paid = await _post_payment(ctx, link, registration)
-    async with uow.commit() as session:
+    async with lease.giving_back(uow.commit()) as session:
         await _record_payment(session, ctx, registration, paid)
 
 

@@ -149,14 +149,18 @@ class EconomicClient:
         params: Mapping[str, str | int] | None = None,
         body: Any = None,
         idempotency_key: str | None = None,
+        encoded: str | None = None,
     ) -> httpx.Response:
+        """`encoded`: the body already written (`jsoncodec.dumps`), sent as it is."""
         request_line = f"{method} {path}"
         headers = (
             {**self._headers, "Idempotency-Key": idempotency_key}
             if idempotency_key
             else self._headers
         )
-        content = jsoncodec.dumps(body) if body is not None else None
+        content = encoded if encoded is not None else (
+            jsoncodec.dumps(body) if body is not None else None
+        )
         url = self._url(path) if not params else httpx.URL(self._url(path), params=params)
         keyed = idempotency_key is not None and (method != "POST" or self._post_replay)
         repeatable = may_repeat(method, idempotent=keyed)
@@ -236,10 +240,17 @@ class EconomicClient:
         body: Any = None,
         idempotency_key: str | None = None,
         none_on_404: bool = False,
+        encoded: str | None = None,
     ) -> Any:
         """Send and decode; raise the mapped EconomicError for any non-2xx answer."""
         response = await self._send(
-            method, path, what=what, params=params, body=body, idempotency_key=idempotency_key
+            method,
+            path,
+            what=what,
+            params=params,
+            body=body,
+            idempotency_key=idempotency_key,
+            encoded=encoded,
         )
         if response.status_code == 404 and none_on_404:
             return _NOT_FOUND
@@ -513,14 +524,21 @@ class EconomicClient:
     # --- draft invoices -------------------------------------------------------------------
 
     async def create_draft_invoice(
-        self, body: DraftInvoiceCreate, *, idempotency_key: str | None = None
+        self,
+        body: DraftInvoiceCreate,
+        *,
+        idempotency_key: str | None = None,
+        encoded: str | None = None,
     ) -> DraftInvoice:
+        """`encoded`: `body` as `jsoncodec.dumps(body.to_json_body())` wrote it, where the caller
+        has that already (its digest names the idempotency key): not written a second time."""
         data = await self._call(
             "POST",
             "/invoices/drafts",
             what="the draft invoice",
-            body=body.to_json_body(),
+            body=None if encoded is not None else body.to_json_body(),
             idempotency_key=idempotency_key,
+            encoded=encoded,
         )
         return DraftInvoice.model_validate(data)
 

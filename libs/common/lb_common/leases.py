@@ -34,6 +34,7 @@ import logging
 import os
 import random
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
@@ -211,7 +212,7 @@ class LeaseInTransactions:
 
     def __init__(self, name: str, holder: str, ttl: float) -> None:
         self.name, self.holder, self.ttl = name, holder, ttl
-        self._taken_at: float | None = None  # the event loop's time when taken
+        self._taken_at: float | None = None  # time.monotonic() when taken
         self._giving_back = False
         self.given_back = False
 
@@ -224,15 +225,17 @@ class LeaseInTransactions:
         """When it was taken, while it is to be renewed (taken, not being given back)."""
         return None if self._giving_back else self._taken_at
 
-    async def take(self, session: AsyncSession) -> None:
-        """Take it in `session`'s open write transaction; `LeaseBusy` if another holder has it
-        (raised in the transaction: it rolls back)."""
-        connection = await session.connection()
+    def take(self, connection: Connection) -> None:
+        """Take it in `connection`'s open write transaction (plain Core: `Database.write_sync`
+        work, or a session's through `run_sync`); `LeaseBusy` if another holder has it (raised
+        in the transaction: it rolls back). May run on a thread of its own."""
         is_sqlite = connection.dialect.name == "sqlite"
-        statement = _acquire(is_sqlite, self.name, self.holder, self.ttl)
-        if (await connection.execute(statement)).first() is None:
+        if (
+            connection.execute(_acquire(is_sqlite, self.name, self.holder, self.ttl)).first()
+            is None
+        ):
             raise LeaseBusy(f"lease {self.name!r} is held by another holder")
-        self._taken_at = asyncio.get_running_loop().time()
+        self._taken_at = time.monotonic()
 
     @contextlib.asynccontextmanager
     async def giving_back(
@@ -360,10 +363,9 @@ async def _keep(
     held_since: Callable[[], float | None] | None = None,
 ) -> None:
     """Renew the lease until `task` ends; cancel it if the lease slips. `held_since`: when the
-    work took the lease itself (None while it does not hold it: nothing to renew); without it
-    the lease was taken just now."""
-    loop = asyncio.get_running_loop()
-    renewed = loop.time()  # when the last successful renewal was sent
+    work took the lease itself (`time.monotonic()`; None while it does not hold it: nothing to
+    renew); without it the lease was taken just now."""
+    renewed = time.monotonic()  # when the last successful renewal was sent
     while True:
         done, _ = await asyncio.wait({task}, timeout=ttl / 3)
         if done:
@@ -373,7 +375,7 @@ async def _keep(
             if taken is None:
                 continue
             renewed = max(renewed, taken)
-        sent = loop.time()
+        sent = time.monotonic()
         try:
             still = await renew(db, name, holder, ttl)
         except Exception:
@@ -381,7 +383,7 @@ async def _keep(
             still = None
         if still:
             renewed = sent
-        elif still is False or loop.time() - renewed > ttl * 2 / 3:
+        elif still is False or time.monotonic() - renewed > ttl * 2 / 3:
             task.cancel()
             with contextlib.suppress(BaseException):
                 await task

@@ -66,6 +66,5 @@ class OrderLeases:
 
 def _contention(order_key: str, what: str) -> Contention:
     return Contention(
-        f"Another invoicing worker is making a document for order {order_key}; "
-        f"{what} waits for it."
+        f"Another invoicing worker is making a document for order {order_key}; {what} waits for it."
     )

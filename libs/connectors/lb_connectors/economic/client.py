@@ -158,8 +158,10 @@ class EconomicClient:
             if idempotency_key
             else self._headers
         )
-        content = encoded if encoded is not None else (
-            jsoncodec.dumps(body) if body is not None else None
+        content = (
+            encoded
+            if encoded is not None
+            else (jsoncodec.dumps(body) if body is not None else None)
         )
         url = self._url(path) if not params else httpx.URL(self._url(path), params=params)
         keyed = idempotency_key is not None and (method != "POST" or self._post_replay)

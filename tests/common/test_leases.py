@@ -207,3 +207,80 @@ async def test_an_abandoned_lease_is_free_at_once_and_says_it_was_left_half_done
     assert await leases.acquire(b, "claim", "second", ttl=30)  # no wait for the ttl
     assert await leases.release(b, "claim", "second")
     assert not await leases.expired(a, "claim")  # released cleanly: nothing left behind
+
+
+async def test_a_lease_taken_in_the_works_transactions_is_one_holders_and_given_back_with_it(
+    replicas,
+):
+    """run_in_transactions: the lease commits with the work's first transaction (or not at
+    all), others see it taken from then on, and it is given back with the last transaction."""
+    a, b = replicas
+    seen: list[str | None] = []
+
+    async def work(lease: leases.LeaseInTransactions) -> str:
+        async with a.transaction() as session:
+            await (await session.connection()).run_sync(lease.take)
+        seen.append(await leases.holder_of(b, "order:1"))
+        assert not await leases.acquire(b, "order:1", "other", ttl=30)
+        async with lease.giving_back(a.transaction()):
+            pass
+        seen.append(await leases.holder_of(b, "order:1"))
+        return "done"
+
+    assert await leases.run_in_transactions(a, "order:1", "me", work, ttl=30) == "done"
+    assert seen == ["me", None]
+
+    # Busy: LeaseBusy from take, and the transaction it was taken in rolls back.
+    assert await leases.acquire(b, "order:2", "other", ttl=30)
+
+    async def blocked(lease: leases.LeaseInTransactions) -> None:
+        async with a.transaction() as session:
+            await (await session.connection()).run_sync(lease.take)
+
+    with pytest.raises(leases.LeaseBusy):
+        await leases.run_in_transactions(a, "order:2", "me", blocked, ttl=30)
+    assert await leases.holder_of(b, "order:2") == "other"
+
+
+async def test_a_lease_taken_in_transactions_is_released_when_the_work_fails(replicas):
+    a, b = replicas
+
+    async def fails_after_taking(lease: leases.LeaseInTransactions) -> None:
+        await a.write_sync(lease.take)  # as the work's first transaction may be
+        raise RuntimeError("the ledger said no")
+
+    with pytest.raises(RuntimeError):
+        await leases.run_in_transactions(a, "order:3", "me", fails_after_taking, ttl=30)
+    assert await leases.holder_of(b, "order:3") is None
+
+    async def last_transaction_fails(lease: leases.LeaseInTransactions) -> None:
+        async with a.transaction() as session:
+            await (await session.connection()).run_sync(lease.take)
+        async with lease.giving_back(a.transaction()):
+            raise RuntimeError("the outcome could not be written")
+
+    with pytest.raises(RuntimeError):
+        await leases.run_in_transactions(a, "order:4", "me", last_transaction_fails, ttl=30)
+    assert await leases.holder_of(b, "order:4") is None
+
+
+async def test_a_lease_taken_in_transactions_is_renewed_and_its_loss_stops_the_work(replicas):
+    a, b = replicas
+    renewed_past_its_ttl = asyncio.Event()
+
+    async def long_work(lease: leases.LeaseInTransactions) -> None:
+        async with a.transaction() as session:
+            await (await session.connection()).run_sync(lease.take)
+        await asyncio.sleep(2.0)  # past the 1.5 s ttl: held only because it is renewed
+        assert await leases.holder_of(b, "order:5") == "me"
+        renewed_past_its_ttl.set()
+        async with b.write_connection() as connection:
+            await connection.exec_driver_sql("UPDATE leases SET holder = 'thief'")
+        await asyncio.sleep(60)
+
+    with pytest.raises(leases.LeaseLost):
+        await asyncio.wait_for(
+            leases.run_in_transactions(a, "order:5", "me", long_work, ttl=1.5), timeout=10
+        )
+    assert renewed_past_its_ttl.is_set()
+    assert await leases.holder_of(b, "order:5") == "thief"  # not released by the loser

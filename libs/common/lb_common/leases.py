@@ -17,7 +17,9 @@ Clocks: on PostgreSQL the expiry is set and compared by the database's clock, so
 hosts whose clocks disagree still agree on it. On SQLite every replica shares one host's clock.
 
 `run_holding` runs one piece of work under a lease (renewed in the background, the work
-cancelled if the lease cannot be renewed in time), `holding` does the same for the body of an
+cancelled if the lease cannot be renewed in time), `run_in_transactions` does the same with the
+lease taken and given back inside the work's own first and last transactions (no write of its
+own when the work goes well), `holding` does the same for the body of an
 `async with` (customers' creation claims, inventory's per-connection sync and push), and `lead`
 keeps a long-running job on one replica at a time (the periodic jobs: `lb_ingest.reconcile`,
 inventory's stock sync).
@@ -32,8 +34,10 @@ import logging
 import os
 import random
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -41,6 +45,7 @@ from sqlalchemy import Column, Connection, Executable, String, delete, func, lit
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Field, SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from lb_common.db import Database, UTCDateTime, utcnow
 
@@ -65,12 +70,15 @@ def new_holder(service: str) -> str:
     return f"{service}@{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _now(db: Database) -> ColumnElement[Any]:
-    return literal(utcnow(), UTCDateTime) if db.is_sqlite else func.now()
+def _now(db: Database | bool) -> ColumnElement[Any]:
+    """`db`: the database, or whether it is SQLite."""
+    is_sqlite = db if isinstance(db, bool) else db.is_sqlite
+    return literal(utcnow(), UTCDateTime) if is_sqlite else func.now()
 
 
-def _until(db: Database, ttl: float) -> ColumnElement[Any]:
-    if db.is_sqlite:
+def _until(db: Database | bool, ttl: float) -> ColumnElement[Any]:
+    is_sqlite = db if isinstance(db, bool) else db.is_sqlite
+    if is_sqlite:
         return literal(utcnow() + timedelta(seconds=ttl), UTCDateTime)
     return func.now() + timedelta(seconds=ttl)
 
@@ -81,16 +89,25 @@ def _changed(connection: Connection, *, statement: Executable) -> bool:
     return bool(connection.execute(statement).rowcount)
 
 
+def _acquire(is_sqlite: bool, name: str, holder: str, ttl: float) -> Executable:
+    dialect = sqlite if is_sqlite else postgresql
+    until = _until(is_sqlite, ttl)
+    statement = dialect.insert(_leases).values(name=name, holder=holder, expires_at=until)
+    return statement.on_conflict_do_update(
+        index_elements=[_leases.c.name],
+        set_={"holder": holder, "expires_at": until},
+        # The compare of compare-and-set: only a free lease, or our own, changes hands.
+        where=(_leases.c.holder == holder) | (_leases.c.expires_at <= _now(is_sqlite)),
+    ).returning(_leases.c.holder)
+
+
+def _release(name: str, holder: str) -> Executable:
+    return delete(_leases).where(_leases.c.name == name, _leases.c.holder == holder)
+
+
 async def acquire(db: Database, name: str, holder: str, ttl: float) -> bool:
     """Take (or extend) the lease `name` for `ttl` seconds. True if `holder` holds it now."""
-    dialect = postgresql if not db.is_sqlite else sqlite
-    statement = dialect.insert(_leases).values(name=name, holder=holder, expires_at=_until(db, ttl))
-    statement = statement.on_conflict_do_update(
-        index_elements=[_leases.c.name],
-        set_={"holder": holder, "expires_at": _until(db, ttl)},
-        # The compare of compare-and-set: only a free lease, or our own, changes hands.
-        where=(_leases.c.holder == holder) | (_leases.c.expires_at <= _now(db)),
-    ).returning(_leases.c.holder)
+    statement = _acquire(db.is_sqlite, name, holder, ttl)
     taken = await db.write_sync(lambda connection: connection.execute(statement).first())
     return taken is not None
 
@@ -107,8 +124,7 @@ async def renew(db: Database, name: str, holder: str, ttl: float) -> bool:
 
 async def release(db: Database, name: str, holder: str) -> bool:
     """Give the lease up (a successor need not wait for it to expire), if `holder` holds it."""
-    statement = delete(_leases).where(_leases.c.name == name, _leases.c.holder == holder)
-    return await db.write_sync(functools.partial(_changed, statement=statement))
+    return await db.write_sync(functools.partial(_changed, statement=_release(name, holder)))
 
 
 ABANDONED = "(abandoned)"
@@ -180,6 +196,89 @@ async def run_holding(
                 await task
         with contextlib.suppress(Exception):
             await release(db, name, holder)
+
+
+class LeaseInTransactions:
+    """A lease taken in the work's first write transaction (`take`) and given back in its last
+    (`giving_back`): no transaction of its own for either when the work goes well, where
+    `run_holding` writes three (take, work, release: a booked invoice's intent and outcome in
+    between make it four or five). The same compare-and-set statements, in the caller's
+    transaction: the lease and what the transaction writes commit together, or neither does.
+
+    Until the transaction that took it commits, other holders wait for it (SQLite: one writer at
+    a time; PostgreSQL: the row's lock) and then see the lease taken, with whatever that
+    transaction wrote; given back in the transaction that records the outcome, the next holder
+    sees the outcome."""
+
+    def __init__(self, name: str, holder: str, ttl: float) -> None:
+        self.name, self.holder, self.ttl = name, holder, ttl
+        self._taken_at: float | None = None  # time.monotonic() when taken
+        self._giving_back = False
+        self.given_back = False
+
+    @property
+    def taken(self) -> bool:
+        """Taken in a transaction (that may not have committed: then giving it back is a no-op)."""
+        return self._taken_at is not None
+
+    def held_since(self) -> float | None:
+        """When it was taken, while it is to be renewed (taken, not being given back)."""
+        return None if self._giving_back else self._taken_at
+
+    def take(self, connection: Connection) -> None:
+        """Take it in `connection`'s open write transaction (plain Core: `Database.write_sync`
+        work, or a session's through `run_sync`); `LeaseBusy` if another holder has it (raised
+        in the transaction: it rolls back). May run on a thread of its own."""
+        is_sqlite = connection.dialect.name == "sqlite"
+        if (
+            connection.execute(_acquire(is_sqlite, self.name, self.holder, self.ttl)).first()
+            is None
+        ):
+            raise LeaseBusy(f"lease {self.name!r} is held by another holder")
+        self._taken_at = time.monotonic()
+
+    @contextlib.asynccontextmanager
+    async def giving_back(
+        self, transaction: AbstractAsyncContextManager[AsyncSession]
+    ) -> AsyncIterator[AsyncSession]:
+        """`transaction` (the work's last), with the lease given back in it when its body ends
+        without error. Not renewed from then on: the work ends with this transaction."""
+        async with transaction as session:
+            yield session
+            if self._taken_at is not None:
+                self._giving_back = True
+                connection = await session.connection()
+                await connection.execute(_release(self.name, self.holder))
+        if self._taken_at is not None:
+            self.given_back = True
+
+
+async def run_in_transactions(
+    db: Database,
+    name: str,
+    holder: str,
+    work: Callable[[LeaseInTransactions], Awaitable[T]],
+    *,
+    ttl: float = 15.0,
+) -> T:
+    """Run `work`, which takes the lease in its first transaction and gives it back in its last
+    (`LeaseInTransactions`; `LeaseBusy` from `take` goes up as it is). Renewed every ttl/3 once
+    taken, the work cancelled and `LeaseLost` raised if it slips, as in `run_holding`. A work
+    that ends without giving it back (an error, a path with no last transaction) has it
+    released here, in a write of its own."""
+    lease = LeaseInTransactions(name, holder, ttl)
+    task = asyncio.ensure_future(work(lease))
+    try:
+        await _keep(db, name, holder, ttl, task, held_since=lease.held_since)
+        return task.result()
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        if lease.taken and not lease.given_back:
+            with contextlib.suppress(Exception):
+                await release(db, name, holder)
 
 
 @contextlib.asynccontextmanager
@@ -255,16 +354,28 @@ async def _renew_while_held(
 
 
 async def _keep(
-    db: Database, name: str, holder: str, ttl: float, task: asyncio.Future[Any]
+    db: Database,
+    name: str,
+    holder: str,
+    ttl: float,
+    task: asyncio.Future[Any],
+    *,
+    held_since: Callable[[], float | None] | None = None,
 ) -> None:
-    """Renew the lease until `task` ends; cancel it if the lease slips."""
-    loop = asyncio.get_running_loop()
-    renewed = loop.time()  # when the last successful renewal was sent
+    """Renew the lease until `task` ends; cancel it if the lease slips. `held_since`: when the
+    work took the lease itself (`time.monotonic()`; None while it does not hold it: nothing to
+    renew); without it the lease was taken just now."""
+    renewed = time.monotonic()  # when the last successful renewal was sent
     while True:
         done, _ = await asyncio.wait({task}, timeout=ttl / 3)
         if done:
             return
-        sent = loop.time()
+        if held_since is not None:
+            taken = held_since()
+            if taken is None:
+                continue
+            renewed = max(renewed, taken)
+        sent = time.monotonic()
         try:
             still = await renew(db, name, holder, ttl)
         except Exception:
@@ -272,7 +383,7 @@ async def _keep(
             still = None
         if still:
             renewed = sent
-        elif still is False or loop.time() - renewed > ttl * 2 / 3:
+        elif still is False or time.monotonic() - renewed > ttl * 2 / 3:
             task.cancel()
             with contextlib.suppress(BaseException):
                 await task

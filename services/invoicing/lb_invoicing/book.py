@@ -32,10 +32,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
+from sqlalchemy import Connection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from lb_common import connection_settings
-from lb_common.db import utcnow
+from lb_common.db import Database, utcnow
 from lb_common.errors import PermanentError
 from lb_common.events import (
     BookedLine,
@@ -46,6 +47,7 @@ from lb_common.events import (
 )
 from lb_common.failpoints import failpoint
 from lb_common.identifiers import normalise_ean
+from lb_common.leases import LeaseInTransactions
 from lb_common.money import round_2
 from lb_common.orders import CanonicalOrder
 from lb_common.unit_of_work import Sessions, UnitOfWork
@@ -100,29 +102,40 @@ class Context:
 async def handle_customer_resolved(
     event: CustomerResolved, uow: UnitOfWork, *, ledgers: LedgerDirectory, orders: OrderLeases
 ) -> None:
-    await orders.run_alone(event.order.order_key, "the invoice", lambda: _book(event, uow, ledgers))
+    await orders.run_alone_in_transactions(
+        event.order.order_key,
+        "the invoice",
+        lambda lease: _book(event, uow, ledgers, orders.db, lease),
+    )
 
 
-async def _book(event: CustomerResolved, uow: UnitOfWork, ledgers: LedgerDirectory) -> None:
+async def _book(
+    event: CustomerResolved,
+    uow: UnitOfWork,
+    ledgers: LedgerDirectory,
+    db: Database,
+    lease: LeaseInTransactions,
+) -> None:
     connection = uow.message.connection
-    # The settings are read in the intent's transaction: one transaction, not a read before it.
-    async with uow.transaction() as session:
-        settings = InvoiceSettings.model_validate(await store.settings_of(session, connection))
-        ctx = Context(
-            uow,
-            invoice_version(event.order, settings),
-            event.customer_number,
-            ledgers.ledger(connection),
-            event.matched_on,
-            event.customer,
-        )
-        link, earlier_attempt = await _link_with_intent(session, ctx)
+    # 1. The order's lease, the settings and the intent in one write transaction (plain Core in
+    # one hand-over to SQLite's writer thread: it sends no message); the lease is given back in
+    # the transaction that records the outcome.
+    intent = Intent(event, connection, lease)
+    settings, order, link, earlier_attempt = await db.write_sync(intent.record)
+    ctx = Context(
+        uow,
+        order,
+        event.customer_number,
+        ledgers.ledger(connection),
+        event.matched_on,
+        event.customer,
+    )
     failpoint("invoicing.after_intent")
     registration = payment_due(ctx.order, settings, link)
     if link.step == store.BOOKED:
         # Booked before; the payment step may have failed after it (then only it runs again).
         paid = await _post_payment(ctx, link, registration) if registration else None
-        async with uow.commit() as session:
+        async with lease.giving_back(uow.commit()) as session:
             if registration is not None and paid is not None:
                 await _record_payment(session, ctx, registration, paid)
             _already_booked(ctx, link)
@@ -147,14 +160,14 @@ async def _book(event: CustomerResolved, uow: UnitOfWork, ledgers: LedgerDirecto
             await _record_drafted(ctx, made)
         raise
     if document.state == "draft":  # the connection creates drafts only
-        async with uow.commit() as session:
+        async with lease.giving_back(uow.commit()) as session:
             await _drafted_steps(session, ctx, made)
             _leave_as_draft(ctx, document)
         return
     if made.drafted or made.plan is not None:  # booked just now, not found booked
         failpoint("invoicing.after_booked")
     if registration is None:
-        async with uow.commit() as session:
+        async with lease.giving_back(uow.commit()) as session:
             await _record_booked(session, ctx, link, made, document, sent_by=sent_by)
         return
     # Booked, then the payment: the booked step is durable before the ledger is called, so a
@@ -162,7 +175,7 @@ async def _book(event: CustomerResolved, uow: UnitOfWork, ledgers: LedgerDirecto
     async with uow.transaction() as session:
         await _record_booked(session, ctx, link, made, document, sent_by=sent_by)
     paid = await _post_payment(ctx, link, registration)
-    async with uow.commit() as session:
+    async with lease.giving_back(uow.commit()) as session:
         await _record_payment(session, ctx, registration, paid)
 
 
@@ -200,33 +213,46 @@ async def load_settings(db: Sessions, connection: str) -> InvoiceSettings:
     )
 
 
-async def _link_with_intent(session: AsyncSession, ctx: Context) -> tuple[InvoiceLink, bool]:
-    """The order's link, with its intent recorded (in the caller's transaction); and whether an
-    earlier attempt recorded it (so what that attempt did in the ledger is unknown and must be
-    looked up). A first attempt is one insert that does nothing if the row is there (then it
-    is read)."""
-    now = utcnow()
-    link = InvoiceLink(
-        order_key=ctx.order.order_key,
-        connection=ctx.connection,
-        step=store.INTENT,
-        customer_number=ctx.customer_id,
-        currency=ctx.order.currency,
-        taxes_included=ctx.order.taxes_included,
-        created_at=now,
-        updated_at=now,
-    )
-    if await store.insert_new_link(session, link):
-        return link, False
-    stored = await store.read_link(session, ctx.order.order_key)
-    assert stored is not None
-    if stored.step == store.INTENT and stored.customer_number != ctx.customer_id:
-        # Resolved again (a replay) before anything was made: the new customer counts.
-        stored.customer_number, stored.updated_at = ctx.customer_id, now
-        await store.update_link(
-            session, stored.order_key, customer_number=ctx.customer_id, updated_at=now
+@dataclass(frozen=True)
+class Intent:
+    """Step 1's transaction: `record` is its work (`Database.write_sync`)."""
+
+    event: CustomerResolved
+    connection: str
+    lease: LeaseInTransactions
+
+    def record(self, db: Connection) -> tuple[InvoiceSettings, CanonicalOrder, InvoiceLink, bool]:
+        """The settings, the order as the invoice has it, and the order's link with its intent
+        recorded; and whether an earlier attempt recorded it (so what that attempt did in the
+        ledger is unknown and must be looked up). A first attempt is one insert that does
+        nothing if the row is there (then it is read). Anything refused here (the settings,
+        the invoice's currency) leaves no intent, and the lease is not taken."""
+        self.lease.take(db)
+        settings = InvoiceSettings.model_validate(
+            connection_settings.stored_settings(InvoiceConnectionSettings, self.connection, db)
         )
-    return stored, True
+        order = invoice_version(self.event.order, settings)
+        customer_id = self.event.customer_number
+        now = utcnow()
+        link = InvoiceLink(
+            order_key=order.order_key,
+            connection=self.connection,
+            step=store.INTENT,
+            customer_number=customer_id,
+            currency=order.currency,
+            taxes_included=order.taxes_included,
+            created_at=now,
+            updated_at=now,
+        )
+        if store.insert_new_link(db, link):
+            return settings, order, link, False
+        stored = store.read_link(db, order.order_key)
+        assert stored is not None
+        if stored.step == store.INTENT and stored.customer_number != customer_id:
+            # Resolved again (a replay) before anything was made: the new customer counts.
+            stored.customer_number, stored.updated_at = customer_id, now
+            store.update_link_in(db, order.order_key, customer_number=customer_id, updated_at=now)
+        return settings, order, stored, True
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, update
+from sqlalchemy import JSON, Column, Connection, Update, update
 from sqlalchemy import select as core_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, SQLModel, select
@@ -58,23 +58,34 @@ class InvoiceLink(SQLModel, table=True):
 _links = InvoiceLink.__table__  # type: ignore[attr-defined]
 
 
-# The booking path's statements, in plain Core on the session's connection: no identity map,
-# no flush, no read before a write (each statement is one hand-over to SQLite's thread).
-async def insert_new_link(session: AsyncSession, link: InvoiceLink) -> bool:
+# The booking path's statements, in plain Core: no identity map, no flush, no read before a
+# write. The intent's run on a plain connection, in one `Database.write_sync` transaction (one
+# hand-over to SQLite's writer thread for all of them); the later steps on the session's.
+def insert_new_link(connection: Connection, link: InvoiceLink) -> bool:
     """Insert `link` unless the order has one already; whether it was inserted."""
-    connection = await session.connection()
     dialect = sqlite if connection.dialect.name == "sqlite" else postgresql
     values = {k: v for k, v in link.model_dump().items() if v is not None}  # NULL, not JSON null
     statement = dialect.insert(_links).values(values).on_conflict_do_nothing()
-    return bool((await connection.execute(statement)).rowcount)
+    return bool(connection.execute(statement).rowcount)
 
 
-async def read_link(session: AsyncSession, order_key: str) -> InvoiceLink | None:
-    connection = await session.connection()
-    row = (
-        await connection.execute(core_select(_links).where(_links.c.order_key == order_key))
-    ).first()
+def read_link(connection: Connection, order_key: str) -> InvoiceLink | None:
+    row = connection.execute(core_select(_links).where(_links.c.order_key == order_key)).first()
     return None if row is None else InvoiceLink.model_validate(row._mapping)
+
+
+def _update(order_key: str, only_at: str | None, values: dict[str, Any]) -> Update:
+    statement = update(_links).where(_links.c.order_key == order_key)
+    if only_at is not None:
+        statement = statement.where(_links.c.step == only_at)
+    return statement.values(values)
+
+
+def update_link_in(
+    connection: Connection, order_key: str, *, only_at: str | None = None, **values: Any
+) -> bool:
+    """`update_link` on a plain connection."""
+    return bool(connection.execute(_update(order_key, only_at, values)).rowcount)
 
 
 async def update_link(
@@ -82,20 +93,8 @@ async def update_link(
 ) -> bool:
     """Set `values` on the order's link (`only_at`: only while it is at that step); whether a
     row changed."""
-    statement = update(_links).where(_links.c.order_key == order_key)
-    if only_at is not None:
-        statement = statement.where(_links.c.step == only_at)
     connection = await session.connection()
-    return bool((await connection.execute(statement.values(values))).rowcount)
-
-
-async def settings_of(session: AsyncSession, connection: str) -> dict[str, Any]:
-    """The connection's stored settings ({} if never set), for `InvoiceSettings`."""
-    table = InvoiceConnectionSettings.__table__  # type: ignore[attr-defined]
-    found = await (await session.connection()).execute(
-        core_select(table.c.settings).where(table.c.connection == connection)
-    )
-    return found.scalar() or {}
+    return bool((await connection.execute(_update(order_key, only_at, values))).rowcount)
 
 
 class CreditNoteLink(SQLModel, table=True):

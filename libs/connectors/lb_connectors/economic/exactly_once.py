@@ -84,7 +84,9 @@ async def book_or_find(
 
 #: Builds a new draft when none was left behind: its body and Idempotency-Key, or None when
 #: there is nothing to put on a document (a credit note with nothing left to credit).
-DraftBuilder = Callable[[], Awaitable[tuple[DraftInvoiceCreate, str] | None]]
+#: Gives the draft's body, its idempotency key and the body as JSON (`jsoncodec.dumps` of
+#: `to_json_body()`: written once, for the key's digest and the request), or None.
+DraftBuilder = Callable[[], Awaitable[tuple[DraftInvoiceCreate, str, str] | None]]
 #: Awaited once a draft exists, before it is booked: the draft, and whether it was made just
 #: now (False: an earlier attempt left it). The caller records it durably here, and may raise
 #: to leave it unbooked.
@@ -133,9 +135,9 @@ async def draft_and_book(
         built = await build()
         if built is None:
             return None
-        body, key = built
+        body, key, encoded = built
         try:
-            draft = await client.create_draft_invoice(body, idempotency_key=key)
+            draft = await client.create_draft_invoice(body, idempotency_key=key, encoded=encoded)
         except EconomicValidationError as exc:
             raise create_refused(exc) from exc
     await on_draft(draft, made)

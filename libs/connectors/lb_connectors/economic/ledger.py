@@ -599,17 +599,19 @@ class EconomicLedger:
         plan = DocumentPlan.of(request)
         built: list[tuple[DocumentRequest, DraftInvoiceCreate]] = []
 
-        async def build() -> tuple[DraftInvoiceCreate, str]:
+        async def build() -> tuple[DraftInvoiceCreate, str, str]:
             wanted = await plan.build()
             body = await self._draft_body(wanted)
             built.append((wanted, body))
+            # Written once: for the key's digest and as the request's body.
+            encoded = jsoncodec.dumps(body.to_json_body())
             if wanted.credited is not None:
-                return body, f"{wanted.reference}:draft"
+                return body, f"{wanted.reference}:draft", encoded
             # The key names this body: a retry of the same body is answered from e-conomic's
             # idempotency store; a changed body (after a refusal) is a new request, which
             # e-conomic would refuse under the old key.
-            digest = hashlib.sha256(jsoncodec.dumps(body.to_json_body()).encode()).hexdigest()
-            return body, f"{wanted.reference}:draft:{digest[:16]}"
+            digest = hashlib.sha256(encoded.encode()).hexdigest()
+            return body, f"{wanted.reference}:draft:{digest[:16]}", encoded
 
         async def drafted(draft: DraftInvoice, new: bool) -> None:
             await on_draft(neutral_document(draft, plan.kind))

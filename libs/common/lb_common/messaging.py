@@ -225,7 +225,7 @@ class Broker:
             headers=dict(headers or {}),
         )
         # In the trace the message was written in (an outbox row's own), not the relay's.
-        with tracing.resumed(headers):
+        with tracing.publishing(headers):
             await self._exchange.publish(message, routing_key, mandatory=True, timeout=10)
 
     async def publish_envelope(self, envelope: Envelope) -> None:
@@ -504,7 +504,7 @@ class Consumer:
                     tracing.handling(
                         each.message.headers,
                         f"{self._service} handle {envelope.type}",
-                        self._span_attributes(envelope),
+                        functools.partial(self._span_attributes, envelope),
                     ),
                     log_context(
                         order_key=envelope.order_key, correlation_id=envelope.correlation_id
@@ -527,7 +527,7 @@ class Consumer:
         with tracing.handling(
             message.headers,
             f"{self._service} handle {envelope.type}",
-            self._span_attributes(envelope),
+            functools.partial(self._span_attributes, envelope),
         ):
             await self._handle_in_trace(message, envelope, handler)
 

@@ -11,7 +11,9 @@ One trace follows an order through every service:
   listening, in the message's context itself: no span).
 
 Trace context is always made and carried (a trace id travels in every message and log line).
-Spans are recorded only while someone listens: an OTLP/HTTP collector named by
+Spans are recorded only while someone listens, and the httpx and aio-pika instrumentations are
+installed only then (their wrappers cost CPU on every message and call even when no span is
+recorded; bench/message_cost.py): an OTLP/HTTP collector named by
 `LEDGERBRIDGE_OTLP_ENDPOINT` (then the standard `OTEL_*` variables, sampler and exporter
 headers, apply), or a processor added with `listen` (the tests). Recording every span with
 nobody listening doubled ingest's CPU per webhook (web 1.1 -> 2.2 ms, worker 1.2 -> 2.3 ms;
@@ -23,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from fastapi import FastAPI
@@ -67,16 +69,14 @@ class _WhenListened(Sampler):
 
 def configure(service: str, settings: CommonSettings) -> TracerProvider | None:
     """The process's tracer provider, made on the first call (several services in one test
-    process share it) and instrumenting httpx and aio-pika; None when tracing is off."""
+    process share it), instrumenting httpx and aio-pika once spans are recorded (`listen`);
+    None when tracing is off."""
     global _provider, _enabled
     _enabled = settings.tracing
     if not _enabled:
         return None
     if _provider is not None:
         return _provider
-    from opentelemetry.instrumentation.aio_pika import AioPikaInstrumentor
-    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-
     usual = TracerProvider().sampler  # what OTEL_TRACES_SAMPLER asks for (default: parent-based)
     provider = TracerProvider(
         resource=Resource.create({"service.name": f"ledgerbridge-{service}"}),
@@ -93,9 +93,31 @@ def configure(service: str, settings: CommonSettings) -> TracerProvider | None:
         listen(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
         log.info("exporting traces", extra={"data": {"otlp_endpoint": endpoint}})
     trace.set_tracer_provider(provider)
-    HTTPXClientInstrumentor().instrument(tracer_provider=provider)
-    AioPikaInstrumentor().instrument(tracer_provider=provider)
+    if _listened:
+        _instrument_libraries()
     return provider
+
+
+_instrumented = False
+
+
+def _instrument_libraries() -> None:
+    """Spans for httpx requests and aio-pika publishes and deliveries, once spans are recorded.
+
+    Not before: with nobody listening their wrappers only make spans that are never recorded,
+    yet ran on every message published and consumed and every ledger call. Trace context
+    travels without them: an outbox row's headers carry it to the publish (`resumed`, and
+    `publish_event` sends the row's headers), a consumer resumes it from the message's headers
+    (`handling`), and a retried or parked copy keeps the message's headers."""
+    global _instrumented
+    if _instrumented or _provider is None:
+        return
+    from opentelemetry.instrumentation.aio_pika import AioPikaInstrumentor
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+    _instrumented = True
+    HTTPXClientInstrumentor().instrument(tracer_provider=_provider)
+    AioPikaInstrumentor().instrument(tracer_provider=_provider)
 
 
 def provider() -> TracerProvider | None:
@@ -114,6 +136,10 @@ def listen(processor: SpanProcessor) -> None:
         _waiting.append(processor)
     else:
         _provider.add_span_processor(processor)
+        # Consumers started before this have no aio-pika receive span; their handling span
+        # still continues the message's trace (`handling`).
+        if _enabled:
+            _instrument_libraries()
 
 
 async def shutdown() -> None:
@@ -144,8 +170,24 @@ def instrument_app(app: FastAPI) -> None:
     FastAPIInstrumentor.instrument_app(app, tracer_provider=_provider, excluded_urls=UNTRACED_URLS)
 
 
+_tracers: dict[int, trace.Tracer] = {}
+
+
 def _tracer() -> trace.Tracer:
-    return trace.get_tracer("lb_common", tracer_provider=_provider)
+    # Made once per provider: `get_tracer` builds a new tracer and scope on every call.
+    key = id(_provider)
+    found = _tracers.get(key)
+    if found is None:
+        found = _tracers[key] = trace.get_tracer("lb_common", tracer_provider=_provider)
+    return found
+
+
+def publishing(headers: Mapping[str, Any] | None) -> contextlib.AbstractContextManager[None]:
+    """The context a message is published in: the one its headers carry (an outbox row's,
+    the code that wrote it), for the aio-pika instrumentation's publish span. Without the
+    instrumentation (nobody listening) the headers are sent as they are and nothing reads the
+    context: no need to resume it."""
+    return resumed(headers) if _instrumented else contextlib.nullcontext()
 
 
 def _carrier(headers: Mapping[str, Any] | None) -> dict[str, str]:
@@ -195,10 +237,13 @@ def resumed(headers: Mapping[str, Any] | None) -> Iterator[None]:
 
 @contextlib.contextmanager
 def handling(
-    headers: Mapping[str, Any] | None, name: str, attributes: Mapping[str, str]
+    headers: Mapping[str, Any] | None,
+    name: str,
+    attributes: Callable[[], Mapping[str, str]],
 ) -> Iterator[None]:
     """The span a consumer handles a message in: a child of the aio-pika instrumentation's
-    receive span when there is one, else of the context the message carries."""
+    receive span when there is one, else of the context the message carries. `attributes`:
+    the span's, asked for only when the span is recorded."""
     if not _enabled:
         yield
         return
@@ -212,6 +257,6 @@ def handling(
         return
     parent = None if in_span else propagate.extract(_carrier(headers))
     with _tracer().start_as_current_span(
-        name, context=parent, kind=trace.SpanKind.CONSUMER, attributes=dict(attributes)
+        name, context=parent, kind=trace.SpanKind.CONSUMER, attributes=dict(attributes())
     ):
         yield

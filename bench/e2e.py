@@ -3,6 +3,7 @@ order costs in e-conomic calls.
 
     .venv/bin/python bench/e2e.py [--orders 600] [--rate 5] [--orders-per-buyer 3]
                                   [--only steady|flat-out] [--shops 1] [--port-base N]
+                                  [--store sqlite|postgresql]
 
 One at a time (what a small shop sees, and where nothing shares a read): `--orders 30 --rate 1
 --only steady`.
@@ -24,9 +25,13 @@ own: one agreement's token bucket allows about 28 orders/s at two calls an order
 that is a figure for several agreements, as it would be in production (many shops into many
 ledgers from one deployment).
 
+`--store postgresql` gives each service a fresh database of its own on the machine's PostgreSQL
+(127.0.0.1:5432, dropped at the end), the store operators scale out on; SQLite files otherwise.
+
 Prints per phase: orders/s booked (first webhook to last `invoice.booked`), webhook → booked
 p50/p99 (until the `invoice.booked` message reaches a queue of our own), e-conomic calls per
-order by endpoint, CPU seconds and RSS per service process, and the agreement's own ceiling:
+order by endpoint, CPU seconds and RSS per service process (and of the RabbitMQ node and the
+PostgreSQL server when they run on this machine: they share its cores), and the agreement's own ceiling:
 orders/s its token bucket allows at our calls per order (e-conomic: 10,000 tokens per 60 s, 3 per
 call) and orders/day under the 50,000 calls/day fair use. Stops by itself.
 """
@@ -36,13 +41,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
 import os
 import random
+import re
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -52,6 +60,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aio_pika
 import httpx
@@ -60,6 +69,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from chaos_stack import create_databases, drop_databases  # noqa: E402
 from demo import danish_order  # noqa: E402
 from raw_http import KeepAlivePool  # noqa: E402
 from stack import PROCESSES, Stack, delete_broker_objects, port_taken, say  # noqa: E402
@@ -71,6 +81,7 @@ PROCESS_PORTS = 7  # sandbox, ingest (web), customers, invoicing, inventory, con
 PRODUCTS = [f"BENCH-{i:03d}" for i in range(20)]
 TOKENS_PER_MINUTE, CALL_COST, CALLS_PER_DAY = 10_000, 3, 50_000  # e-conomic's, as the sandbox
 CONCURRENCY = 32
+SERVICES_WITH_STORES = ("ingest", "customers", "invoicing", "inventory")
 
 
 @dataclass
@@ -82,6 +93,7 @@ class Phase:
     orders: dict[str, int] = field(default_factory=dict)  # group → orders
     cpu: dict[str, float] = field(default_factory=dict)
     rss: dict[str, int] = field(default_factory=dict)
+    servers: dict[str, float] = field(default_factory=dict)  # the broker's, the database's CPU
     seconds: float = 0.0
 
 
@@ -236,6 +248,8 @@ async def run_phase(
     groups.append(("returning buyer", [(shop_of(b), order_body(number, b, v)) for b, v in visits]))
     pids = {n: p.pid for n, p in stack.processes.items()} | {"(bench)": os.getpid()}
     cpu_before = {n: cpu_seconds(pid) for n, pid in pids.items()}
+    servers = shared_servers(stack)
+    servers_before = {n: server_cpu_seconds(ps) for n, ps in servers.items()}
     started = time.perf_counter()
     for group, bodies in groups:
         before = await settled_calls(http, stack.url("sandbox"))
@@ -248,7 +262,47 @@ async def run_phase(
     phase.booked = {k: watcher.seen[k] for k in phase.posted}
     phase.cpu = {n: cpu_seconds(pid) - cpu_before[n] for n, pid in pids.items()}
     phase.rss = {n: rss_kib(pid) for n, pid in pids.items()}
+    phase.servers = {n: server_cpu_seconds(ps) - servers_before[n] for n, ps in servers.items()}
     return phase
+
+
+def listening_pids(port: int) -> list[int]:
+    """The processes listening on `port` on this machine (as `ss` sees them), none if `ss` can't
+    tell: the broker's and the database's CPU are printed only where they can be read."""
+    try:
+        out = subprocess.run(
+            ["ss", "-Hltnp", f"sport = :{port}"], capture_output=True, text=True, timeout=5
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return sorted({int(pid) for pid in re.findall(r"pid=(\d+)", out)})
+
+
+def shared_servers(stack: Stack) -> dict[str, list[int]]:
+    """The RabbitMQ node (its Erlang VM) and, with `--store postgresql`, the PostgreSQL server
+    with its backends: what the stack makes them spend is on the same two cores."""
+    amqp = urlsplit(stack.env.get("LEDGERBRIDGE_AMQP_URL", "amqp://127.0.0.1:5672/"))
+    servers = {"rabbitmq": listening_pids(amqp.port or 5672)}
+    if "postgresql" in stack.env.get("LEDGERBRIDGE_INGEST_DATABASE_URL", ""):
+        servers["postgresql"] = listening_pids(5432)
+    return {name: pids for name, pids in servers.items() if pids}
+
+
+def server_cpu_seconds(roots: list[int]) -> float:
+    """CPU of `roots` and of all their children, those running now and those that have ended
+    (PostgreSQL's backends come and go; an ended child's time is in its parent's `cutime`)."""
+    total = 0.0
+    for root in roots:
+        try:
+            fields = Path(f"/proc/{root}/stat").read_text().rsplit(")", 1)[1].split()
+            children = Path(f"/proc/{root}/task/{root}/children").read_text().split()
+        except OSError:
+            continue
+        total += sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+        for child in children:
+            with contextlib.suppress(OSError):
+                total += cpu_seconds(int(child))
+    return total
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -292,6 +346,10 @@ def report(phase: Phase) -> None:
         print(
             f"    {name:<10} CPU {seconds:6.1f} s ({seconds * 1000 / total_orders:5.1f} ms/order)"
             f"   RSS {phase.rss[name] / 1024:6.1f} MiB"
+        )
+    for name, seconds in phase.servers.items():
+        print(
+            f"    {name:<10} CPU {seconds:6.1f} s ({seconds * 1000 / total_orders:5.1f} ms/order)"
         )
 
 
@@ -397,6 +455,12 @@ def main() -> None:
         "--port-base", type=int, default=0, help="the sandbox's port (default: a free range)"
     )
     parser.add_argument(
+        "--store",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="the services' stores: SQLite files, or a fresh PostgreSQL database each",
+    )
+    parser.add_argument(
         "--shops",
         type=int,
         default=1,
@@ -405,16 +469,32 @@ def main() -> None:
     )
     args = parser.parse_args()
     configure_environment(args.port_base or free_port_base())
-    run_on_fresh_stack("e2e", f"{args.orders} orders per phase", lambda stack: bench(stack, args))
+    run_on_fresh_stack(
+        "e2e",
+        f"{args.orders} orders per phase, {args.store}",
+        lambda stack: bench(stack, args),
+        store=args.store,
+    )
 
 
 def run_on_fresh_stack(
-    name: str, what: str, run: Callable[[Stack], Coroutine[Any, Any, None]]
+    name: str,
+    what: str,
+    run: Callable[[Stack], Coroutine[Any, Any, None]],
+    *,
+    store: str = "sqlite",
 ) -> None:
-    """Start the stack in a fresh data dir with a broker prefix of its own, `run` against it,
-    and clean up (the data dir is kept when the run failed, for its logs)."""
+    """Start the stack in a fresh data dir with a broker prefix of its own (and, for
+    `store="postgresql"`, fresh databases), `run` against it, and clean up (the data dir is
+    kept when the run failed, for its logs)."""
     tmp = tempfile.mkdtemp(prefix=f"ledgerbridge-{name}-")
-    stack = Stack.prepare(data_dir=Path(tmp), broker_prefix=f"bench-{name}-{uuid.uuid4().hex[:8]}")
+    run_id = uuid.uuid4().hex[:8]
+    stack = Stack.prepare(data_dir=Path(tmp), broker_prefix=f"bench-{name}-{run_id}")
+    databases = [f"bench_{name}_{run_id}_{service}" for service in SERVICES_WITH_STORES]
+    if store == "postgresql":
+        urls = asyncio.run(create_databases(databases))
+        for service, database in zip(SERVICES_WITH_STORES, databases, strict=True):
+            stack.env[f"LEDGERBRIDGE_{service.upper()}_DATABASE_URL"] = urls[database]
     # The sandbox in memory: saving its whole ledger after every write (what `make up` does, so
     # a restart keeps it) costs the stand-in, not us, more with every order.
     stack.env.pop("LEDGERBRIDGE_SANDBOX_STATE_FILE", None)
@@ -425,6 +505,8 @@ def run_on_fresh_stack(
     finally:
         stack.stop()
         delete_broker_objects(stack)
+        if store == "postgresql":
+            asyncio.run(drop_databases(databases))
     shutil.rmtree(tmp)
 
 

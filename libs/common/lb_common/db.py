@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,7 +26,7 @@ from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from lb_common.speedups import sqlite_utc_text
-from lb_common.sqlite_one_hop import engine_options
+from lb_common.sqlite_inline import engine_options
 from lb_common.write_lock import SQLiteWriteLock
 
 
@@ -193,22 +191,15 @@ class Database:
         self._write_engine = self.engine.execution_options(lb_write=True)
         self._write_lock = SQLiteWriteLock(file) if self.is_sqlite else None
         self._after_commit: list[Callable[[CommitInfo], None]] = []
-        # Hot write paths (see write_sync) run whole transactions on one thread of their own:
-        # one hand-over per transaction instead of one per statement.
-        self._sync_writer: tuple[Engine, ThreadPoolExecutor] | None = None
-        # Short hot reads (see read_sync) likewise, on a thread of their own: never queued
-        # behind a write, and never waiting for the write lock.
-        self._sync_reader: tuple[Engine, ThreadPoolExecutor] | None = None
+        # On a SQLite file, write_sync and read_sync run plain synchronous Core on this engine,
+        # right on the loop's thread (sqlite_inline.py says why that is safe).
+        self._sync_engine: Engine | None = None
         self._checkpointer: _Checkpointer | None = None
         if file is not None:
-            engine = create_engine(f"sqlite:///{file}", json_serializer=_to_json)
-            event.listen(engine, "connect", _sqlite_pragmas)
-            event.listen(engine, "begin", _sqlite_begin)
-            self._sync_writer = (
-                engine.execution_options(lb_write=True),
-                ThreadPoolExecutor(1, thread_name_prefix="db-writer"),
-            )
-            self._sync_reader = (engine, ThreadPoolExecutor(1, thread_name_prefix="db-reader"))
+            self._sync_engine = create_engine(f"sqlite:///{file}", json_serializer=_to_json)
+            event.listen(self._sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self._sync_engine, "begin", _sqlite_begin)
+            self._sync_write_engine = self._sync_engine.execution_options(lb_write=True)
             self._checkpointer = _Checkpointer(file)
             self._checkpointer.start()
 
@@ -254,79 +245,52 @@ class Database:
                 yield session
         self._committed(session.info)
 
-    async def write_sync(self, work: Callable[[Connection], T], *, short: bool = False) -> T:
+    async def write_sync(self, work: Callable[[Connection], T]) -> T:
         """Run `work` (plain, synchronous Core code) in one write transaction and commit.
 
-        For the hot write paths: on a SQLite file the whole transaction runs on the writer
-        thread, so the event loop hands over once, not once per statement (each hand-over
-        waits behind every request the loop has ready). Elsewhere it runs through the async
-        engine as usual.
-
-        `short`: the caller knows `work` is small (one webhook's rows) and nothing else waits on
-        the loop. Then, if the write lock is free this instant, the transaction runs right here
-        on the loop's thread: no hand-over to the writer thread and back, which on a busy
-        machine costs a wake-up each (bench/ingest_webhooks.py, one webhook at a time).
-        """
-        if short and self._sync_writer is not None and self._write_lock is not None:
-            if self._write_lock.try_take():
-                try:
-                    with self._sync_writer[0].begin() as here:
-                        result = work(here)
-                        info = here.info
-                finally:
-                    self._write_lock.give_back()
-                self._committed(info)
-                return result
-        if self._sync_writer is None:
+        For the hot write paths: on a SQLite file the whole transaction runs here, on the
+        loop's thread, once this process holds the write lock (no statement waits then), with
+        no async adapter between the statements and SQLite. Elsewhere it runs through the
+        async engine as usual."""
+        if self._sync_engine is None:
             async with self._write_engine.begin() as connection:
                 result = await connection.run_sync(work)
                 info = connection.sync_connection.info if connection.sync_connection else {}
             self._committed(info)
             return result
-        engine, thread = self._sync_writer
-        lock = self._write_lock
-        assert lock is not None
-
-        def in_thread() -> tuple[T, CommitInfo]:
-            # The one writer thread runs these one at a time; the file lock orders it with the
-            # coroutines' transactions and with other processes.
-            with lock.held_by_thread(), engine.begin() as connection:
-                return work(connection), connection.info
-
-        result, info = await asyncio.get_running_loop().run_in_executor(thread, in_thread)
+        assert self._write_lock is not None
+        async with self._write_lock.held():
+            with self._sync_write_engine.begin() as connection:
+                result = work(connection)
+                info = connection.info
         self._committed(info)
         return result
 
     def write_while_held(self, work: Callable[[Connection], None]) -> bool:
         """Inside `transaction()`, whose session has not touched the database: run `work` in
-        a write transaction of its own right here, on the loop's thread, and commit it; False
-        (nothing run) where that is not possible (not a SQLite file). The block holds the
-        write lock, so nothing waits here: the transaction is small writes (an outbox and an
-        inbox insert), well under a millisecond, cheaper than any hand-over to a thread. The
-        rows commit before the session's (empty) transaction ends; a failure in `work` rolls
-        them back and propagates, so the block fails as a whole either way."""
-        if self._sync_writer is None:
+        a write transaction of its own right here and commit it; False (nothing run) where
+        that is not possible (not a SQLite file). The block holds the write lock, so nothing
+        waits here: the transaction is small writes (an outbox and an inbox insert), well
+        under a millisecond. The rows commit before the session's (empty) transaction ends; a
+        failure in `work` rolls them back and propagates, so the block fails as a whole either
+        way."""
+        if self._sync_engine is None:
             return False
         assert self._write_lock is not None and self._write_lock.held_here()
-        with self._sync_writer[0].begin() as connection:
+        with self._sync_write_engine.begin() as connection:
             work(connection)
         return True
 
     async def read_sync(self, work: Callable[[Connection], T]) -> T:
         """Run `work` (plain, synchronous Core reads, a few milliseconds at most) in one read
         transaction. For the reads every message makes (the inbox look-up, leases): on a SQLite
-        file the whole transaction is one hand-over to the reader thread instead of one per
-        statement plus the begin and the rollback. Elsewhere through the async engine."""
-        if self._sync_reader is None:
+        file it runs here, on the loop's thread (reads in WAL mode never wait for a writer),
+        without the async adapter. Elsewhere through the async engine."""
+        if self._sync_engine is None:
             async with self.engine.connect() as connection:
                 return await connection.run_sync(work)
-        engine, thread = self._sync_reader
-
-        def in_thread() -> T:
-            with engine.connect() as connection:
-                return work(connection)
-
-        return await asyncio.get_running_loop().run_in_executor(thread, in_thread)
+        with self._sync_engine.connect() as connection:
+            return work(connection)
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
@@ -334,12 +298,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-        if self._sync_reader is not None:
-            self._sync_reader[1].shutdown(wait=True)
-        if self._sync_writer is not None:
-            engine, thread = self._sync_writer
-            thread.shutdown(wait=True)
-            engine.dispose()
+        if self._sync_engine is not None:
+            self._sync_engine.dispose()
         if self._write_lock is not None:
             self._write_lock.close()
         if self._checkpointer is not None:

@@ -50,7 +50,7 @@ class DeliveryProcessor:
         self._shop_connections = shop_connections
         self._batch_size = batch_size
         # Asked every poll (each second in role `all`, where nothing is usually waiting): built
-        # once, and on SQLite read in plain Core on the reader thread (Database.read_sync).
+        # once, and on SQLite read in plain Core (Database.read_sync).
         self._waiting = (
             select(_deliveries)
             .where(_deliveries.c.outcome == "received")

@@ -100,10 +100,7 @@ class DeliveryWriter:
 
     async def _store(self, arrivals: list[Arrival]) -> list[WebhookAnswer]:
         store = functools.partial(_store_batch, arrivals=arrivals, defer=self._defer)
-        # One delivery with none behind it (webhooks one at a time): stored on the loop's
-        # thread when the write lock is free, without the hand-over to the writer thread.
-        alone = len(arrivals) == 1 and self._queue.empty()
-        return await self._db.write_sync(store, short=alone)
+        return await self._db.write_sync(store)
 
 
 def _store_batch(conn: Connection, *, arrivals: list[Arrival], defer: bool) -> list[WebhookAnswer]:

@@ -83,8 +83,8 @@ def _until(db: Database | bool, ttl: float) -> ColumnElement[Any]:
     return func.now() + timedelta(seconds=ttl)
 
 
-# Each change is one statement: `Database.write_sync` runs it in one hand-over to the writer
-# thread on a SQLite file (a message handled under a lease takes two or three of these).
+# Each change is one statement, run in a `Database.write_sync` transaction of its own (plain
+# Core, no async adapter) or inside the caller's transaction (`run_in_transactions`).
 def _changed(connection: Connection, *, statement: Executable) -> bool:
     return bool(connection.execute(statement).rowcount)
 

@@ -29,8 +29,8 @@ are kept as plain rows and written with two Core inserts (outbox, inbox) at the 
 block, in its transaction, not as ORM objects (which cost a model instance, a flush and a
 statement each). When the block wrote nothing through its session (customers' returning
 buyer, a handler with nothing to write) and the store is a SQLite file, the two inserts run
-right on the loop's thread under the write lock the block already holds: no async session, no
-hand-over to a driver thread (`Database.write_while_held`).
+under the write lock the block already holds, without the async session
+(`Database.write_while_held`).
 """
 
 from __future__ import annotations

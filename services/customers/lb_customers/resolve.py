@@ -356,7 +356,7 @@ class _Known:
 
 def _known(connection: str, keys: list[str], db: Connection) -> _Known:
     """The buyer's links under `keys` and the merges of the customers they name, in plain Core
-    (`read_sync`: one hand-over for what a returning buyer's order reads)."""
+    (`read_sync`: one plain read transaction for what a returning buyer's order reads)."""
     links_table = CustomerLink.__table__  # type: ignore[attr-defined]
     links = {
         row.match_key: row

@@ -201,8 +201,8 @@ async def release_orders(
 def release_orders_sync(
     db: Connection, connection: str, order_keys: Iterable[str], by: str
 ) -> dict[str, Change]:
-    """`release_orders` in plain Core, for work run in a session's own transaction (one
-    hand-over with the rest of it); the caller passes the changes to `count_changes`."""
+    """`release_orders` in plain Core, for work run in a plain transaction with the rest of
+    it (`write_sync`); the caller passes the changes to `count_changes`."""
     statement = _release_statement(db.dialect.name, connection, order_keys, by)
     if statement is None:
         return {}

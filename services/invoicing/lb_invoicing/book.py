@@ -117,9 +117,9 @@ async def _book(
     lease: LeaseInTransactions,
 ) -> None:
     connection = uow.message.connection
-    # 1. The order's lease, the settings and the intent in one write transaction (plain Core in
-    # one hand-over to SQLite's writer thread: it sends no message); the lease is given back in
-    # the transaction that records the outcome.
+    # 1. The order's lease, the settings and the intent in one write transaction (plain Core
+    # through `write_sync`: it sends no message); the lease is given back in the transaction
+    # that records the outcome.
     intent = Intent(event, connection, lease)
     settings, order, link, earlier_attempt = await db.write_sync(intent.record)
     ctx = Context(

@@ -59,8 +59,8 @@ _links = InvoiceLink.__table__  # type: ignore[attr-defined]
 
 
 # The booking path's statements, in plain Core: no identity map, no flush, no read before a
-# write. The intent's run on a plain connection, in one `Database.write_sync` transaction (one
-# hand-over to SQLite's writer thread for all of them); the later steps on the session's.
+# write. The intent's run on a plain connection, in one `Database.write_sync` transaction
+# (no async adapter between them and the database); the later steps on the session's.
 def insert_new_link(connection: Connection, link: InvoiceLink) -> bool:
     """Insert `link` unless the order has one already; whether it was inserted."""
     dialect = sqlite if connection.dialect.name == "sqlite" else postgresql

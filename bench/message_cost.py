@@ -46,7 +46,7 @@ from lb_common import tracing
 from lb_common.db import Database
 from lb_common.envelope import Envelope
 from lb_common.events import CustomerResolved, OrderProgress, OrderReady
-from lb_common.handlers import batchable
+from lb_common.handlers import HandlerMap, batchable
 from lb_common.messaging import Broker, Consumer
 from lb_common.orders import Address, Buyer, CanonicalOrder, OrderLine, ShippingLine
 from lb_common.outbox import OutboxMessage, OutboxRelay
@@ -187,6 +187,16 @@ class Clock:
             self._profiler.disable()
 
 
+def bench_consumer(
+    broker: Broker, db: Database, service: str, handlers: HandlerMap, prefetch: int
+) -> Consumer:
+    """A consumer as a service makes one (its retry schedules, a delivery limit of 10)."""
+    return Consumer(
+        broker, db, service=service, handlers=handlers,
+        retry=CommonSettings().retry_schedules(), delivery_limit=10, prefetch=prefetch,
+    )  # fmt: skip
+
+
 def line(name: str, clock: Clock, messages: int) -> None:
     print(
         f"  {name:<34} {messages:>6} msgs  {clock.wall:6.2f} s  "
@@ -218,10 +228,7 @@ async def one_round(args: argparse.Namespace, amqp_url: str, profiler: cProfile.
     relay_task: asyncio.Task[None] | None = None
     try:
         # 1. consume one, emit two (relay not running).
-        consumer = Consumer(
-            broker, db, service=SERVICE, handlers={OrderReady: resolve},
-            retry=CommonSettings().retry_schedules(), delivery_limit=10, prefetch=args.prefetch,
-        )  # fmt: skip
+        consumer = bench_consumer(broker, db, SERVICE, {OrderReady: resolve}, args.prefetch)
         await consumer.declare()
         await publish_orders(broker, n, first=0)
         with Clock(profiler) as clock:
@@ -241,10 +248,7 @@ async def one_round(args: argparse.Namespace, amqp_url: str, profiler: cProfile.
 
         # 3. both at once, as in a service: the relay publishes while the consumer works.
         await publish_orders(broker, n, first=n)
-        consumer = Consumer(
-            broker, db, service=SERVICE, handlers={OrderReady: resolve},
-            retry=CommonSettings().retry_schedules(), delivery_limit=10, prefetch=args.prefetch,
-        )  # fmt: skip
+        consumer = bench_consumer(broker, db, SERVICE, {OrderReady: resolve}, args.prefetch)
         await consumer.declare()
         with Clock(profiler) as clock:
             await consumer.start()
@@ -257,10 +261,9 @@ async def one_round(args: argparse.Namespace, amqp_url: str, profiler: cProfile.
         relay_task = None
 
         # 4. batchable order.progress (its own service's queue).
-        batching = Consumer(
-            broker, db, service=f"{SERVICE}-batch", handlers={OrderProgress: report},
-            retry=CommonSettings().retry_schedules(), delivery_limit=10, prefetch=args.prefetch,
-        )  # fmt: skip
+        batching = bench_consumer(
+            broker, db, f"{SERVICE}-batch", {OrderProgress: report}, args.prefetch
+        )
         await batching.declare()
         for i in range(n):
             key = f"shopify:bench-shop:{i}"

@@ -260,9 +260,6 @@ class Database:
             self._committed(info)
             return result
         assert self._write_lock is not None
-        # The transaction below never waits, so without this a loop of them (a worker
-        # draining a backlog) would keep the event loop from everything else until done.
-        await asyncio.sleep(0)
         async with self._write_lock.held():
             with self._sync_write_engine.begin() as connection:
                 result = work(connection)
@@ -293,7 +290,7 @@ class Database:
         if self._sync_engine is None:
             async with self.engine.connect() as connection:
                 return await connection.run_sync(work)
-        await asyncio.sleep(0)  # as in write_sync: let the loop's other work in first
+        await asyncio.sleep(0)  # as every write does (write_lock.py): the loop's other work first
         with self._sync_engine.connect() as connection:
             return work(connection)
 

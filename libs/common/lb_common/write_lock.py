@@ -29,6 +29,10 @@ class SQLiteWriteLock:
 
     @contextlib.asynccontextmanager
     async def held(self) -> AsyncIterator[None]:
+        # A write on SQLite never waits once it holds this, so a loop of writes (a worker
+        # draining a backlog, a pruning job) would keep the event loop from everything else
+        # until done: every write gives the loop a turn first.
+        await asyncio.sleep(0)
         async with self._in_process:
             if self._lock_path is None:
                 yield

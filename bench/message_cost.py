@@ -197,6 +197,22 @@ def bench_consumer(
     )  # fmt: skip
 
 
+async def consumer_phase(
+    name: str,
+    consumer: Consumer,
+    done: Callable[[], Awaitable[bool]],
+    messages: int,
+    profiler: cProfile.Profile | None,
+) -> float:
+    """Start `consumer`, wait until `done`, stop it, print the phase; CPU ms per message."""
+    with Clock(profiler) as clock:
+        await consumer.start()
+        await until(done)
+    await consumer.stop()
+    line(name, clock, messages)
+    return 1000 * clock.cpu / messages
+
+
 def line(name: str, clock: Clock, messages: int) -> None:
     print(
         f"  {name:<34} {messages:>6} msgs  {clock.wall:6.2f} s  "
@@ -231,12 +247,10 @@ async def one_round(args: argparse.Namespace, amqp_url: str, profiler: cProfile.
         consumer = bench_consumer(broker, db, SERVICE, {OrderReady: resolve}, args.prefetch)
         await consumer.declare()
         await publish_orders(broker, n, first=0)
-        with Clock(profiler) as clock:
-            await consumer.start()
-            await until(lambda: _at_least(count(db, "resolved"), n))
-        await consumer.stop()
-        line("consume order.ready, emit two", clock, n)
-        results["consume"] = 1000 * clock.cpu / n
+        results["consume"] = await consumer_phase(
+            "consume order.ready, emit two", consumer,
+            lambda: _at_least(count(db, "resolved"), n), n, profiler,
+        )  # fmt: skip
 
         # 2. the relay publishes the 2n outbox rows.
         relay = OutboxRelay(db, broker.publish_event, holder="bench-relay", service=SERVICE)
@@ -250,12 +264,10 @@ async def one_round(args: argparse.Namespace, amqp_url: str, profiler: cProfile.
         await publish_orders(broker, n, first=n)
         consumer = bench_consumer(broker, db, SERVICE, {OrderReady: resolve}, args.prefetch)
         await consumer.declare()
-        with Clock(profiler) as clock:
-            await consumer.start()
-            await until(lambda: _at_least(published_count(db), 4 * n))
-        await consumer.stop()
-        line("consume and relay together", clock, n)
-        results["together"] = 1000 * clock.cpu / n
+        results["together"] = await consumer_phase(
+            "consume and relay together", consumer,
+            lambda: _at_least(published_count(db), 4 * n), n, profiler,
+        )  # fmt: skip
         stopping.set()
         await relay_task
         relay_task = None
@@ -274,12 +286,10 @@ async def one_round(args: argparse.Namespace, amqp_url: str, profiler: cProfile.
             await broker.publish_envelope(
                 Envelope.wrap(progress, connection="bench", order_key=key)
             )
-        with Clock(profiler) as clock:
-            await batching.start()
-            await until(lambda: _at_least(count(db, "booked"), n))
-        await batching.stop()
-        line("consume order.progress (@batchable)", clock, n)
-        results["batch"] = 1000 * clock.cpu / n
+        results["batch"] = await consumer_phase(
+            "consume order.progress (@batchable)", batching,
+            lambda: _at_least(count(db, "booked"), n), n, profiler,
+        )  # fmt: skip
     finally:
         stopping.set()
         if relay_task is not None:

@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
 
 from lb_common.db import Database
 from lb_common.envelope import Envelope, Event
-from lb_common.events import OrderFailed, OrderProgress
+from lb_common.events import OrderFailed, OrderProgress, ProgressStep
 from lb_common.handlers import dispatch, dispatch_batched, routes
 from lb_common.sealing import DEVELOPMENT_KEY, SecretBox
 from lb_connectors.platforms.registry import get_adapter
@@ -25,6 +26,7 @@ from lb_ingest.arrival import Arrival
 from lb_ingest.connections import ConnectionCache
 from lb_ingest.fast_path.writer import _store_batch
 from lb_ingest.reading import read_arrival
+from lb_ingest.store import TimelineEntry
 from tests.platforms.factories import shopify_headers, shopify_json, shopify_order
 from tests.support.stores import Store
 from tests.support.system import running_system
@@ -219,6 +221,70 @@ async def test_a_report_alone_commits_with_its_inbox_row_or_not_at_all(
     _, timeline, inbox = await _state(ingest_db)
     assert [line[6] for line in timeline] == [report.message_id]
     assert inbox == before[2] + 1
+
+
+async def _times(db: Database, key: str) -> list[datetime]:
+    async with db.session() as session:
+        rows = await session.exec(
+            select(TimelineEntry.at)
+            .where(TimelineEntry.order_key == key, col(TimelineEntry.message_id).is_not(None))
+            .order_by(col(TimelineEntry.at), col(TimelineEntry.id))
+        )
+        return list(rows)
+
+
+async def test_the_steps_of_one_message_are_what_one_message_each_made(ingest_db: Database):
+    """invoicing drafts and books in one transaction and sends both steps as one message (`more`);
+    a message from before `more` existed has one step. Order `a` gets the old shape, one message
+    per step; order `b` the new: the same lines, times and status. A copy of the new message
+    adds nothing."""
+    a, b = await _keys(ingest_db)
+    steps = [
+        ("customers", "customer.resolved", "Customer 7.", {"customer_number": 7}, 1),
+        ("invoicing", "invoice.drafted", "Draft 12.", {"draft_invoice_number": 12}, 2),
+        ("invoicing", "invoice.booked", "Booked 41.", {"booked_invoice_number": 41}, 3),
+        ("invoicing", "payment.registered", "Paid.", {"booked_invoice_number": 41}, 4),
+    ]
+    old = [
+        _envelope(OrderProgress(service=service, step=step, message=message, details=details),
+                  a, minute)
+        for service, step, message, details, minute in steps
+    ]  # fmt: skip
+    await _one_by_one(ingest_db, old)
+    _, drafted, booked, paid = steps
+    together = _envelope(
+        OrderProgress(
+            service="invoicing", step=drafted[1], message=drafted[2], details=drafted[3],
+            more=tuple(
+                ProgressStep(step=step, message=message, details=details,
+                             at=T0 + timedelta(minutes=minute))
+                for _, step, message, details, minute in (booked, paid)
+            ),
+        ),
+        b, drafted[4],
+    )  # fmt: skip
+    customer = old[0].model_copy(update={"message_id": "b's customer", "order_key": b})
+    await _as_one_batch(ingest_db, [customer, together])
+
+    orders, timeline, _ = await _state(ingest_db)
+    by_key = {order.pop("order_key"): order for order in orders}
+    assert by_key[b] == by_key[a]
+    assert by_key[b]["status"] == "booked" and by_key[b]["invoice_number"] == 41
+    lines = {key: [line[1:6] for line in timeline if line[0] == key] for key in (a, b)}
+    assert lines[b] == lines[a] and [line[1] for line in lines[b]] == [s[1] for s in steps]
+    assert (
+        await _times(ingest_db, b)
+        == await _times(ingest_db, a)
+        == [T0 + timedelta(minutes=s[4]) for s in steps]
+    )
+    ids = [line[6] for line in timeline if line[0] == b]
+    assert ids[1:] == [together.message_id, f"{together.message_id}/1",
+                       f"{together.message_id}/2"]  # fmt: skip
+
+    before = await _state(ingest_db)
+    with pytest.raises(IntegrityError):
+        await _one_by_one(ingest_db, [together])
+    assert await _state(ingest_db) == before
 
 
 class _Other(Store):

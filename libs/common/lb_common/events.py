@@ -168,14 +168,28 @@ class OrderCancelled(Event):
     reason: str | None = None
 
 
+class ProgressStep(BaseModel):
+    """A further step of an `OrderProgress`: reported in the same transaction, after its own."""
+
+    model_config = ConfigDict(frozen=True)
+    step: str
+    message: str
+    details: dict[str, Any]
+    at: datetime  # when it was reported (the envelope's `occurred_at` is the first step's)
+
+
 class OrderProgress(Event):
-    """Any service → ingest: one step on the order's timeline."""
+    """Any service → ingest: steps on the order's timeline, its own, then `more` (the further
+    steps one transaction reported for the order, in order, each with its time)."""
+
+    # A message from before `more` existed is one step; ingest reads both shapes.
 
     TYPE = "order.progress"
     service: str
     step: str
     message: str
     details: dict[str, Any] = Field(default_factory=dict)
+    more: tuple[ProgressStep, ...] = ()
 
 
 class OrderFailed(Event):

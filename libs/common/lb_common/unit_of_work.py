@@ -12,6 +12,11 @@ A handler is `async def handle(event: SomeEvent, uow: UnitOfWork, *, deps...) ->
   with `async with uow.transaction() as session: ...`: no inbox row, so a crash or a retry
   after it runs the handler again and finds the step.
 
+The steps one transaction puts on one order's timeline (`uow.progress`) travel as one
+`order.progress` message, in the order they were reported, each with its own time (invoicing
+drafts and books an invoice in one transaction: one message, not two). It takes the place of
+the first step's message among the transaction's outgoing ones.
+
 `commit()` is the end: after it nothing more can be written for this message. A handler that
 has nothing to write just returns; the consumer then commits the inbox row on its own (the same
 `commit()`). Emitted messages go to the outbox of the transaction that is open when they are
@@ -39,7 +44,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, insert
@@ -48,7 +53,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from lb_common import inbox
 from lb_common.db import Database, session_touched
 from lb_common.envelope import Envelope, Event
-from lb_common.events import OrderProgress
+from lb_common.events import OrderProgress, ProgressStep
 from lb_common.outbox import ADDED_FLAG, OutboxMessage, outbox_row
 
 T = TypeVar("T")
@@ -146,6 +151,28 @@ class MessageRows:
         await connection.run_sync(self.write)
 
 
+class _Progress:
+    """One order's `order.progress` in an open transaction: its first step's envelope, the
+    steps reported after it, and its place among the transaction's outgoing rows."""
+
+    __slots__ = ("envelope", "more", "slot")
+
+    def __init__(self, envelope: Envelope, slot: int) -> None:
+        self.envelope = envelope
+        self.slot = slot
+        self.more: list[ProgressStep] = []
+
+    def row(self) -> dict[str, Any]:
+        envelope = self.envelope
+        if self.more:
+            payload = {
+                **envelope.payload,
+                "more": [step.model_dump(mode="json") for step in self.more],
+            }
+            envelope = envelope.model_copy(update={"payload": payload})
+        return outbox_row(envelope)
+
+
 _OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
 _INBOX = inbox.InboxEntry.__table__  # type: ignore[attr-defined]
 
@@ -160,6 +187,7 @@ class DatabaseUnitOfWork:
         self.message = Incoming.of(envelope)
         self._open: AsyncSession | None = None
         self._rows: MessageRows | None = None
+        self._progress: dict[str | None, _Progress] = {}
         self.committed = False
 
     def session(self) -> AbstractAsyncContextManager[AsyncSession]:
@@ -206,24 +234,47 @@ class DatabaseUnitOfWork:
         *,
         order_key: str | None = None,
     ) -> None:
-        """Put one step on the order's timeline (an `order.progress` to ingest), with the effect."""
-        self.emit(
+        """Put one step on the order's timeline (an `order.progress` to ingest), with the effect:
+        the transaction's steps for one order go as one message (see the module docstring)."""
+        rows = self._rows_for("progress")
+        key = order_key or self.message.order_key
+        earlier = self._progress.get(key)
+        if earlier is not None:
+            earlier.more.append(
+                ProgressStep(
+                    step=step, message=message, details=details or {}, at=datetime.now(UTC)
+                )
+            )
+            return
+        envelope = Envelope.wrap(
             OrderProgress(
                 service=self._consumer, step=step, message=message, details=details or {}
             ),
-            order_key=order_key,
+            connection=self.message.connection,
+            order_key=key,
+            caused_by=self._envelope,
         )
+        # Its row is made at the block's end, when every step is known; its place is kept.
+        self._progress[key] = _Progress(envelope, len(rows.outbox))
+        rows.outbox.append({})
+
+    def _progress_rows(self, rows: MessageRows) -> None:
+        """The transaction's `order.progress` rows, each in the place kept for it."""
+        for progress in self._progress.values():
+            rows.outbox[progress.slot] = progress.row()
 
     @contextlib.asynccontextmanager
     async def _writing(self, *, handled: bool) -> AsyncIterator[AsyncSession]:
         self._check_can_write()
         rows = MessageRows()
         async with self._db.transaction() as session:
-            self._open, self._rows = session, rows
+            self._open, self._rows, self._progress = session, rows, {}
             try:
                 yield session
+                self._progress_rows(rows)
             finally:
                 self._open = self._rows = None
+                self._progress = {}
             if handled:
                 rows.inbox.append(inbox.entry(self._consumer, self.message.message_id))
             await rows.write_in(self._db, session)
@@ -271,6 +322,7 @@ class BatchedUnitOfWork(DatabaseUnitOfWork):
         self._open = None
         self._batch_rows = rows
         self._rows = None
+        self._progress = {}
         self.committed = False
 
     @contextlib.asynccontextmanager
@@ -306,11 +358,13 @@ class BatchedUnitOfWork(DatabaseUnitOfWork):
         # commit() (inherited) adds the inbox row here; the consumer commits the batch.
         self._check_can_write()
         rows = self._batch_rows if self._batch_rows is not None else MessageRows()
-        self._open, self._rows = self._batch, rows
+        self._open, self._rows, self._progress = self._batch, rows, {}
         try:
             yield self._batch
+            self._progress_rows(rows)
         finally:
             self._open = self._rows = None
+            self._progress = {}
         if handled:
             rows.inbox.append(inbox.entry(self._consumer, self.message.message_id))
         if self._batch_rows is None and rows:

@@ -8,6 +8,12 @@ row), and just before the transaction commits (one message, or a batch of them: 
 (order_repository.py), the timeline rows with one insert, the changed orders with one update
 per set of changed columns. The reports are applied in the order their messages were handled.
 
+An `order.progress` carries the steps one transaction of its service reported, in order (its
+own, then `more`; lb_common/unit_of_work.py): each is a report of its own here, with its own
+time, so the timeline and the status are what one message per step made them. The first step's
+timeline row has the message's id, a further one the id and its place (`<id>/1`, ...): the
+timeline's unique index on it keeps a redelivered message from adding them again.
+
 Two reports on one order at once (replicas, prefetch) are serialised by the order's lock, taken
 before anything is written, so neither overwrites the other's marks and progress never moves
 backwards.
@@ -45,6 +51,8 @@ class _Report:
     event: OrderProgress | OrderFailed
     message: Incoming
     order_key: str
+    at: datetime  # the step's own time (a message's further steps have theirs)
+    entry_id: str  # the timeline row's message_id
 
 
 # Both write only through uow.commit(), so the consumer may give several reports one
@@ -65,7 +73,17 @@ async def _note(report: OrderProgress | OrderFailed, uow: UnitOfWork) -> None:
         return
     async with uow.commit() as session:
         reports = gathered_until_commit(session, _REPORTS, list, _write_reports)
-        reports.append(_Report(report, msg, msg.order_key))
+        reports.append(_Report(report, msg, msg.order_key, msg.occurred_at, msg.message_id))
+        if isinstance(report, OrderProgress):
+            for n, step in enumerate(report.more, 1):
+                # Built without validation: its fields were validated with the message.
+                single = OrderProgress.model_construct(
+                    service=report.service, step=step.step, message=step.message,
+                    details=step.details,
+                )  # fmt: skip
+                reports.append(
+                    _Report(single, msg, msg.order_key, step.at, f"{msg.message_id}/{n}")
+                )
 
 
 def _write_reports(session: Session, reports: list[_Report]) -> None:
@@ -103,8 +121,8 @@ def _timeline_row(report: _Report) -> dict[str, Any]:
             service=event.service,
             level="warning" if event.step == "retry" else "info",
             details=event.details,
-            at=msg.occurred_at,
-            message_id=msg.message_id,
+            at=report.at,
+            message_id=report.entry_id,
         )
     return entry_row(
         report.order_key,
@@ -118,15 +136,15 @@ def _timeline_row(report: _Report) -> dict[str, Any]:
             "step": event.step,
             "parked_message_id": msg.causation_id,
         },
-        at=msg.occurred_at,
-        message_id=msg.message_id,
+        at=report.at,
+        message_id=report.entry_id,
     )
 
 
 def _after(order: Order, before: OrderStatus, report: _Report) -> OrderStatus:
     """Where the order stands after one report (and the numbers it carries, on `order`)."""
     event, msg = report.event, report.message
-    at: datetime = msg.occurred_at
+    at = report.at
     if isinstance(event, OrderFailed):
         return order_status.after_failure(
             before,

@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Column, Connection, LargeBinary, Text, func, insert, literal, or_, update
+from sqlalchemy import Column, Connection, LargeBinary, Text, bindparam, func, insert, or_, update
 from sqlalchemy import select as core_select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Field, SQLModel, col, select
@@ -227,39 +227,56 @@ class OutboxRelay:
         await self._release()
 
 
-def _now(connection: Connection, plus: float = 0.0) -> ColumnElement[Any]:
-    # PostgreSQL's clock on PostgreSQL, where relays on several hosts compare claim deadlines.
-    if connection.dialect.name == "sqlite":
-        return literal(utcnow() + timedelta(seconds=plus), UTCDateTime)
-    return func.now() + timedelta(seconds=plus)
-
-
 def _claim(connection: Connection, *, holder: str, limit: int, seconds: float) -> list[Any]:
     """Claim up to `limit` due rows that no live claim holds, in one statement; return them."""
+    sqlite = connection.dialect.name == "sqlite"
+    now = utcnow()
+    params: dict[str, Any] = {"holder": holder, "due_by": now}
+    if sqlite:
+        params |= {"now": now, "until": now + timedelta(seconds=seconds)}
+    # Plain rows, not ORM objects: the relay handles every message a service sends.
+    claimed = connection.execute(_claim_statement(sqlite, limit, seconds), params).all()
+    return sorted(claimed, key=lambda row: row.id)
+
+
+_CLAIMS: dict[tuple[bool, int, float], Any] = {}
+
+
+def _claim_statement(sqlite: bool, limit: int, seconds: float) -> Any:
+    """The claim, built once per store kind and relay settings (a relay runs it every pass)."""
+    key = (sqlite, limit, seconds)
+    found = _CLAIMS.get(key)
+    if found is not None:
+        return found
     table = OutboxMessage.__table__  # type: ignore[attr-defined]
-    now = _now(connection)
+    now: ColumnElement[Any]
+    until: ColumnElement[Any]
+    if sqlite:
+        now, until = bindparam("now", type_=UTCDateTime), bindparam("until", type_=UTCDateTime)
+    else:
+        # PostgreSQL's clock, where relays on several hosts compare claim deadlines.
+        now, until = func.now(), func.now() + timedelta(seconds=seconds)
     due = (
         core_select(table.c.id)
         .where(
             table.c.published_at.is_(None),
-            table.c.next_attempt_at <= utcnow(),
+            table.c.next_attempt_at <= bindparam("due_by", type_=UTCDateTime),
             or_(table.c.claimed_until.is_(None), table.c.claimed_until <= now),
         )
         .order_by(table.c.id)
         .limit(limit)
     )
-    if connection.dialect.name != "sqlite":
+    if not sqlite:
         # Relays claiming at the same moment take different rows instead of waiting in line.
         due = due.with_for_update(skip_locked=True)
-    # Plain rows, not ORM objects: the relay handles every message a service sends.
-    claimed = connection.execute(
+    found = _CLAIMS[key] = (
         update(table)
         .where(table.c.id.in_(due.scalar_subquery()))
-        .values(claimed_by=holder, claimed_until=_now(connection, seconds))
+        .values(claimed_by=bindparam("holder"), claimed_until=until)
         .returning(table.c.id, table.c.routing_key, table.c.body, table.c.message_id,
                    table.c.headers, table.c.attempts)
-    ).all()  # fmt: skip
-    return sorted(claimed, key=lambda row: row.id)
+    )  # fmt: skip
+    return found
 
 
 def _record_and_claim(
@@ -283,16 +300,20 @@ def _unclaim(connection: Connection, *, rows: list[Any], holder: str) -> None:
     )
 
 
+_TABLE = OutboxMessage.__table__  # type: ignore[attr-defined]
+_MARK_SENT = (
+    update(_TABLE)
+    .where(_TABLE.c.id.in_(bindparam("ids", expanding=True)))
+    .values(published_at=bindparam("at", type_=UTCDateTime), claimed_by=None, claimed_until=None)
+)
+
+
 def _record(connection: Connection, *, rows: list[Any], outcomes: list[str | None]) -> None:
     """Mark what was published; give what failed a later attempt, with backoff and jitter."""
     table = OutboxMessage.__table__  # type: ignore[attr-defined]
     sent = [row.id for row, error in zip(rows, outcomes, strict=True) if error is None]
     if sent:
-        connection.execute(
-            update(table)
-            .where(table.c.id.in_(sent))
-            .values(published_at=utcnow(), claimed_by=None, claimed_until=None)
-        )
+        connection.execute(_MARK_SENT, {"ids": sent, "at": utcnow()})
     for row, error in zip(rows, outcomes, strict=True):
         if error is None:
             continue

@@ -13,7 +13,7 @@ from sqlmodel import Field, SQLModel, func, select
 from lb_common.db import Database
 from lb_common.envelope import Envelope
 from lb_common.errors import PermanentError
-from lb_common.events import OrderCancelled
+from lb_common.events import OrderCancelled, OrderProgress
 from lb_common.handlers import batchable
 from lb_common.messaging import Broker, Consumer
 from lb_common.parking import ParkingLot
@@ -159,3 +159,61 @@ async def test_a_batchable_handler_that_opens_its_own_transaction_is_handled_alo
 
     await setup.wait_for_inbox(6)
     assert await setup.effects() == sorted(e.message_id for e in sent for _ in range(2))
+
+
+async def test_a_batch_is_acked_without_acking_a_message_still_being_handled(setup):
+    """A batch may be acked with one `multiple` ack, which covers every earlier delivery on
+    the channel: a message delivered before the batch and still being handled when the
+    process dies must come back, not be acked with the batch."""
+    hung: list[asyncio.Task[object]] = []
+
+    async def slow(event: OrderProgress, uow: UnitOfWork) -> None:
+        if not hung:  # the first attempt never ends: the process dies during it
+            task = asyncio.current_task()
+            assert task is not None
+            hung.append(task)
+            await asyncio.Event().wait()
+        async with uow.commit() as session:
+            session.add(BatchEffect(message_id=uow.message.message_id, order_key="slow"))
+
+    def consumer() -> Consumer:
+        return Consumer(
+            setup.broker,
+            setup.db,
+            service="svc",
+            handlers={OrderCancelled: recording(setup), OrderProgress: slow},
+            retry=RetrySchedules.uniform((100,)),
+            delivery_limit=5,
+            prefetch=8,
+        )
+
+    first = consumer()
+    await first.declare()
+    await first.start()
+    progress = Envelope.wrap(
+        OrderProgress(service="svc", step="x", message="slow"), connection="c", order_key="k"
+    )
+    await setup.broker.publish_envelope(progress)
+    for _ in range(100):
+        if hung:
+            break
+        await asyncio.sleep(0.05)
+    sent = [cancelled(f"shopify:s:{i}") for i in range(6)]
+    for envelope in sent:
+        await setup.broker.publish_envelope(envelope)
+    await setup.wait_for_inbox(6)
+    await asyncio.sleep(0.3)  # the batch's acks are out
+
+    hung[0].cancel()  # the process dies: its channel closes with what it has not acked
+    assert first._channel is not None
+    await first._channel.close()
+
+    setup.consumer = consumer()
+    await setup.consumer.declare()
+    await setup.consumer.start()
+    await setup.wait_for_inbox(7)
+    assert await setup.effects() == sorted([progress.message_id, *(e.message_id for e in sent)])
+    await setup.consumer.stop(timeout=5)
+    setup.consumer = None
+    # Nothing is left unacked to come back: the batch's messages were acked too.
+    assert await setup.broker.messages_waiting(setup.broker.topology.work_queue("svc")) == 0

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -84,3 +85,38 @@ async def test_a_backlog_in_the_outbox_goes_out_a_batch_per_pass_oldest_first(db
     passes = [await relay.publish_pending() for _ in range(4)]
     assert passes == [10, 10, 5, 0]
     assert published == keys
+
+
+async def test_rows_written_while_the_relay_publishes_go_out_next_and_a_stopped_relay_leaves_none_claimed(
+    db: Database,
+):
+    """The relay claims what was written during a pass as it records that pass: published on
+    the next pass at once; and a relay that stops then gives that claim back, so another
+    relay (or the service's next start) publishes those rows without waiting out the claim."""
+
+    async def write(keys: list[str]) -> None:
+        async with db.transaction() as session:
+            for key in keys:
+                event = OrderCancelled(order_key=key)
+                add_to_outbox(session, Envelope.wrap(event, connection="c", order_key=key))
+
+    await write(["shopify:s:first"])
+    stop = asyncio.Event()
+    published: list[str] = []
+
+    async def publish(_key: str, body: bytes, *_: Any) -> None:
+        key = Envelope.from_bytes(body).order_key or ""
+        published.append(key)
+        if key == "shopify:s:first":
+            await write(["shopify:s:second"])
+        if key == "shopify:s:second":
+            await write(["shopify:s:third"])
+            stop.set()  # the service stops while its relay holds the third one's claim
+
+    relay = OutboxRelay(db, publish, poll_interval=30.0, service="claimtest")
+    await asyncio.wait_for(relay.run(stop), timeout=10)
+    assert published == ["shopify:s:first", "shopify:s:second"]  # no poll interval between
+
+    other = OutboxRelay(db, publish, claim_seconds=30.0, service="claimtest")
+    assert await other.publish_pending() == 1
+    assert published[-1] == "shopify:s:third"

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Connection, select
+from sqlalchemy import Column, Connection, bindparam, select
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -37,13 +37,23 @@ async def already_handled(session: AsyncSession, consumer: str, message_id: str)
 def handled_among(connection: Connection, consumer: str, message_ids: Sequence[str]) -> set[str]:
     """Which of `message_ids` the consumer has handled: one indexed query, in plain Core for
     `Database.read_sync` (the consumer asks before every message or batch)."""
-    table = InboxEntry.__table__  # type: ignore[attr-defined]
-    found = connection.execute(
-        select(table.c.message_id).where(
-            table.c.consumer == consumer, table.c.message_id.in_(list(message_ids))
-        )
-    )
+    if len(message_ids) == 1:
+        found = connection.execute(_HANDLED_ONE, {"consumer": consumer, "id": message_ids[0]})
+    else:
+        found = connection.execute(_HANDLED, {"consumer": consumer, "ids": list(message_ids)})
     return {row.message_id for row in found}
+
+
+# Built once: building the select per call cost more than running it (89 against 16 us on
+# SQLite, timeit), and the one-id form is the one asked before every message.
+_TABLE = InboxEntry.__table__  # type: ignore[attr-defined]
+_HANDLED_ONE = select(_TABLE.c.message_id).where(
+    _TABLE.c.consumer == bindparam("consumer"), _TABLE.c.message_id == bindparam("id")
+)
+_HANDLED = select(_TABLE.c.message_id).where(
+    _TABLE.c.consumer == bindparam("consumer"),
+    _TABLE.c.message_id.in_(bindparam("ids", expanding=True)),
+)
 
 
 def entry(consumer: str, message_id: str) -> dict[str, Any]:

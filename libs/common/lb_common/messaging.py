@@ -15,11 +15,14 @@ Topology for a service `svc` under prefix `p`:
   dead-letters here when a message exceeds the delivery limit (a consumer that keeps crashing).
 
 Publishing uses publisher confirms and `mandatory`: a message no queue would take is an error,
-not a silent loss.
+not a silent loss. Events go out through the channel's aiormq channel with their AMQP
+properties built directly (what aio-pika's Exchange.publish does, without its Message object),
+or through Exchange.publish while the aio-pika instrumentation is installed (its publish span).
 
 Batches: messages whose handler is `@batchable` (handlers.py) and that arrive while an earlier
 batch is being written are handled together: one inbox look-up, one transaction with every
-message's effect, outbox and inbox rows, then each is acked. Nothing waits for a batch to fill:
+message's effect, outbox and inbox rows, then all are acked (one `multiple` ack when that
+covers no other message still being handled). Nothing waits for a batch to fill:
 a message that finds no batch being written starts one at once, so a batch holds what arrived
 during the one before, at most the prefetch. A batch that fails for any reason is rolled back
 and its messages are handled one at a time, with the usual retry and park outcomes.
@@ -45,6 +48,7 @@ from aio_pika.abc import (
     AbstractQueue,
     AbstractRobustConnection,
 )
+from aiormq import spec
 from prometheus_client import Counter
 from sqlalchemy.exc import IntegrityError
 
@@ -68,6 +72,7 @@ CAUSE_HEADER = "x-lb-cause"  # the cause of the last failure
 # Failed attempts per cause ("contention=2;rate_limited=1"); read only together with
 # ATTEMPT_HEADER, so a message sent back from parking without it starts a fresh budget.
 CAUSE_COUNTS_HEADER = "x-lb-attempts-by-cause"
+_PERSISTENT = int(aio_pika.DeliveryMode.PERSISTENT)
 
 
 #: Pauses between tries to reach the broker at start: 0.5 s doubling up to 15 s, jittered.
@@ -216,17 +221,55 @@ class Broker:
         """Publish to the events exchange; returns once the broker confirmed it."""
         if self._exchange is None:
             raise RuntimeError("broker is not connected")
-        message = aio_pika.Message(
+        if tracing.instrumented():
+            # Through aio-pika's Exchange.publish, which the instrumentation wraps for its
+            # publish span, in the trace the message was written in (an outbox row's own).
+            message = aio_pika.Message(
+                body,
+                message_id=message_id,
+                type=routing_key,
+                content_type="application/json",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                headers=dict(headers or {}),
+            )
+            with tracing.publishing(headers):
+                await self._exchange.publish(message, routing_key, mandatory=True, timeout=10)
+            return
+        await self._basic_publish(
+            self._exchange.name,
+            routing_key,
             body,
-            message_id=message_id,
-            type=routing_key,
-            content_type="application/json",
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            headers=dict(headers or {}),
+            spec.Basic.Properties(
+                content_type="application/json",
+                delivery_mode=_PERSISTENT,
+                headers=dict(headers or {}),
+                message_id=message_id,
+                message_type=routing_key,
+                priority=0,
+            ),
         )
-        # In the trace the message was written in (an outbox row's own), not the relay's.
-        with tracing.publishing(headers):
-            await self._exchange.publish(message, routing_key, mandatory=True, timeout=10)
+
+    async def _basic_publish(
+        self, exchange: str, routing_key: str, body: bytes, properties: spec.Basic.Properties
+    ) -> None:
+        """What aio-pika's Exchange.publish does for us, without its Message object (about
+        20 attribute sets per message, then turned into these same properties): publish on
+        the confirming channel, mandatory, and wait for the broker's confirm. A nack raises
+        DeliveryError, an unroutable message PublishError (the channel's on_return_raises)."""
+        channel = self._publish_channel
+        if channel is None:
+            raise RuntimeError("broker is not connected")
+        if channel.is_closed:
+            raise aiormq.exceptions.ChannelInvalidStateError(f"{channel!r} closed")
+        underlay = await channel.get_underlay_channel()
+        await underlay.basic_publish(
+            body,
+            exchange=exchange,
+            routing_key=routing_key,
+            properties=properties,
+            mandatory=True,
+            timeout=10,
+        )
 
     async def publish_envelope(self, envelope: Envelope) -> None:
         await self.publish_event(
@@ -312,6 +355,10 @@ class Consumer:
         # Batchable messages not yet in a batch, and whether one is being written (see Batches).
         self._waiting: list[_Waiting] = []
         self._batching = False
+        # Delivery tags received on the consuming channel and not acked yet: a batch is acked
+        # with one `multiple` ack only when that covers no other message (_ack_together).
+        self._tags_channel: object | None = None
+        self._unacked: set[int] = set()
 
     async def declare(self) -> None:
         """Declare this service's queues and bindings (idempotent; every replica does it)."""
@@ -385,12 +432,50 @@ class Consumer:
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         self._in_flight += 1
         self._idle.clear()
+        channel = self._track(message)
         try:
             await self._process(message)
         finally:
             self._in_flight -= 1
             if self._in_flight == 0:
                 self._idle.set()
+            # Still unacked (its handling failed): it stays outstanding on the broker until
+            # the channel closes, and keeps any `multiple` ack from covering it.
+            if message.processed and channel is self._tags_channel:
+                self._unacked.discard(message.delivery_tag or 0)
+
+    def _track(self, message: AbstractIncomingMessage) -> object | None:
+        try:
+            channel: object = message.channel
+        except aiormq.exceptions.ChannelInvalidStateError:
+            return None
+        if channel is not self._tags_channel:  # a new channel (reconnected): tags start anew
+            self._tags_channel, self._unacked = channel, set()
+        self._unacked.add(message.delivery_tag or 0)
+        return channel
+
+    async def _ack_together(self, messages: list[AbstractIncomingMessage]) -> None:
+        """Ack `messages` (all handled) with one `multiple` ack of the last one when every
+        message it would cover is one of them: one frame and one socket write instead of one
+        per message. Otherwise (another message delivered before the last is still being
+        handled, or some came on an older channel) one ack each."""
+        last = max(messages, key=lambda m: m.delivery_tag or 0)
+        tags = {m.delivery_tag or 0 for m in messages}
+        try:
+            channels = {id(m.channel) for m in messages}
+        except aiormq.exceptions.ChannelInvalidStateError:
+            channels = set()
+        top = last.delivery_tag or 0
+        if (
+            len(messages) > 1
+            and channels == {id(self._tags_channel)}
+            and all(tag in tags for tag in self._unacked if tag <= top)
+        ):
+            await last.ack(multiple=True)
+            self._unacked -= tags
+            return
+        for message in messages:
+            await message.ack()
 
     async def _process(self, message: AbstractIncomingMessage) -> None:
         try:
@@ -489,7 +574,8 @@ class Consumer:
             else:
                 for each in todo:
                     self._count(MESSAGES_HANDLED, each.envelope, "ok")
-                    await each.message.ack()
+                await self._ack_together([each.message for each in todo])
+                for each in todo:
                     self._log_handled(each.envelope)
         for each in copies:
             await self._handle(each.message, each.envelope, each.route)

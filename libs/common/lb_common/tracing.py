@@ -120,6 +120,12 @@ def _instrument_libraries() -> None:
     AioPikaInstrumentor().instrument(tracer_provider=_provider)
 
 
+def instrumented() -> bool:
+    """Whether the aio-pika and httpx instrumentations are installed (spans are recorded):
+    then a publish must go through aio-pika's Exchange.publish, which makes its span."""
+    return _instrumented
+
+
 def provider() -> TracerProvider | None:
     return _provider
 
@@ -201,11 +207,30 @@ def _carrier(headers: Mapping[str, Any] | None) -> dict[str, str]:
     return found
 
 
+# The headers of the span context injected last, and the contexts extracted from the last
+# messages' headers: a consumer emits its messages in the context of the message it handles
+# (twice per message, and more in ingest, whose timeline reports of one order share a
+# context while nobody listens), so most injects and extracts repeat the one before. Span
+# contexts and contexts are immutable; nothing in ledgerbridge sets baggage, the only other
+# thing the propagators carry.
+_last_injected: tuple[trace.SpanContext | None, dict[str, str]] = (None, {})
+_extracted: dict[tuple[str, ...], context.Context] = {}
+_EXTRACTED_MAX = 256
+
+
 def current_headers() -> dict[str, str]:
     """The current trace context as headers; empty outside any span."""
+    global _last_injected
+    if not _enabled:
+        return {}
+    span_context = trace.get_current_span().get_span_context()
+    if not span_context.is_valid:
+        return {}
+    if span_context is _last_injected[0]:
+        return dict(_last_injected[1])
     carrier: dict[str, str] = {}
-    if _enabled and trace.get_current_span().get_span_context().is_valid:
-        propagate.inject(carrier)
+    propagate.inject(carrier)
+    _last_injected = (span_context, dict(carrier))
     return carrier
 
 
@@ -221,6 +246,17 @@ def message_headers(what: str = "emit") -> dict[str, str]:
     return carrier
 
 
+def _extract(carrier: dict[str, str]) -> context.Context:
+    key = tuple(carrier.get(name, "") for name in HEADERS)
+    found = _extracted.get(key)
+    if found is None:
+        if len(_extracted) >= _EXTRACTED_MAX:
+            _extracted.clear()
+        # From an empty context, so the result depends on the headers alone.
+        found = _extracted[key] = propagate.extract(carrier, context=context.Context())
+    return found
+
+
 @contextlib.contextmanager
 def resumed(headers: Mapping[str, Any] | None) -> Iterator[None]:
     """Run the block in the trace context `headers` carry (none: the block's own)."""
@@ -228,7 +264,7 @@ def resumed(headers: Mapping[str, Any] | None) -> Iterator[None]:
     if not carrier:
         yield
         return
-    token = context.attach(propagate.extract(carrier))
+    token = context.attach(_extract(carrier))
     try:
         yield
     finally:
@@ -255,7 +291,7 @@ def handling(
         with resumed(None if in_span else headers):
             yield
         return
-    parent = None if in_span else propagate.extract(_carrier(headers))
+    parent = None if in_span else _extract(_carrier(headers))
     with _tracer().start_as_current_span(
         name, context=parent, kind=trace.SpanKind.CONSUMER, attributes=dict(attributes())
     ):

@@ -48,6 +48,10 @@ class WorkLoop:
         if info.pop(self._flag, False):
             self._wake.set()
 
+    def again(self) -> None:
+        """Run the next pass at once (the work knows there is more, e.g. it claimed it)."""
+        self._wake.set()
+
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             # Cleared before the pass: a commit during it sets it again, and is not missed.

@@ -223,11 +223,12 @@ async def _follow_batch(
         # later one. What the batch needs from the database, in one read (plain Core).
         state = await lead.read_sync(partial(_batch_state, connection, product_numbers, sold))
         settings, known, links, held = state.settings, state.known, state.links, state.held
-        read = to_read(product_numbers, state.readings, utcnow(), read_every)
+        readings = state.readings  # worked out once, not per product
+        read = to_read(product_numbers, readings, utcnow(), read_every)
         read_at = utcnow()  # before the call: every booking in this batch is in the reading
         levels, others = await _read_levels(ledger, sorted(read)) if read else ({}, {})
         for number in sorted(set(product_numbers) - read):
-            reading = state.readings[number]
+            reading = readings[number]
             for booked in batch:
                 if not in_reading(booked.booked_at, reading.read_at):
                     reading = reading.less(booked.taken.get(number, Decimal(0)))

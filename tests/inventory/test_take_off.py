@@ -83,6 +83,18 @@ async def test_units_come_off_the_figure_the_batch_read(db: Database) -> None:
     assert row.last_order_key == "o2" and row.derived_at is not None
 
 
+async def test_a_product_that_keeps_no_stock_counts_its_units_sold(db: Database) -> None:
+    # Its figures are NULL: the compare-and-set must still find the row (no "kept changing").
+    async with db.transaction() as session:
+        session.add(StockLevel(connection="c", product_number="P1", read_at=READ_AT))
+    seen = Stored(None, None, "0", READ_AT)
+    written = await _settled(db, _booked("o1", "3", READ_AT + timedelta(minutes=1)), seen)
+    assert written == {"P1": Stored(None, None, "3", READ_AT)}
+    row = await _row(db)
+    assert (row.available, row.in_stock, row.sold_since_read) == (None, None, "3")
+    assert row.last_order_key == "o1"
+
+
 async def test_a_figure_changed_since_the_batch_read_it_is_taken_off_as_it_is_now(
     db: Database,
 ) -> None:

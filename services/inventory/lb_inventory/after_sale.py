@@ -13,14 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from lb_common.connection_settings import stored_settings
 from lb_common.db import utcnow
 from lb_common.events import BookedLine, CreditNoteBooked, InvoiceBooked
 from lb_common.unit_of_work import UnitOfWork
@@ -225,11 +223,12 @@ async def _follow_batch(
         # later one. What the batch needs from the database, in one read (plain Core).
         state = await lead.read_sync(partial(_batch_state, connection, product_numbers, sold))
         settings, known, links, held = state.settings, state.known, state.links, state.held
-        read = to_read(product_numbers, state.readings, utcnow(), read_every)
+        readings = state.readings  # worked out once, not per product
+        read = to_read(product_numbers, readings, utcnow(), read_every)
         read_at = utcnow()  # before the call: every booking in this batch is in the reading
         levels, others = await _read_levels(ledger, sorted(read)) if read else ({}, {})
         for number in sorted(set(product_numbers) - read):
-            reading = state.readings[number]
+            reading = readings[number]
             for booked in batch:
                 if not in_reading(booked.booked_at, reading.read_at):
                     reading = reading.less(booked.taken.get(number, Decimal(0)))
@@ -312,6 +311,27 @@ class BatchState:
 _levels = StockLevel.__table__  # type: ignore[attr-defined]
 _links = SkuLink.__table__  # type: ignore[attr-defined]
 _mismatches = MismatchRow.__table__  # type: ignore[attr-defined]
+_settings = StockConnectionSettings.__table__  # type: ignore[attr-defined]
+
+# The statements of every batch and document, built once and run with their values as
+# parameters: building one (and its cache key) per call cost more than running it.
+_connection: sa.BindParameter[str] = sa.bindparam("of_connection")
+_numbers: sa.BindParameter[list[str]] = sa.bindparam("numbers", expanding=True)
+_SETTINGS = sa.select(_settings.c.settings).where(_settings.c.connection == _connection)
+_STORED = sa.select(
+    _levels.c.product_number,
+    _levels.c.available,
+    _levels.c.in_stock,
+    _levels.c.sold_since_read,
+    _levels.c.read_at,
+).where(_levels.c.connection == _connection, _levels.c.product_number.in_(_numbers))
+_LINKED = sa.select(_links).where(
+    _links.c.connection == _connection, _links.c.product_number.in_(_numbers)
+)
+_DIFFERENCES = sa.select(_mismatches.c.key).where(
+    _mismatches.c.connection == _connection,
+    _mismatches.c.kind == MismatchKind.LEVEL_DIFFERS.value,
+)
 
 
 def _batch_state(
@@ -319,45 +339,20 @@ def _batch_state(
 ) -> BatchState:
     """The settings, the known figures and links of the batch's products, and (with links) the
     units held and the open differences: plain Core in one read transaction (`read_sync`)."""
-    settings = StockSyncSettings.model_validate(
-        stored_settings(StockConnectionSettings, connection, db)
-    )
+    of = {"of_connection": connection, "numbers": product_numbers}
+    # As `stored_settings` reads them ({} for a connection never configured).
+    settings = StockSyncSettings.model_validate(db.execute(_SETTINGS, of).scalar() or {})
     known = {
         row.product_number: Stored(row.available, row.in_stock, row.sold_since_read, row.read_at)
-        for row in db.execute(
-            sa.select(
-                _levels.c.product_number,
-                _levels.c.available,
-                _levels.c.in_stock,
-                _levels.c.sold_since_read,
-                _levels.c.read_at,
-            ).where(
-                _levels.c.connection == connection,
-                _levels.c.product_number.in_(product_numbers),
-            )
-        )
+        for row in db.execute(_STORED, of)
     }
-    links = [
-        SkuLink(**row._mapping)
-        for row in db.execute(
-            sa.select(_links).where(
-                _links.c.connection == connection, _links.c.product_number.in_(product_numbers)
-            )
-        )
-    ]
+    links = [SkuLink(**row._mapping) for row in db.execute(_LINKED, of)]
     if not links:
         return BatchState(settings, known, [], {}, set())
     # Only the linked SKUs' figures are pushed (and shown on the timeline). The ledger's level
     # includes the sold orders' units: they are held no longer.
     held = held_per_sku_sync(db, connection, skus={link.sku for link in links}, except_orders=sold)
-    differences = set(
-        db.execute(
-            sa.select(_mismatches.c.key).where(
-                _mismatches.c.connection == connection,
-                _mismatches.c.kind == MismatchKind.LEVEL_DIFFERS.value,
-            )
-        ).scalars()
-    )
+    differences = set(db.execute(_DIFFERENCES, of).scalars())
     return BatchState(settings, known, links, held, differences)
 
 
@@ -481,17 +476,21 @@ def _take_off_sync(
             if seen is None or in_reading(booked.booked_at, seen.read_at):
                 break  # gone, or a reading that counts this document already
             after = seen.less(units)
-            where = _same_row(connection, number, seen)
             changed = db.execute(
-                update(_levels)
-                .where(*where)
-                .values(
-                    available=after.available,
-                    in_stock=after.in_stock,
-                    sold_since_read=after.sold_since_read,
-                    last_order_key=booked.order_key,
-                    derived_at=now,
-                )
+                _TAKE_OFF,
+                {
+                    "of_connection": connection,
+                    "number": number,
+                    "seen_read_at": seen.read_at,
+                    "seen_sold": seen.sold_since_read,
+                    "seen_available": seen.available,
+                    "seen_in_stock": seen.in_stock,
+                    "to_available": after.available,
+                    "to_in_stock": after.in_stock,
+                    "to_sold": after.sold_since_read,
+                    "order_key": booked.order_key,
+                    "now": now,
+                },
             )
             if changed.rowcount == 1:
                 seen = after
@@ -505,26 +504,33 @@ def _take_off_sync(
     return written
 
 
-def _same_row(connection: str, number: str, seen: Stored) -> list[Any]:
-    def same(column: Any, value: str | None) -> Any:
-        return column.is_(None) if value is None else column == value
-
-    return [
-        _levels.c.connection == connection,
-        _levels.c.product_number == number,
-        _levels.c.read_at == seen.read_at,
-        _levels.c.sold_since_read == seen.sold_since_read,
-        same(_levels.c.available, seen.available),
-        same(_levels.c.in_stock, seen.in_stock),
-    ]
+#: The compare-and-set of a take-off: the row only if it still holds the figures `seen`
+#: (IS NOT DISTINCT FROM: a product that keeps no stock has NULL figures).
+_TAKE_OFF = (
+    update(_levels)
+    .where(
+        _levels.c.connection == _connection,
+        _levels.c.product_number == sa.bindparam("number"),
+        _levels.c.read_at == sa.bindparam("seen_read_at"),
+        _levels.c.sold_since_read == sa.bindparam("seen_sold"),
+        _levels.c.available.is_not_distinct_from(sa.bindparam("seen_available")),
+        _levels.c.in_stock.is_not_distinct_from(sa.bindparam("seen_in_stock")),
+    )
+    .values(
+        available=sa.bindparam("to_available"),
+        in_stock=sa.bindparam("to_in_stock"),
+        sold_since_read=sa.bindparam("to_sold"),
+        last_order_key=sa.bindparam("order_key"),
+        derived_at=sa.bindparam("now"),
+    )
+)
+_ONE_STORED = sa.select(
+    _levels.c.available, _levels.c.in_stock, _levels.c.sold_since_read, _levels.c.read_at
+).where(_levels.c.connection == _connection, _levels.c.product_number == sa.bindparam("number"))
 
 
 def _stored(db: Connection, connection: str, number: str) -> Stored | None:
-    row = db.execute(
-        sa.select(
-            _levels.c.available, _levels.c.in_stock, _levels.c.sold_since_read, _levels.c.read_at
-        ).where(_levels.c.connection == connection, _levels.c.product_number == number)
-    ).first()
+    row = db.execute(_ONE_STORED, {"of_connection": connection, "number": number}).first()
     return Stored(row.available, row.in_stock, row.sold_since_read, row.read_at) if row else None
 
 

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Collection
 from decimal import Decimal
 
+from sqlalchemy import bindparam
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -124,12 +125,16 @@ async def _differences_open(session: AsyncSession, connection: str) -> bool:
 
 async def has_open_differences(session: AsyncSession, connection: str) -> bool:
     """Whether any shop level differs from the ledger's free figure and awaits a person."""
-    found = await session.exec(
-        select(MismatchRow.key)
-        .where(
-            MismatchRow.connection == connection,
-            MismatchRow.kind == MismatchKind.LEVEL_DIFFERS.value,
-        )
-        .limit(1)
-    )
+    found = await session.exec(_ANY_DIFFERENCE, params={"of_connection": connection})
     return found.first() is not None
+
+
+#: Built once, run with the connection as a parameter (asked by every batch of holds).
+_ANY_DIFFERENCE = (
+    select(MismatchRow.key)
+    .where(
+        MismatchRow.connection == bindparam("of_connection"),
+        MismatchRow.kind == MismatchKind.LEVEL_DIFFERS.value,
+    )
+    .limit(1)
+)

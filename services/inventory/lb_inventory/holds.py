@@ -190,10 +190,11 @@ async def release_orders(
     session: AsyncSession, connection: str, order_keys: Iterable[str], by: str
 ) -> dict[str, Change]:
     """`release` for several orders in one statement; the changes of those that were held."""
-    statement = _release_statement(session.get_bind().dialect.name, connection, order_keys, by)
-    if statement is None:
+    parameters = _release_parameters(connection, order_keys, by)
+    if not parameters:
         return {}
-    changes = _released((await session.exec(statement)).all())
+    statement = _RELEASE[session.get_bind().dialect.name]
+    changes = _released((await session.exec(statement, params=parameters)).all())
     count_changes(session, connection, changes)
     return changes
 
@@ -203,44 +204,49 @@ def release_orders_sync(
 ) -> dict[str, Change]:
     """`release_orders` in plain Core, for work run in a plain transaction with the rest of
     it (`write_sync`); the caller passes the changes to `count_changes`."""
-    statement = _release_statement(db.dialect.name, connection, order_keys, by)
-    if statement is None:
+    parameters = _release_parameters(connection, order_keys, by)
+    if not parameters:
         return {}
-    return _released(db.execute(statement).all())
+    return _released(db.execute(_RELEASE[db.dialect.name], parameters).all())
 
 
-def _release_statement(
-    dialect_name: str, connection: str, order_keys: Iterable[str], by: str
-) -> Any:
-    keys = sorted(set(order_keys))
-    if not keys:
-        return None
+def _release_parameters(
+    connection: str, order_keys: Iterable[str], by: str
+) -> list[dict[str, Any]]:
+    """One parameter set per order, in key order (two transactions on PostgreSQL lock the
+    orders' rows in the same order). SQLAlchemy sends several as one multi-row INSERT."""
     now = utcnow()
-    dialect = sqlite if dialect_name == "sqlite" else postgresql
-    statement = dialect.insert(_orders).values(
-        [
-            {
-                "connection": connection,
-                "order_key": key,
-                "units": {},
-                "released_at": now,
-                "released_by": by,
-                "updated_at": now,
-            }
-            for key in keys
-        ]
-    )
-    return statement.on_conflict_do_update(
-        index_elements=[_orders.c.connection, _orders.c.order_key],
-        set_={
+    return [
+        {
+            "connection": connection,
+            "order_key": key,
             "units": {},
-            "previous_units": _orders.c.units,
             "released_at": now,
             "released_by": by,
             "updated_at": now,
+        }
+        for key in sorted(set(order_keys))
+    ]
+
+
+def _release_statement(dialect: Any) -> Any:
+    statement = dialect.insert(_orders)
+    return statement.on_conflict_do_update(
+        index_elements=[_orders.c.connection, _orders.c.order_key],
+        # SET reads the row as it was: what it held until now.
+        set_={
+            "units": statement.excluded.units,
+            "previous_units": _orders.c.units,
+            "released_at": statement.excluded.released_at,
+            "released_by": statement.excluded.released_by,
+            "updated_at": statement.excluded.updated_at,
         },
         where=_orders.c.released_at.is_(None),
     ).returning(_orders.c.order_key, _orders.c.previous_units)
+
+
+#: Built once, like `_HOLD`: per message, building and compiling it was most of a release.
+_RELEASE = {"sqlite": _release_statement(sqlite), "postgresql": _release_statement(postgresql)}
 
 
 def _released(rows: Iterable[Any]) -> dict[str, Change]:

@@ -56,10 +56,6 @@ def _scaled(quantity: str | Decimal) -> int:
     return int((Decimal(quantity) * SCALE).to_integral_value(rounding=ROUND_CEILING))
 
 
-def _dialect(session: AsyncSession) -> Any:
-    return sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
-
-
 async def held_per_sku(
     session: AsyncSession,
     connection: str,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic.alias_generators import to_snake
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from lb_common import connection_settings
 from lb_common.errors import PermanentError
@@ -48,7 +48,12 @@ from lb_customers.policy import (
     not_found_booking,
     shop_fields,
 )
-from lb_customers.store import CustomerConnectionSettings, CustomerLink, CustomerMerge
+from lb_customers.store import (
+    CustomerConnectionSettings,
+    CustomerLink,
+    CustomerMerge,
+    save_link,
+)
 
 #: Takes the creation claim on a match key, held until the order's outcome is committed.
 Claim = Callable[[str], Awaitable[bool]]
@@ -105,13 +110,14 @@ async def _record(
     async with uow.commit() as session:
         key = resolution.link_key
         if key is not None:
-            await session.merge(
+            await save_link(
+                session,
                 CustomerLink(
                     connection=uow.message.connection,
                     match_key=key,
                     customer_number=resolution.customer_number,
                     source=resolution.how,
-                )
+                ),
             )
         uow.emit(
             CustomerResolved(
@@ -354,31 +360,36 @@ class _Known:
     merges: dict[str, Any]  # merged customer number -> customer_merges row
 
 
+# Built once (building a statement and its cache key cost more than running it); the lists are
+# expanding parameters.
+_LINKS = CustomerLink.__table__  # type: ignore[attr-defined]
+_MERGES = CustomerMerge.__table__  # type: ignore[attr-defined]
+_LINKS_OF = select(_LINKS).where(
+    _LINKS.c.connection == bindparam("b_connection"),
+    _LINKS.c.match_key.in_(bindparam("b_keys", expanding=True)),
+)
+_MERGES_OF = select(_MERGES).where(
+    _MERGES.c.connection == bindparam("b_connection"),
+    _MERGES.c.merged_number.in_(bindparam("b_numbers", expanding=True)),
+)
+
+
 def _known(connection: str, keys: list[str], db: Connection) -> _Known:
     """The buyer's links under `keys` and the merges of the customers they name, in plain Core
     (`read_sync`: one plain read transaction for what a returning buyer's order reads)."""
-    links_table = CustomerLink.__table__  # type: ignore[attr-defined]
     links = {
         row.match_key: row
-        for row in db.execute(
-            select(links_table).where(
-                links_table.c.connection == connection, links_table.c.match_key.in_(keys)
-            )
-        )
+        for row in db.execute(_LINKS_OF, {"b_connection": connection, "b_keys": keys})
     }
     numbers = {n for row in links.values() for n in (row.customer_number, row.merged_from) if n}
     return _Known(links, _merges(connection, numbers, db) if numbers else {})
 
 
 def _merges(connection: str, numbers: set[str], db: Connection) -> dict[str, Any]:
-    merges_table = CustomerMerge.__table__  # type: ignore[attr-defined]
     return {
         row.merged_number: row
         for row in db.execute(
-            select(merges_table).where(
-                merges_table.c.connection == connection,
-                merges_table.c.merged_number.in_(sorted(numbers)),
-            )
+            _MERGES_OF, {"b_connection": connection, "b_numbers": sorted(numbers)}
         )
     }
 

@@ -89,7 +89,8 @@ async def handle_order_ready(
 ) -> None:
     order = event.order
     connection = uow.message.connection
-    settings = await load_settings(uow, connection)
+    # The settings and, read with them, the buyer's links (every order reads both).
+    settings, known = await uow.read_sync(functools.partial(_settings_and_links, connection, order))
     kind, _ = ledgers.kind_for(connection)
     at = LedgerAt(ledgers.ledger(connection), kind.label)
     # A creation claim taken by `resolve` is held until the link is committed (then the next
@@ -99,7 +100,7 @@ async def handle_order_ready(
         async def claim(key: str) -> bool:
             return await held.enter_async_context(claims.held(connection, key))
 
-        resolution = await resolve(uow, at, connection, order, settings, claim)
+        resolution = await resolve(uow, at, connection, order, settings, claim, known=known)
         await _record(uow, at.ledger, order, resolution)
 
 
@@ -141,6 +142,26 @@ async def load_settings(db: Sessions, connection: str) -> CustomerSettings:
     )
 
 
+def _settings_and_links(
+    connection: str, order: CanonicalOrder, db: Connection
+) -> tuple[CustomerSettings, _Known | None]:
+    """The connection's settings (as `load_settings` reads them) and the buyer's links under
+    the keys they give (as `resolve` reads them), in one read transaction. None for the links
+    where `resolve` decides without them or refuses the order: it does so as before."""
+    settings = CustomerSettings.model_validate(
+        connection_settings.stored_settings(CustomerConnectionSettings, connection, db)
+    )
+    if settings.single_customer:
+        return settings, None
+    try:
+        keys = match_keys(order, settings)
+    except Exception:  # a key that fails its check: refused in `resolve`, where it always was
+        return settings, None
+    if not keys:
+        return settings, None
+    return settings, _known(connection, [str(k) for k in keys], db)
+
+
 def for_ledger(settings: CustomerSettings, kind: str) -> CustomerSettings:
     """The settings as they apply to this ledger kind: a QuickBooks connection updates
     addresses by its `quickbooks.update_addresses` rule (docs/customers-settings.md)."""
@@ -174,7 +195,11 @@ async def resolve(
     order: CanonicalOrder,
     settings: CustomerSettings,
     claim: Claim,
+    *,
+    known: _Known | None = None,
 ) -> Resolution:
+    """`known`: the links `_known` read already, if the caller read them (used when read under
+    the same keys)."""
     ledger, label = at.ledger, at.label
     settings = for_ledger(settings, ledger.kind)
     default = default_customer(settings, ledger.kind)
@@ -185,7 +210,9 @@ async def resolve(
     link_key = str(keys[0])
 
     # The links of every key and the merges they may lead to, in one read.
-    known = await db.read_sync(functools.partial(_known, connection, [str(k) for k in keys]))
+    names = [str(k) for k in keys]
+    if known is None or known.keys != names:
+        known = await db.read_sync(functools.partial(_known, connection, names))
     for key in keys:
         link = known.links.get(str(key))
         if link is not None:
@@ -356,6 +383,7 @@ def carried_customer(ledger: Ledger, resolution: Resolution) -> ResolvedCustomer
 
 @dataclass(frozen=True)
 class _Known:
+    keys: list[str]  # the match keys looked up
     links: dict[str, Any]  # match key -> customer_links row
     merges: dict[str, Any]  # merged customer number -> customer_merges row
 
@@ -382,7 +410,7 @@ def _known(connection: str, keys: list[str], db: Connection) -> _Known:
         for row in db.execute(_LINKS_OF, {"b_connection": connection, "b_keys": keys})
     }
     numbers = {n for row in links.values() for n in (row.customer_number, row.merged_from) if n}
-    return _Known(links, _merges(connection, numbers, db) if numbers else {})
+    return _Known(keys, links, _merges(connection, numbers, db) if numbers else {})
 
 
 def _merges(connection: str, numbers: set[str], db: Connection) -> dict[str, Any]:

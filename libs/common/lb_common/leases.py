@@ -293,6 +293,26 @@ class LeaseInTransactions:
         if self._taken_at is not None:
             self.given_back = True
 
+    async def given_back_in(
+        self,
+        commit: Callable[[Callable[[Connection], T]], Awaitable[T]],
+        work: Callable[[Connection], T],
+    ) -> T:
+        """`giving_back` for a last transaction in plain Core: `commit(work)` (e.g.
+        `uow.commit_sync`), the lease given back in it when `work` ends without error."""
+
+        def last(connection: Connection) -> T:
+            result = work(connection)
+            if self._taken_at is not None:
+                self._giving_back = True
+                _released(connection, self.name, self.holder)
+            return result
+
+        result = await commit(last)
+        if self._taken_at is not None:
+            self.given_back = True
+        return result
+
 
 async def run_in_transactions(
     db: Database,

@@ -107,33 +107,38 @@ async def handle_order_ready(
 async def _record(
     uow: UnitOfWork, ledger: Ledger, order: CanonicalOrder, resolution: Resolution
 ) -> None:
-    """The link (if new), `customer.resolved` and the timeline step, with the inbox row."""
-    async with uow.commit() as session:
-        key = resolution.link_key
-        if key is not None:
-            await save_link(
-                session,
-                CustomerLink(
-                    connection=uow.message.connection,
-                    match_key=key,
-                    customer_number=resolution.customer_number,
-                    source=resolution.how,
-                ),
-            )
-        uow.emit(
-            CustomerResolved(
-                order=order,
-                customer_number=resolution.customer_number,
-                created=resolution.how == "created",
-                matched_on=resolution.matched_on,
-                customer=carried_customer(ledger, resolution),
-            )
+    """The link (if new), `customer.resolved` and the timeline step, with the inbox row (one
+    commit in plain Core: no session)."""
+    resolved = CustomerResolved(
+        order=order,
+        customer_number=resolution.customer_number,
+        created=resolution.how == "created",
+        matched_on=resolution.matched_on,
+        customer=carried_customer(ledger, resolution),
+    )
+    key = resolution.link_key
+    link = (
+        None
+        if key is None
+        else CustomerLink(
+            connection=uow.message.connection,
+            match_key=key,
+            customer_number=resolution.customer_number,
+            source=resolution.how,
         )
+    )
+
+    def effect(connection: Connection) -> None:
+        if link is not None:
+            save_link(connection, link)
+        uow.emit(resolved)
         uow.progress(
             "customer.resolved",
             resolution.explanation,
             {"customer_number": as_shown(resolution.customer_number), "how": resolution.how},
         )
+
+    await uow.commit_sync(effect)
 
 
 async def load_settings(db: Sessions, connection: str) -> CustomerSettings:

@@ -6,10 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, Connection
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, SQLModel
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from lb_common.db import UTCDateTime, utcnow
 from lb_common.ledger_calls import LedgerCallCount
@@ -50,10 +49,10 @@ def _link_upsert(dialect: Any) -> Any:
 _LINK_UPSERT = {"sqlite": _link_upsert(sqlite), "postgresql": _link_upsert(postgresql)}
 
 
-async def save_link(session: AsyncSession, link: CustomerLink) -> None:
-    """Store `link` in `session`'s transaction, replacing the key's link if it had one."""
-    connection = await session.connection()
-    await connection.execute(_LINK_UPSERT[connection.dialect.name], link.model_dump())
+def save_link(connection: Connection, link: CustomerLink) -> None:
+    """Store `link` in `connection`'s write transaction, replacing the key's link if it had
+    one."""
+    connection.execute(_LINK_UPSERT[connection.dialect.name], link.model_dump())
 
 
 class CreationClaim(SQLModel, table=True):

@@ -87,3 +87,17 @@ async def test_steps_in_separate_transactions_are_separate_messages(db):
     sent = await _sent(db)
     assert [e.parse(OrderProgress).step for e in sent] == ["invoice.drafted", "invoice.booked"]
     assert all(e.parse(OrderProgress).more == () for e in sent)
+
+
+async def test_a_plain_core_commit_sends_the_steps_as_one_message_too(db):
+    """`uow.commit_sync` (invoicing's booked outcome) merges the steps like `commit()`."""
+
+    def report(connection: object) -> None:
+        uow.progress("invoice.drafted", "Draft 7.", {"draft_invoice_number": 7})
+        uow.emit(OrderCancelled(order_key=KEY))
+        uow.progress("invoice.progress", "Other order.", order_key="shopify:s:2")
+        uow.progress("invoice.booked", "Booked 41.", {"booked_invoice_number": 41})
+
+    uow = DatabaseUnitOfWork(db, "invoicing", _incoming())
+    await uow.commit_sync(report)
+    _check(await _sent(db))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 import uuid
 from decimal import Decimal
 
@@ -42,3 +43,44 @@ async def test_client_over_a_real_socket() -> None:
     finally:
         server.should_exit = True
         await serving
+
+
+async def test_a_request_leaves_in_one_write() -> None:
+    """Head and body of a POST reach the server in one piece (one_write.py), not as two
+    segments; the answer is read as before. The server reads on a thread of its own, as soon
+    as anything arrives."""
+    chunks: list[bytes] = []
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            received = b""
+            while not received.endswith(b"}"):
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                chunks.append(chunk)
+                received += chunk
+            body = b'{"customerNumber": 7, "name": "Jane"}'
+            conn.sendall(
+                b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n"
+                + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    try:
+        async with EconomicClient(f"http://127.0.0.1:{port}", "app", "grant", timeout=5) as client:
+            data = await client._call(
+                "POST", "/customers", what="the customer", body={"name": "Jane"}
+            )
+    finally:
+        listener.close()
+        server.join(timeout=5)
+    assert data == {"customerNumber": 7, "name": "Jane"}
+    assert len(chunks) == 1
+    head, _, body = chunks[0].partition(b"\r\n\r\n")
+    assert head.startswith(b"POST /customers HTTP/1.1") and body == b'{"name":"Jane"}'

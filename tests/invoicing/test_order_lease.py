@@ -58,10 +58,10 @@ async def test_an_outcome_that_cannot_be_recorded_frees_the_order_and_books_it_o
     real = book._record_booked
     attempts = 0
 
-    async def fails_the_first_time(*args: Any, **kwargs: Any) -> None:
+    def fails_the_first_time(*args: Any, **kwargs: Any) -> None:
         nonlocal attempts
         attempts += 1
-        await real(*args, **kwargs)
+        real(*args, **kwargs)
         if attempts == 1:
             raise RuntimeError("the database went away before the commit")
 

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Select, bindparam, select
 from sqlmodel import SQLModel
 
 from lb_common.db import Database
@@ -29,11 +29,15 @@ def stored_settings(
     table: type[SQLModel], connection: str, db_connection: Connection
 ) -> dict[str, Any]:
     """The connection's stored settings document ({} when none), for `read_sync` work."""
-    columns = table.__table__.c  # type: ignore[attr-defined]
-    found = db_connection.execute(
-        select(columns.settings).where(columns.connection == connection)
-    ).scalar()
+    found = db_connection.execute(_settings_of(table), {"b_connection": connection}).scalar()
     return found or {}
+
+
+@functools.cache
+def _settings_of(table: type[SQLModel]) -> Select[Any]:
+    """The read, built once per table (building it cost more than running it)."""
+    columns = table.__table__.c  # type: ignore[attr-defined]
+    return select(columns.settings).where(columns.connection == bindparam("b_connection"))
 
 
 def settings_router(db: Database, table: type[SQLModel], model: type[BaseModel]) -> APIRouter:

@@ -41,7 +41,19 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, Connection, Executable, String, delete, func, literal, select, update
+from sqlalchemy import (
+    Column,
+    Connection,
+    Executable,
+    Interval,
+    String,
+    bindparam,
+    delete,
+    func,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Field, SQLModel
@@ -76,55 +88,88 @@ def _now(db: Database | bool) -> ColumnElement[Any]:
     return literal(utcnow(), UTCDateTime) if is_sqlite else func.now()
 
 
-def _until(db: Database | bool, ttl: float) -> ColumnElement[Any]:
-    is_sqlite = db if isinstance(db, bool) else db.is_sqlite
-    if is_sqlite:
-        return literal(utcnow() + timedelta(seconds=ttl), UTCDateTime)
-    return func.now() + timedelta(seconds=ttl)
-
-
 # Each change is one statement, run in a `Database.write_sync` transaction of its own (plain
 # Core, no async adapter) or inside the caller's transaction (`run_in_transactions`).
 def _changed(connection: Connection, *, statement: Executable) -> bool:
     return bool(connection.execute(statement).rowcount)
 
 
-def _acquire(is_sqlite: bool, name: str, holder: str, ttl: float) -> Executable:
+# The statements every lease change runs are built once, their values bound at each run:
+# building one (and SQLAlchemy's cache key for it) cost more than running it. On SQLite the
+# times are ours (`now`, `until`: bound); on PostgreSQL the database's clock plus `ttl`.
+# (Not named as columns: an update reserves those names for its SET clause.)
+_NAME, _HOLDER = bindparam("b_name", type_=String), bindparam("b_holder", type_=String)
+
+
+def _times(is_sqlite: bool) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+    """(now, until) as the statements compare and set them."""
+    if is_sqlite:
+        return bindparam("b_now", type_=UTCDateTime), bindparam("b_until", type_=UTCDateTime)
+    return func.now(), func.now() + bindparam("b_ttl", type_=Interval)
+
+
+@functools.cache
+def _acquire_statement(is_sqlite: bool) -> Executable:
     dialect = sqlite if is_sqlite else postgresql
-    until = _until(is_sqlite, ttl)
-    statement = dialect.insert(_leases).values(name=name, holder=holder, expires_at=until)
+    now, until = _times(is_sqlite)
+    statement = dialect.insert(_leases).values(name=_NAME, holder=_HOLDER, expires_at=until)
     return statement.on_conflict_do_update(
         index_elements=[_leases.c.name],
-        set_={"holder": holder, "expires_at": until},
+        set_={"holder": _HOLDER, "expires_at": until},
         # The compare of compare-and-set: only a free lease, or our own, changes hands.
-        where=(_leases.c.holder == holder) | (_leases.c.expires_at <= _now(is_sqlite)),
+        where=(_leases.c.holder == _HOLDER) | (_leases.c.expires_at <= now),
     ).returning(_leases.c.holder)
 
 
-def _release(name: str, holder: str) -> Executable:
-    return delete(_leases).where(_leases.c.name == name, _leases.c.holder == holder)
+@functools.cache
+def _renew_statement(is_sqlite: bool) -> Executable:
+    _, until = _times(is_sqlite)
+    return (
+        update(_leases)
+        .where(_leases.c.name == _NAME, _leases.c.holder == _HOLDER)
+        .values(expires_at=until)
+    )
+
+
+_RELEASE = delete(_leases).where(_leases.c.name == _NAME, _leases.c.holder == _HOLDER)
+
+
+def _values(is_sqlite: bool, name: str, holder: str, ttl: float) -> dict[str, Any]:
+    """The bound values of `_acquire_statement` and `_renew_statement`."""
+    if is_sqlite:
+        now = utcnow()
+        until = now + timedelta(seconds=ttl)
+        return {"b_name": name, "b_holder": holder, "b_now": now, "b_until": until}
+    return {"b_name": name, "b_holder": holder, "b_ttl": timedelta(seconds=ttl)}
+
+
+def _acquired(connection: Connection, name: str, holder: str, ttl: float) -> bool:
+    """Take (or extend) the lease in `connection`'s write transaction; whether `holder` has it."""
+    is_sqlite = connection.dialect.name == "sqlite"
+    statement = _acquire_statement(is_sqlite)
+    return connection.execute(statement, _values(is_sqlite, name, holder, ttl)).first() is not None
+
+
+def _released(connection: Connection, name: str, holder: str) -> bool:
+    return bool(connection.execute(_RELEASE, {"b_name": name, "b_holder": holder}).rowcount)
 
 
 async def acquire(db: Database, name: str, holder: str, ttl: float) -> bool:
     """Take (or extend) the lease `name` for `ttl` seconds. True if `holder` holds it now."""
-    statement = _acquire(db.is_sqlite, name, holder, ttl)
-    taken = await db.write_sync(lambda connection: connection.execute(statement).first())
-    return taken is not None
+    return await db.write_sync(functools.partial(_acquired, name=name, holder=holder, ttl=ttl))
 
 
 async def renew(db: Database, name: str, holder: str, ttl: float) -> bool:
     """Extend the lease by `ttl` seconds from now, if `holder` still holds it."""
-    statement = (
-        update(_leases)
-        .where(_leases.c.name == name, _leases.c.holder == holder)
-        .values(expires_at=_until(db, ttl))
+    statement, values = _renew_statement(db.is_sqlite), _values(db.is_sqlite, name, holder, ttl)
+    return await db.write_sync(
+        lambda connection: bool(connection.execute(statement, values).rowcount)
     )
-    return await db.write_sync(functools.partial(_changed, statement=statement))
 
 
 async def release(db: Database, name: str, holder: str) -> bool:
     """Give the lease up (a successor need not wait for it to expire), if `holder` holds it."""
-    return await db.write_sync(functools.partial(_changed, statement=_release(name, holder)))
+    return await db.write_sync(functools.partial(_released, name=name, holder=holder))
 
 
 ABANDONED = "(abandoned)"
@@ -229,11 +274,7 @@ class LeaseInTransactions:
         """Take it in `connection`'s open write transaction (plain Core: `Database.write_sync`
         work, or a session's through `run_sync`); `LeaseBusy` if another holder has it (raised
         in the transaction: it rolls back). May run on a thread of its own."""
-        is_sqlite = connection.dialect.name == "sqlite"
-        if (
-            connection.execute(_acquire(is_sqlite, self.name, self.holder, self.ttl)).first()
-            is None
-        ):
+        if not _acquired(connection, self.name, self.holder, self.ttl):
             raise LeaseBusy(f"lease {self.name!r} is held by another holder")
         self._taken_at = time.monotonic()
 
@@ -248,9 +289,29 @@ class LeaseInTransactions:
             if self._taken_at is not None:
                 self._giving_back = True
                 connection = await session.connection()
-                await connection.execute(_release(self.name, self.holder))
+                await connection.execute(_RELEASE, {"b_name": self.name, "b_holder": self.holder})
         if self._taken_at is not None:
             self.given_back = True
+
+    async def given_back_in(
+        self,
+        commit: Callable[[Callable[[Connection], T]], Awaitable[T]],
+        work: Callable[[Connection], T],
+    ) -> T:
+        """`giving_back` for a last transaction in plain Core: `commit(work)` (e.g.
+        `uow.commit_sync`), the lease given back in it when `work` ends without error."""
+
+        def last(connection: Connection) -> T:
+            result = work(connection)
+            if self._taken_at is not None:
+                self._giving_back = True
+                _released(connection, self.name, self.holder)
+            return result
+
+        result = await commit(last)
+        if self._taken_at is not None:
+            self.given_back = True
+        return result
 
 
 async def run_in_transactions(

@@ -7,7 +7,9 @@ A handler is `async def handle(event: SomeEvent, uow: UnitOfWork, *, deps...) ->
 - writes its effect, the messages it sends and the inbox row in one transaction:
   `async with uow.commit() as session: ...; uow.emit(SomeEvent(...)); uow.progress(...)`.
   The inbox row (this message's id, so a redelivery is a no-op) is written by `commit()`, always:
-  a handler never decides whether to write it;
+  a handler never decides whether to write it. `await uow.commit_sync(work)` is the same commit
+  with the effect written by `work`, plain synchronous Core (`Database.write_sync`: no session;
+  invoicing's booked outcome);
 - writes a step that must be durable before a call to another system (an intent, a claim)
   with `async with uow.transaction() as session: ...`: no inbox row, so a crash or a retry
   after it runs the handler again and finds the step.
@@ -105,6 +107,11 @@ class UnitOfWork(Sessions, Protocol):
     def message(self) -> Incoming: ...
 
     def commit(self) -> AbstractAsyncContextManager[AsyncSession]: ...
+
+    async def commit_sync(self, work: Callable[[Connection], T]) -> T:
+        """`commit()` with the effect written by `work`, plain synchronous Core that may
+        `emit` and `progress` (`Database.write_sync`: no session)."""
+        ...
 
     def emit(self, event: Event, *, order_key: str | None = None) -> None: ...
 
@@ -206,6 +213,30 @@ class DatabaseUnitOfWork:
         async with self._writing(handled=True) as session:
             yield session
         self.committed = True
+
+    async def commit_sync(self, work: Callable[[Connection], T]) -> T:
+        # The effect, the outbox rows `work` emits and the inbox row in one `write_sync`
+        # transaction: on a SQLite file all of it on the loop's thread, with no session.
+        self._check_can_write()
+        rows = MessageRows()
+
+        def effect(connection: Connection) -> T:
+            self._rows, self._progress = rows, {}
+            try:
+                result = work(connection)
+                self._progress_rows(rows)
+            finally:
+                self._rows = None
+                self._progress = {}
+            rows.inbox.append(inbox.entry(self._consumer, self.message.message_id))
+            if rows.outbox:
+                connection.info[ADDED_FLAG] = True  # wakes the relay after the commit
+            rows.write(connection)
+            return result
+
+        result = await self._db.write_sync(effect)
+        self.committed = True
+        return result
 
     async def finish(self) -> None:
         """The consumer's last word: the inbox row alone when the handler committed nothing."""
@@ -346,6 +377,12 @@ class BatchedUnitOfWork(DatabaseUnitOfWork):
             "own: only `uow.commit()` can join a batch"
         )
         yield self._batch  # never reached; makes this a context manager like the one it replaces
+
+    async def commit_sync(self, work: Callable[[Connection], T]) -> T:
+        # In the batch's transaction, like `commit()`.
+        async with self.commit() as session:
+            connection = await session.connection()
+            return await connection.run_sync(work)
 
     async def finish(self) -> None:
         """The inbox row alone when the handler committed nothing."""

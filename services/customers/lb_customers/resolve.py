@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic.alias_generators import to_snake
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from lb_common import connection_settings
 from lb_common.errors import PermanentError
@@ -48,7 +48,12 @@ from lb_customers.policy import (
     not_found_booking,
     shop_fields,
 )
-from lb_customers.store import CustomerConnectionSettings, CustomerLink, CustomerMerge
+from lb_customers.store import (
+    CustomerConnectionSettings,
+    CustomerLink,
+    CustomerMerge,
+    save_link,
+)
 
 #: Takes the creation claim on a match key, held until the order's outcome is committed.
 Claim = Callable[[str], Awaitable[bool]]
@@ -84,7 +89,8 @@ async def handle_order_ready(
 ) -> None:
     order = event.order
     connection = uow.message.connection
-    settings = await load_settings(uow, connection)
+    # The settings and, read with them, the buyer's links (every order reads both).
+    settings, known = await uow.read_sync(functools.partial(_settings_and_links, connection, order))
     kind, _ = ledgers.kind_for(connection)
     at = LedgerAt(ledgers.ledger(connection), kind.label)
     # A creation claim taken by `resolve` is held until the link is committed (then the next
@@ -94,45 +100,71 @@ async def handle_order_ready(
         async def claim(key: str) -> bool:
             return await held.enter_async_context(claims.held(connection, key))
 
-        resolution = await resolve(uow, at, connection, order, settings, claim)
+        resolution = await resolve(uow, at, connection, order, settings, claim, known=known)
         await _record(uow, at.ledger, order, resolution)
 
 
 async def _record(
     uow: UnitOfWork, ledger: Ledger, order: CanonicalOrder, resolution: Resolution
 ) -> None:
-    """The link (if new), `customer.resolved` and the timeline step, with the inbox row."""
-    async with uow.commit() as session:
-        key = resolution.link_key
-        if key is not None:
-            await session.merge(
-                CustomerLink(
-                    connection=uow.message.connection,
-                    match_key=key,
-                    customer_number=resolution.customer_number,
-                    source=resolution.how,
-                )
-            )
-        uow.emit(
-            CustomerResolved(
-                order=order,
-                customer_number=resolution.customer_number,
-                created=resolution.how == "created",
-                matched_on=resolution.matched_on,
-                customer=carried_customer(ledger, resolution),
-            )
+    """The link (if new), `customer.resolved` and the timeline step, with the inbox row (one
+    commit in plain Core: no session)."""
+    resolved = CustomerResolved(
+        order=order,
+        customer_number=resolution.customer_number,
+        created=resolution.how == "created",
+        matched_on=resolution.matched_on,
+        customer=carried_customer(ledger, resolution),
+    )
+    key = resolution.link_key
+    link = (
+        None
+        if key is None
+        else CustomerLink(
+            connection=uow.message.connection,
+            match_key=key,
+            customer_number=resolution.customer_number,
+            source=resolution.how,
         )
+    )
+
+    def effect(connection: Connection) -> None:
+        if link is not None:
+            save_link(connection, link)
+        uow.emit(resolved)
         uow.progress(
             "customer.resolved",
             resolution.explanation,
             {"customer_number": as_shown(resolution.customer_number), "how": resolution.how},
         )
 
+    await uow.commit_sync(effect)
+
 
 async def load_settings(db: Sessions, connection: str) -> CustomerSettings:
     return await connection_settings.load_settings(
         db, CustomerConnectionSettings, CustomerSettings, connection
     )
+
+
+def _settings_and_links(
+    connection: str, order: CanonicalOrder, db: Connection
+) -> tuple[CustomerSettings, _Known | None]:
+    """The connection's settings (as `load_settings` reads them) and the buyer's links under
+    the keys they give (as `resolve` reads them), in one read transaction. None for the links
+    where `resolve` decides without them or refuses the order: it does so as before."""
+    settings = CustomerSettings.model_validate(
+        connection_settings.stored_settings(CustomerConnectionSettings, connection, db)
+    )
+    if settings.single_customer:
+        return settings, None
+    try:
+        keys = match_keys(order, settings)
+    except Exception:  # a key that fails its check: refused in `resolve`, where it always was
+        return settings, None
+    if not keys:
+        return settings, None
+    return settings, _known(connection, [str(k) for k in keys], db)
 
 
 def for_ledger(settings: CustomerSettings, kind: str) -> CustomerSettings:
@@ -168,7 +200,11 @@ async def resolve(
     order: CanonicalOrder,
     settings: CustomerSettings,
     claim: Claim,
+    *,
+    known: _Known | None = None,
 ) -> Resolution:
+    """`known`: the links `_known` read already, if the caller read them (used when read under
+    the same keys)."""
     ledger, label = at.ledger, at.label
     settings = for_ledger(settings, ledger.kind)
     default = default_customer(settings, ledger.kind)
@@ -179,7 +215,9 @@ async def resolve(
     link_key = str(keys[0])
 
     # The links of every key and the merges they may lead to, in one read.
-    known = await db.read_sync(functools.partial(_known, connection, [str(k) for k in keys]))
+    names = [str(k) for k in keys]
+    if known is None or known.keys != names:
+        known = await db.read_sync(functools.partial(_known, connection, names))
     for key in keys:
         link = known.links.get(str(key))
         if link is not None:
@@ -350,35 +388,41 @@ def carried_customer(ledger: Ledger, resolution: Resolution) -> ResolvedCustomer
 
 @dataclass(frozen=True)
 class _Known:
+    keys: list[str]  # the match keys looked up
     links: dict[str, Any]  # match key -> customer_links row
     merges: dict[str, Any]  # merged customer number -> customer_merges row
+
+
+# Built once (building a statement and its cache key cost more than running it); the lists are
+# expanding parameters.
+_LINKS = CustomerLink.__table__  # type: ignore[attr-defined]
+_MERGES = CustomerMerge.__table__  # type: ignore[attr-defined]
+_LINKS_OF = select(_LINKS).where(
+    _LINKS.c.connection == bindparam("b_connection"),
+    _LINKS.c.match_key.in_(bindparam("b_keys", expanding=True)),
+)
+_MERGES_OF = select(_MERGES).where(
+    _MERGES.c.connection == bindparam("b_connection"),
+    _MERGES.c.merged_number.in_(bindparam("b_numbers", expanding=True)),
+)
 
 
 def _known(connection: str, keys: list[str], db: Connection) -> _Known:
     """The buyer's links under `keys` and the merges of the customers they name, in plain Core
     (`read_sync`: one plain read transaction for what a returning buyer's order reads)."""
-    links_table = CustomerLink.__table__  # type: ignore[attr-defined]
     links = {
         row.match_key: row
-        for row in db.execute(
-            select(links_table).where(
-                links_table.c.connection == connection, links_table.c.match_key.in_(keys)
-            )
-        )
+        for row in db.execute(_LINKS_OF, {"b_connection": connection, "b_keys": keys})
     }
     numbers = {n for row in links.values() for n in (row.customer_number, row.merged_from) if n}
-    return _Known(links, _merges(connection, numbers, db) if numbers else {})
+    return _Known(keys, links, _merges(connection, numbers, db) if numbers else {})
 
 
 def _merges(connection: str, numbers: set[str], db: Connection) -> dict[str, Any]:
-    merges_table = CustomerMerge.__table__  # type: ignore[attr-defined]
     return {
         row.merged_number: row
         for row in db.execute(
-            select(merges_table).where(
-                merges_table.c.connection == connection,
-                merges_table.c.merged_number.in_(sorted(numbers)),
-            )
+            _MERGES_OF, {"b_connection": connection, "b_numbers": sorted(numbers)}
         )
     }
 

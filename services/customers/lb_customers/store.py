@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, Connection
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, SQLModel
 
 from lb_common.db import UTCDateTime, utcnow
@@ -28,6 +29,30 @@ class CustomerLink(SQLModel, table=True):
     # The customer this link pointed at before a duplicate merge moved it to customer_number,
     # so the order's timeline can say why the buyer is invoiced to another customer.
     merged_from: str | None = None
+
+
+_links = CustomerLink.__table__  # type: ignore[attr-defined]
+
+
+def _link_upsert(dialect: Any) -> Any:
+    statement = dialect.insert(_links)
+    excluded = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=[_links.c.connection, _links.c.match_key],
+        set_={c: excluded[c] for c in ("customer_number", "source", "created_at", "merged_from")},
+    )
+
+
+# The link an order's resolution stores: every column as given, over a link the key had (as
+# `session.merge` of a new `CustomerLink` writes it, without its read first), in one statement
+# built once.
+_LINK_UPSERT = {"sqlite": _link_upsert(sqlite), "postgresql": _link_upsert(postgresql)}
+
+
+def save_link(connection: Connection, link: CustomerLink) -> None:
+    """Store `link` in `connection`'s write transaction, replacing the key's link if it had
+    one."""
+    connection.execute(_LINK_UPSERT[connection.dialect.name], link.model_dump())
 
 
 class CreationClaim(SQLModel, table=True):

@@ -27,6 +27,7 @@ The steps, each recorded in our database before the next call:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -166,14 +167,17 @@ async def _book(
         return
     if made.drafted or made.plan is not None:  # booked just now, not found booked
         failpoint("invoicing.after_booked")
+    outcome = functools.partial(
+        _record_booked, ctx=ctx, link=link, made=made, booked=document, sent_by=sent_by
+    )
     if registration is None:
-        async with lease.giving_back(uow.commit()) as session:
-            await _record_booked(session, ctx, link, made, document, sent_by=sent_by)
+        # The outcome with the lease given back and the inbox row, in plain Core.
+        await lease.given_back_in(uow.commit_sync, outcome)
         return
     # Booked, then the payment: the booked step is durable before the ledger is called, so a
     # failed payment is retried (or replayed) on its own.
     async with uow.transaction() as session:
-        await _record_booked(session, ctx, link, made, document, sent_by=sent_by)
+        await (await session.connection()).run_sync(outcome)
     paid = await _post_payment(ctx, link, registration)
     async with lease.giving_back(uow.commit()) as session:
         await _record_payment(session, ctx, registration, paid)
@@ -472,8 +476,8 @@ async def _customer(ctx: Context, *, fresh: bool, started: datetime) -> LedgerCu
     return customer
 
 
-async def _record_booked(
-    session: AsyncSession,
+def _record_booked(
+    connection: Connection,
     ctx: Context,
     link: InvoiceLink,
     made: Made,
@@ -481,9 +485,9 @@ async def _record_booked(
     *,
     sent_by: str | None,
 ) -> None:
-    """5. Step booked, `invoice.booked` and the timeline entry (in the caller's transaction);
-    a draft made now gets its timeline entry first. `link` (as `_link_with_intent` gave it)
-    is brought up to date with what is written."""
+    """5. Step booked, `invoice.booked` and the timeline entry (in the caller's transaction,
+    as plain Core: `uow.commit_sync` work); a draft made now gets its timeline entry first.
+    `link` (as `_link_with_intent` gave it) is brought up to date with what is written."""
     lines = tuple(
         BookedLine(sku=line.item, product_number=line.item, quantity=line.quantity)
         for line in booked.lines
@@ -504,7 +508,7 @@ async def _record_booked(
         "document": booked.raw,
         "updated_at": utcnow(),
     }
-    await store.update_link(session, ctx.order.order_key, **changes)
+    store.update_link_in(connection, ctx.order.order_key, **changes)
     for name, value in changes.items():
         setattr(link, name, value)
     ctx.uow.emit(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Connection, Update, update
+from sqlalchemy import JSON, Column, Connection, String, Update, bindparam, update
 from sqlalchemy import select as core_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, SQLModel, select
@@ -60,32 +60,45 @@ _links = InvoiceLink.__table__  # type: ignore[attr-defined]
 
 # The booking path's statements, in plain Core: no identity map, no flush, no read before a
 # write. The intent's run on a plain connection, in one `Database.write_sync` transaction
-# (no async adapter between them and the database); the later steps on the session's.
+# (no async adapter between them and the database); the later steps on the session's. Each is
+# built once: the columns an insert or update writes are the keys of the values it runs with
+# (SQLAlchemy compiles, and caches, one statement per set of keys).
+_KEY, _AT = bindparam("b_order_key", type_=String), bindparam("b_only_at", type_=String)
+_INSERT_NEW = {
+    "sqlite": sqlite.insert(_links).on_conflict_do_nothing(),
+    "postgresql": postgresql.insert(_links).on_conflict_do_nothing(),
+}
+_READ = core_select(_links).where(_links.c.order_key == _KEY)
+_UPDATE = update(_links).where(_links.c.order_key == _KEY)
+_UPDATE_AT = _UPDATE.where(_links.c.step == _AT)
+
+
 def insert_new_link(connection: Connection, link: InvoiceLink) -> bool:
     """Insert `link` unless the order has one already; whether it was inserted."""
-    dialect = sqlite if connection.dialect.name == "sqlite" else postgresql
+    statement = _INSERT_NEW["sqlite" if connection.dialect.name == "sqlite" else "postgresql"]
     values = {k: v for k, v in link.model_dump().items() if v is not None}  # NULL, not JSON null
-    statement = dialect.insert(_links).values(values).on_conflict_do_nothing()
-    return bool(connection.execute(statement).rowcount)
+    return bool(connection.execute(statement, values).rowcount)
 
 
 def read_link(connection: Connection, order_key: str) -> InvoiceLink | None:
-    row = connection.execute(core_select(_links).where(_links.c.order_key == order_key)).first()
+    row = connection.execute(_READ, {"b_order_key": order_key}).first()
     return None if row is None else InvoiceLink.model_validate(row._mapping)
 
 
-def _update(order_key: str, only_at: str | None, values: dict[str, Any]) -> Update:
-    statement = update(_links).where(_links.c.order_key == order_key)
-    if only_at is not None:
-        statement = statement.where(_links.c.step == only_at)
-    return statement.values(values)
+def _update(
+    order_key: str, only_at: str | None, values: dict[str, Any]
+) -> tuple[Update, dict[str, Any]]:
+    """The statement and what it runs with."""
+    if only_at is None:
+        return _UPDATE, {**values, "b_order_key": order_key}
+    return _UPDATE_AT, {**values, "b_order_key": order_key, "b_only_at": only_at}
 
 
 def update_link_in(
     connection: Connection, order_key: str, *, only_at: str | None = None, **values: Any
 ) -> bool:
     """`update_link` on a plain connection."""
-    return bool(connection.execute(_update(order_key, only_at, values)).rowcount)
+    return bool(connection.execute(*_update(order_key, only_at, values)).rowcount)
 
 
 async def update_link(
@@ -94,7 +107,7 @@ async def update_link(
     """Set `values` on the order's link (`only_at`: only while it is at that step); whether a
     row changed."""
     connection = await session.connection()
-    return bool((await connection.execute(_update(order_key, only_at, values))).rowcount)
+    return bool((await connection.execute(*_update(order_key, only_at, values))).rowcount)
 
 
 class CreditNoteLink(SQLModel, table=True):

@@ -62,6 +62,7 @@ from .models import (
     VoucherCreate,
     customer_update_body,
 )
+from .one_write import write_requests_whole
 from .paths import encode_id
 from .ratelimit import RateLimitPacer, shared_pacer
 from .setup_models import GroupSalesAccount, Journal, SelfInfo, VatAccount
@@ -119,6 +120,8 @@ class EconomicClient:
             timeout=timeout,
             transport=transport,
         )
+        if transport is None:
+            write_requests_whole(self._http)  # head and body in one TCP segment (one_write.py)
         self._base_url = base_url.rstrip("/") + "/"
         self._headers = dict(self._http.headers)  # httpx's defaults (user agent, ...) and ours
         self._extensions = {"timeout": self._http.timeout.as_dict()}

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import SecretStr
+from sqlalchemy.exc import DBAPIError
 
 from lb_common import tracing
 from lb_common.admin_params import refuse_nul_characters
@@ -91,7 +92,8 @@ def add_error_answers(app: FastAPI) -> None:
     """An admin call that meets the errors handlers raise answers in the same words, never
     with a bare 500: a permanent one (a disabled connection, a refusal by the ledger) is a 409
     the operator can act on, a transient one (the ledger down, another worker on it) a 503 with
-    `Retry-After`."""
+    `Retry-After`. So is a call that met a database connection the server had dropped (a
+    restart): the pool is renewed by then (db.py), and the next call works."""
 
     @app.exception_handler(PermanentError)
     async def permanent(_: Request, exc: PermanentError) -> JSONResponse:
@@ -101,3 +103,10 @@ def add_error_answers(app: FastAPI) -> None:
     async def transient(_: Request, exc: TransientError) -> JSONResponse:
         headers = {"Retry-After": str(max(1, round(exc.retry_after or 1)))}
         return JSONResponse({"detail": exc.reason}, status_code=503, headers=headers)
+
+    @app.exception_handler(DBAPIError)
+    async def database_error(_: Request, exc: DBAPIError) -> JSONResponse:
+        if not exc.connection_invalidated:
+            raise exc  # any other database error stays a 500, as before
+        detail = "the database connection was lost; try again"
+        return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "1"})

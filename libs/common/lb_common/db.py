@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from pydantic_core import to_json
 from sqlalchemy import Connection, DateTime, Engine, create_engine, event, text
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session as SQLModelSession
 from sqlmodel import SQLModel
@@ -164,6 +166,17 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def _drop_closed(_dbapi_conn: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+    """A pooled connection whose socket the server closed (a restart, pg_terminate_backend)
+    is replaced at checkout, with no round trip: asyncpg knows it is closed once the loop has
+    seen the socket end. One dropped later still fails its statement: SQLAlchemy then sees a
+    disconnect and renews the whole pool, the message is retried as any failed one, and an
+    admin call answers 503 (admin.py)."""
+    is_closed = getattr(record.driver_connection, "is_closed", None)
+    if is_closed is not None and is_closed():
+        raise DisconnectionError("the server closed this connection")  # the pool reconnects
+
+
 class Database:
     """Engine + sessions. `transaction()` commits on success and tells listeners after commit."""
 
@@ -174,15 +187,18 @@ class Database:
         file = path if path and path != ":memory:" else None  # a SQLite file
         if file is not None:
             Path(file).parent.mkdir(parents=True, exist_ok=True)
+        # No pool_pre_ping: on asyncpg it is three round trips (BEGIN, `;`, ROLLBACK) before
+        # every transaction, a third of a message's. `_drop_closed` asks the driver instead.
         self.engine: AsyncEngine = create_async_engine(
             url,
-            pool_pre_ping=not self.is_sqlite,
             json_serializer=_to_json,
             **engine_options(url),
         )
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
+        else:
+            event.listen(self.engine.sync_engine.pool, "checkout", _drop_closed)
         self._sessions = async_sessionmaker(
             self.engine,
             class_=AsyncSession,
@@ -190,6 +206,11 @@ class Database:
             expire_on_commit=False,
         )
         self._write_engine = self.engine.execution_options(lb_write=True)
+        # read_sync on PostgreSQL: each statement in autocommit, without BEGIN and ROLLBACK
+        # around it. Under READ COMMITTED (PostgreSQL's default) every statement of a
+        # transaction takes a snapshot of its own anyway, so the reads see the same rows;
+        # `_reads_alone` checks the server's default once connected.
+        self._autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._write_lock = SQLiteWriteLock(file) if self.is_sqlite else None
         self._after_commit: list[Callable[[CommitInfo], None]] = []
         # On a SQLite file, write_sync and read_sync run plain synchronous Core on this engine,
@@ -288,11 +309,21 @@ class Database:
         file it runs here, on the loop's thread (reads in WAL mode never wait for a writer),
         without the async adapter. Elsewhere through the async engine."""
         if self._sync_engine is None:
-            async with self.engine.connect() as connection:
+            engine = self._autocommit_engine if self._reads_alone() else self.engine
+            async with engine.connect() as connection:
                 return await connection.run_sync(work)
         await asyncio.sleep(0)  # as every write does (write_lock.py): the loop's other work first
         with self._sync_engine.connect() as connection:
             return work(connection)
+
+    def _reads_alone(self) -> bool:
+        """Whether reads may run a statement at a time: on PostgreSQL at READ COMMITTED (known
+        once a connection was made; until then, in a transaction as elsewhere)."""
+        dialect = self.engine.dialect
+        return (
+            dialect.name == "postgresql"
+            and getattr(dialect, "default_isolation_level", None) == "READ COMMITTED"
+        )
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

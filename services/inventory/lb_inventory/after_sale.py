@@ -19,6 +19,7 @@ from sqlalchemy import Connection, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from lb_common.connection_settings import stored_settings
 from lb_common.db import utcnow
 from lb_common.events import BookedLine, CreditNoteBooked, InvoiceBooked
 from lb_common.unit_of_work import UnitOfWork
@@ -311,13 +312,11 @@ class BatchState:
 _levels = StockLevel.__table__  # type: ignore[attr-defined]
 _links = SkuLink.__table__  # type: ignore[attr-defined]
 _mismatches = MismatchRow.__table__  # type: ignore[attr-defined]
-_settings = StockConnectionSettings.__table__  # type: ignore[attr-defined]
 
 # The statements of every batch and document, built once and run with their values as
 # parameters: building one (and its cache key) per call cost more than running it.
 _connection: sa.BindParameter[str] = sa.bindparam("of_connection")
 _numbers: sa.BindParameter[list[str]] = sa.bindparam("numbers", expanding=True)
-_SETTINGS = sa.select(_settings.c.settings).where(_settings.c.connection == _connection)
 _STORED = sa.select(
     _levels.c.product_number,
     _levels.c.available,
@@ -340,8 +339,9 @@ def _batch_state(
     """The settings, the known figures and links of the batch's products, and (with links) the
     units held and the open differences: plain Core in one read transaction (`read_sync`)."""
     of = {"of_connection": connection, "numbers": product_numbers}
-    # As `stored_settings` reads them ({} for a connection never configured).
-    settings = StockSyncSettings.model_validate(db.execute(_SETTINGS, of).scalar() or {})
+    settings = StockSyncSettings.model_validate(
+        stored_settings(StockConnectionSettings, connection, db)
+    )
     known = {
         row.product_number: Stored(row.available, row.in_stock, row.sold_since_read, row.read_at)
         for row in db.execute(_STORED, of)
